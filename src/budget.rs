@@ -1,0 +1,166 @@
+//! Per-file limits: a deadline and byte budgets that every extractor checks
+//! cooperatively, so that a hostile file ends as `UNREADABLE` instead of
+//! holding a worker or the machine's memory.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+use crate::extract::{ExtractError, ExtractResult};
+
+/// Limits applied to one top-level file and everything nested inside it.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Files larger than this on disk are not opened (`too_large`).
+    pub max_file_size: u64,
+    /// Largest decompressed size of a single part (zip member, PDF stream, OLE stream).
+    pub max_part_bytes: u64,
+    /// Total bytes inflated for one top-level file, nested members included.
+    pub max_total_inflated: u64,
+    /// Highest compression ratio accepted for a part larger than 1 MiB.
+    pub max_ratio: u64,
+    /// Deepest nesting of embedded documents and archives.
+    pub max_depth: u32,
+    /// Most entries read from one zip container.
+    pub max_entries: usize,
+    /// Most characters of text kept per document; the rest is dropped (not an error).
+    pub max_text_chars: usize,
+    /// Wall-clock budget for one top-level file.
+    pub file_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_size: 512 * 1024 * 1024,
+            max_part_bytes: 256 * 1024 * 1024,
+            max_total_inflated: 1024 * 1024 * 1024,
+            max_ratio: 200,
+            max_depth: 4,
+            max_entries: 20_000,
+            max_text_chars: 64 * 1024 * 1024,
+            file_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The running budget of one top-level file. Not shared between files or threads.
+#[derive(Debug)]
+pub struct Budget {
+    pub limits: Limits,
+    deadline: Instant,
+    inflated: Cell<u64>,
+    depth: Cell<u32>,
+}
+
+impl Budget {
+    pub fn new(limits: Limits) -> Self {
+        let deadline = Instant::now() + limits.file_timeout;
+        Budget {
+            limits,
+            deadline,
+            inflated: Cell::new(0),
+            depth: Cell::new(0),
+        }
+    }
+
+    /// Fails with `timeout` once the file's time is up. Call it in every loop
+    /// whose length the file controls (pages, parts, XML events in batches).
+    pub fn check_time(&self) -> ExtractResult<()> {
+        if Instant::now() >= self.deadline {
+            Err(ExtractError::timeout())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Time left before the deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// Accounts `bytes` more inflated output; fails with `limit_exceeded`
+    /// when the per-file total is exceeded.
+    pub fn charge_inflated(&self, bytes: u64) -> ExtractResult<()> {
+        let total = self.inflated.get().saturating_add(bytes);
+        self.inflated.set(total);
+        if total > self.limits.max_total_inflated {
+            Err(ExtractError::limit(
+                "total inflated size of the file exceeds the limit",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Checks a part's declared sizes before inflating it: the part limit and
+    /// the compression ratio (a zip bomb declares a huge size for a tiny entry).
+    pub fn check_part(&self, compressed: u64, declared: u64) -> ExtractResult<()> {
+        if declared > self.limits.max_part_bytes {
+            return Err(ExtractError::limit(
+                "a part's decompressed size exceeds the limit",
+            ));
+        }
+        if declared > 1024 * 1024 && declared / compressed.max(1) > self.limits.max_ratio {
+            return Err(ExtractError::limit(
+                "a part's compression ratio exceeds the limit",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Enters one level of nesting (embedded document, archive member);
+    /// the guard leaves it again when dropped.
+    pub fn enter(&self) -> ExtractResult<DepthGuard<'_>> {
+        let depth = self.depth.get() + 1;
+        if depth > self.limits.max_depth {
+            return Err(ExtractError::limit(
+                "nesting of embedded documents exceeds the limit",
+            ));
+        }
+        self.depth.set(depth);
+        Ok(DepthGuard { budget: self })
+    }
+
+    pub fn depth(&self) -> u32 {
+        self.depth.get()
+    }
+}
+
+/// Leaves a nesting level on drop.
+pub struct DepthGuard<'a> {
+    budget: &'a Budget,
+}
+
+impl Drop for DepthGuard<'_> {
+    fn drop(&mut self) {
+        self.budget.depth.set(self.budget.depth.get() - 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratio_and_total_limits_fire() {
+        let budget = Budget::new(Limits::default());
+        assert!(budget.check_part(1000, 2000).is_ok());
+        assert!(budget.check_part(1000, 10 * 1024 * 1024).is_err());
+        assert!(budget.charge_inflated(1 << 29).is_ok());
+        assert!(budget.charge_inflated(1 << 30).is_err());
+    }
+
+    #[test]
+    fn depth_guard_unwinds() {
+        let limits = Limits {
+            max_depth: 1,
+            ..Limits::default()
+        };
+        let budget = Budget::new(limits);
+        {
+            let _g = budget.enter().unwrap();
+            assert!(budget.enter().is_err());
+        }
+        assert!(budget.enter().is_ok());
+    }
+}

@@ -1,0 +1,247 @@
+//! Format detection by content (magic bytes, container layout), with the
+//! file name's extension only as a tie-breaker or a fallback for files too
+//! broken to recognise.
+
+use std::io::Cursor;
+
+use serde::Serialize;
+
+/// The formats labelscan reads, as reported in the `format` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Docx,
+    Xlsx,
+    Pptx,
+    /// An OOXML package of another kind (e.g. Visio, or a broken docx).
+    OoxmlOther,
+    Odt,
+    Ods,
+    Odp,
+    Pdf,
+    Doc,
+    Xls,
+    Ppt,
+    /// An OLE2 compound file that is not Word, Excel or PowerPoint (msg, msi...).
+    OleOther,
+    /// OOXML encrypted with a password or IRM: an OLE file holding `EncryptedPackage`.
+    EncryptedOoxml,
+    Rtf,
+    Text,
+    Csv,
+    Zip,
+    Unsupported,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Docx => "docx",
+            Format::Xlsx => "xlsx",
+            Format::Pptx => "pptx",
+            Format::OoxmlOther => "ooxml",
+            Format::Odt => "odt",
+            Format::Ods => "ods",
+            Format::Odp => "odp",
+            Format::Pdf => "pdf",
+            Format::Doc => "doc",
+            Format::Xls => "xls",
+            Format::Ppt => "ppt",
+            Format::OleOther => "ole",
+            Format::EncryptedOoxml => "ooxml_encrypted",
+            Format::Rtf => "rtf",
+            Format::Text => "text",
+            Format::Csv => "csv",
+            Format::Zip => "zip",
+            Format::Unsupported => "unsupported",
+        }
+    }
+
+    /// The format a file's extension claims, for files whose content is too
+    /// broken to tell (so that a truncated .docx is reported as a corrupt docx).
+    pub fn from_extension(name: &str) -> Option<Format> {
+        let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "docx" | "docm" | "dotx" | "dotm" => Format::Docx,
+            "xlsx" | "xlsm" | "xltx" | "xltm" => Format::Xlsx,
+            "pptx" | "pptm" | "potx" | "potm" | "ppsx" | "ppsm" => Format::Pptx,
+            "odt" | "ott" => Format::Odt,
+            "ods" | "ots" => Format::Ods,
+            "odp" | "otp" => Format::Odp,
+            "pdf" => Format::Pdf,
+            "doc" | "dot" => Format::Doc,
+            "xls" | "xlt" => Format::Xls,
+            "ppt" | "pot" | "pps" => Format::Ppt,
+            "rtf" => Format::Rtf,
+            "txt" | "md" | "text" | "log" | "markdown" => Format::Text,
+            "csv" | "tsv" => Format::Csv,
+            "zip" => Format::Zip,
+            _ => return None,
+        })
+    }
+}
+
+const OLE_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+
+/// Detects the format of `bytes`; `name` breaks ties and names broken files.
+pub fn sniff(bytes: &[u8], name: &str) -> Format {
+    let by_ext = Format::from_extension(name);
+    if bytes.is_empty() {
+        return match by_ext {
+            Some(Format::Text) | Some(Format::Csv) | None => Format::Text,
+            Some(f) => f,
+        };
+    }
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+        return sniff_zip(bytes).unwrap_or(match by_ext {
+            Some(f) if is_zip_based(f) => f,
+            _ => Format::Zip,
+        });
+    }
+    if bytes.starts_with(OLE_MAGIC) {
+        return sniff_ole(bytes).unwrap_or(match by_ext {
+            Some(f @ (Format::Doc | Format::Xls | Format::Ppt)) => f,
+            _ => Format::OleOther,
+        });
+    }
+    if memchr::memmem::find(&bytes[..bytes.len().min(1024)], b"%PDF-").is_some() {
+        return Format::Pdf;
+    }
+    if bytes.starts_with(b"{\\rtf") {
+        return Format::Rtf;
+    }
+    if looks_like_text(bytes) {
+        return match by_ext {
+            Some(Format::Csv) => Format::Csv,
+            // A text file named .docx is a broken docx, not a text document.
+            Some(f) if f != Format::Text => f,
+            _ => Format::Text,
+        };
+    }
+    by_ext.unwrap_or(Format::Unsupported)
+}
+
+fn is_zip_based(f: Format) -> bool {
+    matches!(
+        f,
+        Format::Docx | Format::Xlsx | Format::Pptx | Format::Odt | Format::Ods | Format::Odp
+    )
+}
+
+/// Tells OOXML and ODF packages from plain archives by their member names.
+fn sniff_zip(bytes: &[u8]) -> Option<Format> {
+    // ODF stores an uncompressed `mimetype` member first (ODF 1.2 part 3, 3.3).
+    if bytes.len() > 38 && &bytes[30..38] == b"mimetype" {
+        let head = &bytes[38..bytes.len().min(38 + 80)];
+        if head.starts_with(b"application/vnd.oasis.opendocument.text") {
+            return Some(Format::Odt);
+        }
+        if head.starts_with(b"application/vnd.oasis.opendocument.spreadsheet") {
+            return Some(Format::Ods);
+        }
+        if head.starts_with(b"application/vnd.oasis.opendocument.presentation") {
+            return Some(Format::Odp);
+        }
+    }
+    let archive = zip::ZipArchive::new(Cursor::new(bytes)).ok()?;
+    let mut has_content_types = false;
+    let mut odf_content = false;
+    for name in archive.file_names() {
+        let Ok(name) = name else { continue };
+        match name.as_ref() {
+            "[Content_Types].xml" => has_content_types = true,
+            "word/document.xml" => return Some(Format::Docx),
+            "xl/workbook.xml" => return Some(Format::Xlsx),
+            "ppt/presentation.xml" => return Some(Format::Pptx),
+            "content.xml" => odf_content = true,
+            _ => {}
+        }
+    }
+    if has_content_types {
+        // Main parts may live under other names; the OOXML extractor follows
+        // the package relationships to find them.
+        return Some(Format::OoxmlOther);
+    }
+    if odf_content {
+        return Some(Format::Odt);
+    }
+    Some(Format::Zip)
+}
+
+/// Tells Word, Excel, PowerPoint and encrypted OOXML apart by their streams.
+fn sniff_ole(bytes: &[u8]) -> Option<Format> {
+    let file = cfb::CompoundFile::open(Cursor::new(bytes)).ok()?;
+    let has = |name: &str| file.is_stream(name);
+    if has("/EncryptedPackage") {
+        return Some(Format::EncryptedOoxml);
+    }
+    if has("/WordDocument") {
+        return Some(Format::Doc);
+    }
+    if has("/Workbook") || has("/Book") {
+        return Some(Format::Xls);
+    }
+    if has("/PowerPoint Document") {
+        return Some(Format::Ppt);
+    }
+    Some(Format::OleOther)
+}
+
+/// Text if it has a UTF-16 BOM, or its head has no NUL byte and few control characters.
+fn looks_like_text(bytes: &[u8]) -> bool {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return true;
+    }
+    let head = &bytes[..bytes.len().min(8192)];
+    if head.contains(&0) {
+        return false;
+    }
+    let controls = head
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0C))
+        .count();
+    controls * 100 <= head.len()
+}
+
+/// A short, content-free reason for skipping a file.
+pub fn describe_unsupported(bytes: &[u8], name: &str) -> String {
+    let kind = match bytes {
+        [0x89, b'P', b'N', b'G', ..] => "image/png",
+        [0xFF, 0xD8, 0xFF, ..] => "image/jpeg",
+        [b'G', b'I', b'F', b'8', ..] => "image/gif",
+        [0x7F, b'E', b'L', b'F', ..] => "executable/elf",
+        [b'M', b'Z', ..] => "executable/pe",
+        [0x1F, 0x8B, ..] => "archive/gzip",
+        [b'R', b'a', b'r', b'!', ..] => "archive/rar",
+        [b'7', b'z', 0xBC, 0xAF, ..] => "archive/7z",
+        _ => "",
+    };
+    if !kind.is_empty() {
+        return kind.to_string();
+    }
+    match name.rsplit_once('.') {
+        Some((_, ext)) if ext.len() <= 8 => format!("binary/.{}", ext.to_ascii_lowercase()),
+        _ => "binary".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broken_files_keep_their_claimed_format() {
+        assert_eq!(sniff(b"", "a.docx"), Format::Docx);
+        assert_eq!(sniff(b"garbage text", "a.pdf"), Format::Pdf);
+        assert_eq!(sniff(b"PK\x03\x04truncated", "a.xlsx"), Format::Xlsx);
+        assert_eq!(sniff(&[0u8, 1, 2, 3, 0, 9], "a.bin"), Format::Unsupported);
+    }
+
+    #[test]
+    fn content_beats_extension() {
+        assert_eq!(sniff(b"%PDF-1.7\n...", "report.txt"), Format::Pdf);
+        assert_eq!(sniff(b"{\\rtf1 hello}", "x.doc"), Format::Rtf);
+        assert_eq!(sniff(b"a,b\n1,2\n", "x.csv"), Format::Csv);
+        assert_eq!(sniff(b"hello", "README"), Format::Text);
+    }
+}

@@ -1,0 +1,60 @@
+//! Plain text: UTF-8, UTF-16 with a byte-order mark, Latin-1 (Windows-1252) fallback.
+
+use super::{Extracted, PartKind};
+use crate::budget::Budget;
+
+pub fn extract(bytes: &[u8], budget: &Budget) -> Extracted {
+    let mut out = Extracted::default();
+    let limit = budget.limits.max_text_chars;
+    let text = decode(bytes);
+    let text = if text.len() > limit {
+        let mut end = limit;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text[..end].to_string()
+    } else {
+        text
+    };
+    out.parts_read.push("text".to_string());
+    out.push_part(PartKind::Body, "body", text);
+    out
+}
+
+/// Decodes bytes of unknown encoding: BOMs first, then UTF-8, else Windows-1252.
+pub fn decode(bytes: &[u8]) -> String {
+    if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
+        let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
+        return normalise_newlines(&text);
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => normalise_newlines(s),
+        Err(_) => {
+            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+            normalise_newlines(&text)
+        }
+    }
+}
+
+fn normalise_newlines(s: &str) -> String {
+    if s.contains('\r') {
+        s.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode;
+
+    #[test]
+    fn decodes_utf16_and_latin1() {
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("Größe".encode_utf16().flat_map(|u| u.to_le_bytes()))
+            .collect();
+        assert_eq!(decode(&utf16), "Größe");
+        assert_eq!(decode(b"Gr\xf6\xdfe\r\nx"), "Größe\nx");
+    }
+}

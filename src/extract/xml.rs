@@ -1,0 +1,1 @@
+//! Shared helpers for streaming XML text extraction (quick-xml).
