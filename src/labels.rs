@@ -1,9 +1,25 @@
-//! Labels: protection levels, release markings and TLP markings from
-//! properties, MSIP metadata and visible markings.
+//! Labels: protection levels, release markings and TLP markings, from MSIP
+//! metadata, configured custom properties and visible marking lines.
+//!
+//! A marking line is short and consists of a level name or alias, optionally
+//! prefixed ("Classification: Internal") and optionally followed by a release
+//! marking and/or a TLP marking, separated by `//`. It is looked for in
+//! headers and footers and among the first and last lines of body-like parts;
+//! a level word inside an ordinary sentence is not a marking.
 
-use crate::extract::Extracted;
-use crate::policy::Policy;
-use crate::record::{LabelSource, ReleaseMarking, TlpMarking};
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::extract::{Extracted, Part};
+use crate::policy::{normalise_guid, Policy};
+use crate::record::{LabelKind, LabelSource, ReleaseMarking, Tlp, TlpMarking};
+
+/// How many non-empty lines at each edge of a body, page, slide or sheet may carry a marking.
+const EDGE_LINES: usize = 3;
+/// Lines longer than this are prose, not markings.
+const MAX_MARKING_CHARS: usize = 200;
 
 #[derive(Debug, Clone, Default)]
 pub struct LabelFindings {
@@ -12,7 +28,590 @@ pub struct LabelFindings {
     pub tlp: Vec<TlpMarking>,
 }
 
+impl LabelFindings {
+    /// All release names as written, in order of appearance, without duplicates.
+    pub fn release_names(&self) -> Vec<String> {
+        let mut seen = Vec::<String>::new();
+        for name in self.releases.iter().flat_map(|r| r.names.iter()) {
+            if !seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+                seen.push(name.clone());
+            }
+        }
+        seen
+    }
+
+    /// The most restrictive TLP marking found.
+    pub fn strictest_tlp(&self) -> Option<Tlp> {
+        self.tlp.iter().map(|t| t.tlp).max()
+    }
+}
+
+/// Reads every label source of one document.
 pub fn find_labels(extracted: &Extracted, policy: &Policy) -> LabelFindings {
-    let _ = (extracted, policy);
-    LabelFindings::default()
+    let mut found = LabelFindings::default();
+    read_msip(extracted, policy, &mut found);
+    read_properties(extracted, policy, &mut found);
+    read_markings(&extracted.parts, policy, &mut found);
+    dedupe(&mut found);
+    found
+}
+
+// ---- Microsoft Purview (MSIP) ----
+
+#[derive(Default)]
+struct MsipLabel {
+    enabled: Option<bool>,
+    name: Option<String>,
+    site_id: Option<String>,
+    location: String,
+}
+
+static MSIP_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^MSIP_Label_\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\}?_(.+)$")
+        .expect("valid regex")
+});
+
+fn read_msip(extracted: &Extracted, policy: &Policy, found: &mut LabelFindings) {
+    let mut from_props: BTreeMap<String, MsipLabel> = BTreeMap::new();
+    for prop in &extracted.properties {
+        let name = prop.name.rsplit(':').next().unwrap_or(&prop.name); // XMP `pdfx:` prefix
+        let Some(caps) = MSIP_KEY.captures(name) else {
+            continue;
+        };
+        let guid = caps[1].to_ascii_lowercase();
+        let label = from_props.entry(guid.clone()).or_insert_with(|| MsipLabel {
+            location: format!("{} MSIP_Label_{guid}", prop.location),
+            ..Default::default()
+        });
+        match caps[2].to_ascii_lowercase().as_str() {
+            "enabled" => label.enabled = Some(parse_bool(&prop.value)),
+            "name" => label.name = Some(prop.value.trim().to_string()),
+            "siteid" => label.site_id = Some(normalise_guid(&prop.value)),
+            _ => {}
+        }
+    }
+
+    // MS-OFFCRYPTO 2.6.3: LabelInfo is authoritative for the tenants it
+    // covers; custom properties count only for other tenants.
+    let covered_sites: Vec<&str> = extracted
+        .label_info
+        .iter()
+        .map(|l| l.site_id.as_str())
+        .collect();
+    for entry in &extracted.label_info {
+        if !entry.enabled || entry.removed {
+            continue;
+        }
+        let name = from_props.get(&entry.id).and_then(|l| l.name.clone());
+        push_msip(found, policy, &entry.id, name, &entry.location);
+    }
+    for (guid, label) in &from_props {
+        if label.enabled == Some(false) {
+            continue;
+        }
+        if let Some(site) = &label.site_id {
+            if covered_sites.contains(&site.as_str()) {
+                continue;
+            }
+        }
+        if label.enabled.is_none() && label.name.is_none() {
+            continue; // stray attribute, no label
+        }
+        push_msip(found, policy, guid, label.name.clone(), &label.location);
+    }
+}
+
+fn push_msip(
+    found: &mut LabelFindings,
+    policy: &Policy,
+    guid: &str,
+    name: Option<String>,
+    location: &str,
+) {
+    let level = policy.labels.msip.get(guid).copied().or_else(|| {
+        name.as_deref().and_then(|n| {
+            // Sub-labels are written "Parent \ Child": try the whole name, then the parent.
+            policy.scheme.level_of(n).or_else(|| {
+                n.split(['\\', '/'])
+                    .next()
+                    .and_then(|parent| policy.scheme.level_of(parent))
+            })
+        })
+    });
+    if found
+        .sources
+        .iter()
+        .any(|s| s.kind == LabelKind::Msip && s.location.contains(guid))
+    {
+        return;
+    }
+    found.sources.push(LabelSource {
+        kind: LabelKind::Msip,
+        value: name.unwrap_or_else(|| guid.to_string()),
+        level: level.map(|l| policy.scheme.name(l).to_string()),
+        location: location.to_string(),
+    });
+}
+
+fn parse_bool(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "true" | "1" | "yes" | "-1"
+    )
+}
+
+// ---- configured custom properties ----
+
+fn read_properties(extracted: &Extracted, policy: &Policy, found: &mut LabelFindings) {
+    let named = |list: &[String], name: &str| {
+        let name = name.rsplit(':').next().unwrap_or(name).trim();
+        list.iter().any(|n| n.trim().eq_ignore_ascii_case(name))
+    };
+    for prop in &extracted.properties {
+        let location = format!("{} {}", prop.location, prop.name);
+        find_tlp(&prop.value, &location, found);
+        if named(&policy.labels.release_properties, &prop.name) {
+            let names = split_release_names(&prop.value);
+            if !names.is_empty() {
+                found.releases.push(ReleaseMarking { names, location });
+            }
+            continue;
+        }
+        if !named(&policy.labels.custom_properties, &prop.name) {
+            continue;
+        }
+        if let Some(marking) = parse_marking_line(&prop.value, policy) {
+            apply_marking(marking, LabelKind::Property, &location, policy, found);
+            continue;
+        }
+        // Tools such as Boldon James write "Org Classified | Internal": try each segment.
+        let level = policy.scheme.level_of(&prop.value).or_else(|| {
+            prop.value
+                .split(['|', ';'])
+                .rev()
+                .find_map(|seg| policy.scheme.level_of(seg))
+        });
+        if is_placeholder(&prop.value) && level.is_none() {
+            continue;
+        }
+        found.sources.push(LabelSource {
+            kind: LabelKind::Property,
+            value: prop.value.trim().to_string(),
+            level: level.map(|l| policy.scheme.name(l).to_string()),
+            location,
+        });
+    }
+}
+
+/// Values that tools write for "not set".
+fn is_placeholder(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "" | "none" | "null" | "n/a" | "-"
+    )
+}
+
+// ---- visible markings ----
+
+fn read_markings(parts: &[Part], policy: &Policy, found: &mut LabelFindings) {
+    for part in parts {
+        let location = part.describe();
+        if part.kind.is_margin() {
+            for line in part.text.lines() {
+                scan_marking_line(line, &location, policy, found);
+            }
+        } else if part.kind.has_marking_edges() {
+            for line in edge_lines(&part.text) {
+                scan_marking_line(line, &location, policy, found);
+            }
+        }
+    }
+}
+
+/// The first and last few non-empty lines of a text, each line once.
+fn edge_lines(text: &str) -> Vec<&str> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.len() <= 2 * EDGE_LINES {
+        return lines;
+    }
+    let mut edges = lines[..EDGE_LINES].to_vec();
+    edges.extend_from_slice(&lines[lines.len() - EDGE_LINES..]);
+    edges
+}
+
+fn scan_marking_line(line: &str, location: &str, policy: &Policy, found: &mut LabelFindings) {
+    if line.chars().count() > MAX_MARKING_CHARS * 4 {
+        return;
+    }
+    // A table row or a header with left/centre/right sections: each cell may be a marking.
+    let mut candidates = vec![line];
+    if line.contains('\t') {
+        candidates.extend(line.split('\t'));
+    }
+    let mut matched = false;
+    for candidate in candidates {
+        if matched && candidate.len() == line.len() {
+            continue;
+        }
+        if candidate.chars().count() > MAX_MARKING_CHARS {
+            continue;
+        }
+        if let Some(marking) = parse_marking_line(candidate, policy) {
+            apply_marking(marking, LabelKind::Marking, location, policy, found);
+            matched = true;
+        }
+    }
+    if !matched {
+        // TLP markings count wherever they stand in a marking zone.
+        find_tlp(line, location, found);
+    }
+}
+
+/// What one marking line says.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Marking {
+    /// The level word as written, and the level it maps to.
+    pub level: Option<(String, usize)>,
+    pub released_to: Vec<String>,
+    pub tlp: Vec<(Tlp, String)>,
+}
+
+static TLP_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bTLP\s*:\s*(RED|AMBER\s*\+\s*STRICT|AMBER|GREEN|CLEAR|WHITE)\b")
+        .expect("valid regex")
+});
+static RELEASED_TO: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(?:released|releasable)\s+to\s*:?").expect("valid regex"));
+static MARKING_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^(?:(?:security|information|data|document|protective|sensitivity)\s+)?(?:classification|classified|class|level|label|sensitivity|marking|klassifizierung|klassifikation|einstufung|schutzstufe|schutzklasse|vertraulichkeit(?:sstufe)?|geheimhaltungsstufe)\s*[:=\-–]\s*",
+    )
+    .expect("valid regex")
+});
+
+fn tlp_of(word: &str) -> Tlp {
+    let w: String = word
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    match w.as_str() {
+        "RED" => Tlp::Red,
+        "AMBER+STRICT" => Tlp::AmberStrict,
+        "AMBER" => Tlp::Amber,
+        "GREEN" => Tlp::Green,
+        _ => Tlp::Clear, // CLEAR, and WHITE from TLP 1.0
+    }
+}
+
+fn find_tlp(text: &str, location: &str, found: &mut LabelFindings) {
+    for caps in TLP_TOKEN.captures_iter(text) {
+        found.tlp.push(TlpMarking {
+            tlp: tlp_of(&caps[1]),
+            written: caps[0].to_string(),
+            location: location.to_string(),
+        });
+    }
+}
+
+/// Characters that separate the segments of a marking line or pad it.
+fn trim_separators(s: &str) -> &str {
+    s.trim_matches(|c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '/' | '|' | '-' | '–' | '—' | ',' | ';' | ':' | '*' | '[' | ']' | '(' | ')' | '.'
+            )
+    })
+}
+
+/// Parses a marking line; `None` if the line is not a marking.
+pub fn parse_marking_line(line: &str, policy: &Policy) -> Option<Marking> {
+    let line = line.trim();
+    if line.is_empty() || line.chars().count() > MAX_MARKING_CHARS {
+        return None;
+    }
+    let mut marking = Marking::default();
+    // TLP tokens are cut out first; each becomes a segment boundary.
+    let mut rest = String::with_capacity(line.len());
+    let mut last = 0;
+    for caps in TLP_TOKEN.captures_iter(line) {
+        let m = caps.get(0).expect("group 0");
+        rest.push_str(&line[last..m.start()]);
+        rest.push_str(" // ");
+        last = m.end();
+        marking.tlp.push((tlp_of(&caps[1]), m.as_str().to_string()));
+    }
+    rest.push_str(&line[last..]);
+
+    let (head, release) = match RELEASED_TO.find(&rest) {
+        Some(m) => (&rest[..m.start()], Some(&rest[m.end()..])),
+        None => (rest.as_str(), None),
+    };
+    if let Some(release) = release {
+        let names_text = release.split("//").next().unwrap_or("");
+        marking.released_to = split_release_names(names_text);
+        // Anything after the names other than separators (and TLP, already cut) is prose.
+        let after = release.split("//").skip(1).collect::<Vec<_>>().join(" ");
+        if !trim_separators(&after).is_empty() {
+            return None;
+        }
+    }
+    // The head is `[prefix] LEVEL` with optional `//` padding, or empty.
+    let head = trim_separators(head);
+    if !head.is_empty() {
+        let segments: Vec<&str> = head
+            .split("//")
+            .map(trim_separators)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if segments.len() != 1 {
+            return None;
+        }
+        let word = MARKING_PREFIX.replace(segments[0], "");
+        let word = trim_separators(&word);
+        let level = policy.scheme.level_of(word)?;
+        marking.level = Some((word.to_string(), level));
+    }
+    if marking.level.is_none() && marking.released_to.is_empty() && marking.tlp.is_empty() {
+        return None;
+    }
+    Some(marking)
+}
+
+fn apply_marking(
+    marking: Marking,
+    kind: LabelKind,
+    location: &str,
+    policy: &Policy,
+    found: &mut LabelFindings,
+) {
+    if let Some((word, level)) = marking.level {
+        found.sources.push(LabelSource {
+            kind,
+            value: word,
+            level: Some(policy.scheme.name(level).to_string()),
+            location: location.to_string(),
+        });
+    }
+    if !marking.released_to.is_empty() {
+        found.releases.push(ReleaseMarking {
+            names: marking.released_to,
+            location: location.to_string(),
+        });
+    }
+    for (tlp, written) in marking.tlp {
+        found.tlp.push(TlpMarking {
+            tlp,
+            written,
+            location: location.to_string(),
+        });
+    }
+}
+
+static NAME_SEPARATORS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\s*(?:[,;/]|\band\b|&)\s*").expect("valid regex"));
+
+/// Splits "Alpha Partner, Precision Systems and Beta" into names.
+pub fn split_release_names(text: &str) -> Vec<String> {
+    let text = text.split("//").next().unwrap_or("");
+    NAME_SEPARATORS
+        .split(text)
+        .map(|n| trim_separators(n).to_string())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+/// Keeps one label source per (kind, value, level), one release marking per
+/// name set and one TLP marking per (tlp, written): markings repeat on every page.
+fn dedupe(found: &mut LabelFindings) {
+    let mut seen = Vec::new();
+    found.sources.retain(|s| {
+        let key = (s.kind, s.value.to_lowercase(), s.level.clone());
+        if seen.contains(&key) {
+            false
+        } else {
+            seen.push(key);
+            true
+        }
+    });
+    let mut seen_releases: Vec<Vec<String>> = Vec::new();
+    found.releases.retain(|r| {
+        let key: Vec<String> = r.names.iter().map(|n| n.to_lowercase()).collect();
+        if seen_releases.contains(&key) {
+            false
+        } else {
+            seen_releases.push(key);
+            true
+        }
+    });
+    let mut seen_tlp = Vec::new();
+    found.tlp.retain(|t| {
+        let key = (t.tlp, t.written.to_uppercase());
+        if seen_tlp.contains(&key) {
+            false
+        } else {
+            seen_tlp.push(key);
+            true
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::{LabelInfoEntry, PartKind, Property};
+
+    fn policy() -> Policy {
+        Policy::parse(
+            r#"
+[scheme]
+levels = ["PUBLIC", "INTERNAL", "CONFIDENTIAL"]
+[scheme.aliases]
+"Vertraulich" = "CONFIDENTIAL"
+"Company Confidential" = "CONFIDENTIAL"
+[labels]
+custom_properties = ["Classification"]
+release_properties = ["ReleasedTo"]
+[labels.msip]
+"a6a1e5f2-3c1d-4b7e-9f10-2d3c4b5a6e01" = "CONFIDENTIAL"
+"#,
+            "test",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn marking_grammar() {
+        let p = policy();
+        let m = parse_marking_line(
+            "CONFIDENTIAL // RELEASED TO: Alpha Partner, Precision Systems // TLP:AMBER",
+            &p,
+        )
+        .unwrap();
+        assert_eq!(m.level.unwrap().1, 2);
+        assert_eq!(m.released_to, vec!["Alpha Partner", "Precision Systems"]);
+        assert_eq!(m.tlp[0].0, Tlp::Amber);
+
+        let m = parse_marking_line("Classification: Internal", &p).unwrap();
+        assert_eq!(m.level.unwrap(), ("Internal".to_string(), 1));
+        let m = parse_marking_line("vertraulich", &p).unwrap();
+        assert_eq!(m.level.unwrap().1, 2);
+        let m = parse_marking_line("RELEASED TO: A / B and C; D", &p).unwrap();
+        assert_eq!(m.released_to, vec!["A", "B", "C", "D"]);
+        assert!(m.level.is_none());
+        let m = parse_marking_line("TLP:AMBER+STRICT", &p).unwrap();
+        assert_eq!(m.tlp[0].0, Tlp::AmberStrict);
+    }
+
+    #[test]
+    fn sentences_are_not_markings() {
+        let p = policy();
+        assert!(parse_marking_line("For internal use we prepared this report.", &p).is_none());
+        assert!(parse_marking_line("Confidential information about the project", &p).is_none());
+        assert!(parse_marking_line("Page 1 of 3", &p).is_none());
+    }
+
+    fn doc(parts: Vec<Part>, properties: Vec<(&str, &str)>) -> Extracted {
+        Extracted {
+            parts,
+            properties: properties
+                .into_iter()
+                .map(|(n, v)| Property {
+                    name: n.into(),
+                    value: v.into(),
+                    location: "docProps/custom.xml".into(),
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn markings_only_at_edges_and_margins() {
+        let p = policy();
+        let mut body: Vec<String> = (0..20).map(|i| format!("Line {i} of prose.")).collect();
+        body.insert(10, "CONFIDENTIAL".to_string());
+        body.insert(0, "INTERNAL".to_string());
+        let ex = doc(
+            vec![
+                Part::new(PartKind::Body, "body", body.join("\n")),
+                Part::new(
+                    PartKind::Footer,
+                    "word/footer1.xml",
+                    "Page 1\nRELEASED TO: Beta",
+                ),
+            ],
+            vec![],
+        );
+        let f = find_labels(&ex, &p);
+        let levels: Vec<_> = f.sources.iter().map(|s| s.level.clone().unwrap()).collect();
+        assert_eq!(levels, vec!["INTERNAL"]);
+        assert_eq!(f.release_names(), vec!["Beta"]);
+    }
+
+    #[test]
+    fn msip_precedence_and_mapping() {
+        let p = policy();
+        let guid = "a6a1e5f2-3c1d-4b7e-9f10-2d3c4b5a6e01";
+        let other = "11111111-2222-3333-4444-555555555555";
+        let mut ex = doc(
+            vec![],
+            vec![
+                (&*format!("MSIP_Label_{guid}_Enabled"), "True"),
+                (
+                    &*format!("MSIP_Label_{guid}_SiteId"),
+                    "{AAAA0000-0000-0000-0000-000000000000}",
+                ),
+                (&*format!("MSIP_Label_{other}_Enabled"), "true"),
+                (&*format!("MSIP_Label_{other}_Name"), "Secret Stuff"),
+                (
+                    &*format!("MSIP_Label_{other}_SiteId"),
+                    "bbbb0000-0000-0000-0000-000000000000",
+                ),
+            ],
+        );
+        let f = find_labels(&ex, &p);
+        assert_eq!(f.sources.len(), 2);
+        assert!(f
+            .sources
+            .iter()
+            .any(|s| s.level.as_deref() == Some("CONFIDENTIAL")));
+        assert!(f
+            .sources
+            .iter()
+            .any(|s| s.level.is_none() && s.value == "Secret Stuff"));
+
+        // LabelInfo for tenant bbbb.. overrides the custom property of that tenant.
+        ex.label_info.push(LabelInfoEntry {
+            id: guid.to_string(),
+            site_id: "bbbb0000-0000-0000-0000-000000000000".into(),
+            enabled: true,
+            removed: false,
+            method: "Standard".into(),
+            location: "docMetadata/LabelInfo.xml".into(),
+        });
+        let f = find_labels(&ex, &p);
+        assert!(f.sources.iter().all(|s| s.value != "Secret Stuff"));
+    }
+
+    #[test]
+    fn properties_release_and_tlp() {
+        let p = policy();
+        let ex = doc(
+            vec![],
+            vec![
+                ("Classification", "Company Confidential"),
+                ("ReleasedTo", "Precision Systems; Alpha Partner"),
+                ("Title", "Report TLP:RED"),
+            ],
+        );
+        let f = find_labels(&ex, &p);
+        assert_eq!(f.sources[0].level.as_deref(), Some("CONFIDENTIAL"));
+        assert_eq!(
+            f.release_names(),
+            vec!["Precision Systems", "Alpha Partner"]
+        );
+        assert_eq!(f.strictest_tlp(), Some(Tlp::Red));
+    }
 }

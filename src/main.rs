@@ -1,1 +1,338 @@
-fn main() {}
+//! The labelscan command line: parses arguments and wires the stages.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+
+use labelscan::budget::Limits;
+use labelscan::detect::DetectorSet;
+use labelscan::pipeline::Context;
+use labelscan::policy::Policy;
+use labelscan::record::VerdictCode;
+use labelscan::scan::{self, ScanOptions};
+use labelscan::walk::Filter;
+
+const EXIT_FAIL_ON: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+const EXIT_PATH: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "labelscan",
+    version,
+    about = "Find documents whose classification labels do not match their content or their release"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Scan files and folders and write findings.csv, findings.jsonl and summary.json.
+    Scan(ScanArgs),
+    /// Explain what labelscan sees in one file and why it gets its verdicts.
+    Explain(ExplainArgs),
+    /// Work with policy files.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy and print a summary of it.
+    Check { file: PathBuf },
+}
+
+#[derive(Args)]
+struct CommonArgs {
+    /// Policy file (TOML); default: the built-in policies/default.toml.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// The date agreements are checked against (YYYY-MM-DD); default: today.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    as_of: Option<NaiveDate>,
+    /// Put matched values into the reports unmasked.
+    #[arg(long)]
+    show_values: bool,
+}
+
+#[derive(Args)]
+struct ScanArgs {
+    /// Files and folders to scan.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Folder for the reports.
+    #[arg(long, value_name = "DIR", default_value = "labelscan-report")]
+    out: PathBuf,
+    /// Worker threads; default: the number of CPUs.
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Only scan files matching this glob (relative path, or file name for globs without `/`).
+    #[arg(long, value_name = "GLOB")]
+    include: Vec<String>,
+    /// Skip files matching this glob.
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
+    /// Files larger than this are reported UNREADABLE (too_large) without being read.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_file_size)]
+    max_file_size: u64,
+    /// Time budget per file; a file taking longer is reported UNREADABLE (timeout).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    file_timeout: f64,
+    /// Exit with 1 when a document gets one of these verdicts.
+    #[arg(long, value_name = "CODE[,CODE...]", value_delimiter = ',', value_parser = parse_code)]
+    fail_on: Vec<VerdictCode>,
+    /// No progress bar and no closing line on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    file: PathBuf,
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Also print the extracted text, part by part.
+    #[arg(long)]
+    text: bool,
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("\"{s}\" is not a date (YYYY-MM-DD)"))
+}
+
+fn parse_code(s: &str) -> Result<VerdictCode, String> {
+    VerdictCode::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = VerdictCode::ALL.iter().map(|c| c.as_str()).collect();
+        format!("unknown verdict code \"{s}\" (codes: {})", all.join(", "))
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scan(args) => run_scan(args),
+        Command::Explain(args) => run_explain(args),
+        Command::Policy {
+            command: PolicyCommand::Check { file },
+        } => run_policy_check(&file),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("labelscan: {:#}", failure.error);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+fn usage(error: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        code: EXIT_USAGE,
+        error: error.into(),
+    }
+}
+
+/// Loads the policy and compiles its detectors: both are usage errors (exit 2).
+fn load(common: &CommonArgs, limits: Limits) -> Result<Context, Failure> {
+    let policy = match &common.policy {
+        Some(path) => Policy::from_file(path).map_err(usage)?,
+        None => Policy::default_policy(),
+    };
+    let detectors = DetectorSet::compile(&policy)
+        .map_err(|e| usage(anyhow::anyhow!("{}: {e}", policy.origin)))?;
+    Ok(Context {
+        policy,
+        detectors,
+        as_of: common
+            .as_of
+            .unwrap_or_else(|| chrono::Local::now().date_naive()),
+        show_values: common.show_values,
+        limits,
+    })
+}
+
+fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
+    if !(args.file_timeout > 0.0 && args.file_timeout.is_finite()) {
+        return Err(usage(anyhow::anyhow!(
+            "--file-timeout must be a positive number of seconds"
+        )));
+    }
+    let limits = Limits {
+        max_file_size: args.max_file_size,
+        file_timeout: Duration::from_secs_f64(args.file_timeout),
+        ..Limits::default()
+    };
+    let ctx = load(&args.common, limits)?;
+    for path in &args.paths {
+        if let Err(e) = std::fs::metadata(path) {
+            return Err(Failure {
+                code: EXIT_PATH,
+                error: anyhow::anyhow!("{}: {}", path.display(), e.kind()),
+            });
+        }
+        if path.is_dir() {
+            if let Err(e) = std::fs::read_dir(path) {
+                return Err(Failure {
+                    code: EXIT_PATH,
+                    error: anyhow::anyhow!("{}: {}", path.display(), e.kind()),
+                });
+            }
+        }
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create the report folder {}", args.out.display()))
+        .map_err(|e| Failure {
+            code: EXIT_PATH,
+            error: e,
+        })?;
+    let skip_dirs = report_dir_inside(&args.out, &args.paths, args.quiet);
+    let filter = Filter::new(&args.include, &args.exclude, skip_dirs).map_err(usage)?;
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        })
+        .max(1);
+    let opts = ScanOptions {
+        paths: args.paths,
+        out_dir: args.out.clone(),
+        jobs,
+        filter,
+        fail_on: args.fail_on,
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+    };
+    let result = scan::run(opts, ctx)
+        .with_context(|| format!("writing reports to {}", args.out.display()))
+        .map_err(|e| Failure {
+            code: EXIT_PATH,
+            error: e,
+        })?;
+    if !args.quiet {
+        let s = &result.summary;
+        let not_ok = s.documents - s.verdicts.get("OK").copied().unwrap_or(0);
+        eprintln!(
+            "labelscan: {} documents in {} files ({:.1} MB) in {:.1}s, {} with findings, {} unreadable, {} skipped; reports in {}",
+            s.documents,
+            s.files_scanned,
+            s.bytes_scanned as f64 / 1e6,
+            s.duration_seconds,
+            not_ok,
+            s.verdicts.get("UNREADABLE").copied().unwrap_or(0),
+            s.files_skipped,
+            args.out.display()
+        );
+    }
+    Ok(if result.failed { EXIT_FAIL_ON } else { 0 })
+}
+
+/// The report folder, if it lies inside a scanned folder: it is never scanned,
+/// and the user is told that reports are written inside the scanned tree.
+fn report_dir_inside(out: &Path, paths: &[PathBuf], quiet: bool) -> Vec<PathBuf> {
+    let Ok(out) = out.canonicalize() else {
+        return Vec::new();
+    };
+    let inside = paths
+        .iter()
+        .filter_map(|p| p.canonicalize().ok())
+        .any(|p| out.starts_with(&p));
+    if inside && !quiet {
+        eprintln!(
+            "labelscan: note: the report folder {} lies inside a scanned folder; it is excluded from the scan (use --out to write elsewhere)",
+            out.display()
+        );
+    }
+    if inside {
+        vec![out]
+    } else {
+        Vec::new()
+    }
+}
+
+fn run_explain(args: ExplainArgs) -> Result<u8, Failure> {
+    let ctx = load(&args.common, Limits::default())?;
+    let bytes = std::fs::read(&args.file).map_err(|e| Failure {
+        code: EXIT_PATH,
+        error: anyhow::anyhow!("{}: {}", args.file.display(), e.kind()),
+    })?;
+    let path = args.file.to_string_lossy();
+    print!(
+        "{}",
+        labelscan::explain::explain(&path, &bytes, &ctx, args.text)
+    );
+    Ok(0)
+}
+
+fn run_policy_check(file: &Path) -> Result<u8, Failure> {
+    let policy = Policy::from_file(file).map_err(usage)?;
+    let detectors = DetectorSet::compile(&policy)
+        .map_err(|e| usage(anyhow::anyhow!("{}: {e}", policy.origin)))?;
+    println!("{}: valid", file.display());
+    println!("  levels:    {}", policy.scheme.levels.join(" < "));
+    println!(
+        "  default suggestion: {}",
+        policy.scheme.name(policy.scheme.default_suggestion)
+    );
+    println!(
+        "  aliases:   {}",
+        policy.scheme.names().len() - policy.scheme.levels.len()
+    );
+    println!(
+        "  label properties: {}",
+        policy.labels.custom_properties.join(", ")
+    );
+    println!(
+        "  release properties: {}",
+        policy.labels.release_properties.join(", ")
+    );
+    println!("  MSIP label GUIDs mapped: {}", policy.labels.msip.len());
+    for p in &policy.partners {
+        let until = p
+            .valid_until
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "open".into());
+        println!(
+            "  partner:   {} ({}), up to {}, valid until {}",
+            p.name,
+            if p.agreement.is_empty() {
+                "no agreement id"
+            } else {
+                &p.agreement
+            },
+            policy.scheme.name(p.max_level),
+            until
+        );
+    }
+    for l in &policy.locations {
+        println!(
+            "  location:  {} -> {}",
+            l.pattern, policy.partners[l.partner].name
+        );
+    }
+    println!("  detectors: {} enabled", detectors.ids().len());
+    println!(
+        "  keyword lists: {}, patterns: {}",
+        policy.keywords.len(),
+        policy.patterns.len()
+    );
+    println!("  sha256:    {}", policy.sha256);
+    Ok(0)
+}

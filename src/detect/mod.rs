@@ -30,4 +30,9 @@ impl DetectorSet {
         let _ = (parts, show_values);
         Vec::new()
     }
+
+    /// Ids of all enabled detectors.
+    pub fn ids(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

@@ -94,6 +94,20 @@ pub struct Part {
 }
 
 impl Part {
+    /// "header word/header1.xml", "page 3", "body": the kind, and the location when it adds to it.
+    pub fn describe(&self) -> String {
+        let kind = self.kind.as_str();
+        if self.location.is_empty() || self.location == kind || self.location.starts_with(kind) {
+            if self.location.is_empty() {
+                kind.to_string()
+            } else {
+                self.location.clone()
+            }
+        } else {
+            format!("{kind} {}", self.location)
+        }
+    }
+
     pub fn new(kind: PartKind, location: impl Into<String>, text: impl Into<String>) -> Self {
         Part {
             kind,

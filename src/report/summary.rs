@@ -1,0 +1,76 @@
+//! `summary.json`: counts for the whole scan. The only per-scan state kept
+//! in memory, and it does not grow with the number of files.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::record::{DocumentRecord, VerdictCode};
+
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub as_of: String,
+    pub policy: String,
+    pub policy_sha256: String,
+    pub paths: Vec<String>,
+    pub started_at: String,
+    pub duration_seconds: f64,
+    pub files_scanned: u64,
+    pub documents: u64,
+    pub bytes_scanned: u64,
+    pub files_per_second: f64,
+    pub megabytes_per_second: f64,
+    pub verdicts: BTreeMap<String, u64>,
+    pub formats: BTreeMap<String, u64>,
+    pub levels: BTreeMap<String, u64>,
+    pub suggested_levels: BTreeMap<String, u64>,
+    pub detectors: BTreeMap<String, u64>,
+    pub errors: BTreeMap<String, u64>,
+    pub files_skipped: u64,
+    pub skipped: BTreeMap<String, u64>,
+    pub documents_failing: u64,
+    pub fail_on: Vec<String>,
+}
+
+impl Summary {
+    pub fn count(&mut self, r: &DocumentRecord) {
+        self.documents += 1;
+        for v in &r.verdicts {
+            *self
+                .verdicts
+                .entry(v.code.as_str().to_string())
+                .or_default() += 1;
+        }
+        *self.formats.entry(r.format.clone()).or_default() += 1;
+        *self
+            .levels
+            .entry(r.level.clone().unwrap_or_else(|| "none".to_string()))
+            .or_default() += 1;
+        let suggested = if r.suggested_level.is_empty() {
+            "unknown".to_string()
+        } else {
+            r.suggested_level.clone()
+        };
+        *self.suggested_levels.entry(suggested).or_default() += 1;
+        for d in r.detections.iter().filter(|d| d.fired) {
+            *self.detectors.entry(d.detector.clone()).or_default() += 1;
+        }
+        if let Some(e) = &r.error {
+            *self.errors.entry(e.kind.as_str().to_string()).or_default() += 1;
+        }
+    }
+
+    pub fn skip(&mut self, reason: &str) {
+        self.files_skipped += 1;
+        *self.skipped.entry(reason.to_string()).or_default() += 1;
+    }
+
+    /// Makes sure every verdict code appears, so that scripts can read any count.
+    pub fn fill_zero_counts(&mut self) {
+        for code in VerdictCode::ALL {
+            self.verdicts.entry(code.as_str().to_string()).or_default();
+        }
+    }
+}
