@@ -183,7 +183,8 @@ fn judge_releases(
     }
     let mut released_to: Vec<String> = Vec::new();
     for name in &names {
-        let Some(partner) = policy.partner_named(name) else {
+        let agreements = policy.agreements_of(name);
+        let Some(partner) = agreements.first() else {
             v.push(
                 VerdictCode::ReleaseUnauthorized,
                 format!("released to \"{name}\", which is not a partner in the policy"),
@@ -196,42 +197,64 @@ fn judge_releases(
         if !released_to.contains(&partner.name) {
             released_to.push(partner.name.clone());
         }
-        let agreement = if partner.agreement.is_empty() {
-            "agreement".to_string()
-        } else {
-            format!("agreement {}", partner.agreement)
-        };
-        if let Some(level) = level {
-            if level > partner.max_level {
-                v.push(
-                    VerdictCode::ReleaseExceedsAgreement,
-                    format!(
-                        "released to {}, whose {} covers {}, document is {}",
-                        partner.name,
-                        agreement,
-                        scheme.name(partner.max_level),
-                        scheme.name(level)
-                    ),
-                );
-            }
+        // The agreements that cover the document's level (all of them when it has none).
+        let covering: Vec<&&crate::policy::Partner> = agreements
+            .iter()
+            .filter(|a| level.is_none_or(|l| a.max_level >= l))
+            .collect();
+        if let (Some(level), true) = (level, covering.is_empty()) {
+            let covers: Vec<String> = agreements
+                .iter()
+                .map(|a| format!("{} covers {}", agreement_name(a), scheme.name(a.max_level)))
+                .collect();
+            v.push(
+                VerdictCode::ReleaseExceedsAgreement,
+                format!(
+                    "released to {}, whose {}, document is {}",
+                    partner.name,
+                    covers.join(" and "),
+                    scheme.name(level)
+                ),
+            );
         }
-        if !partner.is_valid_on(as_of) {
-            let window = match (partner.valid_from, partner.valid_until) {
-                (Some(f), Some(u)) => format!("valid {f} to {u}"),
-                (None, Some(u)) => format!("valid until {u}"),
-                (Some(f), None) => format!("valid from {f}"),
-                (None, None) => "valid".to_string(),
-            };
+        let judged: Vec<&crate::policy::Partner> = if covering.is_empty() {
+            agreements.clone()
+        } else {
+            covering.into_iter().copied().collect()
+        };
+        if !judged.iter().any(|a| a.is_valid_on(as_of)) {
+            let windows: Vec<String> = judged
+                .iter()
+                .map(|a| format!("{} is {}", agreement_name(a), validity(a)))
+                .collect();
             v.push(
                 VerdictCode::ReleaseAgreementExpired,
                 format!(
-                    "released to {}, whose {} is {window}, not on {as_of}",
-                    partner.name, agreement
+                    "released to {}, whose {}, not on {as_of}",
+                    partner.name,
+                    windows.join(" and ")
                 ),
             );
         }
     }
     released_to
+}
+
+fn agreement_name(p: &crate::policy::Partner) -> String {
+    if p.agreement.is_empty() {
+        "agreement".to_string()
+    } else {
+        format!("agreement {}", p.agreement)
+    }
+}
+
+fn validity(p: &crate::policy::Partner) -> String {
+    match (p.valid_from, p.valid_until) {
+        (Some(f), Some(u)) => format!("valid {f} to {u}"),
+        (None, Some(u)) => format!("valid until {u}"),
+        (Some(f), None) => format!("valid from {f}"),
+        (None, None) => "valid".to_string(),
+    }
 }
 
 fn judge_location(
@@ -402,6 +425,36 @@ partner = "Precision Systems"
                 "RELEASE_AGREEMENT_EXPIRED"
             ]
         );
+    }
+
+    #[test]
+    fn a_second_agreement_covers_the_higher_level() {
+        let text = format!(
+            "{POLICY}\n[[partners]]\nname = \"Precision Systems\"\nagreement = \"NDA-1\"\nmax_level = \"CONFIDENTIAL\"\nvalid_until = 2026-01-01\n"
+        );
+        let p = Policy::parse(&text, "t").unwrap();
+        let labels = LabelFindings {
+            sources: vec![marking("CONFIDENTIAL")],
+            releases: vec![ReleaseMarking {
+                names: vec!["Precision Systems".into()],
+                location: "footer".into(),
+            }],
+            ..Default::default()
+        };
+        let case = Case {
+            labels: &labels,
+            detections: &[],
+            relative_path: "x",
+            content_known: true,
+            unreadable: None,
+        };
+        let codes: Vec<_> = judge(&case, &p, as_of())
+            .verdicts
+            .iter()
+            .map(|v| v.code.as_str())
+            .collect();
+        // The NDA covers CONFIDENTIAL but has expired; the MSA does not cover it.
+        assert_eq!(codes, vec!["RELEASE_AGREEMENT_EXPIRED"]);
     }
 
     #[test]

@@ -374,6 +374,18 @@ impl Policy {
         self.partners.iter().find(|p| p.answers_to(name))
     }
 
+    /// Every agreement with the partner `name` refers to: a partner may be
+    /// listed once per agreement (an MSA for INTERNAL, an NDA for CONFIDENTIAL).
+    pub fn agreements_of(&self, name: &str) -> Vec<&Partner> {
+        let Some(first) = self.partner_named(name) else {
+            return Vec::new();
+        };
+        self.partners
+            .iter()
+            .filter(|p| p.answers_to(&first.name))
+            .collect()
+    }
+
     /// The exchange location a relative path falls in, if any.
     pub fn location_of(&self, relative: &str) -> Option<&Location> {
         self.locations.iter().find(|l| l.contains(relative))
