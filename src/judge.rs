@@ -269,7 +269,7 @@ fn judge_location(
     };
     let partner = &policy.partners[location.partner];
     let lowest = level == Some(policy.scheme.lowest());
-    if lowest || released_to.iter().any(|n| *n == partner.name) {
+    if lowest || released_to.contains(&partner.name) {
         return;
     }
     let level_text = level

@@ -58,7 +58,7 @@ impl Filter {
         let Ok(canonical) = path.canonicalize() else {
             return false;
         };
-        self.skip_dirs.iter().any(|d| *d == canonical)
+        self.skip_dirs.contains(&canonical)
     }
 }
 
