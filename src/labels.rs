@@ -98,15 +98,17 @@ fn read_msip(extracted: &Extracted, policy: &Policy, found: &mut LabelFindings) 
         .iter()
         .map(|l| l.site_id.as_str())
         .collect();
+    let mut pushed: Vec<&str> = Vec::new();
     for entry in &extracted.label_info {
-        if !entry.enabled || entry.removed {
+        if !entry.enabled || entry.removed || pushed.contains(&entry.id.as_str()) {
             continue;
         }
         let name = from_props.get(&entry.id).and_then(|l| l.name.clone());
         push_msip(found, policy, &entry.id, name, &entry.location);
+        pushed.push(&entry.id);
     }
     for (guid, label) in &from_props {
-        if label.enabled == Some(false) {
+        if label.enabled == Some(false) || pushed.contains(&guid.as_str()) {
             continue;
         }
         if let Some(site) = &label.site_id {
@@ -138,13 +140,6 @@ fn push_msip(
             })
         })
     });
-    if found
-        .sources
-        .iter()
-        .any(|s| s.kind == LabelKind::Msip && s.location.contains(guid))
-    {
-        return;
-    }
     found.sources.push(LabelSource {
         kind: LabelKind::Msip,
         value: name.unwrap_or_else(|| guid.to_string()),

@@ -25,7 +25,12 @@ fn scan_examples(extra: &[&str]) -> (tempfile::TempDir, Output) {
     let out = tempfile::tempdir().unwrap();
     let o = run(bin()
         .current_dir(repo())
-        .args(["scan", "examples", "--policy", "policies/examples/apex-precision.toml"])
+        .args([
+            "scan",
+            "examples",
+            "--policy",
+            "policies/examples/apex-precision.toml",
+        ])
         .args(["--as-of", "2026-11-23", "--quiet", "--out"])
         .arg(out.path())
         .args(extra));
@@ -34,7 +39,9 @@ fn scan_examples(extra: &[&str]) -> (tempfile::TempDir, Output) {
 
 fn csv_rows(dir: &Path) -> Vec<csv::StringRecord> {
     let text = std::fs::read_to_string(dir.join("findings.csv")).unwrap();
-    let text = text.strip_prefix('\u{feff}').expect("CSV starts with a BOM");
+    let text = text
+        .strip_prefix('\u{feff}')
+        .expect("CSV starts with a BOM");
     csv::Reader::from_reader(text.as_bytes())
         .records()
         .map(|r| r.unwrap())
@@ -78,7 +85,11 @@ fn first_difference(want: &str, got: &str) -> String {
             return format!("line {}:\n want: {w}\n  got: {g}", i + 1);
         }
     }
-    format!("{} lines wanted, {} got", want.lines().count(), got.lines().count())
+    format!(
+        "{} lines wanted, {} got",
+        want.lines().count(),
+        got.lines().count()
+    )
 }
 
 #[test]
@@ -88,9 +99,18 @@ fn every_verdict_code_occurs_in_the_examples() {
     let rows = csv_rows(out.path());
     let seen: BTreeSet<&str> = rows.iter().flat_map(|r| r[10].split(';')).collect();
     for code in [
-        "OK", "UNLABELED", "UNKNOWN_LABEL", "LABEL_CONFLICT", "UNDER_CLASSIFIED",
-        "RELEASE_WITHOUT_LEVEL", "RELEASE_UNAUTHORIZED", "RELEASE_EXCEEDS_AGREEMENT",
-        "RELEASE_AGREEMENT_EXPIRED", "NOT_RELEASED_TO_LOCATION", "TLP_VIOLATION", "UNREADABLE",
+        "OK",
+        "UNLABELED",
+        "UNKNOWN_LABEL",
+        "LABEL_CONFLICT",
+        "UNDER_CLASSIFIED",
+        "RELEASE_WITHOUT_LEVEL",
+        "RELEASE_UNAUTHORIZED",
+        "RELEASE_EXCEEDS_AGREEMENT",
+        "RELEASE_AGREEMENT_EXPIRED",
+        "NOT_RELEASED_TO_LOCATION",
+        "TLP_VIOLATION",
+        "UNREADABLE",
     ] {
         assert!(seen.contains(code), "no document got {code}: {seen:?}");
     }
@@ -102,21 +122,45 @@ fn example_documents_get_the_spec_answers() {
     let rows = csv_rows(out.path());
     let cases: &[(&str, &[&str])] = &[
         ("examples/exchange/precision/blueprint-rev3.docx", &["OK"]),
-        ("examples/exchange/precision/helios-control-algorithm.docx", &["OK"]),
-        ("examples/exchange/precision/meeting-notes.txt", &["NOT_RELEASED_TO_LOCATION"]),
-        ("examples/exchange/beta/shipping-plan.xlsx", &["RELEASE_AGREEMENT_EXPIRED"]),
-        ("examples/exchange/alpha/roadmap.pdf", &["NOT_RELEASED_TO_LOCATION", "TLP_VIOLATION"]),
+        (
+            "examples/exchange/precision/helios-control-algorithm.docx",
+            &["OK"],
+        ),
+        (
+            "examples/exchange/precision/meeting-notes.txt",
+            &["NOT_RELEASED_TO_LOCATION"],
+        ),
+        (
+            "examples/exchange/beta/shipping-plan.xlsx",
+            &["RELEASE_AGREEMENT_EXPIRED"],
+        ),
+        (
+            "examples/exchange/alpha/roadmap.pdf",
+            &["NOT_RELEASED_TO_LOCATION", "TLP_VIOLATION"],
+        ),
         ("examples/finance/payroll-2026.xlsx", &["UNDER_CLASSIFIED"]),
         ("examples/hr/onboarding-checklist.docx", &["UNLABELED"]),
         ("examples/legal/contract-draft.docx", &["UNKNOWN_LABEL"]),
         ("examples/legal/settlement.docx", &["LABEL_CONFLICT"]),
         ("examples/sales/gamma-pitch.pptx", &["RELEASE_UNAUTHORIZED"]),
-        ("examples/sales/beta-rates.odt", &["RELEASE_EXCEEDS_AGREEMENT", "RELEASE_AGREEMENT_EXPIRED"]),
-        ("examples/misc/handover.txt", &["UNLABELED", "RELEASE_WITHOUT_LEVEL"]),
-        ("examples/misc/public-brochure.pdf", &["UNDER_CLASSIFIED", "TLP_VIOLATION"]),
+        (
+            "examples/sales/beta-rates.odt",
+            &["RELEASE_EXCEEDS_AGREEMENT", "RELEASE_AGREEMENT_EXPIRED"],
+        ),
+        (
+            "examples/misc/handover.txt",
+            &["UNLABELED", "RELEASE_WITHOUT_LEVEL"],
+        ),
+        (
+            "examples/misc/public-brochure.pdf",
+            &["UNDER_CLASSIFIED", "TLP_VIOLATION"],
+        ),
         ("examples/misc/press-release.md", &["OK"]),
         ("examples/archive/project-2025.zip!/notes/todo.txt", &["OK"]),
-        ("examples/archive/project-2025.zip!/notes/secret.txt", &["UNDER_CLASSIFIED"]),
+        (
+            "examples/archive/project-2025.zip!/notes/secret.txt",
+            &["UNDER_CLASSIFIED"],
+        ),
         ("examples/broken/truncated.docx", &["UNREADABLE"]),
         ("examples/broken/empty.pdf", &["UNREADABLE"]),
         ("examples/broken/encrypted.docx", &["UNREADABLE"]),
@@ -129,7 +173,10 @@ fn example_documents_get_the_spec_answers() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
-    let encrypted = rows.iter().find(|r| r[0].ends_with("encrypted.docx")).unwrap();
+    let encrypted = rows
+        .iter()
+        .find(|r| r[0].ends_with("encrypted.docx"))
+        .unwrap();
     assert_eq!(&encrypted[12], "encrypted");
 }
 
@@ -138,7 +185,10 @@ fn values_are_masked_unless_asked_for() {
     let (out, _) = scan_examples(&[]);
     let jsonl = std::fs::read_to_string(out.path().join("findings.jsonl")).unwrap();
     assert!(jsonl.contains("4111"), "card samples are reported");
-    assert!(!jsonl.contains("4111 1111 1111 1111"), "card numbers are masked");
+    assert!(
+        !jsonl.contains("4111 1111 1111 1111"),
+        "card numbers are masked"
+    );
     let (out, _) = scan_examples(&["--show-values"]);
     let jsonl = std::fs::read_to_string(out.path().join("findings.jsonl")).unwrap();
     assert!(jsonl.contains("4111 1111 1111 1111"));
@@ -157,14 +207,26 @@ fn invalid_policies_exit_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         ("[scheme]\nlevels = [\"A\", \"B\"]\nbogus = 1\n", "bogus"),
-        ("[scheme]\nlevels = [\"A\"]\n[[partners]]\nname = \"X\"\nmax_level = \"Z\"\n", "partners[0].max_level"),
-        ("[scheme]\nlevels = [\"A\"]\n[detectors.no_such_detector]\nmin_count = 2\n", "no_such_detector"),
-        ("[scheme]\nlevels = [\"A\"]\n[[patterns]]\nid = \"p\"\nregex = \"(\"\nlevel = \"A\"\n", "patterns[0].regex"),
+        (
+            "[scheme]\nlevels = [\"A\"]\n[[partners]]\nname = \"X\"\nmax_level = \"Z\"\n",
+            "partners[0].max_level",
+        ),
+        (
+            "[scheme]\nlevels = [\"A\"]\n[detectors.no_such_detector]\nmin_count = 2\n",
+            "no_such_detector",
+        ),
+        (
+            "[scheme]\nlevels = [\"A\"]\n[[patterns]]\nid = \"p\"\nregex = \"(\"\nlevel = \"A\"\n",
+            "patterns[0].regex",
+        ),
     ];
     for (text, key) in cases {
         let policy = dir.path().join("p.toml");
         std::fs::write(&policy, text).unwrap();
-        for args in [vec!["policy", "check"], vec!["scan", "examples", "--policy"]] {
+        for args in [
+            vec!["policy", "check"],
+            vec!["scan", "examples", "--policy"],
+        ] {
             let mut cmd = bin();
             cmd.current_dir(repo()).args(&args).arg(&policy);
             if args[0] == "scan" {
@@ -172,18 +234,29 @@ fn invalid_policies_exit_2_naming_the_key() {
             }
             let o = run(&mut cmd);
             assert_eq!(o.status.code(), Some(2), "{args:?} {text}");
-            assert!(stderr(&o).contains(key), "{key} not named in: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains(key),
+                "{key} not named in: {}",
+                stderr(&o)
+            );
         }
     }
-    assert!(!dir.path().join("out").exists(), "nothing is scanned with an invalid policy");
-    let o = run(bin().args(["policy", "check"]).arg(repo().join("policies/examples/apex-precision.toml")));
+    assert!(
+        !dir.path().join("out").exists(),
+        "nothing is scanned with an invalid policy"
+    );
+    let o = run(bin()
+        .args(["policy", "check"])
+        .arg(repo().join("policies/examples/apex-precision.toml")));
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
 #[test]
 fn missing_path_exits_3_and_bad_usage_2() {
     let dir = tempfile::tempdir().unwrap();
-    let o = run(bin().args(["scan", "/no/such/path", "--out"]).arg(dir.path()));
+    let o = run(bin()
+        .args(["scan", "/no/such/path", "--out"])
+        .arg(dir.path()));
     assert_eq!(o.status.code(), Some(3));
     let o = run(bin().args(["scan", "examples", "--as-of", "yesterday"]));
     assert_eq!(o.status.code(), Some(2));
@@ -221,7 +294,11 @@ fn hostile_files_become_unreadable_rows_and_the_tree_is_untouched() {
         }
         z.finish().unwrap();
     }
-    std::fs::write(p.join("garbage.xlsx"), b"\x00\x01\x02garbage bytes \xff\xfe").unwrap();
+    std::fs::write(
+        p.join("garbage.xlsx"),
+        b"\x00\x01\x02garbage bytes \xff\xfe",
+    )
+    .unwrap();
     std::fs::write(p.join("empty.docx"), b"").unwrap();
     std::fs::write(p.join("notes.txt"), "INTERNAL\nplain text\n").unwrap();
     std::fs::write(p.join("big.txt"), vec![b'a'; 5000]).unwrap();
@@ -252,7 +329,11 @@ fn hostile_files_become_unreadable_rows_and_the_tree_is_untouched() {
 fn csv_cells_are_defused_and_utf8() {
     let tree = tempfile::tempdir().unwrap();
     std::fs::write(tree.path().join("=cmd|'calc'!A1.txt"), "INTERNAL\n").unwrap();
-    std::fs::write(tree.path().join("Geschäftsbericht.txt"), "RELEASED TO: =HYPERLINK(\"x\")\n").unwrap();
+    std::fs::write(
+        tree.path().join("Geschäftsbericht.txt"),
+        "RELEASED TO: =HYPERLINK(\"x\")\n",
+    )
+    .unwrap();
     let out = tempfile::tempdir().unwrap();
     // Scanned as a relative path "." so that the file name starts the cell.
     let o = run(bin()
@@ -263,9 +344,15 @@ fn csv_cells_are_defused_and_utf8() {
         .arg("Geschäftsbericht.txt"));
     assert!(o.status.success(), "{}", stderr(&o));
     let rows = csv_rows(out.path());
-    assert!(rows.iter().any(|r| &r[0] == "'=cmd|'calc'!A1.txt"), "{rows:?}");
+    assert!(
+        rows.iter().any(|r| &r[0] == "'=cmd|'calc'!A1.txt"),
+        "{rows:?}"
+    );
     assert!(rows.iter().any(|r| &r[0] == "Geschäftsbericht.txt"));
-    assert!(rows.iter().any(|r| r[6].starts_with("'=HYPERLINK")), "{rows:?}");
+    assert!(
+        rows.iter().any(|r| r[6].starts_with("'=HYPERLINK")),
+        "{rows:?}"
+    );
 }
 
 #[test]
@@ -283,7 +370,10 @@ fn explain_says_why() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("RELEASE_AGREEMENT_EXPIRED"), "{text}");
     assert!(text.contains("MSA-2024-102"), "{text}");
-    assert!(text.contains("Koblenz - Lyon"), "--text prints the extracted text: {text}");
+    assert!(
+        text.contains("Koblenz - Lyon"),
+        "--text prints the extracted text: {text}"
+    );
 }
 
 /// The real-world corpus in ../shared: every file gets a row or a skip, and the scan finishes.
@@ -291,7 +381,10 @@ fn explain_says_why() {
 fn realworld_corpus_is_taken_whole() {
     let corpus = repo().join("../shared/corpus/realworld");
     if !corpus.is_dir() {
-        assert!(std::env::var_os("CI").is_none(), "CI must have ../shared/corpus/realworld");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have ../shared/corpus/realworld"
+        );
         eprintln!("skipping: {} not present", corpus.display());
         return;
     }
@@ -311,15 +404,43 @@ fn realworld_corpus_is_taken_whole() {
             .unwrap();
     let scanned = summary["files_scanned"].as_u64().unwrap() as usize;
     let skipped = summary["files_skipped"].as_u64().unwrap() as usize;
-    assert_eq!(scanned + skipped, files, "every file is scanned or skipped: {summary}");
+    assert_eq!(
+        scanned + skipped,
+        files,
+        "every file is scanned or skipped: {summary}"
+    );
     let rows = csv_rows(out.path());
     let unreadable = rows.iter().filter(|r| r[10].contains("UNREADABLE")).count();
-    eprintln!("realworld: {files} files, {} rows, {unreadable} unreadable", rows.len());
+    eprintln!(
+        "realworld: {files} files, {} rows, {unreadable} unreadable",
+        rows.len()
+    );
     // Known-good files with real labels are read.
     let labelled = rows
         .iter()
         .find(|r| r[0].ends_with("testWORD_docSecurity.docx"))
         .expect("row for testWORD_docSecurity.docx");
-    assert!(labelled[5].contains("msip:"), "MSIP label read: {:?}", labelled);
-    assert!(unreadable * 4 < rows.len(), "{unreadable} of {} unreadable", rows.len());
+    assert!(
+        labelled[5].contains("msip:"),
+        "MSIP label read: {:?}",
+        labelled
+    );
+    assert!(
+        unreadable * 4 < rows.len(),
+        "{unreadable} of {} unreadable",
+        rows.len()
+    );
+}
+
+#[test]
+fn file_timeout_makes_rows_unreadable_and_the_scan_goes_on() {
+    let (out, o) = scan_examples(&["--file-timeout", "0.000001"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = csv_rows(out.path());
+    assert!(rows.len() >= 18);
+    for r in &rows {
+        assert_eq!(&r[12], "timeout", "{:?}", r);
+        assert!(r[10].contains("UNREADABLE"));
+        assert!(!r[10].contains("UNLABELED"), "content unknown: {:?}", r);
+    }
 }
