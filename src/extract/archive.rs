@@ -1,7 +1,11 @@
-//! Zip archives: each member is a document of its own.
+//! Zip archives: each member is a document of its own. Nested archives are
+//! opened recursively (one nesting level each), their members' paths joined
+//! with `!/`.
 
-use super::{ExtractError, Extracted, Format, Outcome};
+use super::zipread::Package;
+use super::{sniff, ExtractError, Extracted, Format, Outcome};
 use crate::budget::Budget;
+use crate::policy::hex_sha256;
 
 /// One member of an archive, already extracted.
 pub struct Member {
@@ -14,9 +18,188 @@ pub struct Member {
 }
 
 pub fn extract_members(bytes: &[u8], budget: &Budget) -> Outcome {
-    let _ = (bytes, budget);
-    Outcome::Document(
-        Format::Zip,
-        Extracted::failed(ExtractError::corrupt("archives not yet supported")),
-    )
+    let mut pkg = match Package::open(bytes, budget) {
+        Ok(p) => p,
+        Err(e) => {
+            return Outcome::Document(Format::Zip, Extracted::failed(e));
+        }
+    };
+    let mut members = Vec::new();
+    collect(&mut pkg, "", budget, &mut members);
+    Outcome::Archive(members)
+}
+
+fn failed_member(path: String, size: u64, name: &str, e: ExtractError) -> Member {
+    Member {
+        path,
+        size,
+        sha256: String::new(),
+        format: Format::from_extension(name).unwrap_or(Format::Unsupported),
+        extracted: Extracted::failed(e),
+    }
+}
+
+fn collect(pkg: &mut Package, prefix: &str, budget: &Budget, out: &mut Vec<Member>) {
+    let mut buf = Vec::new();
+    for i in 0..pkg.len() {
+        let Some(info) = pkg.entries().get(i).cloned() else {
+            break;
+        };
+        if info.is_dir {
+            continue;
+        }
+        let path = format!("{prefix}{}", info.name);
+        if let Err(e) = pkg.read_index_into(i, budget, &mut buf) {
+            out.push(failed_member(path, info.size, &info.name, e));
+            continue;
+        }
+        let bytes = std::mem::take(&mut buf);
+        let format = sniff(&bytes, &info.name);
+        let sha256 = hex_sha256(&bytes);
+        let size = bytes.len() as u64;
+        match format {
+            Format::Zip => {
+                let opened = budget
+                    .enter()
+                    .and_then(|guard| Package::open(&bytes, budget).map(|p| (guard, p)));
+                match opened {
+                    Ok((_guard, mut inner)) => {
+                        collect(&mut inner, &format!("{path}!/"), budget, out);
+                    }
+                    Err(e) => out.push(Member {
+                        path,
+                        size,
+                        sha256,
+                        format,
+                        extracted: Extracted::failed(e),
+                    }),
+                }
+            }
+            Format::Unsupported => out.push(Member {
+                path,
+                size,
+                sha256,
+                format,
+                extracted: Extracted::default(),
+            }),
+            _ => {
+                let extracted = match budget.enter() {
+                    Ok(_guard) => super::extract_document(format, &bytes, budget),
+                    Err(e) => Extracted::failed(e),
+                };
+                out.push(Member {
+                    path,
+                    size,
+                    sha256,
+                    format,
+                    extracted,
+                });
+            }
+        }
+        buf = bytes;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::Limits;
+    use crate::extract::zipread::testzip;
+    use crate::extract::{ErrorKind, PartKind};
+
+    fn members(bytes: &[u8], limits: Limits) -> Vec<Member> {
+        match extract_members(bytes, &Budget::new(limits)) {
+            Outcome::Archive(m) => m,
+            _ => panic!("expected an archive"),
+        }
+    }
+
+    fn docx(text: &str) -> Vec<u8> {
+        let doc = format!(
+            r#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:body></w:document>"#
+        );
+        testzip::build(&[("word/document.xml", doc.as_bytes())])
+    }
+
+    #[test]
+    fn members_nested_zips_and_limits() {
+        let c = docx("inner secret");
+        let inner = testzip::build(&[("c.docx", &c), ("pic.png", b"\x89PNG\r\n\x1a\n\0\0\0")]);
+        let a = docx("outer text");
+        let bomb = vec![0u8; 16 * 1024 * 1024];
+        let outer = testzip::build(&[
+            ("a.docx", &a),
+            ("notes.txt", b"CONFIDENTIAL\nhello"),
+            ("folder/", b""),
+            ("folder/inner/b.zip", &inner),
+            ("bomb.txt", &bomb),
+        ]);
+        let m = members(&outer, Limits::default());
+        let paths: Vec<&str> = m.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "a.docx",
+                "notes.txt",
+                "folder/inner/b.zip!/c.docx",
+                "folder/inner/b.zip!/pic.png",
+                "bomb.txt"
+            ]
+        );
+        assert_eq!(m[0].format, Format::Docx);
+        assert_eq!(m[0].sha256, hex_sha256(&a));
+        assert_eq!(m[0].size, a.len() as u64);
+        assert_eq!(m[0].extracted.parts[0].kind, PartKind::Body);
+        assert_eq!(m[0].extracted.parts[0].text, "outer text");
+        assert_eq!(m[1].format, Format::Text);
+        assert_eq!(m[2].extracted.parts[0].text, "inner secret");
+        assert_eq!(m[3].format, Format::Unsupported);
+        assert!(m[3].extracted.error.is_none());
+        assert_eq!(
+            m[4].extracted.error.as_ref().unwrap().kind,
+            ErrorKind::LimitExceeded
+        );
+
+        // Nesting beyond the depth limit fails only that member.
+        let m = members(
+            &outer,
+            Limits {
+                max_depth: 1,
+                ..Limits::default()
+            },
+        );
+        let nested = m
+            .iter()
+            .find(|m| m.path == "folder/inner/b.zip!/c.docx")
+            .unwrap();
+        assert_eq!(
+            nested.extracted.error.as_ref().unwrap().kind,
+            ErrorKind::LimitExceeded
+        );
+        assert!(m.iter().any(|m| m.path == "a.docx" && m.extracted.error.is_none()));
+    }
+
+    #[test]
+    fn unreadable_archive_is_corrupt() {
+        match extract_members(b"PK\x03\x04broken", &Budget::new(Limits::default())) {
+            Outcome::Document(Format::Zip, x) => {
+                assert_eq!(x.error.unwrap().kind, ErrorKind::Corrupt)
+            }
+            _ => panic!("expected a failed document"),
+        }
+    }
+
+    #[test]
+    fn encrypted_member() {
+        let mut z = testzip::build_with(&[("a.txt", b"hello")], zip::CompressionMethod::Stored);
+        // Set the "encrypted" flag bit in the local and central headers.
+        for sig in [&b"PK\x03\x04"[..], &b"PK\x01\x02"[..]] {
+            let pos = z.windows(4).position(|w| w == sig).unwrap();
+            let off = if sig[2] == 3 { 6 } else { 8 };
+            z[pos + off] |= 1;
+        }
+        let m = members(&z, Limits::default());
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].extracted.error.as_ref().unwrap().kind, ErrorKind::Encrypted);
+    }
 }

@@ -17,6 +17,7 @@ pub mod rtf;
 pub mod sniff;
 pub mod text;
 pub mod xml;
+pub mod zipread;
 
 pub use sniff::{sniff, Format};
 

@@ -1,10 +1,1337 @@
-//! Placeholder, replaced by the real extractor.
+//! OOXML packages (docx/docm/dotx, xlsx/xlsm, pptx/pptm and other packages):
+//! text of the body, headers, footers, comments, notes, deleted text, sheets
+//! and slides; core/app/custom properties; `LabelInfo.xml`; embedded documents.
+//! Every XML part is streamed once with quick-xml; zip members are read
+//! through the bounded [`Package`] reader.
 
-#[allow(unused_imports)]
-use super::{ExtractError, Extracted, Format};
+use quick_xml::events::{BytesStart, Event};
+
+use super::xml::{self, attr, elem_local, local, TextBuf, Ticker};
+use super::zipread::Package;
+use super::{ErrorKind, ExtractError, ExtractResult, Extracted, Format, LabelInfoEntry, PartKind};
 use crate::budget::Budget;
 
+const LABELINFO_REL: &str =
+    "http://schemas.microsoft.com/office/2020/02/relationships/classificationlabels";
+const LABELINFO_DEFAULT: &str = "docMetadata/LabelInfo.xml";
+
 pub fn extract(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
-    let _ = (format, bytes, budget);
-    Extracted::failed(ExtractError::corrupt("format not yet supported"))
+    let pkg = match Package::open(bytes, budget) {
+        Ok(p) => p,
+        Err(e) => return Extracted::failed(e),
+    };
+    let mut cx = Ctx {
+        pkg,
+        budget,
+        out: Extracted::default(),
+        cap: budget.limits.max_text_chars,
+    };
+    if let Err(e) = run(format, &mut cx) {
+        cx.out.error = Some(e);
+    }
+    cx.out
+}
+
+pub(crate) struct Ctx<'a, 'b> {
+    pub pkg: Package<'a>,
+    pub budget: &'b Budget,
+    pub out: Extracted,
+    pub cap: usize,
+}
+
+impl Ctx<'_, '_> {
+    /// Reads and decodes a part; `Ok(None)` if it does not exist.
+    pub fn read_required(&mut self, name: &str) -> ExtractResult<Option<String>> {
+        let Some(i) = self.pkg.find(name) else {
+            return Ok(None);
+        };
+        let bytes = self.pkg.read_index(i, self.budget)?;
+        self.out.parts_read.push(self.pkg.name(i).into_owned());
+        Ok(Some(bytes_to_string(bytes)))
+    }
+
+    /// Reads a secondary part: missing or damaged parts are skipped (and
+    /// noted in `parts_read`); limits, timeouts and encryption still fail.
+    pub fn read_optional(&mut self, name: &str) -> ExtractResult<Option<String>> {
+        match self.read_required(name) {
+            Ok(v) => Ok(v),
+            Err(e) if e.kind == ErrorKind::Corrupt => {
+                self.out.parts_read.push(format!("{name} (unreadable: {e})"));
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Turns an inflated part into text without copying valid UTF-8.
+pub fn bytes_to_string(bytes: Vec<u8>) -> String {
+    if bytes.starts_with(b"\xEF\xBB\xBF")
+        || bytes.starts_with(b"\xFF\xFE")
+        || bytes.starts_with(b"\xFE\xFF")
+    {
+        return xml::decode(&bytes).into_owned();
+    }
+    match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Relationships
+
+#[derive(Debug, Clone)]
+pub struct Rel {
+    pub id: String,
+    pub rel_type: String,
+    /// Resolved part name inside the package (no leading `/`).
+    pub target: String,
+}
+
+/// The `.rels` part of `part` (`word/document.xml` -> `word/_rels/document.xml.rels`).
+pub fn rels_name(part: &str) -> String {
+    match part.rfind('/') {
+        Some(i) => format!("{}/_rels/{}.rels", &part[..i], &part[i + 1..]),
+        None => format!("_rels/{part}.rels"),
+    }
+}
+
+fn dir_of(part: &str) -> &str {
+    match part.rfind('/') {
+        Some(i) => &part[..i + 1],
+        None => "",
+    }
+}
+
+/// Resolves a relationship target against the source part's folder.
+pub fn resolve_target(base_dir: &str, target: &str) -> String {
+    let target = target.split(['#', '?']).next().unwrap_or("");
+    let joined = if let Some(abs) = target.strip_prefix('/') {
+        abs.to_string()
+    } else {
+        format!("{base_dir}{target}")
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in joined.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    parts.join("/")
+}
+
+/// Parses a `.rels` part; `base_dir` is the folder of its source part.
+pub fn parse_rels(text: &str, base_dir: &str, budget: &Budget) -> ExtractResult<Vec<Rel>> {
+    let mut reader = xml::reader(text);
+    let mut tick = Ticker::new(budget);
+    let mut rels = Vec::new();
+    loop {
+        tick.tick()?;
+        match reader.read_event() {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) if elem_local(&e) == "Relationship" => {
+                if attr(&e, "TargetMode").is_some_and(|m| m.eq_ignore_ascii_case("External")) {
+                    continue;
+                }
+                let (Some(id), Some(t), Some(target)) =
+                    (attr(&e, "Id"), attr(&e, "Type"), attr(&e, "Target"))
+                else {
+                    continue;
+                };
+                rels.push(Rel {
+                    id,
+                    rel_type: t,
+                    target: resolve_target(base_dir, &target),
+                });
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    Ok(rels)
+}
+
+fn read_rels(cx: &mut Ctx, part: &str) -> ExtractResult<Vec<Rel>> {
+    let name = rels_name(part);
+    match cx.read_optional(&name)? {
+        Some(text) => parse_rels(&text, dir_of(part), cx.budget),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn find_rel<'r>(rels: &'r [Rel], type_suffix: &str) -> Option<&'r Rel> {
+    rels.iter().find(|r| r.rel_type.ends_with(type_suffix))
+}
+
+// ---------------------------------------------------------------------------
+// Driver
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Word,
+    Sheet,
+    Slides,
+    Other,
+}
+
+fn run(format: Format, cx: &mut Ctx) -> ExtractResult<()> {
+    let root_rels = match cx.read_optional("_rels/.rels")? {
+        Some(t) => parse_rels(&t, "", cx.budget)?,
+        None => Vec::new(),
+    };
+    let main_rel = root_rels
+        .iter()
+        .find(|r| r.rel_type.ends_with("/officeDocument") && cx.pkg.has(&r.target))
+        .map(|r| r.target.clone());
+    let (kind, main) = match format {
+        Format::Docx => (Kind::Word, main_rel.unwrap_or_else(|| "word/document.xml".into())),
+        Format::Xlsx => (Kind::Sheet, main_rel.unwrap_or_else(|| "xl/workbook.xml".into())),
+        Format::Pptx => (
+            Kind::Slides,
+            main_rel.unwrap_or_else(|| "ppt/presentation.xml".into()),
+        ),
+        _ => match main_rel {
+            Some(m) => (kind_of_main(&m), m),
+            None => {
+                // No usable package relationships: guess from well-known names.
+                if cx.pkg.has("word/document.xml") {
+                    (Kind::Word, "word/document.xml".into())
+                } else if cx.pkg.has("xl/workbook.xml") {
+                    (Kind::Sheet, "xl/workbook.xml".into())
+                } else if cx.pkg.has("ppt/presentation.xml") {
+                    (Kind::Slides, "ppt/presentation.xml".into())
+                } else {
+                    (Kind::Other, String::new())
+                }
+            }
+        },
+    };
+
+    properties(cx, &root_rels)?;
+    label_info(cx, &root_rels)?;
+
+    match kind {
+        Kind::Word => word(cx, &main)?,
+        Kind::Sheet => workbook(cx, &main)?,
+        Kind::Slides => presentation(cx, &main)?,
+        Kind::Other => {
+            if main.is_empty() {
+                if cx.out.properties.is_empty() && cx.out.label_info.is_empty() {
+                    return Err(ExtractError::corrupt("OOXML main part not found"));
+                }
+            } else if let Some(text) = cx.read_required(&main)? {
+                let mut body = TextBuf::new(cx.cap);
+                let r = walk_flow(&text, cx.budget, &FLOW_DOC, &mut body, None);
+                cx.out.push_part(PartKind::Body, main.clone(), body.take());
+                r.map_err(|_| xml::malformed(&main))?;
+            }
+        }
+    }
+    embedded(cx);
+    Ok(())
+}
+
+fn kind_of_main(main: &str) -> Kind {
+    let file = main.rsplit('/').next().unwrap_or(main).to_ascii_lowercase();
+    if file.starts_with("document") {
+        Kind::Word
+    } else if file.starts_with("workbook") {
+        Kind::Sheet
+    } else if file.starts_with("presentation") {
+        Kind::Slides
+    } else {
+        Kind::Other
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Paragraph flow (WordprocessingML and DrawingML text)
+
+/// What a flow walk treats as text and as line ends.
+pub struct FlowOpts {
+    /// Elements whose text content is collected (`t`, and `text` for comments).
+    pub text_elems: &'static [&'static str],
+    /// Elements whose end also ends a line (a comment, a shared string).
+    pub line_elems: &'static [&'static str],
+}
+
+pub const FLOW_DOC: FlowOpts = FlowOpts {
+    text_elems: &["t"],
+    line_elems: &[],
+};
+
+const FLOW_COMMENTS: FlowOpts = FlowOpts {
+    text_elems: &["t", "text"],
+    line_elems: &["comment", "cm", "threadedComment"],
+};
+
+/// Streams paragraphs of `text` into `main` (one line per paragraph, table
+/// cells tab-separated, rows as lines), deleted text into `deleted`.
+/// On malformed XML the text read so far stays in the buffers.
+pub fn walk_flow(
+    text: &str,
+    budget: &Budget,
+    opts: &FlowOpts,
+    main: &mut TextBuf,
+    mut deleted: Option<&mut TextBuf>,
+) -> ExtractResult<()> {
+    let mut reader = xml::reader(text);
+    let mut tick = Ticker::new(budget);
+    let mut text_depth: u32 = 0;
+    let mut del_depth: u32 = 0;
+    let mut skip: u32 = 0; // inside mc:Fallback, rPh, w:tabs ...
+    let mut cells: u32 = 0;
+    loop {
+        tick.tick()?;
+        let ev = match reader.read_event() {
+            Ok(ev) => ev,
+            Err(_) => return Err(ExtractError::corrupt("malformed XML")),
+        };
+        match ev {
+            Event::Start(e) => {
+                let name = elem_local(&e);
+                if skip > 0 {
+                    if is_skipped(name) {
+                        skip += 1;
+                    }
+                    continue;
+                }
+                match name {
+                    _ if is_skipped(name) => skip = 1,
+                    "delText" => del_depth += 1,
+                    "tc" => cells += 1,
+                    "tab" => main.push('\t'),
+                    "br" | "cr" => main.push('\n'),
+                    _ if opts.text_elems.contains(&name) => text_depth += 1,
+                    _ => {}
+                }
+            }
+            Event::Empty(e) => {
+                if skip > 0 {
+                    continue;
+                }
+                match elem_local(&e) {
+                    "tab" | "ptab" => main.push('\t'),
+                    "br" | "cr" => main.push('\n'),
+                    "noBreakHyphen" => main.push('-'),
+                    "tc" => main.cell_end(),
+                    _ => {}
+                }
+            }
+            Event::End(e) => {
+                let name = local(e.name().0);
+                if skip > 0 {
+                    if is_skipped(name) {
+                        skip -= 1;
+                    }
+                    continue;
+                }
+                match name {
+                    "p" => {
+                        if cells > 0 {
+                            main.soft_break();
+                        } else {
+                            main.newline();
+                        }
+                        if let Some(d) = deleted.as_deref_mut() {
+                            d.newline();
+                        }
+                    }
+                    "tc" => {
+                        cells = cells.saturating_sub(1);
+                        main.cell_end();
+                    }
+                    "tr" => main.newline(),
+                    "delText" => del_depth = del_depth.saturating_sub(1),
+                    _ if opts.text_elems.contains(&name) => {
+                        text_depth = text_depth.saturating_sub(1)
+                    }
+                    _ if opts.line_elems.contains(&name) => main.newline(),
+                    _ => {}
+                }
+            }
+            Event::Text(t) if skip == 0 => {
+                if del_depth > 0 {
+                    if let Some(d) = deleted.as_deref_mut() {
+                        d.push_str(&t)
+                    }
+                } else if text_depth > 0 {
+                    main.push_str(&t)
+                }
+            }
+            Event::CData(t) if skip == 0 => {
+                if del_depth > 0 {
+                    if let Some(d) = deleted.as_deref_mut() {
+                        d.push_str(&t)
+                    }
+                } else if text_depth > 0 {
+                    main.push_str(&t)
+                }
+            }
+            Event::GeneralRef(r) if skip == 0 => {
+                if del_depth > 0 {
+                    if let Some(d) = deleted.as_deref_mut() {
+                        d.push_ref(&r)
+                    }
+                } else if text_depth > 0 {
+                    main.push_ref(&r)
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[inline]
+fn is_skipped(name: &str) -> bool {
+    matches!(
+        name,
+        "Fallback" | "rPh" | "tabs" | "instrText" | "delInstrText"
+    )
+}
+
+/// Walks a flow part and pushes its text (and deleted text) as parts.
+fn flow_part(cx: &mut Ctx, name: &str, kind: PartKind, opts: &FlowOpts) -> ExtractResult<bool> {
+    let Some(text) = cx.read_optional(name)? else {
+        return Ok(false);
+    };
+    let mut main = TextBuf::new(cx.cap);
+    let mut deleted = TextBuf::new(cx.cap);
+    let r = walk_flow(&text, cx.budget, opts, &mut main, Some(&mut deleted));
+    cx.out.push_part(kind, name, main.take());
+    cx.out.push_part(PartKind::Deleted, name, deleted.take());
+    match r {
+        Err(e) if e.kind == ErrorKind::Corrupt => {
+            cx.out.parts_read.push(format!("{name} (malformed XML, partly read)"));
+            Ok(true)
+        }
+        Err(e) => Err(e),
+        Ok(()) => Ok(true),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Word
+
+fn word(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
+    let Some(text) = cx.read_required(main)? else {
+        return Err(ExtractError::corrupt("word document part not found"));
+    };
+    let mut body = TextBuf::new(cx.cap);
+    let mut deleted = TextBuf::new(cx.cap);
+    let r = walk_flow(&text, cx.budget, &FLOW_DOC, &mut body, Some(&mut deleted));
+    drop(text);
+    cx.out.push_part(PartKind::Body, main, body.take());
+    cx.out.push_part(PartKind::Deleted, main, deleted.take());
+    r.map_err(|e| {
+        if e.kind == ErrorKind::Corrupt {
+            xml::malformed(main)
+        } else {
+            e
+        }
+    })?;
+
+    let dir = dir_of(main).to_string();
+    let in_dir = |n: &str, prefix: &str| -> bool {
+        n.strip_prefix(dir.as_str()).is_some_and(|rest| {
+            !rest.contains('/')
+                && rest.len() > prefix.len()
+                && rest[..prefix.len()].eq_ignore_ascii_case(prefix)
+                && rest.to_ascii_lowercase().ends_with(".xml")
+        })
+    };
+    let mut jobs: Vec<(String, PartKind)> = Vec::new();
+    for (prefix, kind) in [
+        ("header", PartKind::Header),
+        ("footer", PartKind::Footer),
+        ("comments.", PartKind::Comment),
+        ("footnotes", PartKind::Footnote),
+        ("endnotes", PartKind::Endnote),
+    ] {
+        let mut names = cx.pkg.names_where(|n| in_dir(n, prefix));
+        names.sort_by_key(|n| natural_key(n));
+        jobs.extend(names.into_iter().map(|n| (n, kind)));
+    }
+    for (name, kind) in jobs {
+        cx.budget.check_time()?;
+        flow_part(cx, &name, kind, &FLOW_DOC)?;
+    }
+    Ok(())
+}
+
+/// Sort key that orders `header2` before `header10`.
+fn natural_key(name: &str) -> (String, u64) {
+    let stem = name.trim_end_matches(|c: char| !c.is_ascii_digit());
+    let digits_start = stem
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let num = stem[digits_start..].parse().unwrap_or(0);
+    (name[..digits_start].to_string(), num)
+}
+
+// ---------------------------------------------------------------------------
+// Excel
+
+struct SharedStrings {
+    text: String,
+    spans: Vec<(usize, usize)>,
+}
+
+impl SharedStrings {
+    fn get(&self, idx: &str) -> Option<&str> {
+        let i: usize = idx.trim().parse().ok()?;
+        let (a, b) = *self.spans.get(i)?;
+        self.text.get(a..b)
+    }
+}
+
+fn parse_shared_strings(text: &str, budget: &Budget) -> ExtractResult<SharedStrings> {
+    let mut reader = xml::reader(text);
+    let mut tick = Ticker::new(budget);
+    let mut out = SharedStrings {
+        text: String::with_capacity(text.len() / 3),
+        spans: Vec::new(),
+    };
+    let mut start = 0usize;
+    let mut in_t = false;
+    let mut skip = 0u32;
+    loop {
+        tick.tick()?;
+        match reader.read_event() {
+            Ok(Event::Start(e)) => match elem_local(&e) {
+                "si" => start = out.text.len(),
+                "rPh" => skip += 1,
+                "t" if skip == 0 => in_t = true,
+                _ => {}
+            },
+            Ok(Event::Empty(e)) if elem_local(&e) == "si" => {
+                out.spans.push((out.text.len(), out.text.len()));
+            }
+            Ok(Event::End(e)) => match local(e.name().0) {
+                "si" => out.spans.push((start, out.text.len())),
+                "rPh" => skip = skip.saturating_sub(1),
+                "t" => in_t = false,
+                _ => {}
+            },
+            Ok(Event::Text(t)) if in_t => push_cell_text(&mut out.text, &t),
+            Ok(Event::GeneralRef(r)) if in_t => {
+                if let Some(c) = xml::resolve_ref(&r) {
+                    out.text.push(if c == '\n' { ' ' } else { c });
+                }
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Cell text keeps rows on one line: line breaks inside a cell become spaces.
+fn push_cell_text(out: &mut String, s: &str) {
+    if s.contains(['\n', '\r', '\t']) {
+        out.extend(s.chars().map(|c| if c.is_whitespace() { ' ' } else { c }));
+    } else {
+        out.push_str(s);
+    }
+}
+
+struct SheetRef {
+    name: String,
+    rid: String,
+}
+
+fn workbook(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
+    let wb = cx.read_required(main)?;
+    let rels = read_rels(cx, main)?;
+    let mut sheets: Vec<SheetRef> = Vec::new();
+    if let Some(text) = &wb {
+        let mut reader = xml::reader(text);
+        let mut tick = Ticker::new(cx.budget);
+        loop {
+            tick.tick()?;
+            match reader.read_event() {
+                Ok(Event::Start(e)) | Ok(Event::Empty(e)) if elem_local(&e) == "sheet" => {
+                    sheets.push(SheetRef {
+                        name: attr(&e, "name").unwrap_or_default(),
+                        rid: xml::attr_prefixed(&e, "id").unwrap_or_default(),
+                    });
+                }
+                Ok(Event::Eof) | Err(_) => break,
+                _ => {}
+            }
+        }
+    }
+    let sst = match rels.iter().find(|r| r.rel_type.ends_with("/sharedStrings")) {
+        Some(r) => r.target.clone(),
+        None => "xl/sharedStrings.xml".to_string(),
+    };
+    let sst = match cx.read_optional(&sst)? {
+        Some(t) => parse_shared_strings(&t, cx.budget)?,
+        None => SharedStrings {
+            text: String::new(),
+            spans: Vec::new(),
+        },
+    };
+
+    let mut targets: Vec<(String, String)> = Vec::new(); // (sheet name, part)
+    for s in &sheets {
+        if let Some(r) = rels.iter().find(|r| r.id == s.rid) {
+            targets.push((s.name.clone(), r.target.clone()));
+        }
+    }
+    if targets.is_empty() {
+        let mut names = cx.pkg.names_where(|n| {
+            n.starts_with("xl/worksheets/") && n.ends_with(".xml") && !n[14..].contains('/')
+        });
+        names.sort_by_key(|n| natural_key(n));
+        for n in names {
+            let label = n[14..n.len() - 4].to_string();
+            targets.push((label, n));
+        }
+    }
+    if wb.is_none() && targets.is_empty() {
+        return Err(ExtractError::corrupt("workbook part not found"));
+    }
+    let names: Vec<&str> = sheets.iter().map(|s| s.name.as_str()).collect();
+    cx.out
+        .push_part(PartKind::SheetName, main, names.join("\n"));
+
+    for (name, part) in targets {
+        cx.budget.check_time()?;
+        let Some(text) = cx.read_optional(&part)? else {
+            continue;
+        };
+        let loc = format!("sheet \"{name}\"");
+        worksheet(cx, &text, &sst, &loc)?;
+    }
+
+    let mut comments = cx.pkg.names_where(|n| {
+        let lower = n.to_ascii_lowercase();
+        lower.ends_with(".xml")
+            && (lower.starts_with("xl/comments") || lower.starts_with("xl/threadedcomments/"))
+    });
+    comments.sort_by_key(|n| natural_key(n));
+    for name in comments {
+        cx.budget.check_time()?;
+        flow_part(cx, &name, PartKind::Comment, &FLOW_COMMENTS)?;
+    }
+    Ok(())
+}
+
+fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> ExtractResult<()> {
+    let mut reader = xml::reader(text);
+    let mut tick = Ticker::new(cx.budget);
+    let mut out = TextBuf::new(cx.cap);
+    let mut value = String::new();
+    let mut cell_type = CellType::Number;
+    let mut in_v = false;
+    let mut in_is_t = false;
+    let mut in_is = false;
+    let mut skip = 0u32;
+    let mut hf: Option<(String, PartKind)> = None;
+    let mut hf_raw = String::new();
+    let mut margins: Vec<(PartKind, String, String)> = Vec::new();
+    let mut result = Ok(());
+    loop {
+        if let Err(e) = tick.tick() {
+            result = Err(e);
+            break;
+        }
+        let ev = match reader.read_event() {
+            Ok(ev) => ev,
+            Err(_) => break, // keep what was read
+        };
+        match ev {
+            Event::Start(e) => match elem_local(&e) {
+                "c" => {
+                    cell_type = cell_type_of(&e);
+                    value.clear();
+                }
+                "v" => in_v = true,
+                "is" => in_is = true,
+                "rPh" => skip += 1,
+                "t" if in_is && skip == 0 => in_is_t = true,
+                n @ ("oddHeader" | "evenHeader" | "firstHeader") => {
+                    hf = Some((n.to_string(), PartKind::Header));
+                    hf_raw.clear();
+                }
+                n @ ("oddFooter" | "evenFooter" | "firstFooter") => {
+                    hf = Some((n.to_string(), PartKind::Footer));
+                    hf_raw.clear();
+                }
+                _ => {}
+            },
+            Event::End(e) => match local(e.name().0) {
+                "v" => in_v = false,
+                "t" => in_is_t = false,
+                "is" => in_is = false,
+                "rPh" => skip = skip.saturating_sub(1),
+                "c" => {
+                    let v = value.trim();
+                    if !v.is_empty() {
+                        match cell_type {
+                            CellType::Shared => {
+                                if let Some(s) = sst.get(v) {
+                                    out.push_str(s);
+                                }
+                            }
+                            CellType::Bool => out.push_str(if v == "1" { "TRUE" } else { "FALSE" }),
+                            CellType::Number | CellType::Inline => out.push_str(v),
+                        }
+                        out.cell_end();
+                    }
+                    value.clear();
+                }
+                "row" => out.newline(),
+                "oddHeader" | "evenHeader" | "firstHeader" | "oddFooter" | "evenFooter"
+                | "firstFooter" => {
+                    if let Some((which, kind)) = hf.take() {
+                        let decoded = decode_header_footer(&hf_raw);
+                        margins.push((kind, which, decoded));
+                    }
+                }
+                _ => {}
+            },
+            Event::Text(t) => {
+                if in_v || (in_is_t && skip == 0) {
+                    push_cell_text(&mut value, &t);
+                } else if hf.is_some() {
+                    hf_raw.push_str(&t);
+                }
+            }
+            Event::GeneralRef(r) => {
+                if in_v || (in_is_t && skip == 0) {
+                    xml::push_ref(&r, &mut value);
+                } else if hf.is_some() {
+                    xml::push_ref(&r, &mut hf_raw);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    cx.out.push_part(PartKind::Sheet, loc, out.take());
+    for (kind, which, text) in margins {
+        cx.out.push_part(kind, format!("{loc} {which}"), text);
+    }
+    result
+}
+
+#[derive(Clone, Copy)]
+enum CellType {
+    Shared,
+    Bool,
+    Number,
+    Inline,
+}
+
+fn cell_type_of(e: &BytesStart<'_>) -> CellType {
+    match attr(e, "t").as_deref() {
+        Some("s") => CellType::Shared,
+        Some("b") => CellType::Bool,
+        Some("inlineStr") => CellType::Inline,
+        _ => CellType::Number,
+    }
+}
+
+/// Decodes an Excel header/footer string: `&L`, `&C`, `&R` start sections
+/// (each its own line); formatting and field codes are dropped; `&&` is `&`.
+pub fn decode_header_footer(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '&' {
+            out.push(if c == '\r' { '\n' } else { c });
+            continue;
+        }
+        match chars.next() {
+            Some('&') => out.push('&'),
+            Some('L' | 'C' | 'R') => {
+                let keep = out.trim_end_matches([' ', '\t']).len();
+                out.truncate(keep);
+                if !out.is_empty() && !out.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            Some('"') => {
+                // &"font,style": skip to the closing quote.
+                for c in chars.by_ref() {
+                    if c == '"' {
+                        break;
+                    }
+                }
+            }
+            Some(d) if d.is_ascii_digit() => {
+                while chars.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    chars.next();
+                }
+            }
+            Some('K') => {
+                // &Krrggbb or &Ktt+sss colour codes.
+                for _ in 0..6 {
+                    if chars.peek().is_some_and(|c| c.is_ascii_alphanumeric() || *c == '+' || *c == '-') {
+                        chars.next();
+                    }
+                }
+            }
+            Some(_) | None => {} // &P &N &D &T &F &A &Z &G &B &I &U &E &S &X &Y &O &H
+        }
+    }
+    let lines: Vec<&str> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join("\n")
+}
+
+// ---------------------------------------------------------------------------
+// PowerPoint
+
+fn presentation(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
+    let pres = cx.read_required(main)?;
+    let rels = read_rels(cx, main)?;
+    let mut slides: Vec<String> = Vec::new();
+    if let Some(text) = &pres {
+        let mut reader = xml::reader(text);
+        let mut tick = Ticker::new(cx.budget);
+        loop {
+            tick.tick()?;
+            match reader.read_event() {
+                Ok(Event::Start(e)) | Ok(Event::Empty(e)) if elem_local(&e) == "sldId" => {
+                    if let Some(rid) = xml::attr_prefixed(&e, "id") {
+                        if let Some(r) = rels.iter().find(|r| r.id == rid) {
+                            if cx.pkg.has(&r.target) {
+                                slides.push(r.target.clone());
+                            }
+                        }
+                    }
+                }
+                Ok(Event::Eof) | Err(_) => break,
+                _ => {}
+            }
+        }
+    }
+    if slides.is_empty() {
+        let mut names = cx.pkg.names_where(|n| {
+            n.starts_with("ppt/slides/") && n.ends_with(".xml") && !n[11..].contains('/')
+        });
+        names.sort_by_key(|n| natural_key(n));
+        slides = names;
+    }
+    if pres.is_none() && slides.is_empty() {
+        return Err(ExtractError::corrupt("presentation part not found"));
+    }
+    for (i, slide) in slides.iter().enumerate() {
+        cx.budget.check_time()?;
+        let loc = format!("slide {}", i + 1);
+        if let Some(text) = cx.read_optional(slide)? {
+            let mut buf = TextBuf::new(cx.cap);
+            let r = walk_flow(&text, cx.budget, &FLOW_DOC, &mut buf, None);
+            cx.out.push_part(PartKind::Slide, loc.clone(), buf.take());
+            match r {
+                Err(e) if e.kind != ErrorKind::Corrupt => return Err(e),
+                _ => {}
+            }
+        }
+        let srels = read_rels(cx, slide)?;
+        if let Some(notes) = find_rel(&srels, "/notesSlide") {
+            let notes = notes.target.clone();
+            if let Some(text) = cx.read_optional(&notes)? {
+                let mut buf = TextBuf::new(cx.cap);
+                let r = walk_flow(&text, cx.budget, &FLOW_DOC, &mut buf, None);
+                cx.out.push_part(PartKind::Notes, loc.clone(), buf.take());
+                match r {
+                    Err(e) if e.kind != ErrorKind::Corrupt => return Err(e),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut comments = cx.pkg.names_where(|n| {
+        n.starts_with("ppt/comments/") && n.ends_with(".xml") && !n[13..].contains('/')
+    });
+    comments.sort_by_key(|n| natural_key(n));
+    for name in comments {
+        cx.budget.check_time()?;
+        flow_part(cx, &name, PartKind::Comment, &FLOW_COMMENTS)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Properties and labels
+
+fn properties(cx: &mut Ctx, root_rels: &[Rel]) -> ExtractResult<()> {
+    for (suffix, default) in [
+        ("/core-properties", "docProps/core.xml"),
+        ("/extended-properties", "docProps/app.xml"),
+        ("/custom-properties", "docProps/custom.xml"),
+    ] {
+        let name = find_rel(root_rels, suffix)
+            .map(|r| r.target.clone())
+            .filter(|t| cx.pkg.has(t))
+            .unwrap_or_else(|| default.to_string());
+        let Some(text) = cx.read_optional(&name)? else {
+            continue;
+        };
+        match suffix {
+            "/custom-properties" => custom_properties(cx, &text, &name)?,
+            "/core-properties" => simple_properties(cx, &text, &name, |n| {
+                !matches!(n, "created" | "modified" | "lastPrinted" | "revision")
+            })?,
+            _ => simple_properties(cx, &text, &name, |n| matches!(n, "Company" | "Manager"))?,
+        }
+    }
+    Ok(())
+}
+
+/// Properties that are direct children of the root element.
+fn simple_properties(
+    cx: &mut Ctx,
+    text: &str,
+    location: &str,
+    keep: impl Fn(&str) -> bool,
+) -> ExtractResult<()> {
+    let mut reader = xml::reader(text);
+    let mut tick = Ticker::new(cx.budget);
+    let mut depth = 0u32;
+    let mut current: Option<String> = None;
+    let mut value = String::new();
+    loop {
+        tick.tick()?;
+        match reader.read_event() {
+            Ok(Event::Start(e)) => {
+                depth += 1;
+                if depth == 2 {
+                    let n = elem_local(&e);
+                    current = keep(n).then(|| n.to_string());
+                    value.clear();
+                }
+            }
+            Ok(Event::End(_)) => {
+                if depth == 2 {
+                    if let Some(name) = current.take() {
+                        cx.out.push_property(name, value.trim(), location);
+                    }
+                }
+                depth = depth.saturating_sub(1);
+            }
+            Ok(Event::Text(t)) if current.is_some() => value.push_str(&t),
+            Ok(Event::GeneralRef(r)) if current.is_some() => xml::push_ref(&r, &mut value),
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `<property name="X"><vt:lpwstr>value</vt:lpwstr></property>`, any `vt:*` child.
+fn custom_properties(cx: &mut Ctx, text: &str, location: &str) -> ExtractResult<()> {
+    let mut reader = xml::reader(text);
+    let mut tick = Ticker::new(cx.budget);
+    let mut current: Option<String> = None;
+    let mut value = String::new();
+    loop {
+        tick.tick()?;
+        match reader.read_event() {
+            Ok(Event::Start(e)) if elem_local(&e) == "property" => {
+                current = attr(&e, "name");
+                value.clear();
+            }
+            Ok(Event::End(e)) if local(e.name().0) == "property" => {
+                if let Some(name) = current.take() {
+                    cx.out.push_property(name, value.trim(), location);
+                }
+            }
+            Ok(Event::Text(t)) if current.is_some() => value.push_str(&t),
+            Ok(Event::GeneralRef(r)) if current.is_some() => xml::push_ref(&r, &mut value),
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn label_info(cx: &mut Ctx, root_rels: &[Rel]) -> ExtractResult<()> {
+    let name = root_rels
+        .iter()
+        .find(|r| r.rel_type == LABELINFO_REL && cx.pkg.has(&r.target))
+        .map(|r| r.target.clone())
+        .unwrap_or_else(|| LABELINFO_DEFAULT.to_string());
+    let Some(text) = cx.read_optional(&name)? else {
+        return Ok(());
+    };
+    cx.out.label_info.extend(parse_label_info(&text, &name, cx.budget)?);
+    Ok(())
+}
+
+pub fn parse_label_info(
+    text: &str,
+    location: &str,
+    budget: &Budget,
+) -> ExtractResult<Vec<LabelInfoEntry>> {
+    let mut reader = xml::reader(text);
+    let mut tick = Ticker::new(budget);
+    let mut out = Vec::new();
+    loop {
+        tick.tick()?;
+        match reader.read_event() {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) if elem_local(&e) == "label" => {
+                let guid = |v: Option<String>| {
+                    v.map(|s| crate::policy::normalise_guid(&s))
+                        .unwrap_or_default()
+                };
+                out.push(LabelInfoEntry {
+                    id: guid(attr(&e, "id")),
+                    site_id: guid(attr(&e, "siteId")),
+                    enabled: attr(&e, "enabled").is_some_and(|v| xml::parse_bool(&v)),
+                    removed: attr(&e, "removed").is_some_and(|v| xml::parse_bool(&v)),
+                    method: attr(&e, "method").unwrap_or_default(),
+                    location: location.to_string(),
+                });
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------
+// Embedded documents
+
+fn embedded(cx: &mut Ctx) {
+    let mut names = cx.pkg.names_where(|n| n.contains("/embeddings/"));
+    names.sort();
+    for name in names {
+        if cx.budget.check_time().is_err() {
+            return;
+        }
+        let Some(i) = cx.pkg.find(&name) else { continue };
+        let bytes = match cx.pkg.read_index(i, cx.budget) {
+            Ok(b) => b,
+            Err(e) => {
+                cx.out.parts_read.push(format!("{name} (not read: {e})"));
+                continue;
+            }
+        };
+        let format = super::sniff(&bytes, &name);
+        if matches!(format, Format::Unsupported | Format::Zip) {
+            cx.out.parts_read.push(format!("{name} (skipped: not a document)"));
+            continue;
+        }
+        let inner = match cx.budget.enter() {
+            Ok(_guard) => super::extract_document(format, &bytes, cx.budget),
+            Err(e) => Extracted::failed(e),
+        };
+        let prefix = format!("embedded {name}");
+        if let Some(e) = &inner.error {
+            cx.out.parts_read.push(format!("{prefix} (error: {e})"));
+        } else {
+            cx.out.parts_read.push(prefix.clone());
+        }
+        cx.out.absorb_embedded(&prefix, inner);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::Limits;
+    use crate::extract::zipread::testzip;
+
+    fn budget() -> Budget {
+        Budget::new(Limits::default())
+    }
+
+    fn part<'a>(x: &'a Extracted, kind: PartKind, loc: &str) -> Option<&'a str> {
+        x.parts
+            .iter()
+            .find(|p| p.kind == kind && p.location == loc)
+            .map(|p| p.text.as_str())
+    }
+
+    fn prop<'a>(x: &'a Extracted, name: &str) -> Option<&'a str> {
+        x.properties
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.value.as_str())
+    }
+
+    const CT: &[u8] = br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>"#;
+
+    const ROOT_RELS_DOCX: &[u8] = br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/>
+<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" Target="docProps/core.xml"/>
+<Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/custom-properties" Target="docProps/custom.xml"/>
+<Relationship Id="rId4" Type="http://schemas.microsoft.com/office/2020/02/relationships/classificationlabels" Target="meta/Labels.xml"/>
+</Relationships>"#;
+
+    const DOCUMENT: &[u8] = br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006">
+<w:body>
+<w:p><w:pPr><w:tabs><w:tab w:val="left" w:pos="720"/></w:tabs></w:pPr><w:r><w:t>CONFIDENTIAL</w:t></w:r></w:p>
+<w:p><w:r><w:t xml:space="preserve">Fish &amp; Chips </w:t></w:r><w:r><w:t>f&#x00E4;r</w:t><w:tab/><w:t>x</w:t><w:br/><w:t>next</w:t></w:r></w:p>
+<w:p><w:ins w:id="1"><w:r><w:t>inserted</w:t></w:r></w:ins><w:del w:id="2"><w:r><w:delText>secret removed</w:delText></w:r></w:del></w:p>
+<w:tbl><w:tr><w:tc><w:p><w:r><w:t>a1</w:t></w:r></w:p><w:p><w:r><w:t>more</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>b1</w:t></w:r></w:p></w:tc></w:tr>
+<w:tr><w:tc><w:p><w:r><w:t>a2</w:t></w:r></w:p></w:tc><w:tc><w:p/></w:tc><w:tc><w:p><w:r><w:t>c2</w:t></w:r></w:p></w:tc></w:tr></w:tbl>
+<w:p><w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><w:txbxContent><w:p><w:r><w:t>boxed</w:t></w:r></w:p></w:txbxContent></w:drawing></mc:Choice><mc:Fallback><w:pict><w:txbxContent><w:p><w:r><w:t>boxed</w:t></w:r></w:p></w:txbxContent></w:pict></mc:Fallback></mc:AlternateContent></w:r></w:p>
+<w:p><w:r><w:fldChar w:fldCharType="begin"/><w:instrText>PAGE</w:instrText><w:t>last line</w:t></w:r></w:p>
+</w:body></w:document>"#;
+
+    fn wml(body: &str) -> Vec<u8> {
+        format!(r#"<w:hdr xmlns:w="w"><w:p><w:r><w:t>{body}</w:t></w:r></w:p></w:hdr>"#).into_bytes()
+    }
+
+    fn sample_docx() -> Vec<u8> {
+        let header = wml("INTERNAL // RELEASED TO: Alpha");
+        let footer = wml("TLP:AMBER");
+        let comments = br#"<w:comments xmlns:w="w"><w:comment w:id="0"><w:p><w:r><w:t>check this</w:t></w:r></w:p></w:comment></w:comments>"#;
+        let footnotes = br#"<w:footnotes xmlns:w="w"><w:footnote w:type="separator"><w:p><w:r><w:separator/></w:r></w:p></w:footnote><w:footnote w:id="1"><w:p><w:r><w:t>a note</w:t></w:r></w:p></w:footnote></w:footnotes>"#;
+        let glossary = wml("glossary text");
+        let core = br#"<cp:coreProperties xmlns:cp="cp" xmlns:dc="dc" xmlns:dcterms="t"><dc:title>My &amp; Title</dc:title><dc:creator>Alice</dc:creator><cp:keywords>k1</cp:keywords><dcterms:created>2020</dcterms:created></cp:coreProperties>"#;
+        let custom = br#"<Properties xmlns:vt="vt"><property fmtid="{D5CDD505}" pid="2" name="MSIP_Label_a6a1e5f2-3c1d-4b7e-9f10-2d3c4b5a6e01_Enabled"><vt:lpwstr>true</vt:lpwstr></property><property pid="3" name="Classification"><vt:lpwstr>Internal</vt:lpwstr></property><property pid="4" name="Flag"><vt:bool>1</vt:bool></property></Properties>"#;
+        let labels = br#"<clbl:labelList xmlns:clbl="http://schemas.microsoft.com/office/2020/mipLabelMetadata"><clbl:label id="{D0CB1E24-A0E2-4A4C-9340-733297C9CD7C}" enabled="1" method="Privileged" siteId="{db1e96a8-a3da-442a-930b-235cac24cd5c}" contentBits="0" removed="false" /></clbl:labelList>"#;
+        testzip::build(&[
+            ("[Content_Types].xml", CT),
+            ("_rels/.rels", ROOT_RELS_DOCX),
+            ("word/document.xml", DOCUMENT),
+            ("word/header1.xml", &header),
+            ("word/footer2.xml", &footer),
+            ("word/comments.xml", comments),
+            ("word/footnotes.xml", footnotes),
+            ("word/glossary/document.xml", &glossary),
+            ("docProps/core.xml", core),
+            ("docProps/custom.xml", custom),
+            ("meta/Labels.xml", labels),
+        ])
+    }
+
+    #[test]
+    fn docx_parts_properties_and_labels() {
+        let x = extract(Format::Docx, &sample_docx(), &budget());
+        assert!(x.error.is_none(), "{:?}", x.error);
+        let body = part(&x, PartKind::Body, "word/document.xml").unwrap();
+        assert_eq!(
+            body,
+            "CONFIDENTIAL\nFish & Chips fär\tx\nnext\ninserted\na1 more\tb1\na2\tc2\nboxed\nlast line"
+        );
+        assert_eq!(
+            part(&x, PartKind::Deleted, "word/document.xml"),
+            Some("secret removed")
+        );
+        assert_eq!(
+            part(&x, PartKind::Header, "word/header1.xml"),
+            Some("INTERNAL // RELEASED TO: Alpha")
+        );
+        assert_eq!(part(&x, PartKind::Footer, "word/footer2.xml"), Some("TLP:AMBER"));
+        assert_eq!(part(&x, PartKind::Comment, "word/comments.xml"), Some("check this"));
+        assert_eq!(part(&x, PartKind::Footnote, "word/footnotes.xml"), Some("a note"));
+        assert!(!x.parts.iter().any(|p| p.text.contains("glossary")));
+        assert_eq!(prop(&x, "title"), Some("My & Title"));
+        assert_eq!(prop(&x, "creator"), Some("Alice"));
+        assert_eq!(prop(&x, "created"), None);
+        assert_eq!(prop(&x, "Classification"), Some("Internal"));
+        assert_eq!(prop(&x, "Flag"), Some("1"));
+        let msip = x
+            .properties
+            .iter()
+            .find(|p| p.name.starts_with("MSIP_Label_"))
+            .unwrap();
+        assert_eq!(msip.value, "true");
+        assert_eq!(msip.location, "docProps/custom.xml");
+        assert_eq!(x.label_info.len(), 1);
+        let l = &x.label_info[0];
+        assert_eq!(l.id, "d0cb1e24-a0e2-4a4c-9340-733297c9cd7c");
+        assert_eq!(l.site_id, "db1e96a8-a3da-442a-930b-235cac24cd5c");
+        assert!(l.enabled && !l.removed);
+        assert_eq!(l.method, "Privileged");
+        assert_eq!(l.location, "meta/Labels.xml");
+        assert!(x.parts_read.iter().any(|p| p == "word/header1.xml"));
+    }
+
+    #[test]
+    fn labelinfo_default_path() {
+        let labels = br#"<x:labelList xmlns:x="m"><x:label id="{AB}" enabled="0" method="Standard" siteId="{CD}" removed="1"/></x:labelList>"#;
+        let z = testzip::build(&[
+            ("word/document.xml", DOCUMENT),
+            ("docMetadata/LabelInfo.xml", labels),
+        ]);
+        let x = extract(Format::Docx, &z, &budget());
+        assert_eq!(x.label_info.len(), 1);
+        assert_eq!(x.label_info[0].id, "ab");
+        assert!(!x.label_info[0].enabled && x.label_info[0].removed);
+    }
+
+    fn sample_xlsx(extra: &[(&str, &[u8])]) -> Vec<u8> {
+        let wb = br#"<workbook xmlns:r="r"><sheets><sheet name="Budget" sheetId="1" r:id="rId1"/><sheet name="Secret &amp; Hidden" sheetId="2" state="hidden" r:id="rId2"/></sheets></workbook>"#;
+        let rels = br#"<Relationships><Relationship Id="rId1" Type="x/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="x/worksheet" Target="/xl/worksheets/sheet2.xml"/><Relationship Id="rId3" Type="x/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#;
+        let sst = br#"<sst><si><t>Name</t></si><si><r><t>Am</t></r><r><t>ount</t></r><rPh><t>PHON</t></rPh></si><si><t>Tom &amp; Jerry</t></si></sst>"#;
+        let s1 = br#"<worksheet><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row><row r="2"><c r="A2" t="s"><v>2</v></c><c r="B2"><f>1+1</f><v>42.5</v></c><c r="C2" t="inlineStr"><is><t>inline</t></is></c><c r="D2" t="b"><v>1</v></c></row></sheetData>
+<headerFooter><oddHeader>&amp;L&amp;"Arial,Bold"&amp;12CONFIDENTIAL&amp;C&amp;P of &amp;N&amp;RR&amp;&amp;D</oddHeader><oddFooter>&amp;CTLP:RED</oddFooter></headerFooter></worksheet>"#;
+        let s2 = br#"<worksheet><sheetData><row><c t="str"><v>hidden value</v></c></row></sheetData></worksheet>"#;
+        let comments = br#"<comments><authors><author>Bob</author></authors><commentList><comment ref="A1" authorId="0"><text><r><t>Bob:</t></r><r><t xml:space="preserve"> a cell note</t></r></text></comment></commentList></comments>"#;
+        let mut members: Vec<(&str, &[u8])> = vec![
+            ("[Content_Types].xml", CT),
+            ("xl/workbook.xml", wb),
+            ("xl/_rels/workbook.xml.rels", rels),
+            ("xl/sharedStrings.xml", sst),
+            ("xl/worksheets/sheet1.xml", s1),
+            ("xl/worksheets/sheet2.xml", s2),
+            ("xl/comments1.xml", comments),
+        ];
+        members.extend_from_slice(extra);
+        testzip::build(&members)
+    }
+
+    #[test]
+    fn xlsx_sheets_headers_comments() {
+        let x = extract(Format::Xlsx, &sample_xlsx(&[]), &budget());
+        assert!(x.error.is_none(), "{:?}", x.error);
+        assert_eq!(
+            part(&x, PartKind::Sheet, "sheet \"Budget\""),
+            Some("Name\tAmount\nTom & Jerry\t42.5\tinline\tTRUE")
+        );
+        assert_eq!(
+            part(&x, PartKind::Sheet, "sheet \"Secret & Hidden\""),
+            Some("hidden value")
+        );
+        assert_eq!(
+            part(&x, PartKind::SheetName, "xl/workbook.xml"),
+            Some("Budget\nSecret & Hidden")
+        );
+        assert_eq!(
+            part(&x, PartKind::Header, "sheet \"Budget\" oddHeader"),
+            Some("CONFIDENTIAL\nof\nR&D")
+        );
+        assert_eq!(
+            part(&x, PartKind::Footer, "sheet \"Budget\" oddFooter"),
+            Some("TLP:RED")
+        );
+        assert_eq!(
+            part(&x, PartKind::Comment, "xl/comments1.xml"),
+            Some("Bob: a cell note")
+        );
+    }
+
+    #[test]
+    fn header_footer_codes() {
+        assert_eq!(decode_header_footer("&LA&CB&RC"), "A\nB\nC");
+        assert_eq!(
+            decode_header_footer("&C&\"-,Bold\"&14&KFF0000Secret &&Co&D &T"),
+            "Secret &Co"
+        );
+        assert_eq!(decode_header_footer("Page &P"), "Page");
+    }
+
+    #[test]
+    fn pptx_slides_in_presentation_order() {
+        let pres = br#"<p:presentation xmlns:p="p" xmlns:r="r"><p:sldIdLst><p:sldId id="257" r:id="rId3"/><p:sldId id="256" r:id="rId2"/></p:sldIdLst></p:presentation>"#;
+        let rels = br#"<Relationships><Relationship Id="rId2" Type="x/slide" Target="slides/slide1.xml"/><Relationship Id="rId3" Type="x/slide" Target="slides/slide2.xml"/></Relationships>"#;
+        let slide = |t: &str| {
+            format!(r#"<p:sld xmlns:p="p" xmlns:a="a"><p:cSld><p:spTree><p:sp><p:txBody><a:p><a:r><a:t>{t}</a:t></a:r></a:p><a:p><a:r><a:t>line</a:t></a:r><a:br/><a:r><a:t>two</a:t></a:r></a:p></p:txBody></p:sp></p:spTree></p:cSld></p:sld>"#).into_bytes()
+        };
+        let s1 = slide("first file");
+        let s2 = slide("second file");
+        let s1rels = br#"<Relationships><Relationship Id="rId1" Type="x/notesSlide" Target="../notesSlides/notesSlide1.xml"/></Relationships>"#;
+        let notes = br#"<p:notes xmlns:p="p" xmlns:a="a"><a:p><a:r><a:t>speaker says</a:t></a:r></a:p></p:notes>"#;
+        let cm = br#"<p:cmLst xmlns:p="p"><p:cm authorId="0"><p:pos x="1" y="1"/><p:text>fix this</p:text></p:cm></p:cmLst>"#;
+        let z = testzip::build(&[
+            ("ppt/presentation.xml", pres),
+            ("ppt/_rels/presentation.xml.rels", rels),
+            ("ppt/slides/slide1.xml", &s1),
+            ("ppt/slides/slide2.xml", &s2),
+            ("ppt/slides/_rels/slide1.xml.rels", s1rels),
+            ("ppt/notesSlides/notesSlide1.xml", notes),
+            ("ppt/comments/comment1.xml", cm),
+        ]);
+        let x = extract(Format::Pptx, &z, &budget());
+        assert!(x.error.is_none(), "{:?}", x.error);
+        assert_eq!(
+            part(&x, PartKind::Slide, "slide 1"),
+            Some("second file\nline\ntwo")
+        );
+        assert_eq!(part(&x, PartKind::Slide, "slide 2"), Some("first file\nline\ntwo"));
+        assert_eq!(part(&x, PartKind::Notes, "slide 2"), Some("speaker says"));
+        assert_eq!(
+            part(&x, PartKind::Comment, "ppt/comments/comment1.xml"),
+            Some("fix this")
+        );
+    }
+
+    #[test]
+    fn embedded_xlsx_in_docx() {
+        let inner = sample_xlsx(&[]);
+        let outer = testzip::build(&[
+            ("word/document.xml", DOCUMENT),
+            ("word/embeddings/Microsoft_Excel_Worksheet.xlsx", &inner),
+            ("word/embeddings/broken.docx", b"PK\x03\x04 not really"),
+        ]);
+        let x = extract(Format::Docx, &outer, &budget());
+        assert!(x.error.is_none(), "{:?}", x.error);
+        let emb = x
+            .parts
+            .iter()
+            .find(|p| {
+                p.kind == PartKind::Embedded
+                    && p.location
+                        == "embedded word/embeddings/Microsoft_Excel_Worksheet.xlsx sheet \"Budget\""
+            })
+            .unwrap();
+        assert!(emb.text.contains("Tom & Jerry"));
+        assert!(x
+            .parts_read
+            .iter()
+            .any(|p| p.starts_with("embedded word/embeddings/broken.docx (error: corrupt")));
+    }
+
+    #[test]
+    fn bomb_part_is_limit_exceeded_fast() {
+        let big = vec![0u8; 32 * 1024 * 1024];
+        let z = testzip::build(&[("word/document.xml", DOCUMENT), ("word/header1.xml", &big)]);
+        let t = std::time::Instant::now();
+        let x = extract(Format::Docx, &z, &budget());
+        assert_eq!(x.error.as_ref().unwrap().kind, ErrorKind::LimitExceeded);
+        assert!(t.elapsed().as_millis() < 200);
+    }
+
+    #[test]
+    fn garbage_and_missing_main_part_are_corrupt() {
+        let x = extract(Format::Docx, b"PK\x03\x04garbage", &budget());
+        assert_eq!(x.error.unwrap().kind, ErrorKind::Corrupt);
+        let z = testzip::build(&[("other.xml", b"<a/>")]);
+        let x = extract(Format::Docx, &z, &budget());
+        assert_eq!(x.error.unwrap().kind, ErrorKind::Corrupt);
+    }
+
+    #[test]
+    fn ooxml_other_follows_rels() {
+        let rels = br#"<Relationships><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="/word/document2.xml"/></Relationships>"#;
+        let z = testzip::build(&[
+            ("[Content_Types].xml", CT),
+            ("_rels/.rels", rels),
+            ("word/document2.xml", DOCUMENT),
+        ]);
+        let x = extract(Format::OoxmlOther, &z, &budget());
+        assert!(x.error.is_none(), "{:?}", x.error);
+        assert!(part(&x, PartKind::Body, "word/document2.xml")
+            .unwrap()
+            .starts_with("CONFIDENTIAL"));
+    }
+
+    #[test]
+    fn resolves_targets() {
+        assert_eq!(resolve_target("ppt/slides/", "../notesSlides/n1.xml"), "ppt/notesSlides/n1.xml");
+        assert_eq!(resolve_target("xl/", "/xl/worksheets/s.xml"), "xl/worksheets/s.xml");
+        assert_eq!(rels_name("word/document.xml"), "word/_rels/document.xml.rels");
+    }
 }

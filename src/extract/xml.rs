@@ -1,1 +1,294 @@
-//! Shared helpers for streaming XML text extraction (quick-xml).
+//! Shared helpers for streaming XML text extraction (quick-xml 0.42):
+//! decoding a part to `&str`, entity and character references (which
+//! quick-xml 0.42 reports as separate `GeneralRef` events), attribute
+//! lookup by local name, and a line-oriented text buffer.
+
+use std::borrow::Cow;
+
+use quick_xml::events::{BytesRef, BytesStart};
+use quick_xml::Reader;
+
+use super::{ExtractError, ExtractResult};
+use crate::budget::Budget;
+
+/// Check the deadline once per this many XML events.
+pub const EVENTS_PER_TIME_CHECK: u32 = 4096;
+
+/// Decodes an XML part to text: UTF-8 (with or without BOM) or UTF-16 with BOM.
+/// Invalid UTF-8 is replaced rather than rejected.
+pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return String::from_utf8_lossy(rest);
+    }
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        let (text, _, _) = encoding_rs::UTF_16LE.decode(bytes);
+        // `decode` sniffs the BOM, so big-endian input is handled as well.
+        return Cow::Owned(text.into_owned());
+    }
+    String::from_utf8_lossy(bytes)
+}
+
+/// A reader configured leniently: Office files in the wild have mismatched
+/// end tags more often than one would hope.
+pub fn reader(text: &str) -> Reader<&[u8]> {
+    let mut reader = Reader::from_str(text);
+    let config = reader.config_mut();
+    config.check_end_names = false;
+    config.allow_unmatched_ends = true;
+    config.check_comments = false;
+    reader
+}
+
+/// The error for XML that cannot be parsed (no content in the message).
+pub fn malformed(part: &str) -> ExtractError {
+    ExtractError::corrupt(format!("malformed XML in {part}"))
+}
+
+/// Local part of a qualified name: `w:t` -> `t`.
+#[inline]
+pub fn local(name: &str) -> &str {
+    match name.rfind(':') {
+        Some(i) => &name[i + 1..],
+        None => name,
+    }
+}
+
+/// Local name of an element.
+#[inline]
+pub fn elem_local<'a>(e: &'a BytesStart<'_>) -> &'a str {
+    local(e.name().0)
+}
+
+/// Value of the first attribute whose local name is `name`, unescaped.
+pub fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
+    for a in e.attributes().with_checks(false).flatten() {
+        if local(a.key.0) == name {
+            let mut out = String::with_capacity(a.value.len());
+            unescape_into(&a.value, &mut out);
+            return Some(out);
+        }
+    }
+    None
+}
+
+/// Value of the first namespaced attribute (`r:id`, any prefix) whose
+/// local name is `name`, unescaped.
+pub fn attr_prefixed(e: &BytesStart<'_>, name: &str) -> Option<String> {
+    for a in e.attributes().with_checks(false).flatten() {
+        if a.key.0.contains(':') && local(a.key.0) == name {
+            let mut out = String::with_capacity(a.value.len());
+            unescape_into(&a.value, &mut out);
+            return Some(out);
+        }
+    }
+    None
+}
+
+/// Resolves a named or numeric reference (`amp`, `#x00E4`, `#228`).
+/// Unknown named entities yield `None` (they are never expanded).
+pub fn resolve_ref(name: &str) -> Option<char> {
+    match name {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => {
+            let num = name.strip_prefix('#')?;
+            let code = if let Some(hex) = num.strip_prefix('x').or_else(|| num.strip_prefix('X')) {
+                u32::from_str_radix(hex, 16).ok()?
+            } else {
+                num.parse::<u32>().ok()?
+            };
+            match char::from_u32(code) {
+                Some('\0') | None => None,
+                c => c,
+            }
+        }
+    }
+}
+
+/// Appends the character a `GeneralRef` event stands for.
+#[inline]
+pub fn push_ref(r: &BytesRef<'_>, out: &mut String) {
+    if let Some(c) = resolve_ref(r) {
+        out.push(c);
+    }
+}
+
+/// Appends `raw` with entity and character references decoded.
+pub fn unescape_into(raw: &str, out: &mut String) {
+    let mut rest = raw;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        match after.find(';') {
+            Some(semi) if semi <= 12 => {
+                if let Some(c) = resolve_ref(&after[..semi]) {
+                    out.push(c);
+                }
+                rest = &after[semi + 1..];
+            }
+            _ => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+}
+
+/// Unescaped copy of `raw`.
+pub fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    unescape_into(raw, &mut out);
+    out
+}
+
+/// Parses an xsd:boolean (`1`/`0`/`true`/`false`).
+pub fn parse_bool(v: &str) -> bool {
+    matches!(v.trim(), "1" | "true" | "True" | "TRUE")
+}
+
+/// Counts events and checks the deadline every [`EVENTS_PER_TIME_CHECK`].
+pub struct Ticker<'b> {
+    budget: &'b Budget,
+    n: u32,
+}
+
+impl<'b> Ticker<'b> {
+    pub fn new(budget: &'b Budget) -> Self {
+        Ticker { budget, n: 0 }
+    }
+    #[inline]
+    pub fn tick(&mut self) -> ExtractResult<()> {
+        self.n += 1;
+        if self.n >= EVENTS_PER_TIME_CHECK {
+            self.n = 0;
+            self.budget.check_time()?;
+        }
+        Ok(())
+    }
+}
+
+/// Line-oriented text accumulator: lines separated by `\n`, no blank lines,
+/// no trailing blanks, capped at a number of bytes.
+#[derive(Debug, Default)]
+pub struct TextBuf {
+    pub text: String,
+    cap: usize,
+}
+
+impl TextBuf {
+    pub fn new(cap: usize) -> Self {
+        TextBuf {
+            text: String::new(),
+            cap,
+        }
+    }
+
+    #[inline]
+    fn room(&self) -> bool {
+        self.text.len() < self.cap
+    }
+
+    #[inline]
+    pub fn push_str(&mut self, s: &str) {
+        if self.room() {
+            self.text.push_str(s);
+        }
+    }
+
+    #[inline]
+    pub fn push(&mut self, c: char) {
+        if self.room() {
+            self.text.push(c);
+        }
+    }
+
+    pub fn push_ref(&mut self, r: &BytesRef<'_>) {
+        if self.room() {
+            push_ref(r, &mut self.text);
+        }
+    }
+
+    /// Drops spaces and tabs at the end of the current line.
+    pub fn trim_line_end(&mut self) {
+        let keep = self.text.trim_end_matches([' ', '\t']).len();
+        self.text.truncate(keep);
+    }
+
+    /// Ends the current line (no-op on an empty line).
+    pub fn newline(&mut self) {
+        self.trim_line_end();
+        if !self.text.is_empty() && !self.text.ends_with('\n') {
+            self.text.push('\n');
+        }
+    }
+
+    /// Ends a paragraph inside a table cell: a space, not a new line.
+    pub fn soft_break(&mut self) {
+        if !self.text.is_empty() && !self.text.ends_with([' ', '\t', '\n']) {
+            self.push(' ');
+        }
+    }
+
+    /// Ends a table cell.
+    pub fn cell_end(&mut self) {
+        let keep = self.text.trim_end_matches(' ').len();
+        self.text.truncate(keep);
+        if !self.text.is_empty() && !self.text.ends_with(['\n', '\t']) {
+            self.push('\t');
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.trim().is_empty()
+    }
+
+    /// The finished text, trailing line breaks removed; leaves the buffer empty.
+    pub fn take(&mut self) -> String {
+        self.newline();
+        while self.text.ends_with('\n') {
+            self.text.pop();
+        }
+        std::mem::take(&mut self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_resolved() {
+        assert_eq!(resolve_ref("amp"), Some('&'));
+        assert_eq!(resolve_ref("#x00E4"), Some('ä'));
+        assert_eq!(resolve_ref("#228"), Some('ä'));
+        assert_eq!(resolve_ref("#0"), None);
+        assert_eq!(resolve_ref("lol1"), None);
+        assert_eq!(unescape("a &amp; b &#x41;&lt;"), "a & b A<");
+        assert_eq!(unescape("broken & stuff"), "broken & stuff");
+    }
+
+    #[test]
+    fn decodes_utf16_and_bom() {
+        assert_eq!(decode(b"\xEF\xBB\xBF<a/>"), "<a/>");
+        let utf16: Vec<u8> = [0xFF, 0xFE, b'<', 0, b'a', 0, b'/', 0, b'>', 0].to_vec();
+        assert_eq!(decode(&utf16), "<a/>");
+    }
+
+    #[test]
+    fn textbuf_lines() {
+        let mut t = TextBuf::new(1000);
+        t.push_str("a  ");
+        t.newline();
+        t.newline();
+        t.push_str("b");
+        t.cell_end();
+        t.push_str("c");
+        t.cell_end();
+        t.newline();
+        assert_eq!(t.take(), "a\nb\tc");
+    }
+}

@@ -1,0 +1,284 @@
+//! Bounded reading of zip containers (OOXML, ODF, plain archives).
+//!
+//! The `zip` crate bounds each entry's output by its declared size but has no
+//! ratio, entry-count or total-size checks; those are enforced here against
+//! the file's [`Budget`] before and while inflating.
+
+use std::borrow::Cow;
+use std::io::{Cursor, Read};
+
+use zip::result::ZipError;
+use zip::ZipArchive;
+
+use super::{ExtractError, ExtractResult};
+use crate::budget::Budget;
+
+/// What the central directory says about one entry.
+#[derive(Debug, Clone)]
+pub struct EntryInfo {
+    pub name: String,
+    pub size: u64,
+    pub compressed: u64,
+    pub is_dir: bool,
+    pub encrypted: bool,
+}
+
+/// An opened zip container over an in-memory file.
+pub struct Package<'a> {
+    archive: ZipArchive<Cursor<&'a [u8]>>,
+    entries: Vec<EntryInfo>,
+}
+
+fn map_open_error(e: &ZipError) -> ExtractError {
+    match e {
+        ZipError::UnsupportedArchive(msg) if *msg == ZipError::PASSWORD_REQUIRED => {
+            ExtractError::encrypted("zip entry is password-protected")
+        }
+        ZipError::UnsupportedArchive(_) => ExtractError::corrupt("unsupported zip feature"),
+        ZipError::CompressionMethodNotSupported(_) => {
+            ExtractError::corrupt("unsupported zip compression method")
+        }
+        ZipError::InvalidPassword => ExtractError::encrypted("zip entry is password-protected"),
+        _ => ExtractError::corrupt("zip structure is damaged"),
+    }
+}
+
+impl<'a> Package<'a> {
+    /// Opens the central directory; `corrupt` if there is none, `limit_exceeded`
+    /// if it lists more entries than allowed.
+    pub fn open(bytes: &'a [u8], budget: &Budget) -> ExtractResult<Self> {
+        let archive = ZipArchive::new(Cursor::new(bytes))
+            .map_err(|_| ExtractError::corrupt("zip central directory not found or damaged"))?;
+        if archive.len() > budget.limits.max_entries {
+            return Err(ExtractError::limit("zip has more entries than the limit"));
+        }
+        let mut entries = Vec::with_capacity(archive.len());
+        for i in 0..archive.len() {
+            let e = archive
+                .by_index_data(i)
+                .map_err(|_| ExtractError::corrupt("zip central directory entry is damaged"))?;
+            let name = match e.name() {
+                Ok(n) => n.into_owned(),
+                Err(_) => String::from_utf8_lossy(e.name_raw()).into_owned(),
+            };
+            entries.push(EntryInfo {
+                name,
+                size: e.size(),
+                compressed: e.compressed_size(),
+                is_dir: e.is_dir(),
+                encrypted: e.encrypted(),
+            });
+        }
+        Ok(Package { archive, entries })
+    }
+
+    pub fn entries(&self) -> &[EntryInfo] {
+        &self.entries
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Index of the entry named `name` (exact, then ASCII case-insensitive,
+    /// with or without a leading `/`).
+    pub fn find(&self, name: &str) -> Option<usize> {
+        let name = name.trim_start_matches('/');
+        if let Some(i) = self.archive.index_for_name(name) {
+            return Some(i);
+        }
+        self.entries
+            .iter()
+            .position(|e| e.name.trim_start_matches('/').eq_ignore_ascii_case(name))
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.find(name).is_some()
+    }
+
+    /// Names of entries matching `pred`, in archive order.
+    pub fn names_where(&self, mut pred: impl FnMut(&str) -> bool) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter(|e| !e.is_dir && pred(&e.name))
+            .map(|e| e.name.clone())
+            .collect()
+    }
+
+    /// Inflates entry `index` into `buf` (cleared first), within the budget.
+    pub fn read_index_into(
+        &mut self,
+        index: usize,
+        budget: &Budget,
+        buf: &mut Vec<u8>,
+    ) -> ExtractResult<()> {
+        buf.clear();
+        budget.check_time()?;
+        let info = self
+            .entries
+            .get(index)
+            .ok_or_else(|| ExtractError::corrupt("zip entry missing"))?;
+        if info.encrypted {
+            return Err(ExtractError::encrypted("zip entry is password-protected"));
+        }
+        budget.check_part(info.compressed, info.size)?;
+        let declared = info.size;
+        let max_part = budget.limits.max_part_bytes;
+        let mut file = self
+            .archive
+            .by_index(index)
+            .map_err(|e| map_open_error(&e))?;
+        // The zip crate caps output at the declared size; the extra byte lets
+        // an over-long stream show itself.
+        let cap = declared.min(max_part).saturating_add(1);
+        buf.reserve(declared.min(max_part).min(64 * 1024 * 1024) as usize);
+        let result = (&mut file).take(cap).read_to_end(buf);
+        budget.charge_inflated(buf.len() as u64)?;
+        if buf.len() as u64 > max_part {
+            return Err(ExtractError::limit(
+                "a part's decompressed size exceeds the limit",
+            ));
+        }
+        match result {
+            Ok(_) => Ok(()),
+            // A CRC mismatch is reported once everything was read: keep the data.
+            Err(e) if buf.len() as u64 == declared && e.kind() == std::io::ErrorKind::InvalidData => {
+                Ok(())
+            }
+            Err(_) => Err(ExtractError::corrupt("zip entry data is damaged")),
+        }
+    }
+
+    /// Inflates entry `index` into a new buffer.
+    pub fn read_index(&mut self, index: usize, budget: &Budget) -> ExtractResult<Vec<u8>> {
+        let mut buf = Vec::new();
+        self.read_index_into(index, budget, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Inflates the entry named `name`; `Ok(None)` when there is none.
+    pub fn read_name(&mut self, name: &str, budget: &Budget) -> ExtractResult<Option<Vec<u8>>> {
+        match self.find(name) {
+            Some(i) => self.read_index(i, budget).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Name of entry `index`.
+    pub fn name(&self, index: usize) -> Cow<'_, str> {
+        match self.entries.get(index) {
+            Some(e) => Cow::Borrowed(e.name.as_str()),
+            None => Cow::Borrowed(""),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testzip {
+    //! Builds zip files in memory for tests.
+    use std::io::{Cursor, Write};
+
+    use zip::write::SimpleFileOptions;
+    use zip::{CompressionMethod, ZipWriter};
+
+    pub fn build(members: &[(&str, &[u8])]) -> Vec<u8> {
+        build_with(members, CompressionMethod::Deflated)
+    }
+
+    pub fn build_with(members: &[(&str, &[u8])], method: CompressionMethod) -> Vec<u8> {
+        let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+        let opts = SimpleFileOptions::default()
+            .compression_method(method)
+            .large_file(false);
+        for (name, data) in members {
+            if name.ends_with('/') {
+                w.add_directory(*name, opts).unwrap();
+            } else {
+                w.start_file(*name, opts).unwrap();
+                w.write_all(data).unwrap();
+            }
+        }
+        w.finish().unwrap().into_inner()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::budget::Limits;
+
+    #[test]
+    fn reads_members_and_rejects_garbage() {
+        let z = testzip::build(&[("a.txt", b"hello"), ("dir/", b""), ("dir/b.txt", b"world")]);
+        let budget = Budget::new(Limits::default());
+        let mut p = Package::open(&z, &budget).unwrap();
+        assert_eq!(p.len(), 3);
+        assert_eq!(p.read_name("dir/b.txt", &budget).unwrap().unwrap(), b"world");
+        assert_eq!(p.read_name("/A.TXT", &budget).unwrap().unwrap(), b"hello");
+        assert!(p.read_name("nope", &budget).unwrap().is_none());
+
+        let err = Package::open(b"PK\x03\x04garbage", &budget).err().unwrap();
+        assert_eq!(err.kind, crate::extract::ErrorKind::Corrupt);
+        let truncated = &z[..z.len() - 10];
+        assert!(Package::open(truncated, &budget).is_err());
+    }
+
+    #[test]
+    fn entry_count_limit() {
+        let z = testzip::build(&[("a", b"1"), ("b", b"2"), ("c", b"3")]);
+        let budget = Budget::new(Limits {
+            max_entries: 2,
+            ..Limits::default()
+        });
+        let err = Package::open(&z, &budget).err().unwrap();
+        assert_eq!(err.kind, crate::extract::ErrorKind::LimitExceeded);
+    }
+
+    #[test]
+    fn bomb_fails_fast_without_inflating() {
+        let zeros = vec![0u8; 64 * 1024 * 1024];
+        let z = testzip::build(&[("bomb.xml", &zeros)]);
+        assert!(z.len() < 1024 * 1024);
+        drop(zeros);
+        let budget = Budget::new(Limits::default());
+        let mut p = Package::open(&z, &budget).unwrap();
+        let t = Instant::now();
+        let err = p.read_index(0, &budget).err().unwrap();
+        assert_eq!(err.kind, crate::extract::ErrorKind::LimitExceeded);
+        assert!(t.elapsed().as_millis() < 50, "bomb check must not inflate");
+    }
+
+    #[test]
+    fn part_and_total_limits() {
+        let data = vec![b'x'; 5000];
+        let z = testzip::build_with(
+            &[("a", &data), ("b", &data)],
+            zip::CompressionMethod::Stored,
+        );
+        let budget = Budget::new(Limits {
+            max_part_bytes: 4000,
+            ..Limits::default()
+        });
+        let mut p = Package::open(&z, &budget).unwrap();
+        assert_eq!(
+            p.read_index(0, &budget).err().unwrap().kind,
+            crate::extract::ErrorKind::LimitExceeded
+        );
+        let budget = Budget::new(Limits {
+            max_total_inflated: 8000,
+            ..Limits::default()
+        });
+        let mut p = Package::open(&z, &budget).unwrap();
+        assert!(p.read_index(0, &budget).is_ok());
+        assert_eq!(
+            p.read_index(1, &budget).err().unwrap().kind,
+            crate::extract::ErrorKind::LimitExceeded
+        );
+    }
+}
