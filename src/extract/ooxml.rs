@@ -733,7 +733,7 @@ enum CellType {
 }
 
 fn cell_type_of(e: &BytesStart<'_>) -> CellType {
-    match attr(e, "t").as_deref() {
+    match xml::attr_raw(e, "t").as_deref() {
         Some("s") => CellType::Shared,
         Some("b") => CellType::Bool,
         Some("inlineStr") => CellType::Inline,

@@ -47,7 +47,8 @@ pub fn malformed(part: &str) -> ExtractError {
 /// Local part of a qualified name: `w:t` -> `t`.
 #[inline]
 pub fn local(name: &str) -> &str {
-    match name.rfind(':') {
+    // Prefixes are short: a forward byte scan beats `rfind` here.
+    match name.bytes().position(|b| b == b':') {
         Some(i) => &name[i + 1..],
         None => name,
     }
@@ -69,6 +70,17 @@ pub fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// Raw (still escaped) value of the first attribute whose local name is
+/// `name`; borrows from the event, no allocation. For values compared with
+/// plain ASCII tokens (`t="s"`).
+pub fn attr_raw<'a>(e: &'a BytesStart<'_>, name: &str) -> Option<Cow<'a, str>> {
+    e.attributes()
+        .with_checks(false)
+        .flatten()
+        .find(|a| local(a.key.0) == name)
+        .map(|a| a.value)
 }
 
 /// Value of the first namespaced attribute (`r:id`, any prefix) whose
