@@ -1,10 +1,689 @@
-//! Placeholder, replaced by the real extractor.
+//! PDF: lopdf's object model (tolerant loading, decryption with the empty
+//! user password) plus our own content-stream text walker, the Info
+//! dictionary (all keys, including custom `MSIP_Label_*` ones) and the XMP
+//! metadata packet.
+//!
+//! Limits: object and cross-reference streams are inflated by lopdf while
+//! loading, bounded by `max_part_bytes` per stream but not charged to the
+//! file's inflated total and not interruptible by the deadline. Every stream
+//! we inflate ourselves (page contents, forms, fonts, CMaps, XMP) is bounded
+//! by the part limit and the compression-ratio limit and charged to the total.
 
-#[allow(unused_imports)]
-use super::{ExtractError, Extracted, Format};
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+
+use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId, Stream};
+
+use super::{ExtractError, ExtractResult, Extracted, PartKind};
 use crate::budget::Budget;
 
+mod encoding;
+mod font;
+mod lexer;
+mod xmp;
+
+use font::Font;
+use lexer::{Lexer, Operand, Token};
+
+const INFO: &str = "PDF Info";
+const XMP: &str = "XMP";
+/// Deepest nesting of form XObjects followed.
+const MAX_FORM_DEPTH: usize = 8;
+/// Deepest q/Q nesting tracked.
+const MAX_GSTATE_DEPTH: usize = 256;
+/// Operators between deadline checks.
+const OPS_PER_CHECK: u32 = 4096;
+
 pub fn extract(bytes: &[u8], budget: &Budget) -> Extracted {
-    let _ = (bytes, budget);
-    Extracted::failed(ExtractError::corrupt("format not yet supported"))
+    match catch_unwind(AssertUnwindSafe(|| extract_inner(bytes, budget))) {
+        Ok(out) => out,
+        Err(_) => Extracted::failed(ExtractError::corrupt("PDF parser failed")),
+    }
 }
+
+fn has_encrypt_entry(bytes: &[u8]) -> bool {
+    memchr::memmem::find(bytes, b"/Encrypt").is_some()
+}
+
+fn extract_inner(bytes: &[u8], budget: &Budget) -> Extracted {
+    let mut out = Extracted::default();
+    let options = LoadOptions {
+        max_decompressed_size: Some(budget.limits.max_part_bytes.min(usize::MAX as u64) as usize),
+        ..LoadOptions::default()
+    };
+    let loaded = catch_unwind(AssertUnwindSafe(|| {
+        Document::load_mem_with_options(bytes, options)
+    }));
+    let doc = match loaded {
+        Ok(Ok(doc)) => doc,
+        Ok(Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. }))) => {
+            out.error = Some(ExtractError::limit(
+                "a PDF object stream's decompressed size exceeds the limit",
+            ));
+            return out;
+        }
+        other => {
+            let panicked = other.is_err();
+            if has_encrypt_entry(bytes) {
+                push_raw_xmp(&mut out, bytes);
+                out.error = Some(ExtractError::encrypted(
+                    "PDF encryption is not supported or needs a password",
+                ));
+            } else {
+                out.error = Some(ExtractError::corrupt(if panicked {
+                    "PDF parser failed"
+                } else {
+                    "PDF structure could not be read"
+                }));
+            }
+            return out;
+        }
+    };
+    if let Err(e) = budget.check_time() {
+        out.error = Some(e);
+        return out;
+    }
+    if doc.is_encrypted() {
+        // lopdf leaves /Encrypt in the trailer when the empty password failed.
+        push_raw_xmp(&mut out, bytes);
+        out.error = Some(ExtractError::encrypted(
+            "PDF needs a user password to decrypt",
+        ));
+        return out;
+    }
+    let reader = StreamReader { budget };
+    read_info(&doc, &mut out);
+    if let Err(e) = read_xmp(&doc, &reader, &mut out) {
+        out.error = Some(e);
+        return out;
+    }
+    if let Err(e) = read_pages(&doc, &reader, budget, &mut out) {
+        out.error = Some(e);
+    }
+    out
+}
+
+/// Inflates streams within the file's budget.
+pub(crate) struct StreamReader<'a> {
+    budget: &'a Budget,
+}
+
+impl StreamReader<'_> {
+    pub(crate) fn read(&self, stream: &Stream) -> ExtractResult<Vec<u8>> {
+        let limits = &self.budget.limits;
+        let compressed = stream.content.len() as u64;
+        let by_ratio = compressed
+            .saturating_mul(limits.max_ratio)
+            .max(1024 * 1024);
+        let limit = limits.max_part_bytes.min(by_ratio).min(usize::MAX as u64) as usize;
+        let data = match stream.filters() {
+            Ok(f) if !f.is_empty() => match stream.decompressed_content_with_limit(limit) {
+                Ok(d) => d,
+                Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded {
+                    ..
+                })) => {
+                    return Err(ExtractError::limit(
+                        "a PDF stream's decompressed size exceeds the limit",
+                    ))
+                }
+                Err(_) => return Err(ExtractError::corrupt("PDF stream could not be decoded")),
+            },
+            _ => stream.content.clone(),
+        };
+        self.budget.charge_inflated(data.len() as u64)?;
+        Ok(data)
+    }
+}
+
+fn deref<'a>(doc: &'a Document, obj: &'a Object) -> &'a Object {
+    let mut o = obj;
+    for _ in 0..8 {
+        match o {
+            Object::Reference(id) => match doc.get_object(*id) {
+                Ok(t) => o = t,
+                Err(_) => return &Object::Null,
+            },
+            _ => return o,
+        }
+    }
+    &Object::Null
+}
+
+fn dict_get<'a>(doc: &'a Document, dict: &'a Dictionary, key: &[u8]) -> Option<&'a Object> {
+    dict.get(key).ok().map(|o| deref(doc, o))
+}
+
+fn object_text(doc: &Document, obj: &Object) -> Option<String> {
+    Some(match deref(doc, obj) {
+        Object::String(s, _) => encoding::decode_text_string(s),
+        Object::Name(n) => String::from_utf8_lossy(n).into_owned(),
+        Object::Integer(i) => i.to_string(),
+        Object::Real(r) => r.to_string(),
+        Object::Boolean(b) => b.to_string(),
+        Object::Array(items) => items
+            .iter()
+            .take(256)
+            .filter_map(|o| match o {
+                Object::Array(_) | Object::Dictionary(_) | Object::Stream(_) => None,
+                o => object_text(doc, o),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => return None,
+    })
+}
+
+fn read_info(doc: &Document, out: &mut Extracted) {
+    let Some(Object::Dictionary(info)) = doc.trailer.get(b"Info").ok().map(|o| deref(doc, o))
+    else {
+        return;
+    };
+    out.parts_read.push("Info".to_string());
+    for (key, value) in info.iter() {
+        if let Some(text) = object_text(doc, value) {
+            let name = String::from_utf8_lossy(key).into_owned();
+            out.push_property(name, text.trim_end_matches('\0').to_string(), INFO);
+        }
+    }
+}
+
+fn read_xmp(doc: &Document, reader: &StreamReader, out: &mut Extracted) -> ExtractResult<()> {
+    let Ok(catalog) = doc.catalog() else {
+        return Ok(());
+    };
+    let Some(Object::Stream(stream)) = dict_get(doc, catalog, b"Metadata") else {
+        return Ok(());
+    };
+    let data = match reader.read(stream) {
+        Ok(d) => d,
+        Err(e) if e.kind == super::ErrorKind::Corrupt => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    out.parts_read.push("XMP".to_string());
+    let text = super::text::decode(&data);
+    for (name, value) in xmp::parse(&text) {
+        out.push_property(name, value, XMP);
+    }
+    Ok(())
+}
+
+fn push_raw_xmp(out: &mut Extracted, bytes: &[u8]) {
+    let props = xmp::scan_raw(bytes);
+    if !props.is_empty() {
+        out.parts_read.push("XMP".to_string());
+    }
+    for (name, value) in props {
+        out.push_property(name, value, XMP);
+    }
+}
+
+fn read_pages(
+    doc: &Document,
+    reader: &StreamReader,
+    budget: &Budget,
+    out: &mut Extracted,
+) -> ExtractResult<()> {
+    let mut walker = Walker::new(doc, reader, budget);
+    let mut chars_left = budget.limits.max_text_chars;
+    for (index, page_id) in doc.page_iter().enumerate() {
+        budget.check_time()?;
+        let n = index + 1;
+        let text = walker.page_text(page_id)?;
+        out.parts_read.push(format!("page {n}"));
+        if chars_left == 0 {
+            continue;
+        }
+        let text = if text.len() > chars_left {
+            let mut end = chars_left;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text[..end].to_string()
+        } else {
+            text
+        };
+        chars_left -= text.len();
+        out.push_part(PartKind::Page, format!("page {n}"), text);
+    }
+    Ok(())
+}
+
+type Matrix = [f32; 6];
+const IDENTITY: Matrix = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
+
+fn mul(m: &Matrix, n: &Matrix) -> Matrix {
+    [
+        m[0] * n[0] + m[1] * n[2],
+        m[0] * n[1] + m[1] * n[3],
+        m[2] * n[0] + m[3] * n[2],
+        m[2] * n[1] + m[3] * n[3],
+        m[4] * n[0] + m[5] * n[2] + n[4],
+        m[4] * n[1] + m[5] * n[3] + n[5],
+    ]
+}
+
+fn sane(m: Matrix) -> Matrix {
+    if m.iter().all(|v| v.is_finite()) {
+        m
+    } else {
+        IDENTITY
+    }
+}
+
+#[derive(Clone)]
+struct GState {
+    ctm: Matrix,
+    font: Option<Rc<Font>>,
+    size: f32,
+    char_spacing: f32,
+    word_spacing: f32,
+    h_scale: f32,
+    leading: f32,
+    rise: f32,
+}
+
+impl Default for GState {
+    fn default() -> Self {
+        GState {
+            ctm: IDENTITY,
+            font: None,
+            size: 1.0,
+            char_spacing: 0.0,
+            word_spacing: 0.0,
+            h_scale: 1.0,
+            leading: 0.0,
+            rise: 0.0,
+        }
+    }
+}
+
+/// Where the last shown text ended, in device space.
+struct Pen {
+    end: (f32, f32),
+    dir: (f32, f32),
+    size: f32,
+}
+
+struct Walker<'a> {
+    doc: &'a Document,
+    reader: &'a StreamReader<'a>,
+    budget: &'a Budget,
+    fonts: HashMap<ObjectId, Rc<Font>>,
+    forms: HashMap<ObjectId, Rc<Vec<u8>>>,
+    fallback: Rc<Font>,
+    text: String,
+    pen: Option<Pen>,
+    ops: u32,
+    scratch: String,
+}
+
+impl<'a> Walker<'a> {
+    fn new(doc: &'a Document, reader: &'a StreamReader<'a>, budget: &'a Budget) -> Self {
+        Walker {
+            doc,
+            reader,
+            budget,
+            fonts: HashMap::new(),
+            forms: HashMap::new(),
+            fallback: Rc::new(Font::fallback()),
+            text: String::new(),
+            pen: None,
+            ops: 0,
+            scratch: String::new(),
+        }
+    }
+
+    fn page_text(&mut self, page_id: ObjectId) -> ExtractResult<String> {
+        self.text.clear();
+        self.pen = None;
+        let doc = self.doc;
+        let Ok(page) = doc.get_dictionary(page_id) else {
+            return Ok(String::new());
+        };
+        let resources = page_resources(doc, page);
+        let mut content = Vec::new();
+        for id in doc.get_page_contents(page_id) {
+            let Ok(Object::Stream(s)) = doc.get_object(id) else {
+                continue;
+            };
+            match self.reader.read(s) {
+                Ok(data) => {
+                    content.extend_from_slice(&data);
+                    content.push(b'\n');
+                }
+                Err(e) if e.kind == super::ErrorKind::Corrupt => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        // Some writers put the content array or stream directly in the page.
+        if let Ok(Object::Stream(s)) = page.get(b"Contents") {
+            if let Ok(data) = self.reader.read(s) {
+                content.extend_from_slice(&data);
+            }
+        }
+        let mut gs = GState::default();
+        self.run(&content, resources, &mut gs, 0)?;
+        let mut text = std::mem::take(&mut self.text);
+        trim_lines(&mut text);
+        Ok(text)
+    }
+
+    fn font(&mut self, resources: Option<&Dictionary>, name: &[u8]) -> Rc<Font> {
+        let doc = self.doc;
+        let Some(fonts) = resources.and_then(|r| match dict_get(doc, r, b"Font") {
+            Some(Object::Dictionary(d)) => Some(d),
+            _ => None,
+        }) else {
+            return self.fallback.clone();
+        };
+        match fonts.get(name) {
+            Ok(Object::Reference(id)) => {
+                if let Some(f) = self.fonts.get(id) {
+                    return f.clone();
+                }
+                let font = match deref(doc, &Object::Reference(*id)) {
+                    Object::Dictionary(d) => Rc::new(Font::load(doc, d, self.reader)),
+                    _ => self.fallback.clone(),
+                };
+                self.fonts.insert(*id, font.clone());
+                font
+            }
+            Ok(Object::Dictionary(d)) => Rc::new(Font::load(doc, d, self.reader)),
+            _ => self.fallback.clone(),
+        }
+    }
+
+    fn run(
+        &mut self,
+        content: &[u8],
+        resources: Option<&'a Dictionary>,
+        gs: &mut GState,
+        depth: usize,
+    ) -> ExtractResult<()> {
+        let mut lexer = Lexer::new(content);
+        let mut operands: Vec<Operand> = Vec::with_capacity(8);
+        let mut stack: Vec<GState> = Vec::new();
+        let mut tm = IDENTITY;
+        let mut tlm = IDENTITY;
+        while let Some(tok) = lexer.next_token() {
+            let op = match tok {
+                Token::Operand(o) => {
+                    if operands.len() < 64 {
+                        operands.push(o);
+                    }
+                    continue;
+                }
+                Token::Operator(op) => op,
+            };
+            self.ops += 1;
+            if self.ops % OPS_PER_CHECK == 0 {
+                self.budget.check_time()?;
+            }
+            let n = |i: usize| operands.get(i).and_then(Operand::num).unwrap_or(0.0);
+            let nums6 = || -> Option<Matrix> {
+                if operands.len() < 6 {
+                    return None;
+                }
+                let base = operands.len() - 6;
+                let mut m = [0.0; 6];
+                for (k, slot) in m.iter_mut().enumerate() {
+                    *slot = operands[base + k].num()?;
+                }
+                Some(m)
+            };
+            match op {
+                b"q" => {
+                    if stack.len() < MAX_GSTATE_DEPTH {
+                        stack.push(gs.clone());
+                    }
+                }
+                b"Q" => {
+                    if let Some(g) = stack.pop() {
+                        *gs = g;
+                    }
+                }
+                b"cm" => {
+                    if let Some(m) = nums6() {
+                        gs.ctm = sane(mul(&m, &gs.ctm));
+                    }
+                }
+                b"BT" => {
+                    tm = IDENTITY;
+                    tlm = IDENTITY;
+                }
+                b"Tf" => {
+                    if let Some(Operand::Name(name)) = operands.first() {
+                        gs.font = Some(self.font(resources, name));
+                    }
+                    gs.size = n(1);
+                }
+                b"Tc" => gs.char_spacing = n(0),
+                b"Tw" => gs.word_spacing = n(0),
+                b"Tz" => gs.h_scale = n(0) / 100.0,
+                b"TL" => gs.leading = n(0),
+                b"Ts" => gs.rise = n(0),
+                b"Td" | b"TD" => {
+                    let (tx, ty) = (n(0), n(1));
+                    if op == b"TD" {
+                        gs.leading = -ty;
+                    }
+                    tlm = sane(mul(&[1.0, 0.0, 0.0, 1.0, tx, ty], &tlm));
+                    tm = tlm;
+                }
+                b"Tm" => {
+                    if let Some(m) = nums6() {
+                        tlm = sane(m);
+                        tm = tlm;
+                    }
+                }
+                b"T*" => {
+                    tlm = sane(mul(&[1.0, 0.0, 0.0, 1.0, 0.0, -gs.leading], &tlm));
+                    tm = tlm;
+                }
+                b"Tj" | b"'" | b"\"" => {
+                    if op != b"Tj" {
+                        if op == b"\"" {
+                            gs.word_spacing = n(0);
+                            gs.char_spacing = n(1);
+                        }
+                        tlm = sane(mul(&[1.0, 0.0, 0.0, 1.0, 0.0, -gs.leading], &tlm));
+                        tm = tlm;
+                    }
+                    if let Some(Operand::Str(s)) = operands.last() {
+                        self.show(s, gs, &mut tm);
+                    }
+                }
+                b"TJ" => {
+                    if let Some(Operand::Array(items)) = operands.last() {
+                        for item in items {
+                            match item {
+                                Operand::Str(s) => self.show(s, gs, &mut tm),
+                                Operand::Num(adj) => {
+                                    let tx = -adj / 1000.0 * gs.size * gs.h_scale;
+                                    tm = sane(mul(&[1.0, 0.0, 0.0, 1.0, tx, 0.0], &tm));
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                b"Do" => {
+                    if let Some(Operand::Name(name)) = operands.first() {
+                        if depth < MAX_FORM_DEPTH {
+                            self.form(resources, name, gs, depth)?;
+                        }
+                    }
+                }
+                b"ID" => lexer.skip_inline_image(),
+                _ => {}
+            }
+            operands.clear();
+        }
+        Ok(())
+    }
+
+    fn form(
+        &mut self,
+        resources: Option<&'a Dictionary>,
+        name: &[u8],
+        gs: &GState,
+        depth: usize,
+    ) -> ExtractResult<()> {
+        let doc = self.doc;
+        let Some(Object::Dictionary(xobjects)) = resources.and_then(|r| dict_get(doc, r, b"XObject"))
+        else {
+            return Ok(());
+        };
+        let Ok(Object::Reference(id)) = xobjects.get(name) else {
+            return Ok(());
+        };
+        let Ok(Object::Stream(stream)) = doc.get_object(*id) else {
+            return Ok(());
+        };
+        if dict_get(doc, &stream.dict, b"Subtype").and_then(|o| o.as_name().ok()) != Some(b"Form") {
+            return Ok(());
+        }
+        let content = match self.forms.get(id) {
+            Some(c) => c.clone(),
+            None => {
+                let data = match self.reader.read(stream) {
+                    Ok(d) => Rc::new(d),
+                    Err(e) if e.kind == super::ErrorKind::Corrupt => return Ok(()),
+                    Err(e) => return Err(e),
+                };
+                self.forms.insert(*id, data.clone());
+                data
+            }
+        };
+        let form_resources = match dict_get(doc, &stream.dict, b"Resources") {
+            Some(Object::Dictionary(d)) => Some(d),
+            _ => resources,
+        };
+        let mut inner = gs.clone();
+        if let Some(Object::Array(m)) = dict_get(doc, &stream.dict, b"Matrix") {
+            let vals: Vec<f32> = m.iter().filter_map(|o| deref(doc, o).as_float().ok()).collect();
+            if let Ok(m) = <[f32; 6]>::try_from(vals.as_slice()) {
+                inner.ctm = sane(mul(&m, &inner.ctm));
+            }
+        }
+        self.run(&content, form_resources, &mut inner, depth + 1)
+    }
+
+    /// Shows one string: decodes it and places it relative to the previous text.
+    fn show(&mut self, bytes: &[u8], gs: &GState, tm: &mut Matrix) {
+        let font = gs.font.clone().unwrap_or_else(|| self.fallback.clone());
+        let trm = mul(
+            &mul(
+                &[gs.size * gs.h_scale, 0.0, 0.0, gs.size, 0.0, gs.rise],
+                tm,
+            ),
+            &gs.ctm,
+        );
+        let mut advance = 0.0f32;
+        self.scratch.clear();
+        let mut scratch = std::mem::take(&mut self.scratch);
+        font.decode(bytes, &mut scratch, |g| {
+            let mut w = g.width * font.scale * gs.size + gs.char_spacing;
+            if g.is_space {
+                w += gs.word_spacing;
+            }
+            advance += w * gs.h_scale;
+        });
+        if !advance.is_finite() {
+            advance = 0.0;
+        }
+        let start_m = mul(&[1.0, 0.0, 0.0, 1.0, 0.0, gs.rise], &mul(tm, &gs.ctm));
+        *tm = sane(mul(&[1.0, 0.0, 0.0, 1.0, advance, 0.0], tm));
+        let end_m = mul(&[1.0, 0.0, 0.0, 1.0, 0.0, gs.rise], &mul(tm, &gs.ctm));
+        let start = (start_m[4], start_m[5]);
+        let end = (end_m[4], end_m[5]);
+        let len = (trm[0] * trm[0] + trm[1] * trm[1]).sqrt();
+        let dir = if len > 0.0 && len.is_finite() {
+            (trm[0] / len, trm[1] / len)
+        } else {
+            (1.0, 0.0)
+        };
+        let size = {
+            let s = (trm[2] * trm[2] + trm[3] * trm[3]).sqrt();
+            if s > 0.0 && s.is_finite() {
+                s
+            } else {
+                1.0
+            }
+        };
+        self.place(&scratch, start, end, dir, size);
+        self.scratch = scratch;
+    }
+
+    fn place(&mut self, text: &str, start: (f32, f32), end: (f32, f32), dir: (f32, f32), size: f32) {
+        let text = text.trim_matches('\0');
+        if text.is_empty() {
+            return;
+        }
+        if let Some(pen) = &self.pen {
+            let dx = start.0 - pen.end.0;
+            let dy = start.1 - pen.end.1;
+            let along = dx * dir.0 + dy * dir.1;
+            let across = dy * dir.0 - dx * dir.1;
+            let same_dir = dir.0 * pen.dir.0 + dir.1 * pen.dir.1 > 0.95;
+            let ref_size = size.max(pen.size).max(0.1);
+            let ends_white = self.text.ends_with(char::is_whitespace);
+            let starts_white = text.starts_with(char::is_whitespace);
+            if !same_dir || across.abs() > 0.5 * ref_size {
+                if !self.text.is_empty() && !self.text.ends_with('\n') {
+                    self.text.push('\n');
+                }
+            } else if along > 0.15 * size.max(0.1) && !ends_white && !starts_white {
+                self.text.push(' ');
+            }
+        }
+        for c in text.chars() {
+            match c {
+                '\r' | '\n' => {
+                    if !self.text.ends_with('\n') {
+                        self.text.push('\n');
+                    }
+                }
+                '\0'..='\u{8}' | '\u{b}'..='\u{1f}' => {}
+                '\u{a0}' => self.text.push(' '),
+                c => self.text.push(c),
+            }
+        }
+        self.pen = Some(Pen { end, dir, size });
+    }
+}
+
+/// The page's /Resources, inherited through /Parent if needed.
+fn page_resources<'a>(doc: &'a Document, page: &'a Dictionary) -> Option<&'a Dictionary> {
+    let mut node = page;
+    for _ in 0..32 {
+        if let Some(Object::Dictionary(r)) = dict_get(doc, node, b"Resources") {
+            return Some(r);
+        }
+        match dict_get(doc, node, b"Parent") {
+            Some(Object::Dictionary(p)) => node = p,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Trims trailing blanks of each line and drops empty lines.
+fn trim_lines(text: &mut String) {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split('\n') {
+        let line = line.trim_end();
+        if !line.trim_start().is_empty() {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if out.ends_with('\n') {
+        out.pop();
+    }
+    *text = out;
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,782 @@
+//! Fonts as far as text extraction needs them: how to split a shown string
+//! into character codes, the Unicode text of each code, and its advance width.
+
+use std::collections::HashMap;
+
+use lopdf::{Dictionary, Document, Object};
+
+use super::encoding::{glyph_text, BaseEncoding, CodeTable};
+use super::lexer::{Lexer, Operand, Token};
+use super::StreamReader;
+
+/// Most code -> text entries kept from one CMap (hostile ranges are huge).
+const MAX_CMAP_ENTRIES: usize = 200_000;
+
+/// A parsed CMap: code space (code lengths), code -> Unicode, code -> CID.
+#[derive(Default, Debug)]
+pub struct CMap {
+    /// (low, high, byte length) code-space ranges.
+    pub codespace: Vec<(u32, u32, u8)>,
+    /// (length << 32 | code) -> text.
+    pub unicode: HashMap<u64, Box<str>>,
+    /// Large bfranges kept unexpanded: (len, lo, hi, first UTF-16 units).
+    pub big_ranges: Vec<(u8, u32, u32, Vec<u16>)>,
+    /// cidrange/cidchar entries: (len, lo, hi, first CID).
+    pub cid_ranges: Vec<(u8, u32, u32, u32)>,
+}
+
+fn code_of(bytes: &[u8]) -> u32 {
+    bytes
+        .iter()
+        .take(4)
+        .fold(0u32, |acc, &b| acc << 8 | u32::from(b))
+}
+
+fn utf16_units(bytes: &[u8]) -> Vec<u16> {
+    bytes
+        .chunks(2)
+        .map(|c| {
+            if c.len() == 2 {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from(c[0])
+            }
+        })
+        .collect()
+}
+
+fn key(len: u8, code: u32) -> u64 {
+    u64::from(len) << 32 | u64::from(code)
+}
+
+impl CMap {
+    pub fn parse(data: &[u8]) -> CMap {
+        let mut cmap = CMap::default();
+        let mut lexer = Lexer::new(data);
+        let mut operands: Vec<Operand> = Vec::new();
+        while let Some(tok) = lexer.next_token() {
+            match tok {
+                Token::Operand(op) => {
+                    if operands.len() < 30_000 {
+                        operands.push(op);
+                    }
+                }
+                Token::Operator(op) => {
+                    match op {
+                        b"endcodespacerange" => {
+                            for pair in operands.chunks_exact(2) {
+                                if let (Operand::Str(lo), Operand::Str(hi)) = (&pair[0], &pair[1]) {
+                                    let len = lo.len().clamp(1, 4) as u8;
+                                    cmap.codespace.push((code_of(lo), code_of(hi), len));
+                                }
+                            }
+                        }
+                        b"endbfchar" => {
+                            for pair in operands.chunks_exact(2) {
+                                match (&pair[0], &pair[1]) {
+                                    (Operand::Str(src), Operand::Str(dst)) => {
+                                        cmap.put(src, String::from_utf16_lossy(&utf16_units(dst)));
+                                    }
+                                    (Operand::Str(src), Operand::Name(name)) => {
+                                        let mut s = String::new();
+                                        glyph_text(name, &mut s);
+                                        cmap.put(src, s);
+                                    }
+                                    _ => {}
+                                }
+                            }
+                        }
+                        b"endbfrange" => {
+                            for triple in operands.chunks_exact(3) {
+                                cmap.bf_range(&triple[0], &triple[1], &triple[2]);
+                            }
+                        }
+                        b"endcidrange" => {
+                            for triple in operands.chunks_exact(3) {
+                                if let (Operand::Str(lo), Operand::Str(hi), Operand::Num(cid)) =
+                                    (&triple[0], &triple[1], &triple[2])
+                                {
+                                    let len = lo.len().clamp(1, 4) as u8;
+                                    cmap.cid_ranges.push((
+                                        len,
+                                        code_of(lo),
+                                        code_of(hi),
+                                        *cid as u32,
+                                    ));
+                                }
+                            }
+                        }
+                        b"endcidchar" => {
+                            for pair in operands.chunks_exact(2) {
+                                if let (Operand::Str(c), Operand::Num(cid)) = (&pair[0], &pair[1]) {
+                                    let len = c.len().clamp(1, 4) as u8;
+                                    let code = code_of(c);
+                                    cmap.cid_ranges.push((len, code, code, *cid as u32));
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                    operands.clear();
+                }
+            }
+        }
+        cmap
+    }
+
+    fn put(&mut self, src: &[u8], text: String) {
+        if self.unicode.len() < MAX_CMAP_ENTRIES && !src.is_empty() {
+            let len = src.len().min(4) as u8;
+            self.unicode
+                .insert(key(len, code_of(src)), text.into_boxed_str());
+        }
+    }
+
+    fn bf_range(&mut self, lo: &Operand, hi: &Operand, dst: &Operand) {
+        let (Operand::Str(lo), Operand::Str(hi)) = (lo, hi) else {
+            return;
+        };
+        if lo.is_empty() {
+            return;
+        }
+        let len = lo.len().min(4) as u8;
+        let (lo_c, hi_c) = (code_of(lo), code_of(hi));
+        if hi_c < lo_c {
+            return;
+        }
+        match dst {
+            Operand::Str(first) => {
+                let units = utf16_units(first);
+                if units.is_empty() {
+                    return;
+                }
+                if hi_c - lo_c > 256 || self.unicode.len() >= MAX_CMAP_ENTRIES {
+                    if self.big_ranges.len() < 10_000 {
+                        self.big_ranges.push((len, lo_c, hi_c, units));
+                    }
+                    return;
+                }
+                for (i, code) in (lo_c..=hi_c).enumerate() {
+                    let mut u = units.clone();
+                    if let Some(last) = u.last_mut() {
+                        *last = last.wrapping_add(i as u16);
+                    }
+                    self.unicode.insert(
+                        key(len, code),
+                        String::from_utf16_lossy(&u).into_boxed_str(),
+                    );
+                }
+            }
+            Operand::Array(items) => {
+                for (code, item) in (lo_c..=hi_c).zip(items.iter()) {
+                    if let Operand::Str(d) = item {
+                        if self.unicode.len() < MAX_CMAP_ENTRIES {
+                            self.unicode.insert(
+                                key(len, code),
+                                String::from_utf16_lossy(&utf16_units(d)).into_boxed_str(),
+                            );
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn lookup(&self, len: u8, code: u32, out: &mut String) -> bool {
+        if let Some(s) = self.unicode.get(&key(len, code)) {
+            out.push_str(s);
+            return true;
+        }
+        for (l, lo, hi, units) in &self.big_ranges {
+            if *l == len && (*lo..=*hi).contains(&code) {
+                let mut u = units.clone();
+                if let Some(last) = u.last_mut() {
+                    *last = last.wrapping_add((code - lo) as u16);
+                }
+                out.push_str(&String::from_utf16_lossy(&u));
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Byte length of the code starting at `bytes`, from the code-space ranges.
+    pub fn code_len(&self, bytes: &[u8]) -> Option<usize> {
+        for len in 1..=4u8 {
+            if bytes.len() < len as usize {
+                break;
+            }
+            let code = code_of(&bytes[..len as usize]);
+            if self
+                .codespace
+                .iter()
+                .any(|&(lo, hi, l)| l == len && lo <= code && code <= hi)
+            {
+                return Some(len as usize);
+            }
+        }
+        None
+    }
+
+    pub fn cid(&self, len: u8, code: u32) -> Option<u32> {
+        self.cid_ranges
+            .iter()
+            .find(|&&(l, lo, hi, _)| l == len && lo <= code && code <= hi)
+            .map(|&(_, lo, _, cid)| cid + (code - lo))
+    }
+}
+
+/// How a composite (Type0) font's codes are split and decoded.
+#[derive(Debug)]
+enum CodeSplit {
+    /// Two-byte codes, CID = code (Identity-H/V).
+    Identity,
+    /// Two-byte codes that are UCS-2/UTF-16BE (Uni*-UCS2-*, Uni*-UTF16-*).
+    Utf16,
+    /// A legacy multi-byte charset (Shift-JIS, GBK, Big5, EUC-KR).
+    Charset(&'static encoding_rs::Encoding),
+    /// An embedded CMap stream.
+    Embedded(Box<CMap>),
+}
+
+#[derive(Debug)]
+enum Kind {
+    Simple {
+        table: Box<CodeTable>,
+        /// Glyph-name text for codes whose names are not single characters.
+        names: HashMap<u8, Box<str>>,
+        first_char: u32,
+        widths: Vec<f32>,
+    },
+    Composite {
+        split: CodeSplit,
+        default_width: f32,
+        widths: HashMap<u32, f32>,
+    },
+}
+
+#[derive(Debug)]
+pub struct Font {
+    kind: Kind,
+    to_unicode: Option<CMap>,
+    /// Glyph space to text space (1/1000, or Type3 FontMatrix).
+    pub scale: f32,
+    missing_width: f32,
+}
+
+/// One decoded code of a shown string.
+pub struct Glyph {
+    /// Advance in glyph space units (thousandths of text space for most fonts).
+    pub width: f32,
+    /// Whether the code is the single-byte code 32 (word spacing applies).
+    pub is_space: bool,
+}
+
+fn num(obj: &Object) -> Option<f32> {
+    match obj {
+        Object::Integer(i) => Some(*i as f32),
+        Object::Real(r) => Some(*r),
+        _ => None,
+    }
+}
+
+fn deref<'a>(doc: &'a Document, obj: &'a Object) -> &'a Object {
+    let mut o = obj;
+    for _ in 0..8 {
+        match o {
+            Object::Reference(id) => match doc.get_object(*id) {
+                Ok(t) => o = t,
+                Err(_) => return &Object::Null,
+            },
+            _ => return o,
+        }
+    }
+    &Object::Null
+}
+
+fn get<'a>(doc: &'a Document, dict: &'a Dictionary, k: &[u8]) -> Option<&'a Object> {
+    dict.get(k).ok().map(|o| deref(doc, o))
+}
+
+/// A guess at an advance width for fonts without /Widths (standard 14).
+fn default_width(base_font: &[u8], code: u8) -> f32 {
+    if base_font.windows(7).any(|w| w == b"Courier") {
+        return 600.0;
+    }
+    match code {
+        b' ' => 250.0,
+        b'i' | b'j' | b'l' | b'.' | b',' | b'\'' | b':' | b';' | b'!' | b'|' => 260.0,
+        b'f' | b't' | b'r' | b'I' | b'(' | b')' | b'-' => 340.0,
+        b'm' | b'w' | b'M' | b'W' => 800.0,
+        b'A'..=b'Z' => 680.0,
+        _ => 520.0,
+    }
+}
+
+impl Font {
+    /// A font for text shown without a (usable) font: Latin-1-ish codes.
+    pub fn fallback() -> Font {
+        Font {
+            kind: Kind::Simple {
+                table: Box::new(BaseEncoding::WinAnsi.table()),
+                names: HashMap::new(),
+                first_char: 0,
+                widths: Vec::new(),
+            },
+            to_unicode: None,
+            scale: 0.001,
+            missing_width: 0.0,
+        }
+    }
+
+    pub fn load(doc: &Document, dict: &Dictionary, reader: &StreamReader) -> Font {
+        let subtype = get(doc, dict, b"Subtype")
+            .and_then(|o| o.as_name().ok())
+            .unwrap_or(b"");
+        let base_font: Vec<u8> = get(doc, dict, b"BaseFont")
+            .and_then(|o| o.as_name().ok())
+            .unwrap_or(b"")
+            .to_vec();
+        let to_unicode = match get(doc, dict, b"ToUnicode") {
+            Some(Object::Stream(s)) => reader.read(s).ok().map(|data| CMap::parse(&data)),
+            _ => None,
+        };
+        let to_unicode = to_unicode.filter(|c| !c.unicode.is_empty() || !c.big_ranges.is_empty());
+
+        if subtype == b"Type0" {
+            return Self::load_composite(doc, dict, to_unicode, reader);
+        }
+
+        let mut scale = 0.001;
+        if subtype == b"Type3" {
+            if let Some(Object::Array(m)) = get(doc, dict, b"FontMatrix") {
+                if let Some(a) = m.first().and_then(num) {
+                    if a.is_finite() && a != 0.0 {
+                        scale = a.abs();
+                    }
+                }
+            }
+        }
+        let descriptor = match get(doc, dict, b"FontDescriptor") {
+            Some(Object::Dictionary(d)) => Some(d),
+            _ => None,
+        };
+        let flags = descriptor
+            .and_then(|d| get(doc, d, b"Flags"))
+            .and_then(num)
+            .unwrap_or(0.0) as u32;
+        let symbolic = flags & 4 != 0 && flags & 32 == 0;
+        let missing_width = descriptor
+            .and_then(|d| get(doc, d, b"MissingWidth"))
+            .and_then(num)
+            .unwrap_or(0.0);
+
+        let is_symbol_font = base_font.ends_with(b"Symbol");
+        let default_base = if is_symbol_font {
+            BaseEncoding::Symbol
+        } else if subtype == b"TrueType" || symbolic {
+            BaseEncoding::WinAnsi
+        } else {
+            BaseEncoding::Standard
+        };
+        let mut base = default_base;
+        let mut differences: Option<&Vec<Object>> = None;
+        match get(doc, dict, b"Encoding") {
+            Some(Object::Name(n)) => {
+                if let Some(b) = BaseEncoding::from_name(n) {
+                    base = b;
+                }
+            }
+            Some(Object::Dictionary(enc)) => {
+                if let Some(b) = get(doc, enc, b"BaseEncoding")
+                    .and_then(|o| o.as_name().ok())
+                    .and_then(BaseEncoding::from_name)
+                {
+                    base = b;
+                }
+                if let Some(Object::Array(d)) = get(doc, enc, b"Differences") {
+                    differences = Some(d);
+                }
+            }
+            _ => {}
+        }
+        let mut table = Box::new(base.table());
+        let mut names = HashMap::new();
+        if differences.is_none() && subtype == b"Type1" && base == default_base {
+            // An embedded Type 1 program may carry its own encoding.
+            if let Some(ff) = descriptor.and_then(|d| get(doc, d, b"FontFile")) {
+                if let Object::Stream(s) = ff {
+                    if let Ok(data) = reader.read(s) {
+                        apply_type1_builtin(&data, &mut table, &mut names);
+                    }
+                }
+            }
+        }
+        if let Some(diffs) = differences {
+            let mut code: usize = 0;
+            for item in diffs {
+                match deref(doc, item) {
+                    Object::Integer(i) => code = (*i).clamp(0, 255) as usize,
+                    Object::Real(r) => code = (*r as i64).clamp(0, 255) as usize,
+                    Object::Name(n) => {
+                        if code < 256 {
+                            set_glyph(&mut table, &mut names, code, n);
+                        }
+                        code += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let first_char = get(doc, dict, b"FirstChar")
+            .and_then(num)
+            .unwrap_or(0.0)
+            .max(0.0) as u32;
+        let mut widths: Vec<f32> = match get(doc, dict, b"Widths") {
+            Some(Object::Array(w)) => w
+                .iter()
+                .take(256)
+                .map(|o| num(deref(doc, o)).unwrap_or(0.0))
+                .collect(),
+            _ => Vec::new(),
+        };
+        if widths.is_empty() && subtype != b"Type3" {
+            widths = (0..=255u8).map(|c| default_width(&base_font, c)).collect();
+            return Font {
+                kind: Kind::Simple {
+                    table,
+                    names,
+                    first_char: 0,
+                    widths,
+                },
+                to_unicode,
+                scale,
+                missing_width,
+            };
+        }
+        Font {
+            kind: Kind::Simple {
+                table,
+                names,
+                first_char,
+                widths,
+            },
+            to_unicode,
+            scale,
+            missing_width,
+        }
+    }
+
+    fn load_composite(
+        doc: &Document,
+        dict: &Dictionary,
+        to_unicode: Option<CMap>,
+        reader: &StreamReader,
+    ) -> Font {
+        let split = match get(doc, dict, b"Encoding") {
+            Some(Object::Name(n)) => predefined_cmap(n),
+            Some(Object::Stream(s)) => match reader.read(s) {
+                Ok(data) => {
+                    let cmap = CMap::parse(&data);
+                    if cmap.codespace.is_empty() {
+                        CodeSplit::Identity
+                    } else {
+                        CodeSplit::Embedded(Box::new(cmap))
+                    }
+                }
+                Err(_) => CodeSplit::Identity,
+            },
+            _ => CodeSplit::Identity,
+        };
+        let descendant = match get(doc, dict, b"DescendantFonts") {
+            Some(Object::Array(a)) => a.first().map(|o| deref(doc, o)),
+            _ => None,
+        };
+        let mut default_width = 1000.0;
+        let mut widths = HashMap::new();
+        if let Some(Object::Dictionary(d)) = descendant {
+            if let Some(dw) = get(doc, d, b"DW").and_then(num) {
+                default_width = dw;
+            }
+            if let Some(Object::Array(w)) = get(doc, d, b"W") {
+                parse_cid_widths(doc, w, &mut widths);
+            }
+        }
+        Font {
+            kind: Kind::Composite {
+                split,
+                default_width,
+                widths,
+            },
+            to_unicode,
+            scale: 0.001,
+            missing_width: 0.0,
+        }
+    }
+
+    /// Decodes a shown string: appends its text to `out` and calls `advance`
+    /// for each code with its width.
+    pub fn decode(&self, bytes: &[u8], out: &mut String, mut advance: impl FnMut(Glyph)) {
+        match &self.kind {
+            Kind::Simple {
+                table,
+                names,
+                first_char,
+                widths,
+            } => {
+                for &b in bytes {
+                    let mapped = self
+                        .to_unicode
+                        .as_ref()
+                        .is_some_and(|cm| cm.lookup(1, u32::from(b), out));
+                    if !mapped {
+                        let c = table[b as usize];
+                        if c != '\0' {
+                            out.push(c);
+                        } else if let Some(s) = names.get(&b) {
+                            out.push_str(s);
+                        }
+                    }
+                    let idx = u32::from(b).wrapping_sub(*first_char) as usize;
+                    let w = widths.get(idx).copied().unwrap_or(self.missing_width);
+                    advance(Glyph {
+                        width: w,
+                        is_space: b == 32,
+                    });
+                }
+            }
+            Kind::Composite {
+                split,
+                default_width,
+                widths,
+            } => {
+                if let CodeSplit::Charset(enc) = split {
+                    if self.to_unicode.is_none() {
+                        let (text, _, _) = enc.decode(bytes);
+                        for c in text.chars() {
+                            out.push(c);
+                            let w = if (c as u32) < 0x2000 {
+                                *default_width / 2.0
+                            } else {
+                                *default_width
+                            };
+                            advance(Glyph {
+                                width: w,
+                                is_space: c == ' ',
+                            });
+                        }
+                        return;
+                    }
+                }
+                let mut i = 0;
+                while i < bytes.len() {
+                    let rest = &bytes[i..];
+                    let len = match split {
+                        CodeSplit::Embedded(cm) => cm.code_len(rest),
+                        CodeSplit::Charset(enc) => charset_code_len(enc, rest),
+                        _ => None,
+                    }
+                    .or_else(|| self.to_unicode.as_ref().and_then(|cm| cm.code_len(rest)))
+                    .unwrap_or(2)
+                    .min(rest.len());
+                    let code = code_of(&rest[..len]);
+                    let len8 = len as u8;
+                    let mapped = self
+                        .to_unicode
+                        .as_ref()
+                        .is_some_and(|cm| cm.lookup(len8, code, out));
+                    if !mapped {
+                        if let CodeSplit::Utf16 = split {
+                            if let Some(c) = char::from_u32(code) {
+                                if !c.is_control() {
+                                    out.push(c);
+                                }
+                            }
+                        }
+                    }
+                    let cid = match split {
+                        CodeSplit::Embedded(cm) => cm.cid(len8, code).unwrap_or(code),
+                        _ => code,
+                    };
+                    let w = widths.get(&cid).copied().unwrap_or(*default_width);
+                    advance(Glyph {
+                        width: w,
+                        is_space: len == 1 && code == 32,
+                    });
+                    i += len.max(1);
+                }
+            }
+        }
+    }
+}
+
+fn charset_code_len(enc: &'static encoding_rs::Encoding, bytes: &[u8]) -> Option<usize> {
+    let first = *bytes.first()?;
+    if first < 0x80 {
+        return Some(1);
+    }
+    if enc == encoding_rs::SHIFT_JIS && (0xa1..=0xdf).contains(&first) {
+        return Some(1);
+    }
+    Some(2)
+}
+
+fn predefined_cmap(name: &[u8]) -> CodeSplit {
+    let s = String::from_utf8_lossy(name);
+    if s.starts_with("Identity") {
+        return CodeSplit::Identity;
+    }
+    if s.contains("UCS2") || s.contains("UTF16") {
+        return CodeSplit::Utf16;
+    }
+    let enc = if s.contains("RKSJ") {
+        Some(encoding_rs::SHIFT_JIS)
+    } else if s.starts_with("GB") || s.contains("GBK") {
+        Some(encoding_rs::GBK)
+    } else if s.contains("B5") || s.contains("ETen") || s.contains("HKscs") {
+        Some(encoding_rs::BIG5)
+    } else if s.starts_with("KSC") {
+        Some(encoding_rs::EUC_KR)
+    } else if s.starts_with("EUC") {
+        Some(encoding_rs::EUC_JP)
+    } else {
+        None
+    };
+    match enc {
+        Some(e) => CodeSplit::Charset(e),
+        None => CodeSplit::Identity,
+    }
+}
+
+fn parse_cid_widths(doc: &Document, w: &[Object], out: &mut HashMap<u32, f32>) {
+    let mut i = 0;
+    while i < w.len() && out.len() < MAX_CMAP_ENTRIES {
+        let Some(first) = num(deref(doc, &w[i])) else {
+            i += 1;
+            continue;
+        };
+        let first = first.max(0.0) as u32;
+        match w.get(i + 1).map(|o| deref(doc, o)) {
+            Some(Object::Array(list)) => {
+                for (k, v) in list.iter().enumerate() {
+                    if let Some(v) = num(deref(doc, v)) {
+                        out.insert(first.saturating_add(k as u32), v);
+                    }
+                }
+                i += 2;
+            }
+            Some(o) => {
+                let last = num(o).unwrap_or(0.0).max(0.0) as u32;
+                let width = w.get(i + 2).map(|o| deref(doc, o)).and_then(num);
+                if let Some(width) = width {
+                    let last = last.min(first.saturating_add(65_535));
+                    for cid in first..=last {
+                        out.insert(cid, width);
+                    }
+                }
+                i += 3;
+            }
+            None => break,
+        }
+    }
+}
+
+fn set_glyph(table: &mut CodeTable, names: &mut HashMap<u8, Box<str>>, code: usize, name: &[u8]) {
+    let mut s = String::new();
+    if glyph_text(name, &mut s) {
+        let mut chars = s.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => {
+                table[code] = c;
+                names.remove(&(code as u8));
+            }
+            _ => {
+                table[code] = '\0';
+                names.insert(code as u8, s.into_boxed_str());
+            }
+        }
+    } else {
+        // An unknown name (g12, cid34 ...): the base encoding's guess is wrong.
+        table[code] = '\0';
+    }
+}
+
+/// Reads `dup <code> /<name> put` entries of an embedded Type 1 font's
+/// clear-text encoding.
+fn apply_type1_builtin(data: &[u8], table: &mut CodeTable, names: &mut HashMap<u8, Box<str>>) {
+    let head = &data[..data.len().min(64 * 1024)];
+    let Some(start) = memchr::memmem::find(head, b"/Encoding") else {
+        return;
+    };
+    let after = &head[start..];
+    if after.get(9..).is_some_and(|r| {
+        r.iter()
+            .position(|&b| !b.is_ascii_whitespace())
+            .is_some_and(|p| r[p..].starts_with(b"StandardEncoding"))
+    }) {
+        return;
+    }
+    let end = memchr::memmem::find(after, b"readonly def")
+        .or_else(|| memchr::memmem::find(after, b"eexec"))
+        .unwrap_or(after.len());
+    let mut lexer = Lexer::new(&after[..end]);
+    let mut prev: Vec<Operand> = Vec::new();
+    let mut first = true;
+    while let Some(tok) = lexer.next_token() {
+        match tok {
+            Token::Operand(op) => prev.push(op),
+            Token::Operator(b"put") => {
+                if let [.., Operand::Num(code), Operand::Name(name)] = prev.as_slice() {
+                    if first {
+                        // A custom encoding starts from .notdef everywhere.
+                        *table = ['\0'; 256];
+                        first = false;
+                    }
+                    let code = *code as i64;
+                    if (0..256).contains(&code) {
+                        set_glyph(table, names, code as usize, name);
+                    }
+                }
+                prev.clear();
+            }
+            Token::Operator(_) => {
+                if prev.len() > 4 {
+                    prev.clear();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_to_unicode_cmap() {
+        let data = b"/CIDInit /ProcSet findresource begin\n1 begincodespacerange <0000> <FFFF> endcodespacerange\n\
+2 beginbfchar <0003> <0020> <0011> <00E9> endbfchar\n\
+1 beginbfrange <0024> <0026> <0041> endbfrange\n\
+1 beginbfrange <0030> <0031> [<FB01> <00660066>] endbfrange\nendcmap";
+        let cm = CMap::parse(data);
+        let mut s = String::new();
+        for code in [0x24, 0x25, 0x26, 0x03, 0x11, 0x30, 0x31] {
+            assert!(cm.lookup(2, code, &mut s));
+        }
+        assert_eq!(s, "ABC éﬁff");
+        assert_eq!(cm.code_len(&[0, 0x24]), Some(2));
+        assert!(!cm.lookup(1, 0x24, &mut s));
+    }
+
+    #[test]
+    fn type1_builtin_encoding() {
+        let mut table = BaseEncoding::Standard.table();
+        let mut names = HashMap::new();
+        let data = b"%!PS-AdobeFont\n/Encoding 256 array\n0 1 255 {1 index exch /.notdef put} for\ndup 65 /Eacute put\ndup 66 /f_i put\nreadonly def\ncurrentfile eexec";
+        apply_type1_builtin(data, &mut table, &mut names);
+        assert_eq!(table[65], 'É');
+        assert_eq!(table[97], '\0');
+        assert_eq!(names.get(&66).map(|s| &**s), Some("fi"));
+    }
+}

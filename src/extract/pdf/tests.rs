@@ -1,0 +1,225 @@
+use super::*;
+use crate::budget::{Budget, Limits};
+use crate::extract::ErrorKind;
+
+/// Builds a PDF from numbered object bodies (object i+1 = bodies[i]) with a
+/// correct xref table; `trailer` is extra trailer content.
+fn build_pdf(bodies: &[Vec<u8>], trailer: &str) -> Vec<u8> {
+    let mut out = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in bodies.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", bodies.len() + 1).as_bytes());
+    for off in offsets {
+        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R {trailer} >>\nstartxref\n{xref}\n%%EOF\n",
+            bodies.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+fn stream(dict: &str, data: &[u8]) -> Vec<u8> {
+    let mut v = format!("<< {dict} /Length {} >>\nstream\n", data.len()).into_bytes();
+    v.extend_from_slice(data);
+    v.extend_from_slice(b"\nendstream");
+    v
+}
+
+/// A two-page document: objects 1 catalog, 2 pages, 3/4 pages, 5/6 contents,
+/// 7 Helvetica, 8 Info, 9 Type0 font with ToUnicode 10.
+fn sample_pdf(info: &str) -> Vec<u8> {
+    let page1 = b"BT /F1 12 Tf 72 720 Td (CONFIDENTIAL) Tj 0 -20 Td (Hello) Tj ( World) Tj 0 -20 Td [(Sp) -30 (lit) -800 (words)] TJ ET\n\
+BT /F1 12 Tf 1 0 0 1 72 600 Tm (Caf\\351 \\200) Tj ET";
+    let page2 = b"BT /F2 10 Tf 72 700 Td <00010002> Tj T* ET";
+    let tounicode = b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n\
+1 begincodespacerange <0000> <FFFF> endcodespacerange\n\
+2 beginbfchar <0001> <65E5> <0002> <672C> endbfchar\nendcmap end end";
+    build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 /Resources << /Font << /F1 7 0 R /F2 9 0 R >> >> >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 6 0 R >>".to_vec(),
+            stream("", page1),
+            stream("", page2),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_vec(),
+            info.as_bytes().to_vec(),
+            b"<< /Type /Font /Subtype /Type0 /BaseFont /X /Encoding /Identity-H /DescendantFonts [<< /Type /Font /Subtype /CIDFontType2 /DW 1000 >>] /ToUnicode 10 0 R >>".to_vec(),
+            stream("", tounicode),
+        ],
+        "/Info 8 0 R /ID [<0123456789abcdef0123456789abcdef> <0123456789abcdef0123456789abcdef>]",
+    )
+}
+
+fn budget() -> Budget {
+    Budget::new(Limits::default())
+}
+
+fn prop<'a>(out: &'a Extracted, name: &str) -> Option<&'a str> {
+    out.properties
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| p.value.as_str())
+}
+
+#[test]
+fn text_per_page_with_lines_and_spaces() {
+    let pdf = sample_pdf("<< /Title (T) >>");
+    let out = extract(&pdf, &budget());
+    assert_eq!(out.error, None);
+    assert_eq!(out.parts.len(), 2, "{:?}", out.parts);
+    assert_eq!(out.parts[0].location, "page 1");
+    assert_eq!(out.parts[0].kind, PartKind::Page);
+    assert_eq!(
+        out.parts[0].text,
+        "CONFIDENTIAL\nHello World\nSplit words\nCafé €"
+    );
+    assert_eq!(out.parts[1].text, "日本");
+    assert!(out.parts_read.contains(&"page 2".to_string()));
+    assert!(out.parts_read.contains(&"Info".to_string()));
+}
+
+#[test]
+fn info_custom_keys_and_utf16() {
+    let info = "<< /Title <FEFF004700720075006E00DF0065> /MSIP_Label_9fbde396-1a24-4c79-8edf-9254a0f35055_Enabled (True) /MSIP_Label_9fbde396-1a24-4c79-8edf-9254a0f35055_Name (Confidential \\\\ Extended) /Custom#20Key /NameValue >>";
+    let out = extract(&sample_pdf(info), &budget());
+    let title = prop(&out, "Title").unwrap();
+    assert_eq!(title, "Grunße");
+    assert_eq!(
+        prop(&out, "MSIP_Label_9fbde396-1a24-4c79-8edf-9254a0f35055_Enabled"),
+        Some("True")
+    );
+    assert_eq!(
+        prop(&out, "MSIP_Label_9fbde396-1a24-4c79-8edf-9254a0f35055_Name"),
+        Some("Confidential \\ Extended")
+    );
+    assert_eq!(prop(&out, "Custom Key"), Some("NameValue"));
+    assert!(out.properties.iter().all(|p| p.location == "PDF Info"));
+}
+
+#[test]
+fn xmp_metadata_properties() {
+    let xmp = br#"<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:pdfx="http://ns.adobe.com/pdfx/1.3/" xmlns:dc="http://purl.org/dc/elements/1.1/"><pdfx:MSIP_Label_abc_Enabled>True</pdfx:MSIP_Label_abc_Enabled><dc:title><rdf:Alt><rdf:li xml:lang="x-default">Quarterly</rdf:li></rdf:Alt></dc:title></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>"#;
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R /Metadata 3 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [] /Count 0 >>".to_vec(),
+            stream("/Type /Metadata /Subtype /XML", xmp),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &budget());
+    assert_eq!(out.error, None);
+    assert_eq!(prop(&out, "MSIP_Label_abc_Enabled"), Some("True"));
+    assert_eq!(prop(&out, "dc:title"), Some("Quarterly"));
+    assert!(out.parts_read.contains(&"XMP".to_string()));
+}
+
+#[test]
+fn corrupt_input_is_an_error_not_a_panic() {
+    for bytes in [
+        &b""[..],
+        b"%PDF-1.4\n",
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>",
+        b"not a pdf at all",
+    ] {
+        let out = extract(bytes, &budget());
+        assert!(out.parts.is_empty());
+        if let Some(e) = &out.error {
+            assert_eq!(e.kind, ErrorKind::Corrupt);
+        }
+    }
+    // Truncations of a valid file never panic.
+    let pdf = sample_pdf("<< /Title (x) >>");
+    for cut in (0..pdf.len()).step_by(37) {
+        let _ = extract(&pdf[..cut], &budget());
+    }
+}
+
+#[test]
+fn flate_bomb_is_limit_exceeded() {
+    use std::io::Write;
+    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    let chunk = vec![b' '; 1 << 20];
+    for _ in 0..64 {
+        enc.write_all(&chunk).unwrap();
+    }
+    let data = enc.finish().unwrap();
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>".to_vec(),
+            stream("/Filter /FlateDecode", &data),
+        ],
+        "",
+    );
+    let start = std::time::Instant::now();
+    let out = extract(&pdf, &budget());
+    assert_eq!(out.error.map(|e| e.kind), Some(ErrorKind::LimitExceeded));
+    assert!(start.elapsed().as_secs() < 5);
+}
+
+fn encrypt(pdf: &[u8], user: &str) -> Vec<u8> {
+    let mut doc = Document::load_mem(pdf).unwrap();
+    let version = lopdf::EncryptionVersion::V2 {
+        document: &doc,
+        owner_password: "owner-secret",
+        user_password: user,
+        key_length: 128,
+        permissions: lopdf::Permissions::default(),
+    };
+    let state = lopdf::EncryptionState::try_from(version).unwrap();
+    doc.encrypt(&state).unwrap();
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn owner_password_only_is_decrypted() {
+    let pdf = encrypt(&sample_pdf("<< /Title (Secret title) >>"), "");
+    assert!(memchr::memmem::find(&pdf, b"/Encrypt").is_some());
+    let out = extract(&pdf, &budget());
+    assert_eq!(out.error, None);
+    assert!(out.parts[0].text.starts_with("CONFIDENTIAL\nHello World"));
+    assert_eq!(prop(&out, "Title"), Some("Secret title"));
+}
+
+#[test]
+fn user_password_is_encrypted_error() {
+    let pdf = encrypt(&sample_pdf("<< /Title (Secret title) >>"), "user-secret");
+    let out = extract(&pdf, &budget());
+    assert_eq!(out.error.map(|e| e.kind), Some(ErrorKind::Encrypted));
+    assert!(out.parts.is_empty());
+}
+
+#[test]
+fn form_xobjects_and_type3_scale() {
+    let page = b"q 1 0 0 1 0 700 cm /Fm1 Do Q BT /F1 10 Tf 72 100 Td (Body) Tj ET";
+    let form = b"BT /F1 9 Tf 72 0 Td (Footer mark) Tj ET";
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 6 0 R >> /XObject << /Fm1 5 0 R >> >> >>".to_vec(),
+            stream("", page),
+            stream("/Type /XObject /Subtype /Form /BBox [0 0 600 50]", form),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Courier >>".to_vec(),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &budget());
+    assert_eq!(out.error, None);
+    assert_eq!(out.parts[0].text, "Footer mark\nBody");
+}
