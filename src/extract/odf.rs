@@ -56,7 +56,9 @@ fn run(format: Format, cx: &mut Ctx) -> ExtractResult<()> {
     if let Some(styles) = cx.read_optional("styles.xml")? {
         match walk(cx, &styles, "styles.xml", Mode::Styles) {
             Err(e) if e.kind == ErrorKind::Corrupt => {
-                cx.out.parts_read.push("styles.xml (malformed XML, partly read)".into());
+                cx.out
+                    .parts_read
+                    .push("styles.xml (malformed XML, partly read)".into());
             }
             r => r?,
         }
@@ -89,7 +91,11 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
     let mut reader = xml::reader(text);
     let mut tick = Ticker::new(budget);
     let mut bufs: [TextBuf; 6] = std::array::from_fn(|_| TextBuf::new(cx.cap));
-    let default_tgt = if mode == Mode::Styles { Tgt::Skip } else { Tgt::Main };
+    let default_tgt = if mode == Mode::Styles {
+        Tgt::Skip
+    } else {
+        Tgt::Main
+    };
     let mut stack: Vec<(u32, Tgt)> = Vec::new();
     let mut depth: u32 = 0;
     let mut paras: u32 = 0;
@@ -155,9 +161,7 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
                         master = attr(&e, "name").unwrap_or_default();
                     }
                     "tab" if paras > 0 && tgt != Tgt::Skip => bufs[tgt as usize].push('\t'),
-                    "line-break" if paras > 0 && tgt != Tgt::Skip => {
-                        bufs[tgt as usize].push('\n')
-                    }
+                    "line-break" if paras > 0 && tgt != Tgt::Skip => bufs[tgt as usize].push('\n'),
                     _ => {}
                 }
             }
@@ -203,8 +207,11 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
                         tables = tables.saturating_sub(1);
                         if tables == 0 && mode == Mode::Sheet {
                             let text = bufs[Tgt::Main as usize].take();
-                            cx.out
-                                .push_part(PartKind::Sheet, format!("sheet \"{sheet_name}\""), text);
+                            cx.out.push_part(
+                                PartKind::Sheet,
+                                format!("sheet \"{sheet_name}\""),
+                                text,
+                            );
                         }
                     }
                     "page" if mode == Mode::Slides => {
@@ -343,7 +350,12 @@ mod tests {
         let meta = format!(
             r#"<office:document-meta {NS}><office:meta><dc:title>T1</dc:title><meta:keyword>k1</meta:keyword><meta:keyword>k2</meta:keyword><meta:user-defined meta:name="Classification" meta:value-type="string">Confidential &amp; Co</meta:user-defined></office:meta></office:document-meta>"#
         );
-        let z = package("application/vnd.oasis.opendocument.text", &content, &styles, &meta);
+        let z = package(
+            "application/vnd.oasis.opendocument.text",
+            &content,
+            &styles,
+            &meta,
+        );
         let x = extract(Format::Odt, &z, &budget());
         assert!(x.error.is_none(), "{:?}", x.error);
         assert_eq!(
@@ -351,8 +363,14 @@ mod tests {
             Some("Title & more\nHello  world\tx\ny\nitem one\nwith note\na\tb")
         );
         assert_eq!(part(&x, PartKind::Comment, "content.xml"), Some("a remark"));
-        assert_eq!(part(&x, PartKind::Deleted, "content.xml"), Some("removed secret"));
-        assert_eq!(part(&x, PartKind::Footnote, "content.xml"), Some("the footnote"));
+        assert_eq!(
+            part(&x, PartKind::Deleted, "content.xml"),
+            Some("removed secret")
+        );
+        assert_eq!(
+            part(&x, PartKind::Footnote, "content.xml"),
+            Some("the footnote")
+        );
         assert_eq!(
             part(&x, PartKind::Header, "styles.xml header (Standard)"),
             Some("INTERNAL")
@@ -382,12 +400,23 @@ mod tests {
 <table:table table:name="Hidden"><table:table-row><table:table-cell><text:p>h</text:p></table:table-cell></table:table-row></table:table>
 </office:spreadsheet></office:body></office:document-content>"#
         );
-        let z = package("application/vnd.oasis.opendocument.spreadsheet", &content, "<a/>", "<a/>");
+        let z = package(
+            "application/vnd.oasis.opendocument.spreadsheet",
+            &content,
+            "<a/>",
+            "<a/>",
+        );
         let x = extract(Format::Ods, &z, &budget());
         assert!(x.error.is_none(), "{:?}", x.error);
-        assert_eq!(part(&x, PartKind::Sheet, "sheet \"Budget\""), Some("Name\t3\nx"));
+        assert_eq!(
+            part(&x, PartKind::Sheet, "sheet \"Budget\""),
+            Some("Name\t3\nx")
+        );
         assert_eq!(part(&x, PartKind::Sheet, "sheet \"Hidden\""), Some("h"));
-        assert_eq!(part(&x, PartKind::Comment, "content.xml"), Some("cell note"));
+        assert_eq!(
+            part(&x, PartKind::Comment, "content.xml"),
+            Some("cell note")
+        );
 
         let content = format!(
             r#"<office:document-content {NS}><office:body><office:presentation>
@@ -395,10 +424,18 @@ mod tests {
 <draw:page draw:name="p2"><draw:frame><draw:text-box><text:p>Second</text:p></draw:text-box></draw:frame></draw:page>
 </office:presentation></office:body></office:document-content>"#
         );
-        let z = package("application/vnd.oasis.opendocument.presentation", &content, "<a/>", "<a/>");
+        let z = package(
+            "application/vnd.oasis.opendocument.presentation",
+            &content,
+            "<a/>",
+            "<a/>",
+        );
         let x = extract(Format::Odp, &z, &budget());
         assert!(x.error.is_none(), "{:?}", x.error);
-        assert_eq!(part(&x, PartKind::Slide, "slide 1"), Some("First slide\nCONFIDENTIAL"));
+        assert_eq!(
+            part(&x, PartKind::Slide, "slide 1"),
+            Some("First slide\nCONFIDENTIAL")
+        );
         assert_eq!(part(&x, PartKind::Notes, "slide 1"), Some("say this"));
         assert_eq!(part(&x, PartKind::Slide, "slide 2"), Some("Second"));
     }

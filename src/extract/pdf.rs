@@ -57,7 +57,9 @@ fn extract_inner(bytes: &[u8], budget: &Budget) -> Extracted {
     }));
     let doc = match loaded {
         Ok(Ok(doc)) => doc,
-        Ok(Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. }))) => {
+        Ok(Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded {
+            ..
+        }))) => {
             out.error = Some(ExtractError::limit(
                 "a PDF object stream's decompressed size exceeds the limit",
             ));
@@ -113,9 +115,7 @@ impl StreamReader<'_> {
     pub(crate) fn read(&self, stream: &Stream) -> ExtractResult<Vec<u8>> {
         let limits = &self.budget.limits;
         let compressed = stream.content.len() as u64;
-        let by_ratio = compressed
-            .saturating_mul(limits.max_ratio)
-            .max(1024 * 1024);
+        let by_ratio = compressed.saturating_mul(limits.max_ratio).max(1024 * 1024);
         let limit = limits.max_part_bytes.min(by_ratio).min(usize::MAX as u64) as usize;
         let data = match stream.filters() {
             Ok(f) if !f.is_empty() => match stream.decompressed_content_with_limit(limit) {
@@ -531,7 +531,8 @@ impl<'a> Walker<'a> {
         depth: usize,
     ) -> ExtractResult<()> {
         let doc = self.doc;
-        let Some(Object::Dictionary(xobjects)) = resources.and_then(|r| dict_get(doc, r, b"XObject"))
+        let Some(Object::Dictionary(xobjects)) =
+            resources.and_then(|r| dict_get(doc, r, b"XObject"))
         else {
             return Ok(());
         };
@@ -562,7 +563,10 @@ impl<'a> Walker<'a> {
         };
         let mut inner = gs.clone();
         if let Some(Object::Array(m)) = dict_get(doc, &stream.dict, b"Matrix") {
-            let vals: Vec<f32> = m.iter().filter_map(|o| deref(doc, o).as_float().ok()).collect();
+            let vals: Vec<f32> = m
+                .iter()
+                .filter_map(|o| deref(doc, o).as_float().ok())
+                .collect();
             if let Ok(m) = <[f32; 6]>::try_from(vals.as_slice()) {
                 inner.ctm = sane(mul(&m, &inner.ctm));
             }
@@ -574,10 +578,7 @@ impl<'a> Walker<'a> {
     fn show(&mut self, bytes: &[u8], gs: &GState, tm: &mut Matrix) {
         let font = gs.font.clone().unwrap_or_else(|| self.fallback.clone());
         let trm = mul(
-            &mul(
-                &[gs.size * gs.h_scale, 0.0, 0.0, gs.size, 0.0, gs.rise],
-                tm,
-            ),
+            &mul(&[gs.size * gs.h_scale, 0.0, 0.0, gs.size, 0.0, gs.rise], tm),
             &gs.ctm,
         );
         let mut advance = 0.0f32;
@@ -616,7 +617,14 @@ impl<'a> Walker<'a> {
         self.scratch = scratch;
     }
 
-    fn place(&mut self, text: &str, start: (f32, f32), end: (f32, f32), dir: (f32, f32), size: f32) {
+    fn place(
+        &mut self,
+        text: &str,
+        start: (f32, f32),
+        end: (f32, f32),
+        dir: (f32, f32),
+        size: f32,
+    ) {
         let text = text.trim_matches('\0');
         if text.is_empty() {
             return;

@@ -124,13 +124,13 @@ fn main() {
         };
         let budget = Budget::new(limits);
         let start = Instant::now();
-        let result = std::panic::catch_unwind(|| {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             if mode == "rtf" {
                 rtf::extract(&bytes, &budget)
             } else {
                 pdf::extract(&bytes, &budget)
             }
-        });
+        }));
         let elapsed = start.elapsed();
         times.push(elapsed);
         let out: Extracted = match result {
@@ -154,7 +154,12 @@ fn main() {
                 }
                 *errors.entry(e.kind.as_str()).or_insert(0) += 1;
                 if readable {
-                    eprintln!("ERR {} {} (ref chars {})", e, path.display(), ref_text.trim().len());
+                    eprintln!(
+                        "ERR {} {} (ref chars {})",
+                        e,
+                        path.display(),
+                        ref_text.trim().len()
+                    );
                 }
             }
         }
@@ -180,7 +185,11 @@ fn main() {
                 low.push((recall, path.clone()));
             }
             if verbose {
-                println!("{recall:.3} {:>8.1}ms {}", elapsed.as_secs_f64() * 1e3, path.display());
+                println!(
+                    "{recall:.3} {:>8.1}ms {}",
+                    elapsed.as_secs_f64() * 1e3,
+                    path.display()
+                );
             }
         }
     }
@@ -198,7 +207,10 @@ fn main() {
         "reference reads {ref_readable}; we read {ours_ok_of_readable} of those without error ({:.1}%)",
         100.0 * ours_ok_of_readable as f64 / ref_readable.max(1) as f64
     );
-    println!("we read {ours_ok} of all {} files without error; errors {errors:?}", files.len());
+    println!(
+        "we read {ours_ok} of all {} files without error; errors {errors:?}",
+        files.len()
+    );
     println!("panics {panics}, timeouts {timeouts}");
     println!(
         "word recall vs reference over {recall_files} files with >= 50 chars: {:.3} (words {shared_total}/{ref_total}); files below 0.5: {}",

@@ -17,7 +17,9 @@ const EXTS: &[&str] = &[
 ];
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -32,7 +34,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let dir = PathBuf::from(args.get(1).expect("usage: office_corpus DIR [--inflate-only] [-v]"));
+    let dir = PathBuf::from(
+        args.get(1)
+            .expect("usage: office_corpus DIR [--inflate-only] [-v]"),
+    );
     let inflate_only = args.iter().any(|a| a == "--inflate-only");
     let verbose = args.iter().any(|a| a == "-v");
     let mut files = Vec::new();
@@ -91,7 +96,11 @@ fn main() {
                         }
                     }
                 }
-                if verbose || name.contains("docSecurity") || name.contains("bug66675") || name.contains("60810.pptx") {
+                if verbose
+                    || name.contains("docSecurity")
+                    || name.contains("bug66675")
+                    || name.contains("60810.pptx")
+                {
                     println!(
                         "{name}: {} parts, {} props, {} labelinfo",
                         x.parts.len(),
@@ -126,9 +135,17 @@ fn main() {
         errors
     );
     if inflate_only {
-        println!("inflate only: {:.3} s, {:.1} MB inflated", el.as_secs_f64(), inflated as f64 / 1e6);
+        println!(
+            "inflate only: {:.3} s, {:.1} MB inflated",
+            el.as_secs_f64(),
+            inflated as f64 / 1e6
+        );
     } else {
-        println!("extract: {:.3} s, {:.1} M chars of text", el.as_secs_f64(), chars as f64 / 1e6);
+        println!(
+            "extract: {:.3} s, {:.1} M chars of text",
+            el.as_secs_f64(),
+            chars as f64 / 1e6
+        );
         slowest.sort();
         for (d, n) in slowest.iter().rev().take(3) {
             println!("  slow: {:.1} ms {n}", d.as_secs_f64() * 1e3);
