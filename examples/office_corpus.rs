@@ -17,7 +17,9 @@ const EXTS: &[&str] = &[
 ];
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -32,9 +34,42 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let dir = PathBuf::from(args.get(1).expect("usage: office_corpus DIR [--inflate-only] [-v]"));
+    let dir = PathBuf::from(
+        args.get(1)
+            .expect("usage: office_corpus DIR [--inflate-only] [-v]"),
+    );
     let inflate_only = args.iter().any(|a| a == "--inflate-only");
     let verbose = args.iter().any(|a| a == "-v");
+    if args.iter().any(|a| a == "--dump") {
+        let bytes = std::fs::read(&dir).expect("read");
+        let budget = Budget::new(Limits::default());
+        match extract::extract(&bytes, &dir.to_string_lossy(), &budget) {
+            Outcome::Document(f, x) => {
+                println!("format {} error {:?}", f.as_str(), x.error);
+                for p in &x.parts {
+                    let t: String = p.text.chars().take(300).collect();
+                    println!("--- {} [{}]\n{t}", p.kind.as_str(), p.location);
+                }
+                for p in &x.properties {
+                    println!("prop {} = {} ({})", p.name, p.value, p.location);
+                }
+                println!("parts_read {:?}", x.parts_read);
+            }
+            Outcome::Archive(m) => {
+                for m in m {
+                    println!(
+                        "{} {} {} {:?}",
+                        m.path,
+                        m.format.as_str(),
+                        m.size,
+                        m.extracted.error
+                    );
+                }
+            }
+            Outcome::Unsupported(w) => println!("unsupported {w}"),
+        }
+        return;
+    }
     let mut files = Vec::new();
     walk(&dir, &mut files);
     files.sort();
@@ -91,7 +126,11 @@ fn main() {
                         }
                     }
                 }
-                if verbose || name.contains("docSecurity") || name.contains("bug66675") || name.contains("60810.pptx") {
+                if verbose
+                    || name.contains("docSecurity")
+                    || name.contains("bug66675")
+                    || name.contains("60810.pptx")
+                {
                     println!(
                         "{name}: {} parts, {} props, {} labelinfo",
                         x.parts.len(),
@@ -126,9 +165,17 @@ fn main() {
         errors
     );
     if inflate_only {
-        println!("inflate only: {:.3} s, {:.1} MB inflated", el.as_secs_f64(), inflated as f64 / 1e6);
+        println!(
+            "inflate only: {:.3} s, {:.1} MB inflated",
+            el.as_secs_f64(),
+            inflated as f64 / 1e6
+        );
     } else {
-        println!("extract: {:.3} s, {:.1} M chars of text", el.as_secs_f64(), chars as f64 / 1e6);
+        println!(
+            "extract: {:.3} s, {:.1} M chars of text",
+            el.as_secs_f64(),
+            chars as f64 / 1e6
+        );
         slowest.sort();
         for (d, n) in slowest.iter().rev().take(3) {
             println!("  slow: {:.1} ms {n}", d.as_secs_f64() * 1e3);

@@ -176,7 +176,9 @@ mod tests {
             nested.extracted.error.as_ref().unwrap().kind,
             ErrorKind::LimitExceeded
         );
-        assert!(m.iter().any(|m| m.path == "a.docx" && m.extracted.error.is_none()));
+        assert!(m
+            .iter()
+            .any(|m| m.path == "a.docx" && m.extracted.error.is_none()));
     }
 
     #[test]
@@ -200,6 +202,9 @@ mod tests {
         }
         let m = members(&z, Limits::default());
         assert_eq!(m.len(), 1);
-        assert_eq!(m[0].extracted.error.as_ref().unwrap().kind, ErrorKind::Encrypted);
+        assert_eq!(
+            m[0].extracted.error.as_ref().unwrap().kind,
+            ErrorKind::Encrypted
+        );
     }
 }

@@ -56,7 +56,9 @@ fn run(format: Format, cx: &mut Ctx) -> ExtractResult<()> {
     if let Some(styles) = cx.read_optional("styles.xml")? {
         match walk(cx, &styles, "styles.xml", Mode::Styles) {
             Err(e) if e.kind == ErrorKind::Corrupt => {
-                cx.out.parts_read.push("styles.xml (malformed XML, partly read)".into());
+                cx.out
+                    .parts_read
+                    .push("styles.xml (malformed XML, partly read)".into());
             }
             r => r?,
         }
@@ -89,7 +91,11 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
     let mut reader = xml::reader(text);
     let mut tick = Ticker::new(budget);
     let mut bufs: [TextBuf; 6] = std::array::from_fn(|_| TextBuf::new(cx.cap));
-    let default_tgt = if mode == Mode::Styles { Tgt::Skip } else { Tgt::Main };
+    let default_tgt = if mode == Mode::Styles {
+        Tgt::Skip
+    } else {
+        Tgt::Main
+    };
     let mut stack: Vec<(u32, Tgt)> = Vec::new();
     let mut depth: u32 = 0;
     let mut paras: u32 = 0;
@@ -99,6 +105,7 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
     let mut slide_no = 0usize;
     let mut master = String::new();
     let mut margin_loc = String::new();
+    let mut margin_kind = PartKind::Header;
     let mut result = Ok(());
 
     loop {
@@ -133,6 +140,24 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
                         if mode == Mode::Styles =>
                     {
                         margin_loc = format!("styles.xml {name} ({master})");
+                        margin_kind = margin_kind_of(name);
+                        Some(Tgt::Margin)
+                    }
+                    // Presentation master pages: footer/header placeholders.
+                    "frame" if mode == Mode::Styles && tgt == Tgt::Skip => {
+                        match xml::attr_raw(&e, "class").as_deref() {
+                            Some(c @ ("header" | "footer")) => {
+                                margin_loc = format!("styles.xml {c} ({master})");
+                                margin_kind = margin_kind_of(c);
+                                Some(Tgt::Margin)
+                            }
+                            _ => None,
+                        }
+                    }
+                    // Presentation footer/header texts declared for slides.
+                    "header-decl" | "footer-decl" if mode != Mode::Styles => {
+                        margin_loc = format!("{part} {name}");
+                        margin_kind = margin_kind_of(name);
                         Some(Tgt::Margin)
                     }
                     _ => None,
@@ -142,7 +167,7 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
                 }
                 let tgt = stack.last().map(|s| s.1).unwrap_or(default_tgt);
                 match name {
-                    "p" | "h" => paras += 1,
+                    "p" | "h" | "header-decl" | "footer-decl" => paras += 1,
                     "table-cell" | "covered-table-cell" => cells += 1,
                     "table" => {
                         tables += 1;
@@ -155,9 +180,7 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
                         master = attr(&e, "name").unwrap_or_default();
                     }
                     "tab" if paras > 0 && tgt != Tgt::Skip => bufs[tgt as usize].push('\t'),
-                    "line-break" if paras > 0 && tgt != Tgt::Skip => {
-                        bufs[tgt as usize].push('\n')
-                    }
+                    "line-break" if paras > 0 && tgt != Tgt::Skip => bufs[tgt as usize].push('\n'),
                     _ => {}
                 }
             }
@@ -181,6 +204,7 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
             Event::End(e) => {
                 let name = local(e.name().0);
                 match name {
+                    "header-decl" | "footer-decl" => paras = paras.saturating_sub(1),
                     "p" | "h" => {
                         paras = paras.saturating_sub(1);
                         if tgt != Tgt::Skip {
@@ -203,8 +227,11 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
                         tables = tables.saturating_sub(1);
                         if tables == 0 && mode == Mode::Sheet {
                             let text = bufs[Tgt::Main as usize].take();
-                            cx.out
-                                .push_part(PartKind::Sheet, format!("sheet \"{sheet_name}\""), text);
+                            cx.out.push_part(
+                                PartKind::Sheet,
+                                format!("sheet \"{sheet_name}\""),
+                                text,
+                            );
                         }
                     }
                     "page" if mode == Mode::Slides => {
@@ -220,12 +247,7 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
                 if stack.last().is_some_and(|s| s.0 == depth) {
                     if let Some((_, Tgt::Margin)) = stack.pop() {
                         let text = bufs[Tgt::Margin as usize].take();
-                        let kind = if name.starts_with("header") {
-                            PartKind::Header
-                        } else {
-                            PartKind::Footer
-                        };
-                        cx.out.push_part(kind, margin_loc.clone(), text);
+                        cx.out.push_part(margin_kind, margin_loc.clone(), text);
                     }
                 }
                 depth = depth.saturating_sub(1);
@@ -258,6 +280,14 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
     cx.out.push_part(PartKind::Deleted, part, deleted.take());
     cx.out.push_part(PartKind::Footnote, part, note.take());
     result
+}
+
+fn margin_kind_of(name: &str) -> PartKind {
+    if name.starts_with("header") {
+        PartKind::Header
+    } else {
+        PartKind::Footer
+    }
 }
 
 /// `meta.xml`: user-defined properties and the Dublin Core fields.
@@ -343,7 +373,12 @@ mod tests {
         let meta = format!(
             r#"<office:document-meta {NS}><office:meta><dc:title>T1</dc:title><meta:keyword>k1</meta:keyword><meta:keyword>k2</meta:keyword><meta:user-defined meta:name="Classification" meta:value-type="string">Confidential &amp; Co</meta:user-defined></office:meta></office:document-meta>"#
         );
-        let z = package("application/vnd.oasis.opendocument.text", &content, &styles, &meta);
+        let z = package(
+            "application/vnd.oasis.opendocument.text",
+            &content,
+            &styles,
+            &meta,
+        );
         let x = extract(Format::Odt, &z, &budget());
         assert!(x.error.is_none(), "{:?}", x.error);
         assert_eq!(
@@ -351,8 +386,14 @@ mod tests {
             Some("Title & more\nHello  world\tx\ny\nitem one\nwith note\na\tb")
         );
         assert_eq!(part(&x, PartKind::Comment, "content.xml"), Some("a remark"));
-        assert_eq!(part(&x, PartKind::Deleted, "content.xml"), Some("removed secret"));
-        assert_eq!(part(&x, PartKind::Footnote, "content.xml"), Some("the footnote"));
+        assert_eq!(
+            part(&x, PartKind::Deleted, "content.xml"),
+            Some("removed secret")
+        );
+        assert_eq!(
+            part(&x, PartKind::Footnote, "content.xml"),
+            Some("the footnote")
+        );
         assert_eq!(
             part(&x, PartKind::Header, "styles.xml header (Standard)"),
             Some("INTERNAL")
@@ -382,12 +423,23 @@ mod tests {
 <table:table table:name="Hidden"><table:table-row><table:table-cell><text:p>h</text:p></table:table-cell></table:table-row></table:table>
 </office:spreadsheet></office:body></office:document-content>"#
         );
-        let z = package("application/vnd.oasis.opendocument.spreadsheet", &content, "<a/>", "<a/>");
+        let z = package(
+            "application/vnd.oasis.opendocument.spreadsheet",
+            &content,
+            "<a/>",
+            "<a/>",
+        );
         let x = extract(Format::Ods, &z, &budget());
         assert!(x.error.is_none(), "{:?}", x.error);
-        assert_eq!(part(&x, PartKind::Sheet, "sheet \"Budget\""), Some("Name\t3\nx"));
+        assert_eq!(
+            part(&x, PartKind::Sheet, "sheet \"Budget\""),
+            Some("Name\t3\nx")
+        );
         assert_eq!(part(&x, PartKind::Sheet, "sheet \"Hidden\""), Some("h"));
-        assert_eq!(part(&x, PartKind::Comment, "content.xml"), Some("cell note"));
+        assert_eq!(
+            part(&x, PartKind::Comment, "content.xml"),
+            Some("cell note")
+        );
 
         let content = format!(
             r#"<office:document-content {NS}><office:body><office:presentation>
@@ -395,12 +447,35 @@ mod tests {
 <draw:page draw:name="p2"><draw:frame><draw:text-box><text:p>Second</text:p></draw:text-box></draw:frame></draw:page>
 </office:presentation></office:body></office:document-content>"#
         );
-        let z = package("application/vnd.oasis.opendocument.presentation", &content, "<a/>", "<a/>");
+        let styles = format!(
+            r#"<office:document-styles {NS}><office:master-styles><style:master-page style:name="Default"><draw:frame presentation:class="title"><draw:text-box/></draw:frame><draw:frame presentation:class="footer"><draw:text-box><text:p>Master footer</text:p></draw:text-box></draw:frame></style:master-page></office:master-styles></office:document-styles>"#
+        );
+        let content = content.replace(
+            "<office:presentation>",
+            "<office:presentation><presentation:footer-decl presentation:name=\"f1\">TLP:AMBER</presentation:footer-decl>",
+        );
+        let z = package(
+            "application/vnd.oasis.opendocument.presentation",
+            &content,
+            &styles,
+            "<a/>",
+        );
         let x = extract(Format::Odp, &z, &budget());
         assert!(x.error.is_none(), "{:?}", x.error);
-        assert_eq!(part(&x, PartKind::Slide, "slide 1"), Some("First slide\nCONFIDENTIAL"));
+        assert_eq!(
+            part(&x, PartKind::Slide, "slide 1"),
+            Some("First slide\nCONFIDENTIAL")
+        );
         assert_eq!(part(&x, PartKind::Notes, "slide 1"), Some("say this"));
         assert_eq!(part(&x, PartKind::Slide, "slide 2"), Some("Second"));
+        assert_eq!(
+            part(&x, PartKind::Footer, "styles.xml footer (Default)"),
+            Some("Master footer")
+        );
+        assert_eq!(
+            part(&x, PartKind::Footer, "content.xml footer-decl"),
+            Some("TLP:AMBER")
+        );
     }
 
     #[test]

@@ -56,7 +56,9 @@ impl Ctx<'_, '_> {
         match self.read_required(name) {
             Ok(v) => Ok(v),
             Err(e) if e.kind == ErrorKind::Corrupt => {
-                self.out.parts_read.push(format!("{name} (unreadable: {e})"));
+                self.out
+                    .parts_read
+                    .push(format!("{name} (unreadable: {e})"));
                 Ok(None)
             }
             Err(e) => Err(e),
@@ -188,8 +190,14 @@ fn run(format: Format, cx: &mut Ctx) -> ExtractResult<()> {
         .find(|r| r.rel_type.ends_with("/officeDocument") && cx.pkg.has(&r.target))
         .map(|r| r.target.clone());
     let (kind, main) = match format {
-        Format::Docx => (Kind::Word, main_rel.unwrap_or_else(|| "word/document.xml".into())),
-        Format::Xlsx => (Kind::Sheet, main_rel.unwrap_or_else(|| "xl/workbook.xml".into())),
+        Format::Docx => (
+            Kind::Word,
+            main_rel.unwrap_or_else(|| "word/document.xml".into()),
+        ),
+        Format::Xlsx => (
+            Kind::Sheet,
+            main_rel.unwrap_or_else(|| "xl/workbook.xml".into()),
+        ),
         Format::Pptx => (
             Kind::Slides,
             main_rel.unwrap_or_else(|| "ppt/presentation.xml".into()),
@@ -302,6 +310,8 @@ pub fn walk_flow(
                 }
                 match name {
                     _ if is_skipped(name) => skip = 1,
+                    // The slide-number field of notes pages is not content.
+                    "fld" if xml::attr_raw(&e, "type").as_deref() == Some("slidenum") => skip = 1,
                     "delText" => del_depth += 1,
                     "tc" => cells += 1,
                     "tab" => main.push('\t'),
@@ -392,7 +402,7 @@ pub fn walk_flow(
 fn is_skipped(name: &str) -> bool {
     matches!(
         name,
-        "Fallback" | "rPh" | "tabs" | "instrText" | "delInstrText"
+        "Fallback" | "rPh" | "tabs" | "instrText" | "delInstrText" | "fld"
     )
 }
 
@@ -408,7 +418,9 @@ fn flow_part(cx: &mut Ctx, name: &str, kind: PartKind, opts: &FlowOpts) -> Extra
     cx.out.push_part(PartKind::Deleted, name, deleted.take());
     match r {
         Err(e) if e.kind == ErrorKind::Corrupt => {
-            cx.out.parts_read.push(format!("{name} (malformed XML, partly read)"));
+            cx.out
+                .parts_read
+                .push(format!("{name} (malformed XML, partly read)"));
             Ok(true)
         }
         Err(e) => Err(e),
@@ -776,7 +788,10 @@ pub fn decode_header_footer(raw: &str) -> String {
             Some('K') => {
                 // &Krrggbb or &Ktt+sss colour codes.
                 for _ in 0..6 {
-                    if chars.peek().is_some_and(|c| c.is_ascii_alphanumeric() || *c == '+' || *c == '-') {
+                    if chars
+                        .peek()
+                        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == '+' || *c == '-')
+                    {
                         chars.next();
                     }
                 }
@@ -969,7 +984,9 @@ fn label_info(cx: &mut Ctx, root_rels: &[Rel]) -> ExtractResult<()> {
     let Some(text) = cx.read_optional(&name)? else {
         return Ok(());
     };
-    cx.out.label_info.extend(parse_label_info(&text, &name, cx.budget)?);
+    cx.out
+        .label_info
+        .extend(parse_label_info(&text, &name, cx.budget)?);
     Ok(())
 }
 
@@ -1015,7 +1032,9 @@ fn embedded(cx: &mut Ctx) {
         if cx.budget.check_time().is_err() {
             return;
         }
-        let Some(i) = cx.pkg.find(&name) else { continue };
+        let Some(i) = cx.pkg.find(&name) else {
+            continue;
+        };
         let bytes = match cx.pkg.read_index(i, cx.budget) {
             Ok(b) => b,
             Err(e) => {
@@ -1025,7 +1044,9 @@ fn embedded(cx: &mut Ctx) {
         };
         let format = super::sniff(&bytes, &name);
         if matches!(format, Format::Unsupported | Format::Zip) {
-            cx.out.parts_read.push(format!("{name} (skipped: not a document)"));
+            cx.out
+                .parts_read
+                .push(format!("{name} (skipped: not a document)"));
             continue;
         }
         let inner = match cx.budget.enter() {
@@ -1089,7 +1110,8 @@ mod tests {
 </w:body></w:document>"#;
 
     fn wml(body: &str) -> Vec<u8> {
-        format!(r#"<w:hdr xmlns:w="w"><w:p><w:r><w:t>{body}</w:t></w:r></w:p></w:hdr>"#).into_bytes()
+        format!(r#"<w:hdr xmlns:w="w"><w:p><w:r><w:t>{body}</w:t></w:r></w:p></w:hdr>"#)
+            .into_bytes()
     }
 
     fn sample_docx() -> Vec<u8> {
@@ -1133,9 +1155,18 @@ mod tests {
             part(&x, PartKind::Header, "word/header1.xml"),
             Some("INTERNAL // RELEASED TO: Alpha")
         );
-        assert_eq!(part(&x, PartKind::Footer, "word/footer2.xml"), Some("TLP:AMBER"));
-        assert_eq!(part(&x, PartKind::Comment, "word/comments.xml"), Some("check this"));
-        assert_eq!(part(&x, PartKind::Footnote, "word/footnotes.xml"), Some("a note"));
+        assert_eq!(
+            part(&x, PartKind::Footer, "word/footer2.xml"),
+            Some("TLP:AMBER")
+        );
+        assert_eq!(
+            part(&x, PartKind::Comment, "word/comments.xml"),
+            Some("check this")
+        );
+        assert_eq!(
+            part(&x, PartKind::Footnote, "word/footnotes.xml"),
+            Some("a note")
+        );
         assert!(!x.parts.iter().any(|p| p.text.contains("glossary")));
         assert_eq!(prop(&x, "title"), Some("My & Title"));
         assert_eq!(prop(&x, "creator"), Some("Alice"));
@@ -1260,7 +1291,10 @@ mod tests {
             part(&x, PartKind::Slide, "slide 1"),
             Some("second file\nline\ntwo")
         );
-        assert_eq!(part(&x, PartKind::Slide, "slide 2"), Some("first file\nline\ntwo"));
+        assert_eq!(
+            part(&x, PartKind::Slide, "slide 2"),
+            Some("first file\nline\ntwo")
+        );
         assert_eq!(part(&x, PartKind::Notes, "slide 2"), Some("speaker says"));
         assert_eq!(
             part(&x, PartKind::Comment, "ppt/comments/comment1.xml"),
@@ -1330,8 +1364,17 @@ mod tests {
 
     #[test]
     fn resolves_targets() {
-        assert_eq!(resolve_target("ppt/slides/", "../notesSlides/n1.xml"), "ppt/notesSlides/n1.xml");
-        assert_eq!(resolve_target("xl/", "/xl/worksheets/s.xml"), "xl/worksheets/s.xml");
-        assert_eq!(rels_name("word/document.xml"), "word/_rels/document.xml.rels");
+        assert_eq!(
+            resolve_target("ppt/slides/", "../notesSlides/n1.xml"),
+            "ppt/notesSlides/n1.xml"
+        );
+        assert_eq!(
+            resolve_target("xl/", "/xl/worksheets/s.xml"),
+            "xl/worksheets/s.xml"
+        );
+        assert_eq!(
+            rels_name("word/document.xml"),
+            "word/_rels/document.xml.rels"
+        );
     }
 }

@@ -146,7 +146,9 @@ impl<'a> Package<'a> {
         match result {
             Ok(_) => Ok(()),
             // A CRC mismatch is reported once everything was read: keep the data.
-            Err(e) if buf.len() as u64 == declared && e.kind() == std::io::ErrorKind::InvalidData => {
+            Err(e)
+                if buf.len() as u64 == declared && e.kind() == std::io::ErrorKind::InvalidData =>
+            {
                 Ok(())
             }
             Err(_) => Err(ExtractError::corrupt("zip entry data is damaged")),
@@ -219,7 +221,10 @@ mod tests {
         let budget = Budget::new(Limits::default());
         let mut p = Package::open(&z, &budget).unwrap();
         assert_eq!(p.len(), 3);
-        assert_eq!(p.read_name("dir/b.txt", &budget).unwrap().unwrap(), b"world");
+        assert_eq!(
+            p.read_name("dir/b.txt", &budget).unwrap().unwrap(),
+            b"world"
+        );
         assert_eq!(p.read_name("/A.TXT", &budget).unwrap().unwrap(), b"hello");
         assert!(p.read_name("nope", &budget).unwrap().is_none());
 
