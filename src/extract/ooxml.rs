@@ -481,8 +481,10 @@ fn word(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
 fn natural_key(name: &str) -> (String, u64) {
     let stem = name.trim_end_matches(|c: char| !c.is_ascii_digit());
     let digits_start = stem
-        .rfind(|c: char| !c.is_ascii_digit())
-        .map(|i| i + 1)
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !c.is_ascii_digit())
+        .map(|(i, c)| i + c.len_utf8())
         .unwrap_or(0);
     let num = stem[digits_start..].parse().unwrap_or(0);
     (name[..digits_start].to_string(), num)
@@ -1360,6 +1362,41 @@ mod tests {
         assert!(part(&x, PartKind::Body, "word/document2.xml")
             .unwrap()
             .starts_with("CONFIDENTIAL"));
+    }
+
+    #[test]
+    fn mutated_packages_never_panic() {
+        let b = budget();
+        let docx = sample_docx();
+        let xlsx = sample_xlsx(&[]);
+        for (format, z) in [(Format::Docx, docx), (Format::Xlsx, xlsx)] {
+            for cut in (0..z.len()).step_by(37) {
+                let _ = extract(format, &z[..cut], &b);
+            }
+            for i in (0..z.len()).step_by(13) {
+                let mut m = z.clone();
+                m[i] ^= 0x5A;
+                let _ = extract(format, &m, &b);
+            }
+        }
+        // Stored members: XML damage reaches the parsers.
+        let stored = testzip::build_with(
+            &[
+                ("word/document.xml", DOCUMENT),
+                (
+                    "xl/worksheets/sheet1.xml",
+                    b"<worksheet><sheetData><row><c t=\"s\"><v>99</v></c>",
+                ),
+            ],
+            zip::CompressionMethod::Stored,
+        );
+        for i in (0..stored.len()).step_by(7) {
+            let mut m = stored.clone();
+            m[i] = b'<';
+            let _ = extract(Format::Docx, &m, &b);
+            let _ = extract(Format::Xlsx, &m, &b);
+            let _ = extract(Format::OoxmlOther, &m, &b);
+        }
     }
 
     #[test]
