@@ -239,7 +239,25 @@ fn run(format: Format, cx: &mut Ctx) -> ExtractResult<()> {
             }
         }
     }
+    drawings(cx)?;
     embedded(cx);
+    Ok(())
+}
+
+/// Text a reader sees outside the main flow: SmartArt data, worksheet
+/// drawings (text boxes, shapes). Kept as `Other` parts.
+fn drawings(cx: &mut Ctx) -> ExtractResult<()> {
+    let mut names = cx.pkg.names_where(|n| {
+        let lower = n.to_ascii_lowercase();
+        lower.ends_with(".xml")
+            && !lower.contains("/_rels/")
+            && (lower.contains("/diagrams/data") || lower.starts_with("xl/drawings/drawing"))
+    });
+    names.sort_by_key(|n| natural_key(n));
+    for name in names {
+        cx.budget.check_time()?;
+        flow_part(cx, &name, PartKind::Other, &FLOW_DOC)?;
+    }
     Ok(())
 }
 
@@ -1221,6 +1239,10 @@ mod tests {
             ("xl/worksheets/sheet1.xml", s1),
             ("xl/worksheets/sheet2.xml", s2),
             ("xl/comments1.xml", comments),
+            (
+                "xl/drawings/drawing1.xml",
+                br#"<xdr:wsDr xmlns:xdr="x" xmlns:a="a"><xdr:sp><xdr:txBody><a:p><a:r><a:t>box text</a:t></a:r></a:p></xdr:txBody></xdr:sp></xdr:wsDr>"#,
+            ),
         ];
         members.extend_from_slice(extra);
         testzip::build(&members)
@@ -1253,6 +1275,10 @@ mod tests {
         assert_eq!(
             part(&x, PartKind::Comment, "xl/comments1.xml"),
             Some("Bob: a cell note")
+        );
+        assert_eq!(
+            part(&x, PartKind::Other, "xl/drawings/drawing1.xml"),
+            Some("box text")
         );
     }
 
