@@ -383,30 +383,18 @@ pub fn walk_flow(
                 }
             }
             Event::Text(t) if skip == 0 => {
-                if del_depth > 0 {
-                    if let Some(d) = deleted.as_deref_mut() {
-                        d.push_str(&t)
-                    }
-                } else if text_depth > 0 {
-                    main.push_str(&t)
+                if let Some(b) = sink(del_depth, text_depth, main, &mut deleted) {
+                    b.push_str(&t);
                 }
             }
             Event::CData(t) if skip == 0 => {
-                if del_depth > 0 {
-                    if let Some(d) = deleted.as_deref_mut() {
-                        d.push_str(&t)
-                    }
-                } else if text_depth > 0 {
-                    main.push_str(&t)
+                if let Some(b) = sink(del_depth, text_depth, main, &mut deleted) {
+                    b.push_str(&t);
                 }
             }
             Event::GeneralRef(r) if skip == 0 => {
-                if del_depth > 0 {
-                    if let Some(d) = deleted.as_deref_mut() {
-                        d.push_ref(&r)
-                    }
-                } else if text_depth > 0 {
-                    main.push_ref(&r)
+                if let Some(b) = sink(del_depth, text_depth, main, &mut deleted) {
+                    b.push_ref(&r);
                 }
             }
             Event::Eof => break,
@@ -414,6 +402,23 @@ pub fn walk_flow(
         }
     }
     Ok(())
+}
+
+/// The buffer text goes to: deleted text first, then ordinary text elements.
+#[inline]
+fn sink<'s>(
+    del_depth: u32,
+    text_depth: u32,
+    main: &'s mut TextBuf,
+    deleted: &'s mut Option<&mut TextBuf>,
+) -> Option<&'s mut TextBuf> {
+    if del_depth > 0 {
+        deleted.as_deref_mut()
+    } else if text_depth > 0 {
+        Some(main)
+    } else {
+        None
+    }
 }
 
 #[inline]
@@ -425,24 +430,36 @@ fn is_skipped(name: &str) -> bool {
 }
 
 /// Walks a flow part and pushes its text (and deleted text) as parts.
-fn flow_part(cx: &mut Ctx, name: &str, kind: PartKind, opts: &FlowOpts) -> ExtractResult<bool> {
+fn flow_part(cx: &mut Ctx, name: &str, kind: PartKind, opts: &FlowOpts) -> ExtractResult<()> {
+    flow_part_at(cx, name, kind, name, opts)
+}
+
+/// Like [`flow_part`], with the parts located at `location`.
+fn flow_part_at(
+    cx: &mut Ctx,
+    name: &str,
+    kind: PartKind,
+    location: &str,
+    opts: &FlowOpts,
+) -> ExtractResult<()> {
     let Some(text) = cx.read_optional(name)? else {
-        return Ok(false);
+        return Ok(());
     };
     let mut main = TextBuf::new(cx.cap);
     let mut deleted = TextBuf::new(cx.cap);
     let r = walk_flow(&text, cx.budget, opts, &mut main, Some(&mut deleted));
-    cx.out.push_part(kind, name, main.take());
-    cx.out.push_part(PartKind::Deleted, name, deleted.take());
+    cx.out.push_part(kind, location, main.take());
+    cx.out
+        .push_part(PartKind::Deleted, location, deleted.take());
     match r {
         Err(e) if e.kind == ErrorKind::Corrupt => {
             cx.out
                 .parts_read
                 .push(format!("{name} (malformed XML, partly read)"));
-            Ok(true)
+            Ok(())
         }
         Err(e) => Err(e),
-        Ok(()) => Ok(true),
+        Ok(()) => Ok(()),
     }
 }
 
@@ -867,27 +884,11 @@ fn presentation(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
     for (i, slide) in slides.iter().enumerate() {
         cx.budget.check_time()?;
         let loc = format!("slide {}", i + 1);
-        if let Some(text) = cx.read_optional(slide)? {
-            let mut buf = TextBuf::new(cx.cap);
-            let r = walk_flow(&text, cx.budget, &FLOW_DOC, &mut buf, None);
-            cx.out.push_part(PartKind::Slide, loc.clone(), buf.take());
-            match r {
-                Err(e) if e.kind != ErrorKind::Corrupt => return Err(e),
-                _ => {}
-            }
-        }
+        flow_part_at(cx, slide, PartKind::Slide, &loc, &FLOW_DOC)?;
         let srels = read_rels(cx, slide)?;
         if let Some(notes) = find_rel(&srels, "/notesSlide") {
             let notes = notes.target.clone();
-            if let Some(text) = cx.read_optional(&notes)? {
-                let mut buf = TextBuf::new(cx.cap);
-                let r = walk_flow(&text, cx.budget, &FLOW_DOC, &mut buf, None);
-                cx.out.push_part(PartKind::Notes, loc.clone(), buf.take());
-                match r {
-                    Err(e) if e.kind != ErrorKind::Corrupt => return Err(e),
-                    _ => {}
-                }
-            }
+            flow_part_at(cx, &notes, PartKind::Notes, &loc, &FLOW_DOC)?;
         }
     }
     let mut comments = cx.pkg.names_where(|n| {
