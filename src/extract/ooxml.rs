@@ -1070,11 +1070,16 @@ fn embedded(cx: &mut Ctx) {
                 .push(format!("{name} (skipped: not a document)"));
             continue;
         }
-        let inner = match cx.budget.enter() {
+        let mut inner = match cx.budget.enter() {
             Ok(_guard) => super::extract_document(format, &bytes, cx.budget),
             Err(e) => Extracted::failed(e),
         };
         let prefix = format!("embedded {name}");
+        // `absorb_embedded` keeps properties but not LabelInfo entries.
+        for mut label in std::mem::take(&mut inner.label_info) {
+            label.location = format!("{prefix} {}", label.location);
+            cx.out.label_info.push(label);
+        }
         if let Some(e) = &inner.error {
             cx.out.parts_read.push(format!("{prefix} (error: {e})"));
         } else {
@@ -1333,7 +1338,10 @@ mod tests {
 
     #[test]
     fn embedded_xlsx_in_docx() {
-        let inner = sample_xlsx(&[]);
+        let inner = sample_xlsx(&[(
+            "docMetadata/LabelInfo.xml",
+            br#"<c:labelList xmlns:c="m"><c:label id="{AA}" enabled="1" method="Standard" siteId="{BB}" removed="0"/></c:labelList>"#,
+        )]);
         let outer = testzip::build(&[
             ("word/document.xml", DOCUMENT),
             ("word/embeddings/Microsoft_Excel_Worksheet.xlsx", &inner),
@@ -1351,6 +1359,11 @@ mod tests {
             })
             .unwrap();
         assert!(emb.text.contains("Tom & Jerry"));
+        assert_eq!(x.label_info.len(), 1);
+        assert_eq!(
+            x.label_info[0].location,
+            "embedded word/embeddings/Microsoft_Excel_Worksheet.xlsx docMetadata/LabelInfo.xml"
+        );
         assert!(x
             .parts_read
             .iter()
