@@ -105,6 +105,7 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
     let mut slide_no = 0usize;
     let mut master = String::new();
     let mut margin_loc = String::new();
+    let mut margin_kind = PartKind::Header;
     let mut result = Ok(());
 
     loop {
@@ -139,6 +140,24 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
                         if mode == Mode::Styles =>
                     {
                         margin_loc = format!("styles.xml {name} ({master})");
+                        margin_kind = margin_kind_of(name);
+                        Some(Tgt::Margin)
+                    }
+                    // Presentation master pages: footer/header placeholders.
+                    "frame" if mode == Mode::Styles && tgt == Tgt::Skip => {
+                        match xml::attr_raw(&e, "class").as_deref() {
+                            Some(c @ ("header" | "footer")) => {
+                                margin_loc = format!("styles.xml {c} ({master})");
+                                margin_kind = margin_kind_of(c);
+                                Some(Tgt::Margin)
+                            }
+                            _ => None,
+                        }
+                    }
+                    // Presentation footer/header texts declared for slides.
+                    "header-decl" | "footer-decl" if mode != Mode::Styles => {
+                        margin_loc = format!("{part} {name}");
+                        margin_kind = margin_kind_of(name);
                         Some(Tgt::Margin)
                     }
                     _ => None,
@@ -148,7 +167,7 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
                 }
                 let tgt = stack.last().map(|s| s.1).unwrap_or(default_tgt);
                 match name {
-                    "p" | "h" => paras += 1,
+                    "p" | "h" | "header-decl" | "footer-decl" => paras += 1,
                     "table-cell" | "covered-table-cell" => cells += 1,
                     "table" => {
                         tables += 1;
@@ -185,6 +204,7 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
             Event::End(e) => {
                 let name = local(e.name().0);
                 match name {
+                    "header-decl" | "footer-decl" => paras = paras.saturating_sub(1),
                     "p" | "h" => {
                         paras = paras.saturating_sub(1);
                         if tgt != Tgt::Skip {
@@ -227,12 +247,7 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
                 if stack.last().is_some_and(|s| s.0 == depth) {
                     if let Some((_, Tgt::Margin)) = stack.pop() {
                         let text = bufs[Tgt::Margin as usize].take();
-                        let kind = if name.starts_with("header") {
-                            PartKind::Header
-                        } else {
-                            PartKind::Footer
-                        };
-                        cx.out.push_part(kind, margin_loc.clone(), text);
+                        cx.out.push_part(margin_kind, margin_loc.clone(), text);
                     }
                 }
                 depth = depth.saturating_sub(1);
@@ -265,6 +280,14 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
     cx.out.push_part(PartKind::Deleted, part, deleted.take());
     cx.out.push_part(PartKind::Footnote, part, note.take());
     result
+}
+
+fn margin_kind_of(name: &str) -> PartKind {
+    if name.starts_with("header") {
+        PartKind::Header
+    } else {
+        PartKind::Footer
+    }
 }
 
 /// `meta.xml`: user-defined properties and the Dublin Core fields.
@@ -424,10 +447,17 @@ mod tests {
 <draw:page draw:name="p2"><draw:frame><draw:text-box><text:p>Second</text:p></draw:text-box></draw:frame></draw:page>
 </office:presentation></office:body></office:document-content>"#
         );
+        let styles = format!(
+            r#"<office:document-styles {NS}><office:master-styles><style:master-page style:name="Default"><draw:frame presentation:class="title"><draw:text-box/></draw:frame><draw:frame presentation:class="footer"><draw:text-box><text:p>Master footer</text:p></draw:text-box></draw:frame></style:master-page></office:master-styles></office:document-styles>"#
+        );
+        let content = content.replace(
+            "<office:presentation>",
+            "<office:presentation><presentation:footer-decl presentation:name=\"f1\">TLP:AMBER</presentation:footer-decl>",
+        );
         let z = package(
             "application/vnd.oasis.opendocument.presentation",
             &content,
-            "<a/>",
+            &styles,
             "<a/>",
         );
         let x = extract(Format::Odp, &z, &budget());
@@ -438,6 +468,14 @@ mod tests {
         );
         assert_eq!(part(&x, PartKind::Notes, "slide 1"), Some("say this"));
         assert_eq!(part(&x, PartKind::Slide, "slide 2"), Some("Second"));
+        assert_eq!(
+            part(&x, PartKind::Footer, "styles.xml footer (Default)"),
+            Some("Master footer")
+        );
+        assert_eq!(
+            part(&x, PartKind::Footer, "content.xml footer-decl"),
+            Some("TLP:AMBER")
+        );
     }
 
     #[test]

@@ -239,7 +239,25 @@ fn run(format: Format, cx: &mut Ctx) -> ExtractResult<()> {
             }
         }
     }
+    drawings(cx)?;
     embedded(cx);
+    Ok(())
+}
+
+/// Text a reader sees outside the main flow: SmartArt data, worksheet
+/// drawings (text boxes, shapes). Kept as `Other` parts.
+fn drawings(cx: &mut Ctx) -> ExtractResult<()> {
+    let mut names = cx.pkg.names_where(|n| {
+        let lower = n.to_ascii_lowercase();
+        lower.ends_with(".xml")
+            && !lower.contains("/_rels/")
+            && (lower.contains("/diagrams/data") || lower.starts_with("xl/drawings/drawing"))
+    });
+    names.sort_by_key(|n| natural_key(n));
+    for name in names {
+        cx.budget.check_time()?;
+        flow_part(cx, &name, PartKind::Other, &FLOW_DOC)?;
+    }
     Ok(())
 }
 
@@ -310,6 +328,8 @@ pub fn walk_flow(
                 }
                 match name {
                     _ if is_skipped(name) => skip = 1,
+                    // The slide-number field of notes pages is not content.
+                    "fld" if xml::attr_raw(&e, "type").as_deref() == Some("slidenum") => skip = 1,
                     "delText" => del_depth += 1,
                     "tc" => cells += 1,
                     "tab" => main.push('\t'),
@@ -363,30 +383,18 @@ pub fn walk_flow(
                 }
             }
             Event::Text(t) if skip == 0 => {
-                if del_depth > 0 {
-                    if let Some(d) = deleted.as_deref_mut() {
-                        d.push_str(&t)
-                    }
-                } else if text_depth > 0 {
-                    main.push_str(&t)
+                if let Some(b) = sink(del_depth, text_depth, main, &mut deleted) {
+                    b.push_str(&t);
                 }
             }
             Event::CData(t) if skip == 0 => {
-                if del_depth > 0 {
-                    if let Some(d) = deleted.as_deref_mut() {
-                        d.push_str(&t)
-                    }
-                } else if text_depth > 0 {
-                    main.push_str(&t)
+                if let Some(b) = sink(del_depth, text_depth, main, &mut deleted) {
+                    b.push_str(&t);
                 }
             }
             Event::GeneralRef(r) if skip == 0 => {
-                if del_depth > 0 {
-                    if let Some(d) = deleted.as_deref_mut() {
-                        d.push_ref(&r)
-                    }
-                } else if text_depth > 0 {
-                    main.push_ref(&r)
+                if let Some(b) = sink(del_depth, text_depth, main, &mut deleted) {
+                    b.push_ref(&r);
                 }
             }
             Event::Eof => break,
@@ -396,33 +404,62 @@ pub fn walk_flow(
     Ok(())
 }
 
+/// The buffer text goes to: deleted text first, then ordinary text elements.
+#[inline]
+fn sink<'s>(
+    del_depth: u32,
+    text_depth: u32,
+    main: &'s mut TextBuf,
+    deleted: &'s mut Option<&mut TextBuf>,
+) -> Option<&'s mut TextBuf> {
+    if del_depth > 0 {
+        deleted.as_deref_mut()
+    } else if text_depth > 0 {
+        Some(main)
+    } else {
+        None
+    }
+}
+
 #[inline]
 fn is_skipped(name: &str) -> bool {
     matches!(
         name,
-        "Fallback" | "rPh" | "tabs" | "instrText" | "delInstrText"
+        "Fallback" | "rPh" | "tabs" | "instrText" | "delInstrText" | "fld"
     )
 }
 
 /// Walks a flow part and pushes its text (and deleted text) as parts.
-fn flow_part(cx: &mut Ctx, name: &str, kind: PartKind, opts: &FlowOpts) -> ExtractResult<bool> {
+fn flow_part(cx: &mut Ctx, name: &str, kind: PartKind, opts: &FlowOpts) -> ExtractResult<()> {
+    flow_part_at(cx, name, kind, name, opts)
+}
+
+/// Like [`flow_part`], with the parts located at `location`.
+fn flow_part_at(
+    cx: &mut Ctx,
+    name: &str,
+    kind: PartKind,
+    location: &str,
+    opts: &FlowOpts,
+) -> ExtractResult<()> {
     let Some(text) = cx.read_optional(name)? else {
-        return Ok(false);
+        return Ok(());
     };
     let mut main = TextBuf::new(cx.cap);
     let mut deleted = TextBuf::new(cx.cap);
     let r = walk_flow(&text, cx.budget, opts, &mut main, Some(&mut deleted));
-    cx.out.push_part(kind, name, main.take());
-    cx.out.push_part(PartKind::Deleted, name, deleted.take());
+    cx.out.push_part(kind, location, main.take());
+    cx.out
+        .push_part(PartKind::Deleted, location, deleted.take());
     match r {
         Err(e) if e.kind == ErrorKind::Corrupt => {
             cx.out
                 .parts_read
                 .push(format!("{name} (malformed XML, partly read)"));
-            Ok(true)
+            Ok(())
         }
         Err(e) => Err(e),
-        Ok(()) => Ok(true),
+        Ok(()) => Ok(()),
     }
 }
 
@@ -479,8 +516,10 @@ fn word(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
 fn natural_key(name: &str) -> (String, u64) {
     let stem = name.trim_end_matches(|c: char| !c.is_ascii_digit());
     let digits_start = stem
-        .rfind(|c: char| !c.is_ascii_digit())
-        .map(|i| i + 1)
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !c.is_ascii_digit())
+        .map(|(i, c)| i + c.len_utf8())
         .unwrap_or(0);
     let num = stem[digits_start..].parse().unwrap_or(0);
     (name[..digits_start].to_string(), num)
@@ -845,27 +884,11 @@ fn presentation(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
     for (i, slide) in slides.iter().enumerate() {
         cx.budget.check_time()?;
         let loc = format!("slide {}", i + 1);
-        if let Some(text) = cx.read_optional(slide)? {
-            let mut buf = TextBuf::new(cx.cap);
-            let r = walk_flow(&text, cx.budget, &FLOW_DOC, &mut buf, None);
-            cx.out.push_part(PartKind::Slide, loc.clone(), buf.take());
-            match r {
-                Err(e) if e.kind != ErrorKind::Corrupt => return Err(e),
-                _ => {}
-            }
-        }
+        flow_part_at(cx, slide, PartKind::Slide, &loc, &FLOW_DOC)?;
         let srels = read_rels(cx, slide)?;
         if let Some(notes) = find_rel(&srels, "/notesSlide") {
             let notes = notes.target.clone();
-            if let Some(text) = cx.read_optional(&notes)? {
-                let mut buf = TextBuf::new(cx.cap);
-                let r = walk_flow(&text, cx.budget, &FLOW_DOC, &mut buf, None);
-                cx.out.push_part(PartKind::Notes, loc.clone(), buf.take());
-                match r {
-                    Err(e) if e.kind != ErrorKind::Corrupt => return Err(e),
-                    _ => {}
-                }
-            }
+            flow_part_at(cx, &notes, PartKind::Notes, &loc, &FLOW_DOC)?;
         }
     }
     let mut comments = cx.pkg.names_where(|n| {
@@ -1047,11 +1070,16 @@ fn embedded(cx: &mut Ctx) {
                 .push(format!("{name} (skipped: not a document)"));
             continue;
         }
-        let inner = match cx.budget.enter() {
+        let mut inner = match cx.budget.enter() {
             Ok(_guard) => super::extract_document(format, &bytes, cx.budget),
             Err(e) => Extracted::failed(e),
         };
         let prefix = format!("embedded {name}");
+        // `absorb_embedded` keeps properties but not LabelInfo entries.
+        for mut label in std::mem::take(&mut inner.label_info) {
+            label.location = format!("{prefix} {}", label.location);
+            cx.out.label_info.push(label);
+        }
         if let Some(e) = &inner.error {
             cx.out.parts_read.push(format!("{prefix} (error: {e})"));
         } else {
@@ -1217,6 +1245,10 @@ mod tests {
             ("xl/worksheets/sheet1.xml", s1),
             ("xl/worksheets/sheet2.xml", s2),
             ("xl/comments1.xml", comments),
+            (
+                "xl/drawings/drawing1.xml",
+                br#"<xdr:wsDr xmlns:xdr="x" xmlns:a="a"><xdr:sp><xdr:txBody><a:p><a:r><a:t>box text</a:t></a:r></a:p></xdr:txBody></xdr:sp></xdr:wsDr>"#,
+            ),
         ];
         members.extend_from_slice(extra);
         testzip::build(&members)
@@ -1249,6 +1281,10 @@ mod tests {
         assert_eq!(
             part(&x, PartKind::Comment, "xl/comments1.xml"),
             Some("Bob: a cell note")
+        );
+        assert_eq!(
+            part(&x, PartKind::Other, "xl/drawings/drawing1.xml"),
+            Some("box text")
         );
     }
 
@@ -1302,7 +1338,10 @@ mod tests {
 
     #[test]
     fn embedded_xlsx_in_docx() {
-        let inner = sample_xlsx(&[]);
+        let inner = sample_xlsx(&[(
+            "docMetadata/LabelInfo.xml",
+            br#"<c:labelList xmlns:c="m"><c:label id="{AA}" enabled="1" method="Standard" siteId="{BB}" removed="0"/></c:labelList>"#,
+        )]);
         let outer = testzip::build(&[
             ("word/document.xml", DOCUMENT),
             ("word/embeddings/Microsoft_Excel_Worksheet.xlsx", &inner),
@@ -1320,6 +1359,11 @@ mod tests {
             })
             .unwrap();
         assert!(emb.text.contains("Tom & Jerry"));
+        assert_eq!(x.label_info.len(), 1);
+        assert_eq!(
+            x.label_info[0].location,
+            "embedded word/embeddings/Microsoft_Excel_Worksheet.xlsx docMetadata/LabelInfo.xml"
+        );
         assert!(x
             .parts_read
             .iter()
@@ -1358,6 +1402,41 @@ mod tests {
         assert!(part(&x, PartKind::Body, "word/document2.xml")
             .unwrap()
             .starts_with("CONFIDENTIAL"));
+    }
+
+    #[test]
+    fn mutated_packages_never_panic() {
+        let b = budget();
+        let docx = sample_docx();
+        let xlsx = sample_xlsx(&[]);
+        for (format, z) in [(Format::Docx, docx), (Format::Xlsx, xlsx)] {
+            for cut in (0..z.len()).step_by(37) {
+                let _ = extract(format, &z[..cut], &b);
+            }
+            for i in (0..z.len()).step_by(13) {
+                let mut m = z.clone();
+                m[i] ^= 0x5A;
+                let _ = extract(format, &m, &b);
+            }
+        }
+        // Stored members: XML damage reaches the parsers.
+        let stored = testzip::build_with(
+            &[
+                ("word/document.xml", DOCUMENT),
+                (
+                    "xl/worksheets/sheet1.xml",
+                    b"<worksheet><sheetData><row><c t=\"s\"><v>99</v></c>",
+                ),
+            ],
+            zip::CompressionMethod::Stored,
+        );
+        for i in (0..stored.len()).step_by(7) {
+            let mut m = stored.clone();
+            m[i] = b'<';
+            let _ = extract(Format::Docx, &m, &b);
+            let _ = extract(Format::Xlsx, &m, &b);
+            let _ = extract(Format::OoxmlOther, &m, &b);
+        }
     }
 
     #[test]
