@@ -276,6 +276,12 @@ impl Extracted {
                 ..prop
             });
         }
+        for entry in inner.label_info {
+            self.label_info.push(LabelInfoEntry {
+                location: format!("{prefix} {}", entry.location),
+                ..entry
+            });
+        }
         self.parts_read.extend(
             inner
                 .parts_read
