@@ -12,7 +12,11 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// Panics raised inside the extractor (it catches them itself and reports `corrupt`).
+static PANICS: AtomicUsize = AtomicUsize::new(0);
 
 use labelscan::budget::{Budget, Limits};
 use labelscan::extract::{pdf, rtf, ErrorKind, Extracted};
@@ -95,6 +99,28 @@ fn main() {
         .next()
         .unwrap_or_else(|| "/work/shared/corpus/realworld".to_string());
     let verbose = std::env::var("BENCH_VERBOSE").is_ok();
+    if mode == "dump" {
+        // Prints what we extract from one file.
+        let bytes = std::fs::read(&dir).expect("read file");
+        let budget = Budget::new(Limits::default());
+        let out = if dir.to_ascii_lowercase().ends_with(".rtf") {
+            rtf::extract(&bytes, &budget)
+        } else {
+            pdf::extract(&bytes, &budget)
+        };
+        for p in &out.properties {
+            println!("[{}] {} = {}", p.location, p.name, p.value);
+        }
+        for p in &out.parts {
+            println!("--- {:?} {}\n{}", p.kind, p.location, p.text);
+        }
+        println!("error: {:?}; parts_read: {:?}", out.error, out.parts_read);
+        return;
+    }
+    std::panic::set_hook(Box::new(|_| {
+        PANICS.fetch_add(1, Ordering::SeqCst);
+    }));
+    let mut panics_caught = 0usize;
     let mut files = Vec::new();
     walk(Path::new(&dir), &mode, &mut files);
     files.sort();
@@ -124,13 +150,18 @@ fn main() {
         };
         let budget = Budget::new(limits);
         let start = Instant::now();
-        let result = std::panic::catch_unwind(|| {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             if mode == "rtf" {
                 rtf::extract(&bytes, &budget)
             } else {
                 pdf::extract(&bytes, &budget)
             }
-        });
+        }));
+        let caught = PANICS.swap(0, Ordering::SeqCst);
+        if caught > 0 {
+            panics_caught += 1;
+            eprintln!("CAUGHT PANIC {}", path.display());
+        }
         let elapsed = start.elapsed();
         times.push(elapsed);
         let out: Extracted = match result {
@@ -199,7 +230,7 @@ fn main() {
         100.0 * ours_ok_of_readable as f64 / ref_readable.max(1) as f64
     );
     println!("we read {ours_ok} of all {} files without error; errors {errors:?}", files.len());
-    println!("panics {panics}, timeouts {timeouts}");
+    println!("panics escaping {panics}, panics caught inside (reported corrupt) {panics_caught}, timeouts {timeouts}");
     println!(
         "word recall vs reference over {recall_files} files with >= 50 chars: {:.3} (words {shared_total}/{ref_total}); files below 0.5: {}",
         shared_total as f64 / ref_total.max(1) as f64,

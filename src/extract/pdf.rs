@@ -364,6 +364,7 @@ impl<'a> Walker<'a> {
         }
         let mut gs = GState::default();
         self.run(&content, resources, &mut gs, 0)?;
+        self.annotations(page, resources)?;
         let mut text = std::mem::take(&mut self.text);
         trim_lines(&mut text);
         Ok(text)
@@ -544,6 +545,19 @@ impl<'a> Walker<'a> {
         if dict_get(doc, &stream.dict, b"Subtype").and_then(|o| o.as_name().ok()) != Some(b"Form") {
             return Ok(());
         }
+        self.run_form(*id, stream, resources, gs, depth)
+    }
+
+    fn run_form(
+        &mut self,
+        id: ObjectId,
+        stream: &'a Stream,
+        resources: Option<&'a Dictionary>,
+        gs: &GState,
+        depth: usize,
+    ) -> ExtractResult<()> {
+        let doc = self.doc;
+        let id = &id;
         let content = match self.forms.get(id) {
             Some(c) => c.clone(),
             None => {
@@ -568,6 +582,49 @@ impl<'a> Walker<'a> {
             }
         }
         self.run(&content, form_resources, &mut inner, depth + 1)
+    }
+
+    /// Text of annotation appearances (form fields, free text, stamps), drawn
+    /// after the page content as viewers do. Hidden annotations are skipped.
+    fn annotations(&mut self, page: &'a Dictionary, resources: Option<&'a Dictionary>) -> ExtractResult<()> {
+        let doc = self.doc;
+        let Some(Object::Array(annots)) = dict_get(doc, page, b"Annots") else {
+            return Ok(());
+        };
+        for annot in annots.iter().take(10_000) {
+            self.budget.check_time()?;
+            let Object::Dictionary(a) = deref(doc, annot) else {
+                continue;
+            };
+            let flags = dict_get(doc, a, b"F").and_then(|o| o.as_i64().ok()).unwrap_or(0);
+            if flags & 2 != 0 {
+                continue;
+            }
+            let Some(Object::Dictionary(ap)) = dict_get(doc, a, b"AP") else {
+                continue;
+            };
+            let stream = match ap.get(b"N").ok() {
+                Some(Object::Reference(id)) => match doc.get_object(*id) {
+                    Ok(Object::Stream(s)) => Some((*id, s)),
+                    Ok(Object::Dictionary(states)) => {
+                        appearance_state(doc, a, states)
+                    }
+                    _ => None,
+                },
+                Some(Object::Dictionary(states)) => appearance_state(doc, a, states),
+                _ => None,
+            };
+            let Some((id, stream)) = stream else { continue };
+            let mut gs = GState::default();
+            if let Some(Object::Array(rect)) = dict_get(doc, a, b"Rect") {
+                let v: Vec<f32> = rect.iter().filter_map(|o| deref(doc, o).as_float().ok()).collect();
+                if v.len() == 4 {
+                    gs.ctm = [1.0, 0.0, 0.0, 1.0, v[0].min(v[2]), v[1].min(v[3])];
+                }
+            }
+            self.run_form(id, stream, resources, &gs, 1)?;
+        }
+        Ok(())
     }
 
     /// Shows one string: decodes it and places it relative to the previous text.
@@ -651,6 +708,22 @@ impl<'a> Walker<'a> {
             }
         }
         self.pen = Some(Pen { end, dir, size });
+    }
+}
+
+/// The appearance stream for an annotation's current state (/AS).
+fn appearance_state<'a>(
+    doc: &'a Document,
+    annot: &'a Dictionary,
+    states: &'a Dictionary,
+) -> Option<(ObjectId, &'a Stream)> {
+    let state = dict_get(doc, annot, b"AS").and_then(|o| o.as_name().ok())?;
+    match states.get(state).ok()? {
+        Object::Reference(id) => match doc.get_object(*id) {
+            Ok(Object::Stream(s)) => Some((*id, s)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

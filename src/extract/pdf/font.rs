@@ -421,6 +421,8 @@ impl Font {
                     Object::Real(r) => code = (*r as i64).clamp(0, 255) as usize,
                     Object::Name(n) => {
                         if code < 256 {
+                            // "g3" is glyph 3, the space, in Microsoft TrueType subsets.
+                            let n: &[u8] = if n == b"g3" { b"space" } else { n };
                             set_glyph(&mut table, &mut names, code, n);
                         }
                         code += 1;
