@@ -185,14 +185,26 @@ fn main() {
                 }
                 *errors.entry(e.kind.as_str()).or_insert(0) += 1;
                 if readable {
-                    eprintln!("ERR {} {} (ref chars {})", e, path.display(), ref_text.trim().len());
+                    eprintln!(
+                        "ERR {} {} (ref chars {})",
+                        e,
+                        path.display(),
+                        ref_text.trim().len()
+                    );
                 }
             }
         }
+        // Parts, plus property values for RTF (unrtf prints \info fields).
         let ours: String = out
             .parts
             .iter()
             .map(|p| p.text.as_str())
+            .chain(
+                out.properties
+                    .iter()
+                    .filter(|_| mode == "rtf")
+                    .map(|p| p.value.as_str()),
+            )
             .collect::<Vec<_>>()
             .join("\n");
         if ref_text.trim().chars().count() >= 50 {
@@ -211,7 +223,11 @@ fn main() {
                 low.push((recall, path.clone()));
             }
             if verbose {
-                println!("{recall:.3} {:>8.1}ms {}", elapsed.as_secs_f64() * 1e3, path.display());
+                println!(
+                    "{recall:.3} {:>8.1}ms {}",
+                    elapsed.as_secs_f64() * 1e3,
+                    path.display()
+                );
             }
         }
     }
@@ -229,7 +245,10 @@ fn main() {
         "reference reads {ref_readable}; we read {ours_ok_of_readable} of those without error ({:.1}%)",
         100.0 * ours_ok_of_readable as f64 / ref_readable.max(1) as f64
     );
-    println!("we read {ours_ok} of all {} files without error; errors {errors:?}", files.len());
+    println!(
+        "we read {ours_ok} of all {} files without error; errors {errors:?}",
+        files.len()
+    );
     println!("panics escaping {panics}, panics caught inside (reported corrupt) {panics_caught}, timeouts {timeouts}");
     println!(
         "word recall vs reference over {recall_files} files with >= 50 chars: {:.3} (words {shared_total}/{ref_total}); files below 0.5: {}",

@@ -57,7 +57,9 @@ fn extract_inner(bytes: &[u8], budget: &Budget) -> Extracted {
     }));
     let doc = match loaded {
         Ok(Ok(doc)) => doc,
-        Ok(Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. }))) => {
+        Ok(Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded {
+            ..
+        }))) => {
             out.error = Some(ExtractError::limit(
                 "a PDF object stream's decompressed size exceeds the limit",
             ));
@@ -113,9 +115,7 @@ impl StreamReader<'_> {
     pub(crate) fn read(&self, stream: &Stream) -> ExtractResult<Vec<u8>> {
         let limits = &self.budget.limits;
         let compressed = stream.content.len() as u64;
-        let by_ratio = compressed
-            .saturating_mul(limits.max_ratio)
-            .max(1024 * 1024);
+        let by_ratio = compressed.saturating_mul(limits.max_ratio).max(1024 * 1024);
         let limit = limits.max_part_bytes.min(by_ratio).min(usize::MAX as u64) as usize;
         let data = match stream.filters() {
             Ok(f) if !f.is_empty() => match stream.decompressed_content_with_limit(limit) {
@@ -532,7 +532,8 @@ impl<'a> Walker<'a> {
         depth: usize,
     ) -> ExtractResult<()> {
         let doc = self.doc;
-        let Some(Object::Dictionary(xobjects)) = resources.and_then(|r| dict_get(doc, r, b"XObject"))
+        let Some(Object::Dictionary(xobjects)) =
+            resources.and_then(|r| dict_get(doc, r, b"XObject"))
         else {
             return Ok(());
         };
@@ -576,7 +577,10 @@ impl<'a> Walker<'a> {
         };
         let mut inner = gs.clone();
         if let Some(Object::Array(m)) = dict_get(doc, &stream.dict, b"Matrix") {
-            let vals: Vec<f32> = m.iter().filter_map(|o| deref(doc, o).as_float().ok()).collect();
+            let vals: Vec<f32> = m
+                .iter()
+                .filter_map(|o| deref(doc, o).as_float().ok())
+                .collect();
             if let Ok(m) = <[f32; 6]>::try_from(vals.as_slice()) {
                 inner.ctm = sane(mul(&m, &inner.ctm));
             }
@@ -586,7 +590,11 @@ impl<'a> Walker<'a> {
 
     /// Text of annotation appearances (form fields, free text, stamps), drawn
     /// after the page content as viewers do. Hidden annotations are skipped.
-    fn annotations(&mut self, page: &'a Dictionary, resources: Option<&'a Dictionary>) -> ExtractResult<()> {
+    fn annotations(
+        &mut self,
+        page: &'a Dictionary,
+        resources: Option<&'a Dictionary>,
+    ) -> ExtractResult<()> {
         let doc = self.doc;
         let Some(Object::Array(annots)) = dict_get(doc, page, b"Annots") else {
             return Ok(());
@@ -596,7 +604,9 @@ impl<'a> Walker<'a> {
             let Object::Dictionary(a) = deref(doc, annot) else {
                 continue;
             };
-            let flags = dict_get(doc, a, b"F").and_then(|o| o.as_i64().ok()).unwrap_or(0);
+            let flags = dict_get(doc, a, b"F")
+                .and_then(|o| o.as_i64().ok())
+                .unwrap_or(0);
             if flags & 2 != 0 {
                 continue;
             }
@@ -606,9 +616,7 @@ impl<'a> Walker<'a> {
             let stream = match ap.get(b"N").ok() {
                 Some(Object::Reference(id)) => match doc.get_object(*id) {
                     Ok(Object::Stream(s)) => Some((*id, s)),
-                    Ok(Object::Dictionary(states)) => {
-                        appearance_state(doc, a, states)
-                    }
+                    Ok(Object::Dictionary(states)) => appearance_state(doc, a, states),
                     _ => None,
                 },
                 Some(Object::Dictionary(states)) => appearance_state(doc, a, states),
@@ -617,7 +625,10 @@ impl<'a> Walker<'a> {
             let Some((id, stream)) = stream else { continue };
             let mut gs = GState::default();
             if let Some(Object::Array(rect)) = dict_get(doc, a, b"Rect") {
-                let v: Vec<f32> = rect.iter().filter_map(|o| deref(doc, o).as_float().ok()).collect();
+                let v: Vec<f32> = rect
+                    .iter()
+                    .filter_map(|o| deref(doc, o).as_float().ok())
+                    .collect();
                 if v.len() == 4 {
                     gs.ctm = [1.0, 0.0, 0.0, 1.0, v[0].min(v[2]), v[1].min(v[3])];
                 }
@@ -631,10 +642,7 @@ impl<'a> Walker<'a> {
     fn show(&mut self, bytes: &[u8], gs: &GState, tm: &mut Matrix) {
         let font = gs.font.clone().unwrap_or_else(|| self.fallback.clone());
         let trm = mul(
-            &mul(
-                &[gs.size * gs.h_scale, 0.0, 0.0, gs.size, 0.0, gs.rise],
-                tm,
-            ),
+            &mul(&[gs.size * gs.h_scale, 0.0, 0.0, gs.size, 0.0, gs.rise], tm),
             &gs.ctm,
         );
         let mut advance = 0.0f32;
@@ -673,7 +681,14 @@ impl<'a> Walker<'a> {
         self.scratch = scratch;
     }
 
-    fn place(&mut self, text: &str, start: (f32, f32), end: (f32, f32), dir: (f32, f32), size: f32) {
+    fn place(
+        &mut self,
+        text: &str,
+        start: (f32, f32),
+        end: (f32, f32),
+        dir: (f32, f32),
+        size: f32,
+    ) {
         let text = text.trim_matches('\0');
         if text.is_empty() {
             return;
@@ -704,6 +719,13 @@ impl<'a> Walker<'a> {
                 }
                 '\0'..='\u{8}' | '\u{b}'..='\u{1f}' => {}
                 '\u{a0}' => self.text.push(' '),
+                // Ligatures are spelled out so that words match ("conﬁdential").
+                'ﬀ' => self.text.push_str("ff"),
+                'ﬁ' => self.text.push_str("fi"),
+                'ﬂ' => self.text.push_str("fl"),
+                'ﬃ' => self.text.push_str("ffi"),
+                'ﬄ' => self.text.push_str("ffl"),
+                'ﬅ' | 'ﬆ' => self.text.push_str("st"),
                 c => self.text.push(c),
             }
         }

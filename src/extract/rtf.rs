@@ -325,7 +325,12 @@ impl<'a> Stripper<'a> {
             }
             _ => {}
         }
-        if skipping || matches!(self.state.dest, Dest::FontTable | Dest::Info | Dest::UserProps) {
+        if skipping
+            || matches!(
+                self.state.dest,
+                Dest::FontTable | Dest::Info | Dest::UserProps
+            )
+        {
             if self.skip > 0 {
                 self.skip -= 1;
             }
@@ -389,15 +394,13 @@ impl<'a> Stripper<'a> {
             "colortbl" | "stylesheet" | "pict" | "objdata" | "themedata" | "datastore"
             | "listtable" | "listoverridetable" | "rsidtbl" | "generator" | "latentstyles"
             | "xmlnstbl" | "filetbl" | "revtbl" | "fldinst" | "nonshppict" | "bkmkstart"
-            | "bkmkend" | "pntext" | "pntxta" | "pntxtb" | "listtext" | "ftnsep" | "ftnsepc"
-            | "aftnsep" | "aftnsepc" | "atnid" | "atnauthor" | "atndate" | "atnref"
-            | "mmathPr" | "wgrffmtfilter" | "pgdsctbl" | "private" | "xe" | "tc" | "sp"
-            | "sn" | "sv" | "passwordhash" | "protusertbl" | "background" | "defchp"
-            | "defpap" | "panose" | "falt" | "fname" | "operator" | "version" | "vern"
-            | "edmins" | "nofpages" | "nofwords" | "nofchars" | "nofcharsws" | "id"
-            | "creatim" | "revtim" | "printim" | "buptim" | "hlinkbase" | "docvar" => {
-                Dest::Skip
-            }
+            | "bkmkend" | "pntxta" | "pntxtb" | "ftnsep" | "ftnsepc" | "aftnsep" | "aftnsepc"
+            | "atnid" | "atnauthor" | "atndate" | "atnref" | "mmathPr" | "wgrffmtfilter"
+            | "pgdsctbl" | "private" | "xe" | "tc" | "sp" | "sn" | "sv" | "passwordhash"
+            | "protusertbl" | "background" | "defchp" | "defpap" | "panose" | "falt" | "fname"
+            | "operator" | "version" | "vern" | "edmins" | "nofpages" | "nofwords" | "nofchars"
+            | "nofcharsws" | "id" | "creatim" | "revtim" | "printim" | "buptim" | "hlinkbase"
+            | "docvar" => Dest::Skip,
             "header" | "headerl" | "headerr" | "headerf" => {
                 return Some(self.new_buffer(PartKind::Header, word))
             }
@@ -623,7 +626,10 @@ mod tests {
             part(&out, PartKind::Body),
             vec!["First para\nSecond bold para\nTab\tend\nnext"]
         );
-        assert_eq!(part(&out, PartKind::Header), vec!["CONFIDENTIAL // TLP:AMBER"]);
+        assert_eq!(
+            part(&out, PartKind::Header),
+            vec!["CONFIDENTIAL // TLP:AMBER"]
+        );
         assert_eq!(part(&out, PartKind::Footer), vec!["Page footer"]);
         assert_eq!(part(&out, PartKind::Footnote), vec!["Note text"]);
         assert_eq!(part(&out, PartKind::Comment), vec!["Looks fine"]);
@@ -658,7 +664,10 @@ Body\par}";
         assert_eq!(get("comments"), Some(("Notes", "RTF info")));
         assert_eq!(get("company"), Some(("ACME", "RTF info")));
         assert_eq!(get("operator"), None);
-        assert_eq!(get("MSIP_Label_abc_Enabled"), Some(("True", "RTF userprops")));
+        assert_eq!(
+            get("MSIP_Label_abc_Enabled"),
+            Some(("True", "RTF userprops"))
+        );
         assert_eq!(get("Classification"), Some(("Internal", "RTF userprops")));
         assert_eq!(part(&out, PartKind::Body), vec!["Body"]);
     }

@@ -14,7 +14,9 @@ fn build_pdf(bodies: &[Vec<u8>], trailer: &str) -> Vec<u8> {
         out.extend_from_slice(b"\nendobj\n");
     }
     let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", bodies.len() + 1).as_bytes());
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", bodies.len() + 1).as_bytes(),
+    );
     for off in offsets {
         out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
     }
@@ -96,7 +98,10 @@ fn info_custom_keys_and_utf16() {
     let title = prop(&out, "Title").unwrap();
     assert_eq!(title, "Grunße");
     assert_eq!(
-        prop(&out, "MSIP_Label_9fbde396-1a24-4c79-8edf-9254a0f35055_Enabled"),
+        prop(
+            &out,
+            "MSIP_Label_9fbde396-1a24-4c79-8edf-9254a0f35055_Enabled"
+        ),
         Some("True")
     );
     assert_eq!(

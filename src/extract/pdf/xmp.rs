@@ -165,12 +165,7 @@ mod tests {
 <dc:creator><rdf:Seq><rdf:li>Ann</rdf:li><rdf:li>Bob</rdf:li></rdf:Seq></dc:creator>
 </rdf:Description></rdf:RDF></x:xmpmeta>"#;
         let props = parse(xml);
-        let get = |k: &str| {
-            props
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.as_str())
-        };
+        let get = |k: &str| props.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("Attr"), Some("A & B"));
         assert_eq!(get("MSIP_Label_abc_Enabled"), Some("True"));
         assert_eq!(get("dc:title"), Some("Grüße & more"));
