@@ -418,7 +418,7 @@ impl<'a> Walker<'a> {
                 Token::Operator(op) => op,
             };
             self.ops += 1;
-            if self.ops % OPS_PER_CHECK == 0 {
+            if self.ops.is_multiple_of(OPS_PER_CHECK) {
                 self.budget.check_time()?;
             }
             let n = |i: usize| operands.get(i).and_then(Operand::num).unwrap_or(0.0);
@@ -434,10 +434,8 @@ impl<'a> Walker<'a> {
                 Some(m)
             };
             match op {
-                b"q" => {
-                    if stack.len() < MAX_GSTATE_DEPTH {
-                        stack.push(gs.clone());
-                    }
+                b"q" if stack.len() < MAX_GSTATE_DEPTH => {
+                    stack.push(gs.clone());
                 }
                 b"Q" => {
                     if let Some(g) = stack.pop() {

@@ -435,7 +435,7 @@ impl<'a> Stripper<'a> {
         let mut tokens = 0u32;
         while i < data.len() {
             tokens += 1;
-            if tokens % TOKENS_PER_CHECK == 0 {
+            if tokens.is_multiple_of(TOKENS_PER_CHECK) {
                 self.budget.check_time()?;
             }
             let b = data[i];
@@ -514,15 +514,11 @@ impl<'a> Stripper<'a> {
                                     self.push_char('-');
                                 }
                             }
-                            b'\r' | b'\n' => {
-                                if self.writes_text() {
-                                    self.push_char('\n');
-                                }
+                            b'\r' | b'\n' if self.writes_text() => {
+                                self.push_char('\n');
                             }
-                            b'\t' => {
-                                if self.writes_text() {
-                                    self.push_char('\t');
-                                }
+                            b'\t' if self.writes_text() => {
+                                self.push_char('\t');
                             }
                             _ => {}
                         }
@@ -603,7 +599,7 @@ mod tests {
         extract(rtf.as_bytes(), &Budget::new(Limits::default()))
     }
 
-    fn part<'a>(out: &'a Extracted, kind: PartKind) -> Vec<&'a str> {
+    fn part(out: &Extracted, kind: PartKind) -> Vec<&str> {
         out.parts
             .iter()
             .filter(|p| p.kind == kind)
