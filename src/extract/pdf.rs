@@ -102,8 +102,27 @@ fn extract_inner(bytes: &[u8], budget: &Budget) -> Extracted {
     }
     if let Err(e) = read_pages(&doc, &reader, budget, &mut out) {
         out.error = Some(e);
+        return out;
+    }
+    if has_encrypted_payload(&doc) {
+        // An IRM/unencrypted-wrapper PDF (PDF 2.0 §7.6.7): the wrapper page
+        // and metadata are read, the protected document itself is not.
+        out.error = Some(ExtractError::encrypted(
+            "PDF wraps an encrypted payload document (IRM protection)",
+        ));
     }
     out
+}
+
+fn has_encrypted_payload(doc: &Document) -> bool {
+    doc.objects.values().any(|o| {
+        let dict = match o {
+            Object::Dictionary(d) => d,
+            Object::Stream(s) => &s.dict,
+            _ => return false,
+        };
+        matches!(dict.get(b"Type"), Ok(Object::Name(n)) if n == b"EncryptedPayload")
+    })
 }
 
 /// Inflates streams within the file's budget.

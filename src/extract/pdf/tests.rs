@@ -228,3 +228,24 @@ fn form_xobjects_and_type3_scale() {
     assert_eq!(out.error, None);
     assert_eq!(out.parts[0].text, "Footer mark\nBody");
 }
+
+#[test]
+fn irm_wrapper_is_encrypted_but_keeps_metadata_and_wrapper_text() {
+    let page = b"BT /F1 12 Tf 72 700 Td (This PDF file is protected) Tj ET";
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R /Collection << /View /H >> >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+            stream("", page),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+            b"<< /MSIP_Label_abc_Enabled (True) >>".to_vec(),
+            b"<< /Type /EncryptedPayload /Subtype /MicrosoftIRMServices /Version 2 >>".to_vec(),
+        ],
+        "/Info 6 0 R",
+    );
+    let out = extract(&pdf, &budget());
+    assert_eq!(out.error.as_ref().map(|e| e.kind), Some(ErrorKind::Encrypted));
+    assert_eq!(prop(&out, "MSIP_Label_abc_Enabled"), Some("True"));
+    assert_eq!(out.parts[0].text, "This PDF file is protected");
+}
