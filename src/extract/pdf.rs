@@ -48,8 +48,14 @@ fn has_encrypt_entry(bytes: &[u8]) -> bool {
 
 fn extract_inner(bytes: &[u8], budget: &Budget) -> Extracted {
     let mut out = Extracted::default();
+    // Object and cross-reference streams are inflated by lopdf while loading:
+    // bound each by the part limit and, for small files, by the ratio limit.
+    let by_ratio = (bytes.len() as u64)
+        .saturating_mul(budget.limits.max_ratio)
+        .max(16 * 1024 * 1024);
+    let load_limit = budget.limits.max_part_bytes.min(by_ratio);
     let options = LoadOptions {
-        max_decompressed_size: Some(budget.limits.max_part_bytes.min(usize::MAX as u64) as usize),
+        max_decompressed_size: Some(load_limit.min(usize::MAX as u64) as usize),
         ..LoadOptions::default()
     };
     let loaded = catch_unwind(AssertUnwindSafe(|| {
@@ -533,7 +539,7 @@ impl<'a> Walker<'a> {
                         }
                     }
                 }
-                b"ID" => lexer.skip_inline_image(),
+                b"ID" => lexer.skip_inline_image_sized(inline_image_size(&operands)),
                 _ => {}
             }
             operands.clear();
@@ -748,6 +754,45 @@ impl<'a> Walker<'a> {
         }
         self.pen = Some(Pen { end, dir, size });
     }
+}
+
+/// Length of an unfiltered inline image's data from its parameters
+/// (the operands between BI and ID), if they say.
+fn inline_image_size(params: &[Operand]) -> Option<usize> {
+    let mut width = None;
+    let mut height = None;
+    let mut bpc = 8u64;
+    let mut comps = 1u64;
+    let mut mask = false;
+    for pair in params.chunks_exact(2) {
+        let Operand::Name(key) = &pair[0] else {
+            return None;
+        };
+        match (key.as_slice(), &pair[1]) {
+            (b"W" | b"Width", Operand::Num(n)) => width = Some(*n as u64),
+            (b"H" | b"Height", Operand::Num(n)) => height = Some(*n as u64),
+            (b"BPC" | b"BitsPerComponent", Operand::Num(n)) => bpc = *n as u64,
+            (b"IM" | b"ImageMask", Operand::Bool(b)) => mask = *b,
+            (b"F" | b"Filter", _) => return None,
+            (b"CS" | b"ColorSpace", Operand::Name(cs)) => {
+                comps = match cs.as_slice() {
+                    b"G" | b"DeviceGray" | b"I" | b"Indexed" | b"CalGray" => 1,
+                    b"RGB" | b"DeviceRGB" | b"CalRGB" => 3,
+                    b"CMYK" | b"DeviceCMYK" => 4,
+                    _ => return None,
+                }
+            }
+            (b"CS" | b"ColorSpace", _) => return None,
+            _ => {}
+        }
+    }
+    if mask {
+        bpc = 1;
+        comps = 1;
+    }
+    let (w, h) = (width?, height?);
+    let row = (w.checked_mul(comps)?.checked_mul(bpc)?).div_ceil(8);
+    usize::try_from(row.checked_mul(h)?).ok()
 }
 
 /// The appearance stream for an annotation's current state (/AS).

@@ -245,7 +245,10 @@ fn irm_wrapper_is_encrypted_but_keeps_metadata_and_wrapper_text() {
         "/Info 6 0 R",
     );
     let out = extract(&pdf, &budget());
-    assert_eq!(out.error.as_ref().map(|e| e.kind), Some(ErrorKind::Encrypted));
+    assert_eq!(
+        out.error.as_ref().map(|e| e.kind),
+        Some(ErrorKind::Encrypted)
+    );
     assert_eq!(prop(&out, "MSIP_Label_abc_Enabled"), Some("True"));
     assert_eq!(out.parts[0].text, "This PDF file is protected");
 }
