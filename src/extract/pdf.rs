@@ -152,13 +152,38 @@ impl StreamReader<'_> {
                         "a PDF stream's decompressed size exceeds the limit",
                     ))
                 }
-                Err(_) => return Err(ExtractError::corrupt("PDF stream could not be decoded")),
+                Err(_) => match salvage_flate(stream, &f, limit) {
+                    Some(d) => d,
+                    None => return Err(ExtractError::corrupt("PDF stream could not be decoded")),
+                },
             },
             _ => stream.content.clone(),
         };
         self.budget.charge_inflated(data.len() as u64)?;
         Ok(data)
     }
+}
+
+/// What a damaged (truncated, bad checksum) Flate stream inflates to before
+/// the damage, as viewers show it. Only for a lone FlateDecode filter
+/// without a predictor.
+fn salvage_flate(stream: &Stream, filters: &[&[u8]], limit: usize) -> Option<Vec<u8>> {
+    use std::io::Read;
+    if filters != [b"FlateDecode".as_slice()] || stream.dict.has(b"DecodeParms") {
+        return None;
+    }
+    let data = &stream.content;
+    // Try with the zlib header, then as raw deflate.
+    let mut out = Vec::new();
+    let _ = flate2::read::ZlibDecoder::new(data.as_slice())
+        .take(limit as u64)
+        .read_to_end(&mut out);
+    if out.is_empty() && data.len() > 2 {
+        let _ = flate2::read::DeflateDecoder::new(&data[2..])
+            .take(limit as u64)
+            .read_to_end(&mut out);
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 fn deref<'a>(doc: &'a Document, obj: &'a Object) -> &'a Object {

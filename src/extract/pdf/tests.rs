@@ -252,3 +252,37 @@ fn irm_wrapper_is_encrypted_but_keeps_metadata_and_wrapper_text() {
     assert_eq!(prop(&out, "MSIP_Label_abc_Enabled"), Some("True"));
     assert_eq!(out.parts[0].text, "This PDF file is protected");
 }
+
+#[test]
+fn truncated_flate_content_is_salvaged() {
+    use std::io::Write;
+    let content =
+        b"BT /F1 12 Tf 72 700 Td (Salvaged line) Tj ET\nBT 72 680 Td (lost) Tj ET".repeat(50);
+    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&content).unwrap();
+    let mut data = enc.finish().unwrap();
+    data.truncate(data.len() - 8);
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+            stream("/Filter /FlateDecode", &data),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &budget());
+    assert_eq!(out.error, None);
+    assert!(out.parts[0].text.starts_with("Salvaged line"));
+}
+
+#[test]
+fn deadline_gives_timeout() {
+    let limits = Limits {
+        file_timeout: std::time::Duration::ZERO,
+        ..Limits::default()
+    };
+    let out = extract(&sample_pdf("<< /Title (x) >>"), &Budget::new(limits));
+    assert_eq!(out.error.map(|e| e.kind), Some(ErrorKind::Timeout));
+}
