@@ -170,7 +170,8 @@ impl<'a> Stripper<'a> {
         let bytes = std::mem::take(&mut self.pending);
         let enc = self.encoding();
         let (text, _) = enc.decode_without_bom_handling(&bytes);
-        let text = text.into_owned();
+        // Undecodable bytes (a lone lead byte of a symbol font) are dropped.
+        let text: String = text.chars().filter(|&c| c != '\u{fffd}').collect();
         self.push_str(&text);
         self.pending = bytes;
         self.pending.clear();
