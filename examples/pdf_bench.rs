@@ -92,6 +92,21 @@ fn reference(mode: &str, path: &Path) -> (bool, String) {
     (ok, text)
 }
 
+fn lopdf_text(bytes: &[u8]) -> Extracted {
+    let mut out = Extracted::default();
+    match lopdf::Document::load_mem(bytes) {
+        Ok(doc) => {
+            let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+            match doc.extract_text(&pages) {
+                Ok(t) => out.push_part(labelscan::extract::PartKind::Page, "all", t),
+                Err(_) => out.error = Some(labelscan::extract::ExtractError::corrupt("lopdf text")),
+            }
+        }
+        Err(_) => out.error = Some(labelscan::extract::ExtractError::corrupt("lopdf load")),
+    }
+    out
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "pdf".to_string());
@@ -121,6 +136,9 @@ fn main() {
         PANICS.fetch_add(1, Ordering::SeqCst);
     }));
     let mut panics_caught = 0usize;
+    // `lopdf` mode: lopdf's own extract_text, for comparison.
+    let lopdf_mode = mode == "lopdf";
+    let mode = if lopdf_mode { "pdf".to_string() } else { mode };
     let mut files = Vec::new();
     walk(Path::new(&dir), &mode, &mut files);
     files.sort();
@@ -151,7 +169,9 @@ fn main() {
         let budget = Budget::new(limits);
         let start = Instant::now();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if mode == "rtf" {
+            if lopdf_mode {
+                lopdf_text(&bytes)
+            } else if mode == "rtf" {
                 rtf::extract(&bytes, &budget)
             } else {
                 pdf::extract(&bytes, &budget)
