@@ -279,8 +279,13 @@ fn read_pages(
     for (index, page_id) in doc.page_iter().enumerate() {
         budget.check_time()?;
         let n = index + 1;
-        let text = walker.page_text(page_id)?;
+        let [text, header, footer] = walker.page_text(page_id)?;
         out.parts_read.push(format!("page {n}"));
+        if chars_left > header.len() + footer.len() {
+            chars_left -= header.len() + footer.len();
+            out.push_part(PartKind::Header, format!("page {n} header"), header);
+            out.push_part(PartKind::Footer, format!("page {n} footer"), footer);
+        }
         if chars_left == 0 {
             continue;
         }
@@ -362,8 +367,13 @@ struct Walker<'a> {
     fonts: HashMap<ObjectId, Rc<Font>>,
     forms: HashMap<ObjectId, Rc<Vec<u8>>>,
     fallback: Rc<Font>,
-    text: String,
-    pen: Option<Pen>,
+    /// Page text, then text of header and footer artifacts.
+    texts: [String; 3],
+    pens: [Option<Pen>; 3],
+    /// Which of `texts` shown text goes to.
+    cur: usize,
+    /// Open marked-content sections: the `texts` index each selects.
+    marked: Vec<usize>,
     ops: u32,
     scratch: String,
 }
@@ -377,19 +387,25 @@ impl<'a> Walker<'a> {
             fonts: HashMap::new(),
             forms: HashMap::new(),
             fallback: Rc::new(Font::fallback()),
-            text: String::new(),
-            pen: None,
+            texts: Default::default(),
+            pens: Default::default(),
+            cur: 0,
+            marked: Vec::new(),
             ops: 0,
             scratch: String::new(),
         }
     }
 
-    fn page_text(&mut self, page_id: ObjectId) -> ExtractResult<String> {
-        self.text.clear();
-        self.pen = None;
+    fn page_text(&mut self, page_id: ObjectId) -> ExtractResult<[String; 3]> {
+        for t in &mut self.texts {
+            t.clear();
+        }
+        self.pens = Default::default();
+        self.cur = 0;
+        self.marked.clear();
         let doc = self.doc;
         let Ok(page) = doc.get_dictionary(page_id) else {
-            return Ok(String::new());
+            return Ok(Default::default());
         };
         let resources = page_resources(doc, page);
         let mut content = Vec::new();
@@ -415,9 +431,11 @@ impl<'a> Walker<'a> {
         let mut gs = GState::default();
         self.run(&content, resources, &mut gs, 0)?;
         self.annotations(page, resources)?;
-        let mut text = std::mem::take(&mut self.text);
-        trim_lines(&mut text);
-        Ok(text)
+        let mut texts = std::mem::take(&mut self.texts);
+        for t in &mut texts {
+            trim_lines(t);
+        }
+        Ok(texts)
     }
 
     fn font(&mut self, resources: Option<&Dictionary>, name: &[u8]) -> Rc<Font> {
@@ -565,6 +583,33 @@ impl<'a> Walker<'a> {
                     }
                 }
                 b"ID" => lexer.skip_inline_image_sized(inline_image_size(&operands)),
+                b"BMC" | b"BDC" => {
+                    // Tagged PDFs mark running headers and footers as
+                    // pagination artifacts: keep them apart from the page body.
+                    let target = match (operands.first(), operands.get(1)) {
+                        (Some(Operand::Name(tag)), Some(Operand::Dict(raw)))
+                            if tag == b"Artifact" =>
+                        {
+                            let has = |w: &[u8]| memchr::memmem::find(raw, w).is_some();
+                            if has(b"/Header") {
+                                1
+                            } else if has(b"/Footer") {
+                                2
+                            } else {
+                                self.cur
+                            }
+                        }
+                        _ => self.cur,
+                    };
+                    if self.marked.len() < MAX_GSTATE_DEPTH {
+                        self.marked.push(target);
+                        self.cur = target;
+                    }
+                }
+                b"EMC" => {
+                    self.marked.pop();
+                    self.cur = self.marked.last().copied().unwrap_or(0);
+                }
                 _ => {}
             }
             operands.clear();
@@ -741,43 +786,45 @@ impl<'a> Walker<'a> {
         if text.is_empty() {
             return;
         }
-        if let Some(pen) = &self.pen {
+        let cur = self.cur;
+        let out = &mut self.texts[cur];
+        if let Some(pen) = &self.pens[cur] {
             let dx = start.0 - pen.end.0;
             let dy = start.1 - pen.end.1;
             let along = dx * dir.0 + dy * dir.1;
             let across = dy * dir.0 - dx * dir.1;
             let same_dir = dir.0 * pen.dir.0 + dir.1 * pen.dir.1 > 0.95;
             let ref_size = size.max(pen.size).max(0.1);
-            let ends_white = self.text.ends_with(char::is_whitespace);
+            let ends_white = out.ends_with(char::is_whitespace);
             let starts_white = text.starts_with(char::is_whitespace);
             if !same_dir || across.abs() > 0.5 * ref_size {
-                if !self.text.is_empty() && !self.text.ends_with('\n') {
-                    self.text.push('\n');
+                if !out.is_empty() && !out.ends_with('\n') {
+                    out.push('\n');
                 }
             } else if along > 0.15 * size.max(0.1) && !ends_white && !starts_white {
-                self.text.push(' ');
+                out.push(' ');
             }
         }
         for c in text.chars() {
             match c {
                 '\r' | '\n' => {
-                    if !self.text.ends_with('\n') {
-                        self.text.push('\n');
+                    if !out.ends_with('\n') {
+                        out.push('\n');
                     }
                 }
                 '\0'..='\u{8}' | '\u{b}'..='\u{1f}' => {}
-                '\u{a0}' => self.text.push(' '),
+                '\u{a0}' => out.push(' '),
                 // Ligatures are spelled out so that words match ("conﬁdential").
-                'ﬀ' => self.text.push_str("ff"),
-                'ﬁ' => self.text.push_str("fi"),
-                'ﬂ' => self.text.push_str("fl"),
-                'ﬃ' => self.text.push_str("ffi"),
-                'ﬄ' => self.text.push_str("ffl"),
-                'ﬅ' | 'ﬆ' => self.text.push_str("st"),
-                c => self.text.push(c),
+                'ﬀ' => out.push_str("ff"),
+                'ﬁ' => out.push_str("fi"),
+                'ﬂ' => out.push_str("fl"),
+                'ﬃ' => out.push_str("ffi"),
+                'ﬄ' => out.push_str("ffl"),
+                'ﬅ' | 'ﬆ' => out.push_str("st"),
+                c => out.push(c),
             }
         }
-        self.pen = Some(Pen { end, dir, size });
+        self.pens[cur] = Some(Pen { end, dir, size });
     }
 }
 

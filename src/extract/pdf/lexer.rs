@@ -9,8 +9,9 @@ pub enum Operand {
     Name(Vec<u8>),
     Array(Vec<Operand>),
     Bool(bool),
-    /// A dictionary (marked-content properties, inline-image parameters): skipped.
-    Dict,
+    /// A dictionary (marked-content properties): its raw bytes, at most
+    /// `MAX_DICT_RAW` of them (empty inside arrays).
+    Dict(Vec<u8>),
     Other,
 }
 
@@ -32,6 +33,8 @@ pub enum Token<'a> {
 
 /// Deepest nesting of arrays/dictionaries kept in one operand.
 const MAX_NESTING: usize = 32;
+/// Most raw bytes kept of a dictionary operand.
+const MAX_DICT_RAW: usize = 1024;
 /// Longest array kept as an operand; longer ones are truncated.
 const MAX_ARRAY: usize = 1 << 16;
 
@@ -128,9 +131,13 @@ impl<'a> Lexer<'a> {
                 Some(Token::Operand(self.array(0)))
             }
             b'<' if self.data.get(self.pos + 1) == Some(&b'<') => {
+                let start = self.pos;
                 self.pos += 2;
                 self.skip_dict(0);
-                Some(Token::Operand(Operand::Dict))
+                let end = self.pos.min(start + MAX_DICT_RAW);
+                Some(Token::Operand(Operand::Dict(
+                    self.data[start..end].to_vec(),
+                )))
             }
             b']' | b'>' | b')' | b'{' | b'}' => {
                 self.pos += 1;
@@ -348,7 +355,7 @@ impl<'a> Lexer<'a> {
                 b'<' if self.data.get(self.pos + 1) == Some(&b'<') => {
                     self.pos += 2;
                     self.skip_dict(depth + 1);
-                    items.push(Operand::Dict);
+                    items.push(Operand::Dict(Vec::new()));
                 }
                 _ => match self.simple() {
                     Some(op) => {

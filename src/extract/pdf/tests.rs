@@ -286,3 +286,37 @@ fn deadline_gives_timeout() {
     let out = extract(&sample_pdf("<< /Title (x) >>"), &Budget::new(limits));
     assert_eq!(out.error.map(|e| e.kind), Some(ErrorKind::Timeout));
 }
+
+#[test]
+fn pagination_artifacts_become_header_and_footer_parts() {
+    let page = b"/Artifact <</Type /Pagination /Subtype /Footer>> BDC BT /F1 9 Tf 72 30 Td (CONFIDENTIAL footer) Tj ET EMC\n\
+/Artifact <</Attached [/Top] /Type/Pagination/Subtype/Header>>BDC BT /F1 9 Tf 72 760 Td (Header line) Tj ET EMC\n\
+/P <</MCID 0>> BDC BT /F1 12 Tf 72 700 Td (Body text) Tj ET EMC";
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+            stream("", page),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &budget());
+    assert_eq!(out.error, None);
+    let find = |k: PartKind| {
+        out.parts
+            .iter()
+            .find(|p| p.kind == k)
+            .map(|p| (p.location.as_str(), p.text.as_str()))
+    };
+    assert_eq!(find(PartKind::Page), Some(("page 1", "Body text")));
+    assert_eq!(
+        find(PartKind::Header),
+        Some(("page 1 header", "Header line"))
+    );
+    assert_eq!(
+        find(PartKind::Footer),
+        Some(("page 1 footer", "CONFIDENTIAL footer"))
+    );
+}
