@@ -12,7 +12,11 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// Panics raised inside the extractor (it catches them itself and reports `corrupt`).
+static PANICS: AtomicUsize = AtomicUsize::new(0);
 
 use labelscan::budget::{Budget, Limits};
 use labelscan::extract::{pdf, rtf, ErrorKind, Extracted};
@@ -88,6 +92,21 @@ fn reference(mode: &str, path: &Path) -> (bool, String) {
     (ok, text)
 }
 
+fn lopdf_text(bytes: &[u8]) -> Extracted {
+    let mut out = Extracted::default();
+    match lopdf::Document::load_mem(bytes) {
+        Ok(doc) => {
+            let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+            match doc.extract_text(&pages) {
+                Ok(t) => out.push_part(labelscan::extract::PartKind::Page, "all", t),
+                Err(_) => out.error = Some(labelscan::extract::ExtractError::corrupt("lopdf text")),
+            }
+        }
+        Err(_) => out.error = Some(labelscan::extract::ExtractError::corrupt("lopdf load")),
+    }
+    out
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "pdf".to_string());
@@ -95,6 +114,31 @@ fn main() {
         .next()
         .unwrap_or_else(|| "/work/shared/corpus/realworld".to_string());
     let verbose = std::env::var("BENCH_VERBOSE").is_ok();
+    if mode == "dump" {
+        // Prints what we extract from one file.
+        let bytes = std::fs::read(&dir).expect("read file");
+        let budget = Budget::new(Limits::default());
+        let out = if dir.to_ascii_lowercase().ends_with(".rtf") {
+            rtf::extract(&bytes, &budget)
+        } else {
+            pdf::extract(&bytes, &budget)
+        };
+        for p in &out.properties {
+            println!("[{}] {} = {}", p.location, p.name, p.value);
+        }
+        for p in &out.parts {
+            println!("--- {:?} {}\n{}", p.kind, p.location, p.text);
+        }
+        println!("error: {:?}; parts_read: {:?}", out.error, out.parts_read);
+        return;
+    }
+    std::panic::set_hook(Box::new(|_| {
+        PANICS.fetch_add(1, Ordering::SeqCst);
+    }));
+    let mut panics_caught = 0usize;
+    // `lopdf` mode: lopdf's own extract_text, for comparison.
+    let lopdf_mode = mode == "lopdf";
+    let mode = if lopdf_mode { "pdf".to_string() } else { mode };
     let mut files = Vec::new();
     walk(Path::new(&dir), &mode, &mut files);
     files.sort();
@@ -125,12 +169,19 @@ fn main() {
         let budget = Budget::new(limits);
         let start = Instant::now();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if mode == "rtf" {
+            if lopdf_mode {
+                lopdf_text(&bytes)
+            } else if mode == "rtf" {
                 rtf::extract(&bytes, &budget)
             } else {
                 pdf::extract(&bytes, &budget)
             }
         }));
+        let caught = PANICS.swap(0, Ordering::SeqCst);
+        if caught > 0 {
+            panics_caught += 1;
+            eprintln!("CAUGHT PANIC {}", path.display());
+        }
         let elapsed = start.elapsed();
         times.push(elapsed);
         let out: Extracted = match result {
@@ -163,10 +214,17 @@ fn main() {
                 }
             }
         }
+        // Parts, plus property values for RTF (unrtf prints \info fields).
         let ours: String = out
             .parts
             .iter()
             .map(|p| p.text.as_str())
+            .chain(
+                out.properties
+                    .iter()
+                    .filter(|_| mode == "rtf")
+                    .map(|p| p.value.as_str()),
+            )
             .collect::<Vec<_>>()
             .join("\n");
         if ref_text.trim().chars().count() >= 50 {
@@ -211,7 +269,7 @@ fn main() {
         "we read {ours_ok} of all {} files without error; errors {errors:?}",
         files.len()
     );
-    println!("panics {panics}, timeouts {timeouts}");
+    println!("panics escaping {panics}, panics caught inside (reported corrupt) {panics_caught}, timeouts {timeouts}");
     println!(
         "word recall vs reference over {recall_files} files with >= 50 chars: {:.3} (words {shared_total}/{ref_total}); files below 0.5: {}",
         shared_total as f64 / ref_total.max(1) as f64,

@@ -48,8 +48,14 @@ fn has_encrypt_entry(bytes: &[u8]) -> bool {
 
 fn extract_inner(bytes: &[u8], budget: &Budget) -> Extracted {
     let mut out = Extracted::default();
+    // Object and cross-reference streams are inflated by lopdf while loading:
+    // bound each by the part limit and, for small files, by the ratio limit.
+    let by_ratio = (bytes.len() as u64)
+        .saturating_mul(budget.limits.max_ratio)
+        .max(16 * 1024 * 1024);
+    let load_limit = budget.limits.max_part_bytes.min(by_ratio);
     let options = LoadOptions {
-        max_decompressed_size: Some(budget.limits.max_part_bytes.min(usize::MAX as u64) as usize),
+        max_decompressed_size: Some(load_limit.min(usize::MAX as u64) as usize),
         ..LoadOptions::default()
     };
     let loaded = catch_unwind(AssertUnwindSafe(|| {
@@ -102,8 +108,27 @@ fn extract_inner(bytes: &[u8], budget: &Budget) -> Extracted {
     }
     if let Err(e) = read_pages(&doc, &reader, budget, &mut out) {
         out.error = Some(e);
+        return out;
+    }
+    if has_encrypted_payload(&doc) {
+        // An IRM/unencrypted-wrapper PDF (PDF 2.0 §7.6.7): the wrapper page
+        // and metadata are read, the protected document itself is not.
+        out.error = Some(ExtractError::encrypted(
+            "PDF wraps an encrypted payload document (IRM protection)",
+        ));
     }
     out
+}
+
+fn has_encrypted_payload(doc: &Document) -> bool {
+    doc.objects.values().any(|o| {
+        let dict = match o {
+            Object::Dictionary(d) => d,
+            Object::Stream(s) => &s.dict,
+            _ => return false,
+        };
+        matches!(dict.get(b"Type"), Ok(Object::Name(n)) if n == b"EncryptedPayload")
+    })
 }
 
 /// Inflates streams within the file's budget.
@@ -127,13 +152,38 @@ impl StreamReader<'_> {
                         "a PDF stream's decompressed size exceeds the limit",
                     ))
                 }
-                Err(_) => return Err(ExtractError::corrupt("PDF stream could not be decoded")),
+                Err(_) => match salvage_flate(stream, &f, limit) {
+                    Some(d) => d,
+                    None => return Err(ExtractError::corrupt("PDF stream could not be decoded")),
+                },
             },
             _ => stream.content.clone(),
         };
         self.budget.charge_inflated(data.len() as u64)?;
         Ok(data)
     }
+}
+
+/// What a damaged (truncated, bad checksum) Flate stream inflates to before
+/// the damage, as viewers show it. Only for a lone FlateDecode filter
+/// without a predictor.
+fn salvage_flate(stream: &Stream, filters: &[&[u8]], limit: usize) -> Option<Vec<u8>> {
+    use std::io::Read;
+    if filters != [b"FlateDecode".as_slice()] || stream.dict.has(b"DecodeParms") {
+        return None;
+    }
+    let data = &stream.content;
+    // Try with the zlib header, then as raw deflate.
+    let mut out = Vec::new();
+    let _ = flate2::read::ZlibDecoder::new(data.as_slice())
+        .take(limit as u64)
+        .read_to_end(&mut out);
+    if out.is_empty() && data.len() > 2 {
+        let _ = flate2::read::DeflateDecoder::new(&data[2..])
+            .take(limit as u64)
+            .read_to_end(&mut out);
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 fn deref<'a>(doc: &'a Document, obj: &'a Object) -> &'a Object {
@@ -229,8 +279,13 @@ fn read_pages(
     for (index, page_id) in doc.page_iter().enumerate() {
         budget.check_time()?;
         let n = index + 1;
-        let text = walker.page_text(page_id)?;
+        let [text, header, footer] = walker.page_text(page_id)?;
         out.parts_read.push(format!("page {n}"));
+        if chars_left > header.len() + footer.len() {
+            chars_left -= header.len() + footer.len();
+            out.push_part(PartKind::Header, format!("page {n} header"), header);
+            out.push_part(PartKind::Footer, format!("page {n} footer"), footer);
+        }
         if chars_left == 0 {
             continue;
         }
@@ -312,8 +367,13 @@ struct Walker<'a> {
     fonts: HashMap<ObjectId, Rc<Font>>,
     forms: HashMap<ObjectId, Rc<Vec<u8>>>,
     fallback: Rc<Font>,
-    text: String,
-    pen: Option<Pen>,
+    /// Page text, then text of header and footer artifacts.
+    texts: [String; 3],
+    pens: [Option<Pen>; 3],
+    /// Which of `texts` shown text goes to.
+    cur: usize,
+    /// Open marked-content sections: the `texts` index each selects.
+    marked: Vec<usize>,
     ops: u32,
     scratch: String,
 }
@@ -327,19 +387,25 @@ impl<'a> Walker<'a> {
             fonts: HashMap::new(),
             forms: HashMap::new(),
             fallback: Rc::new(Font::fallback()),
-            text: String::new(),
-            pen: None,
+            texts: Default::default(),
+            pens: Default::default(),
+            cur: 0,
+            marked: Vec::new(),
             ops: 0,
             scratch: String::new(),
         }
     }
 
-    fn page_text(&mut self, page_id: ObjectId) -> ExtractResult<String> {
-        self.text.clear();
-        self.pen = None;
+    fn page_text(&mut self, page_id: ObjectId) -> ExtractResult<[String; 3]> {
+        for t in &mut self.texts {
+            t.clear();
+        }
+        self.pens = Default::default();
+        self.cur = 0;
+        self.marked.clear();
         let doc = self.doc;
         let Ok(page) = doc.get_dictionary(page_id) else {
-            return Ok(String::new());
+            return Ok(Default::default());
         };
         let resources = page_resources(doc, page);
         let mut content = Vec::new();
@@ -364,9 +430,12 @@ impl<'a> Walker<'a> {
         }
         let mut gs = GState::default();
         self.run(&content, resources, &mut gs, 0)?;
-        let mut text = std::mem::take(&mut self.text);
-        trim_lines(&mut text);
-        Ok(text)
+        self.annotations(page, resources)?;
+        let mut texts = std::mem::take(&mut self.texts);
+        for t in &mut texts {
+            trim_lines(t);
+        }
+        Ok(texts)
     }
 
     fn font(&mut self, resources: Option<&Dictionary>, name: &[u8]) -> Rc<Font> {
@@ -417,7 +486,7 @@ impl<'a> Walker<'a> {
                 Token::Operator(op) => op,
             };
             self.ops += 1;
-            if self.ops % OPS_PER_CHECK == 0 {
+            if self.ops.is_multiple_of(OPS_PER_CHECK) {
                 self.budget.check_time()?;
             }
             let n = |i: usize| operands.get(i).and_then(Operand::num).unwrap_or(0.0);
@@ -433,10 +502,8 @@ impl<'a> Walker<'a> {
                 Some(m)
             };
             match op {
-                b"q" => {
-                    if stack.len() < MAX_GSTATE_DEPTH {
-                        stack.push(gs.clone());
-                    }
+                b"q" if stack.len() < MAX_GSTATE_DEPTH => {
+                    stack.push(gs.clone());
                 }
                 b"Q" => {
                     if let Some(g) = stack.pop() {
@@ -515,7 +582,34 @@ impl<'a> Walker<'a> {
                         }
                     }
                 }
-                b"ID" => lexer.skip_inline_image(),
+                b"ID" => lexer.skip_inline_image_sized(inline_image_size(&operands)),
+                b"BMC" | b"BDC" => {
+                    // Tagged PDFs mark running headers and footers as
+                    // pagination artifacts: keep them apart from the page body.
+                    let target = match (operands.first(), operands.get(1)) {
+                        (Some(Operand::Name(tag)), Some(Operand::Dict(raw)))
+                            if tag == b"Artifact" =>
+                        {
+                            let has = |w: &[u8]| memchr::memmem::find(raw, w).is_some();
+                            if has(b"/Header") {
+                                1
+                            } else if has(b"/Footer") {
+                                2
+                            } else {
+                                self.cur
+                            }
+                        }
+                        _ => self.cur,
+                    };
+                    if self.marked.len() < MAX_GSTATE_DEPTH {
+                        self.marked.push(target);
+                        self.cur = target;
+                    }
+                }
+                b"EMC" => {
+                    self.marked.pop();
+                    self.cur = self.marked.last().copied().unwrap_or(0);
+                }
                 _ => {}
             }
             operands.clear();
@@ -545,6 +639,19 @@ impl<'a> Walker<'a> {
         if dict_get(doc, &stream.dict, b"Subtype").and_then(|o| o.as_name().ok()) != Some(b"Form") {
             return Ok(());
         }
+        self.run_form(*id, stream, resources, gs, depth)
+    }
+
+    fn run_form(
+        &mut self,
+        id: ObjectId,
+        stream: &'a Stream,
+        resources: Option<&'a Dictionary>,
+        gs: &GState,
+        depth: usize,
+    ) -> ExtractResult<()> {
+        let doc = self.doc;
+        let id = &id;
         let content = match self.forms.get(id) {
             Some(c) => c.clone(),
             None => {
@@ -572,6 +679,56 @@ impl<'a> Walker<'a> {
             }
         }
         self.run(&content, form_resources, &mut inner, depth + 1)
+    }
+
+    /// Text of annotation appearances (form fields, free text, stamps), drawn
+    /// after the page content as viewers do. Hidden annotations are skipped.
+    fn annotations(
+        &mut self,
+        page: &'a Dictionary,
+        resources: Option<&'a Dictionary>,
+    ) -> ExtractResult<()> {
+        let doc = self.doc;
+        let Some(Object::Array(annots)) = dict_get(doc, page, b"Annots") else {
+            return Ok(());
+        };
+        for annot in annots.iter().take(10_000) {
+            self.budget.check_time()?;
+            let Object::Dictionary(a) = deref(doc, annot) else {
+                continue;
+            };
+            let flags = dict_get(doc, a, b"F")
+                .and_then(|o| o.as_i64().ok())
+                .unwrap_or(0);
+            if flags & 2 != 0 {
+                continue;
+            }
+            let Some(Object::Dictionary(ap)) = dict_get(doc, a, b"AP") else {
+                continue;
+            };
+            let stream = match ap.get(b"N").ok() {
+                Some(Object::Reference(id)) => match doc.get_object(*id) {
+                    Ok(Object::Stream(s)) => Some((*id, s)),
+                    Ok(Object::Dictionary(states)) => appearance_state(doc, a, states),
+                    _ => None,
+                },
+                Some(Object::Dictionary(states)) => appearance_state(doc, a, states),
+                _ => None,
+            };
+            let Some((id, stream)) = stream else { continue };
+            let mut gs = GState::default();
+            if let Some(Object::Array(rect)) = dict_get(doc, a, b"Rect") {
+                let v: Vec<f32> = rect
+                    .iter()
+                    .filter_map(|o| deref(doc, o).as_float().ok())
+                    .collect();
+                if v.len() == 4 {
+                    gs.ctm = [1.0, 0.0, 0.0, 1.0, v[0].min(v[2]), v[1].min(v[3])];
+                }
+            }
+            self.run_form(id, stream, resources, &gs, 1)?;
+        }
+        Ok(())
     }
 
     /// Shows one string: decodes it and places it relative to the previous text.
@@ -629,36 +786,100 @@ impl<'a> Walker<'a> {
         if text.is_empty() {
             return;
         }
-        if let Some(pen) = &self.pen {
+        let cur = self.cur;
+        let out = &mut self.texts[cur];
+        if let Some(pen) = &self.pens[cur] {
             let dx = start.0 - pen.end.0;
             let dy = start.1 - pen.end.1;
             let along = dx * dir.0 + dy * dir.1;
             let across = dy * dir.0 - dx * dir.1;
             let same_dir = dir.0 * pen.dir.0 + dir.1 * pen.dir.1 > 0.95;
             let ref_size = size.max(pen.size).max(0.1);
-            let ends_white = self.text.ends_with(char::is_whitespace);
+            let ends_white = out.ends_with(char::is_whitespace);
             let starts_white = text.starts_with(char::is_whitespace);
             if !same_dir || across.abs() > 0.5 * ref_size {
-                if !self.text.is_empty() && !self.text.ends_with('\n') {
-                    self.text.push('\n');
+                if !out.is_empty() && !out.ends_with('\n') {
+                    out.push('\n');
                 }
             } else if along > 0.15 * size.max(0.1) && !ends_white && !starts_white {
-                self.text.push(' ');
+                out.push(' ');
             }
         }
         for c in text.chars() {
             match c {
                 '\r' | '\n' => {
-                    if !self.text.ends_with('\n') {
-                        self.text.push('\n');
+                    if !out.ends_with('\n') {
+                        out.push('\n');
                     }
                 }
                 '\0'..='\u{8}' | '\u{b}'..='\u{1f}' => {}
-                '\u{a0}' => self.text.push(' '),
-                c => self.text.push(c),
+                '\u{a0}' => out.push(' '),
+                // Ligatures are spelled out so that words match ("conﬁdential").
+                'ﬀ' => out.push_str("ff"),
+                'ﬁ' => out.push_str("fi"),
+                'ﬂ' => out.push_str("fl"),
+                'ﬃ' => out.push_str("ffi"),
+                'ﬄ' => out.push_str("ffl"),
+                'ﬅ' | 'ﬆ' => out.push_str("st"),
+                c => out.push(c),
             }
         }
-        self.pen = Some(Pen { end, dir, size });
+        self.pens[cur] = Some(Pen { end, dir, size });
+    }
+}
+
+/// Length of an unfiltered inline image's data from its parameters
+/// (the operands between BI and ID), if they say.
+fn inline_image_size(params: &[Operand]) -> Option<usize> {
+    let mut width = None;
+    let mut height = None;
+    let mut bpc = 8u64;
+    let mut comps = 1u64;
+    let mut mask = false;
+    for pair in params.chunks_exact(2) {
+        let Operand::Name(key) = &pair[0] else {
+            return None;
+        };
+        match (key.as_slice(), &pair[1]) {
+            (b"W" | b"Width", Operand::Num(n)) => width = Some(*n as u64),
+            (b"H" | b"Height", Operand::Num(n)) => height = Some(*n as u64),
+            (b"BPC" | b"BitsPerComponent", Operand::Num(n)) => bpc = *n as u64,
+            (b"IM" | b"ImageMask", Operand::Bool(b)) => mask = *b,
+            (b"F" | b"Filter", _) => return None,
+            (b"CS" | b"ColorSpace", Operand::Name(cs)) => {
+                comps = match cs.as_slice() {
+                    b"G" | b"DeviceGray" | b"I" | b"Indexed" | b"CalGray" => 1,
+                    b"RGB" | b"DeviceRGB" | b"CalRGB" => 3,
+                    b"CMYK" | b"DeviceCMYK" => 4,
+                    _ => return None,
+                }
+            }
+            (b"CS" | b"ColorSpace", _) => return None,
+            _ => {}
+        }
+    }
+    if mask {
+        bpc = 1;
+        comps = 1;
+    }
+    let (w, h) = (width?, height?);
+    let row = (w.checked_mul(comps)?.checked_mul(bpc)?).div_ceil(8);
+    usize::try_from(row.checked_mul(h)?).ok()
+}
+
+/// The appearance stream for an annotation's current state (/AS).
+fn appearance_state<'a>(
+    doc: &'a Document,
+    annot: &'a Dictionary,
+    states: &'a Dictionary,
+) -> Option<(ObjectId, &'a Stream)> {
+    let state = dict_get(doc, annot, b"AS").and_then(|o| o.as_name().ok())?;
+    match states.get(state).ok()? {
+        Object::Reference(id) => match doc.get_object(*id) {
+            Ok(Object::Stream(s)) => Some((*id, s)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

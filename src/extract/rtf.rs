@@ -170,7 +170,8 @@ impl<'a> Stripper<'a> {
         let bytes = std::mem::take(&mut self.pending);
         let enc = self.encoding();
         let (text, _) = enc.decode_without_bom_handling(&bytes);
-        let text = text.into_owned();
+        // Undecodable bytes (a lone lead byte of a symbol font) are dropped.
+        let text: String = text.chars().filter(|&c| c != '\u{fffd}').collect();
         self.push_str(&text);
         self.pending = bytes;
         self.pending.clear();
@@ -394,13 +395,13 @@ impl<'a> Stripper<'a> {
             "colortbl" | "stylesheet" | "pict" | "objdata" | "themedata" | "datastore"
             | "listtable" | "listoverridetable" | "rsidtbl" | "generator" | "latentstyles"
             | "xmlnstbl" | "filetbl" | "revtbl" | "fldinst" | "nonshppict" | "bkmkstart"
-            | "bkmkend" | "pntext" | "pntxta" | "pntxtb" | "listtext" | "ftnsep" | "ftnsepc"
-            | "aftnsep" | "aftnsepc" | "atnid" | "atnauthor" | "atndate" | "atnref" | "mmathPr"
-            | "wgrffmtfilter" | "pgdsctbl" | "private" | "xe" | "tc" | "sp" | "sn" | "sv"
-            | "passwordhash" | "protusertbl" | "background" | "defchp" | "defpap" | "panose"
-            | "falt" | "fname" | "operator" | "version" | "vern" | "edmins" | "nofpages"
-            | "nofwords" | "nofchars" | "nofcharsws" | "id" | "creatim" | "revtim" | "printim"
-            | "buptim" | "hlinkbase" | "docvar" => Dest::Skip,
+            | "bkmkend" | "pntxta" | "pntxtb" | "ftnsep" | "ftnsepc" | "aftnsep" | "aftnsepc"
+            | "atnid" | "atnauthor" | "atndate" | "atnref" | "mmathPr" | "wgrffmtfilter"
+            | "pgdsctbl" | "private" | "xe" | "tc" | "sp" | "sn" | "sv" | "passwordhash"
+            | "protusertbl" | "background" | "defchp" | "defpap" | "panose" | "falt" | "fname"
+            | "operator" | "version" | "vern" | "edmins" | "nofpages" | "nofwords" | "nofchars"
+            | "nofcharsws" | "id" | "creatim" | "revtim" | "printim" | "buptim" | "hlinkbase"
+            | "docvar" => Dest::Skip,
             "header" | "headerl" | "headerr" | "headerf" => {
                 return Some(self.new_buffer(PartKind::Header, word))
             }
@@ -435,7 +436,7 @@ impl<'a> Stripper<'a> {
         let mut tokens = 0u32;
         while i < data.len() {
             tokens += 1;
-            if tokens % TOKENS_PER_CHECK == 0 {
+            if tokens.is_multiple_of(TOKENS_PER_CHECK) {
                 self.budget.check_time()?;
             }
             let b = data[i];
@@ -514,15 +515,11 @@ impl<'a> Stripper<'a> {
                                     self.push_char('-');
                                 }
                             }
-                            b'\r' | b'\n' => {
-                                if self.writes_text() {
-                                    self.push_char('\n');
-                                }
+                            b'\r' | b'\n' if self.writes_text() => {
+                                self.push_char('\n');
                             }
-                            b'\t' => {
-                                if self.writes_text() {
-                                    self.push_char('\t');
-                                }
+                            b'\t' if self.writes_text() => {
+                                self.push_char('\t');
                             }
                             _ => {}
                         }
@@ -603,7 +600,7 @@ mod tests {
         extract(rtf.as_bytes(), &Budget::new(Limits::default()))
     }
 
-    fn part<'a>(out: &'a Extracted, kind: PartKind) -> Vec<&'a str> {
+    fn part(out: &Extracted, kind: PartKind) -> Vec<&str> {
         out.parts
             .iter()
             .filter(|p| p.kind == kind)

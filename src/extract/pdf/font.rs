@@ -405,11 +405,9 @@ impl Font {
         let mut names = HashMap::new();
         if differences.is_none() && subtype == b"Type1" && base == default_base {
             // An embedded Type 1 program may carry its own encoding.
-            if let Some(ff) = descriptor.and_then(|d| get(doc, d, b"FontFile")) {
-                if let Object::Stream(s) = ff {
-                    if let Ok(data) = reader.read(s) {
-                        apply_type1_builtin(&data, &mut table, &mut names);
-                    }
+            if let Some(Object::Stream(s)) = descriptor.and_then(|d| get(doc, d, b"FontFile")) {
+                if let Ok(data) = reader.read(s) {
+                    apply_type1_builtin(&data, &mut table, &mut names);
                 }
             }
         }
@@ -421,6 +419,8 @@ impl Font {
                     Object::Real(r) => code = (*r as i64).clamp(0, 255) as usize,
                     Object::Name(n) => {
                         if code < 256 {
+                            // "g3" is glyph 3, the space, in Microsoft TrueType subsets.
+                            let n: &[u8] = if n == b"g3" { b"space" } else { n };
                             set_glyph(&mut table, &mut names, code, n);
                         }
                         code += 1;

@@ -8,8 +8,10 @@ pub enum Operand {
     Str(Vec<u8>),
     Name(Vec<u8>),
     Array(Vec<Operand>),
-    /// A dictionary (marked-content properties, inline-image parameters): skipped.
-    Dict,
+    Bool(bool),
+    /// A dictionary (marked-content properties): its raw bytes, at most
+    /// `MAX_DICT_RAW` of them (empty inside arrays).
+    Dict(Vec<u8>),
     Other,
 }
 
@@ -31,6 +33,8 @@ pub enum Token<'a> {
 
 /// Deepest nesting of arrays/dictionaries kept in one operand.
 const MAX_NESTING: usize = 32;
+/// Most raw bytes kept of a dictionary operand.
+const MAX_DICT_RAW: usize = 1024;
 /// Longest array kept as an operand; longer ones are truncated.
 const MAX_ARRAY: usize = 1 << 16;
 
@@ -86,9 +90,22 @@ impl<'a> Lexer<'a> {
     }
 
     /// Skips inline image data after an `ID` operator, up to and including `EI`.
-    pub fn skip_inline_image(&mut self) {
+    /// Skips inline image data; `size`, when the image is unfiltered and its
+    /// dimensions are known, is the data length, so that `EI` inside the
+    /// binary data is not taken for the end.
+    pub fn skip_inline_image_sized(&mut self, size: Option<usize>) {
         // One white-space byte follows ID.
         self.pos = (self.pos + 1).min(self.data.len());
+        if let Some(size) = size {
+            let end = self.pos.saturating_add(size);
+            if end <= self.data.len() {
+                let mut probe = Lexer::new(&self.data[end..]);
+                if matches!(probe.next_token(), Some(Token::Operator(b"EI"))) {
+                    self.pos = end + probe.pos;
+                    return;
+                }
+            }
+        }
         let rest = &self.data[self.pos..];
         let mut i = 0;
         while let Some(off) = memchr::memmem::find(&rest[i..], b"EI") {
@@ -114,9 +131,13 @@ impl<'a> Lexer<'a> {
                 Some(Token::Operand(self.array(0)))
             }
             b'<' if self.data.get(self.pos + 1) == Some(&b'<') => {
+                let start = self.pos;
                 self.pos += 2;
                 self.skip_dict(0);
-                Some(Token::Operand(Operand::Dict))
+                let end = self.pos.min(start + MAX_DICT_RAW);
+                Some(Token::Operand(Operand::Dict(
+                    self.data[start..end].to_vec(),
+                )))
             }
             b']' | b'>' | b')' | b'{' | b'}' => {
                 self.pos += 1;
@@ -135,7 +156,12 @@ impl<'a> Lexer<'a> {
                     if self.pos == start {
                         self.pos += 1;
                     }
-                    Some(Token::Operator(&self.data[start..self.pos]))
+                    Some(match &self.data[start..self.pos] {
+                        b"true" => Token::Operand(Operand::Bool(true)),
+                        b"false" => Token::Operand(Operand::Bool(false)),
+                        b"null" => Token::Operand(Operand::Other),
+                        op => Token::Operator(op),
+                    })
                 }
             },
         }
@@ -329,7 +355,7 @@ impl<'a> Lexer<'a> {
                 b'<' if self.data.get(self.pos + 1) == Some(&b'<') => {
                     self.pos += 2;
                     self.skip_dict(depth + 1);
-                    items.push(Operand::Dict);
+                    items.push(Operand::Dict(Vec::new()));
                 }
                 _ => match self.simple() {
                     Some(op) => {
@@ -351,11 +377,15 @@ impl<'a> Lexer<'a> {
                         }
                         // Operators like `true`, `null` are legitimate values.
                         let word = &self.data[start..self.pos];
-                        if !matches!(word, b"true" | b"false" | b"null") {
-                            self.pos = start;
-                            break;
+                        match word {
+                            b"true" => items.push(Operand::Bool(true)),
+                            b"false" => items.push(Operand::Bool(false)),
+                            b"null" => items.push(Operand::Other),
+                            _ => {
+                                self.pos = start;
+                                break;
+                            }
                         }
-                        items.push(Operand::Other);
                     }
                 },
             }
@@ -452,6 +482,27 @@ mod tests {
     }
 
     #[test]
+    fn sized_inline_image_skips_ei_inside_data() {
+        let data = b"BI /W 32 /H 1 /IM true ID  EI EI Q";
+        let mut lx = Lexer::new(data);
+        let mut ops = Vec::new();
+        while let Some(t) = lx.next_token() {
+            match t {
+                Token::Operator(op) => {
+                    ops.push(op.to_vec());
+                    if op == b"ID" {
+                        // 32 one-bit pixels: four bytes of data, " EI ".
+                        lx.skip_inline_image_sized(Some(4));
+                    }
+                }
+                Token::Operand(Operand::Bool(b)) => assert!(b),
+                _ => {}
+            }
+        }
+        assert_eq!(ops, vec![b"BI".to_vec(), b"ID".to_vec(), b"Q".to_vec()]);
+    }
+
+    #[test]
     fn skips_inline_images_and_garbage() {
         let data = b"BI /W 1 /H 1 ID \xff\x00EIx EI Q ((unbalanced";
         let mut lx = Lexer::new(data);
@@ -460,7 +511,7 @@ mod tests {
             if let Token::Operator(op) = t {
                 ops.push(op.to_vec());
                 if op == b"ID" {
-                    lx.skip_inline_image();
+                    lx.skip_inline_image_sized(None);
                 }
             }
         }

@@ -228,3 +228,95 @@ fn form_xobjects_and_type3_scale() {
     assert_eq!(out.error, None);
     assert_eq!(out.parts[0].text, "Footer mark\nBody");
 }
+
+#[test]
+fn irm_wrapper_is_encrypted_but_keeps_metadata_and_wrapper_text() {
+    let page = b"BT /F1 12 Tf 72 700 Td (This PDF file is protected) Tj ET";
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R /Collection << /View /H >> >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+            stream("", page),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+            b"<< /MSIP_Label_abc_Enabled (True) >>".to_vec(),
+            b"<< /Type /EncryptedPayload /Subtype /MicrosoftIRMServices /Version 2 >>".to_vec(),
+        ],
+        "/Info 6 0 R",
+    );
+    let out = extract(&pdf, &budget());
+    assert_eq!(
+        out.error.as_ref().map(|e| e.kind),
+        Some(ErrorKind::Encrypted)
+    );
+    assert_eq!(prop(&out, "MSIP_Label_abc_Enabled"), Some("True"));
+    assert_eq!(out.parts[0].text, "This PDF file is protected");
+}
+
+#[test]
+fn truncated_flate_content_is_salvaged() {
+    use std::io::Write;
+    let content =
+        b"BT /F1 12 Tf 72 700 Td (Salvaged line) Tj ET\nBT 72 680 Td (lost) Tj ET".repeat(50);
+    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&content).unwrap();
+    let mut data = enc.finish().unwrap();
+    data.truncate(data.len() - 8);
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+            stream("/Filter /FlateDecode", &data),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &budget());
+    assert_eq!(out.error, None);
+    assert!(out.parts[0].text.starts_with("Salvaged line"));
+}
+
+#[test]
+fn deadline_gives_timeout() {
+    let limits = Limits {
+        file_timeout: std::time::Duration::ZERO,
+        ..Limits::default()
+    };
+    let out = extract(&sample_pdf("<< /Title (x) >>"), &Budget::new(limits));
+    assert_eq!(out.error.map(|e| e.kind), Some(ErrorKind::Timeout));
+}
+
+#[test]
+fn pagination_artifacts_become_header_and_footer_parts() {
+    let page = b"/Artifact <</Type /Pagination /Subtype /Footer>> BDC BT /F1 9 Tf 72 30 Td (CONFIDENTIAL footer) Tj ET EMC\n\
+/Artifact <</Attached [/Top] /Type/Pagination/Subtype/Header>>BDC BT /F1 9 Tf 72 760 Td (Header line) Tj ET EMC\n\
+/P <</MCID 0>> BDC BT /F1 12 Tf 72 700 Td (Body text) Tj ET EMC";
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+            stream("", page),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &budget());
+    assert_eq!(out.error, None);
+    let find = |k: PartKind| {
+        out.parts
+            .iter()
+            .find(|p| p.kind == k)
+            .map(|p| (p.location.as_str(), p.text.as_str()))
+    };
+    assert_eq!(find(PartKind::Page), Some(("page 1", "Body text")));
+    assert_eq!(
+        find(PartKind::Header),
+        Some(("page 1 header", "Header line"))
+    );
+    assert_eq!(
+        find(PartKind::Footer),
+        Some(("page 1 footer", "CONFIDENTIAL footer"))
+    );
+}

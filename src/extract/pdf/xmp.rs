@@ -53,11 +53,7 @@ pub fn parse(xml: &str) -> Vec<(String, String)> {
             }
         }
     };
-    loop {
-        let event = match reader.read_event() {
-            Ok(e) => e,
-            Err(_) => break,
-        };
+    while let Ok(event) = reader.read_event() {
         match event {
             Event::Start(e) => {
                 let name = e.name().as_ref().to_string();
@@ -76,10 +72,8 @@ pub fn parse(xml: &str) -> Vec<(String, String)> {
                     stack.push((name, String::new(), 0));
                 }
             }
-            Event::Empty(e) => {
-                if e.name().as_ref() == "rdf:Description" {
-                    push_attrs(&e, &mut out);
-                }
+            Event::Empty(e) if e.name().as_ref() == "rdf:Description" => {
+                push_attrs(&e, &mut out);
             }
             Event::Text(t) => {
                 let text = t.xml10_content();
