@@ -1,0 +1,332 @@
+//! Legacy OLE2 (Compound File) documents: Word 97-2003 `.doc`, Excel
+//! `.xls`, PowerPoint `.ppt`, other OLE files (embedded objects, .msg) and
+//! encrypted OOXML packages. Property sets are read from every OLE file,
+//! including encrypted ones, because that is where labels of binary Office
+//! files live.
+
+use std::io::{Cursor, Read};
+
+use super::{ExtractError, ExtractResult, Extracted, Format, LabelInfoEntry, PartKind};
+use crate::budget::Budget;
+
+mod doc;
+mod ppt;
+pub mod propset;
+mod xls;
+
+pub use propset::{read_property_set, OleProperty};
+
+type Ole<'a> = cfb::CompoundFile<Cursor<&'a [u8]>>;
+
+/// Little-endian readers that return `None` past the end instead of panicking.
+pub(crate) mod bytes {
+    pub fn le_u16(b: &[u8], at: usize) -> Option<u16> {
+        let s = b.get(at..at.checked_add(2)?)?;
+        Some(u16::from_le_bytes([s[0], s[1]]))
+    }
+    pub fn le_u32(b: &[u8], at: usize) -> Option<u32> {
+        let s = b.get(at..at.checked_add(4)?)?;
+        Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    }
+    pub fn le_u64(b: &[u8], at: usize) -> Option<u64> {
+        let s = b.get(at..at.checked_add(8)?)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(s);
+        Some(u64::from_le_bytes(a))
+    }
+}
+
+/// Extracts a legacy OLE document. Property sets and `\x06DataSpaces`
+/// label metadata are returned even when the content is encrypted.
+pub fn extract(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
+    let mut out = Extracted::default();
+    let mut ole = match cfb::CompoundFile::open(Cursor::new(bytes)) {
+        Ok(ole) => ole,
+        Err(_) => {
+            return Extracted::failed(ExtractError::corrupt(
+                "OLE compound file header or allocation table unreadable",
+            ))
+        }
+    };
+    if let Err(e) = read_ole_metadata(&mut ole, budget, &mut out) {
+        out.error = Some(e);
+        return out;
+    }
+    let result = if format == Format::EncryptedOoxml {
+        Err(ExtractError::encrypted(
+            "OOXML package encrypted (EncryptedPackage stream)",
+        ))
+    } else if ole.is_stream("/\tDRMContent") || ole.is_storage("/\u{6}DataSpaces") {
+        Err(ExtractError::encrypted(
+            "rights-management protected (DRM data space)",
+        ))
+    } else {
+        match format {
+            Format::Doc => doc::extract(&mut ole, budget, &mut out),
+            Format::Xls => xls::extract(&mut ole, budget, &mut out),
+            Format::Ppt => ppt::extract(&mut ole, budget, &mut out),
+            _ => extract_other(&mut ole, budget, &mut out),
+        }
+    };
+    if let Err(e) = result {
+        out.error = Some(e);
+    }
+    out
+}
+
+/// Reads the property sets (`\005SummaryInformation`,
+/// `\005DocumentSummaryInformation`) and any LabelInfo XML under
+/// `\x06DataSpaces` of an opened OLE file. Usable for all OLE files.
+pub fn read_ole_metadata(
+    ole: &mut Ole<'_>,
+    budget: &Budget,
+    out: &mut Extracted,
+) -> ExtractResult<()> {
+    let summary = read_stream_opt(ole, "/\u{5}SummaryInformation", budget)?;
+    let doc_summary = read_stream_opt(ole, "/\u{5}DocumentSummaryInformation", budget)?;
+    propset::push_properties(out, summary.as_deref(), doc_summary.as_deref());
+    if summary.is_some() {
+        out.parts_read.push("\\005SummaryInformation".into());
+    }
+    if doc_summary.is_some() {
+        out.parts_read
+            .push("\\005DocumentSummaryInformation".into());
+    }
+    if ole.is_storage("/\u{6}DataSpaces") {
+        let streams: Vec<(String, u64)> = ole
+            .walk_storage("/\u{6}DataSpaces")
+            .map(|w| {
+                w.filter(|e| e.is_stream())
+                    .map(|e| (e.path().to_string_lossy().into_owned(), e.len()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (path, len) in streams {
+            budget.check_time()?;
+            if len > 4 * 1024 * 1024 {
+                continue;
+            }
+            let Some(data) = read_stream_opt(ole, &path, budget)? else {
+                continue;
+            };
+            let location = path.replace('\u{6}', "\\006");
+            let found = parse_label_info(&data, &location);
+            if !found.is_empty() {
+                out.parts_read.push(location);
+                out.label_info.extend(found);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a whole stream, bounded by the part limit and charged to the budget.
+/// `None` when there is no such stream.
+fn read_stream_opt(
+    ole: &mut Ole<'_>,
+    path: &str,
+    budget: &Budget,
+) -> ExtractResult<Option<Vec<u8>>> {
+    if !ole.is_stream(path) {
+        return Ok(None);
+    }
+    read_stream(ole, path, budget).map(Some)
+}
+
+fn read_stream(ole: &mut Ole<'_>, path: &str, budget: &Budget) -> ExtractResult<Vec<u8>> {
+    let mut stream = ole
+        .open_stream(path)
+        .map_err(|_| ExtractError::corrupt("OLE stream cannot be opened"))?;
+    let len = stream.len();
+    if len > budget.limits.max_part_bytes {
+        return Err(ExtractError::limit(
+            "an OLE stream's size exceeds the part limit",
+        ));
+    }
+    budget.charge_inflated(len)?;
+    let mut data = Vec::with_capacity(len.min(64 * 1024 * 1024) as usize);
+    (&mut stream)
+        .take(len)
+        .read_to_end(&mut data)
+        .map_err(|_| ExtractError::corrupt("OLE stream truncated or its sector chain broken"))?;
+    Ok(data)
+}
+
+/// Finds `<label .../>` elements of the MIP label metadata schema in `data`
+/// (UTF-8 or UTF-16LE XML, possibly behind a binary header).
+pub fn parse_label_info(data: &[u8], location: &str) -> Vec<LabelInfoEntry> {
+    let text: String = if data.windows(4).any(|w| w == b"<\0l\0" || w == b"<\0c\0") {
+        // UTF-16LE: find the first '<' on an even or odd boundary.
+        let start = data.windows(2).position(|w| w == b"<\0").unwrap_or(0);
+        propset::decode_utf16(&data[start..])
+    } else {
+        String::from_utf8_lossy(data).into_owned()
+    };
+    if !text.contains("mipLabelMetadata") && !text.contains("labelList") {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(lt) = rest.find('<') {
+        rest = &rest[lt + 1..];
+        let end = rest.find('>').unwrap_or(rest.len());
+        let tag = &rest[..end];
+        rest = &rest[end..];
+        let name_end = tag
+            .find(|c: char| c.is_whitespace() || c == '/')
+            .unwrap_or(tag.len());
+        let name = &tag[..name_end];
+        let local = name.rsplit(':').next().unwrap_or(name);
+        if local != "label" {
+            continue;
+        }
+        let attrs = &tag[name_end..];
+        let get = |key: &str| attr_value(attrs, key).unwrap_or_default();
+        let guid = |s: String| {
+            s.trim()
+                .trim_matches(|c| c == '{' || c == '}')
+                .to_ascii_lowercase()
+        };
+        let boolean = |s: String| matches!(s.trim(), "1" | "true");
+        out.push(LabelInfoEntry {
+            id: guid(get("id")),
+            site_id: guid(get("siteId")),
+            enabled: boolean(get("enabled")),
+            removed: boolean(get("removed")),
+            method: get("method"),
+            location: location.to_string(),
+        });
+    }
+    out
+}
+
+fn attr_value(attrs: &str, key: &str) -> Option<String> {
+    let mut rest = attrs;
+    loop {
+        let i = rest.find(key)?;
+        let before_ok = i == 0 || rest[..i].ends_with(|c: char| c.is_whitespace());
+        let after = rest[i + key.len()..].trim_start();
+        if before_ok {
+            if let Some(after) = after.strip_prefix('=') {
+                let after = after.trim_start();
+                let quote = after.chars().next()?;
+                if quote == '"' || quote == '\'' {
+                    let body = &after[1..];
+                    let end = body.find(quote)?;
+                    return Some(unescape(&body[..end]));
+                }
+            }
+        }
+        rest = &rest[i + key.len()..];
+    }
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// Other OLE files: embedded object payloads (`\x01Ole10Native`, `Package`,
+/// `CONTENTS`) are sniffed and extracted; Outlook .msg subject and body are read.
+fn extract_other(ole: &mut Ole<'_>, budget: &Budget, out: &mut Extracted) -> ExtractResult<()> {
+    if let Some(native) = read_stream_opt(ole, "/\u{1}Ole10Native", budget)? {
+        out.parts_read.push("\\001Ole10Native".into());
+        if let Some((name, payload)) = ole10_native_payload(&native) {
+            extract_embedded(payload, &name, "Ole10Native", budget, out)?;
+        }
+    }
+    for (path, label) in [("/Package", "Package"), ("/CONTENTS", "CONTENTS")] {
+        if let Some(data) = read_stream_opt(ole, path, budget)? {
+            out.parts_read.push(label.into());
+            extract_embedded(&data, "", label, budget, out)?;
+        }
+    }
+    // Outlook .msg: subject and plain-text body as UTF-16 (001F) or 8-bit (001E).
+    for (id, kind, location) in [
+        ("0037", PartKind::Other, "msg subject"),
+        ("1000", PartKind::Body, "msg body"),
+    ] {
+        for (suffix, wide) in [("001F", true), ("001E", false)] {
+            let path = format!("/__substg1.0_{id}{suffix}");
+            if let Some(data) = read_stream_opt(ole, &path, budget)? {
+                let text = if wide {
+                    propset::decode_utf16(&data)
+                } else {
+                    propset::decode_codepage(&data, 1252)
+                };
+                out.parts_read.push(path[1..].to_string());
+                out.push_part(kind, location, text.replace("\r\n", "\n"));
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Splits an `\x01Ole10Native` stream: u32 size, u16 flags, label (NUL
+/// terminated), source path (NUL terminated), u32 unknown, u32 length +
+/// temp path, u32 data size, data. Returns the label and the payload.
+fn ole10_native_payload(s: &[u8]) -> Option<(String, &[u8])> {
+    let cstr = |at: usize| -> Option<(&[u8], usize)> {
+        let rest = s.get(at..)?;
+        let n = rest.iter().position(|&b| b == 0)?;
+        Some((&rest[..n], at + n + 1))
+    };
+    let (label, p) = cstr(6)?;
+    let (_path, p) = cstr(p)?;
+    let temp_len = bytes::le_u32(s, p + 4)? as usize;
+    let p = p.checked_add(8)?.checked_add(temp_len)?;
+    let size = bytes::le_u32(s, p)? as usize;
+    let data = s.get(p + 4..(p + 4).checked_add(size)?)?;
+    Some((propset::decode_codepage(label, 1252), data))
+}
+
+fn extract_embedded(
+    payload: &[u8],
+    name: &str,
+    prefix: &str,
+    budget: &Budget,
+    out: &mut Extracted,
+) -> ExtractResult<()> {
+    let format = super::sniff(payload, name);
+    if matches!(format, Format::Unsupported | Format::Zip) {
+        return Ok(());
+    }
+    let _guard = budget.enter()?;
+    let inner = super::extract_document(format, payload, budget);
+    if let Some(e) = &inner.error {
+        if matches!(
+            e.kind,
+            super::ErrorKind::Timeout | super::ErrorKind::LimitExceeded
+        ) {
+            let e = e.clone();
+            out.absorb_embedded(prefix, inner);
+            return Err(e);
+        }
+    }
+    out.label_info.extend(inner.label_info.iter().cloned());
+    out.absorb_embedded(prefix, inner);
+    Ok(())
+}
+
+/// Decodes one byte of a Windows-1252 string (used for 8-bit text runs).
+pub(crate) fn cp1252_char(b: u8) -> char {
+    const HIGH: [char; 32] = [
+        '\u{20AC}', '\u{81}', '\u{201A}', '\u{0192}', '\u{201E}', '\u{2026}', '\u{2020}',
+        '\u{2021}', '\u{02C6}', '\u{2030}', '\u{0160}', '\u{2039}', '\u{0152}', '\u{8D}',
+        '\u{017D}', '\u{8F}', '\u{90}', '\u{2018}', '\u{2019}', '\u{201C}', '\u{201D}', '\u{2022}',
+        '\u{2013}', '\u{2014}', '\u{02DC}', '\u{2122}', '\u{0161}', '\u{203A}', '\u{0153}',
+        '\u{9D}', '\u{017E}', '\u{0178}',
+    ];
+    if (0x80..0xA0).contains(&b) {
+        HIGH[(b - 0x80) as usize]
+    } else {
+        b as char
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,200 @@
+//! Tests over whole OLE files: built in memory with `cfb`, and the fixtures
+//! under `tests/fixtures/legacy/`.
+
+use std::io::Write;
+
+use super::propset::build::{doc_summary, summary, Val};
+use super::*;
+use crate::budget::{Budget, Limits};
+
+fn ole_with(streams: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut ole = cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();
+    for (path, data) in streams {
+        if let Some((dir, _)) = path.rsplit_once('/') {
+            if !dir.is_empty() {
+                ole.create_storage_all(dir).unwrap();
+            }
+        }
+        let mut s = ole.create_stream(path).unwrap();
+        s.write_all(data).unwrap();
+    }
+    ole.flush().unwrap();
+    ole.into_inner().into_inner()
+}
+
+#[test]
+fn irm_protected_file_keeps_properties_and_label_info() {
+    let dsi = doc_summary(
+        &[(2, Val::Lpstr("Highly Confidential"))],
+        &[(2, "MSIP_Label_11111111-2222-3333-4444-555555555555_Name")],
+        1252,
+    );
+    let si = summary(&[(2, Val::Lpstr("Plan"))]);
+    let xml = br#"<?xml version="1.0"?><clbl:labelList xmlns:clbl="http://schemas.microsoft.com/office/2020/mipLabelMetadata"><clbl:label id="{D0CB1E24-A0E2-4A4C-9340-733297C9CD7C}" enabled="1" method="Privileged" siteId="{db1e96a8-a3da-442a-930b-235cac24cd5c}" contentBits="0" removed="0" /></clbl:labelList>"#;
+    let mut li = vec![0u8; 8];
+    li.extend_from_slice(xml);
+    let file = ole_with(&[
+        ("/\u{5}DocumentSummaryInformation", &dsi),
+        ("/\u{5}SummaryInformation", &si),
+        ("/\u{6}DataSpaces/TransformInfo/DRMTransform/LabelInfo", &li),
+        ("/WordDocument", &[0u8; 64]),
+    ]);
+    let budget = Budget::new(Limits::default());
+    let x = extract(Format::Doc, &file, &budget);
+    assert_eq!(
+        x.error.as_ref().map(|e| e.kind),
+        Some(super::super::ErrorKind::Encrypted)
+    );
+    assert!(x.properties.iter().any(|p| p.name
+        == "MSIP_Label_11111111-2222-3333-4444-555555555555_Name"
+        && p.value == "Highly Confidential"
+        && p.location == "DocumentSummaryInformation"));
+    assert!(x
+        .properties
+        .iter()
+        .any(|p| p.name == "Title" && p.location == "SummaryInformation"));
+    assert_eq!(x.label_info.len(), 1);
+    let l = &x.label_info[0];
+    assert_eq!(l.id, "d0cb1e24-a0e2-4a4c-9340-733297c9cd7c");
+    assert_eq!(l.site_id, "db1e96a8-a3da-442a-930b-235cac24cd5c");
+    assert!(l.enabled && !l.removed);
+    assert_eq!(l.method, "Privileged");
+}
+
+#[test]
+fn encrypted_ooxml_is_encrypted() {
+    let file = ole_with(&[
+        ("/EncryptedPackage", &[0u8; 100]),
+        ("/EncryptionInfo", &[0u8; 10]),
+    ]);
+    let budget = Budget::new(Limits::default());
+    let x = extract(Format::EncryptedOoxml, &file, &budget);
+    assert_eq!(
+        x.error.map(|e| e.kind),
+        Some(super::super::ErrorKind::Encrypted)
+    );
+}
+
+#[test]
+fn ole10native_payload_is_extracted() {
+    let inner = b"CONFIDENTIAL // RELEASED TO: Precision Systems\nhello world\n";
+    let mut native = Vec::new();
+    let mut body = vec![2u8, 0];
+    body.extend_from_slice(b"note.txt\0C:\\tmp\\note.txt\0");
+    body.extend_from_slice(&[0, 0, 3, 0]);
+    let temp = b"C:\\temp\\note.txt\0";
+    body.extend_from_slice(&(temp.len() as u32).to_le_bytes());
+    body.extend_from_slice(temp);
+    body.extend_from_slice(&(inner.len() as u32).to_le_bytes());
+    body.extend_from_slice(inner);
+    native.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    native.extend_from_slice(&body);
+    let file = ole_with(&[("/\u{1}Ole10Native", &native)]);
+    let budget = Budget::new(Limits::default());
+    let x = extract(Format::OleOther, &file, &budget);
+    assert!(x.error.is_none(), "{:?}", x.error);
+    assert!(x
+        .parts
+        .iter()
+        .any(|p| p.kind == PartKind::Embedded && p.text.contains("RELEASED TO: Precision")));
+    for cut in 0..native.len() {
+        let _ = ole10_native_payload(&native[..cut]);
+    }
+}
+
+#[test]
+fn garbage_is_corrupt_not_panic() {
+    let budget = Budget::new(Limits::default());
+    for f in [Format::Doc, Format::Xls, Format::Ppt, Format::OleOther] {
+        let x = extract(f, b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1garbage", &budget);
+        assert_eq!(
+            x.error.map(|e| e.kind),
+            Some(super::super::ErrorKind::Corrupt)
+        );
+    }
+}
+
+fn fixture(name: &str) -> Extracted {
+    let path = format!(
+        "{}/tests/fixtures/legacy/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(path).unwrap();
+    let format = super::super::sniff(&bytes, name);
+    let budget = Budget::new(Limits::default());
+    extract(format, &bytes, &budget)
+}
+
+const GUID: &str = "d0cb1e24-a0e2-4a4c-9340-733297c9cd7c";
+const MARK: &str = "CONFIDENTIAL // RELEASED TO: Precision Systems";
+
+fn assert_label_properties(x: &Extracted) {
+    let prop = |name: &str| {
+        x.properties
+            .iter()
+            .find(|p| p.name == name && p.location == "DocumentSummaryInformation")
+            .map(|p| p.value.as_str())
+    };
+    assert_eq!(
+        prop("Classification"),
+        Some("CONFIDENTIAL"),
+        "{:?}",
+        x.properties
+    );
+    assert_eq!(
+        prop(&format!("MSIP_Label_{GUID}_Name")),
+        Some("Confidential")
+    );
+    assert_eq!(prop(&format!("MSIP_Label_{GUID}_Enabled")), Some("true"));
+    assert_eq!(prop("ReleasedTo"), Some("Precision Systems"));
+    assert!(x.properties.iter().any(|p| p.name == "Title"
+        && p.value == "Legacy label fixture"
+        && p.location == "SummaryInformation"));
+}
+
+fn part<'a>(x: &'a Extracted, kind: PartKind) -> Vec<&'a str> {
+    x.parts
+        .iter()
+        .filter(|p| p.kind == kind)
+        .map(|p| p.text.as_str())
+        .collect()
+}
+
+#[test]
+fn fixture_doc_properties_header_footer_body() {
+    let x = fixture("label.doc");
+    assert!(x.error.is_none(), "{:?}", x.error);
+    assert_label_properties(&x);
+    assert_eq!(part(&x, PartKind::Header), vec![MARK]);
+    assert_eq!(part(&x, PartKind::Footer), vec!["TLP:AMBER"]);
+    let body = part(&x, PartKind::Body).join("\n");
+    assert!(body.starts_with(
+        "Quarterly engineering report for the fixture.\nSecond paragraph with a link inside."
+    ));
+}
+
+#[test]
+fn fixture_xls_properties_headers_and_hidden_sheet() {
+    let x = fixture("label.xls");
+    assert!(x.error.is_none(), "{:?}", x.error);
+    assert_label_properties(&x);
+    assert!(x.parts.iter().any(|p| p.kind == PartKind::Header
+        && p.location == "sheet \"Budget\" header"
+        && p.text == MARK));
+    assert!(part(&x, PartKind::Footer).contains(&"TLP:AMBER"));
+    assert!(part(&x, PartKind::Sheet).contains(&"Item\tCost\nWidgets\t42"));
+    assert!(part(&x, PartKind::Sheet).contains(&"secret hidden cell"));
+    assert_eq!(part(&x, PartKind::SheetName), vec!["Budget", "Hidden"]);
+}
+
+#[test]
+fn fixture_ppt_properties_footer_slide_notes() {
+    let x = fixture("label.ppt");
+    assert!(x.error.is_none(), "{:?}", x.error);
+    assert_label_properties(&x);
+    assert_eq!(part(&x, PartKind::Footer), vec![MARK]);
+    assert!(x.parts.iter().any(|p| p.kind == PartKind::Slide
+        && p.location == "slide 1"
+        && p.text == "Slide title text\nProject Falcon overview"));
+    assert!(part(&x, PartKind::Notes).contains(&"Speaker notes here"));
+}
