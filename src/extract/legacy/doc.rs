@@ -220,7 +220,7 @@ fn piece_text(
     let n = (plc.len() - 4) / 12;
     let mut units: Vec<u16> = Vec::new();
     for i in 0..n {
-        if i % 256 == 0 {
+        if i.is_multiple_of(256) {
             budget.check_time()?;
         }
         let (Some(cp0), Some(cp1)) = (le_u32(plc, i * 4), le_u32(plc, i * 4 + 4)) else {

@@ -144,7 +144,7 @@ fn read_stream(ole: &mut Ole<'_>, path: &str, budget: &Budget) -> ExtractResult<
         ));
     }
     budget.charge_inflated(len)?;
-    let mut data = Vec::with_capacity(len.min(64 * 1024 * 1024) as usize);
+    let mut data = Vec::with_capacity(len.min(8 * 1024 * 1024) as usize);
     (&mut stream)
         .take(len)
         .read_to_end(&mut data)

@@ -149,7 +149,7 @@ fn walk(
             break;
         };
         c.records += 1;
-        if c.records % 4096 == 0 {
+        if c.records.is_multiple_of(4096) {
             budget.check_time()?;
         }
         pos = body_end;

@@ -152,7 +152,7 @@ fn assert_label_properties(x: &Extracted) {
         && p.location == "SummaryInformation"));
 }
 
-fn part<'a>(x: &'a Extracted, kind: PartKind) -> Vec<&'a str> {
+fn part(x: &Extracted, kind: PartKind) -> Vec<&str> {
     x.parts
         .iter()
         .filter(|p| p.kind == kind)
@@ -197,4 +197,17 @@ fn fixture_ppt_properties_footer_slide_notes() {
         && p.location == "slide 1"
         && p.text == "Slide title text\nProject Falcon overview"));
     assert!(part(&x, PartKind::Notes).contains(&"Speaker notes here"));
+}
+
+#[test]
+#[ignore]
+fn dump_file() {
+    let path = std::env::var("LEGACY_DUMP").unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let format = super::super::sniff(&bytes, &path);
+    let x = extract(format, &bytes, &Budget::new(Limits::default()));
+    eprintln!("{:?}", x.error);
+    for p in &x.parts {
+        eprintln!("-- {:?} {}\n{}", p.kind, p.location, p.text);
+    }
 }

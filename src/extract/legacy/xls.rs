@@ -121,7 +121,7 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
     let mut pending: Option<(u16, u16)> = None;
     while let (Some(kind), Some(len)) = (le_u16(s, pos), le_u16(s, pos + 2)) {
         count += 1;
-        if count % 4096 == 0 {
+        if count.is_multiple_of(4096) {
             budget.check_time()?;
         }
         let len = len as usize;
@@ -339,7 +339,7 @@ fn read_sst(segments: &[&[u8]], max_chars: usize, budget: &Budget) -> ExtractRes
     let mut out = Vec::with_capacity(unique.min(65_536));
     let mut chars = 0usize;
     for i in 0..unique {
-        if i % 4096 == 0 {
+        if i.is_multiple_of(4096) {
             budget.check_time()?;
         }
         let Some(s) = r.rich_string() else { break };
@@ -497,10 +497,8 @@ fn strip_header_codes(s: &str) -> String {
         }
         match it.next() {
             Some('&') => out.push('&'),
-            Some('L') | Some('C') | Some('R') => {
-                if !out.is_empty() && !out.ends_with('\n') {
-                    out.push('\n');
-                }
+            Some('L') | Some('C') | Some('R') if !out.is_empty() && !out.ends_with('\n') => {
+                out.push('\n');
             }
             Some('"') => {
                 for c in it.by_ref() {
