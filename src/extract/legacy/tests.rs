@@ -211,3 +211,82 @@ fn dump_file() {
         eprintln!("-- {:?} {}\n{}", p.kind, p.location, p.text);
     }
 }
+
+/// Mutates the streams of every legacy file of the shared corpus (byte
+/// overwrites and truncation, rebuilt into a valid OLE container) and checks
+/// that extraction never panics. `cargo test --lib legacy_mutation -- --ignored`
+#[test]
+#[ignore]
+fn legacy_mutation_never_panics() {
+    use std::io::Read;
+    fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                collect(&p, out);
+            } else if matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("doc" | "xls" | "ppt")
+            ) {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    collect(std::path::Path::new("/work/shared/corpus/realworld"), &mut files);
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut runs = 0;
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        let Ok(mut ole) = cfb::CompoundFile::open(Cursor::new(&bytes[..])) else {
+            continue;
+        };
+        let paths: Vec<String> = ole
+            .walk()
+            .filter(|e| e.is_stream() && e.len() < 4 * 1024 * 1024)
+            .map(|e| e.path().to_string_lossy().into_owned())
+            .collect();
+        let mut streams: Vec<(String, Vec<u8>)> = Vec::new();
+        for p in paths {
+            let mut d = Vec::new();
+            if ole.open_stream(&p).and_then(|mut s| s.read_to_end(&mut d)).is_ok() {
+                streams.push((p, d));
+            }
+        }
+        if streams.is_empty() {
+            continue;
+        }
+        let format = super::super::sniff(&bytes, &f.to_string_lossy());
+        for _ in 0..12 {
+            let mut mutated = streams.clone();
+            let i = rand() as usize % mutated.len();
+            let data = &mut mutated[i].1;
+            if !data.is_empty() {
+                if rand() % 3 == 0 {
+                    let cut = rand() as usize % data.len();
+                    data.truncate(cut);
+                } else {
+                    for _ in 0..(1 + rand() % 16) {
+                        let at = rand() as usize % data.len();
+                        data[at] = rand() as u8;
+                    }
+                }
+            }
+            let refs: Vec<(&str, &[u8])> =
+                mutated.iter().map(|(p, d)| (p.as_str(), d.as_slice())).collect();
+            let file = ole_with(&refs);
+            let budget = Budget::new(Limits::default());
+            let _ = extract(format, &file, &budget);
+            runs += 1;
+        }
+    }
+    eprintln!("{runs} mutated extractions without a panic");
+    assert!(runs > 100);
+}
