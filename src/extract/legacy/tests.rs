@@ -97,6 +97,25 @@ fn ole10native_payload_is_extracted() {
         .parts
         .iter()
         .any(|p| p.kind == PartKind::Embedded && p.text.contains("RELEASED TO: Precision")));
+    // The same object inside a Word file's ObjectPool.
+    let doc = std::fs::read(format!(
+        "{}/tests/fixtures/legacy/label.doc",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut host = cfb::CompoundFile::open(Cursor::new(doc)).unwrap();
+    host.create_storage_all("/ObjectPool/_1234").unwrap();
+    host.create_stream("/ObjectPool/_1234/\u{1}Ole10Native")
+        .unwrap()
+        .write_all(&native)
+        .unwrap();
+    host.flush().unwrap();
+    let file = host.into_inner().into_inner();
+    let x = extract(Format::Doc, &file, &Budget::new(Limits::default()));
+    assert!(x.error.is_none(), "{:?}", x.error);
+    assert!(x.parts.iter().any(|p| p.kind == PartKind::Embedded
+        && p.location.starts_with("/ObjectPool/_1234/\\001Ole10Native")
+        && p.text.contains("RELEASED TO: Precision")));
     for cut in 0..native.len() {
         let _ = ole10_native_payload(&native[..cut]);
     }
@@ -220,7 +239,9 @@ fn dump_file() {
 fn legacy_mutation_never_panics() {
     use std::io::Read;
     fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -234,7 +255,10 @@ fn legacy_mutation_never_panics() {
         }
     }
     let mut files = Vec::new();
-    collect(std::path::Path::new("/work/shared/corpus/realworld"), &mut files);
+    collect(
+        std::path::Path::new("/work/shared/corpus/realworld"),
+        &mut files,
+    );
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut rand = move || {
         seed ^= seed << 13;
@@ -256,7 +280,11 @@ fn legacy_mutation_never_panics() {
         let mut streams: Vec<(String, Vec<u8>)> = Vec::new();
         for p in paths {
             let mut d = Vec::new();
-            if ole.open_stream(&p).and_then(|mut s| s.read_to_end(&mut d)).is_ok() {
+            if ole
+                .open_stream(&p)
+                .and_then(|mut s| s.read_to_end(&mut d))
+                .is_ok()
+            {
                 streams.push((p, d));
             }
         }
@@ -279,8 +307,10 @@ fn legacy_mutation_never_panics() {
                     }
                 }
             }
-            let refs: Vec<(&str, &[u8])> =
-                mutated.iter().map(|(p, d)| (p.as_str(), d.as_slice())).collect();
+            let refs: Vec<(&str, &[u8])> = mutated
+                .iter()
+                .map(|(p, d)| (p.as_str(), d.as_slice()))
+                .collect();
             let file = ole_with(&refs);
             let budget = Budget::new(Limits::default());
             let _ = extract(format, &file, &budget);
@@ -289,4 +319,34 @@ fn legacy_mutation_never_panics() {
     }
     eprintln!("{runs} mutated extractions without a panic");
     assert!(runs > 100);
+}
+
+#[test]
+fn office_document_embedded_as_storage_is_extracted() {
+    // label.xls's streams copied into a storage of label.doc, as Word does
+    // with an embedded workbook in its ObjectPool.
+    let dir = format!("{}/tests/fixtures/legacy", env!("CARGO_MANIFEST_DIR"));
+    let xls = std::fs::read(format!("{dir}/label.xls")).unwrap();
+    let mut inner = cfb::CompoundFile::open(Cursor::new(xls)).unwrap();
+    let mut workbook = Vec::new();
+    std::io::Read::read_to_end(&mut inner.open_stream("/Workbook").unwrap(), &mut workbook)
+        .unwrap();
+    let doc = std::fs::read(format!("{dir}/label.doc")).unwrap();
+    let mut host = cfb::CompoundFile::open(Cursor::new(doc)).unwrap();
+    host.create_storage_all("/ObjectPool/_99").unwrap();
+    host.create_stream("/ObjectPool/_99/Workbook")
+        .unwrap()
+        .write_all(&workbook)
+        .unwrap();
+    host.flush().unwrap();
+    let file = host.into_inner().into_inner();
+    let x = extract(Format::Doc, &file, &Budget::new(Limits::default()));
+    assert!(x.error.is_none(), "{:?}", x.error);
+    assert!(
+        x.parts.iter().any(|p| p.kind == PartKind::Embedded
+            && p.location.starts_with("/ObjectPool/_99")
+            && p.text.contains("secret hidden cell")),
+        "{:?}",
+        x.parts
+    );
 }
