@@ -10,6 +10,7 @@ use crate::extract::{ExtractError, ExtractResult, Extracted, PartKind};
 const DOCUMENT: u16 = 0x03E8;
 const SLIDE: u16 = 0x03EE;
 const NOTES: u16 = 0x03F0;
+const NOTES_ATOM: u16 = 0x03F1;
 const SLIDE_PERSIST: u16 = 0x03F3;
 const MAIN_MASTER: u16 = 0x03F8;
 const HANDOUT: u16 = 0x0FC9;
@@ -46,6 +47,8 @@ struct Collected {
     slides: Vec<Vec<String>>,
     notes: Vec<Vec<String>>,
     masters: Vec<Vec<String>>,
+    /// Indexes in `notes` of notes masters (NotesAtom not referring to a slide).
+    notes_masters: Vec<usize>,
     headers: Vec<String>,
     footers: Vec<String>,
     comments: Vec<String>,
@@ -101,6 +104,13 @@ pub(super) fn extract(
             format!("slide {}", i + 1),
             lines.join("\n"),
         );
+    }
+    // Notes masters hold template text, not speaker notes.
+    for &i in c.notes_masters.iter().rev() {
+        if i < c.notes.len() {
+            let m = c.notes.remove(i);
+            c.masters.push(m);
+        }
     }
     let n = c.list_notes.len().max(c.notes.len());
     for i in 0..n {
@@ -189,6 +199,16 @@ fn walk(
         }
         let data = &s[body..body_end];
         match kind {
+            // Slide ids are 0x100..0x7FFFFFFF; a notes master refers to 0 or a
+            // master id (0x80000000 and up).
+            NOTES_ATOM
+                if ctx == Ctx::Notes
+                    && le_u32(data, 0).is_some_and(|id| id == 0 || id >= 0x8000_0000) =>
+            {
+                if let Some(i) = c.notes.len().checked_sub(1) {
+                    c.notes_masters.push(i);
+                }
+            }
             SLIDE_PERSIST => match ctx {
                 Ctx::SlideList => c.list_slides.push(Vec::new()),
                 Ctx::NotesList => c.list_notes.push(Vec::new()),

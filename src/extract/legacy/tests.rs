@@ -215,7 +215,9 @@ fn fixture_ppt_properties_footer_slide_notes() {
     assert!(x.parts.iter().any(|p| p.kind == PartKind::Slide
         && p.location == "slide 1"
         && p.text == "Slide title text\nProject Falcon overview"));
-    assert!(part(&x, PartKind::Notes).contains(&"Speaker notes here"));
+    assert!(x.parts.iter().any(|p| p.kind == PartKind::Notes
+        && p.location == "notes 1"
+        && p.text == "Speaker notes here"));
 }
 
 #[test]
