@@ -43,6 +43,10 @@ struct Collected {
     /// Per slide (in slide-list order): text from SlideListWithText.
     list_slides: Vec<Vec<String>>,
     list_notes: Vec<Vec<String>>,
+    /// persistIdRef of each SlidePersistAtom: slides, notes, masters.
+    slide_refs: Vec<u32>,
+    notes_refs: Vec<u32>,
+    master_refs: Vec<u32>,
     /// Per SlideContainer / NotesContainer / master, in stream order.
     slides: Vec<Vec<String>>,
     notes: Vec<Vec<String>>,
@@ -74,8 +78,58 @@ pub(super) fn extract(
     }
     let s = read_stream(ole, "/PowerPoint Document", budget)?;
     out.parts_read.push("PowerPoint Document".into());
-    let mut c = Collected::default();
-    walk(&s, 0, s.len(), Ctx::None, 0, budget, &mut c)?;
+    let current_edit =
+        read_stream_opt(ole, "/Current User", budget)?.and_then(|cu| le_u32(&cu, 16));
+    let persisted = match current_edit.and_then(|at| persist_directory(&s, at)) {
+        Some((dir, doc_ref)) => walk_persisted(&s, &dir, doc_ref, budget)?,
+        None => None,
+    };
+    let linear = walk_all(&s, budget)?;
+    let mut orphans: Vec<String> = Vec::new();
+    let mut c = match persisted {
+        Some(mut c) if !c.encrypted => {
+            // Text only in records the persist directory no longer reaches
+            // (stale copies from incremental saves, broken references) is
+            // kept apart rather than lost.
+            let known: std::collections::HashSet<&String> = c
+                .list_slides
+                .iter()
+                .chain(&c.list_notes)
+                .chain(&c.slides)
+                .chain(&c.notes)
+                .chain(&c.masters)
+                .flatten()
+                .collect();
+            for t in linear
+                .list_slides
+                .iter()
+                .chain(&linear.list_notes)
+                .chain(&linear.slides)
+                .chain(&linear.notes)
+                .flatten()
+            {
+                if !known.contains(t) && !orphans.contains(t) {
+                    orphans.push(t.clone());
+                }
+            }
+            for (mine, theirs) in [
+                (&mut c.headers, &linear.headers),
+                (&mut c.footers, &linear.footers),
+                (&mut c.comments, &linear.comments),
+            ] {
+                for t in theirs {
+                    if !mine.contains(t) {
+                        mine.push(t.clone());
+                    }
+                }
+            }
+            c.encrypted |= linear.encrypted;
+            c.records = linear.records;
+            c
+        }
+        Some(c) => c,
+        None => linear,
+    };
     if c.encrypted {
         return Err(ExtractError::encrypted(
             "PowerPoint presentation encrypted (CryptSession10Container)",
@@ -131,10 +185,136 @@ pub(super) fn extract(
     for (i, m) in c.masters.iter().enumerate() {
         out.push_part(PartKind::Other, format!("master {}", i + 1), m.join("\n"));
     }
+    out.push_part(
+        PartKind::Other,
+        "records outside the current edit",
+        orphans.join("\n"),
+    );
     out.push_part(PartKind::Header, "headers", c.headers.join("\n"));
     out.push_part(PartKind::Footer, "footers", c.footers.join("\n"));
     out.push_part(PartKind::Comment, "comments", c.comments.join("\n"));
     Ok(())
+}
+
+/// Walks every record of the stream in stream order (no persist directory).
+fn walk_all(s: &[u8], budget: &Budget) -> ExtractResult<Collected> {
+    let mut c = Collected::default();
+    walk(s, 0, s.len(), Ctx::None, 0, budget, &mut c)?;
+    Ok(c)
+}
+
+/// The live persist directory (persist id -> stream offset), following the
+/// UserEditAtom chain from the Current User stream's offsetToCurrentEdit;
+/// newer edits override older ones. Also returns docPersistIdRef.
+fn persist_directory(
+    s: &[u8],
+    current_edit: u32,
+) -> Option<(std::collections::HashMap<u32, usize>, u32)> {
+    const USER_EDIT: u16 = 0x0FF5;
+    const PERSIST_DIR: u16 = 0x1772;
+    let mut dir = std::collections::HashMap::new();
+    let mut edit = current_edit as usize;
+    let mut doc_ref = None;
+    let mut seen = 0;
+    while seen < 1024 {
+        seen += 1;
+        if le_u16(s, edit + 2)? != USER_EDIT {
+            return None;
+        }
+        let atom = edit + 8;
+        if doc_ref.is_none() {
+            doc_ref = le_u32(s, atom + 16);
+        }
+        let last = le_u32(s, atom + 8)? as usize;
+        let pd = le_u32(s, atom + 12)? as usize;
+        if le_u16(s, pd + 2)? != PERSIST_DIR {
+            return None;
+        }
+        let len = le_u32(s, pd + 4)? as usize;
+        let mut p = pd + 8;
+        let end = p.checked_add(len)?.min(s.len());
+        while p + 4 <= end {
+            let head = le_u32(s, p)?;
+            let (first, count) = (head & 0x000F_FFFF, (head >> 20) as usize);
+            p += 4;
+            for k in 0..count {
+                let off = le_u32(s, p + k * 4)? as usize;
+                dir.entry(first + k as u32).or_insert(off);
+            }
+            p += count * 4;
+        }
+        if last == 0 || last >= edit {
+            break;
+        }
+        edit = last;
+    }
+    Some((dir, doc_ref?))
+}
+
+/// Reads the document container, then each slide, notes page and master it
+/// lists, through the persist directory: slides come out in presentation
+/// order and stale copies left by incremental saves are ignored.
+fn walk_persisted(
+    s: &[u8],
+    dir: &std::collections::HashMap<u32, usize>,
+    doc_ref: u32,
+    budget: &Budget,
+) -> ExtractResult<Option<Collected>> {
+    let record_end = |off: usize| -> Option<usize> {
+        let len = le_u32(s, off.checked_add(4)?)? as usize;
+        off.checked_add(8)?
+            .checked_add(len)
+            .filter(|&e| e <= s.len())
+    };
+    let Some(&doc) = dir.get(&doc_ref) else {
+        return Ok(None);
+    };
+    if le_u16(s, doc + 2) != Some(DOCUMENT) {
+        return Ok(None);
+    }
+    let Some(end) = record_end(doc) else {
+        return Ok(None);
+    };
+    let mut c = Collected::default();
+    walk(s, doc, end, Ctx::None, 0, budget, &mut c)?;
+    if c.encrypted {
+        return Ok(Some(c));
+    }
+    let (slides, notes, masters) = (
+        c.slide_refs.clone(),
+        c.notes_refs.clone(),
+        c.master_refs.clone(),
+    );
+    for (refs, kind, list) in [
+        (slides, SLIDE, 0),
+        (notes, NOTES, 1),
+        (masters, MAIN_MASTER, 2),
+    ] {
+        for r in refs {
+            budget.check_time()?;
+            let before = [c.slides.len(), c.notes.len(), c.masters.len()][list];
+            if let Some(&off) = dir.get(&r) {
+                let t = le_u16(s, off + 2);
+                let ok = t == Some(kind) || (list == 2 && t == Some(SLIDE));
+                if let (true, Some(end)) = (ok, record_end(off)) {
+                    let ctx = if list == 2 { Ctx::Master } else { Ctx::None };
+                    if list == 2 && t == Some(SLIDE) {
+                        // A title master is a SlideContainer: read it as a master.
+                        c.masters.push(Vec::new());
+                        walk(s, off + 8, end, ctx, 1, budget, &mut c)?;
+                    } else {
+                        walk(s, off, end, ctx, 0, budget, &mut c)?;
+                    }
+                }
+            }
+            // Keep slide i aligned with entry i even when a reference is broken.
+            let after = [c.slides.len(), c.notes.len(), c.masters.len()][list];
+            if after == before {
+                [&mut c.slides, &mut c.notes, &mut c.masters][list].push(Vec::new());
+            }
+        }
+    }
+    Ok(Some(c))
 }
 
 fn walk(
@@ -209,11 +389,21 @@ fn walk(
                     c.notes_masters.push(i);
                 }
             }
-            SLIDE_PERSIST => match ctx {
-                Ctx::SlideList => c.list_slides.push(Vec::new()),
-                Ctx::NotesList => c.list_notes.push(Vec::new()),
-                _ => {}
-            },
+            SLIDE_PERSIST => {
+                let id = le_u32(data, 0).unwrap_or(0);
+                match ctx {
+                    Ctx::SlideList => {
+                        c.list_slides.push(Vec::new());
+                        c.slide_refs.push(id);
+                    }
+                    Ctx::NotesList => {
+                        c.list_notes.push(Vec::new());
+                        c.notes_refs.push(id);
+                    }
+                    Ctx::Master => c.master_refs.push(id),
+                    _ => {}
+                }
+            }
             TEXT_CHARS | TEXT_BYTES | CSTRING => {
                 if c.chars > max_chars {
                     continue;
