@@ -522,4 +522,52 @@ mod tests {
         walk(&enc, 0, enc.len(), Ctx::None, 0, &budget, &mut c).unwrap();
         assert!(c.encrypted);
     }
+
+    #[test]
+    fn persist_directory_orders_slides_and_skips_stale_copies() {
+        let slide = |t: &str| {
+            let tb = rec(0xF, 0, 0xF00D, &rec(0, 0, TEXT_CHARS, &chars(t)));
+            rec(0xF, 0, SLIDE, &tb)
+        };
+        let persist_atom = |id: u32| {
+            let mut d = id.to_le_bytes().to_vec();
+            d.extend_from_slice(&[0; 16]);
+            rec(0, 0, SLIDE_PERSIST, &d)
+        };
+        // Stream: stale slide, slide B (id 3), slide A (id 2), document, dir, edit.
+        let mut s = slide("stale old text");
+        let off_b = s.len();
+        s.extend(slide("Slide B"));
+        let off_a = s.len();
+        s.extend(slide("Slide A"));
+        let off_doc = s.len();
+        let mut slwt = persist_atom(2);
+        slwt.extend(persist_atom(3));
+        s.extend(rec(0xF, 0, DOCUMENT, &rec(0xF, 0, SLIDE_LIST, &slwt)));
+        let off_dir = s.len();
+        let mut dir = ((3u32 << 20) | 1).to_le_bytes().to_vec();
+        for off in [off_doc, off_a, off_b] {
+            dir.extend_from_slice(&(off as u32).to_le_bytes());
+        }
+        s.extend(rec(0, 0, 0x1772, &dir));
+        let off_edit = s.len();
+        let mut edit = vec![0u8; 8];
+        edit.extend_from_slice(&0u32.to_le_bytes()); // offsetLastEdit
+        edit.extend_from_slice(&(off_dir as u32).to_le_bytes());
+        edit.extend_from_slice(&1u32.to_le_bytes()); // docPersistIdRef
+        s.extend(rec(0, 0, 0x0FF5, &edit));
+        let (dir, doc_ref) = persist_directory(&s, off_edit as u32).unwrap();
+        assert_eq!(doc_ref, 1);
+        let budget = Budget::new(Limits::default());
+        let c = walk_persisted(&s, &dir, doc_ref, &budget).unwrap().unwrap();
+        assert_eq!(
+            c.slides,
+            vec![vec!["Slide A".to_string()], vec!["Slide B".to_string()]]
+        );
+        for cut in 0..s.len() {
+            if let Some((d, r)) = persist_directory(&s[..cut], off_edit as u32) {
+                let _ = walk_persisted(&s[..cut], &d, r, &budget);
+            }
+        }
+    }
 }
