@@ -228,6 +228,9 @@ fn dump_file() {
     let format = super::super::sniff(&bytes, &path);
     let x = extract(format, &bytes, &Budget::new(Limits::default()));
     eprintln!("{:?}", x.error);
+    for p in &x.properties {
+        eprintln!("prop {} = {} ({})", p.name, p.value, p.location);
+    }
     for p in &x.parts {
         eprintln!("-- {:?} {}\n{}", p.kind, p.location, p.text);
     }
