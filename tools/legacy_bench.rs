@@ -56,6 +56,9 @@ fn main() {
             legacy::extract(format, &bytes, &budget)
         }));
         entry.3 += start.elapsed();
+        if verbose && start.elapsed() > Duration::from_millis(200) {
+            println!("SLOW {} {:?}", f.display(), start.elapsed());
+        }
         let x = match result {
             Ok(x) => x,
             Err(_) => {

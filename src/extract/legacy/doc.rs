@@ -26,10 +26,11 @@ struct Fib {
 
 fn parse_fib(w: &[u8]) -> ExtractResult<Fib> {
     let bad = || ExtractError::corrupt("Word FIB truncated");
-    if le_u16(w, 0) != Some(0xA5EC) && le_u16(w, 0) != Some(0xA5DC) {
+    let n_fib = le_u16(w, 2).ok_or_else(bad)?;
+    let word95 = (101..=105).contains(&n_fib);
+    if le_u16(w, 0) != Some(0xA5EC) && le_u16(w, 0) != Some(0xA5DC) && !word95 {
         return Err(ExtractError::corrupt("Word FIB signature missing"));
     }
-    let n_fib = le_u16(w, 2).ok_or_else(bad)?;
     let flags = le_u16(w, 10).ok_or_else(bad)?;
     let mut fib = Fib {
         n_fib,
@@ -39,8 +40,12 @@ fn parse_fib(w: &[u8]) -> ExtractResult<Fib> {
         fc_mac: le_u32(w, 28).ok_or_else(bad)?,
         ..Fib::default()
     };
-    if n_fib < 101 {
-        // Word 6/95 and older: no FibRgLw97 / piece table of the 97 layout.
+    if n_fib < 150 {
+        // Word 6/95 (nFib 101-105) and older: no FibRgLw97, no 97 piece table.
+        // Word 6 FIB: ccpText .. ccpHdrTxbx at 0x34 .. 0x50.
+        for (i, slot) in fib.ccp.iter_mut().enumerate() {
+            *slot = le_u32(w, 0x34 + i * 4).unwrap_or(0);
+        }
         return Ok(fib);
     }
     let csw = le_u16(w, 32).ok_or_else(bad)? as usize;
@@ -80,7 +85,7 @@ pub(super) fn extract(
             "Word document encrypted (FIB fEncrypted)",
         ));
     }
-    if fib.n_fib < 101 {
+    if fib.n_fib < 150 {
         return extract_word95(&word, &fib, budget, out);
     }
     let table_name = if fib.which_table {
@@ -159,7 +164,24 @@ fn extract_word95(
         .take(budget.limits.max_text_chars)
         .map(|&b| cp1252_char(b) as u16)
         .collect();
-    out.push_part(PartKind::Body, "main text", clean(&units));
+    // Split off footnotes and headers when the story lengths add up.
+    let [text, ftn, hdd, ..] = fib.ccp.map(|c| c as usize);
+    let sum = text.saturating_add(ftn).saturating_add(hdd);
+    if text > 0 && sum <= units.len() {
+        out.push_part(PartKind::Body, "main text", clean(&units[..text]));
+        out.push_part(
+            PartKind::Footnote,
+            "footnotes",
+            clean(&units[text..text + ftn]),
+        );
+        out.push_part(
+            PartKind::Header,
+            "headers and footers",
+            clean(&units[text + ftn..sum]),
+        );
+    } else {
+        out.push_part(PartKind::Body, "main text", clean(&units));
+    }
     Ok(())
 }
 
@@ -198,7 +220,7 @@ fn piece_text(
     let n = (plc.len() - 4) / 12;
     let mut units: Vec<u16> = Vec::new();
     for i in 0..n {
-        if i % 256 == 0 {
+        if i.is_multiple_of(256) {
             budget.check_time()?;
         }
         let (Some(cp0), Some(cp1)) = (le_u32(plc, i * 4), le_u32(plc, i * 4 + 4)) else {
@@ -265,7 +287,7 @@ fn split_headers(units: &[u16], table: &[u8], plcf: (u32, u32), out: &mut Extrac
         if a >= b || i < 6 {
             continue;
         }
-        let text = clean(&units[a..b]);
+        let text = clean(&units[a..b]).trim_end_matches('\n').to_string();
         if text.trim().is_empty() {
             continue;
         }

@@ -63,11 +63,14 @@ pub fn extract(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
     } else {
         match format {
             Format::Doc => doc::extract(&mut ole, budget, &mut out),
-            Format::Xls => xls::extract(&mut ole, bytes, budget, &mut out),
+            Format::Xls => xls::extract(&mut ole, budget, &mut out),
             Format::Ppt => ppt::extract(&mut ole, budget, &mut out),
             _ => extract_other(&mut ole, budget, &mut out),
         }
     };
+    // Objects embedded in sub-storages (Word's ObjectPool, Excel's MBD*):
+    // after the host's own text, and only if it was readable.
+    let result = result.and_then(|()| extract_nested_objects(&mut ole, budget, &mut out));
     if let Err(e) = result {
         out.error = Some(e);
     }
@@ -144,7 +147,7 @@ fn read_stream(ole: &mut Ole<'_>, path: &str, budget: &Budget) -> ExtractResult<
         ));
     }
     budget.charge_inflated(len)?;
-    let mut data = Vec::with_capacity(len.min(64 * 1024 * 1024) as usize);
+    let mut data = Vec::with_capacity(len.min(8 * 1024 * 1024) as usize);
     (&mut stream)
         .take(len)
         .read_to_end(&mut data)
@@ -264,6 +267,105 @@ fn extract_other(ole: &mut Ole<'_>, budget: &Budget, out: &mut Extracted) -> Ext
         }
     }
     Ok(())
+}
+
+/// Most embedded objects read from one OLE file.
+const MAX_NESTED_OBJECTS: usize = 64;
+
+/// Extracts `\x01Ole10Native`, `Package` and `CONTENTS` streams found in
+/// sub-storages (embedded OLE objects) of any OLE document.
+fn extract_nested_objects(
+    ole: &mut Ole<'_>,
+    budget: &Budget,
+    out: &mut Extracted,
+) -> ExtractResult<()> {
+    let found: Vec<String> = ole
+        .walk()
+        .filter(|e| e.is_stream())
+        .filter(|e| matches!(e.name(), "\u{1}Ole10Native" | "Package" | "CONTENTS"))
+        .map(|e| e.path().to_string_lossy().into_owned())
+        // Root-level ones belong to an OleOther file and were read already.
+        .filter(|p| p.matches('/').count() > 1)
+        .take(MAX_NESTED_OBJECTS)
+        .collect();
+    for path in found {
+        budget.check_time()?;
+        let Some(data) = read_stream_opt(ole, &path, budget)? else {
+            continue;
+        };
+        let location = path.replace('\u{1}', "\\001");
+        out.parts_read.push(location.clone());
+        if path.ends_with("Ole10Native") {
+            if let Some((name, payload)) = ole10_native_payload(&data) {
+                extract_embedded(payload, &name, &location, budget, out)?;
+            }
+        } else {
+            extract_embedded(&data, "", &location, budget, out)?;
+        }
+    }
+    // Whole Office documents embedded as storages (`ObjectPool/_123` holding
+    // a `WordDocument`, Excel's `MBD0001` holding a `Workbook`).
+    let storages: Vec<String> = ole
+        .walk()
+        .filter(|e| e.is_stream())
+        .filter(|e| {
+            matches!(
+                e.name(),
+                "WordDocument" | "Workbook" | "Book" | "PowerPoint Document"
+            )
+        })
+        .filter_map(|e| e.path().parent().map(|p| p.to_string_lossy().into_owned()))
+        .filter(|p| p != "/")
+        .take(MAX_NESTED_OBJECTS)
+        .collect();
+    for storage in storages {
+        budget.check_time()?;
+        let Some(copy) = storage_as_ole(ole, &storage, budget)? else {
+            continue;
+        };
+        extract_embedded(&copy, "", &storage, budget, out)?;
+    }
+    Ok(())
+}
+
+/// Copies the streams under `storage` into a new in-memory OLE file.
+fn storage_as_ole(
+    ole: &mut Ole<'_>,
+    storage: &str,
+    budget: &Budget,
+) -> ExtractResult<Option<Vec<u8>>> {
+    let entries: Vec<(String, bool)> = match ole.walk_storage(storage) {
+        Ok(w) => w
+            .filter(|e| e.path() != std::path::Path::new(storage))
+            .map(|e| (e.path().to_string_lossy().into_owned(), e.is_stream()))
+            .collect(),
+        Err(_) => return Ok(None),
+    };
+    let Ok(mut copy) = cfb::CompoundFile::create(Cursor::new(Vec::new())) else {
+        return Ok(None);
+    };
+    for (path, is_stream) in entries {
+        let Some(rel) = path.strip_prefix(storage) else {
+            continue;
+        };
+        if !is_stream {
+            if copy.create_storage_all(rel).is_err() {
+                return Ok(None);
+            }
+            continue;
+        }
+        let data = read_stream(ole, &path, budget)?;
+        let written = copy
+            .create_stream(rel)
+            .and_then(|mut s| std::io::Write::write_all(&mut s, &data));
+        if written.is_err() {
+            return Ok(None);
+        }
+    }
+    if copy.flush().is_err() {
+        return Ok(None);
+    }
+    Ok(Some(copy.into_inner().into_inner()))
 }
 
 /// Splits an `\x01Ole10Native` stream: u32 size, u16 flags, label (NUL

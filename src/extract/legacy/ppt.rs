@@ -10,6 +10,7 @@ use crate::extract::{ExtractError, ExtractResult, Extracted, PartKind};
 const DOCUMENT: u16 = 0x03E8;
 const SLIDE: u16 = 0x03EE;
 const NOTES: u16 = 0x03F0;
+const NOTES_ATOM: u16 = 0x03F1;
 const SLIDE_PERSIST: u16 = 0x03F3;
 const MAIN_MASTER: u16 = 0x03F8;
 const HANDOUT: u16 = 0x0FC9;
@@ -42,10 +43,16 @@ struct Collected {
     /// Per slide (in slide-list order): text from SlideListWithText.
     list_slides: Vec<Vec<String>>,
     list_notes: Vec<Vec<String>>,
+    /// persistIdRef of each SlidePersistAtom: slides, notes, masters.
+    slide_refs: Vec<u32>,
+    notes_refs: Vec<u32>,
+    master_refs: Vec<u32>,
     /// Per SlideContainer / NotesContainer / master, in stream order.
     slides: Vec<Vec<String>>,
     notes: Vec<Vec<String>>,
     masters: Vec<Vec<String>>,
+    /// Indexes in `notes` of notes masters (NotesAtom not referring to a slide).
+    notes_masters: Vec<usize>,
     headers: Vec<String>,
     footers: Vec<String>,
     comments: Vec<String>,
@@ -71,8 +78,58 @@ pub(super) fn extract(
     }
     let s = read_stream(ole, "/PowerPoint Document", budget)?;
     out.parts_read.push("PowerPoint Document".into());
-    let mut c = Collected::default();
-    walk(&s, 0, s.len(), Ctx::None, 0, budget, &mut c)?;
+    let current_edit =
+        read_stream_opt(ole, "/Current User", budget)?.and_then(|cu| le_u32(&cu, 16));
+    let persisted = match current_edit.and_then(|at| persist_directory(&s, at)) {
+        Some((dir, doc_ref)) => walk_persisted(&s, &dir, doc_ref, budget)?,
+        None => None,
+    };
+    let linear = walk_all(&s, budget)?;
+    let mut orphans: Vec<String> = Vec::new();
+    let mut c = match persisted {
+        Some(mut c) if !c.encrypted => {
+            // Text only in records the persist directory no longer reaches
+            // (stale copies from incremental saves, broken references) is
+            // kept apart rather than lost.
+            let known: std::collections::HashSet<&String> = c
+                .list_slides
+                .iter()
+                .chain(&c.list_notes)
+                .chain(&c.slides)
+                .chain(&c.notes)
+                .chain(&c.masters)
+                .flatten()
+                .collect();
+            for t in linear
+                .list_slides
+                .iter()
+                .chain(&linear.list_notes)
+                .chain(&linear.slides)
+                .chain(&linear.notes)
+                .flatten()
+            {
+                if !known.contains(t) && !orphans.contains(t) {
+                    orphans.push(t.clone());
+                }
+            }
+            for (mine, theirs) in [
+                (&mut c.headers, &linear.headers),
+                (&mut c.footers, &linear.footers),
+                (&mut c.comments, &linear.comments),
+            ] {
+                for t in theirs {
+                    if !mine.contains(t) {
+                        mine.push(t.clone());
+                    }
+                }
+            }
+            c.encrypted |= linear.encrypted;
+            c.records = linear.records;
+            c
+        }
+        Some(c) => c,
+        None => linear,
+    };
     if c.encrypted {
         return Err(ExtractError::encrypted(
             "PowerPoint presentation encrypted (CryptSession10Container)",
@@ -102,6 +159,13 @@ pub(super) fn extract(
             lines.join("\n"),
         );
     }
+    // Notes masters hold template text, not speaker notes.
+    for &i in c.notes_masters.iter().rev() {
+        if i < c.notes.len() {
+            let m = c.notes.remove(i);
+            c.masters.push(m);
+        }
+    }
     let n = c.list_notes.len().max(c.notes.len());
     for i in 0..n {
         let mut lines: Vec<String> = Vec::new();
@@ -121,10 +185,136 @@ pub(super) fn extract(
     for (i, m) in c.masters.iter().enumerate() {
         out.push_part(PartKind::Other, format!("master {}", i + 1), m.join("\n"));
     }
+    out.push_part(
+        PartKind::Other,
+        "records outside the current edit",
+        orphans.join("\n"),
+    );
     out.push_part(PartKind::Header, "headers", c.headers.join("\n"));
     out.push_part(PartKind::Footer, "footers", c.footers.join("\n"));
     out.push_part(PartKind::Comment, "comments", c.comments.join("\n"));
     Ok(())
+}
+
+/// Walks every record of the stream in stream order (no persist directory).
+fn walk_all(s: &[u8], budget: &Budget) -> ExtractResult<Collected> {
+    let mut c = Collected::default();
+    walk(s, 0, s.len(), Ctx::None, 0, budget, &mut c)?;
+    Ok(c)
+}
+
+/// The live persist directory (persist id -> stream offset), following the
+/// UserEditAtom chain from the Current User stream's offsetToCurrentEdit;
+/// newer edits override older ones. Also returns docPersistIdRef.
+fn persist_directory(
+    s: &[u8],
+    current_edit: u32,
+) -> Option<(std::collections::HashMap<u32, usize>, u32)> {
+    const USER_EDIT: u16 = 0x0FF5;
+    const PERSIST_DIR: u16 = 0x1772;
+    let mut dir = std::collections::HashMap::new();
+    let mut edit = current_edit as usize;
+    let mut doc_ref = None;
+    let mut seen = 0;
+    while seen < 1024 {
+        seen += 1;
+        if le_u16(s, edit + 2)? != USER_EDIT {
+            return None;
+        }
+        let atom = edit + 8;
+        if doc_ref.is_none() {
+            doc_ref = le_u32(s, atom + 16);
+        }
+        let last = le_u32(s, atom + 8)? as usize;
+        let pd = le_u32(s, atom + 12)? as usize;
+        if le_u16(s, pd + 2)? != PERSIST_DIR {
+            return None;
+        }
+        let len = le_u32(s, pd + 4)? as usize;
+        let mut p = pd + 8;
+        let end = p.checked_add(len)?.min(s.len());
+        while p + 4 <= end {
+            let head = le_u32(s, p)?;
+            let (first, count) = (head & 0x000F_FFFF, (head >> 20) as usize);
+            p += 4;
+            for k in 0..count {
+                let off = le_u32(s, p + k * 4)? as usize;
+                dir.entry(first + k as u32).or_insert(off);
+            }
+            p += count * 4;
+        }
+        if last == 0 || last >= edit {
+            break;
+        }
+        edit = last;
+    }
+    Some((dir, doc_ref?))
+}
+
+/// Reads the document container, then each slide, notes page and master it
+/// lists, through the persist directory: slides come out in presentation
+/// order and stale copies left by incremental saves are ignored.
+fn walk_persisted(
+    s: &[u8],
+    dir: &std::collections::HashMap<u32, usize>,
+    doc_ref: u32,
+    budget: &Budget,
+) -> ExtractResult<Option<Collected>> {
+    let record_end = |off: usize| -> Option<usize> {
+        let len = le_u32(s, off.checked_add(4)?)? as usize;
+        off.checked_add(8)?
+            .checked_add(len)
+            .filter(|&e| e <= s.len())
+    };
+    let Some(&doc) = dir.get(&doc_ref) else {
+        return Ok(None);
+    };
+    if le_u16(s, doc + 2) != Some(DOCUMENT) {
+        return Ok(None);
+    }
+    let Some(end) = record_end(doc) else {
+        return Ok(None);
+    };
+    let mut c = Collected::default();
+    walk(s, doc, end, Ctx::None, 0, budget, &mut c)?;
+    if c.encrypted {
+        return Ok(Some(c));
+    }
+    let (slides, notes, masters) = (
+        c.slide_refs.clone(),
+        c.notes_refs.clone(),
+        c.master_refs.clone(),
+    );
+    for (refs, kind, list) in [
+        (slides, SLIDE, 0),
+        (notes, NOTES, 1),
+        (masters, MAIN_MASTER, 2),
+    ] {
+        for r in refs {
+            budget.check_time()?;
+            let before = [c.slides.len(), c.notes.len(), c.masters.len()][list];
+            if let Some(&off) = dir.get(&r) {
+                let t = le_u16(s, off + 2);
+                let ok = t == Some(kind) || (list == 2 && t == Some(SLIDE));
+                if let (true, Some(end)) = (ok, record_end(off)) {
+                    let ctx = if list == 2 { Ctx::Master } else { Ctx::None };
+                    if list == 2 && t == Some(SLIDE) {
+                        // A title master is a SlideContainer: read it as a master.
+                        c.masters.push(Vec::new());
+                        walk(s, off + 8, end, ctx, 1, budget, &mut c)?;
+                    } else {
+                        walk(s, off, end, ctx, 0, budget, &mut c)?;
+                    }
+                }
+            }
+            // Keep slide i aligned with entry i even when a reference is broken.
+            let after = [c.slides.len(), c.notes.len(), c.masters.len()][list];
+            if after == before {
+                [&mut c.slides, &mut c.notes, &mut c.masters][list].push(Vec::new());
+            }
+        }
+    }
+    Ok(Some(c))
 }
 
 fn walk(
@@ -149,7 +339,7 @@ fn walk(
             break;
         };
         c.records += 1;
-        if c.records % 4096 == 0 {
+        if c.records.is_multiple_of(4096) {
             budget.check_time()?;
         }
         pos = body_end;
@@ -189,11 +379,31 @@ fn walk(
         }
         let data = &s[body..body_end];
         match kind {
-            SLIDE_PERSIST => match ctx {
-                Ctx::SlideList => c.list_slides.push(Vec::new()),
-                Ctx::NotesList => c.list_notes.push(Vec::new()),
-                _ => {}
-            },
+            // Slide ids are 0x100..0x7FFFFFFF; a notes master refers to 0 or a
+            // master id (0x80000000 and up).
+            NOTES_ATOM
+                if ctx == Ctx::Notes
+                    && le_u32(data, 0).is_some_and(|id| id == 0 || id >= 0x8000_0000) =>
+            {
+                if let Some(i) = c.notes.len().checked_sub(1) {
+                    c.notes_masters.push(i);
+                }
+            }
+            SLIDE_PERSIST => {
+                let id = le_u32(data, 0).unwrap_or(0);
+                match ctx {
+                    Ctx::SlideList => {
+                        c.list_slides.push(Vec::new());
+                        c.slide_refs.push(id);
+                    }
+                    Ctx::NotesList => {
+                        c.list_notes.push(Vec::new());
+                        c.notes_refs.push(id);
+                    }
+                    Ctx::Master => c.master_refs.push(id),
+                    _ => {}
+                }
+            }
             TEXT_CHARS | TEXT_BYTES | CSTRING => {
                 if c.chars > max_chars {
                     continue;
@@ -203,7 +413,8 @@ fn walk(
                 } else {
                     utf16(data)
                 };
-                if text.trim().is_empty() {
+                // "*" is the slide-number placeholder of masters and notes.
+                if text.trim().is_empty() || text == "*" {
                     continue;
                 }
                 c.chars += text.len();
@@ -310,5 +521,53 @@ mod tests {
         let enc = rec(0xF, 0, CRYPT_SESSION, &[]);
         walk(&enc, 0, enc.len(), Ctx::None, 0, &budget, &mut c).unwrap();
         assert!(c.encrypted);
+    }
+
+    #[test]
+    fn persist_directory_orders_slides_and_skips_stale_copies() {
+        let slide = |t: &str| {
+            let tb = rec(0xF, 0, 0xF00D, &rec(0, 0, TEXT_CHARS, &chars(t)));
+            rec(0xF, 0, SLIDE, &tb)
+        };
+        let persist_atom = |id: u32| {
+            let mut d = id.to_le_bytes().to_vec();
+            d.extend_from_slice(&[0; 16]);
+            rec(0, 0, SLIDE_PERSIST, &d)
+        };
+        // Stream: stale slide, slide B (id 3), slide A (id 2), document, dir, edit.
+        let mut s = slide("stale old text");
+        let off_b = s.len();
+        s.extend(slide("Slide B"));
+        let off_a = s.len();
+        s.extend(slide("Slide A"));
+        let off_doc = s.len();
+        let mut slwt = persist_atom(2);
+        slwt.extend(persist_atom(3));
+        s.extend(rec(0xF, 0, DOCUMENT, &rec(0xF, 0, SLIDE_LIST, &slwt)));
+        let off_dir = s.len();
+        let mut dir = ((3u32 << 20) | 1).to_le_bytes().to_vec();
+        for off in [off_doc, off_a, off_b] {
+            dir.extend_from_slice(&(off as u32).to_le_bytes());
+        }
+        s.extend(rec(0, 0, 0x1772, &dir));
+        let off_edit = s.len();
+        let mut edit = vec![0u8; 8];
+        edit.extend_from_slice(&0u32.to_le_bytes()); // offsetLastEdit
+        edit.extend_from_slice(&(off_dir as u32).to_le_bytes());
+        edit.extend_from_slice(&1u32.to_le_bytes()); // docPersistIdRef
+        s.extend(rec(0, 0, 0x0FF5, &edit));
+        let (dir, doc_ref) = persist_directory(&s, off_edit as u32).unwrap();
+        assert_eq!(doc_ref, 1);
+        let budget = Budget::new(Limits::default());
+        let c = walk_persisted(&s, &dir, doc_ref, &budget).unwrap().unwrap();
+        assert_eq!(
+            c.slides,
+            vec![vec!["Slide A".to_string()], vec!["Slide B".to_string()]]
+        );
+        for cut in 0..s.len() {
+            if let Some((d, r)) = persist_directory(&s[..cut], off_edit as u32) {
+                let _ = walk_persisted(&s[..cut], &d, r, &budget);
+            }
+        }
     }
 }

@@ -442,7 +442,7 @@ pub(crate) mod build {
                 b.extend_from_slice(&t.to_le_bytes());
             }
         }
-        while b.len() % 4 != 0 {
+        while !b.len().is_multiple_of(4) {
             b.push(0);
         }
         b
@@ -464,7 +464,7 @@ pub(crate) mod build {
                     for u in units {
                         d.extend_from_slice(&u.to_le_bytes());
                     }
-                    while d.len() % 4 != 0 {
+                    while !d.len().is_multiple_of(4) {
                         d.push(0);
                     }
                 } else {
@@ -473,7 +473,7 @@ pub(crate) mod build {
                     d.push(0);
                 }
             }
-            while d.len() % 4 != 0 {
+            while !d.len().is_multiple_of(4) {
                 d.push(0);
             }
             values.push((0, d));

@@ -97,6 +97,25 @@ fn ole10native_payload_is_extracted() {
         .parts
         .iter()
         .any(|p| p.kind == PartKind::Embedded && p.text.contains("RELEASED TO: Precision")));
+    // The same object inside a Word file's ObjectPool.
+    let doc = std::fs::read(format!(
+        "{}/tests/fixtures/legacy/label.doc",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut host = cfb::CompoundFile::open(Cursor::new(doc)).unwrap();
+    host.create_storage_all("/ObjectPool/_1234").unwrap();
+    host.create_stream("/ObjectPool/_1234/\u{1}Ole10Native")
+        .unwrap()
+        .write_all(&native)
+        .unwrap();
+    host.flush().unwrap();
+    let file = host.into_inner().into_inner();
+    let x = extract(Format::Doc, &file, &Budget::new(Limits::default()));
+    assert!(x.error.is_none(), "{:?}", x.error);
+    assert!(x.parts.iter().any(|p| p.kind == PartKind::Embedded
+        && p.location.starts_with("/ObjectPool/_1234/\\001Ole10Native")
+        && p.text.contains("RELEASED TO: Precision")));
     for cut in 0..native.len() {
         let _ = ole10_native_payload(&native[..cut]);
     }
@@ -112,4 +131,227 @@ fn garbage_is_corrupt_not_panic() {
             Some(super::super::ErrorKind::Corrupt)
         );
     }
+}
+
+fn fixture(name: &str) -> Extracted {
+    let path = format!(
+        "{}/tests/fixtures/legacy/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(path).unwrap();
+    let format = super::super::sniff(&bytes, name);
+    let budget = Budget::new(Limits::default());
+    extract(format, &bytes, &budget)
+}
+
+const GUID: &str = "d0cb1e24-a0e2-4a4c-9340-733297c9cd7c";
+const MARK: &str = "CONFIDENTIAL // RELEASED TO: Precision Systems";
+
+fn assert_label_properties(x: &Extracted) {
+    let prop = |name: &str| {
+        x.properties
+            .iter()
+            .find(|p| p.name == name && p.location == "DocumentSummaryInformation")
+            .map(|p| p.value.as_str())
+    };
+    assert_eq!(
+        prop("Classification"),
+        Some("CONFIDENTIAL"),
+        "{:?}",
+        x.properties
+    );
+    assert_eq!(
+        prop(&format!("MSIP_Label_{GUID}_Name")),
+        Some("Confidential")
+    );
+    assert_eq!(prop(&format!("MSIP_Label_{GUID}_Enabled")), Some("true"));
+    assert_eq!(prop("ReleasedTo"), Some("Precision Systems"));
+    assert!(x.properties.iter().any(|p| p.name == "Title"
+        && p.value == "Legacy label fixture"
+        && p.location == "SummaryInformation"));
+}
+
+fn part(x: &Extracted, kind: PartKind) -> Vec<&str> {
+    x.parts
+        .iter()
+        .filter(|p| p.kind == kind)
+        .map(|p| p.text.as_str())
+        .collect()
+}
+
+#[test]
+fn fixture_doc_properties_header_footer_body() {
+    let x = fixture("label.doc");
+    assert!(x.error.is_none(), "{:?}", x.error);
+    assert_label_properties(&x);
+    assert_eq!(part(&x, PartKind::Header), vec![MARK]);
+    assert_eq!(part(&x, PartKind::Footer), vec!["TLP:AMBER"]);
+    let body = part(&x, PartKind::Body).join("\n");
+    assert!(body.starts_with(
+        "Quarterly engineering report for the fixture.\nSecond paragraph with a link inside."
+    ));
+}
+
+#[test]
+fn fixture_xls_properties_headers_and_hidden_sheet() {
+    let x = fixture("label.xls");
+    assert!(x.error.is_none(), "{:?}", x.error);
+    assert_label_properties(&x);
+    assert!(x.parts.iter().any(|p| p.kind == PartKind::Header
+        && p.location == "sheet \"Budget\" header"
+        && p.text == MARK));
+    assert!(part(&x, PartKind::Footer).contains(&"TLP:AMBER"));
+    assert!(part(&x, PartKind::Sheet).contains(&"Item\tCost\nWidgets\t42"));
+    assert!(part(&x, PartKind::Sheet).contains(&"secret hidden cell"));
+    assert_eq!(part(&x, PartKind::SheetName), vec!["Budget", "Hidden"]);
+}
+
+#[test]
+fn fixture_ppt_properties_footer_slide_notes() {
+    let x = fixture("label.ppt");
+    assert!(x.error.is_none(), "{:?}", x.error);
+    assert_label_properties(&x);
+    assert_eq!(part(&x, PartKind::Footer), vec![MARK]);
+    assert!(x.parts.iter().any(|p| p.kind == PartKind::Slide
+        && p.location == "slide 1"
+        && p.text == "Slide title text\nProject Falcon overview"));
+    assert!(x.parts.iter().any(|p| p.kind == PartKind::Notes
+        && p.location == "notes 1"
+        && p.text == "Speaker notes here"));
+}
+
+#[test]
+#[ignore]
+fn dump_file() {
+    let path = std::env::var("LEGACY_DUMP").unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let format = super::super::sniff(&bytes, &path);
+    let x = extract(format, &bytes, &Budget::new(Limits::default()));
+    eprintln!("{:?}", x.error);
+    for p in &x.properties {
+        eprintln!("prop {} = {} ({})", p.name, p.value, p.location);
+    }
+    for p in &x.parts {
+        eprintln!("-- {:?} {}\n{}", p.kind, p.location, p.text);
+    }
+}
+
+/// Mutates the streams of every legacy file of the shared corpus (byte
+/// overwrites and truncation, rebuilt into a valid OLE container) and checks
+/// that extraction never panics. `cargo test --lib legacy_mutation -- --ignored`
+#[test]
+#[ignore]
+fn legacy_mutation_never_panics() {
+    use std::io::Read;
+    fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                collect(&p, out);
+            } else if matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("doc" | "xls" | "ppt")
+            ) {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    collect(
+        std::path::Path::new("/work/shared/corpus/realworld"),
+        &mut files,
+    );
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut runs = 0;
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        let Ok(mut ole) = cfb::CompoundFile::open(Cursor::new(&bytes[..])) else {
+            continue;
+        };
+        let paths: Vec<String> = ole
+            .walk()
+            .filter(|e| e.is_stream() && e.len() < 4 * 1024 * 1024)
+            .map(|e| e.path().to_string_lossy().into_owned())
+            .collect();
+        let mut streams: Vec<(String, Vec<u8>)> = Vec::new();
+        for p in paths {
+            let mut d = Vec::new();
+            if ole
+                .open_stream(&p)
+                .and_then(|mut s| s.read_to_end(&mut d))
+                .is_ok()
+            {
+                streams.push((p, d));
+            }
+        }
+        if streams.is_empty() {
+            continue;
+        }
+        let format = super::super::sniff(&bytes, &f.to_string_lossy());
+        for _ in 0..12 {
+            let mut mutated = streams.clone();
+            let i = rand() as usize % mutated.len();
+            let data = &mut mutated[i].1;
+            if !data.is_empty() {
+                if rand() % 3 == 0 {
+                    let cut = rand() as usize % data.len();
+                    data.truncate(cut);
+                } else {
+                    for _ in 0..(1 + rand() % 16) {
+                        let at = rand() as usize % data.len();
+                        data[at] = rand() as u8;
+                    }
+                }
+            }
+            let refs: Vec<(&str, &[u8])> = mutated
+                .iter()
+                .map(|(p, d)| (p.as_str(), d.as_slice()))
+                .collect();
+            let file = ole_with(&refs);
+            let budget = Budget::new(Limits::default());
+            let _ = extract(format, &file, &budget);
+            runs += 1;
+        }
+    }
+    eprintln!("{runs} mutated extractions without a panic");
+    assert!(runs > 100);
+}
+
+#[test]
+fn office_document_embedded_as_storage_is_extracted() {
+    // label.xls's streams copied into a storage of label.doc, as Word does
+    // with an embedded workbook in its ObjectPool.
+    let dir = format!("{}/tests/fixtures/legacy", env!("CARGO_MANIFEST_DIR"));
+    let xls = std::fs::read(format!("{dir}/label.xls")).unwrap();
+    let mut inner = cfb::CompoundFile::open(Cursor::new(xls)).unwrap();
+    let mut workbook = Vec::new();
+    std::io::Read::read_to_end(&mut inner.open_stream("/Workbook").unwrap(), &mut workbook)
+        .unwrap();
+    let doc = std::fs::read(format!("{dir}/label.doc")).unwrap();
+    let mut host = cfb::CompoundFile::open(Cursor::new(doc)).unwrap();
+    host.create_storage_all("/ObjectPool/_99").unwrap();
+    host.create_stream("/ObjectPool/_99/Workbook")
+        .unwrap()
+        .write_all(&workbook)
+        .unwrap();
+    host.flush().unwrap();
+    let file = host.into_inner().into_inner();
+    let x = extract(Format::Doc, &file, &Budget::new(Limits::default()));
+    assert!(x.error.is_none(), "{:?}", x.error);
+    assert!(
+        x.parts.iter().any(|p| p.kind == PartKind::Embedded
+            && p.location.starts_with("/ObjectPool/_99")
+            && p.text.contains("secret hidden cell")),
+        "{:?}",
+        x.parts
+    );
 }

@@ -1,13 +1,10 @@
-//! Excel 97-2003 workbooks (BIFF8, and BIFF5 where calamine copes): cells
-//! come from calamine; our own record walker reads the things calamine does
-//! not expose: FILEPASS (encryption), sheet HEADER and FOOTER records.
+//! Excel 97-2003 workbooks (BIFF8; BIFF5 best effort): our own walk over
+//! the `Workbook` record stream. Cells are kept sparse (row, column, text),
+//! so memory follows the file's size, not the sheet's declared dimensions
+//! (calamine 0.38 builds a dense range: a 41 KB POI file with one cell at
+//! row 65535 took 2.9 s and about 0.5 GB there).
 
-use std::io::Cursor;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
-use calamine::{Data, Reader, Xls};
-
-use super::bytes::le_u16;
+use super::bytes::{le_u16, le_u32, le_u64};
 use super::{cp1252_char, read_stream_opt, Ole};
 use crate::budget::Budget;
 use crate::extract::{ExtractError, ExtractResult, Extracted, PartKind};
@@ -18,6 +15,17 @@ const HEADER: u16 = 0x0014;
 const FOOTER: u16 = 0x0015;
 const FILEPASS: u16 = 0x002F;
 const BOUNDSHEET: u16 = 0x0085;
+const SST: u16 = 0x00FC;
+const CONTINUE: u16 = 0x003C;
+const LABELSST: u16 = 0x00FD;
+const LABEL: u16 = 0x0204;
+const RSTRING: u16 = 0x00D6;
+const NUMBER: u16 = 0x0203;
+const RK: u16 = 0x027E;
+const MULRK: u16 = 0x00BD;
+const FORMULA: u16 = 0x0006;
+const STRING: u16 = 0x0207;
+const BOOLERR: u16 = 0x0205;
 
 /// What the record walk found.
 #[derive(Debug, Default)]
@@ -27,11 +35,12 @@ struct Walk {
     names: Vec<String>,
     /// (sheet index, is_footer, text) for each non-empty HEADER/FOOTER.
     margins: Vec<(usize, bool, String)>,
+    /// Cells per sheet substream: (row, column, text).
+    cells: Vec<Vec<(u16, u16, String)>>,
 }
 
 pub(super) fn extract(
     ole: &mut Ole<'_>,
-    file: &[u8],
     budget: &Budget,
     out: &mut Extracted,
 ) -> ExtractResult<()> {
@@ -43,42 +52,41 @@ pub(super) fn extract(
         },
     };
     out.parts_read.push(name.into());
-    let walk = walk_records(&stream, budget)?;
+    let mut walk = walk_records(&stream, budget)?;
     if walk.encrypted {
         return Err(ExtractError::encrypted(
             "Excel workbook encrypted (FILEPASS)",
         ));
     }
-    drop(stream);
-
-    let cells = catch_unwind(AssertUnwindSafe(|| read_cells(file, budget)));
-    let sheets = match cells {
-        Ok(Ok(sheets)) => sheets,
-        Ok(Err(e)) => {
-            push_margins(&walk, out);
-            return Err(e);
-        }
-        Err(_) => {
-            push_margins(&walk, out);
-            return Err(ExtractError::corrupt("Excel cell records unreadable"));
-        }
-    };
-    for (name, text) in &sheets {
-        out.push_part(
-            PartKind::SheetName,
-            format!("sheet \"{name}\""),
-            name.clone(),
-        );
-        out.push_part(PartKind::Sheet, format!("sheet \"{name}\""), text.clone());
+    if walk.names.is_empty() && walk.cells.is_empty() {
+        return Err(ExtractError::corrupt("Excel workbook has no sheets"));
     }
-    if sheets.is_empty() {
-        for name in &walk.names {
-            out.push_part(
-                PartKind::SheetName,
-                format!("sheet \"{name}\""),
-                name.clone(),
-            );
+    let sheets = walk.names.len().max(walk.cells.len());
+    for i in 0..sheets {
+        budget.check_time()?;
+        let name = walk
+            .names
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("#{}", i + 1));
+        let location = format!("sheet \"{name}\"");
+        out.push_part(PartKind::SheetName, location.clone(), name);
+        let Some(cells) = walk.cells.get_mut(i) else {
+            continue;
+        };
+        cells.sort_by_key(|c| (c.0, c.1));
+        let mut text = String::new();
+        let mut row = None;
+        for (r, _, t) in cells.iter() {
+            match row {
+                Some(prev) if prev == *r => text.push('\t'),
+                Some(_) => text.push('\n'),
+                None => {}
+            }
+            row = Some(*r);
+            text.push_str(t);
         }
+        out.push_part(PartKind::Sheet, location, text);
     }
     push_margins(&walk, out);
     Ok(())
@@ -96,62 +104,24 @@ fn push_margins(walk: &Walk, out: &mut Extracted) {
     }
 }
 
-/// Reads every sheet's cells (hidden sheets included) as tab-separated rows.
-fn read_cells(file: &[u8], budget: &Budget) -> ExtractResult<Vec<(String, String)>> {
-    let mut book: Xls<_> = Xls::new(Cursor::new(file))
-        .map_err(|_| ExtractError::corrupt("Excel workbook structure unreadable"))?;
-    let names: Vec<String> = book
-        .sheets_metadata()
-        .iter()
-        .map(|s| s.name.clone())
-        .collect();
-    let mut left = budget.limits.max_text_chars;
-    let mut sheets = Vec::new();
-    for name in names {
-        budget.check_time()?;
-        let Ok(range) = book.worksheet_range(&name) else {
-            sheets.push((name, String::new()));
-            continue;
-        };
-        let mut text = String::new();
-        for (i, row) in range.rows().enumerate() {
-            if i % 1024 == 0 {
-                budget.check_time()?;
-            }
-            let last = row.iter().rposition(|c| !matches!(c, Data::Empty));
-            let Some(last) = last else { continue };
-            for (j, cell) in row[..=last].iter().enumerate() {
-                if j > 0 {
-                    text.push('\t');
-                }
-                match cell {
-                    Data::Empty => {}
-                    Data::String(s) => text.push_str(&s.replace(['\n', '\r', '\t'], " ")),
-                    other => text.push_str(&other.to_string()),
-                }
-            }
-            text.push('\n');
-            if text.len() > left {
-                break;
-            }
-        }
-        left = left.saturating_sub(text.len());
-        sheets.push((name, text));
-    }
-    Ok(sheets)
-}
-
-/// Walks the BIFF record stream for FILEPASS, BOUNDSHEET, HEADER and FOOTER.
+/// Walks the BIFF record stream: FILEPASS, BOUNDSHEET, SST, cell records,
+/// HEADER and FOOTER. Charts embedded in a sheet (nested BOF/EOF) are skipped.
 fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
     let mut walk = Walk::default();
     let mut pos = 0usize;
     let mut biff8 = true;
     // -1: globals; n: n-th sheet substream.
     let mut substream: isize = -2;
+    let mut depth = 0u32;
     let mut count = 0usize;
+    let mut sst: Vec<String> = Vec::new();
+    let mut chars = 0usize;
+    let max_chars = budget.limits.max_text_chars;
+    // Cell of a FORMULA whose string result follows in a STRING record.
+    let mut pending: Option<(u16, u16)> = None;
     while let (Some(kind), Some(len)) = (le_u16(s, pos), le_u16(s, pos + 2)) {
         count += 1;
-        if count % 4096 == 0 {
+        if count.is_multiple_of(4096) {
             budget.check_time()?;
         }
         let len = len as usize;
@@ -161,21 +131,75 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
         pos += 4 + len;
         match kind {
             BOF => {
-                substream += 1;
-                if substream == -1 {
-                    biff8 = le_u16(data, 0).is_none_or(|v| v >= 0x0600);
+                if depth == 0 {
+                    substream += 1;
+                    if substream == -1 {
+                        biff8 = le_u16(data, 0).is_none_or(|v| v >= 0x0600);
+                    }
                 }
+                depth += 1;
+                continue;
             }
-            FILEPASS if substream == -1 => walk.encrypted = true,
-            BOUNDSHEET if substream == -1 => {
-                let name = if biff8 {
-                    data.get(6..).and_then(short_unicode)
-                } else {
-                    data.get(6..).and_then(short_ansi)
-                };
-                walk.names.push(name.unwrap_or_default());
+            EOF => {
+                depth = depth.saturating_sub(1);
+                continue;
             }
-            HEADER | FOOTER if substream >= 0 && !data.is_empty() => {
+            _ => {}
+        }
+        if depth != 1 {
+            continue;
+        }
+        if substream == -1 {
+            match kind {
+                FILEPASS => walk.encrypted = true,
+                BOUNDSHEET => {
+                    let name = if biff8 {
+                        data.get(6..).and_then(short_unicode)
+                    } else {
+                        data.get(6..).and_then(short_ansi)
+                    };
+                    walk.names.push(name.unwrap_or_default());
+                }
+                SST if biff8 => {
+                    // The SST and its CONTINUE records form one byte sequence
+                    // in which each CONTINUE restarts a string's flags byte.
+                    let mut segments = vec![data];
+                    let mut p = pos;
+                    while le_u16(s, p) == Some(CONTINUE) {
+                        let Some(l) = le_u16(s, p + 2) else { break };
+                        let Some(d) = s.get(p + 4..p + 4 + l as usize) else {
+                            break;
+                        };
+                        segments.push(d);
+                        p += 4 + l as usize;
+                    }
+                    pos = p;
+                    sst = read_sst(&segments, max_chars, budget)?;
+                }
+                _ => {}
+            }
+            continue;
+        }
+        if substream < 0 {
+            continue;
+        }
+        let sheet = substream as usize;
+        if sheet > 65_535 {
+            break;
+        }
+        while walk.cells.len() <= sheet {
+            walk.cells.push(Vec::new());
+        }
+        let row = le_u16(data, 0).unwrap_or(0);
+        let col = le_u16(data, 2).unwrap_or(0);
+        let mut cell = |r: u16, c: u16, t: String, walk: &mut Walk| {
+            if chars < max_chars && !t.is_empty() {
+                chars += t.len();
+                walk.cells[sheet].push((r, c, t));
+            }
+        };
+        match kind {
+            HEADER | FOOTER if !data.is_empty() => {
                 let raw = if biff8 {
                     long_unicode(data)
                 } else {
@@ -184,16 +208,239 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
                 if let Some(raw) = raw {
                     let text = strip_header_codes(&raw);
                     if !text.trim().is_empty() {
-                        walk.margins
-                            .push((substream as usize, kind == FOOTER, text));
+                        walk.margins.push((sheet, kind == FOOTER, text));
                     }
                 }
             }
-            EOF => {}
+            LABELSST => {
+                if let Some(t) = le_u32(data, 6).and_then(|i| sst.get(i as usize)) {
+                    cell(row, col, t.clone(), &mut walk);
+                }
+            }
+            LABEL | RSTRING => {
+                let t = if biff8 {
+                    data.get(6..).and_then(long_unicode)
+                } else {
+                    data.get(6..).and_then(|d| {
+                        let n = le_u16(d, 0)? as usize;
+                        Some(
+                            d.get(2..)?
+                                .iter()
+                                .take(n)
+                                .map(|&b| cp1252_char(b))
+                                .collect(),
+                        )
+                    })
+                };
+                if let Some(t) = t {
+                    cell(row, col, one_line(&t), &mut walk);
+                }
+            }
+            NUMBER => {
+                if let Some(v) = le_u64(data, 6) {
+                    cell(row, col, number(f64::from_bits(v)), &mut walk);
+                }
+            }
+            RK => {
+                if let Some(v) = le_u32(data, 6) {
+                    cell(row, col, number(rk(v)), &mut walk);
+                }
+            }
+            MULRK => {
+                let n = data.len().saturating_sub(6) / 6;
+                for i in 0..n {
+                    if let Some(v) = le_u32(data, 4 + i * 6 + 2) {
+                        cell(row, col.saturating_add(i as u16), number(rk(v)), &mut walk);
+                    }
+                }
+            }
+            BOOLERR => {
+                if let (Some(&v), Some(&is_err)) = (data.get(6), data.get(7)) {
+                    let t = match (is_err, v) {
+                        (0, 0) => "FALSE",
+                        (0, _) => "TRUE",
+                        _ => "#ERROR",
+                    };
+                    cell(row, col, t.to_string(), &mut walk);
+                }
+            }
+            FORMULA => {
+                pending = None;
+                if data.get(12..14) == Some(&[0xFF, 0xFF]) {
+                    match data.get(6) {
+                        Some(0) => pending = Some((row, col)),
+                        Some(1) => {
+                            let t = if data.get(8).copied().unwrap_or(0) != 0 {
+                                "TRUE"
+                            } else {
+                                "FALSE"
+                            };
+                            cell(row, col, t.to_string(), &mut walk);
+                        }
+                        _ => {}
+                    }
+                } else if let Some(v) = le_u64(data, 6) {
+                    cell(row, col, number(f64::from_bits(v)), &mut walk);
+                }
+            }
+            STRING => {
+                if let Some((r, c)) = pending.take() {
+                    let t = if biff8 {
+                        long_unicode(data)
+                    } else {
+                        short_ansi(data)
+                    };
+                    if let Some(t) = t {
+                        cell(r, c, one_line(&t), &mut walk);
+                    }
+                }
+            }
             _ => {}
         }
     }
     Ok(walk)
+}
+
+fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r', '\t'], " ")
+}
+
+/// RK number (MS-XLS 2.5.217): 30-bit integer or high bits of a double, maybe /100.
+fn rk(v: u32) -> f64 {
+    let x = if v & 0x02 != 0 {
+        ((v as i32) >> 2) as f64
+    } else {
+        f64::from_bits(((v & 0xFFFF_FFFC) as u64) << 32)
+    };
+    if v & 0x01 != 0 {
+        x / 100.0
+    } else {
+        x
+    }
+}
+
+fn number(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Reads the shared string table from its record and CONTINUE segments.
+fn read_sst(segments: &[&[u8]], max_chars: usize, budget: &Budget) -> ExtractResult<Vec<String>> {
+    let mut r = SegReader {
+        segments,
+        seg: 0,
+        pos: 0,
+    };
+    let _total = r.u32();
+    let unique = r.u32().unwrap_or(0) as usize;
+    let mut out = Vec::with_capacity(unique.min(65_536));
+    let mut chars = 0usize;
+    for i in 0..unique {
+        if i.is_multiple_of(4096) {
+            budget.check_time()?;
+        }
+        let Some(s) = r.rich_string() else { break };
+        chars += s.len();
+        if chars > max_chars {
+            out.push(String::new());
+        } else {
+            out.push(one_line(&s));
+        }
+    }
+    Ok(out)
+}
+
+/// Reads across an SST's CONTINUE segments.
+struct SegReader<'a> {
+    segments: &'a [&'a [u8]],
+    seg: usize,
+    pos: usize,
+}
+
+impl SegReader<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        loop {
+            let seg = self.segments.get(self.seg)?;
+            if let Some(&b) = seg.get(self.pos) {
+                self.pos += 1;
+                return Some(b);
+            }
+            self.seg += 1;
+            self.pos = 0;
+        }
+    }
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_le_bytes([self.byte()?, self.byte()?]))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes([
+            self.byte()?,
+            self.byte()?,
+            self.byte()?,
+            self.byte()?,
+        ]))
+    }
+    fn skip(&mut self, mut n: usize) -> Option<()> {
+        while n > 0 {
+            let seg = self.segments.get(self.seg)?;
+            let left = seg.len().saturating_sub(self.pos);
+            if left == 0 {
+                self.seg += 1;
+                self.pos = 0;
+                continue;
+            }
+            let step = left.min(n);
+            self.pos += step;
+            n -= step;
+        }
+        Some(())
+    }
+    /// XLUnicodeRichExtendedString: when its characters cross into the next
+    /// segment, that segment starts with a fresh flags byte.
+    fn rich_string(&mut self) -> Option<String> {
+        let cch = self.u16()? as usize;
+        let flags = self.byte()?;
+        let mut high = flags & 0x01 != 0;
+        let runs = if flags & 0x08 != 0 {
+            self.u16()? as usize
+        } else {
+            0
+        };
+        let ext = if flags & 0x04 != 0 {
+            self.u32()? as usize
+        } else {
+            0
+        };
+        let mut units: Vec<u16> = Vec::with_capacity(cch);
+        while units.len() < cch {
+            let seg = self.segments.get(self.seg)?;
+            if self.pos >= seg.len() {
+                self.seg += 1;
+                self.pos = 0;
+                high = self.byte()? & 0x01 != 0;
+                continue;
+            }
+            if high {
+                let lo = seg.get(self.pos).copied()?;
+                let hi = seg.get(self.pos + 1).copied().unwrap_or(0);
+                self.pos += 2;
+                units.push(u16::from_le_bytes([lo, hi]));
+            } else {
+                units.push(cp1252_char(seg[self.pos]) as u16);
+                self.pos += 1;
+            }
+        }
+        self.skip(runs * 4)?;
+        self.skip(ext)?;
+        Some(
+            char::decode_utf16(units)
+                .map(|r| r.unwrap_or('\u{FFFD}'))
+                .collect(),
+        )
+    }
 }
 
 /// ShortXLUnicodeString: u8 count, u8 flags, chars.
@@ -250,10 +497,8 @@ fn strip_header_codes(s: &str) -> String {
         }
         match it.next() {
             Some('&') => out.push('&'),
-            Some('L') | Some('C') | Some('R') => {
-                if !out.is_empty() && !out.ends_with('\n') {
-                    out.push('\n');
-                }
+            Some('L') | Some('C') | Some('R') if !out.is_empty() && !out.ends_with('\n') => {
+                out.push('\n');
             }
             Some('"') => {
                 for c in it.by_ref() {
@@ -320,6 +565,7 @@ mod tests {
         s.extend(rec(EOF, &[]));
         let budget = Budget::new(Limits::default());
         let w = walk_records(&s, &budget).unwrap();
+        assert_eq!(w.cells[0].len(), 0);
         assert!(!w.encrypted);
         assert_eq!(w.names, vec!["Budget".to_string()]);
         assert_eq!(
@@ -333,6 +579,65 @@ mod tests {
         e.extend(rec(FILEPASS, &[1, 0]));
         assert!(walk_records(&e, &budget).unwrap().encrypted);
         // Truncated records end the walk quietly.
+        for cut in 0..s.len() {
+            let _ = walk_records(&s[..cut], &budget);
+        }
+    }
+
+    #[test]
+    fn sst_continue_and_cells() {
+        // Two strings; the second is split across a CONTINUE and switches
+        // from 8-bit to UTF-16 there.
+        let mut sst = 2u32.to_le_bytes().to_vec();
+        sst.extend_from_slice(&2u32.to_le_bytes());
+        sst.extend_from_slice(&[3, 0, 0]);
+        sst.extend_from_slice(b"Foo");
+        sst.extend_from_slice(&[6, 0, 0]);
+        sst.extend_from_slice(b"Sec");
+        let mut cont = vec![1u8];
+        for u in "ret".encode_utf16() {
+            cont.extend_from_slice(&u.to_le_bytes());
+        }
+        let mut s = rec(BOF, &[0, 6, 5, 0]);
+        let mut bs = vec![0u8; 6];
+        bs.extend_from_slice(&[2, 0]);
+        bs.extend_from_slice(b"S1");
+        s.extend(rec(BOUNDSHEET, &bs));
+        s.extend(rec(SST, &sst));
+        s.extend(rec(CONTINUE, &cont));
+        s.extend(rec(EOF, &[]));
+        s.extend(rec(BOF, &[0, 6, 0x10, 0]));
+        let mut lsst = vec![1, 0, 0, 0, 0, 0];
+        lsst.extend_from_slice(&1u32.to_le_bytes());
+        s.extend(rec(LABELSST, &lsst));
+        let mut l0 = vec![0, 0, 0, 0, 0, 0];
+        l0.extend_from_slice(&0u32.to_le_bytes());
+        s.extend(rec(LABELSST, &l0));
+        let mut num = vec![0, 0, 1, 0, 0, 0];
+        num.extend_from_slice(&42.5f64.to_bits().to_le_bytes());
+        s.extend(rec(NUMBER, &num));
+        let mut rkr = vec![1, 0, 1, 0, 0, 0];
+        rkr.extend_from_slice(&((7u32 << 2) | 2).to_le_bytes());
+        s.extend(rec(RK, &rkr));
+        // An embedded chart substream inside the sheet is skipped.
+        s.extend(rec(BOF, &[0, 6, 0x20, 0]));
+        s.extend(rec(LABELSST, &l0));
+        s.extend(rec(EOF, &[]));
+        s.extend(rec(EOF, &[]));
+        let budget = Budget::new(Limits::default());
+        let w = walk_records(&s, &budget).unwrap();
+        assert_eq!(w.names, vec!["S1".to_string()]);
+        let mut cells = w.cells[0].clone();
+        cells.sort();
+        assert_eq!(
+            cells,
+            vec![
+                (0, 0, "Foo".to_string()),
+                (0, 1, "42.5".to_string()),
+                (1, 0, "Secret".to_string()),
+                (1, 1, "7".to_string())
+            ]
+        );
         for cut in 0..s.len() {
             let _ = walk_records(&s[..cut], &budget);
         }
