@@ -96,6 +96,9 @@ fn main() {
         total.tn,
         ratio(total.tp, total.tp + total.fp),
         ratio(total.tp, total.tp + total.fn_),
-        ratio(total.tp + total.tn, total.tp + total.tn + total.fp + total.fn_)
+        ratio(
+            total.tp + total.tn,
+            total.tp + total.tn + total.fp + total.fn_
+        )
     );
 }

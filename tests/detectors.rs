@@ -34,7 +34,12 @@ fn every_definition_passes_its_examples() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -52,6 +57,9 @@ fn contract_detectors_fire_on_one_instance() {
     ] {
         let d = set.scan(&[Part::new(PartKind::Body, "", text)], false);
         let hit = d.iter().find(|x| x.detector == id);
-        assert!(hit.is_some_and(|h| h.fired && h.min_count == 1), "{id} on {text:?}: {d:?}");
+        assert!(
+            hit.is_some_and(|h| h.fired && h.min_count == 1),
+            "{id} on {text:?}: {d:?}"
+        );
     }
 }

@@ -55,6 +55,9 @@ PRESIDIO = {
         (0, "my email is info@presidio."),
     ],
     "us_ssn": [
+        # Presidio also reports these weak forms; labelscan needs a context
+        # word for bare or oddly split 9-digit numbers (ZIP+4 lookalikes).
+        (1, "078-051121 07805-1121"), (1, "078051121"),
         (1, "078-05-1123"), (1, "078.05.1123"), (1, "078 05 1123"), (1, "abc 078 05 1123 abc"),
         (0, "0780511201"), (0, "078051120"), (0, "000000000"), (0, "666000000"),
         (0, "078-05-0000"), (0, "078 00 1123"), (0, "693-09.4444"),

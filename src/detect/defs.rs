@@ -7,8 +7,14 @@ use super::DetectError;
 
 /// The definition files, embedded in the binary.
 pub const SOURCES: &[(&str, &str)] = &[
-    ("detectors/pii.toml", include_str!("../../detectors/pii.toml")),
-    ("detectors/secrets.toml", include_str!("../../detectors/secrets.toml")),
+    (
+        "detectors/pii.toml",
+        include_str!("../../detectors/pii.toml"),
+    ),
+    (
+        "detectors/secrets.toml",
+        include_str!("../../detectors/secrets.toml"),
+    ),
     ("detectors/ip.toml", include_str!("../../detectors/ip.toml")),
 ];
 

@@ -196,16 +196,23 @@ impl DetectorSet {
                 let re = Regex::new(&ascii_boundaries(&p.regex)).map_err(|e| {
                     DetectError::BadDefinition {
                         id: d.id.clone(),
-                        message: format!("invalid regex: {}", e.to_string().lines().last().unwrap_or("")),
+                        message: format!(
+                            "invalid regex: {}",
+                            e.to_string().lines().last().unwrap_or("")
+                        ),
                     }
                 })?;
                 patterns.push((re, p.context_required));
             }
             let validator = match &d.validator {
-                Some(v) => Some(validators::by_name(v).ok_or_else(|| DetectError::BadDefinition {
-                    id: d.id.clone(),
-                    message: format!("unknown validator `{v}`"),
-                })?),
+                Some(v) => {
+                    Some(
+                        validators::by_name(v).ok_or_else(|| DetectError::BadDefinition {
+                            id: d.id.clone(),
+                            message: format!("unknown validator `{v}`"),
+                        })?,
+                    )
+                }
                 None => None,
             };
             dets.push(Compiled {
@@ -238,7 +245,10 @@ impl DetectorSet {
         for (i, p) in policy.patterns.iter().enumerate() {
             let re = Regex::new(&p.regex).map_err(|e| DetectError::BadDefinition {
                 id: p.id.clone(),
-                message: format!("invalid regex: {}", e.to_string().lines().last().unwrap_or("")),
+                message: format!(
+                    "invalid regex: {}",
+                    e.to_string().lines().last().unwrap_or("")
+                ),
             })?;
             dets.push(custom(
                 &p.id,
@@ -419,7 +429,13 @@ impl DetectorSet {
                         None => {
                             let value = part.text.get(h.start..h.end).unwrap_or("");
                             if show_values {
-                                value.lines().next().unwrap_or("").chars().take(200).collect()
+                                value
+                                    .lines()
+                                    .next()
+                                    .unwrap_or("")
+                                    .chars()
+                                    .take(200)
+                                    .collect()
                             } else {
                                 crate::mask::mask(value)
                             }
@@ -545,7 +561,10 @@ impl DetectorSet {
                     }
                     let windows = merge(
                         mine.iter().map(|&(_, s, e)| {
-                            (s.saturating_sub(d.context_after + 64), e + d.context_before + 64)
+                            (
+                                s.saturating_sub(d.context_after + 64),
+                                e + d.context_before + 64,
+                            )
                         }),
                         text,
                     );
@@ -564,7 +583,10 @@ impl DetectorSet {
         }
 
         // Policy keywords: whole words.
-        for (ac, idx) in [&self.kw_insensitive, &self.kw_sensitive].into_iter().flatten() {
+        for (ac, idx) in [&self.kw_insensitive, &self.kw_sensitive]
+            .into_iter()
+            .flatten()
+        {
             for m in ac.find_iter(text) {
                 let (s, e) = (m.start(), m.end());
                 if (s > 0 && is_word(bytes[s - 1])) || (e < bytes.len() && is_word(bytes[e])) {
@@ -583,7 +605,11 @@ impl DetectorSet {
 
         // 4. De-duplicate (same detector, same start) and arbitrate overlaps.
         hits.sort_by(|a, b| {
-            (a.start, a.det, std::cmp::Reverse(a.end)).cmp(&(b.start, b.det, std::cmp::Reverse(b.end)))
+            (a.start, a.det, std::cmp::Reverse(a.end)).cmp(&(
+                b.start,
+                b.det,
+                std::cmp::Reverse(b.end),
+            ))
         });
         hits.dedup_by(|b, a| a.det == b.det && a.start == b.start);
         self.arbitrate(hits)
@@ -660,10 +686,21 @@ impl DetectorSet {
                 if !text.is_char_boundary(end) {
                     continue;
                 }
-                if d.boundary && end < bytes.len() && is_alnum(bytes[end]) && is_alnum(bytes[end - 1]) {
+                if d.boundary
+                    && end < bytes.len()
+                    && is_alnum(bytes[end])
+                    && is_alnum(bytes[end - 1])
+                {
                     continue;
                 }
-                let has_ctx = has_context(ctx, det as u32, start, end, d.context_before, d.context_after);
+                let has_ctx = has_context(
+                    ctx,
+                    det as u32,
+                    start,
+                    end,
+                    d.context_before,
+                    d.context_after,
+                );
                 if (d.context_required || *pattern_needs_context) && !has_ctx {
                     continue;
                 }
@@ -852,11 +889,50 @@ fn digit_windows(text: &str, min_digits: usize) -> Vec<(usize, usize, usize)> {
 /// Whether a trimmed line looks like program source.
 fn is_code_line(l: &str) -> bool {
     const STARTS: &[&str] = &[
-        "#include", "import ", "from ", "def ", "class ", "public ", "private ", "protected ",
-        "static ", "function ", "return ", "if (", "if(", "for (", "for(", "while (", "} else",
-        "else {", "//", "/*", "#!", "const ", "let ", "var ", "package ", "using ", "fn ",
-        "pub ", "async ", "await ", "try {", "catch", "elif ", "print(", "console.", "#define",
-        "namespace ", "SELECT ", "INSERT ", "UPDATE ", "CREATE TABLE", "@", "}", "end",
+        "#include",
+        "import ",
+        "from ",
+        "def ",
+        "class ",
+        "public ",
+        "private ",
+        "protected ",
+        "static ",
+        "function ",
+        "return ",
+        "if (",
+        "if(",
+        "for (",
+        "for(",
+        "while (",
+        "} else",
+        "else {",
+        "//",
+        "/*",
+        "#!",
+        "const ",
+        "let ",
+        "var ",
+        "package ",
+        "using ",
+        "fn ",
+        "pub ",
+        "async ",
+        "await ",
+        "try {",
+        "catch",
+        "elif ",
+        "print(",
+        "console.",
+        "#define",
+        "namespace ",
+        "SELECT ",
+        "INSERT ",
+        "UPDATE ",
+        "CREATE TABLE",
+        "@",
+        "}",
+        "end",
     ];
     const ENDS: &[&str] = &[";", "{", "}", ");", "):", "=>", "*/", "),", "];"];
     if STARTS.iter().any(|p| l.starts_with(p)) || ENDS.iter().any(|p| l.ends_with(p)) {
@@ -917,8 +993,15 @@ mod tests {
         let set = DetectorSet::compile(&Policy::default_policy()).unwrap();
         let ids = set.ids();
         for id in [
-            "email", "credit_card", "iban", "aws_access_key", "private_key", "phone", "us_ssn",
-            "de_tax_id", "uk_nino",
+            "email",
+            "credit_card",
+            "iban",
+            "aws_access_key",
+            "private_key",
+            "phone",
+            "us_ssn",
+            "de_tax_id",
+            "uk_nino",
         ] {
             assert!(ids.iter().any(|x| x == id), "{id} missing");
         }
@@ -926,7 +1009,8 @@ mod tests {
 
     #[test]
     fn finds_and_masks() {
-        let d = scan("Contact anna.schmidt@apex-dynamics.example or pay DE89 3704 0044 0532 0130 00.");
+        let d =
+            scan("Contact anna.schmidt@apex-dynamics.example or pay DE89 3704 0044 0532 0130 00.");
         let iban = d.iter().find(|d| d.detector == "iban").unwrap();
         assert_eq!(iban.count, 1);
         assert!(iban.fired);
@@ -991,7 +1075,11 @@ level = "INTERNAL"
 
     #[test]
     fn level_mapping_for_foreign_schemes() {
-        let p = Policy::parse("[scheme]\nlevels = [\"OPEN\", \"RESTRICTED\", \"SECRET\", \"TOP\"]\n", "t").unwrap();
+        let p = Policy::parse(
+            "[scheme]\nlevels = [\"OPEN\", \"RESTRICTED\", \"SECRET\", \"TOP\"]\n",
+            "t",
+        )
+        .unwrap();
         assert_eq!(map_level(&p, "CONFIDENTIAL"), 3);
         assert_eq!(map_level(&p, "INTERNAL"), 1);
         assert_eq!(map_level(&p, "PUBLIC"), 0);
@@ -1001,6 +1089,7 @@ level = "INTERNAL"
     fn source_code_density() {
         let code = "#include <stdio.h>\nint main(void) {\n  int x = 1;\n  printf(\"%d\", x);\n  return 0;\n}\nstatic int f(int a) {\n  return a + 1;\n}\n";
         assert!(ids(code).contains(&"source_code".to_string()));
-        assert!(!ids("The meeting is on Monday.\nWe review the budget.\n").contains(&"source_code".to_string()));
+        assert!(!ids("The meeting is on Monday.\nWe review the budget.\n")
+            .contains(&"source_code".to_string()));
     }
 }

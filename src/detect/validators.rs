@@ -175,7 +175,8 @@ pub fn entropy(s: &str) -> f64 {
 }
 
 fn num(d: &[u8]) -> u64 {
-    d.iter().fold(0u64, |acc, &x| acc.wrapping_mul(10) + x as u64)
+    d.iter()
+        .fold(0u64, |acc, &x| acc.wrapping_mul(10) + x as u64)
 }
 
 fn valid_day_month(day: u8, month: u8) -> bool {
@@ -204,8 +205,9 @@ pub fn email(s: &str) -> Outcome {
         }
     }
     let tld = labels[labels.len() - 1];
-    let tld_ok = (tld.len() >= 2 && tld.len() <= 24 && tld.bytes().all(|b| b.is_ascii_alphabetic()))
-        || (tld.starts_with("xn--") && tld.len() > 4);
+    let tld_ok =
+        (tld.len() >= 2 && tld.len() <= 24 && tld.bytes().all(|b| b.is_ascii_alphabetic()))
+            || (tld.starts_with("xn--") && tld.len() > 4);
     if !tld_ok {
         return fail();
     }
@@ -215,12 +217,37 @@ pub fn email(s: &str) -> Outcome {
         || lower == "example.org"
         || lower.ends_with(".test")
         || lower.ends_with(".invalid");
-    out(if test { Check::TestValue } else { Check::Format }, s)
+    out(
+        if test {
+            Check::TestValue
+        } else {
+            Check::Format
+        },
+        s,
+    )
 }
 
 /// Phone numbers: E.164 length limits, NANP area/exchange rules, national
 /// trunk prefix. The regex decides the shape; this checks the digits.
 pub fn phone(s: &str) -> Outcome {
+    // Drop an extension ("x157", "ext. 12").
+    let lower = s.to_ascii_lowercase();
+    let main = match lower.find(['x', 'e']) {
+        Some(i) => &s[..i],
+        None => s,
+    };
+    let owned;
+    let s2 = if let Some(rest) = main.trim_start().strip_prefix("00") {
+        owned = format!("+{rest}");
+        owned.as_str()
+    } else {
+        main
+    };
+    let o = phone_main(s2);
+    ok_if(o.check != Check::Fail, o.check, s)
+}
+
+fn phone_main(s: &str) -> Outcome {
     let d = digits(s);
     if d.len() < 7 || d.len() > 15 || all_same(&d) {
         return fail();
@@ -275,9 +302,19 @@ fn card_brand_ok(d: &[u8]) -> bool {
     if (300..=305).contains(&p3) || p4 == 3095 || p2 == 36 || p2 == 38 || p2 == 39 {
         return (14..=19).contains(&len);
     }
-    // JCB 3528-3589
-    if (3528..=3589).contains(&p4) {
+    // JCB 3528-3589 (the rest of 35 is JCB's or unassigned); legacy JCB 2131/1800
+    if p2 == 35 {
         return (16..=19).contains(&len);
+    }
+    if (p4 == 2131 || p4 == 1800) && len == 15 {
+        return true;
+    }
+    // Maestro also issues 12-digit numbers on these IINs
+    if len == 12 {
+        return matches!(
+            p4,
+            5018 | 5020 | 5038 | 5893 | 6304 | 6390 | 6759 | 6761 | 6762 | 6763
+        );
     }
     // Discover: 6011, 644-649, 65, 622126-622925
     if p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 || (622126..=622925).contains(&p6) {
@@ -303,7 +340,7 @@ pub fn credit_card(s: &str) -> Outcome {
         return fail();
     }
     let d = digits(s);
-    if !(13..=19).contains(&d.len()) || all_same(&d) {
+    if !(12..=19).contains(&d.len()) || all_same(&d) {
         return fail();
     }
     if !card_brand_ok(&d) || !luhn_ok(&d) {
@@ -320,25 +357,108 @@ pub fn credit_card(s: &str) -> Outcome {
             | "6011111111111117"
             | "4242424242424242"
     );
-    out(if test { Check::TestValue } else { Check::Checksum }, s)
+    out(
+        if test {
+            Check::TestValue
+        } else {
+            Check::Checksum
+        },
+        s,
+    )
 }
 
 /// IBAN lengths per country (ISO 13616 registry).
 fn iban_length(cc: &[u8]) -> Option<usize> {
     const TABLE: &[(&str, usize)] = &[
-        ("AD", 24), ("AE", 23), ("AL", 28), ("AT", 20), ("AZ", 28), ("BA", 20), ("BE", 16),
-        ("BG", 22), ("BH", 22), ("BI", 27), ("BR", 29), ("BY", 28), ("CH", 21), ("CR", 22),
-        ("CY", 28), ("CZ", 24), ("DE", 22), ("DJ", 27), ("DK", 18), ("DO", 28), ("EE", 20),
-        ("EG", 29), ("ES", 24), ("FI", 18), ("FK", 18), ("FO", 18), ("FR", 27), ("GB", 22),
-        ("GE", 22), ("GI", 23), ("GL", 18), ("GR", 27), ("GT", 28), ("HN", 28), ("HR", 21),
-        ("HU", 28), ("IE", 22), ("IL", 23), ("IQ", 23), ("IS", 26), ("IT", 27), ("JO", 30),
-        ("KW", 30), ("KZ", 20), ("LB", 28), ("LC", 32), ("LI", 21), ("LT", 20), ("LU", 20),
-        ("LV", 21), ("LY", 25), ("MC", 27), ("MD", 24), ("ME", 22), ("MK", 19), ("MN", 20),
-        ("MR", 27), ("MT", 31), ("MU", 30), ("NI", 28), ("NL", 18), ("NO", 15), ("OM", 23),
-        ("PK", 24), ("PL", 28), ("PS", 29), ("PT", 25), ("QA", 29), ("RO", 24), ("RS", 22),
-        ("RU", 33), ("SA", 24), ("SC", 31), ("SD", 18), ("SE", 24), ("SI", 19), ("SK", 24),
-        ("SM", 27), ("SO", 23), ("ST", 25), ("SV", 28), ("TL", 23), ("TN", 24), ("TR", 26),
-        ("UA", 29), ("VA", 22), ("VG", 24), ("XK", 20), ("YE", 30),
+        ("AD", 24),
+        ("AE", 23),
+        ("AL", 28),
+        ("AT", 20),
+        ("AZ", 28),
+        ("BA", 20),
+        ("BE", 16),
+        ("BG", 22),
+        ("BH", 22),
+        ("BI", 27),
+        ("BR", 29),
+        ("BY", 28),
+        ("CH", 21),
+        ("CR", 22),
+        ("CY", 28),
+        ("CZ", 24),
+        ("DE", 22),
+        ("DJ", 27),
+        ("DK", 18),
+        ("DO", 28),
+        ("EE", 20),
+        ("EG", 29),
+        ("ES", 24),
+        ("FI", 18),
+        ("FK", 18),
+        ("FO", 18),
+        ("FR", 27),
+        ("GB", 22),
+        ("GE", 22),
+        ("GI", 23),
+        ("GL", 18),
+        ("GR", 27),
+        ("GT", 28),
+        ("HN", 28),
+        ("HR", 21),
+        ("HU", 28),
+        ("IE", 22),
+        ("IL", 23),
+        ("IQ", 23),
+        ("IS", 26),
+        ("IT", 27),
+        ("JO", 30),
+        ("KW", 30),
+        ("KZ", 20),
+        ("LB", 28),
+        ("LC", 32),
+        ("LI", 21),
+        ("LT", 20),
+        ("LU", 20),
+        ("LV", 21),
+        ("LY", 25),
+        ("MC", 27),
+        ("MD", 24),
+        ("ME", 22),
+        ("MK", 19),
+        ("MN", 20),
+        ("MR", 27),
+        ("MT", 31),
+        ("MU", 30),
+        ("NI", 28),
+        ("NL", 18),
+        ("NO", 15),
+        ("OM", 23),
+        ("PK", 24),
+        ("PL", 28),
+        ("PS", 29),
+        ("PT", 25),
+        ("QA", 29),
+        ("RO", 24),
+        ("RS", 22),
+        ("RU", 33),
+        ("SA", 24),
+        ("SC", 31),
+        ("SD", 18),
+        ("SE", 24),
+        ("SI", 19),
+        ("SK", 24),
+        ("SM", 27),
+        ("SO", 23),
+        ("ST", 25),
+        ("SV", 28),
+        ("TL", 23),
+        ("TN", 24),
+        ("TR", 26),
+        ("UA", 29),
+        ("VA", 22),
+        ("VG", 24),
+        ("XK", 20),
+        ("YE", 30),
     ];
     TABLE
         .iter()
@@ -409,7 +529,11 @@ pub fn iban(s: &str) -> Outcome {
     }
     let test = chars == b"DE89370400440532013000" || chars == b"GB82WEST12345698765432";
     Outcome {
-        check: if test { Check::TestValue } else { Check::Checksum },
+        check: if test {
+            Check::TestValue
+        } else {
+            Check::Checksum
+        },
         len: end,
     }
 }
@@ -462,17 +586,21 @@ pub fn eu_vat(s: &str) -> Outcome {
         }
         b"IT" => body.len() == 11 && all_digits(body) && luhn_ok(&dv(body)),
         b"NL" => {
-            body.len() == 12 && body[9] == b'B' && all_digits(&body[..9]) && all_digits(&body[10..]) && {
-                let d = dv(&body[..9]);
-                let mut sum: i64 = 0;
-                for (i, &x) in d[..8].iter().enumerate() {
-                    sum += x as i64 * (9 - i as i64);
+            body.len() == 12
+                && body[9] == b'B'
+                && all_digits(&body[..9])
+                && all_digits(&body[10..])
+                && {
+                    let d = dv(&body[..9]);
+                    let mut sum: i64 = 0;
+                    for (i, &x) in d[..8].iter().enumerate() {
+                        sum += x as i64 * (9 - i as i64);
+                    }
+                    sum -= d[8] as i64;
+                    let elf = sum % 11 == 0;
+                    let m97 = mod97(b"NL".iter().chain(body.iter()).copied()) == Some(1);
+                    elf || m97
                 }
-                sum -= d[8] as i64;
-                let elf = sum % 11 == 0;
-                let m97 = mod97(b"NL".iter().chain(body.iter()).copied()) == Some(1);
-                elf || m97
-            }
         }
         b"PL" => {
             body.len() == 10 && all_digits(body) && {
@@ -546,7 +674,7 @@ pub fn es_dni(s: &str) -> Outcome {
 /// A calendar date in d.m.yyyy, m/d/yyyy, yyyy-mm-dd or "12 March 1985" form.
 pub fn date(s: &str) -> Outcome {
     let d: Vec<&str> = s
-        .split(|c: char| !c.is_ascii_alphanumeric())
+        .split(|c: char| !c.is_alphanumeric())
         .filter(|x| !x.is_empty())
         .collect();
     if d.len() != 3 {
@@ -596,7 +724,14 @@ pub fn us_ssn(s: &str) -> Outcome {
     }
     // Woolworth's wallet card: a famous sample value, still reported.
     let test = compact == 78051120;
-    out(if test { Check::TestValue } else { Check::Format }, s)
+    out(
+        if test {
+            Check::TestValue
+        } else {
+            Check::Format
+        },
+        s,
+    )
 }
 
 pub fn us_itin(s: &str) -> Outcome {
@@ -711,7 +846,13 @@ pub fn de_pension(s: &str) -> Outcome {
     let day = (a[2] - b'0') * 10 + (a[3] - b'0');
     let month = (a[4] - b'0') * 10 + (a[5] - b'0');
     // Day may be raised by 30 or 60 when numbers of one date run out.
-    let day = if day > 60 { day - 60 } else if day > 31 { day - 30 } else { day };
+    let day = if day > 60 {
+        day - 60
+    } else if day > 31 {
+        day - 30
+    } else {
+        day
+    };
     if !valid_day_month(day, month) {
         return fail();
     }
@@ -721,7 +862,11 @@ pub fn de_pension(s: &str) -> Outcome {
     d.push((letter % 10) as u32);
     d.extend(a[9..11].iter().map(|c| (c - b'0') as u32));
     let w = [2u32, 1, 2, 5, 7, 1, 2, 1, 2, 1, 2, 1];
-    let sum: u32 = d.iter().zip(w).map(|(&x, w)| (x * w) / 10 + (x * w) % 10).sum();
+    let sum: u32 = d
+        .iter()
+        .zip(w)
+        .map(|(&x, w)| (x * w) / 10 + (x * w) % 10)
+        .sum();
     ok_if(sum % 10 == (a[11] - b'0') as u32, Check::Checksum, s)
 }
 
@@ -738,7 +883,10 @@ pub fn uk_nino(s: &str) -> Outcome {
     if b"DFIQUV".contains(&p1) || b"DFIOQUV".contains(&p2) {
         return fail();
     }
-    if matches!(&a[..2], b"BG" | b"GB" | b"KN" | b"NK" | b"NT" | b"TN" | b"ZZ") {
+    if matches!(
+        &a[..2],
+        b"BG" | b"GB" | b"KN" | b"NK" | b"NT" | b"TN" | b"ZZ"
+    ) {
         return fail();
     }
     if !a[2..8].iter().all(u8::is_ascii_digit) || !b"ABCD".contains(&a[8]) {
@@ -772,15 +920,12 @@ pub fn fr_nir(s: &str) -> Outcome {
         return fail();
     }
     let mut body = a[..13].to_vec();
-    let mut sub = 0u64;
     if &body[5..7] == b"2A" {
         body[5] = b'1';
         body[6] = b'9';
-        sub = 1_000_000;
     } else if &body[5..7] == b"2B" {
         body[5] = b'1';
         body[6] = b'8';
-        sub = 2_000_000;
     }
     if !body.iter().all(u8::is_ascii_digit) || !a[13..].iter().all(u8::is_ascii_digit) {
         return fail();
@@ -789,7 +934,7 @@ pub fn fr_nir(s: &str) -> Outcome {
     if !((1..=12).contains(&month) || (20..=42).contains(&month) || (50..=99).contains(&month)) {
         return fail();
     }
-    let n = num(&body.iter().map(|c| c - b'0').collect::<Vec<_>>()) - sub;
+    let n = num(&body.iter().map(|c| c - b'0').collect::<Vec<_>>());
     let key = num(&a[13..].iter().map(|c| c - b'0').collect::<Vec<_>>());
     ok_if(97 - n % 97 == key, Check::Checksum, s)
 }
@@ -815,8 +960,8 @@ pub fn it_fiscal_code(s: &str) -> Outcome {
         return fail();
     }
     const ODD: [u32; 26] = [
-        1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25,
-        24, 23,
+        1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24,
+        23,
     ];
     let mut sum = 0u32;
     for (i, &c) in a[..15].iter().enumerate() {
@@ -1002,12 +1147,7 @@ pub fn connection_string(s: &str) -> Outcome {
             .iter()
             .find_map(|k| lower.find(k).map(|i| i + k.len()));
         let Some(i) = key else { return fail() };
-        s[i..]
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string()
+        s[i..].split(';').next().unwrap_or("").trim().to_string()
     };
     ok_if(
         !password.is_empty() && !is_placeholder(&password),
@@ -1102,7 +1242,10 @@ mod tests {
         assert!(ok(phone, "(415) 555-0132"));
         assert!(ok(phone, "+55 11 98456 5666"));
         assert!(!ok(phone, "+1 015 555 0132"));
-        assert!(ok(jwt, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.abc"));
+        assert!(ok(
+            jwt,
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.abc"
+        ));
         assert!(ok(connection_string, "postgres://app:S3cr3t!@db.internal"));
         assert!(!ok(connection_string, "postgres://app:${DB_PASS}@db"));
         assert!(ok(password_value, "Passwort: Sommer2024!"));
