@@ -420,7 +420,12 @@ impl DetectorSet {
                 .trim()
                 .to_string();
             for h in hits {
-                let a = acc[h.det].get_or_insert_with(Acc::default);
+                let a = acc[h.det].get_or_insert_with(|| Acc {
+                    count: 0,
+                    conf: Confidence::Low,
+                    samples: Vec::new(),
+                    locations: Vec::new(),
+                });
                 a.count += 1;
                 a.conf = a.conf.max(h.conf);
                 if a.samples.len() < MAX_SAMPLES {
@@ -760,18 +765,11 @@ fn custom(
     }
 }
 
-#[derive(Default)]
 struct Acc {
     count: usize,
     conf: Confidence,
     samples: Vec<String>,
     locations: Vec<String>,
-}
-
-impl Default for Confidence {
-    fn default() -> Self {
-        Confidence::Low
-    }
 }
 
 fn is_word(b: u8) -> bool {

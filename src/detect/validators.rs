@@ -127,7 +127,7 @@ pub fn luhn_ok(d: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// ISO 7064 MOD 11,10 check digit over `d`.
@@ -772,7 +772,7 @@ pub fn aba_routing(s: &str) -> Outcome {
     }
     let w = [3u32, 7, 1, 3, 7, 1, 3, 7, 1];
     let sum: u32 = d.iter().zip(w).map(|(&x, w)| x as u32 * w).sum();
-    ok_if(sum % 10 == 0, Check::Checksum, s)
+    ok_if(sum.is_multiple_of(10), Check::Checksum, s)
 }
 
 /// German Steuer-IdNr: 11 digits, first not 0, ISO 7064 MOD 11,10, and in
