@@ -28,7 +28,7 @@
 pub mod defs;
 pub mod validators;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use crate::extract::Part;
@@ -371,6 +371,9 @@ impl DetectorSet {
                 AhoCorasickBuilder::new()
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
+                    // A full DFA: one table lookup per byte (a few hundred
+                    // short words, so the table stays small).
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(&words)
                     .map_err(|e| DetectError::BadDefinition {
                         id: "anchors".into(),
@@ -984,6 +987,12 @@ mod tests {
 
     fn ids(text: &str) -> Vec<String> {
         scan(text).into_iter().map(|d| d.detector).collect()
+    }
+
+    #[test]
+    fn detector_set_is_shareable() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<DetectorSet>();
     }
 
     #[test]
