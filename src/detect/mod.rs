@@ -1,9 +1,42 @@
 //! Detectors: built-in definitions from `detectors/*.toml` (embedded at build
 //! time), tuned by the policy, plus the policy's keyword lists and patterns.
+//!
+//! Engine, per part:
+//! 1. one case-insensitive Aho-Corasick pass finds every anchor, context
+//!    word and phrase of every detector;
+//! 2. one byte scan finds clusters of digits (digit runs at most 6 bytes
+//!    apart);
+//! 3. each detector's regexes then run only on small windows: around its
+//!    anchors, around digit clusters with enough digits, or around its
+//!    context words (context-required detectors). Text without candidates
+//!    costs only the two linear scans;
+//! 4. matches are validated (checksums, structure), checked for context,
+//!    scored, and overlapping spans of different detectors are arbitrated by
+//!    priority (one span, one type: IBAN > card > national ID > phone).
+//!
+//! Levels: a definition's `level` names a level of the default scheme
+//! (PUBLIC / INTERNAL / CONFIDENTIAL). It is looked up in the policy's
+//! scheme by name or alias; if the scheme does not know it, CONFIDENTIAL
+//! maps to the highest level, INTERNAL to level 1 (0 if the scheme has one
+//! level) and PUBLIC to level 0. `[detectors.ID] level` overrides it.
+//!
+//! Confidence: a validated checksum gives medium, a structural check (or no
+//! validator) low; a context word nearby raises it one step; a checksum on a
+//! self-identifying format (IBAN, prefixed tokens, key blocks) is high;
+//! well-known sample values (4111 1111 1111 1111, `AKIA…EXAMPLE`) are low.
+
+pub mod defs;
+pub mod validators;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use regex::Regex;
 
 use crate::extract::Part;
-use crate::policy::Policy;
-use crate::record::Detection;
+use crate::policy::{Level, Policy};
+use crate::record::{Confidence, Detection};
+
+pub use defs::{Definition, Trigger};
+use validators::{Check, Validator};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
@@ -13,26 +46,1058 @@ pub enum DetectError {
     BadDefinition { id: String, message: String },
 }
 
+/// The built-in detector definitions (for tests, `policy check` and docs).
+pub fn builtin_definitions() -> Result<Vec<Definition>, DetectError> {
+    defs::builtin()
+}
+
+const DIGIT_MARGIN: usize = 40;
+const MAX_SAMPLES: usize = 5;
+const MAX_LOCATIONS: usize = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A built-in definition.
+    Builtin,
+    /// A policy `[[keywords]]` rule: hits come from the keyword automata.
+    Keyword,
+    /// A policy `[[patterns]]` rule: its regex runs over the whole part.
+    Pattern,
+}
+
+struct Compiled {
+    id: String,
+    category: String,
+    kind: Kind,
+    level: Level,
+    min_count: usize,
+    trigger: Trigger,
+    min_digits: usize,
+    window_before: usize,
+    window_after: usize,
+    patterns: Vec<(Regex, bool)>,
+    validator: Option<Validator>,
+    context_before: usize,
+    context_after: usize,
+    context_required: bool,
+    self_identifying: bool,
+    confidence: Confidence,
+    priority: u32,
+    boundary: bool,
+    min_lines: usize,
+    min_share: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Anchor,
+    Context,
+    Phrase,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    det: u32,
+    role: Role,
+    /// Short words (<= 3 bytes) must be whole words.
+    whole: bool,
+}
+
+/// One hit inside one part.
+#[derive(Debug, Clone)]
+struct Hit {
+    det: usize,
+    start: usize,
+    end: usize,
+    conf: Confidence,
+    /// A sample to show instead of the matched text (heuristic detectors).
+    note: Option<String>,
+}
+
 /// The compiled detector set for one policy. Shared read-only by all workers.
-pub struct DetectorSet {}
+pub struct DetectorSet {
+    dets: Vec<Compiled>,
+    levels: Vec<String>,
+    ac: Option<AhoCorasick>,
+    entries: Vec<Vec<Entry>>,
+    digit_dets: Vec<usize>,
+    min_digits: usize,
+    /// Keyword automata: (automaton, detector index per pattern).
+    kw_insensitive: Option<(AhoCorasick, Vec<usize>)>,
+    kw_sensitive: Option<(AhoCorasick, Vec<usize>)>,
+}
+
+fn map_level(policy: &Policy, name: &str) -> Level {
+    if let Some(l) = policy.scheme.level_of(name) {
+        return l;
+    }
+    let n = policy.scheme.levels.len();
+    match name.to_ascii_uppercase().as_str() {
+        "PUBLIC" => 0,
+        "INTERNAL" => 1.min(n.saturating_sub(1)),
+        _ => n.saturating_sub(1),
+    }
+}
+
+fn conf_of(c: Option<defs::DefConfidence>) -> Confidence {
+    match c {
+        Some(defs::DefConfidence::High) => Confidence::High,
+        Some(defs::DefConfidence::Medium) => Confidence::Medium,
+        _ => Confidence::Low,
+    }
+}
+
+fn raise(c: Confidence) -> Confidence {
+    match c {
+        Confidence::Low => Confidence::Medium,
+        _ => Confidence::High,
+    }
+}
+
+/// Rewrites `\b` to an ASCII word boundary, which keeps the lazy DFA usable
+/// on non-ASCII text.
+fn ascii_boundaries(re: &str) -> String {
+    let mut out = String::with_capacity(re.len() + 16);
+    let mut chars = re.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('b') => out.push_str("(?-u:\\b)"),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
 
 impl DetectorSet {
     /// Compiles the built-in detectors with the policy's tuning, keywords and patterns.
     pub fn compile(policy: &Policy) -> Result<DetectorSet, DetectError> {
-        let _ = policy;
-        Ok(DetectorSet {})
+        let definitions = defs::builtin()?;
+        for id in policy.detectors.keys() {
+            if !definitions.iter().any(|d| &d.id == id) {
+                return Err(DetectError::UnknownDetector(id.clone()));
+            }
+        }
+        let mut dets: Vec<Compiled> = Vec::new();
+        for d in &definitions {
+            let tuning = policy.detectors.get(&d.id);
+            if tuning.and_then(|t| t.enabled) == Some(false) {
+                continue;
+            }
+            let mut patterns = Vec::new();
+            for p in &d.patterns {
+                let re = Regex::new(&ascii_boundaries(&p.regex)).map_err(|e| {
+                    DetectError::BadDefinition {
+                        id: d.id.clone(),
+                        message: format!(
+                            "invalid regex: {}",
+                            e.to_string().lines().last().unwrap_or("")
+                        ),
+                    }
+                })?;
+                patterns.push((re, p.context_required));
+            }
+            let validator = match &d.validator {
+                Some(v) => {
+                    Some(
+                        validators::by_name(v).ok_or_else(|| DetectError::BadDefinition {
+                            id: d.id.clone(),
+                            message: format!("unknown validator `{v}`"),
+                        })?,
+                    )
+                }
+                None => None,
+            };
+            dets.push(Compiled {
+                id: d.id.clone(),
+                category: d.category.clone(),
+                kind: Kind::Builtin,
+                level: tuning
+                    .and_then(|t| t.level)
+                    .unwrap_or_else(|| map_level(policy, &d.level)),
+                min_count: tuning.and_then(|t| t.min_count).unwrap_or(d.min_count),
+                trigger: d.trigger,
+                min_digits: d.min_digits,
+                window_before: d.window_before,
+                window_after: d.window_after,
+                patterns,
+                validator,
+                context_before: d.context_before,
+                context_after: d.context_after,
+                context_required: d.context_required,
+                self_identifying: d.self_identifying,
+                confidence: conf_of(d.confidence),
+                priority: d.priority,
+                boundary: d.boundary,
+                min_lines: d.min_lines,
+                min_share: d.min_share,
+            });
+        }
+
+        // Policy patterns.
+        for (i, p) in policy.patterns.iter().enumerate() {
+            let re = Regex::new(&p.regex).map_err(|e| DetectError::BadDefinition {
+                id: p.id.clone(),
+                message: format!(
+                    "invalid regex: {}",
+                    e.to_string().lines().last().unwrap_or("")
+                ),
+            })?;
+            dets.push(custom(
+                &p.id,
+                &p.category,
+                Kind::Pattern,
+                policy.pattern_levels.get(i).copied().unwrap_or(0),
+                p.min_count,
+                vec![(re, false)],
+            ));
+        }
+        // Policy keywords.
+        let mut ci: (Vec<String>, Vec<usize>) = (Vec::new(), Vec::new());
+        let mut cs: (Vec<String>, Vec<usize>) = (Vec::new(), Vec::new());
+        for (i, k) in policy.keywords.iter().enumerate() {
+            let idx = dets.len();
+            dets.push(custom(
+                &k.id,
+                &k.category,
+                Kind::Keyword,
+                policy.keyword_levels.get(i).copied().unwrap_or(0),
+                k.min_count,
+                Vec::new(),
+            ));
+            for t in k.terms.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+                if k.case_sensitive {
+                    cs.0.push(t.to_string());
+                    cs.1.push(idx);
+                } else {
+                    ci.0.push(t.to_lowercase());
+                    ci.1.push(idx);
+                    let upper = t.to_uppercase();
+                    if !upper.is_ascii() {
+                        ci.0.push(upper);
+                        ci.1.push(idx);
+                    }
+                }
+            }
+        }
+        for (i, d) in dets.iter().enumerate() {
+            if dets[..i].iter().any(|x| x.id == d.id) {
+                return Err(DetectError::BadDefinition {
+                    id: d.id.clone(),
+                    message: "id used twice (a keyword or pattern id equals another detector id)"
+                        .into(),
+                });
+            }
+        }
+        let build_kw = |(pats, idx): (Vec<String>, Vec<usize>), insensitive: bool| {
+            if pats.is_empty() {
+                return Ok(None);
+            }
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(insensitive)
+                .match_kind(MatchKind::Standard)
+                .build(&pats)
+                .map(|ac| Some((ac, idx)))
+                .map_err(|e| DetectError::BadDefinition {
+                    id: "keywords".into(),
+                    message: e.to_string(),
+                })
+        };
+        let kw_insensitive = build_kw(ci, true)?;
+        let kw_sensitive = build_kw(cs, false)?;
+
+        // The shared automaton: anchors, context words and phrases of built-ins.
+        let mut words: Vec<String> = Vec::new();
+        let mut entries: Vec<Vec<Entry>> = Vec::new();
+        let mut add = |w: &str, det: usize, role: Role| {
+            let w = w.to_lowercase();
+            if w.is_empty() {
+                return;
+            }
+            let mut variants = vec![w.clone()];
+            let upper = w.to_uppercase();
+            if !upper.is_ascii() {
+                variants.push(upper);
+            }
+            // Capitalised form of non-ASCII words ("Geschäftsgeheimnis" vs "GESCHÄFTS…").
+            for v in variants {
+                // Short context words ("tel", "ein", "dob") must be whole words.
+                let whole = role == Role::Context
+                    && v.chars().count() <= 3
+                    && v.chars().all(char::is_alphanumeric);
+                let entry = Entry {
+                    det: det as u32,
+                    role,
+                    whole,
+                };
+                match words.iter().position(|x| *x == v) {
+                    Some(p) => entries[p].push(entry),
+                    None => {
+                        words.push(v);
+                        entries.push(vec![entry]);
+                    }
+                }
+            }
+        };
+        let by_id: std::collections::HashMap<&str, &Definition> =
+            definitions.iter().map(|d| (d.id.as_str(), d)).collect();
+        for (i, c) in dets.iter().enumerate() {
+            if c.kind != Kind::Builtin {
+                continue;
+            }
+            let Some(d) = by_id.get(c.id.as_str()) else {
+                continue;
+            };
+            match d.trigger {
+                Trigger::Anchors => d.anchors.iter().for_each(|a| add(a, i, Role::Anchor)),
+                Trigger::Phrases => d.anchors.iter().for_each(|a| add(a, i, Role::Phrase)),
+                _ => {}
+            }
+            for w in &d.context {
+                add(w, i, Role::Context);
+            }
+        }
+        let ac = if words.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    // A full DFA: one table lookup per byte (a few hundred
+                    // short words, so the table stays small).
+                    .kind(Some(AhoCorasickKind::DFA))
+                    .build(&words)
+                    .map_err(|e| DetectError::BadDefinition {
+                        id: "anchors".into(),
+                        message: e.to_string(),
+                    })?,
+            )
+        };
+        let digit_dets: Vec<usize> = dets
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.kind == Kind::Builtin && d.trigger == Trigger::Digits)
+            .map(|(i, _)| i)
+            .collect();
+        let min_digits = digit_dets
+            .iter()
+            .map(|&i| dets[i].min_digits.max(1))
+            .min()
+            .unwrap_or(usize::MAX);
+        Ok(DetectorSet {
+            dets,
+            levels: policy.scheme.levels.clone(),
+            ac,
+            entries,
+            digit_dets,
+            min_digits,
+            kw_insensitive,
+            kw_sensitive,
+        })
+    }
+
+    /// Ids of all enabled detectors (built-in, then policy patterns and keywords).
+    pub fn ids(&self) -> Vec<String> {
+        self.dets.iter().map(|d| d.id.clone()).collect()
     }
 
     /// Runs every detector over the parts. Returns one [`Detection`] per
     /// detector with at least one hit, sorted by detector id. Samples are
     /// masked unless `show_values`.
     pub fn scan(&self, parts: &[Part], show_values: bool) -> Vec<Detection> {
-        let _ = (parts, show_values);
-        Vec::new()
+        let mut acc: Vec<Option<Acc>> = (0..self.dets.len()).map(|_| None).collect();
+        for part in parts {
+            let hits = self.scan_text(&part.text);
+            if hits.is_empty() {
+                continue;
+            }
+            let location = format!("{} {}", part.kind.as_str(), part.location)
+                .trim()
+                .to_string();
+            for h in hits {
+                let a = acc[h.det].get_or_insert_with(|| Acc {
+                    count: 0,
+                    conf: Confidence::Low,
+                    samples: Vec::new(),
+                    locations: Vec::new(),
+                });
+                a.count += 1;
+                a.conf = a.conf.max(h.conf);
+                if a.samples.len() < MAX_SAMPLES {
+                    let sample = match &h.note {
+                        Some(n) => n.clone(),
+                        None => {
+                            let value = part.text.get(h.start..h.end).unwrap_or("");
+                            if show_values {
+                                value
+                                    .lines()
+                                    .next()
+                                    .unwrap_or("")
+                                    .chars()
+                                    .take(200)
+                                    .collect()
+                            } else {
+                                crate::mask::mask(value)
+                            }
+                        }
+                    };
+                    if !a.samples.contains(&sample) {
+                        a.samples.push(sample);
+                    }
+                }
+                if a.locations.len() < MAX_LOCATIONS && !a.locations.contains(&location) {
+                    a.locations.push(location.clone());
+                }
+            }
+        }
+        let mut out: Vec<Detection> = acc
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, a)| {
+                let a = a?;
+                let d = &self.dets[i];
+                Some(Detection {
+                    detector: d.id.clone(),
+                    category: d.category.clone(),
+                    count: a.count,
+                    min_count: d.min_count,
+                    fired: a.count >= d.min_count,
+                    level: self.levels.get(d.level).cloned().unwrap_or_default(),
+                    confidence: a.conf,
+                    samples: a.samples,
+                    locations: a.locations,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.detector.cmp(&b.detector));
+        out
     }
 
-    /// Ids of all enabled detectors.
-    pub fn ids(&self) -> Vec<String> {
-        Vec::new()
+    /// All hits in one text, after arbitration.
+    fn scan_text(&self, text: &str) -> Vec<Hit> {
+        let mut hits: Vec<Hit> = Vec::new();
+        if text.is_empty() {
+            return hits;
+        }
+        let bytes = text.as_bytes();
+
+        // 1. Anchors, context words, phrases.
+        let mut anchors: Vec<(u32, usize, usize)> = Vec::new();
+        let mut ctx: Vec<(u32, usize, usize)> = Vec::new();
+        if let Some(ac) = &self.ac {
+            for m in ac.find_overlapping_iter(text) {
+                let (s, e) = (m.start(), m.end());
+                let left_ok = s == 0 || !is_word(bytes[s - 1]);
+                let right_ok = e >= bytes.len() || !is_word(bytes[e]);
+                for en in &self.entries[m.pattern().as_usize()] {
+                    if en.whole && !(left_ok && right_ok) {
+                        continue;
+                    }
+                    match en.role {
+                        Role::Anchor => anchors.push((en.det, s, e)),
+                        Role::Context => {
+                            if left_ok {
+                                ctx.push((en.det, s, e));
+                            }
+                        }
+                        Role::Phrase => {
+                            if left_ok {
+                                let d = &self.dets[en.det as usize];
+                                hits.push(Hit {
+                                    det: en.det as usize,
+                                    start: s,
+                                    end: e,
+                                    conf: d.confidence,
+                                    note: None,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        anchors.sort_unstable();
+        ctx.sort_unstable();
+
+        // 2. Digit clusters.
+        let clusters = if self.digit_dets.is_empty() {
+            Vec::new()
+        } else {
+            digit_windows(text, self.min_digits)
+        };
+
+        // 3. Per detector.
+        for (i, d) in self.dets.iter().enumerate() {
+            match (d.kind, d.trigger) {
+                (Kind::Keyword, _) => {}
+                (Kind::Pattern, _) => {
+                    self.run_patterns(i, text, 0, text.len(), &ctx, &mut hits);
+                }
+                (_, Trigger::Phrases) => {}
+                (_, Trigger::Lines) => {
+                    if let Some(h) = code_density(i, d, text) {
+                        hits.push(h);
+                    }
+                }
+                (_, Trigger::Anchors) => {
+                    let mine = slice_of(&anchors, i as u32);
+                    if mine.is_empty() {
+                        continue;
+                    }
+                    let windows = merge(
+                        mine.iter().map(|&(_, s, e)| {
+                            (s.saturating_sub(d.window_before), e + d.window_after)
+                        }),
+                        text,
+                    );
+                    for (s, e) in windows {
+                        self.run_patterns(i, text, s, e, &ctx, &mut hits);
+                    }
+                }
+                (_, Trigger::Context) => {
+                    let mine = slice_of(&ctx, i as u32);
+                    if mine.is_empty() {
+                        continue;
+                    }
+                    let windows = merge(
+                        mine.iter().map(|&(_, s, e)| {
+                            (
+                                s.saturating_sub(d.context_after + 64),
+                                e + d.context_before + 64,
+                            )
+                        }),
+                        text,
+                    );
+                    for (s, e) in windows {
+                        self.run_patterns(i, text, s, e, &ctx, &mut hits);
+                    }
+                }
+                (_, Trigger::Digits) => {
+                    for &(s, e, n) in &clusters {
+                        if n >= d.min_digits {
+                            self.run_patterns(i, text, s, e, &ctx, &mut hits);
+                        }
+                    }
+                }
+            }
+        }
+
+        // Policy keywords: whole words.
+        for (ac, idx) in [&self.kw_insensitive, &self.kw_sensitive]
+            .into_iter()
+            .flatten()
+        {
+            for m in ac.find_iter(text) {
+                let (s, e) = (m.start(), m.end());
+                if (s > 0 && is_word(bytes[s - 1])) || (e < bytes.len() && is_word(bytes[e])) {
+                    continue;
+                }
+                let det = idx[m.pattern().as_usize()];
+                hits.push(Hit {
+                    det,
+                    start: s,
+                    end: e,
+                    conf: Confidence::High,
+                    note: None,
+                });
+            }
+        }
+
+        // 4. De-duplicate (same detector, same start) and arbitrate overlaps.
+        hits.sort_by(|a, b| {
+            (a.start, a.det, std::cmp::Reverse(a.end)).cmp(&(
+                b.start,
+                b.det,
+                std::cmp::Reverse(b.end),
+            ))
+        });
+        hits.dedup_by(|b, a| a.det == b.det && a.start == b.start);
+        self.arbitrate(hits)
     }
+
+    fn arbitrate(&self, hits: Vec<Hit>) -> Vec<Hit> {
+        let n = hits.len();
+        let mut drop = vec![false; n];
+        let mut active: Vec<usize> = Vec::new();
+        for i in 0..n {
+            let h = &hits[i];
+            active.retain(|&j| hits[j].end > h.start);
+            let di = &self.dets[h.det];
+            if di.kind == Kind::Builtin && h.end > h.start {
+                for &j in &active {
+                    let dj = &self.dets[hits[j].det];
+                    if hits[j].det == h.det || dj.kind != Kind::Builtin {
+                        continue;
+                    }
+                    if hits[j].det == h.det {
+                        continue;
+                    }
+                    if dj.priority > di.priority {
+                        drop[i] = true;
+                    } else if di.priority > dj.priority {
+                        drop[j] = true;
+                    }
+                }
+                active.push(i);
+            }
+        }
+        hits.into_iter()
+            .zip(drop)
+            .filter(|(_, d)| !d)
+            .map(|(h, _)| h)
+            .collect()
+    }
+
+    fn run_patterns(
+        &self,
+        det: usize,
+        text: &str,
+        ws: usize,
+        we: usize,
+        ctx: &[(u32, usize, usize)],
+        hits: &mut Vec<Hit>,
+    ) {
+        let d = &self.dets[det];
+        let Some(window) = text.get(ws..we) else {
+            return;
+        };
+        let bytes = text.as_bytes();
+        for (re, pattern_needs_context) in &d.patterns {
+            for m in re.find_iter(window) {
+                let start = ws + m.start();
+                let mut end = ws + m.end();
+                if start == end {
+                    continue;
+                }
+                if d.boundary && start > 0 && is_alnum(bytes[start - 1]) {
+                    continue;
+                }
+                let check = match d.validator {
+                    Some(v) => {
+                        let o = v(m.as_str());
+                        if o.check == Check::Fail {
+                            continue;
+                        }
+                        end = start + o.len.min(m.len());
+                        Some(o.check)
+                    }
+                    None => None,
+                };
+                if !text.is_char_boundary(end) {
+                    continue;
+                }
+                if d.boundary
+                    && end < bytes.len()
+                    && is_alnum(bytes[end])
+                    && is_alnum(bytes[end - 1])
+                {
+                    continue;
+                }
+                let has_ctx = has_context(
+                    ctx,
+                    det as u32,
+                    start,
+                    end,
+                    d.context_before,
+                    d.context_after,
+                );
+                if (d.context_required || *pattern_needs_context) && !has_ctx {
+                    continue;
+                }
+                let mut conf = match check {
+                    Some(Check::Checksum) if d.self_identifying => Confidence::High,
+                    Some(Check::Checksum) => Confidence::Medium,
+                    Some(_) => Confidence::Low,
+                    None => d.confidence,
+                };
+                if has_ctx {
+                    conf = raise(conf);
+                }
+                if check == Some(Check::TestValue) {
+                    conf = Confidence::Low;
+                }
+                hits.push(Hit {
+                    det,
+                    start,
+                    end,
+                    conf,
+                    note: None,
+                });
+            }
+        }
+    }
+}
+
+fn custom(
+    id: &str,
+    category: &str,
+    kind: Kind,
+    level: Level,
+    min_count: usize,
+    patterns: Vec<(Regex, bool)>,
+) -> Compiled {
+    Compiled {
+        id: id.to_string(),
+        category: category.to_string(),
+        kind,
+        level,
+        min_count,
+        trigger: Trigger::Phrases,
+        min_digits: 0,
+        window_before: 0,
+        window_after: 0,
+        patterns,
+        validator: None,
+        context_before: 0,
+        context_after: 0,
+        context_required: false,
+        self_identifying: false,
+        confidence: Confidence::High,
+        priority: 0,
+        boundary: false,
+        min_lines: 0,
+        min_share: 0.0,
+    }
+}
+
+struct Acc {
+    count: usize,
+    conf: Confidence,
+    samples: Vec<String>,
+    locations: Vec<String>,
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+fn is_alnum(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+/// The entries of one detector in a list sorted by detector.
+fn slice_of(list: &[(u32, usize, usize)], det: u32) -> &[(u32, usize, usize)] {
+    let lo = list.partition_point(|x| x.0 < det);
+    let hi = list.partition_point(|x| x.0 <= det);
+    &list[lo..hi]
+}
+
+fn has_context(
+    ctx: &[(u32, usize, usize)],
+    det: u32,
+    start: usize,
+    end: usize,
+    before: usize,
+    after: usize,
+) -> bool {
+    let mine = slice_of(ctx, det);
+    if mine.is_empty() {
+        return false;
+    }
+    let lo = start.saturating_sub(before);
+    let hi = end + after;
+    // First context word ending after `lo`.
+    let i = mine.partition_point(|x| x.2 < lo);
+    mine[i..]
+        .iter()
+        .take_while(|x| x.1 <= hi)
+        .any(|x| x.2 <= start || x.1 >= end)
+}
+
+fn floor_boundary(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_boundary(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
+    while i < text.len() && !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Sorted, merged, char-aligned windows.
+fn merge(windows: impl Iterator<Item = (usize, usize)>, text: &str) -> Vec<(usize, usize)> {
+    let mut w: Vec<(usize, usize)> = windows
+        .map(|(s, e)| (floor_boundary(text, s), ceil_boundary(text, e)))
+        .collect();
+    w.sort_unstable();
+    let mut out: Vec<(usize, usize)> = Vec::with_capacity(w.len());
+    for (s, e) in w {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
+/// Windows around clusters of digits: digit runs at most 6 bytes apart (no
+/// line break between) form a cluster; clusters with at least `min_digits`
+/// digits get a window of `DIGIT_MARGIN` bytes either side. Returns
+/// (start, end, digits in the window).
+fn digit_windows(text: &str, min_digits: usize) -> Vec<(usize, usize, usize)> {
+    let b = text.as_bytes();
+    let n = b.len();
+    let mut clusters: Vec<(usize, usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < n {
+        // Skip to the next digit.
+        match b[i..].iter().position(u8::is_ascii_digit) {
+            Some(p) => i += p,
+            None => break,
+        }
+        let s = i;
+        while i < n && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let digits = i - s;
+        match clusters.last_mut() {
+            Some(last) if s - last.1 <= 6 && !b[last.1..s].contains(&b'\n') => {
+                last.1 = i;
+                last.2 += digits;
+            }
+            _ => clusters.push((s, i, digits)),
+        }
+    }
+    let mut out: Vec<(usize, usize, usize)> = Vec::new();
+    for (s, e, d) in clusters.into_iter().filter(|c| c.2 >= min_digits) {
+        let ws = floor_boundary(text, s.saturating_sub(DIGIT_MARGIN));
+        let we = ceil_boundary(text, e + DIGIT_MARGIN);
+        match out.last_mut() {
+            Some(last) if ws <= last.1 => {
+                last.1 = we;
+                last.2 += d;
+            }
+            _ => out.push((ws, we, d)),
+        }
+    }
+    out
+}
+
+/// Whether a trimmed line looks like program source.
+fn is_code_line(l: &str) -> bool {
+    const STARTS: &[&str] = &[
+        "#include",
+        "import ",
+        "from ",
+        "def ",
+        "class ",
+        "public ",
+        "private ",
+        "protected ",
+        "static ",
+        "function ",
+        "return ",
+        "if (",
+        "if(",
+        "for (",
+        "for(",
+        "while (",
+        "} else",
+        "else {",
+        "//",
+        "/*",
+        "#!",
+        "const ",
+        "let ",
+        "var ",
+        "package ",
+        "using ",
+        "fn ",
+        "pub ",
+        "async ",
+        "await ",
+        "try {",
+        "catch",
+        "elif ",
+        "print(",
+        "console.",
+        "#define",
+        "namespace ",
+        "SELECT ",
+        "INSERT ",
+        "UPDATE ",
+        "CREATE TABLE",
+        "@",
+        "}",
+        "end",
+    ];
+    const ENDS: &[&str] = &[";", "{", "}", ");", "):", "=>", "*/", "),", "];"];
+    if STARTS.iter().any(|p| l.starts_with(p)) || ENDS.iter().any(|p| l.ends_with(p)) {
+        return true;
+    }
+    l.contains(" => ") || l.contains("();") || l.contains(" = new ") || l.contains("->")
+}
+
+fn code_density(det: usize, d: &Compiled, text: &str) -> Option<Hit> {
+    // Cheap precheck: code has braces, semicolons or colons at line ends.
+    if !text.contains(';') && !text.contains('{') && !text.contains(':') {
+        return None;
+    }
+    let mut lines = 0usize;
+    let mut code = 0usize;
+    for l in text.lines() {
+        let t = l.trim();
+        if t.is_empty() {
+            continue;
+        }
+        lines += 1;
+        if is_code_line(t) {
+            code += 1;
+        }
+    }
+    if lines < d.min_lines.max(1) || (code as f64) < d.min_share * lines as f64 {
+        return None;
+    }
+    Some(Hit {
+        det,
+        start: 0,
+        end: 0,
+        conf: if code * 4 >= lines * 3 {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        },
+        note: Some(format!("{code} of {lines} lines look like source code")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::PartKind;
+
+    fn scan(text: &str) -> Vec<Detection> {
+        let set = DetectorSet::compile(&Policy::default_policy()).unwrap();
+        set.scan(&[Part::new(PartKind::Body, "", text)], false)
+    }
+
+    fn ids(text: &str) -> Vec<String> {
+        scan(text).into_iter().map(|d| d.detector).collect()
+    }
+
+    #[test]
+    fn detector_set_is_shareable() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<DetectorSet>();
+    }
+
+    #[test]
+    fn contract_ids_exist() {
+        let set = DetectorSet::compile(&Policy::default_policy()).unwrap();
+        let ids = set.ids();
+        for id in [
+            "email",
+            "credit_card",
+            "iban",
+            "aws_access_key",
+            "private_key",
+            "phone",
+            "us_ssn",
+            "de_tax_id",
+            "uk_nino",
+        ] {
+            assert!(ids.iter().any(|x| x == id), "{id} missing");
+        }
+    }
+
+    #[test]
+    fn finds_and_masks() {
+        let d =
+            scan("Contact anna.schmidt@apex-dynamics.example or pay DE89 3704 0044 0532 0130 00.");
+        let iban = d.iter().find(|d| d.detector == "iban").unwrap();
+        assert_eq!(iban.count, 1);
+        assert!(iban.fired);
+        assert_eq!(iban.level, "CONFIDENTIAL");
+        assert!(!iban.samples[0].contains("0044"));
+        assert_eq!(iban.locations, vec!["body".to_string()]);
+        assert!(d.iter().any(|d| d.detector == "email"));
+    }
+
+    #[test]
+    fn arbitration_keeps_one_type() {
+        let v = ids("Card 4111 1111 1111 1111 please");
+        assert_eq!(v, vec!["credit_card".to_string()]);
+    }
+
+    #[test]
+    fn unknown_detector_is_an_error() {
+        let text = "[scheme]\nlevels = [\"PUBLIC\", \"INTERNAL\", \"CONFIDENTIAL\"]\n[detectors.nope]\nmin_count = 2\n";
+        let p = Policy::parse(text, "t").unwrap();
+        assert!(matches!(
+            DetectorSet::compile(&p),
+            Err(DetectError::UnknownDetector(id)) if id == "nope"
+        ));
+    }
+
+    #[test]
+    fn policy_keywords_patterns_and_tuning() {
+        let text = r#"
+[scheme]
+levels = ["PUBLIC", "INTERNAL", "CONFIDENTIAL", "SECRET"]
+[detectors.email]
+min_count = 3
+[detectors.phone]
+enabled = false
+[[keywords]]
+id = "helios"
+terms = ["Project Helios"]
+level = "SECRET"
+[[patterns]]
+id = "drawing"
+regex = 'APX-\d{6}-[A-Z]'
+level = "INTERNAL"
+"#;
+        let p = Policy::parse(text, "t").unwrap();
+        let set = DetectorSet::compile(&p).unwrap();
+        assert!(!set.ids().contains(&"phone".to_string()));
+        let parts = [Part::new(
+            PartKind::Body,
+            "",
+            "project helios drawing APX-123456-B, mail a@b.de; not ProjectHeliosX",
+        )];
+        let d = set.scan(&parts, true);
+        let kw = d.iter().find(|d| d.detector == "helios").unwrap();
+        assert_eq!((kw.count, kw.level.as_str()), (1, "SECRET"));
+        let pat = d.iter().find(|d| d.detector == "drawing").unwrap();
+        assert_eq!(pat.samples, vec!["APX-123456-B".to_string()]);
+        let email = d.iter().find(|d| d.detector == "email").unwrap();
+        assert!(!email.fired);
+        // CONFIDENTIAL maps to the highest level of an unknown scheme.
+        assert_eq!(d.iter().find(|d| d.detector == "private_key"), None);
+    }
+
+    #[test]
+    fn level_mapping_for_foreign_schemes() {
+        let p = Policy::parse(
+            "[scheme]\nlevels = [\"OPEN\", \"RESTRICTED\", \"SECRET\", \"TOP\"]\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(map_level(&p, "CONFIDENTIAL"), 3);
+        assert_eq!(map_level(&p, "INTERNAL"), 1);
+        assert_eq!(map_level(&p, "PUBLIC"), 0);
+    }
+
+    #[test]
+    fn source_code_density() {
+        let code = "#include <stdio.h>\nint main(void) {\n  int x = 1;\n  printf(\"%d\", x);\n  return 0;\n}\nstatic int f(int a) {\n  return a + 1;\n}\n";
+        assert!(ids(code).contains(&"source_code".to_string()));
+        assert!(!ids("The meeting is on Monday.\nWe review the budget.\n")
+            .contains(&"source_code".to_string()));
+    }
+
 }
