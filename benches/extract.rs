@@ -103,7 +103,8 @@ fn load_samples() -> (Vec<Sample>, Option<tempfile::TempDir>) {
             candidates.into_iter().find(|p| {
                 std::fs::read(p).is_ok_and(|b| {
                     let f = extract::sniff(&b, &p.to_string_lossy());
-                    format!("{f:?}").eq_ignore_ascii_case(ext) || (ext == "txt" && format!("{f:?}") == "Text")
+                    format!("{f:?}").eq_ignore_ascii_case(ext)
+                        || (ext == "txt" && format!("{f:?}") == "Text")
                 })
             })
         };

@@ -83,9 +83,7 @@ fn main() {
                 }
             })
             .par_bridge()
-            .for_each_init(Buffers::default, |bufs, path| {
-                process(&path, bufs, &totals)
-            });
+            .for_each_init(Buffers::default, |bufs, path| process(&path, bufs, &totals));
     });
     let secs = started.elapsed().as_secs_f64();
 
@@ -271,7 +269,8 @@ mod tests {
     #[test]
     fn pdf_streams_inflated_only_when_flate() {
         let z = zlib(b"BT (hello) Tj ET");
-        let mut pdf = b"%PDF-1.7\n1 0 obj\n<< /Length 3 >>\nstream\nabc\nendstream\nendobj\n".to_vec();
+        let mut pdf =
+            b"%PDF-1.7\n1 0 obj\n<< /Length 3 >>\nstream\nabc\nendstream\nendobj\n".to_vec();
         pdf.extend_from_slice(b"2 0 obj\n<< /Filter /FlateDecode >>\nstream\n");
         pdf.extend_from_slice(&z);
         pdf.extend_from_slice(b"\nendstream\nendobj\n%%EOF\n");
