@@ -1099,5 +1099,4 @@ level = "INTERNAL"
         assert!(!ids("The meeting is on Monday.\nWe review the budget.\n")
             .contains(&"source_code".to_string()));
     }
-
 }
