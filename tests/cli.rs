@@ -301,13 +301,13 @@ fn hostile_files_become_unreadable_rows_and_the_tree_is_untouched() {
     .unwrap();
     std::fs::write(p.join("empty.docx"), b"").unwrap();
     std::fs::write(p.join("notes.txt"), "INTERNAL\nplain text\n").unwrap();
-    std::fs::write(p.join("big.txt"), vec![b'a'; 5000]).unwrap();
+    std::fs::write(p.join("big.txt"), vec![b'a'; 2_000_000]).unwrap();
     let before = listing(p);
     let out = tempfile::tempdir().unwrap();
     let o = run(bin()
         .args(["scan"])
         .arg(p)
-        .args(["--quiet", "--max-file-size", "4096", "--out"])
+        .args(["--quiet", "--max-file-size", "1000000", "--out"])
         .arg(out.path()));
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(listing(p), before, "the scanned tree was modified");

@@ -630,14 +630,20 @@ impl DetectorSet {
         for i in 0..n {
             let h = &hits[i];
             active.retain(|&j| hits[j].end > h.start);
+            // One value, one hit: a detector's alternative patterns can match
+            // the same value twice ("+49 261 555 0142" and "261 555 0142").
+            if active
+                .iter()
+                .any(|&j| !drop[j] && hits[j].det == h.det && h.end > h.start)
+            {
+                drop[i] = true;
+                continue;
+            }
             let di = &self.dets[h.det];
             if di.kind == Kind::Builtin && h.end > h.start {
                 for &j in &active {
                     let dj = &self.dets[hits[j].det];
                     if hits[j].det == h.det || dj.kind != Kind::Builtin {
-                        continue;
-                    }
-                    if hits[j].det == h.det {
                         continue;
                     }
                     if dj.priority > di.priority {
