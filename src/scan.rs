@@ -1,19 +1,19 @@
-//! The scan driver: a walker thread feeds a pool of workers; each worker
-//! runs files on an executor thread under a watchdog, so that a file stuck
-//! in a parser becomes `UNREADABLE`/`timeout` and the scan goes on; a
+//! The scan driver: a walker thread feeds a pool of workers that run the
+//! whole per-file pipeline; a watchdog replaces a worker stuck in a parser,
+//! so that its file becomes `UNREADABLE`/`timeout` and the scan goes on; a
 //! single writer puts records into the reports in walk order.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{bounded, Receiver, Sender};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::extract::{ErrorKind, ExtractError};
+use crate::extract::ExtractError;
 use crate::pipeline::{inspect_file, unreadable_record, Context, FileJob, FileOutcome};
 use crate::record::{DocumentRecord, VerdictCode};
 use crate::report::{ReportWriter, Summary};
@@ -39,8 +39,8 @@ pub struct ScanResult {
 /// Records out of walk order are held back at most this far ahead, so
 /// memory stays bounded even when one file takes long.
 const REORDER_WINDOW: u64 = 4096;
-/// Executor threads get large stacks: deeply nested documents recurse.
-const EXECUTOR_STACK: usize = 64 * 1024 * 1024;
+/// Worker threads get large stacks: deeply nested documents recurse.
+const WORKER_STACK: usize = 64 * 1024 * 1024;
 
 enum Message {
     Done(u64, FileOutcome),
@@ -108,17 +108,17 @@ pub fn run(opts: ScanOptions, ctx: Context) -> std::io::Result<ScanResult> {
         })?
     };
 
+    let epoch = Instant::now();
     let mut workers = Vec::with_capacity(opts.jobs);
     for i in 0..opts.jobs {
-        let job_rx = job_rx.clone();
-        let msg_tx = msg_tx.clone();
-        let ctx = Arc::clone(&ctx);
-        workers.push(
-            thread::Builder::new()
-                .name(format!("worker-{i}"))
-                .spawn(move || worker_loop(job_rx, msg_tx, ctx))?,
-        );
+        workers.push(spawn_worker(i, &job_rx, &msg_tx, &ctx, epoch)?);
     }
+    let watchdog = {
+        let (job_rx, msg_tx, ctx) = (job_rx.clone(), msg_tx.clone(), Arc::clone(&ctx));
+        thread::Builder::new()
+            .name("watchdog".into())
+            .spawn(move || watchdog(workers, job_rx, msg_tx, ctx, epoch))?
+    };
     drop(job_rx);
     drop(msg_tx);
 
@@ -126,7 +126,20 @@ pub fn run(opts: ScanOptions, ctx: Context) -> std::io::Result<ScanResult> {
     let mut next = 0u64;
     let mut failed = false;
     let mut io_error = None;
-    for msg in msg_rx {
+    // An abandoned worker still holds a sender, so the channel may never
+    // close: the scan is over once the watchdog has seen every live worker finish.
+    loop {
+        let msg = match msg_rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(msg) => msg,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) if watchdog.is_finished() => {
+                match msg_rx.try_recv() {
+                    Ok(msg) => msg,
+                    Err(_) => break,
+                }
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        };
         match msg {
             Message::WalkSkip(reason) => summary.skip(&reason),
             Message::Done(seq, outcome) => {
@@ -150,9 +163,7 @@ pub fn run(opts: ScanOptions, ctx: Context) -> std::io::Result<ScanResult> {
         }
     }
     let _ = walker.join();
-    for w in workers {
-        let _ = w.join();
-    }
+    let _ = watchdog.join();
     if let Some(e) = io_error {
         return Err(e);
     }
@@ -213,80 +224,138 @@ fn top_level_size(first: &DocumentRecord, records: &[DocumentRecord]) -> u64 {
     }
 }
 
-struct Executor {
-    jobs: Sender<FileJob>,
-    results: Receiver<FileOutcome>,
+/// One worker's state, shared with the watchdog.
+struct Slot {
+    /// `IDLE`, `RUNNING` or `ABANDONED`; the worker and the watchdog race on
+    /// RUNNING -> IDLE / RUNNING -> ABANDONED, and the winner reports the file.
+    state: AtomicU8,
+    /// When the current file started, in milliseconds since the scan began.
+    started_ms: AtomicU64,
+    current: Mutex<Option<(u64, FileJob)>>,
 }
 
-fn spawn_executor(ctx: &Arc<Context>) -> Executor {
-    let (jobs, job_rx) = bounded::<FileJob>(1);
-    let (result_tx, results) = bounded::<FileOutcome>(1);
-    let ctx = Arc::clone(ctx);
-    let spawned = thread::Builder::new()
-        .name("extract".into())
-        .stack_size(EXECUTOR_STACK)
-        .spawn(move || {
-            for job in job_rx {
-                if result_tx.send(inspect_file(&job, &ctx)).is_err() {
-                    break;
-                }
-            }
-        });
-    if spawned.is_err() {
-        // Without a thread the worker's sends fail and each file is reported as `io`.
-        eprintln!("labelscan: cannot start an extraction thread");
+const IDLE: u8 = 0;
+const RUNNING: u8 = 1;
+const ABANDONED: u8 = 2;
+
+impl Slot {
+    fn new() -> Arc<Slot> {
+        Arc::new(Slot {
+            state: AtomicU8::new(IDLE),
+            started_ms: AtomicU64::new(0),
+            current: Mutex::new(None),
+        })
     }
-    Executor { jobs, results }
 }
 
-fn worker_loop(job_rx: Receiver<(u64, FileJob)>, msg_tx: Sender<Message>, ctx: Arc<Context>) {
-    let mut executor = spawn_executor(&ctx);
-    // The budget's own deadline stops well-behaved parsers; the watchdog
-    // catches those stuck inside a dependency.
-    let timeout = ctx.limits.file_timeout;
-    let hard_limit = timeout + (timeout / 10).max(Duration::from_secs(2));
+/// Runs files on the calling thread until the job queue closes or the
+/// watchdog abandons this worker.
+fn worker_loop(
+    slot: Arc<Slot>,
+    job_rx: Receiver<(u64, FileJob)>,
+    msg_tx: Sender<Message>,
+    ctx: Arc<Context>,
+    epoch: Instant,
+) {
     for (seq, job) in job_rx {
-        let outcome = match executor.jobs.send(job.clone()) {
-            Err(_) => {
-                executor = spawn_executor(&ctx);
-                failed(&job, ErrorKind::Io, "the extraction thread stopped", &ctx)
-            }
-            Ok(()) => match executor.results.recv_timeout(hard_limit) {
-                Ok(outcome) => outcome,
-                Err(RecvTimeoutError::Timeout) => {
-                    // Abandon the stuck thread; its result, if any, is dropped.
-                    executor = spawn_executor(&ctx);
-                    FileOutcome::Records(vec![unreadable_record(
-                        &job,
-                        None,
-                        ExtractError::timeout(),
-                        &ctx,
-                    )])
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    executor = spawn_executor(&ctx);
-                    failed(
-                        &job,
-                        ErrorKind::Corrupt,
-                        "the parser failed on malformed content",
-                        &ctx,
-                    )
-                }
-            },
-        };
+        *slot.current.lock().unwrap_or_else(|e| e.into_inner()) = Some((seq, job.clone()));
+        slot.started_ms
+            .store(epoch.elapsed().as_millis() as u64, Ordering::Release);
+        slot.state.store(RUNNING, Ordering::Release);
+        let outcome = inspect_file(&job, &ctx);
+        if slot
+            .state
+            .compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // The watchdog reported this file as timed out and started a
+            // replacement worker: drop the late result and stop.
+            return;
+        }
         if msg_tx.send(Message::Done(seq, outcome)).is_err() {
-            break;
+            return;
         }
     }
 }
 
-fn failed(job: &FileJob, kind: ErrorKind, detail: &str, ctx: &Context) -> FileOutcome {
-    FileOutcome::Records(vec![unreadable_record(
-        job,
-        None,
-        ExtractError::new(kind, detail),
-        ctx,
-    )])
+fn spawn_worker(
+    i: usize,
+    job_rx: &Receiver<(u64, FileJob)>,
+    msg_tx: &Sender<Message>,
+    ctx: &Arc<Context>,
+    epoch: Instant,
+) -> std::io::Result<(Arc<Slot>, thread::JoinHandle<()>)> {
+    let slot = Slot::new();
+    let handle = {
+        let (slot, job_rx, msg_tx, ctx) = (
+            Arc::clone(&slot),
+            job_rx.clone(),
+            msg_tx.clone(),
+            Arc::clone(ctx),
+        );
+        thread::Builder::new()
+            .name(format!("worker-{i}"))
+            .stack_size(WORKER_STACK)
+            .spawn(move || worker_loop(slot, job_rx, msg_tx, ctx, epoch))?
+    };
+    Ok((slot, handle))
+}
+
+/// Watches the workers. The budget's own deadline stops well-behaved
+/// parsers; the watchdog catches one stuck inside a dependency: it reports
+/// the file as `timeout`, abandons the thread and starts a replacement.
+fn watchdog(
+    mut workers: Vec<(Arc<Slot>, thread::JoinHandle<()>)>,
+    job_rx: Receiver<(u64, FileJob)>,
+    msg_tx: Sender<Message>,
+    ctx: Arc<Context>,
+    epoch: Instant,
+) {
+    let timeout = ctx.limits.file_timeout;
+    let hard_limit = (timeout + (timeout / 10).max(Duration::from_secs(2))).as_millis() as u64;
+    let tick = Duration::from_millis((hard_limit / 20).clamp(10, 250));
+    let mut spawned = workers.len();
+    loop {
+        workers.retain(|(slot, handle)| {
+            !handle.is_finished() || slot.state.load(Ordering::Acquire) == RUNNING
+        });
+        if workers.is_empty() {
+            return;
+        }
+        let now = epoch.elapsed().as_millis() as u64;
+        let mut replacements = Vec::new();
+        for (slot, _) in &workers {
+            if slot.state.load(Ordering::Acquire) != RUNNING
+                || now.saturating_sub(slot.started_ms.load(Ordering::Acquire)) < hard_limit
+            {
+                continue;
+            }
+            if slot
+                .state
+                .compare_exchange(RUNNING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                continue;
+            }
+            let current = slot
+                .current
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let Some((seq, job)) = current {
+                let record = unreadable_record(&job, None, ExtractError::timeout(), &ctx);
+                let _ = msg_tx.send(Message::Done(seq, FileOutcome::Records(vec![record])));
+            }
+            match spawn_worker(spawned, &job_rx, &msg_tx, &ctx, epoch) {
+                Ok(worker) => replacements.push(worker),
+                Err(_) => eprintln!("labelscan: cannot start a replacement worker"),
+            }
+            spawned += 1;
+        }
+        workers.retain(|(slot, _)| slot.state.load(Ordering::Acquire) != ABANDONED);
+        workers.extend(replacements);
+        thread::sleep(tick);
+    }
 }
 
 fn make_progress(enabled: bool) -> ProgressBar {
