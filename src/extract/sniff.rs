@@ -170,8 +170,8 @@ fn sniff_zip(bytes: &[u8]) -> Option<Format> {
 
 /// Tells Word, Excel, PowerPoint and encrypted OOXML apart by their streams.
 fn sniff_ole(bytes: &[u8]) -> Option<Format> {
-    let file = cfb::CompoundFile::open(Cursor::new(bytes)).ok()?;
-    let has = |name: &str| file.is_stream(name);
+    let file = super::legacy::open_ole(bytes).ok()?;
+    let has = |name: &str| super::legacy::has_stream(&file, name);
     if has("/EncryptedPackage") {
         return Some(Format::EncryptedOoxml);
     }

@@ -16,7 +16,7 @@ mod xls;
 
 pub use propset::{read_property_set, OleProperty};
 
-type Ole<'a> = cfb::CompoundFile<Cursor<&'a [u8]>>;
+type Ole<'a> = cfb::CompoundFile<Cursor<std::borrow::Cow<'a, [u8]>>>;
 
 /// Little-endian readers that return `None` past the end instead of panicking.
 pub(crate) mod bytes {
@@ -40,7 +40,7 @@ pub(crate) mod bytes {
 /// label metadata are returned even when the content is encrypted.
 pub fn extract(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
     let mut out = Extracted::default();
-    let mut ole = match cfb::CompoundFile::open(Cursor::new(bytes)) {
+    let mut ole = match open_ole(bytes) {
         Ok(ole) => ole,
         Err(_) => {
             return Extracted::failed(ExtractError::corrupt(
@@ -56,7 +56,9 @@ pub fn extract(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
         Err(ExtractError::encrypted(
             "OOXML package encrypted (EncryptedPackage stream)",
         ))
-    } else if ole.is_stream("/\tDRMContent") || ole.is_storage("/\u{6}DataSpaces") {
+    } else if has_stream(&ole, "/\tDRMContent")
+        || find_entry(&ole, "/\u{6}DataSpaces").is_some_and(|p| ole.is_storage(&p))
+    {
         Err(ExtractError::encrypted(
             "rights-management protected (DRM data space)",
         ))
@@ -123,6 +125,64 @@ pub fn read_ole_metadata(
     Ok(())
 }
 
+/// Opens a compound file. Some writers leave the FAT listing more sectors
+/// than the file holds (a short last allocation); cfb rejects that, so such
+/// a file is retried padded with empty sectors, which changes no content.
+pub fn open_ole(bytes: &[u8]) -> std::io::Result<Ole<'_>> {
+    use std::borrow::Cow;
+    match cfb::CompoundFile::open(Cursor::new(Cow::Borrowed(bytes))) {
+        Ok(ole) => Ok(ole),
+        Err(err) => {
+            let Some(entries) = fat_entries_claimed(&err.to_string()) else {
+                return Err(err);
+            };
+            let sector = if bytes.get(30) == Some(&12) {
+                4096
+            } else {
+                512
+            };
+            let wanted = (entries + 1).saturating_mul(sector);
+            if wanted <= bytes.len() || wanted > bytes.len() + 64 * 1024 * 1024 {
+                return Err(err);
+            }
+            let mut padded = bytes.to_vec();
+            padded.resize(wanted, 0);
+            cfb::CompoundFile::open(Cursor::new(Cow::Owned(padded)))
+        }
+    }
+}
+
+/// N from cfb's "FAT has N entries, but file has only M sectors".
+fn fat_entries_claimed(message: &str) -> Option<usize> {
+    let rest = message.split("FAT has ").nth(1)?;
+    if !rest.contains("but file has only") {
+        return None;
+    }
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// The stored path of an entry, compared case-insensitively as MS-CFB
+/// 2.6.4 requires (some writers store `WORDDOCUMENT` or `encryptedpackage`).
+pub fn find_entry<F: std::io::Read + std::io::Seek>(
+    ole: &cfb::CompoundFile<F>,
+    path: &str,
+) -> Option<String> {
+    if ole.exists(path) {
+        return Some(path.to_string());
+    }
+    ole.walk()
+        .map(|e| e.path().to_string_lossy().into_owned())
+        .find(|p| p.eq_ignore_ascii_case(path))
+}
+
+/// Whether a stream exists, names compared case-insensitively.
+pub fn has_stream<F: std::io::Read + std::io::Seek>(
+    ole: &cfb::CompoundFile<F>,
+    path: &str,
+) -> bool {
+    find_entry(ole, path).is_some_and(|p| ole.is_stream(&p))
+}
+
 /// Reads a whole stream, bounded by the part limit and charged to the budget.
 /// `None` when there is no such stream.
 fn read_stream_opt(
@@ -130,15 +190,16 @@ fn read_stream_opt(
     path: &str,
     budget: &Budget,
 ) -> ExtractResult<Option<Vec<u8>>> {
-    if !ole.is_stream(path) {
-        return Ok(None);
+    match find_entry(ole, path) {
+        Some(stored) if ole.is_stream(&stored) => read_stream(ole, &stored, budget).map(Some),
+        _ => Ok(None),
     }
-    read_stream(ole, path, budget).map(Some)
 }
 
 fn read_stream(ole: &mut Ole<'_>, path: &str, budget: &Budget) -> ExtractResult<Vec<u8>> {
+    let stored = find_entry(ole, path).unwrap_or_else(|| path.to_string());
     let mut stream = ole
-        .open_stream(path)
+        .open_stream(&stored)
         .map_err(|_| ExtractError::corrupt("OLE stream cannot be opened"))?;
     let len = stream.len();
     if len > budget.limits.max_part_bytes {

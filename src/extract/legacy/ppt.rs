@@ -66,7 +66,7 @@ pub(super) fn extract(
     budget: &Budget,
     out: &mut Extracted,
 ) -> ExtractResult<()> {
-    if ole.is_stream("/EncryptedSummary") {
+    if super::has_stream(ole, "/EncryptedSummary") {
         return Err(ExtractError::encrypted("PowerPoint presentation encrypted"));
     }
     if let Some(cu) = read_stream_opt(ole, "/Current User", budget)? {
