@@ -434,7 +434,7 @@ fn realworld_corpus_is_taken_whole() {
 
 #[test]
 fn file_timeout_makes_rows_unreadable_and_the_scan_goes_on() {
-    let (out, o) = scan_examples(&["--file-timeout", "0.000001"]);
+    let (out, o) = scan_examples(&["--file-timeout", "0.000000001"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let rows = csv_rows(out.path());
     assert!(rows.len() >= 18);
