@@ -300,6 +300,8 @@ fn hostile_files_become_unreadable_rows_and_the_tree_is_untouched() {
     )
     .unwrap();
     std::fs::write(p.join("empty.docx"), b"").unwrap();
+    std::fs::write(p.join("empty.txt"), b"").unwrap();
+    std::fs::write(p.join("garbage.txt"), b"\x00\x01\x02\x03 binary \x00").unwrap();
     std::fs::write(p.join("notes.txt"), "INTERNAL\nplain text\n").unwrap();
     std::fs::write(p.join("big.txt"), vec![b'a'; 2_000_000]).unwrap();
     let before = listing(p);
@@ -321,6 +323,8 @@ fn hostile_files_become_unreadable_rows_and_the_tree_is_untouched() {
     assert_eq!(error_of("bomb.docx"), "limit_exceeded");
     assert_eq!(error_of("garbage.xlsx"), "corrupt");
     assert_eq!(error_of("empty.docx"), "corrupt");
+    assert_eq!(error_of("empty.txt"), "corrupt");
+    assert_eq!(error_of("garbage.txt"), "corrupt");
     assert_eq!(error_of("big.txt"), "too_large");
     assert_eq!(error_of("notes.txt"), "");
 }

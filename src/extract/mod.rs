@@ -309,6 +309,13 @@ pub enum Outcome {
 /// for formats that content cannot tell apart (csv vs txt).
 pub fn extract(bytes: &[u8], name: &str, budget: &Budget) -> Outcome {
     let format = sniff(bytes, name);
+    if bytes.is_empty() {
+        // Nothing to inspect: a zero-byte document is a broken one, whatever its name.
+        return Outcome::Document(
+            format,
+            Extracted::failed(ExtractError::corrupt("empty file")),
+        );
+    }
     match format {
         Format::Zip => archive::extract_members(bytes, budget),
         Format::Unsupported => Outcome::Unsupported(sniff::describe_unsupported(bytes, name)),

@@ -4,6 +4,12 @@ use super::{Extracted, PartKind};
 use crate::budget::Budget;
 
 pub fn extract(bytes: &[u8], budget: &Budget) -> Extracted {
+    let head = &bytes[..bytes.len().min(8192)];
+    if encoding_rs::Encoding::for_bom(bytes).is_none() && head.contains(&0) {
+        return Extracted::failed(super::ExtractError::corrupt(
+            "binary content in a file named as text",
+        ));
+    }
     let mut out = Extracted::default();
     let limit = budget.limits.max_text_chars;
     let text = decode(bytes);
@@ -47,6 +53,14 @@ fn normalise_newlines(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::decode;
+
+    #[test]
+    fn binary_content_is_corrupt() {
+        let budget = crate::budget::Budget::new(crate::budget::Limits::default());
+        let out = super::extract(b"\x00\x01garbage\x00", &budget);
+        assert_eq!(out.error.unwrap().kind, crate::extract::ErrorKind::Corrupt);
+        assert!(super::extract(b"plain text", &budget).error.is_none());
+    }
 
     #[test]
     fn decodes_utf16_and_latin1() {
