@@ -309,6 +309,9 @@ pub enum Outcome {
 /// for formats that content cannot tell apart (csv vs txt).
 pub fn extract(bytes: &[u8], name: &str, budget: &Budget) -> Outcome {
     let format = sniff(bytes, name);
+    if let Err(e) = budget.check_time() {
+        return Outcome::Document(format, Extracted::failed(e));
+    }
     if bytes.is_empty() {
         // Nothing to inspect: a zero-byte document is a broken one, whatever its name.
         return Outcome::Document(
