@@ -156,6 +156,11 @@ fn example_documents_get_the_spec_answers() {
             &["UNDER_CLASSIFIED", "TLP_VIOLATION"],
         ),
         ("examples/misc/press-release.md", &["OK"]),
+        ("examples/misc/memo.rtf", &["UNDER_CLASSIFIED"]),
+        ("examples/misc/vendor-list.csv", &["RELEASE_UNAUTHORIZED"]),
+        ("examples/finance/payroll-2026-export.ods", &["UNDER_CLASSIFIED"]),
+        ("examples/sales/gamma-pitch-export.odp", &["RELEASE_UNAUTHORIZED"]),
+        ("examples/legal/settlement-word97.doc", &["LABEL_CONFLICT"]),
         ("examples/archive/project-2025.zip!/notes/todo.txt", &["OK"]),
         (
             "examples/archive/project-2025.zip!/notes/secret.txt",
@@ -441,7 +446,7 @@ fn file_timeout_makes_rows_unreadable_and_the_scan_goes_on() {
     let (out, o) = scan_examples(&["--file-timeout", "0.000000001"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let rows = csv_rows(out.path());
-    assert!(rows.len() >= 18);
+    assert!(rows.len() >= 23);
     for r in &rows {
         assert_eq!(&r[12], "timeout", "{:?}", r);
         assert!(r[10].contains("UNREADABLE"));
