@@ -158,8 +158,14 @@ fn example_documents_get_the_spec_answers() {
         ("examples/misc/press-release.md", &["OK"]),
         ("examples/misc/memo.rtf", &["UNDER_CLASSIFIED"]),
         ("examples/misc/vendor-list.csv", &["RELEASE_UNAUTHORIZED"]),
-        ("examples/finance/payroll-2026-export.ods", &["UNDER_CLASSIFIED"]),
-        ("examples/sales/gamma-pitch-export.odp", &["RELEASE_UNAUTHORIZED"]),
+        (
+            "examples/finance/payroll-2026-export.ods",
+            &["UNDER_CLASSIFIED"],
+        ),
+        (
+            "examples/sales/gamma-pitch-export.odp",
+            &["RELEASE_UNAUTHORIZED"],
+        ),
         ("examples/legal/settlement-word97.doc", &["LABEL_CONFLICT"]),
         ("examples/archive/project-2025.zip!/notes/todo.txt", &["OK"]),
         (

@@ -480,47 +480,9 @@ fn chars(d: &[u8], n: usize, high: bool) -> Option<String> {
     }
 }
 
-/// Removes Excel header/footer codes: `&L`/`&C`/`&R` start a new line,
-/// `&P`, `&N`, `&D`, `&T`, `&F`, `&A`, `&Z`, `&G`, formatting codes, font
-/// names (`&"Arial,Bold"`) and sizes (`&12`) are dropped, `&&` is `&`.
+/// Excel header/footer codes are the same in BIFF and OOXML.
 fn strip_header_codes(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut it = s.chars().peekable();
-    while let Some(c) = it.next() {
-        if c != '&' {
-            if c == '\r' || c == '\n' {
-                out.push('\n');
-            } else {
-                out.push(c);
-            }
-            continue;
-        }
-        match it.next() {
-            Some('&') => out.push('&'),
-            Some('L') | Some('C') | Some('R') if !out.is_empty() && !out.ends_with('\n') => {
-                out.push('\n');
-            }
-            Some('"') => {
-                for c in it.by_ref() {
-                    if c == '"' {
-                        break;
-                    }
-                }
-            }
-            Some(d) if d.is_ascii_digit() => {
-                while it.peek().is_some_and(|c| c.is_ascii_digit()) {
-                    it.next();
-                }
-            }
-            _ => {}
-        }
-    }
-    let lines: Vec<&str> = out
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    lines.join("\n")
+    crate::extract::ooxml::decode_header_footer(s)
 }
 
 #[cfg(test)]
