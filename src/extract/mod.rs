@@ -332,6 +332,40 @@ pub fn extract_document(format: Format, bytes: &[u8], budget: &Budget) -> Extrac
     if let Err(e) = budget.check_time() {
         return Extracted::failed(e);
     }
+    let mut out = extract_format(format, bytes, budget);
+    push_property_text(&mut out);
+    out
+}
+
+/// Document properties are text a reader does not see at first glance, so
+/// detectors read them too: one `Other` part, "name: value" per line.
+/// Label bookkeeping (MSIP attributes), dates and GUIDs are left out: they
+/// are no content and their digit runs only make false alarms.
+fn push_property_text(out: &mut Extracted) {
+    let mut text = String::new();
+    for prop in &out.properties {
+        let name = prop.name.rsplit(':').next().unwrap_or(&prop.name);
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with("msip_label_")
+            || lower.contains("date")
+            || lower.contains("guid")
+            || lower == "revision"
+            || lower == "trapped"
+        {
+            continue;
+        }
+        text.push_str(name);
+        text.push_str(": ");
+        text.push_str(prop.value.trim());
+        text.push('\n');
+    }
+    if !text.is_empty() {
+        out.parts
+            .push(Part::new(PartKind::Other, "document properties", text));
+    }
+}
+
+fn extract_format(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
     match format {
         Format::Docx | Format::Xlsx | Format::Pptx | Format::OoxmlOther => {
             ooxml::extract(format, bytes, budget)
