@@ -281,23 +281,7 @@ fn num(obj: &Object) -> Option<f32> {
     }
 }
 
-fn deref<'a>(doc: &'a Document, obj: &'a Object) -> &'a Object {
-    let mut o = obj;
-    for _ in 0..8 {
-        match o {
-            Object::Reference(id) => match doc.get_object(*id) {
-                Ok(t) => o = t,
-                Err(_) => return &Object::Null,
-            },
-            _ => return o,
-        }
-    }
-    &Object::Null
-}
-
-fn get<'a>(doc: &'a Document, dict: &'a Dictionary, k: &[u8]) -> Option<&'a Object> {
-    dict.get(k).ok().map(|o| deref(doc, o))
-}
+use super::{deref, dict_get as get};
 
 /// A guess at an advance width for fonts without /Widths (standard 14).
 fn default_width(base_font: &[u8], code: u8) -> f32 {
