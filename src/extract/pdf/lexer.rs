@@ -146,17 +146,8 @@ impl<'a> Lexer<'a> {
             _ => match self.simple() {
                 Some(op) => Some(Token::Operand(op)),
                 None => {
-                    let start = self.pos;
-                    while let Some(c) = self.peek() {
-                        if is_white(c) || is_delim(c) {
-                            break;
-                        }
-                        self.pos += 1;
-                    }
-                    if self.pos == start {
-                        self.pos += 1;
-                    }
-                    Some(match &self.data[start..self.pos] {
+                    let (start, end) = self.bare_word();
+                    Some(match &self.data[start..end] {
                         b"true" => Token::Operand(Operand::Bool(true)),
                         b"false" => Token::Operand(Operand::Bool(false)),
                         b"null" => Token::Operand(Operand::Other),
@@ -165,6 +156,22 @@ impl<'a> Lexer<'a> {
                 }
             },
         }
+    }
+
+    /// Consumes a bare word (an operator or keyword) up to white space or a
+    /// delimiter, at least one byte so that the lexer always advances.
+    fn bare_word(&mut self) -> (usize, usize) {
+        let start = self.pos;
+        while let Some(c) = self.peek() {
+            if is_white(c) || is_delim(c) {
+                break;
+            }
+            self.pos += 1;
+        }
+        if self.pos == start {
+            self.pos += 1;
+        }
+        (start, self.pos.min(self.data.len()))
     }
 
     /// A number, string or name at the current position; `None` (position
@@ -365,18 +372,9 @@ impl<'a> Lexer<'a> {
                     }
                     None => {
                         // An operator inside an array: malformed; treat as the end.
-                        let start = self.pos;
-                        while let Some(c) = self.peek() {
-                            if is_white(c) || is_delim(c) {
-                                break;
-                            }
-                            self.pos += 1;
-                        }
-                        if self.pos == start {
-                            self.pos += 1;
-                        }
+                        let (start, end) = self.bare_word();
                         // Operators like `true`, `null` are legitimate values.
-                        let word = &self.data[start..self.pos];
+                        let word = &self.data[start..end];
                         match word {
                             b"true" => items.push(Operand::Bool(true)),
                             b"false" => items.push(Operand::Bool(false)),
