@@ -2,26 +2,15 @@
 //! each verdict was given, for a human.
 
 use std::fmt::Write as _;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::budget::Budget;
-use crate::extract::{self, ExtractError, Extracted, Format, Outcome};
-use crate::pipeline::{build_record, Context};
+use crate::extract::{Extracted, Format, Outcome};
+use crate::pipeline::{build_record, extract_guarded, Context};
 use crate::policy::hex_sha256;
 use crate::record::DocumentRecord;
 
 /// Renders the explanation of one file's bytes. `text` adds the extracted text part by part.
 pub fn explain(path: &str, bytes: &[u8], ctx: &Context, text: bool) -> String {
-    let budget = Budget::new(ctx.limits.clone());
-    let outcome = catch_unwind(AssertUnwindSafe(|| extract::extract(bytes, path, &budget)))
-        .unwrap_or_else(|_| {
-            Outcome::Document(
-                extract::sniff(bytes, path),
-                Extracted::failed(ExtractError::corrupt(
-                    "the parser failed on malformed content",
-                )),
-            )
-        });
+    let outcome = extract_guarded(bytes, path, &ctx.limits);
     let relative = std::path::Path::new(path)
         .file_name()
         .map(|n| n.to_string_lossy().to_string())

@@ -85,19 +85,7 @@ fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, ExtractError> {
 /// Inspects a file already in memory.
 pub fn inspect_bytes(job: &FileJob, bytes: &[u8], ctx: &Context) -> FileOutcome {
     let sha256 = hex_sha256(bytes);
-    let budget = Budget::new(ctx.limits.clone());
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        extract::extract(bytes, &job.display_path, &budget)
-    }))
-    .unwrap_or_else(|_| {
-        Outcome::Document(
-            extract::sniff(bytes, &job.display_path),
-            Extracted::failed(ExtractError::corrupt(
-                "the parser failed on malformed content",
-            )),
-        )
-    });
-    match outcome {
+    match extract_guarded(bytes, &job.display_path, &ctx.limits) {
         Outcome::Document(format, extracted) => FileOutcome::Records(vec![build_record(
             &job.display_path,
             &job.relative_path,
@@ -130,6 +118,20 @@ pub fn inspect_bytes(job: &FileJob, bytes: &[u8], ctx: &Context) -> FileOutcome 
             reason,
         },
     }
+}
+
+/// Extracts a file under its own budget; a panic in a parser becomes a
+/// `corrupt` document instead of ending the scan.
+pub fn extract_guarded(bytes: &[u8], name: &str, limits: &Limits) -> Outcome {
+    let budget = Budget::new(limits.clone());
+    catch_unwind(AssertUnwindSafe(|| extract::extract(bytes, name, &budget))).unwrap_or_else(|_| {
+        Outcome::Document(
+            extract::sniff(bytes, name),
+            Extracted::failed(ExtractError::corrupt(
+                "the parser failed on malformed content",
+            )),
+        )
+    })
 }
 
 /// Labels, detectors and verdicts for one extracted document.

@@ -198,8 +198,9 @@ fn emit(
         FileOutcome::Records(records) => {
             summary.files_scanned += 1;
             if let Some(first) = records.first() {
-                summary.bytes_scanned += top_level_size(first, &records);
-                progress.inc(top_level_size(first, &records));
+                let size = top_level_size(first, &records);
+                summary.bytes_scanned += size;
+                progress.inc(size);
             }
             for record in &records {
                 if record.verdicts.iter().any(|v| fail_on.contains(&v.code)) {

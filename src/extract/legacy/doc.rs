@@ -117,32 +117,17 @@ pub(super) fn extract(
 
     out.push_part(PartKind::Body, "main text", clean(&units[body.0..body.1]));
     split_headers(&units[headers.0..headers.1], &table, fib.plcf_hdd, out);
-    out.push_part(
-        PartKind::Footnote,
-        "footnotes",
-        clean(&units[footnotes.0..footnotes.1]),
-    );
-    out.push_part(
-        PartKind::Comment,
-        "comments",
-        clean(&units[comments.0..comments.1]),
-    );
-    out.push_part(
-        PartKind::Endnote,
-        "endnotes",
-        clean(&units[endnotes.0..endnotes.1]),
-    );
-    out.push_part(
-        PartKind::Other,
-        "text boxes",
-        clean(&units[textboxes.0..textboxes.1]),
-    );
     // Text boxes anchored in headers print on every page, like the header itself.
-    out.push_part(
-        PartKind::Header,
-        "header text boxes",
-        clean(&units[header_boxes.0..header_boxes.1]),
-    );
+    let stories = [
+        (PartKind::Footnote, "footnotes", footnotes),
+        (PartKind::Comment, "comments", comments),
+        (PartKind::Endnote, "endnotes", endnotes),
+        (PartKind::Other, "text boxes", textboxes),
+        (PartKind::Header, "header text boxes", header_boxes),
+    ];
+    for (kind, location, (start, end)) in stories {
+        out.push_part(kind, location, clean(&units[start..end]));
+    }
     Ok(())
 }
 
