@@ -102,17 +102,14 @@ fn main() {
                     let _ = f.read_to_end(&mut buf);
                     inflated += buf.len() as u64;
                     if scan_only && f.name().is_ok_and(|n| n.ends_with(".xml")) {
-                        // Baseline: a bare quick-xml event loop over the part.
+                        // Baseline: a bare tokenizer loop over the part.
                         if let Ok(text) = std::str::from_utf8(&buf) {
-                            let mut r = quick_xml::Reader::from_str(text);
-                            let mut events = 0u64;
-                            loop {
-                                match r.read_event() {
-                                    Ok(quick_xml::events::Event::Eof) | Err(_) => break,
-                                    Ok(_) => events += 1,
-                                }
+                            let mut tokens = labelscan::extract::xml::Tokens::new(text);
+                            let mut count = 0u64;
+                            while let Ok(Some(_)) = tokens.next_token() {
+                                count += 1;
                             }
-                            chars += events as usize;
+                            chars += count as usize;
                         }
                     }
                 }

@@ -3,10 +3,8 @@
 //! and footers of the master pages in `styles.xml`, and `meta.xml`
 //! properties. One streaming pass per part.
 
-use quick_xml::events::Event;
-
 use super::ooxml::Ctx;
-use super::xml::{self, attr, elem_local, local, TextBuf, Ticker};
+use super::xml::{self, local, TextBuf, Ticker, Token, Tokens};
 use super::zipread::Package;
 use super::{ErrorKind, ExtractError, ExtractResult, Extracted, Format, PartKind};
 use crate::budget::Budget;
@@ -88,7 +86,7 @@ enum Tgt {
 
 fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
     let budget = cx.budget;
-    let mut reader = xml::reader(text);
+    let mut tokens = Tokens::new(text);
     let mut tick = Ticker::new(budget);
     let mut bufs: [TextBuf; 6] = std::array::from_fn(|_| TextBuf::new(cx.cap));
     let default_tgt = if mode == Mode::Styles {
@@ -113,8 +111,9 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
             result = Err(e);
             break;
         }
-        let ev = match reader.read_event() {
-            Ok(ev) => ev,
+        let ev = match tokens.next_token() {
+            Ok(Some(ev)) => ev,
+            Ok(None) => break,
             Err(_) => {
                 result = Err(ExtractError::corrupt("malformed XML"));
                 break;
@@ -122,10 +121,10 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
         };
         let tgt = stack.last().map(|s| s.1).unwrap_or(default_tgt);
         match ev {
-            Event::Start(e) => {
+            Token::Start(e) => {
                 depth += 1;
-                let name = elem_local(&e);
-                let qname = e.name().0;
+                let name = e.local();
+                let qname = e.name;
                 let new_tgt = match name {
                     "annotation" if qname.starts_with("office:") || qname == "annotation" => {
                         Some(Tgt::Comment)
@@ -145,7 +144,7 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
                     }
                     // Presentation master pages: footer/header placeholders.
                     "frame" if mode == Mode::Styles && tgt == Tgt::Skip => {
-                        match xml::attr_raw(&e, "class").as_deref() {
+                        match e.attr_raw("class") {
                             Some(c @ ("header" | "footer")) => {
                                 margin_loc = format!("styles.xml {c} ({master})");
                                 margin_kind = margin_kind_of(c);
@@ -172,28 +171,28 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
                     "table" => {
                         tables += 1;
                         if tables == 1 && mode == Mode::Sheet {
-                            sheet_name = attr(&e, "name").unwrap_or_default();
+                            sheet_name = e.attr("name").unwrap_or_default();
                         }
                     }
                     "page" if mode == Mode::Slides => slide_no += 1,
                     "master-page" if mode == Mode::Styles => {
-                        master = attr(&e, "name").unwrap_or_default();
+                        master = e.attr("name").unwrap_or_default();
                     }
                     "tab" if paras > 0 && tgt != Tgt::Skip => bufs[tgt as usize].push('\t'),
                     "line-break" if paras > 0 && tgt != Tgt::Skip => bufs[tgt as usize].push('\n'),
                     _ => {}
                 }
             }
-            Event::Empty(e) => {
+            Token::Empty(e) => {
                 if tgt == Tgt::Skip || paras == 0 {
                     continue;
                 }
                 let b = &mut bufs[tgt as usize];
-                match elem_local(&e) {
+                match e.local() {
                     "tab" => b.push('\t'),
                     "line-break" => b.push('\n'),
                     "s" => {
-                        let n: usize = attr(&e, "c").and_then(|c| c.parse().ok()).unwrap_or(1);
+                        let n: usize = e.attr("c").and_then(|c| c.parse().ok()).unwrap_or(1);
                         for _ in 0..n.clamp(1, 64) {
                             b.push(' ');
                         }
@@ -201,8 +200,8 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
                     _ => {}
                 }
             }
-            Event::End(e) => {
-                let name = local(e.name().0);
+            Token::End(name) => {
+                let name = local(name);
                 match name {
                     "header-decl" | "footer-decl" => paras = paras.saturating_sub(1),
                     "p" | "h" => {
@@ -252,17 +251,15 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
                 }
                 depth = depth.saturating_sub(1);
             }
-            Event::Text(t) if paras > 0 && tgt != Tgt::Skip => {
-                let s: &str = &t;
-                // Whitespace between paragraphs' child elements is not content.
-                if !(s.starts_with('\n') && s.trim().is_empty()) {
-                    bufs[tgt as usize].push_str(s);
-                }
+            // Whitespace between paragraphs' child elements is not content.
+            Token::Text(t)
+                if paras > 0
+                    && tgt != Tgt::Skip
+                    && !(t.starts_with('\n') && t.trim().is_empty()) =>
+            {
+                bufs[tgt as usize].push_escaped(t);
             }
-            Event::GeneralRef(r) if paras > 0 && tgt != Tgt::Skip => {
-                bufs[tgt as usize].push_ref(&r);
-            }
-            Event::Eof => break,
+            Token::CData(t) if paras > 0 && tgt != Tgt::Skip => bufs[tgt as usize].push_str(t),
             _ => {}
         }
     }
@@ -292,7 +289,7 @@ fn margin_kind_of(name: &str) -> PartKind {
 
 /// `meta.xml`: user-defined properties and the Dublin Core fields.
 fn meta_properties(cx: &mut Ctx, text: &str) {
-    let mut reader = xml::reader(text);
+    let mut tokens = Tokens::new(text);
     let mut tick = Ticker::new(cx.budget);
     let mut current: Option<String> = None;
     let mut value = String::new();
@@ -300,25 +297,25 @@ fn meta_properties(cx: &mut Ctx, text: &str) {
         if tick.tick().is_err() {
             break;
         }
-        match reader.read_event() {
-            Ok(Event::Start(e)) => {
-                let name = elem_local(&e);
+        match tokens.next_token() {
+            Ok(Some(Token::Start(e))) => {
+                let name = e.local();
                 current = match name {
-                    "user-defined" => attr(&e, "name"),
+                    "user-defined" => e.attr("name"),
                     "title" | "subject" | "keyword" | "description" | "creator"
                     | "initial-creator" => Some(name.to_string()),
                     _ => None,
                 };
                 value.clear();
             }
-            Ok(Event::End(_)) => {
+            Ok(Some(Token::End(_))) => {
                 if let Some(name) = current.take() {
                     cx.out.push_property(name, value.trim(), "meta.xml");
                 }
             }
-            Ok(Event::Text(t)) if current.is_some() => value.push_str(&t),
-            Ok(Event::GeneralRef(r)) if current.is_some() => xml::push_ref(&r, &mut value),
-            Ok(Event::Eof) | Err(_) => break,
+            Ok(Some(Token::Text(t))) if current.is_some() => xml::unescape_into(t, &mut value),
+            Ok(Some(Token::CData(t))) if current.is_some() => value.push_str(t),
+            Ok(None) | Err(_) => break,
             _ => {}
         }
     }

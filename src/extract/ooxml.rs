@@ -1,12 +1,10 @@
 //! OOXML packages (docx/docm/dotx, xlsx/xlsm, pptx/pptm and other packages):
 //! text of the body, headers, footers, comments, notes, deleted text, sheets
 //! and slides; core/app/custom properties; `LabelInfo.xml`; embedded documents.
-//! Every XML part is streamed once with quick-xml; zip members are read
+//! Every XML part is streamed once by [`xml::Tokens`]; zip members are read
 //! through the bounded [`Package`] reader.
 
-use quick_xml::events::{BytesStart, Event};
-
-use super::xml::{self, attr, elem_local, local, TextBuf, Ticker};
+use super::xml::{self, local, Tag, TextBuf, Ticker, Token, Tokens};
 use super::zipread::Package;
 use super::{ErrorKind, ExtractError, ExtractResult, Extracted, Format, LabelInfoEntry, PartKind};
 use crate::budget::Budget;
@@ -129,18 +127,20 @@ pub fn resolve_target(base_dir: &str, target: &str) -> String {
 
 /// Parses a `.rels` part; `base_dir` is the folder of its source part.
 pub fn parse_rels(text: &str, base_dir: &str, budget: &Budget) -> ExtractResult<Vec<Rel>> {
-    let mut reader = xml::reader(text);
+    let mut tokens = Tokens::new(text);
     let mut tick = Ticker::new(budget);
     let mut rels = Vec::new();
     loop {
         tick.tick()?;
-        match reader.read_event() {
-            Ok(Event::Start(e)) | Ok(Event::Empty(e)) if elem_local(&e) == "Relationship" => {
-                if attr(&e, "TargetMode").is_some_and(|m| m.eq_ignore_ascii_case("External")) {
+        match tokens.next_token() {
+            Ok(Some(Token::Start(e) | Token::Empty(e))) if e.local() == "Relationship" => {
+                if e.attr("TargetMode")
+                    .is_some_and(|m| m.eq_ignore_ascii_case("External"))
+                {
                     continue;
                 }
                 let (Some(id), Some(t), Some(target)) =
-                    (attr(&e, "Id"), attr(&e, "Type"), attr(&e, "Target"))
+                    (e.attr("Id"), e.attr("Type"), e.attr("Target"))
                 else {
                     continue;
                 };
@@ -150,7 +150,7 @@ pub fn parse_rels(text: &str, base_dir: &str, budget: &Budget) -> ExtractResult<
                     target: resolve_target(base_dir, &target),
                 });
             }
-            Ok(Event::Eof) | Err(_) => break,
+            Ok(None) | Err(_) => break,
             _ => {}
         }
     }
@@ -305,7 +305,7 @@ pub fn walk_flow(
     main: &mut TextBuf,
     mut deleted: Option<&mut TextBuf>,
 ) -> ExtractResult<()> {
-    let mut reader = xml::reader(text);
+    let mut tokens = Tokens::new(text);
     let mut tick = Ticker::new(budget);
     let mut text_depth: u32 = 0;
     let mut del_depth: u32 = 0;
@@ -313,13 +313,14 @@ pub fn walk_flow(
     let mut cells: u32 = 0;
     loop {
         tick.tick()?;
-        let ev = match reader.read_event() {
-            Ok(ev) => ev,
+        let token = match tokens.next_token() {
+            Ok(Some(t)) => t,
+            Ok(None) => break,
             Err(_) => return Err(ExtractError::corrupt("malformed XML")),
         };
-        match ev {
-            Event::Start(e) => {
-                let name = elem_local(&e);
+        match token {
+            Token::Start(e) => {
+                let name = e.local();
                 if skip > 0 {
                     if is_skipped(name) {
                         skip += 1;
@@ -329,7 +330,7 @@ pub fn walk_flow(
                 match name {
                     _ if is_skipped(name) => skip = 1,
                     // The slide-number field of notes pages is not content.
-                    "fld" if xml::attr_raw(&e, "type").as_deref() == Some("slidenum") => skip = 1,
+                    "fld" if e.attr_raw("type") == Some("slidenum") => skip = 1,
                     "delText" => del_depth += 1,
                     "tc" => cells += 1,
                     "tab" => main.push('\t'),
@@ -338,11 +339,11 @@ pub fn walk_flow(
                     _ => {}
                 }
             }
-            Event::Empty(e) => {
+            Token::Empty(e) => {
                 if skip > 0 {
                     continue;
                 }
-                match elem_local(&e) {
+                match e.local() {
                     "tab" | "ptab" => main.push('\t'),
                     "br" | "cr" => main.push('\n'),
                     "noBreakHyphen" => main.push('-'),
@@ -350,8 +351,8 @@ pub fn walk_flow(
                     _ => {}
                 }
             }
-            Event::End(e) => {
-                let name = local(e.name().0);
+            Token::End(name) => {
+                let name = local(name);
                 if skip > 0 {
                     if is_skipped(name) {
                         skip -= 1;
@@ -382,22 +383,16 @@ pub fn walk_flow(
                     _ => {}
                 }
             }
-            Event::Text(t) if skip == 0 => {
+            Token::Text(t) if skip == 0 => {
                 if let Some(b) = sink(del_depth, text_depth, main, &mut deleted) {
-                    b.push_str(&t);
+                    b.push_escaped(t);
                 }
             }
-            Event::CData(t) if skip == 0 => {
+            Token::CData(t) if skip == 0 => {
                 if let Some(b) = sink(del_depth, text_depth, main, &mut deleted) {
-                    b.push_str(&t);
+                    b.push_str(t);
                 }
             }
-            Event::GeneralRef(r) if skip == 0 => {
-                if let Some(b) = sink(del_depth, text_depth, main, &mut deleted) {
-                    b.push_ref(&r);
-                }
-            }
-            Event::Eof => break,
             _ => {}
         }
     }
@@ -542,7 +537,7 @@ impl SharedStrings {
 }
 
 fn parse_shared_strings(text: &str, budget: &Budget) -> ExtractResult<SharedStrings> {
-    let mut reader = xml::reader(text);
+    let mut tokens = Tokens::new(text);
     let mut tick = Ticker::new(budget);
     let mut out = SharedStrings {
         text: String::with_capacity(text.len() / 3),
@@ -551,35 +546,44 @@ fn parse_shared_strings(text: &str, budget: &Budget) -> ExtractResult<SharedStri
     let mut start = 0usize;
     let mut in_t = false;
     let mut skip = 0u32;
+    let mut scratch = String::new();
     loop {
         tick.tick()?;
-        match reader.read_event() {
-            Ok(Event::Start(e)) => match elem_local(&e) {
+        match tokens.next_token() {
+            Ok(Some(Token::Start(e))) => match e.local() {
                 "si" => start = out.text.len(),
                 "rPh" => skip += 1,
                 "t" if skip == 0 => in_t = true,
                 _ => {}
             },
-            Ok(Event::Empty(e)) if elem_local(&e) == "si" => {
+            Ok(Some(Token::Empty(e))) if e.local() == "si" => {
                 out.spans.push((out.text.len(), out.text.len()));
             }
-            Ok(Event::End(e)) => match local(e.name().0) {
+            Ok(Some(Token::End(name))) => match local(name) {
                 "si" => out.spans.push((start, out.text.len())),
                 "rPh" => skip = skip.saturating_sub(1),
                 "t" => in_t = false,
                 _ => {}
             },
-            Ok(Event::Text(t)) if in_t => push_cell_text(&mut out.text, &t),
-            Ok(Event::GeneralRef(r)) if in_t => {
-                if let Some(c) = xml::resolve_ref(&r) {
-                    out.text.push(if c == '\n' { ' ' } else { c });
-                }
-            }
-            Ok(Event::Eof) | Err(_) => break,
+            Ok(Some(Token::Text(t))) if in_t => push_cell_escaped(&mut out.text, t, &mut scratch),
+            Ok(Some(Token::CData(t))) if in_t => push_cell_text(&mut out.text, t),
+            Ok(None) | Err(_) => break,
             _ => {}
         }
     }
     Ok(out)
+}
+
+/// Like [`push_cell_text`] for character data with entity references
+/// (`&#10;` is a line break too).
+fn push_cell_escaped(out: &mut String, raw: &str, scratch: &mut String) {
+    if raw.contains('&') {
+        scratch.clear();
+        xml::unescape_into(raw, scratch);
+        push_cell_text(out, scratch);
+    } else {
+        push_cell_text(out, raw);
+    }
 }
 
 /// Cell text keeps rows on one line: line breaks inside a cell become spaces.
@@ -601,18 +605,18 @@ fn workbook(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
     let rels = read_rels(cx, main)?;
     let mut sheets: Vec<SheetRef> = Vec::new();
     if let Some(text) = &wb {
-        let mut reader = xml::reader(text);
+        let mut tokens = Tokens::new(text);
         let mut tick = Ticker::new(cx.budget);
         loop {
             tick.tick()?;
-            match reader.read_event() {
-                Ok(Event::Start(e)) | Ok(Event::Empty(e)) if elem_local(&e) == "sheet" => {
+            match tokens.next_token() {
+                Ok(Some(Token::Start(e) | Token::Empty(e))) if e.local() == "sheet" => {
                     sheets.push(SheetRef {
-                        name: attr(&e, "name").unwrap_or_default(),
-                        rid: xml::attr_prefixed(&e, "id").unwrap_or_default(),
+                        name: e.attr("name").unwrap_or_default(),
+                        rid: e.attr_prefixed("id").unwrap_or_default(),
                     });
                 }
-                Ok(Event::Eof) | Err(_) => break,
+                Ok(None) | Err(_) => break,
                 _ => {}
             }
         }
@@ -675,30 +679,31 @@ fn workbook(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
 }
 
 fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> ExtractResult<()> {
-    let mut reader = xml::reader(text);
+    let mut tokens = Tokens::new(text);
     let mut tick = Ticker::new(cx.budget);
     let mut out = TextBuf::new(cx.cap);
     let mut value = String::new();
+    let mut scratch = String::new();
     let mut cell_type = CellType::Number;
     let mut in_v = false;
     let mut in_is_t = false;
     let mut in_is = false;
     let mut skip = 0u32;
-    let mut hf: Option<(String, PartKind)> = None;
+    let mut hf: Option<(&str, PartKind)> = None;
     let mut hf_raw = String::new();
-    let mut margins: Vec<(PartKind, String, String)> = Vec::new();
+    let mut margins: Vec<(PartKind, &str, String)> = Vec::new();
     let mut result = Ok(());
     loop {
         if let Err(e) = tick.tick() {
             result = Err(e);
             break;
         }
-        let ev = match reader.read_event() {
-            Ok(ev) => ev,
-            Err(_) => break, // keep what was read
+        let token = match tokens.next_token() {
+            Ok(Some(t)) => t,
+            Ok(None) | Err(_) => break, // keep what was read
         };
-        match ev {
-            Event::Start(e) => match elem_local(&e) {
+        match token {
+            Token::Start(e) => match e.local() {
                 "c" => {
                     cell_type = cell_type_of(&e);
                     value.clear();
@@ -708,16 +713,16 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
                 "rPh" => skip += 1,
                 "t" if in_is && skip == 0 => in_is_t = true,
                 n @ ("oddHeader" | "evenHeader" | "firstHeader") => {
-                    hf = Some((n.to_string(), PartKind::Header));
+                    hf = Some((n, PartKind::Header));
                     hf_raw.clear();
                 }
                 n @ ("oddFooter" | "evenFooter" | "firstFooter") => {
-                    hf = Some((n.to_string(), PartKind::Footer));
+                    hf = Some((n, PartKind::Footer));
                     hf_raw.clear();
                 }
                 _ => {}
             },
-            Event::End(e) => match local(e.name().0) {
+            Token::End(name) => match local(name) {
                 "v" => in_v = false,
                 "t" => in_is_t = false,
                 "is" => in_is = false,
@@ -748,22 +753,23 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
                 }
                 _ => {}
             },
-            Event::Text(t) => {
+            Token::Text(t) | Token::CData(t) => {
+                let literal = matches!(token, Token::CData(_));
                 if in_v || (in_is_t && skip == 0) {
-                    push_cell_text(&mut value, &t);
+                    if literal {
+                        push_cell_text(&mut value, t);
+                    } else {
+                        push_cell_escaped(&mut value, t, &mut scratch);
+                    }
                 } else if hf.is_some() {
-                    hf_raw.push_str(&t);
+                    if literal {
+                        hf_raw.push_str(t);
+                    } else {
+                        xml::unescape_into(t, &mut hf_raw);
+                    }
                 }
             }
-            Event::GeneralRef(r) => {
-                if in_v || (in_is_t && skip == 0) {
-                    xml::push_ref(&r, &mut value);
-                } else if hf.is_some() {
-                    xml::push_ref(&r, &mut hf_raw);
-                }
-            }
-            Event::Eof => break,
-            _ => {}
+            Token::Empty(_) => {}
         }
     }
     cx.out.push_part(PartKind::Sheet, loc, out.take());
@@ -781,8 +787,8 @@ enum CellType {
     Inline,
 }
 
-fn cell_type_of(e: &BytesStart<'_>) -> CellType {
-    match xml::attr_raw(e, "t").as_deref() {
+fn cell_type_of(e: &Tag<'_>) -> CellType {
+    match e.attr_raw("t") {
         Some("s") => CellType::Shared,
         Some("b") => CellType::Bool,
         Some("inlineStr") => CellType::Inline,
@@ -852,13 +858,13 @@ fn presentation(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
     let rels = read_rels(cx, main)?;
     let mut slides: Vec<String> = Vec::new();
     if let Some(text) = &pres {
-        let mut reader = xml::reader(text);
+        let mut tokens = Tokens::new(text);
         let mut tick = Ticker::new(cx.budget);
         loop {
             tick.tick()?;
-            match reader.read_event() {
-                Ok(Event::Start(e)) | Ok(Event::Empty(e)) if elem_local(&e) == "sldId" => {
-                    if let Some(rid) = xml::attr_prefixed(&e, "id") {
+            match tokens.next_token() {
+                Ok(Some(Token::Start(e) | Token::Empty(e))) if e.local() == "sldId" => {
+                    if let Some(rid) = e.attr_prefixed("id") {
                         if let Some(r) = rels.iter().find(|r| r.id == rid) {
                             if cx.pkg.has(&r.target) {
                                 slides.push(r.target.clone());
@@ -866,7 +872,7 @@ fn presentation(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
                         }
                     }
                 }
-                Ok(Event::Eof) | Err(_) => break,
+                Ok(None) | Err(_) => break,
                 _ => {}
             }
         }
@@ -936,23 +942,23 @@ fn simple_properties(
     location: &str,
     keep: impl Fn(&str) -> bool,
 ) -> ExtractResult<()> {
-    let mut reader = xml::reader(text);
+    let mut tokens = Tokens::new(text);
     let mut tick = Ticker::new(cx.budget);
     let mut depth = 0u32;
     let mut current: Option<String> = None;
     let mut value = String::new();
     loop {
         tick.tick()?;
-        match reader.read_event() {
-            Ok(Event::Start(e)) => {
+        match tokens.next_token() {
+            Ok(Some(Token::Start(e))) => {
                 depth += 1;
                 if depth == 2 {
-                    let n = elem_local(&e);
+                    let n = e.local();
                     current = keep(n).then(|| n.to_string());
                     value.clear();
                 }
             }
-            Ok(Event::End(_)) => {
+            Ok(Some(Token::End(_))) => {
                 if depth == 2 {
                     if let Some(name) = current.take() {
                         cx.out.push_property(name, value.trim(), location);
@@ -960,9 +966,9 @@ fn simple_properties(
                 }
                 depth = depth.saturating_sub(1);
             }
-            Ok(Event::Text(t)) if current.is_some() => value.push_str(&t),
-            Ok(Event::GeneralRef(r)) if current.is_some() => xml::push_ref(&r, &mut value),
-            Ok(Event::Eof) | Err(_) => break,
+            Ok(Some(Token::Text(t))) if current.is_some() => xml::unescape_into(t, &mut value),
+            Ok(Some(Token::CData(t))) if current.is_some() => value.push_str(t),
+            Ok(None) | Err(_) => break,
             _ => {}
         }
     }
@@ -971,25 +977,25 @@ fn simple_properties(
 
 /// `<property name="X"><vt:lpwstr>value</vt:lpwstr></property>`, any `vt:*` child.
 fn custom_properties(cx: &mut Ctx, text: &str, location: &str) -> ExtractResult<()> {
-    let mut reader = xml::reader(text);
+    let mut tokens = Tokens::new(text);
     let mut tick = Ticker::new(cx.budget);
     let mut current: Option<String> = None;
     let mut value = String::new();
     loop {
         tick.tick()?;
-        match reader.read_event() {
-            Ok(Event::Start(e)) if elem_local(&e) == "property" => {
-                current = attr(&e, "name");
+        match tokens.next_token() {
+            Ok(Some(Token::Start(e))) if e.local() == "property" => {
+                current = e.attr("name");
                 value.clear();
             }
-            Ok(Event::End(e)) if local(e.name().0) == "property" => {
+            Ok(Some(Token::End(n))) if local(n) == "property" => {
                 if let Some(name) = current.take() {
                     cx.out.push_property(name, value.trim(), location);
                 }
             }
-            Ok(Event::Text(t)) if current.is_some() => value.push_str(&t),
-            Ok(Event::GeneralRef(r)) if current.is_some() => xml::push_ref(&r, &mut value),
-            Ok(Event::Eof) | Err(_) => break,
+            Ok(Some(Token::Text(t))) if current.is_some() => xml::unescape_into(t, &mut value),
+            Ok(Some(Token::CData(t))) if current.is_some() => value.push_str(t),
+            Ok(None) | Err(_) => break,
             _ => {}
         }
     }
@@ -1016,27 +1022,27 @@ pub fn parse_label_info(
     location: &str,
     budget: &Budget,
 ) -> ExtractResult<Vec<LabelInfoEntry>> {
-    let mut reader = xml::reader(text);
+    let mut tokens = Tokens::new(text);
     let mut tick = Ticker::new(budget);
     let mut out = Vec::new();
     loop {
         tick.tick()?;
-        match reader.read_event() {
-            Ok(Event::Start(e)) | Ok(Event::Empty(e)) if elem_local(&e) == "label" => {
+        match tokens.next_token() {
+            Ok(Some(Token::Start(e) | Token::Empty(e))) if e.local() == "label" => {
                 let guid = |v: Option<String>| {
                     v.map(|s| crate::policy::normalise_guid(&s))
                         .unwrap_or_default()
                 };
                 out.push(LabelInfoEntry {
-                    id: guid(attr(&e, "id")),
-                    site_id: guid(attr(&e, "siteId")),
-                    enabled: attr(&e, "enabled").is_some_and(|v| xml::parse_bool(&v)),
-                    removed: attr(&e, "removed").is_some_and(|v| xml::parse_bool(&v)),
-                    method: attr(&e, "method").unwrap_or_default(),
+                    id: guid(e.attr("id")),
+                    site_id: guid(e.attr("siteId")),
+                    enabled: e.attr("enabled").is_some_and(|v| xml::parse_bool(&v)),
+                    removed: e.attr("removed").is_some_and(|v| xml::parse_bool(&v)),
+                    method: e.attr("method").unwrap_or_default(),
                     location: location.to_string(),
                 });
             }
-            Ok(Event::Eof) | Err(_) => break,
+            Ok(None) | Err(_) => break,
             _ => {}
         }
     }

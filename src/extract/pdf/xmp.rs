@@ -2,8 +2,7 @@
 //! keys by their bare name, as in the Info dictionary), values of `rdf:Alt`,
 //! `rdf:Seq` and `rdf:Bag` joined with "; ".
 
-use quick_xml::events::Event;
-use quick_xml::Reader;
+use crate::extract::xml::{self, Tag, Token, Tokens};
 
 /// Most properties kept from one packet.
 const MAX_PROPS: usize = 10_000;
@@ -21,46 +20,20 @@ fn is_structural(qname: &str) -> bool {
     qname.starts_with("rdf:") || qname.starts_with("x:") || qname == "xmpmeta"
 }
 
-fn entity(name: &str) -> Option<char> {
-    match name {
-        "amp" => Some('&'),
-        "lt" => Some('<'),
-        "gt" => Some('>'),
-        "quot" => Some('"'),
-        "apos" => Some('\''),
-        _ => None,
-    }
-}
-
 /// Properties of one XMP packet, in document order.
-pub fn parse(xml: &str) -> Vec<(String, String)> {
+pub fn parse(packet: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    let mut reader = Reader::from_str(xml);
+    let mut tokens = Tokens::new(packet);
     // Open elements: (qualified name, collected text, number of rdf:li seen).
     let mut stack: Vec<(String, String, usize)> = Vec::new();
-    let push_attrs = |e: &quick_xml::events::BytesStart<'_>, out: &mut Vec<(String, String)>| {
-        for attr in e.attributes().flatten() {
-            let key = attr.key.as_ref();
-            if key.starts_with("xmlns") || is_structural(key) || !key.contains(':') {
-                continue;
-            }
-            if out.len() < MAX_PROPS {
-                let value = attr
-                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .map(|v| v.into_owned())
-                    .unwrap_or_else(|_| attr.value.to_string());
-                out.push((prop_name(key), value));
-            }
-        }
-    };
-    while let Ok(event) = reader.read_event() {
-        match event {
-            Event::Start(e) => {
-                let name = e.name().as_ref().to_string();
-                if name == "rdf:Description" {
+    let mut scratch = String::new();
+    while let Ok(Some(token)) = tokens.next_token() {
+        match token {
+            Token::Start(e) => {
+                if e.name == "rdf:Description" {
                     push_attrs(&e, &mut out);
                 }
-                if name == "rdf:li" {
+                if e.name == "rdf:li" {
                     if let Some(prop) = stack.iter_mut().rev().find(|(n, _, _)| !is_structural(n)) {
                         if prop.2 > 0 && !prop.1.is_empty() {
                             prop.1.push_str("; ");
@@ -69,33 +42,20 @@ pub fn parse(xml: &str) -> Vec<(String, String)> {
                     }
                 }
                 if stack.len() < 64 {
-                    stack.push((name, String::new(), 0));
+                    stack.push((e.name.to_string(), String::new(), 0));
                 }
             }
-            Event::Empty(e) if e.name().as_ref() == "rdf:Description" => {
-                push_attrs(&e, &mut out);
+            Token::Empty(e) if e.name == "rdf:Description" => push_attrs(&e, &mut out),
+            Token::Text(t) => {
+                scratch.clear();
+                xml::unescape_into(t, &mut scratch);
+                append_text(&mut stack, &scratch);
             }
-            Event::Text(t) => {
-                let text = t.xml10_content();
-                append_text(&mut stack, &text);
-            }
-            Event::CData(t) => {
-                let text = t.xml10_content();
-                append_text(&mut stack, &text);
-            }
-            Event::GeneralRef(r) => {
-                let c = if r.is_char_ref() {
-                    r.resolve_char_ref().ok().flatten()
-                } else {
-                    entity(&r.xml10_content())
-                };
-                if let Some(c) = c {
-                    append_text(&mut stack, c.encode_utf8(&mut [0; 4]));
-                }
-            }
-            Event::End(_) => {
+            Token::CData(t) => append_text(&mut stack, t),
+            Token::End(_) => {
                 if let Some((name, text, _)) = stack.pop() {
-                    if !is_structural(&name) {
+                    // Thumbnails are base64 images, not text.
+                    if !is_structural(&name) && name != "xmpGImg:image" {
                         let value = text.trim();
                         if !value.is_empty() && out.len() < MAX_PROPS {
                             out.push((prop_name(&name), value.to_string()));
@@ -103,11 +63,24 @@ pub fn parse(xml: &str) -> Vec<(String, String)> {
                     }
                 }
             }
-            Event::Eof => break,
-            _ => {}
+            Token::Empty(_) => {}
         }
     }
     out
+}
+
+/// Properties written as attributes of `rdf:Description` (the short form).
+fn push_attrs(e: &Tag<'_>, out: &mut Vec<(String, String)>) {
+    for (key, raw) in e.attributes() {
+        if key.starts_with("xmlns") || is_structural(key) || !key.contains(':') {
+            continue;
+        }
+        if out.len() < MAX_PROPS {
+            // Attribute-value normalisation: white space becomes a space.
+            let value = xml::unescape(raw).replace(['\t', '\n', '\r'], " ");
+            out.push((prop_name(key), value));
+        }
+    }
 }
 
 fn append_text(stack: &mut [(String, String, usize)], text: &str) {
@@ -157,6 +130,9 @@ mod tests {
 <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">
 <dc:title><rdf:Alt><rdf:li xml:lang="x-default">Grüße &amp; more</rdf:li></rdf:Alt></dc:title>
 <dc:creator><rdf:Seq><rdf:li>Ann</rdf:li><rdf:li>Bob</rdf:li></rdf:Seq></dc:creator>
+<xmp:Thumbnails><rdf:Alt><rdf:li rdf:parseType="Resource">
+<xmpGImg:image>/9j/4AAQSkZJRgABAgEASABIAAD&#xA;AQBIAAAAAQAB</xmpGImg:image>
+</rdf:li></rdf:Alt></xmp:Thumbnails>
 </rdf:Description></rdf:RDF></x:xmpmeta>"#;
         let props = parse(xml);
         let get = |k: &str| props.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
@@ -164,5 +140,6 @@ mod tests {
         assert_eq!(get("MSIP_Label_abc_Enabled"), Some("True"));
         assert_eq!(get("dc:title"), Some("Grüße & more"));
         assert_eq!(get("dc:creator"), Some("Ann; Bob"));
+        assert!(props.iter().all(|(_, v)| !v.contains("/9j/")), "{props:?}");
     }
 }

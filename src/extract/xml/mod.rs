@@ -1,15 +1,14 @@
-//! Shared helpers for streaming XML text extraction (quick-xml 0.42):
-//! decoding a part to `&str`, entity and character references (which
-//! quick-xml 0.42 reports as separate `GeneralRef` events), attribute
-//! lookup by local name, and a line-oriented text buffer.
+//! Shared helpers for streaming XML text extraction: decoding a part to
+//! `&str`, the tokenizer ([`tokens`]), entity and character references,
+//! and a line-oriented text buffer.
 
 use std::borrow::Cow;
 
-use quick_xml::events::{BytesRef, BytesStart};
-use quick_xml::Reader;
-
 use super::{ExtractError, ExtractResult};
 use crate::budget::Budget;
+
+pub mod tokens;
+pub use tokens::{Tag, Token, Tokens};
 
 /// Check the deadline once per this many XML events.
 pub const EVENTS_PER_TIME_CHECK: u32 = 4096;
@@ -28,17 +27,6 @@ pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(bytes)
 }
 
-/// A reader configured leniently: Office files in the wild have mismatched
-/// end tags more often than one would hope.
-pub fn reader(text: &str) -> Reader<&[u8]> {
-    let mut reader = Reader::from_str(text);
-    let config = reader.config_mut();
-    config.check_end_names = false;
-    config.allow_unmatched_ends = true;
-    config.check_comments = false;
-    reader
-}
-
 /// The error for XML that cannot be parsed (no content in the message).
 pub fn malformed(part: &str) -> ExtractError {
     ExtractError::corrupt(format!("malformed XML in {part}"))
@@ -52,48 +40,6 @@ pub fn local(name: &str) -> &str {
         Some(i) => &name[i + 1..],
         None => name,
     }
-}
-
-/// Local name of an element.
-#[inline]
-pub fn elem_local<'a>(e: &'a BytesStart<'_>) -> &'a str {
-    local(e.name().0)
-}
-
-/// Value of the first attribute whose local name is `name`, unescaped.
-pub fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
-    for a in e.attributes().with_checks(false).flatten() {
-        if local(a.key.0) == name {
-            let mut out = String::with_capacity(a.value.len());
-            unescape_into(&a.value, &mut out);
-            return Some(out);
-        }
-    }
-    None
-}
-
-/// Raw (still escaped) value of the first attribute whose local name is
-/// `name`; borrows from the event, no allocation. For values compared with
-/// plain ASCII tokens (`t="s"`).
-pub fn attr_raw<'a>(e: &'a BytesStart<'_>, name: &str) -> Option<Cow<'a, str>> {
-    e.attributes()
-        .with_checks(false)
-        .flatten()
-        .find(|a| local(a.key.0) == name)
-        .map(|a| a.value)
-}
-
-/// Value of the first namespaced attribute (`r:id`, any prefix) whose
-/// local name is `name`, unescaped.
-pub fn attr_prefixed(e: &BytesStart<'_>, name: &str) -> Option<String> {
-    for a in e.attributes().with_checks(false).flatten() {
-        if a.key.0.contains(':') && local(a.key.0) == name {
-            let mut out = String::with_capacity(a.value.len());
-            unescape_into(&a.value, &mut out);
-            return Some(out);
-        }
-    }
-    None
 }
 
 /// Resolves a named or numeric reference (`amp`, `#x00E4`, `#228`).
@@ -120,18 +66,10 @@ pub fn resolve_ref(name: &str) -> Option<char> {
     }
 }
 
-/// Appends the character a `GeneralRef` event stands for.
-#[inline]
-pub fn push_ref(r: &BytesRef<'_>, out: &mut String) {
-    if let Some(c) = resolve_ref(r) {
-        out.push(c);
-    }
-}
-
 /// Appends `raw` with entity and character references decoded.
 pub fn unescape_into(raw: &str, out: &mut String) {
     let mut rest = raw;
-    while let Some(amp) = rest.find('&') {
+    while let Some(amp) = memchr::memchr(b'&', rest.as_bytes()) {
         out.push_str(&rest[..amp]);
         let after = &rest[amp + 1..];
         match after.find(';') {
@@ -218,9 +156,11 @@ impl TextBuf {
         }
     }
 
-    pub fn push_ref(&mut self, r: &BytesRef<'_>) {
+    /// Appends XML character data, decoding entity references.
+    #[inline]
+    pub fn push_escaped(&mut self, raw: &str) {
         if self.room() {
-            push_ref(r, &mut self.text);
+            unescape_into(raw, &mut self.text);
         }
     }
 

@@ -1,0 +1,324 @@
+//! A small, lenient XML tokenizer for text extraction.
+//!
+//! Why not quick-xml: profiling a scan of the benchmark corpus showed most
+//! of the OOXML time in quick-xml's per-event work (state machine, name
+//! checks, UTF-8 conversion of every name and text run) rather than in
+//! inflating the parts. Extraction needs much less than a conforming
+//! parser: element names, a few attribute values, and text. This tokenizer
+//! works on a `&str` that was validated once, finds markup with `memchr`,
+//! and hands out borrowed slices; nothing is allocated per token.
+//!
+//! Leniency, as Office files in the wild need it: end tags are not matched
+//! against start tags, undeclared prefixes are fine, DOCTYPE declarations
+//! and processing instructions are skipped, and entities are left to
+//! [`super::unescape_into`] (unknown ones are dropped there, never
+//! expanded). Markup that is cut off (a `<` with no closing `>`, an
+//! unterminated comment or CDATA section) is an error, so a truncated part
+//! is reported as partly read.
+
+use memchr::{memchr, memmem};
+
+/// One piece of an XML document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Token<'a> {
+    /// `<name attrs>`
+    Start(Tag<'a>),
+    /// `<name attrs/>`
+    Empty(Tag<'a>),
+    /// `</name>`: the qualified name.
+    End(&'a str),
+    /// Character data between markup, entity references still escaped.
+    Text(&'a str),
+    /// The inside of `<![CDATA[ ... ]]>`, taken literally.
+    CData(&'a str),
+}
+
+/// A start or empty-element tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tag<'a> {
+    /// Qualified name (`w:t`).
+    pub name: &'a str,
+    /// Everything after the name, up to `>` or `/>`.
+    attrs: &'a str,
+}
+
+/// Markup that ends before it is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed;
+
+impl<'a> Tag<'a> {
+    /// Local part of the name: `w:t` -> `t`.
+    #[inline]
+    pub fn local(&self) -> &'a str {
+        super::local(self.name)
+    }
+
+    /// Attributes as (qualified key, raw value) pairs, in order.
+    pub fn attributes(&self) -> Attributes<'a> {
+        Attributes { rest: self.attrs }
+    }
+
+    /// Raw (still escaped) value of the first attribute whose local name is
+    /// `name`.
+    pub fn attr_raw(&self, name: &str) -> Option<&'a str> {
+        self.attributes()
+            .find(|(k, _)| super::local(k) == name)
+            .map(|(_, v)| v)
+    }
+
+    /// Unescaped value of the first attribute whose local name is `name`.
+    pub fn attr(&self, name: &str) -> Option<String> {
+        self.attr_raw(name).map(super::unescape)
+    }
+
+    /// Unescaped value of the first prefixed attribute (`r:id`, any prefix)
+    /// whose local name is `name`.
+    pub fn attr_prefixed(&self, name: &str) -> Option<String> {
+        self.attributes()
+            .find(|(k, _)| k.contains(':') && super::local(k) == name)
+            .map(|(_, v)| super::unescape(v))
+    }
+}
+
+/// Iterator over a tag's attributes. A key without `=value` or a value
+/// without quotes ends the iteration: what follows cannot be trusted.
+pub struct Attributes<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Attributes<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let s = self.rest.trim_start_matches(is_space);
+        let eq = s.find('=')?;
+        let key = s[..eq].trim_end_matches(is_space);
+        let after = s[eq + 1..].trim_start_matches(is_space);
+        let quote = after.bytes().next().filter(|&q| q == b'"' || q == b'\'')?;
+        let close = memchr(quote, &after.as_bytes()[1..])? + 1;
+        self.rest = &after[close + 1..];
+        if key.is_empty() || key.contains(is_space) {
+            self.rest = "";
+            return None;
+        }
+        Some((key, &after[1..close]))
+    }
+}
+
+#[inline]
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+/// The tokenizer: call [`Tokens::next_token`] until it returns `Ok(None)`.
+pub struct Tokens<'a> {
+    src: &'a str,
+    pos: usize,
+}
+
+impl<'a> Tokens<'a> {
+    pub fn new(src: &'a str) -> Self {
+        // A byte order mark is not text.
+        let pos = if src.starts_with('\u{FEFF}') { 3 } else { 0 };
+        Tokens { src, pos }
+    }
+
+    /// The next token; `Ok(None)` at the end of the input.
+    pub fn next_token(&mut self) -> Result<Option<Token<'a>>, Malformed> {
+        let bytes = self.src.as_bytes();
+        loop {
+            let start = self.pos;
+            if start >= bytes.len() {
+                return Ok(None);
+            }
+            if bytes[start] != b'<' {
+                let end = memchr(b'<', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+                self.pos = end;
+                return Ok(Some(Token::Text(&self.src[start..end])));
+            }
+            match bytes.get(start + 1) {
+                Some(b'/') => {
+                    let close = find_byte(bytes, start + 2, b'>')?;
+                    self.pos = close + 1;
+                    let name = self.src[start + 2..close].trim_end_matches(is_space);
+                    return Ok(Some(Token::End(name)));
+                }
+                Some(b'?') => self.pos = find_seq(bytes, start + 2, b"?>")? + 2,
+                Some(b'!') => {
+                    let rest = &bytes[start + 2..];
+                    if rest.starts_with(b"--") {
+                        self.pos = find_seq(bytes, start + 4, b"-->")? + 3;
+                    } else if rest.starts_with(b"[CDATA[") {
+                        let body = start + 9;
+                        let close = find_seq(bytes, body, b"]]>")?;
+                        self.pos = close + 3;
+                        return Ok(Some(Token::CData(&self.src[body..close])));
+                    } else {
+                        self.pos = declaration_end(bytes, start + 2)? + 1;
+                    }
+                }
+                _ => {
+                    let close = tag_end(bytes, start + 1)?;
+                    self.pos = close + 1;
+                    let inner = &self.src[start + 1..close];
+                    let (inner, empty) = match inner.strip_suffix('/') {
+                        Some(i) => (i, true),
+                        None => (inner, false),
+                    };
+                    let name_end = inner
+                        .bytes()
+                        .position(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                        .unwrap_or(inner.len());
+                    let tag = Tag {
+                        name: &inner[..name_end],
+                        attrs: &inner[name_end..],
+                    };
+                    return Ok(Some(if empty {
+                        Token::Empty(tag)
+                    } else {
+                        Token::Start(tag)
+                    }));
+                }
+            }
+        }
+    }
+}
+
+#[inline]
+fn find_byte(bytes: &[u8], from: usize, b: u8) -> Result<usize, Malformed> {
+    memchr(b, bytes.get(from..).ok_or(Malformed)?)
+        .map(|i| from + i)
+        .ok_or(Malformed)
+}
+
+#[inline]
+fn find_seq(bytes: &[u8], from: usize, seq: &[u8]) -> Result<usize, Malformed> {
+    memmem::find(bytes.get(from..).ok_or(Malformed)?, seq)
+        .map(|i| from + i)
+        .ok_or(Malformed)
+}
+
+/// Position of the `>` closing a tag, skipping quoted attribute values
+/// (which may contain `>`). Tags are short, so a plain loop beats
+/// `memchr3`'s setup cost here.
+#[inline]
+fn tag_end(bytes: &[u8], from: usize) -> Result<usize, Malformed> {
+    let mut i = from;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'>' => return Ok(i),
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != q {
+                    i += 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Err(Malformed)
+}
+
+/// Position of the `>` closing `<!DOCTYPE ...>` or another declaration,
+/// skipping an internal subset in brackets and quoted literals.
+fn declaration_end(bytes: &[u8], from: usize) -> Result<usize, Malformed> {
+    let mut depth = 0u32;
+    let mut i = from;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'[' => depth += 1,
+            b']' => depth = depth.saturating_sub(1),
+            b'"' | b'\'' => i = find_byte(bytes, i + 1, bytes[i])?,
+            b'>' if depth == 0 => return Ok(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    Err(Malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(src: &str) -> Result<Vec<Token<'_>>, Malformed> {
+        let mut t = Tokens::new(src);
+        let mut out = Vec::new();
+        while let Some(tok) = t.next_token()? {
+            out.push(tok);
+        }
+        Ok(out)
+    }
+
+    fn tag<'a>(name: &'a str, attrs: &'a str) -> Tag<'a> {
+        Tag { name, attrs }
+    }
+
+    #[test]
+    fn tokens_of_a_small_document() {
+        let src = "\u{FEFF}<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"]>\">]>\
+                   <w:p a='1>2'><!-- <w:t>no</w:t> --><w:t>A &amp; B</w:t><w:br/>\
+                   <![CDATA[<raw>]]></w:p >tail";
+        assert_eq!(
+            all(src).unwrap(),
+            vec![
+                Token::Start(tag("w:p", " a='1>2'")),
+                Token::Start(tag("w:t", "")),
+                Token::Text("A &amp; B"),
+                Token::End("w:t"),
+                Token::Empty(tag("w:br", "")),
+                Token::CData("<raw>"),
+                Token::End("w:p"),
+                Token::Text("tail"),
+            ]
+        );
+    }
+
+    #[test]
+    fn attributes_by_local_name() {
+        let src = "<sheet name=\"Q&amp;A\" sheetId = '2'\n r:id=\"rId3\" id=\"x\"/>";
+        let Some(Token::Empty(t)) = Tokens::new(src).next_token().unwrap() else {
+            panic!("expected an empty tag");
+        };
+        assert_eq!(t.local(), "sheet");
+        assert_eq!(t.attr("name").as_deref(), Some("Q&A"));
+        assert_eq!(t.attr_raw("sheetId"), Some("2"));
+        assert_eq!(t.attr_prefixed("id").as_deref(), Some("rId3"));
+        assert_eq!(t.attr_raw("id"), Some("rId3"));
+        assert_eq!(t.attr_raw("missing"), None);
+    }
+
+    #[test]
+    fn broken_attributes_end_the_list() {
+        let src = "<a b=\"1\" c d=\"2\">";
+        let Some(Token::Start(t)) = Tokens::new(src).next_token().unwrap() else {
+            panic!("expected a start tag");
+        };
+        assert_eq!(t.attr_raw("b"), Some("1"));
+        assert_eq!(t.attr_raw("d"), None);
+    }
+
+    #[test]
+    fn cut_off_markup_is_malformed() {
+        for src in [
+            "<a>text<b",
+            "<a b=\"x>",
+            "<a><!-- open",
+            "<a><![CDATA[ open",
+            "<a></a",
+            "<?pi",
+            "<!DOCTYPE [",
+        ] {
+            assert_eq!(all(src), Err(Malformed), "{src:?}");
+        }
+    }
+
+    #[test]
+    fn multibyte_text_is_sliced_whole() {
+        assert_eq!(
+            all("<t>Grüße – 東京</t>").unwrap()[1],
+            Token::Text("Grüße – 東京")
+        );
+    }
+}
