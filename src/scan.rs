@@ -1,23 +1,25 @@
-//! The scan driver: a walker thread feeds a pool of workers that run the
-//! whole per-file pipeline; a watchdog replaces a worker stuck in a parser,
-//! so that its file becomes `UNREADABLE`/`timeout` and the scan goes on; a
-//! single writer puts records into the reports in walk order.
+//! The scan driver: workers pull the next file from a shared walk, run the
+//! whole per-file pipeline on their own thread and hand the result to a
+//! shared, ordered output that writes records in walk order. There is no
+//! walker or writer thread to hand work through: on a 2-core machine those
+//! threads and their channel wake-ups took CPU from the workers. A watchdog
+//! replaces a worker stuck in a parser, so that its file becomes
+//! `UNREADABLE`/`timeout` and the scan goes on.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, Sender};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::extract::ExtractError;
 use crate::pipeline::{inspect_file, unreadable_record, Context, FileJob, FileOutcome};
 use crate::record::{DocumentRecord, VerdictCode};
 use crate::report::{ReportWriter, Summary};
-use crate::walk::{walk, Filter, WalkItem};
+use crate::walk::{Filter, Walk, WalkItem};
 
 /// How a scan is run (everything but the policy, which lives in [`Context`]).
 pub struct ScanOptions {
@@ -42,17 +44,142 @@ const REORDER_WINDOW: u64 = 4096;
 /// Worker threads get large stacks: deeply nested documents recurse.
 const WORKER_STACK: usize = 64 * 1024 * 1024;
 
-enum Message {
-    Done(u64, FileOutcome),
-    WalkSkip(String),
+/// Locks a mutex, also after a panic elsewhere: the guarded data stays
+/// consistent because every critical section below is panic-free or
+/// idempotent.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The walk, shared by the workers: each takes the next file and its number.
+struct Feed {
+    walk: Walk,
+    next_seq: u64,
+}
+
+/// Reports in the making: outcomes wait in `pending` until every earlier
+/// file has been written.
+struct Output {
+    /// Taken when the scan is finished.
+    writer: Option<ReportWriter>,
+    summary: Summary,
+    pending: BTreeMap<u64, FileOutcome>,
+    next: u64,
+    failed: bool,
+    io_error: Option<std::io::Error>,
+}
+
+/// What the workers, the watchdog and the caller share.
+struct Shared {
+    ctx: Arc<Context>,
+    feed: Mutex<Feed>,
+    out: Mutex<Output>,
+    /// Files written so far (`Output::next`), readable without the lock.
+    written: AtomicU64,
+    /// Set on a write error: workers stop taking files.
+    stop: AtomicBool,
+    fail_on: Vec<VerdictCode>,
+    progress: ProgressBar,
+    epoch: Instant,
+}
+
+impl Shared {
+    /// The next file to inspect, or `None` when the walk is over. Walk
+    /// skips are counted on the way.
+    fn next_job(&self) -> Option<(u64, Arc<FileJob>)> {
+        let (seq, job) = {
+            let mut feed = lock(&self.feed);
+            loop {
+                if self.stop.load(Ordering::Relaxed) {
+                    return None;
+                }
+                match feed.walk.next()? {
+                    WalkItem::File(job) => {
+                        let seq = feed.next_seq;
+                        feed.next_seq += 1;
+                        break (seq, job);
+                    }
+                    WalkItem::Skip(skip) => lock(&self.out).summary.skip(&skip.reason),
+                }
+            }
+        };
+        // Far ahead of the oldest unwritten file: wait, so that `pending`
+        // stays small while one file takes long.
+        while seq >= self.written.load(Ordering::Acquire) + REORDER_WINDOW {
+            if self.stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(2));
+        }
+        self.progress.inc_length(job.size);
+        Some((seq, Arc::new(job)))
+    }
+
+    /// Files one outcome and writes every outcome that is now in order.
+    fn deliver(&self, seq: u64, outcome: FileOutcome) {
+        let mut out = lock(&self.out);
+        out.pending.insert(seq, outcome);
+        loop {
+            let next = out.next;
+            let Some(outcome) = out.pending.remove(&next) else {
+                break;
+            };
+            out.next += 1;
+            self.written.store(out.next, Ordering::Release);
+            if out.io_error.is_some() {
+                continue;
+            }
+            if let Err(e) = self.emit(outcome, &mut out) {
+                out.io_error = Some(e);
+                self.stop.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn emit(&self, outcome: FileOutcome, out: &mut Output) -> std::io::Result<()> {
+        let Output {
+            writer,
+            summary,
+            failed,
+            ..
+        } = out;
+        match outcome {
+            FileOutcome::Skipped { reason, .. } => summary.skip(&reason),
+            FileOutcome::Records(records) => {
+                summary.files_scanned += 1;
+                if let Some(first) = records.first() {
+                    let size = top_level_size(first, &records);
+                    summary.bytes_scanned += size;
+                    self.progress.inc(size);
+                }
+                for record in &records {
+                    if record
+                        .verdicts
+                        .iter()
+                        .any(|v| self.fail_on.contains(&v.code))
+                    {
+                        *failed = true;
+                        summary.documents_failing += 1;
+                    }
+                    summary.count(record);
+                    if let Some(w) = writer {
+                        w.write(record)?;
+                    }
+                }
+            }
+        }
+        if !self.progress.is_hidden() {
+            self.progress
+                .set_message(format!("{} files", summary.files_scanned));
+        }
+        Ok(())
+    }
 }
 
 pub fn run(opts: ScanOptions, ctx: Context) -> std::io::Result<ScanResult> {
     let started = Instant::now();
-    let ctx = Arc::new(ctx);
-    let progress = make_progress(opts.progress);
-    let mut writer = ReportWriter::create(&opts.out_dir)?;
-    let mut summary = Summary {
+    let writer = ReportWriter::create(&opts.out_dir)?;
+    let summary = Summary {
         tool: "labelscan",
         version: crate::VERSION,
         as_of: ctx.as_of.to_string(),
@@ -67,115 +194,61 @@ pub fn run(opts: ScanOptions, ctx: Context) -> std::io::Result<ScanResult> {
             .collect(),
         ..Default::default()
     };
+    let shared = Arc::new(Shared {
+        ctx: Arc::new(ctx),
+        feed: Mutex::new(Feed {
+            walk: Walk::new(opts.paths.clone(), opts.filter),
+            next_seq: 0,
+        }),
+        out: Mutex::new(Output {
+            writer: Some(writer),
+            summary,
+            pending: BTreeMap::new(),
+            next: 0,
+            failed: false,
+            io_error: None,
+        }),
+        written: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+        fail_on: opts.fail_on,
+        progress: make_progress(opts.progress),
+        epoch: Instant::now(),
+    });
 
-    let (job_tx, job_rx) = bounded::<(u64, FileJob)>(opts.jobs * 4);
-    let (msg_tx, msg_rx) = bounded::<Message>(opts.jobs * 4 + 64);
-    let written = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-
-    let walker = {
-        let msg_tx = msg_tx.clone();
-        let written = Arc::clone(&written);
-        let stop = Arc::clone(&stop);
-        let progress = progress.clone();
-        let paths = opts.paths.clone();
-        let filter = opts.filter;
-        thread::Builder::new().name("walk".into()).spawn(move || {
-            let mut seq = 0u64;
-            for root in &paths {
-                walk(root, &filter, |item| {
-                    match item {
-                        WalkItem::File(job) => {
-                            while seq >= written.load(Ordering::Acquire) + REORDER_WINDOW {
-                                if stop.load(Ordering::Relaxed) {
-                                    return false;
-                                }
-                                thread::sleep(Duration::from_millis(2));
-                            }
-                            progress.inc_length(job.size);
-                            if job_tx.send((seq, job)).is_err() {
-                                return false;
-                            }
-                            seq += 1;
-                        }
-                        WalkItem::Skip(skip) => {
-                            let _ = msg_tx.send(Message::WalkSkip(skip.reason));
-                        }
-                    }
-                    true
-                });
-            }
-        })?
-    };
-
-    let epoch = Instant::now();
     let mut workers = Vec::with_capacity(opts.jobs);
     for i in 0..opts.jobs {
-        workers.push(spawn_worker(i, &job_rx, &msg_tx, &ctx, epoch)?);
+        workers.push(spawn_worker(i, &shared)?);
     }
+    // The watchdog returns once every live worker has finished; an
+    // abandoned worker may still be stuck, and is not waited for.
     let watchdog = {
-        let (job_rx, msg_tx, ctx) = (job_rx.clone(), msg_tx.clone(), Arc::clone(&ctx));
+        let shared = Arc::clone(&shared);
         thread::Builder::new()
             .name("watchdog".into())
-            .spawn(move || watchdog(workers, job_rx, msg_tx, ctx, epoch))?
+            .spawn(move || watchdog(workers, shared))?
     };
-    drop(job_rx);
-    drop(msg_tx);
-
-    let mut pending: BTreeMap<u64, FileOutcome> = BTreeMap::new();
-    let mut next = 0u64;
-    let mut failed = false;
-    let mut io_error = None;
-    // An abandoned worker still holds a sender, so the channel may never
-    // close: the scan is over once the watchdog has seen every live worker finish.
-    loop {
-        let msg = match msg_rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(msg) => msg,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) if watchdog.is_finished() => {
-                match msg_rx.try_recv() {
-                    Ok(msg) => msg,
-                    Err(_) => break,
-                }
-            }
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-        };
-        match msg {
-            Message::WalkSkip(reason) => summary.skip(&reason),
-            Message::Done(seq, outcome) => {
-                pending.insert(seq, outcome);
-                while let Some(outcome) = pending.remove(&next) {
-                    next += 1;
-                    written.store(next, Ordering::Release);
-                    if let Err(e) = emit(
-                        outcome,
-                        &mut writer,
-                        &mut summary,
-                        &opts.fail_on,
-                        &mut failed,
-                        &progress,
-                    ) {
-                        io_error.get_or_insert(e);
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                }
-            }
-        }
-    }
-    let _ = walker.join();
     let _ = watchdog.join();
-    if let Some(e) = io_error {
+    shared.progress.finish_and_clear();
+
+    let mut out = lock(&shared.out);
+    if let Some(e) = out.io_error.take() {
         return Err(e);
     }
-    progress.finish_and_clear();
-
     let secs = started.elapsed().as_secs_f64();
+    let Output {
+        writer, summary, ..
+    } = &mut *out;
     summary.duration_seconds = (secs * 1000.0).round() / 1000.0;
     summary.files_per_second = rate(summary.files_scanned as f64, secs);
     summary.megabytes_per_second = rate(summary.bytes_scanned as f64 / 1e6, secs);
     summary.fill_zero_counts();
-    writer.finish(&summary)?;
-    Ok(ScanResult { summary, failed })
+    if let Some(w) = writer.take() {
+        w.finish(summary)?;
+    }
+    Ok(ScanResult {
+        summary: std::mem::take(summary),
+        failed: out.failed,
+    })
 }
 
 fn rate(amount: f64, secs: f64) -> f64 {
@@ -183,37 +256,6 @@ fn rate(amount: f64, secs: f64) -> f64 {
         return 0.0;
     }
     ((amount / secs) * 10.0).round() / 10.0
-}
-
-fn emit(
-    outcome: FileOutcome,
-    writer: &mut ReportWriter,
-    summary: &mut Summary,
-    fail_on: &[VerdictCode],
-    failed: &mut bool,
-    progress: &ProgressBar,
-) -> std::io::Result<()> {
-    match outcome {
-        FileOutcome::Skipped { reason, .. } => summary.skip(&reason),
-        FileOutcome::Records(records) => {
-            summary.files_scanned += 1;
-            if let Some(first) = records.first() {
-                let size = top_level_size(first, &records);
-                summary.bytes_scanned += size;
-                progress.inc(size);
-            }
-            for record in &records {
-                if record.verdicts.iter().any(|v| fail_on.contains(&v.code)) {
-                    *failed = true;
-                    summary.documents_failing += 1;
-                }
-                summary.count(record);
-                writer.write(record)?;
-            }
-        }
-    }
-    progress.set_message(format!("{} files", summary.files_scanned));
-    Ok(())
 }
 
 /// Bytes of the file on disk (archive members are counted once, via the archive).
@@ -232,7 +274,7 @@ struct Slot {
     state: AtomicU8,
     /// When the current file started, in milliseconds since the scan began.
     started_ms: AtomicU64,
-    current: Mutex<Option<(u64, FileJob)>>,
+    current: Mutex<Option<(u64, Arc<FileJob>)>>,
 }
 
 const IDLE: u8 = 0;
@@ -249,21 +291,15 @@ impl Slot {
     }
 }
 
-/// Runs files on the calling thread until the job queue closes or the
+/// Runs files on the calling thread until the walk is over or the
 /// watchdog abandons this worker.
-fn worker_loop(
-    slot: Arc<Slot>,
-    job_rx: Receiver<(u64, FileJob)>,
-    msg_tx: Sender<Message>,
-    ctx: Arc<Context>,
-    epoch: Instant,
-) {
-    for (seq, job) in job_rx {
-        *slot.current.lock().unwrap_or_else(|e| e.into_inner()) = Some((seq, job.clone()));
+fn worker_loop(slot: Arc<Slot>, shared: Arc<Shared>) {
+    while let Some((seq, job)) = shared.next_job() {
+        *lock(&slot.current) = Some((seq, Arc::clone(&job)));
         slot.started_ms
-            .store(epoch.elapsed().as_millis() as u64, Ordering::Release);
+            .store(shared.epoch.elapsed().as_millis() as u64, Ordering::Release);
         slot.state.store(RUNNING, Ordering::Release);
-        let outcome = inspect_file(&job, &ctx);
+        let outcome = inspect_file(&job, &shared.ctx);
         if slot
             .state
             .compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire)
@@ -273,31 +309,21 @@ fn worker_loop(
             // replacement worker: drop the late result and stop.
             return;
         }
-        if msg_tx.send(Message::Done(seq, outcome)).is_err() {
-            return;
-        }
+        shared.deliver(seq, outcome);
     }
 }
 
 fn spawn_worker(
     i: usize,
-    job_rx: &Receiver<(u64, FileJob)>,
-    msg_tx: &Sender<Message>,
-    ctx: &Arc<Context>,
-    epoch: Instant,
+    shared: &Arc<Shared>,
 ) -> std::io::Result<(Arc<Slot>, thread::JoinHandle<()>)> {
     let slot = Slot::new();
     let handle = {
-        let (slot, job_rx, msg_tx, ctx) = (
-            Arc::clone(&slot),
-            job_rx.clone(),
-            msg_tx.clone(),
-            Arc::clone(ctx),
-        );
+        let (slot, shared) = (Arc::clone(&slot), Arc::clone(shared));
         thread::Builder::new()
             .name(format!("worker-{i}"))
             .stack_size(WORKER_STACK)
-            .spawn(move || worker_loop(slot, job_rx, msg_tx, ctx, epoch))?
+            .spawn(move || worker_loop(slot, shared))?
     };
     Ok((slot, handle))
 }
@@ -305,14 +331,8 @@ fn spawn_worker(
 /// Watches the workers. The budget's own deadline stops well-behaved
 /// parsers; the watchdog catches one stuck inside a dependency: it reports
 /// the file as `timeout`, abandons the thread and starts a replacement.
-fn watchdog(
-    mut workers: Vec<(Arc<Slot>, thread::JoinHandle<()>)>,
-    job_rx: Receiver<(u64, FileJob)>,
-    msg_tx: Sender<Message>,
-    ctx: Arc<Context>,
-    epoch: Instant,
-) {
-    let timeout = ctx.limits.file_timeout;
+fn watchdog(mut workers: Vec<(Arc<Slot>, thread::JoinHandle<()>)>, shared: Arc<Shared>) {
+    let timeout = shared.ctx.limits.file_timeout;
     let hard_limit = (timeout + (timeout / 10).max(Duration::from_secs(2))).as_millis() as u64;
     let tick = Duration::from_millis((hard_limit / 20).clamp(10, 250));
     let mut spawned = workers.len();
@@ -323,7 +343,7 @@ fn watchdog(
         if workers.is_empty() {
             return;
         }
-        let now = epoch.elapsed().as_millis() as u64;
+        let now = shared.epoch.elapsed().as_millis() as u64;
         let mut replacements = Vec::new();
         for (slot, _) in &workers {
             if slot.state.load(Ordering::Acquire) != RUNNING
@@ -338,16 +358,11 @@ fn watchdog(
             {
                 continue;
             }
-            let current = slot
-                .current
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take();
-            if let Some((seq, job)) = current {
-                let record = unreadable_record(&job, None, ExtractError::timeout(), &ctx);
-                let _ = msg_tx.send(Message::Done(seq, FileOutcome::Records(vec![record])));
+            if let Some((seq, job)) = lock(&slot.current).take() {
+                let record = unreadable_record(&job, None, ExtractError::timeout(), &shared.ctx);
+                shared.deliver(seq, FileOutcome::Records(vec![record]));
             }
-            match spawn_worker(spawned, &job_rx, &msg_tx, &ctx, epoch) {
+            match spawn_worker(spawned, &shared) {
                 Ok(worker) => replacements.push(worker),
                 Err(_) => eprintln!("labelscan: cannot start a replacement worker"),
             }

@@ -74,67 +74,127 @@ pub enum WalkItem {
     Skip(WalkSkip),
 }
 
-/// Walks one PATH argument, calling `visit` for each file in name order.
-/// Returns early when `visit` returns false.
-pub fn walk(root: &Path, filter: &Filter, mut visit: impl FnMut(WalkItem) -> bool) {
-    let root_display = root.to_string_lossy().to_string();
-    let meta = std::fs::symlink_metadata(root);
-    if let Ok(m) = &meta {
-        if m.is_file() {
-            let name = root
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
-            visit(WalkItem::File(FileJob {
-                display_path: root_display,
-                relative_path: name,
-                fs_path: root.to_path_buf(),
-                size: m.len(),
-            }));
-            return;
+/// The files under the PATH arguments, in argument order and, below each,
+/// in name order: an iterator, so that workers can pull the next file
+/// themselves instead of waiting for a walker thread to hand it over.
+pub struct Walk {
+    roots: std::vec::IntoIter<PathBuf>,
+    filter: Filter,
+    current: Option<Tree>,
+}
+
+/// The walk below one PATH argument.
+struct Tree {
+    root: PathBuf,
+    root_display: String,
+    entries: walkdir::IntoIter,
+}
+
+impl Walk {
+    pub fn new(roots: Vec<PathBuf>, filter: Filter) -> Walk {
+        Walk {
+            roots: roots.into_iter(),
+            filter,
+            current: None,
         }
     }
-    let walker = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| !(e.file_type().is_dir() && e.depth() > 0 && filter.skips_dir(e.path())));
-    for entry in walker {
+
+    /// Starts the next PATH argument; a PATH that is a file is the item itself.
+    fn start(&mut self, root: PathBuf) -> Option<WalkItem> {
+        let root_display = root.to_string_lossy().to_string();
+        if let Ok(m) = std::fs::symlink_metadata(&root) {
+            if m.is_file() {
+                let name = root
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                return Some(WalkItem::File(FileJob {
+                    display_path: root_display,
+                    relative_path: name,
+                    size: m.len(),
+                    fs_path: root,
+                }));
+            }
+        }
+        let entries = walkdir::WalkDir::new(&root)
+            .follow_links(false)
+            .sort_by_file_name()
+            .into_iter();
+        self.current = Some(Tree {
+            root,
+            root_display,
+            entries,
+        });
+        None
+    }
+}
+
+impl Iterator for Walk {
+    type Item = WalkItem;
+
+    fn next(&mut self) -> Option<WalkItem> {
+        loop {
+            let Some(tree) = &mut self.current else {
+                let root = self.roots.next()?;
+                if let Some(item) = self.start(root) {
+                    return Some(item);
+                }
+                continue;
+            };
+            let Some(entry) = tree.entries.next() else {
+                self.current = None;
+                continue;
+            };
+            if let Some(item) = tree.item(entry, &self.filter) {
+                return Some(item);
+            }
+        }
+    }
+}
+
+impl Tree {
+    /// What one walkdir entry is for the scan; `None` for directories and
+    /// filtered-out files.
+    fn item(
+        &mut self,
+        entry: walkdir::Result<walkdir::DirEntry>,
+        filter: &Filter,
+    ) -> Option<WalkItem> {
         let entry = match entry {
             Ok(e) => e,
             Err(err) => {
                 let path = err
                     .path()
                     .map(|p| p.to_string_lossy().to_string())
-                    .unwrap_or_else(|| root_display.clone());
+                    .unwrap_or_else(|| self.root_display.clone());
                 let reason = match err.io_error().map(|e| e.kind()) {
                     Some(std::io::ErrorKind::PermissionDenied) => "permission_denied",
                     _ => "io",
                 };
-                if !visit(WalkItem::Skip(WalkSkip {
+                return Some(WalkItem::Skip(WalkSkip {
                     path,
                     reason: reason.to_string(),
-                })) {
-                    return;
-                }
-                continue;
+                }));
             }
         };
         let ft = entry.file_type();
         if ft.is_dir() {
-            continue;
+            if entry.depth() > 0 && filter.skips_dir(entry.path()) {
+                self.entries.skip_current_dir();
+            }
+            return None;
         }
         let relative = entry
             .path()
-            .strip_prefix(root)
+            .strip_prefix(&self.root)
             .unwrap_or(entry.path())
             .to_string_lossy()
             .replace('\\', "/");
         if !filter.wants(&relative) {
-            continue;
+            return None;
         }
-        let display = join_display(&root_display, &relative);
-        let item = if ft.is_symlink() {
+        let display = join_display(&self.root_display, &relative);
+        Some(if ft.is_symlink() {
             WalkItem::Skip(WalkSkip {
                 path: display,
                 reason: "symlink".to_string(),
@@ -149,13 +209,10 @@ pub fn walk(root: &Path, filter: &Filter, mut visit: impl FnMut(WalkItem) -> boo
             WalkItem::File(FileJob {
                 display_path: display,
                 relative_path: relative,
-                fs_path: entry.path().to_path_buf(),
+                fs_path: entry.into_path(),
                 size,
             })
-        };
-        if !visit(item) {
-            return;
-        }
+        })
     }
 }
 

@@ -577,7 +577,7 @@ fn parse_shared_strings(text: &str, budget: &Budget) -> ExtractResult<SharedStri
 /// Like [`push_cell_text`] for character data with entity references
 /// (`&#10;` is a line break too).
 fn push_cell_escaped(out: &mut String, raw: &str, scratch: &mut String) {
-    if raw.contains('&') {
+    if memchr::memchr(b'&', raw.as_bytes()).is_some() {
         scratch.clear();
         xml::unescape_into(raw, scratch);
         push_cell_text(out, scratch);
@@ -588,7 +588,7 @@ fn push_cell_escaped(out: &mut String, raw: &str, scratch: &mut String) {
 
 /// Cell text keeps rows on one line: line breaks inside a cell become spaces.
 fn push_cell_text(out: &mut String, s: &str) {
-    if s.contains(['\n', '\r', '\t']) {
+    if memchr::memchr3(b'\n', b'\r', b'\t', s.as_bytes()).is_some() {
         out.extend(s.chars().map(|c| if c.is_whitespace() { ' ' } else { c }));
     } else {
         out.push_str(s);

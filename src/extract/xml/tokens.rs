@@ -90,24 +90,46 @@ impl<'a> Iterator for Attributes<'a> {
     type Item = (&'a str, &'a str);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let s = self.rest.trim_start_matches(is_space);
-        let eq = s.find('=')?;
-        let key = s[..eq].trim_end_matches(is_space);
-        let after = s[eq + 1..].trim_start_matches(is_space);
-        let quote = after.bytes().next().filter(|&q| q == b'"' || q == b'\'')?;
-        let close = memchr(quote, &after.as_bytes()[1..])? + 1;
-        self.rest = &after[close + 1..];
-        if key.is_empty() || key.contains(is_space) {
+        let b = self.rest.as_bytes();
+        let skip_space = |mut i: usize| {
+            while i < b.len() && is_space(b[i]) {
+                i += 1;
+            }
+            i
+        };
+        let key_start = skip_space(0);
+        let mut i = key_start;
+        while i < b.len() && b[i] != b'=' && !is_space(b[i]) {
+            i += 1;
+        }
+        let key_end = i;
+        i = skip_space(i);
+        let ok = key_end > key_start && b.get(i) == Some(&b'=');
+        let value_start = skip_space(i + 1) + 1;
+        let quote = match b.get(value_start - 1) {
+            Some(&q) if ok && (q == b'"' || q == b'\'') => q,
+            _ => {
+                self.rest = "";
+                return None;
+            }
+        };
+        let Some(len) = memchr(quote, &b[value_start..]) else {
             self.rest = "";
             return None;
-        }
-        Some((key, &after[1..close]))
+        };
+        let value_end = value_start + len;
+        let (key, value) = (
+            &self.rest[key_start..key_end],
+            &self.rest[value_start..value_end],
+        );
+        self.rest = &self.rest[value_end + 1..];
+        Some((key, value))
     }
 }
 
 #[inline]
-fn is_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\r' | '\n')
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
 /// The tokenizer: call [`Tokens::next_token`] until it returns `Ok(None)`.
@@ -140,7 +162,7 @@ impl<'a> Tokens<'a> {
                 Some(b'/') => {
                     let close = find_byte(bytes, start + 2, b'>')?;
                     self.pos = close + 1;
-                    let name = self.src[start + 2..close].trim_end_matches(is_space);
+                    let name = self.src[start + 2..close].trim_end();
                     return Ok(Some(Token::End(name)));
                 }
                 Some(b'?') => self.pos = find_seq(bytes, start + 2, b"?>")? + 2,
@@ -165,10 +187,7 @@ impl<'a> Tokens<'a> {
                         Some(i) => (i, true),
                         None => (inner, false),
                     };
-                    let name_end = inner
-                        .bytes()
-                        .position(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-                        .unwrap_or(inner.len());
+                    let name_end = inner.bytes().position(is_space).unwrap_or(inner.len());
                     let tag = Tag {
                         name: &inner[..name_end],
                         attrs: &inner[name_end..],
