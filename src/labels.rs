@@ -238,6 +238,12 @@ fn scan_marking_line(line: &str, location: &str, policy: &Policy, found: &mut La
     if line.chars().count() > MAX_MARKING_CHARS * 4 {
         return;
     }
+    // Most edge lines are ordinary text: a cheap word check spares them the
+    // marking grammar's regexes.
+    let has_tlp = contains_ignore_case(line, "tlp");
+    if !has_tlp && !may_hold_marking(line, policy) {
+        return;
+    }
     // A table row or a header with left/centre/right sections: each cell may be a marking.
     let mut candidates = vec![line];
     if line.contains('\t') {
@@ -256,10 +262,34 @@ fn scan_marking_line(line: &str, location: &str, policy: &Policy, found: &mut La
             matched = true;
         }
     }
-    if !matched {
+    if !matched && has_tlp {
         // TLP markings count wherever they stand in a marking zone.
         find_tlp(line, location, found);
     }
+}
+
+/// Whether `line` contains a word every marking needs: a release phrase or
+/// the first word of a level name or alias. A necessary condition only.
+fn may_hold_marking(line: &str, policy: &Policy) -> bool {
+    contains_ignore_case(line, "releas")
+        || policy.scheme.names().iter().any(|(name, _)| {
+            let first = name.split_whitespace().next().unwrap_or(name);
+            contains_ignore_case(line, first)
+        })
+}
+
+/// Case-insensitive substring test; `needle` is lower-case. ASCII needles
+/// (all the built-in words) are compared without allocating.
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    if !needle.is_ascii() {
+        return hay.to_lowercase().contains(needle);
+    }
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    h.len() >= n.len()
+        && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
 /// What one marking line says.
