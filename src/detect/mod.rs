@@ -2,8 +2,8 @@
 //! time), tuned by the policy, plus the policy's keyword lists and patterns.
 //!
 //! Engine, per part:
-//! 1. one case-insensitive Aho-Corasick pass finds every anchor, context
-//!    word and phrase of every detector;
+//! 1. one case-insensitive Aho-Corasick pass (our own DFA, [`words`]) finds
+//!    every anchor, context word and phrase of every detector;
 //! 2. one byte scan finds clusters of digits (digit runs at most 6 bytes
 //!    apart);
 //! 3. each detector's regexes then run only on small windows: around its
@@ -27,8 +27,9 @@
 
 pub mod defs;
 pub mod validators;
+mod words;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::Regex;
 
 use crate::extract::Part;
@@ -37,6 +38,7 @@ use crate::record::{Confidence, Detection};
 
 pub use defs::{Definition, Trigger};
 use validators::{Check, Validator};
+use words::Words;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
@@ -118,7 +120,7 @@ struct Hit {
 pub struct DetectorSet {
     dets: Vec<Compiled>,
     levels: Vec<String>,
-    ac: Option<AhoCorasick>,
+    words: Option<Words>,
     entries: Vec<Vec<Entry>>,
     digit_dets: Vec<usize>,
     min_digits: usize,
@@ -364,23 +366,7 @@ impl DetectorSet {
                 add(w, i, Role::Context);
             }
         }
-        let ac = if words.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    // A full DFA: one table lookup per byte (a few hundred
-                    // short words, so the table stays small).
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(&words)
-                    .map_err(|e| DetectError::BadDefinition {
-                        id: "anchors".into(),
-                        message: e.to_string(),
-                    })?,
-            )
-        };
+        let words = (!words.is_empty()).then(|| Words::new(&words));
         let digit_dets: Vec<usize> = dets
             .iter()
             .enumerate()
@@ -395,7 +381,7 @@ impl DetectorSet {
         Ok(DetectorSet {
             dets,
             levels: policy.scheme.levels.clone(),
-            ac,
+            words,
             entries,
             digit_dets,
             min_digits,
@@ -492,12 +478,11 @@ impl DetectorSet {
         // 1. Anchors, context words, phrases.
         let mut anchors: Vec<(u32, usize, usize)> = Vec::new();
         let mut ctx: Vec<(u32, usize, usize)> = Vec::new();
-        if let Some(ac) = &self.ac {
-            for m in ac.find_overlapping_iter(text) {
-                let (s, e) = (m.start(), m.end());
+        if let Some(words) = &self.words {
+            words.for_each(bytes, |word, s, e| {
                 let left_ok = s == 0 || !is_word(bytes[s - 1]);
                 let right_ok = e >= bytes.len() || !is_word(bytes[e]);
-                for en in &self.entries[m.pattern().as_usize()] {
+                for en in &self.entries[word] {
                     if en.whole && !(left_ok && right_ok) {
                         continue;
                     }
@@ -522,7 +507,7 @@ impl DetectorSet {
                         }
                     }
                 }
-            }
+            });
         }
         anchors.sort_unstable();
         ctx.sort_unstable();
