@@ -2,12 +2,14 @@
 //! time), tuned by the policy, plus the policy's keyword lists and patterns.
 //!
 //! Engine, per part:
-//! 1. one case-insensitive Aho-Corasick pass (our own DFA, [`words`]) finds
+//! 1. one case-insensitive Aho-Corasick pass (our own DFA, `words.rs`) finds
 //!    every anchor, context word and phrase of every detector;
 //! 2. one byte scan finds clusters of digits (digit runs at most 6 bytes
 //!    apart);
 //! 3. each detector's regexes then run only on small windows: around its
-//!    anchors, around digit clusters with enough digits, or around its
+//!    anchors, around digit clusters with at least its `min_digits` digits
+//!    (a number of a spreadsheet column opens no window for a card or phone
+//!    detector), or around its
 //!    context words (context-required detectors). Text without candidates
 //!    costs only the two linear scans;
 //! 4. matches are validated (checksums, structure), checked for context,
@@ -123,7 +125,6 @@ pub struct DetectorSet {
     words: Option<Words>,
     entries: Vec<Vec<Entry>>,
     digit_dets: Vec<usize>,
-    min_digits: usize,
     /// Keyword automata: (automaton, detector index per pattern).
     kw_insensitive: Option<(AhoCorasick, Vec<usize>)>,
     kw_sensitive: Option<(AhoCorasick, Vec<usize>)>,
@@ -373,18 +374,12 @@ impl DetectorSet {
             .filter(|(_, d)| d.kind == Kind::Builtin && d.trigger == Trigger::Digits)
             .map(|(i, _)| i)
             .collect();
-        let min_digits = digit_dets
-            .iter()
-            .map(|&i| dets[i].min_digits.max(1))
-            .min()
-            .unwrap_or(usize::MAX);
         Ok(DetectorSet {
             dets,
             levels: policy.scheme.levels.clone(),
             words,
             entries,
             digit_dets,
-            min_digits,
             kw_insensitive,
             kw_sensitive,
         })
@@ -512,12 +507,14 @@ impl DetectorSet {
         anchors.sort_unstable();
         ctx.sort_unstable();
 
-        // 2. Digit clusters.
+        // 2. Digit clusters; windows per distinct `min_digits`, made when a
+        // detector first needs them.
         let clusters = if self.digit_dets.is_empty() {
             Vec::new()
         } else {
-            digit_windows(text, self.min_digits)
+            digit_clusters(text)
         };
+        let mut digit_windows_by_min: Vec<(usize, Vec<(usize, usize)>)> = Vec::new();
 
         // 3. Per detector.
         for (i, d) in self.dets.iter().enumerate() {
@@ -566,10 +563,19 @@ impl DetectorSet {
                     }
                 }
                 (_, Trigger::Digits) => {
-                    for &(s, e, n) in &clusters {
-                        if n >= d.min_digits {
-                            self.run_patterns(i, text, s, e, &ctx, &mut hits);
+                    let k = match digit_windows_by_min
+                        .iter()
+                        .position(|(m, _)| *m == d.min_digits)
+                    {
+                        Some(k) => k,
+                        None => {
+                            let w = digit_windows(text, &clusters, d.min_digits);
+                            digit_windows_by_min.push((d.min_digits, w));
+                            digit_windows_by_min.len() - 1
                         }
+                    };
+                    for &(s, e) in &digit_windows_by_min[k].1 {
+                        self.run_patterns(i, text, s, e, &ctx, &mut hits);
                     }
                 }
             }
@@ -835,22 +841,33 @@ fn merge(windows: impl Iterator<Item = (usize, usize)>, text: &str) -> Vec<(usiz
     out
 }
 
-/// Windows around clusters of digits: digit runs at most 6 bytes apart (no
-/// line break between) form a cluster; clusters with at least `min_digits`
-/// digits get a window of `DIGIT_MARGIN` bytes either side. Returns
-/// (start, end, digits in the window).
-fn digit_windows(text: &str, min_digits: usize) -> Vec<(usize, usize, usize)> {
+/// The first ASCII digit at or after `from`.
+fn next_digit(b: &[u8], from: usize) -> Option<usize> {
+    // Most text has few digits: skip blocks without one first. The block
+    // test has no early exit, so it compiles to vector compares.
+    const BLOCK: usize = 32;
+    let mut i = from;
+    while let Some(block) = b.get(i..i + BLOCK) {
+        if block.iter().fold(false, |any, c| any | c.is_ascii_digit()) {
+            break;
+        }
+        i += BLOCK;
+    }
+    b.get(i..)?
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|p| i + p)
+}
+
+/// Clusters of digits: digit runs at most 6 bytes apart with no line break
+/// between. Returns (start, end, digits).
+fn digit_clusters(text: &str) -> Vec<(usize, usize, usize)> {
     let b = text.as_bytes();
     let n = b.len();
     let mut clusters: Vec<(usize, usize, usize)> = Vec::new();
     let mut i = 0;
-    while i < n {
-        // Skip to the next digit.
-        match b[i..].iter().position(u8::is_ascii_digit) {
-            Some(p) => i += p,
-            None => break,
-        }
-        let s = i;
+    while let Some(s) = next_digit(b, i) {
+        i = s;
         while i < n && b[i].is_ascii_digit() {
             i += 1;
         }
@@ -863,16 +880,23 @@ fn digit_windows(text: &str, min_digits: usize) -> Vec<(usize, usize, usize)> {
             _ => clusters.push((s, i, digits)),
         }
     }
-    let mut out: Vec<(usize, usize, usize)> = Vec::new();
-    for (s, e, d) in clusters.into_iter().filter(|c| c.2 >= min_digits) {
+    clusters
+}
+
+/// Windows of `DIGIT_MARGIN` bytes either side of the clusters with at least
+/// `min_digits` digits, merged.
+fn digit_windows(
+    text: &str,
+    clusters: &[(usize, usize, usize)],
+    min_digits: usize,
+) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for &(s, e, _) in clusters.iter().filter(|c| c.2 >= min_digits) {
         let ws = floor_boundary(text, s.saturating_sub(DIGIT_MARGIN));
         let we = ceil_boundary(text, e + DIGIT_MARGIN);
         match out.last_mut() {
-            Some(last) if ws <= last.1 => {
-                last.1 = we;
-                last.2 += d;
-            }
-            _ => out.push((ws, we, d)),
+            Some(last) if ws <= last.1 => last.1 = we,
+            _ => out.push((ws, we)),
         }
     }
     out
@@ -927,17 +951,28 @@ fn is_code_line(l: &str) -> bool {
         "end",
     ];
     const ENDS: &[&str] = &[";", "{", "}", ");", "):", "=>", "*/", "),", "];"];
-    if STARTS.iter().any(|p| l.starts_with(p)) || ENDS.iter().any(|p| l.ends_with(p)) {
+    // Every line of a part comes here: compare first and last bytes before
+    // whole prefixes and suffixes, and look for substrings only in lines
+    // that have a byte they all contain.
+    let (Some(&first), Some(&last)) = (l.as_bytes().first(), l.as_bytes().last()) else {
+        return false;
+    };
+    if STARTS
+        .iter()
+        .any(|p| p.as_bytes()[0] == first && l.starts_with(p))
+        || ENDS
+            .iter()
+            .any(|p| p.as_bytes()[p.len() - 1] == last && l.ends_with(p))
+    {
         return true;
     }
-    l.contains(" => ") || l.contains("();") || l.contains(" = new ") || l.contains("->")
+    memchr::memchr3(b'=', b'(', b'>', l.as_bytes()).is_some()
+        && (l.contains(" => ") || l.contains("();") || l.contains(" = new ") || l.contains("->"))
 }
 
 fn code_density(det: usize, d: &Compiled, text: &str) -> Option<Hit> {
     // Cheap precheck: code has braces, semicolons or colons at line ends.
-    if !text.contains(';') && !text.contains('{') && !text.contains(':') {
-        return None;
-    }
+    memchr::memchr3(b';', b'{', b':', text.as_bytes())?;
     let mut lines = 0usize;
     let mut code = 0usize;
     for l in text.lines() {
