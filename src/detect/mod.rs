@@ -77,6 +77,7 @@ struct Compiled {
     min_count: usize,
     trigger: Trigger,
     min_digits: usize,
+    digits_after_letter: bool,
     window_before: usize,
     window_after: usize,
     patterns: Vec<(Regex, bool)>,
@@ -228,6 +229,7 @@ impl DetectorSet {
                 min_count: tuning.and_then(|t| t.min_count).unwrap_or(d.min_count),
                 trigger: d.trigger,
                 min_digits: d.min_digits,
+                digits_after_letter: d.digits_after_letter,
                 window_before: d.window_before,
                 window_after: d.window_after,
                 patterns,
@@ -507,14 +509,26 @@ impl DetectorSet {
         anchors.sort_unstable();
         ctx.sort_unstable();
 
-        // 2. Digit clusters; windows per distinct `min_digits`, made when a
-        // detector first needs them.
+        // 2. Digit clusters; windows per distinct cluster requirement, made
+        // when a detector first needs them.
         let clusters = if self.digit_dets.is_empty() {
             Vec::new()
         } else {
             digit_clusters(text)
         };
-        let mut digit_windows_by_min: Vec<(usize, Vec<(usize, usize)>)> = Vec::new();
+        let mut digit_windows_by_need: Vec<((usize, bool), Vec<(usize, usize)>)> = Vec::new();
+        // Most detectors want more digits than any cluster of a typical part
+        // has (spreadsheets: many clusters, few digits each); they skip the
+        // walk over the clusters.
+        let most_digits = |after_letter: bool| {
+            clusters
+                .iter()
+                .filter(|c| c.after_letter || !after_letter)
+                .map(|c| c.digits)
+                .max()
+                .unwrap_or(0)
+        };
+        let most = [most_digits(false), most_digits(true)];
 
         // 3. Per detector.
         for (i, d) in self.dets.iter().enumerate() {
@@ -563,18 +577,19 @@ impl DetectorSet {
                     }
                 }
                 (_, Trigger::Digits) => {
-                    let k = match digit_windows_by_min
-                        .iter()
-                        .position(|(m, _)| *m == d.min_digits)
-                    {
+                    if most[d.digits_after_letter as usize] < d.min_digits {
+                        continue;
+                    }
+                    let need = (d.min_digits, d.digits_after_letter);
+                    let k = match digit_windows_by_need.iter().position(|(n, _)| *n == need) {
                         Some(k) => k,
                         None => {
-                            let w = digit_windows(text, &clusters, d.min_digits);
-                            digit_windows_by_min.push((d.min_digits, w));
-                            digit_windows_by_min.len() - 1
+                            let w = digit_windows(text, &clusters, need.0, need.1);
+                            digit_windows_by_need.push((need, w));
+                            digit_windows_by_need.len() - 1
                         }
                     };
-                    for &(s, e) in &digit_windows_by_min[k].1 {
+                    for &(s, e) in &digit_windows_by_need[k].1 {
                         self.run_patterns(i, text, s, e, &ctx, &mut hits);
                     }
                 }
@@ -749,6 +764,7 @@ fn custom(
         min_count,
         trigger: Trigger::Phrases,
         min_digits: 0,
+        digits_after_letter: false,
         window_before: 0,
         window_after: 0,
         patterns,
@@ -859,12 +875,21 @@ fn next_digit(b: &[u8], from: usize) -> Option<usize> {
         .map(|p| i + p)
 }
 
-/// Clusters of digits: digit runs at most 6 bytes apart with no line break
-/// between. Returns (start, end, digits).
-fn digit_clusters(text: &str) -> Vec<(usize, usize, usize)> {
+/// A cluster of digits: digit runs at most 6 bytes apart with no line break
+/// between.
+struct Cluster {
+    start: usize,
+    end: usize,
+    digits: usize,
+    /// A run starts right after an ASCII letter, directly or across one
+    /// space or hyphen.
+    after_letter: bool,
+}
+
+fn digit_clusters(text: &str) -> Vec<Cluster> {
     let b = text.as_bytes();
     let n = b.len();
-    let mut clusters: Vec<(usize, usize, usize)> = Vec::new();
+    let mut clusters: Vec<Cluster> = Vec::new();
     let mut i = 0;
     while let Some(s) = next_digit(b, i) {
         i = s;
@@ -872,28 +897,43 @@ fn digit_clusters(text: &str) -> Vec<(usize, usize, usize)> {
             i += 1;
         }
         let digits = i - s;
+        let after_letter = match s.checked_sub(1).map(|p| b[p]) {
+            Some(c) if c.is_ascii_alphabetic() => true,
+            Some(b' ' | b'-') => s >= 2 && b[s - 2].is_ascii_alphabetic(),
+            _ => false,
+        };
         match clusters.last_mut() {
-            Some(last) if s - last.1 <= 6 && !b[last.1..s].contains(&b'\n') => {
-                last.1 = i;
-                last.2 += digits;
+            Some(last) if s - last.end <= 6 && !b[last.end..s].contains(&b'\n') => {
+                last.end = i;
+                last.digits += digits;
+                last.after_letter |= after_letter;
             }
-            _ => clusters.push((s, i, digits)),
+            _ => clusters.push(Cluster {
+                start: s,
+                end: i,
+                digits,
+                after_letter,
+            }),
         }
     }
     clusters
 }
 
 /// Windows of `DIGIT_MARGIN` bytes either side of the clusters with at least
-/// `min_digits` digits, merged.
+/// `min_digits` digits (and a run after a letter if `after_letter`), merged.
 fn digit_windows(
     text: &str,
-    clusters: &[(usize, usize, usize)],
+    clusters: &[Cluster],
     min_digits: usize,
+    after_letter: bool,
 ) -> Vec<(usize, usize)> {
     let mut out: Vec<(usize, usize)> = Vec::new();
-    for &(s, e, _) in clusters.iter().filter(|c| c.2 >= min_digits) {
-        let ws = floor_boundary(text, s.saturating_sub(DIGIT_MARGIN));
-        let we = ceil_boundary(text, e + DIGIT_MARGIN);
+    for c in clusters
+        .iter()
+        .filter(|c| c.digits >= min_digits && (c.after_letter || !after_letter))
+    {
+        let ws = floor_boundary(text, c.start.saturating_sub(DIGIT_MARGIN));
+        let we = ceil_boundary(text, c.end + DIGIT_MARGIN);
         match out.last_mut() {
             Some(last) if ws <= last.1 => last.1 = we,
             _ => out.push((ws, we)),
