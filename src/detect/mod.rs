@@ -516,7 +516,7 @@ impl DetectorSet {
         } else {
             digit_clusters(text)
         };
-        let mut digit_windows_by_need: Vec<((usize, bool), Vec<(usize, usize)>)> = Vec::new();
+        let mut digit_windows_by_need: Vec<((usize, bool), Spans)> = Vec::new();
         // Most detectors want more digits than any cluster of a typical part
         // has (spreadsheets: many clusters, few digits each); they skip the
         // walk over the clusters.
@@ -919,15 +919,13 @@ fn digit_clusters(text: &str) -> Vec<Cluster> {
     clusters
 }
 
+/// Byte ranges of a text.
+type Spans = Vec<(usize, usize)>;
+
 /// Windows of `DIGIT_MARGIN` bytes either side of the clusters with at least
 /// `min_digits` digits (and a run after a letter if `after_letter`), merged.
-fn digit_windows(
-    text: &str,
-    clusters: &[Cluster],
-    min_digits: usize,
-    after_letter: bool,
-) -> Vec<(usize, usize)> {
-    let mut out: Vec<(usize, usize)> = Vec::new();
+fn digit_windows(text: &str, clusters: &[Cluster], min_digits: usize, after_letter: bool) -> Spans {
+    let mut out: Spans = Vec::new();
     for c in clusters
         .iter()
         .filter(|c| c.digits >= min_digits && (c.after_letter || !after_letter))
@@ -1156,6 +1154,22 @@ level = "INTERNAL"
         assert_eq!(map_level(&p, "CONFIDENTIAL"), 3);
         assert_eq!(map_level(&p, "INTERNAL"), 1);
         assert_eq!(map_level(&p, "PUBLIC"), 0);
+    }
+
+    #[test]
+    fn digit_clusters_know_runs_after_letters() {
+        // Fillers far longer than two window margins keep the windows apart.
+        let filler = "quality review ".repeat(7);
+        let text = format!("IBAN:1 DE89 3704 0044\t{filler}\t120032\t{filler}\tAB 12 34 56 C");
+        let clusters = digit_clusters(&text);
+        let got: Vec<(usize, bool)> = clusters
+            .iter()
+            .map(|c| (c.digits, c.after_letter))
+            .collect();
+        assert_eq!(got, vec![(11, true), (6, false), (6, true)]);
+        assert_eq!(digit_windows(&text, &clusters, 6, false).len(), 3);
+        // The plain number opens no window for an after-letter detector.
+        assert_eq!(digit_windows(&text, &clusters, 6, true).len(), 2);
     }
 
     #[test]
