@@ -3,12 +3,21 @@
 //! /work/shared/bench/make_corpus.py, with its PII lines mixed in at the
 //! corpus rate (one document in ten has 1-5 PII lines).
 //!
+//! A second case is spreadsheet-like text, as the xlsx extractor produces
+//! it: rows of "word<TAB>6-digit number<TAB>sentence", where every row has a
+//! digit cluster that no detector wants.
+//!
 //! usage: cargo bench --bench detectors
+//!
+//! `LABELSCAN_BENCH_ONCE=business|sheet` scans the case once, prints the
+//! findings and exits: a fixed amount of work for `valgrind --tool=callgrind`
+//! and a listing to diff when changing the engine.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use labelscan::detect::DetectorSet;
 use labelscan::extract::{Part, PartKind};
 use labelscan::policy::Policy;
+use labelscan::record::Detection;
 
 const WORDS: &str = "the of and to in for on with by at from as is be are was this that report \
 design control line assembly tolerance review quarterly budget meeting supplier contract \
@@ -78,24 +87,81 @@ fn documents(total_bytes: usize) -> Vec<Vec<Part>> {
     docs
 }
 
+/// Sheets as parts: rows of a word, a 6-digit number and a sentence, with
+/// the PII lines at the rate of [`documents`].
+fn sheets(total_bytes: usize) -> Vec<Vec<Part>> {
+    let words: Vec<&str> = WORDS.split_whitespace().collect();
+    let mut r = Rng(0xD1B5_4A32_D192_ED03);
+    let mut docs = Vec::new();
+    let mut size = 0;
+    while size < total_bytes {
+        let mut text = String::new();
+        let rows = 20 + r.below(300);
+        let pii = if r.below(10) == 0 { 1 + r.below(5) } else { 0 };
+        for row in 0..rows {
+            text.push_str(words[r.below(words.len())]);
+            text.push('\t');
+            text.push_str(&(100_000 + r.below(900_000)).to_string());
+            text.push('\t');
+            for i in 0..3 + r.below(8) {
+                if i > 0 {
+                    text.push(' ');
+                }
+                text.push_str(words[r.below(words.len())]);
+            }
+            text.push('\n');
+            if row < pii {
+                text.push_str(PII[r.below(PII.len())]);
+                text.push('\n');
+            }
+        }
+        size += text.len();
+        docs.push(vec![Part::new(PartKind::Sheet, "Sheet1", text)]);
+    }
+    docs
+}
+
+fn scan_all(set: &DetectorSet, docs: &[Vec<Part>], show_values: bool) -> Vec<Detection> {
+    docs.iter().flat_map(|d| set.scan(d, show_values)).collect()
+}
+
 fn bench(c: &mut Criterion) {
     let set = DetectorSet::compile(&Policy::default_policy()).expect("compile");
-    let docs = documents(4 << 20);
-    let bytes: usize = docs.iter().flatten().map(|p| p.text.len()).sum();
     let mut g = c.benchmark_group("detectors");
-    g.throughput(Throughput::Bytes(bytes as u64));
     g.sample_size(10);
-    g.bench_function("default_set_business_text", |b| {
-        b.iter(|| {
-            let mut n = 0;
-            for d in &docs {
-                n += set.scan(d, false).len();
-            }
-            n
-        })
-    });
+    for (name, docs) in [
+        ("default_set_business_text", documents(4 << 20)),
+        ("default_set_sheet_text", sheets(4 << 20)),
+    ] {
+        let bytes: usize = docs.iter().flatten().map(|p| p.text.len()).sum();
+        g.throughput(Throughput::Bytes(bytes as u64));
+        g.bench_function(name, |b| b.iter(|| scan_all(&set, &docs, false).len()));
+    }
     g.finish();
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(case) = std::env::var("LABELSCAN_BENCH_ONCE") {
+        let set = DetectorSet::compile(&Policy::default_policy()).expect("compile");
+        let docs = match case.as_str() {
+            "sheet" => sheets(4 << 20),
+            _ => documents(4 << 20),
+        };
+        for (i, d) in docs.iter().enumerate() {
+            for x in set.scan(d, true) {
+                println!(
+                    "{i}\t{}\t{}\t{:?}\t{}",
+                    x.detector,
+                    x.count,
+                    x.confidence,
+                    x.samples.join("|")
+                );
+            }
+        }
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -86,6 +86,10 @@ pub struct Definition {
     /// For the `digits` trigger: digits needed in a window.
     #[serde(default)]
     pub min_digits: usize,
+    /// For the `digits` trigger: the cluster must also have a digit run
+    /// right after an ASCII letter (directly or across one space or hyphen).
+    #[serde(default)]
+    pub digits_after_letter: bool,
     /// Bytes before / after an anchor hit that the regexes see.
     #[serde(default = "default_before")]
     pub window_before: usize,

@@ -2,12 +2,14 @@
 //! time), tuned by the policy, plus the policy's keyword lists and patterns.
 //!
 //! Engine, per part:
-//! 1. one case-insensitive Aho-Corasick pass finds every anchor, context
-//!    word and phrase of every detector;
+//! 1. one case-insensitive Aho-Corasick pass (our own DFA, `words.rs`) finds
+//!    every anchor, context word and phrase of every detector;
 //! 2. one byte scan finds clusters of digits (digit runs at most 6 bytes
 //!    apart);
 //! 3. each detector's regexes then run only on small windows: around its
-//!    anchors, around digit clusters with enough digits, or around its
+//!    anchors, around digit clusters with at least its `min_digits` digits
+//!    (a number of a spreadsheet column opens no window for a card or phone
+//!    detector), or around its
 //!    context words (context-required detectors). Text without candidates
 //!    costs only the two linear scans;
 //! 4. matches are validated (checksums, structure), checked for context,
@@ -27,8 +29,9 @@
 
 pub mod defs;
 pub mod validators;
+mod words;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::Regex;
 
 use crate::extract::Part;
@@ -37,6 +40,7 @@ use crate::record::{Confidence, Detection};
 
 pub use defs::{Definition, Trigger};
 use validators::{Check, Validator};
+use words::Words;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
@@ -73,6 +77,7 @@ struct Compiled {
     min_count: usize,
     trigger: Trigger,
     min_digits: usize,
+    digits_after_letter: bool,
     window_before: usize,
     window_after: usize,
     patterns: Vec<(Regex, bool)>,
@@ -118,10 +123,9 @@ struct Hit {
 pub struct DetectorSet {
     dets: Vec<Compiled>,
     levels: Vec<String>,
-    ac: Option<AhoCorasick>,
+    words: Option<Words>,
     entries: Vec<Vec<Entry>>,
     digit_dets: Vec<usize>,
-    min_digits: usize,
     /// Keyword automata: (automaton, detector index per pattern).
     kw_insensitive: Option<(AhoCorasick, Vec<usize>)>,
     kw_sensitive: Option<(AhoCorasick, Vec<usize>)>,
@@ -225,6 +229,7 @@ impl DetectorSet {
                 min_count: tuning.and_then(|t| t.min_count).unwrap_or(d.min_count),
                 trigger: d.trigger,
                 min_digits: d.min_digits,
+                digits_after_letter: d.digits_after_letter,
                 window_before: d.window_before,
                 window_after: d.window_after,
                 patterns,
@@ -364,41 +369,19 @@ impl DetectorSet {
                 add(w, i, Role::Context);
             }
         }
-        let ac = if words.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    // A full DFA: one table lookup per byte (a few hundred
-                    // short words, so the table stays small).
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(&words)
-                    .map_err(|e| DetectError::BadDefinition {
-                        id: "anchors".into(),
-                        message: e.to_string(),
-                    })?,
-            )
-        };
+        let words = (!words.is_empty()).then(|| Words::new(&words));
         let digit_dets: Vec<usize> = dets
             .iter()
             .enumerate()
             .filter(|(_, d)| d.kind == Kind::Builtin && d.trigger == Trigger::Digits)
             .map(|(i, _)| i)
             .collect();
-        let min_digits = digit_dets
-            .iter()
-            .map(|&i| dets[i].min_digits.max(1))
-            .min()
-            .unwrap_or(usize::MAX);
         Ok(DetectorSet {
             dets,
             levels: policy.scheme.levels.clone(),
-            ac,
+            words,
             entries,
             digit_dets,
-            min_digits,
             kw_insensitive,
             kw_sensitive,
         })
@@ -492,12 +475,11 @@ impl DetectorSet {
         // 1. Anchors, context words, phrases.
         let mut anchors: Vec<(u32, usize, usize)> = Vec::new();
         let mut ctx: Vec<(u32, usize, usize)> = Vec::new();
-        if let Some(ac) = &self.ac {
-            for m in ac.find_overlapping_iter(text) {
-                let (s, e) = (m.start(), m.end());
+        if let Some(words) = &self.words {
+            words.for_each(bytes, |word, s, e| {
                 let left_ok = s == 0 || !is_word(bytes[s - 1]);
                 let right_ok = e >= bytes.len() || !is_word(bytes[e]);
-                for en in &self.entries[m.pattern().as_usize()] {
+                for en in &self.entries[word] {
                     if en.whole && !(left_ok && right_ok) {
                         continue;
                     }
@@ -522,17 +504,31 @@ impl DetectorSet {
                         }
                     }
                 }
-            }
+            });
         }
         anchors.sort_unstable();
         ctx.sort_unstable();
 
-        // 2. Digit clusters.
+        // 2. Digit clusters; windows per distinct cluster requirement, made
+        // when a detector first needs them.
         let clusters = if self.digit_dets.is_empty() {
             Vec::new()
         } else {
-            digit_windows(text, self.min_digits)
+            digit_clusters(text)
         };
+        let mut digit_windows_by_need: Vec<((usize, bool), Spans)> = Vec::new();
+        // Most detectors want more digits than any cluster of a typical part
+        // has (spreadsheets: many clusters, few digits each); they skip the
+        // walk over the clusters.
+        let most_digits = |after_letter: bool| {
+            clusters
+                .iter()
+                .filter(|c| c.after_letter || !after_letter)
+                .map(|c| c.digits)
+                .max()
+                .unwrap_or(0)
+        };
+        let most = [most_digits(false), most_digits(true)];
 
         // 3. Per detector.
         for (i, d) in self.dets.iter().enumerate() {
@@ -581,10 +577,20 @@ impl DetectorSet {
                     }
                 }
                 (_, Trigger::Digits) => {
-                    for &(s, e, n) in &clusters {
-                        if n >= d.min_digits {
-                            self.run_patterns(i, text, s, e, &ctx, &mut hits);
+                    if most[d.digits_after_letter as usize] < d.min_digits {
+                        continue;
+                    }
+                    let need = (d.min_digits, d.digits_after_letter);
+                    let k = match digit_windows_by_need.iter().position(|(n, _)| *n == need) {
+                        Some(k) => k,
+                        None => {
+                            let w = digit_windows(text, &clusters, need.0, need.1);
+                            digit_windows_by_need.push((need, w));
+                            digit_windows_by_need.len() - 1
                         }
+                    };
+                    for &(s, e) in &digit_windows_by_need[k].1 {
+                        self.run_patterns(i, text, s, e, &ctx, &mut hits);
                     }
                 }
             }
@@ -758,6 +764,7 @@ fn custom(
         min_count,
         trigger: Trigger::Phrases,
         min_digits: 0,
+        digits_after_letter: false,
         window_before: 0,
         window_after: 0,
         patterns,
@@ -850,44 +857,84 @@ fn merge(windows: impl Iterator<Item = (usize, usize)>, text: &str) -> Vec<(usiz
     out
 }
 
-/// Windows around clusters of digits: digit runs at most 6 bytes apart (no
-/// line break between) form a cluster; clusters with at least `min_digits`
-/// digits get a window of `DIGIT_MARGIN` bytes either side. Returns
-/// (start, end, digits in the window).
-fn digit_windows(text: &str, min_digits: usize) -> Vec<(usize, usize, usize)> {
+/// The first ASCII digit at or after `from`.
+fn next_digit(b: &[u8], from: usize) -> Option<usize> {
+    // Most text has few digits: skip blocks without one first. The block
+    // test has no early exit, so it compiles to vector compares.
+    const BLOCK: usize = 32;
+    let mut i = from;
+    while let Some(block) = b.get(i..i + BLOCK) {
+        if block.iter().fold(false, |any, c| any | c.is_ascii_digit()) {
+            break;
+        }
+        i += BLOCK;
+    }
+    b.get(i..)?
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|p| i + p)
+}
+
+/// A cluster of digits: digit runs at most 6 bytes apart with no line break
+/// between.
+struct Cluster {
+    start: usize,
+    end: usize,
+    digits: usize,
+    /// A run starts right after an ASCII letter, directly or across one
+    /// space or hyphen.
+    after_letter: bool,
+}
+
+fn digit_clusters(text: &str) -> Vec<Cluster> {
     let b = text.as_bytes();
     let n = b.len();
-    let mut clusters: Vec<(usize, usize, usize)> = Vec::new();
+    let mut clusters: Vec<Cluster> = Vec::new();
     let mut i = 0;
-    while i < n {
-        // Skip to the next digit.
-        match b[i..].iter().position(u8::is_ascii_digit) {
-            Some(p) => i += p,
-            None => break,
-        }
-        let s = i;
+    while let Some(s) = next_digit(b, i) {
+        i = s;
         while i < n && b[i].is_ascii_digit() {
             i += 1;
         }
         let digits = i - s;
+        let after_letter = match s.checked_sub(1).map(|p| b[p]) {
+            Some(c) if c.is_ascii_alphabetic() => true,
+            Some(b' ' | b'-') => s >= 2 && b[s - 2].is_ascii_alphabetic(),
+            _ => false,
+        };
         match clusters.last_mut() {
-            Some(last) if s - last.1 <= 6 && !b[last.1..s].contains(&b'\n') => {
-                last.1 = i;
-                last.2 += digits;
+            Some(last) if s - last.end <= 6 && !b[last.end..s].contains(&b'\n') => {
+                last.end = i;
+                last.digits += digits;
+                last.after_letter |= after_letter;
             }
-            _ => clusters.push((s, i, digits)),
+            _ => clusters.push(Cluster {
+                start: s,
+                end: i,
+                digits,
+                after_letter,
+            }),
         }
     }
-    let mut out: Vec<(usize, usize, usize)> = Vec::new();
-    for (s, e, d) in clusters.into_iter().filter(|c| c.2 >= min_digits) {
-        let ws = floor_boundary(text, s.saturating_sub(DIGIT_MARGIN));
-        let we = ceil_boundary(text, e + DIGIT_MARGIN);
+    clusters
+}
+
+/// Byte ranges of a text.
+type Spans = Vec<(usize, usize)>;
+
+/// Windows of `DIGIT_MARGIN` bytes either side of the clusters with at least
+/// `min_digits` digits (and a run after a letter if `after_letter`), merged.
+fn digit_windows(text: &str, clusters: &[Cluster], min_digits: usize, after_letter: bool) -> Spans {
+    let mut out: Spans = Vec::new();
+    for c in clusters
+        .iter()
+        .filter(|c| c.digits >= min_digits && (c.after_letter || !after_letter))
+    {
+        let ws = floor_boundary(text, c.start.saturating_sub(DIGIT_MARGIN));
+        let we = ceil_boundary(text, c.end + DIGIT_MARGIN);
         match out.last_mut() {
-            Some(last) if ws <= last.1 => {
-                last.1 = we;
-                last.2 += d;
-            }
-            _ => out.push((ws, we, d)),
+            Some(last) if ws <= last.1 => last.1 = we,
+            _ => out.push((ws, we)),
         }
     }
     out
@@ -942,17 +989,28 @@ fn is_code_line(l: &str) -> bool {
         "end",
     ];
     const ENDS: &[&str] = &[";", "{", "}", ");", "):", "=>", "*/", "),", "];"];
-    if STARTS.iter().any(|p| l.starts_with(p)) || ENDS.iter().any(|p| l.ends_with(p)) {
+    // Every line of a part comes here: compare first and last bytes before
+    // whole prefixes and suffixes, and look for substrings only in lines
+    // that have a byte they all contain.
+    let (Some(&first), Some(&last)) = (l.as_bytes().first(), l.as_bytes().last()) else {
+        return false;
+    };
+    if STARTS
+        .iter()
+        .any(|p| p.as_bytes()[0] == first && l.starts_with(p))
+        || ENDS
+            .iter()
+            .any(|p| p.as_bytes()[p.len() - 1] == last && l.ends_with(p))
+    {
         return true;
     }
-    l.contains(" => ") || l.contains("();") || l.contains(" = new ") || l.contains("->")
+    memchr::memchr3(b'=', b'(', b'>', l.as_bytes()).is_some()
+        && (l.contains(" => ") || l.contains("();") || l.contains(" = new ") || l.contains("->"))
 }
 
 fn code_density(det: usize, d: &Compiled, text: &str) -> Option<Hit> {
     // Cheap precheck: code has braces, semicolons or colons at line ends.
-    if !text.contains(';') && !text.contains('{') && !text.contains(':') {
-        return None;
-    }
+    memchr::memchr3(b';', b'{', b':', text.as_bytes())?;
     let mut lines = 0usize;
     let mut code = 0usize;
     for l in text.lines() {
@@ -1096,6 +1154,22 @@ level = "INTERNAL"
         assert_eq!(map_level(&p, "CONFIDENTIAL"), 3);
         assert_eq!(map_level(&p, "INTERNAL"), 1);
         assert_eq!(map_level(&p, "PUBLIC"), 0);
+    }
+
+    #[test]
+    fn digit_clusters_know_runs_after_letters() {
+        // Fillers far longer than two window margins keep the windows apart.
+        let filler = "quality review ".repeat(7);
+        let text = format!("IBAN:1 DE89 3704 0044\t{filler}\t120032\t{filler}\tAB 12 34 56 C");
+        let clusters = digit_clusters(&text);
+        let got: Vec<(usize, bool)> = clusters
+            .iter()
+            .map(|c| (c.digits, c.after_letter))
+            .collect();
+        assert_eq!(got, vec![(11, true), (6, false), (6, true)]);
+        assert_eq!(digit_windows(&text, &clusters, 6, false).len(), 3);
+        // The plain number opens no window for an after-letter detector.
+        assert_eq!(digit_windows(&text, &clusters, 6, true).len(), 2);
     }
 
     #[test]

@@ -1,0 +1,261 @@
+//! Step 1 of the engine: every occurrence of every anchor, context word and
+//! phrase, ASCII case-insensitive, overlapping matches included.
+//!
+//! A full Aho-Corasick DFA of our own rather than the `aho-corasick` crate's:
+//! with a few hundred case-insensitive words the crate has no prefilter, and
+//! its overlapping search walks byte by byte with more bookkeeping per byte
+//! than this loop, which is one class lookup and one table load. That table
+//! load depends on the previous one, so a single walk waits on load latency;
+//! long texts are walked as two halves at once to overlap the two chains.
+
+/// Texts shorter than this are walked in one piece (the split costs a few
+/// overlap bytes and a second loop).
+const SPLIT_MIN: usize = 256;
+
+pub(super) struct Words {
+    /// Byte -> column of the transition table; ASCII letters share the
+    /// column of their other case, bytes in no word share column 0.
+    classes: [u8; 256],
+    stride: usize,
+    /// Next state per (state, class); states are premultiplied by `stride`.
+    trans: Vec<u32>,
+    /// States below this id end at least one word.
+    match_limit: u32,
+    /// Per matching state (id / stride): its range in `out_words`.
+    out_ranges: Vec<(u32, u32)>,
+    out_words: Vec<u32>,
+    lens: Vec<u32>,
+    start: u32,
+    max_len: usize,
+}
+
+impl Words {
+    /// `words` must not be empty and no word may be empty.
+    pub(super) fn new(words: &[String]) -> Words {
+        let mut classes = [0u8; 256];
+        let mut stride = 1usize;
+        for &b in words.iter().flat_map(|w| w.as_bytes()) {
+            let l = b.to_ascii_lowercase();
+            if classes[l as usize] == 0 {
+                // At most 256 - 26 distinct folded bytes, so it fits a u8.
+                classes[l as usize] = stride as u8;
+                classes[l.to_ascii_uppercase() as usize] = stride as u8;
+                stride += 1;
+            }
+        }
+
+        // The trie; 0 means "no child" (the root is never a child).
+        let mut goto: Vec<u32> = vec![0; stride];
+        let mut out: Vec<Vec<u32>> = vec![Vec::new()];
+        for (p, w) in words.iter().enumerate() {
+            let mut s = 0usize;
+            for &b in w.as_bytes() {
+                let c = classes[b as usize] as usize;
+                s = match goto[s * stride + c] {
+                    0 => {
+                        let id = out.len();
+                        out.push(Vec::new());
+                        goto.resize(goto.len() + stride, 0);
+                        goto[s * stride + c] = id as u32;
+                        id
+                    }
+                    next => next as usize,
+                };
+            }
+            out[s].push(p as u32);
+        }
+        let states = out.len();
+
+        // Breadth first, so a state's failure state is complete before the
+        // state copies its transitions and words from it.
+        let mut trans = vec![0u32; states * stride];
+        let mut fail = vec![0usize; states];
+        let mut queue = std::collections::VecDeque::new();
+        for c in 0..stride {
+            let t = goto[c];
+            trans[c] = t;
+            if t != 0 {
+                queue.push_back(t as usize);
+            }
+        }
+        while let Some(s) = queue.pop_front() {
+            let f = fail[s];
+            let inherited = out[f].clone();
+            out[s].extend(inherited);
+            for c in 0..stride {
+                let i = s * stride + c;
+                match goto[i] {
+                    0 => trans[i] = trans[f * stride + c],
+                    t => {
+                        fail[t as usize] = trans[f * stride + c] as usize;
+                        trans[i] = t;
+                        queue.push_back(t as usize);
+                    }
+                }
+            }
+        }
+
+        // Matching states first, so the walk tests a match with one compare.
+        let mut order: Vec<usize> = (0..states).collect();
+        order.sort_by_key(|&s| out[s].is_empty());
+        let mut id = vec![0u32; states];
+        for (i, &s) in order.iter().enumerate() {
+            id[s] = (i * stride) as u32;
+        }
+        let matching = order.iter().take_while(|&&s| !out[s].is_empty()).count();
+        let mut table = vec![0u32; states * stride];
+        let mut out_ranges = Vec::with_capacity(matching);
+        let mut out_words = Vec::new();
+        for (i, &s) in order.iter().enumerate() {
+            for c in 0..stride {
+                table[i * stride + c] = id[trans[s * stride + c] as usize];
+            }
+            if i < matching {
+                let lo = out_words.len() as u32;
+                out_words.extend_from_slice(&out[s]);
+                out_ranges.push((lo, out_words.len() as u32));
+            }
+        }
+        Words {
+            classes,
+            stride,
+            trans: table,
+            match_limit: (matching * stride) as u32,
+            out_ranges,
+            out_words,
+            lens: words.iter().map(|w| w.len() as u32).collect(),
+            start: id[0],
+            max_len: words.iter().map(String::len).max().unwrap_or(1),
+        }
+    }
+
+    /// Calls `f(word, start, end)` for every occurrence in `hay`, in no
+    /// particular order.
+    pub(super) fn for_each(&self, hay: &[u8], mut f: impl FnMut(usize, usize, usize)) {
+        let n = hay.len();
+        if n < SPLIT_MIN.max(4 * self.max_len) {
+            self.walk(hay, 0, 0, self.start, &mut f);
+            return;
+        }
+        // The second walk starts early enough to see every word that ends
+        // in its half, and reports only those.
+        let mid = n / 2;
+        let b0 = mid + 1 - self.max_len;
+        let (a, b) = (&hay[..mid], &hay[b0..]);
+        let trans = &self.trans[..];
+        let classes = &self.classes;
+        let limit = self.match_limit;
+        let (mut sa, mut sb) = (self.start, self.start);
+        for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+            sa = trans[sa as usize + classes[x as usize] as usize];
+            sb = trans[sb as usize + classes[y as usize] as usize];
+            if sa < limit {
+                self.emit(sa, i + 1, 0, &mut f);
+            }
+            if sb < limit {
+                self.emit(sb, b0 + i + 1, mid + 1, &mut f);
+            }
+        }
+        self.walk(&b[a.len()..], b0 + a.len(), mid + 1, sb, &mut f);
+    }
+
+    /// Walks `hay` (which starts at `offset` in the text) from state `s`;
+    /// reports words ending at or after `min_end`. Returns the last state.
+    fn walk(
+        &self,
+        hay: &[u8],
+        offset: usize,
+        min_end: usize,
+        mut s: u32,
+        f: &mut impl FnMut(usize, usize, usize),
+    ) -> u32 {
+        let trans = &self.trans[..];
+        let classes = &self.classes;
+        let limit = self.match_limit;
+        for (i, &x) in hay.iter().enumerate() {
+            s = trans[s as usize + classes[x as usize] as usize];
+            if s < limit {
+                self.emit(s, offset + i + 1, min_end, f);
+            }
+        }
+        s
+    }
+
+    // Out of line: inlined, its registers push the walk's state onto the
+    // stack, which puts a store and a load into the per-byte dependency chain.
+    #[cold]
+    #[inline(never)]
+    fn emit(&self, s: u32, end: usize, min_end: usize, f: &mut impl FnMut(usize, usize, usize)) {
+        if end < min_end {
+            return;
+        }
+        let (lo, hi) = self.out_ranges[s as usize / self.stride];
+        for &w in &self.out_words[lo as usize..hi as usize] {
+            f(w as usize, end - self.lens[w as usize] as usize, end);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aho_corasick::{AhoCorasickBuilder, MatchKind};
+
+    #[test]
+    fn same_matches_as_overlapping_aho_corasick() {
+        let words = [
+            "tel",
+            "tel.",
+            "telephone",
+            "phone",
+            "@",
+            "nhs",
+            "nhs number",
+            "ein:",
+            "passwort",
+            "password",
+            "password=",
+            "pwd",
+            "pwd=",
+            "ssn",
+            "ss#",
+            "geschäftsgeheimnis",
+            "GESCHÄFTSGEHEIMNIS",
+            "né le",
+            "://",
+        ];
+        let owned: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        let mine = Words::new(&owned);
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(words)
+            .unwrap();
+        let mut text = String::new();
+        // Every length up to a few KB, so the split of long texts falls
+        // inside and across words.
+        for i in 0..200 {
+            text.push_str(match i % 7 {
+                0 => "Tel. +49 261 555 0142, TELEPHONE ",
+                1 => "mail a@b.de and NHS Number 943 476 5919 ",
+                2 => "EIN: 04-2103594; Password=pwd=x ",
+                3 => "SSN# ss#ssn Geschäftsgeheimnis GESCHÄFTSGEHEIMNIS ",
+                4 => "née le 3 mai, né le 4 https://x ",
+                5 => "passwortpasswort ",
+                _ => "plain words without any of them ",
+            });
+            for cut in [text.len(), text.len() - 1, text.len() - 2] {
+                let hay = &text.as_bytes()[..cut];
+                let mut got = Vec::new();
+                mine.for_each(hay, |w, s, e| got.push((s, e, w)));
+                got.sort_unstable();
+                let mut want: Vec<(usize, usize, usize)> = ac
+                    .find_overlapping_iter(hay)
+                    .map(|m| (m.start(), m.end(), m.pattern().as_usize()))
+                    .collect();
+                want.sort_unstable();
+                assert_eq!(got, want, "text of {cut} bytes");
+            }
+        }
+    }
+}
