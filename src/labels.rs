@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+use aho_corasick::AhoCorasick;
 use regex::Regex;
 
 use crate::extract::{Extracted, Part};
@@ -240,8 +241,7 @@ fn scan_marking_line(line: &str, location: &str, policy: &Policy, found: &mut La
     }
     // Most edge lines are ordinary text: a cheap word check spares them the
     // marking grammar's regexes.
-    let has_tlp = contains_ignore_case(line, "tlp");
-    if !has_tlp && !may_hold_marking(line, policy) {
+    if !may_hold_marking(line, policy) {
         return;
     }
     // A table row or a header with left/centre/right sections: each cell may be a marking.
@@ -262,34 +262,43 @@ fn scan_marking_line(line: &str, location: &str, policy: &Policy, found: &mut La
             matched = true;
         }
     }
-    if !matched && has_tlp {
+    if !matched {
         // TLP markings count wherever they stand in a marking zone.
         find_tlp(line, location, found);
     }
 }
 
-/// Whether `line` contains a word every marking needs: a release phrase or
-/// the first word of a level name or alias. A necessary condition only.
+/// Whether `line` contains a word every marking needs: "tlp", a release
+/// phrase, or the first word of a level name or alias. A necessary
+/// condition only.
 fn may_hold_marking(line: &str, policy: &Policy) -> bool {
-    contains_ignore_case(line, "releas")
-        || policy.scheme.names().iter().any(|(name, _)| {
-            let first = name.split_whitespace().next().unwrap_or(name);
-            contains_ignore_case(line, first)
-        })
+    policy
+        .scheme
+        .marking_words
+        .as_ref()
+        .is_none_or(|words| words.is_match(line))
 }
 
-/// Case-insensitive substring test; `needle` is lower-case. ASCII needles
-/// (all the built-in words) are compared without allocating.
-fn contains_ignore_case(hay: &str, needle: &str) -> bool {
-    if needle.is_empty() {
-        return true;
+/// The automaton behind [`may_hold_marking`]: ASCII case-insensitive, so
+/// each word contributes its longest ASCII run ("öffentlich" ->
+/// "ffentlich"). A word without one makes the test always pass (`None`).
+pub(crate) fn marking_words(names: &[(String, usize)]) -> Option<AhoCorasick> {
+    let mut needles: Vec<&str> = vec!["tlp", "releas"];
+    for (name, _) in names {
+        let first = name.split_whitespace().next().unwrap_or(name);
+        let longest_ascii = first
+            .split(|c: char| !c.is_ascii())
+            .max_by_key(|run| run.len())
+            .unwrap_or("");
+        if longest_ascii.len() < 2 {
+            return None;
+        }
+        needles.push(longest_ascii);
     }
-    if !needle.is_ascii() {
-        return hay.to_lowercase().contains(needle);
-    }
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    h.len() >= n.len()
-        && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(needles)
+        .ok()
 }
 
 /// What one marking line says.
@@ -527,6 +536,20 @@ release_properties = ["ReleasedTo"]
         assert!(m.level.is_none());
         let m = parse_marking_line("TLP:AMBER+STRICT", &p).unwrap();
         assert_eq!(m.tlp[0].0, Tlp::AmberStrict);
+    }
+
+    #[test]
+    fn marking_word_prefilter() {
+        let p = policy();
+        for line in ["CONFIDENTIAL", "vertraulich", "Released to: X", "tlp:red"] {
+            assert!(may_hold_marking(line, &p), "{line}");
+        }
+        assert!(!may_hold_marking("Quarterly budget review", &p));
+        let names =
+            |n: &[&str]| -> Vec<(String, usize)> { n.iter().map(|s| (s.to_string(), 0)).collect() };
+        let words = marking_words(&names(&["öffentlich"])).expect("an ASCII run");
+        assert!(words.is_match("ÖFFENTLICH"));
+        assert!(marking_words(&names(&["機密"])).is_none());
     }
 
     #[test]

@@ -153,6 +153,9 @@ pub struct Scheme {
     pub default_suggestion: Level,
     /// Lower-cased alias or level name -> level, longest first.
     names: Vec<(String, Level)>,
+    /// Words one of which every marking line contains (see
+    /// [`crate::labels::marking_words`]); `None` when no such test exists.
+    pub(crate) marking_words: Option<aho_corasick::AhoCorasick>,
 }
 
 impl Scheme {
@@ -466,6 +469,7 @@ impl Validator<'_> {
         let mut scheme = Scheme {
             levels: file.levels,
             default_suggestion: 0,
+            marking_words: crate::labels::marking_words(&names),
             names,
         };
         if let Some(d) = &file.default_suggestion {
