@@ -225,18 +225,25 @@ fn read_markings(parts: &[Part], policy: &Policy, found: &mut LabelFindings) {
 }
 
 /// The first and last few non-empty lines of a text, each line once.
+/// Reads only the ends of the text, however long it is.
 fn edge_lines(text: &str) -> Vec<&str> {
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    if lines.len() <= 2 * EDGE_LINES {
-        return lines;
-    }
-    let mut edges = lines[..EDGE_LINES].to_vec();
-    edges.extend_from_slice(&lines[lines.len() - EDGE_LINES..]);
+    let non_empty = |l: &&str| !l.trim().is_empty();
+    let mut edges: Vec<&str> = text.lines().filter(non_empty).take(EDGE_LINES).collect();
+    let first_end = edges.last().map_or(0, |l| l.as_ptr() as usize + l.len());
+    let mut tail: Vec<&str> = text
+        .lines()
+        .rev()
+        .filter(non_empty)
+        .take(EDGE_LINES)
+        .take_while(|l| l.as_ptr() as usize >= first_end)
+        .collect();
+    tail.reverse();
+    edges.extend(tail);
     edges
 }
 
 fn scan_marking_line(line: &str, location: &str, policy: &Policy, found: &mut LabelFindings) {
-    if line.chars().count() > MAX_MARKING_CHARS * 4 {
+    if line.len() > MAX_MARKING_CHARS * 4 && line.chars().count() > MAX_MARKING_CHARS * 4 {
         return;
     }
     // Most edge lines are ordinary text: a cheap word check spares them the
@@ -268,8 +275,8 @@ fn scan_marking_line(line: &str, location: &str, policy: &Policy, found: &mut La
     }
 }
 
-/// Whether `line` contains a word every marking needs: "tlp", a release
-/// phrase, or the first word of a level name or alias. A necessary
+/// Whether `line` contains a word every marking needs: "tlp", "released"
+/// or "releasable", or the first word of a level name or alias. A necessary
 /// condition only.
 fn may_hold_marking(line: &str, policy: &Policy) -> bool {
     policy
@@ -283,7 +290,7 @@ fn may_hold_marking(line: &str, policy: &Policy) -> bool {
 /// each word contributes its longest ASCII run ("öffentlich" ->
 /// "ffentlich"). A word without one makes the test always pass (`None`).
 pub(crate) fn marking_words(names: &[(String, usize)]) -> Option<AhoCorasick> {
-    let mut needles: Vec<&str> = vec!["tlp", "releas"];
+    let mut needles: Vec<&str> = vec!["tlp", "released", "releasable"];
     for (name, _) in names {
         let first = name.split_whitespace().next().unwrap_or(name);
         let longest_ascii = first
@@ -536,6 +543,21 @@ release_properties = ["ReleasedTo"]
         assert!(m.level.is_none());
         let m = parse_marking_line("TLP:AMBER+STRICT", &p).unwrap();
         assert_eq!(m.tlp[0].0, Tlp::AmberStrict);
+    }
+
+    #[test]
+    fn edge_lines_once_each() {
+        let lines = |n: usize| {
+            (1..=n)
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join("\n\n")
+        };
+        assert_eq!(edge_lines(&lines(2)), ["1", "2"]);
+        assert_eq!(edge_lines(&lines(6)), ["1", "2", "3", "4", "5", "6"]);
+        assert_eq!(edge_lines(&lines(7)), ["1", "2", "3", "5", "6", "7"]);
+        assert_eq!(edge_lines(&lines(10)), ["1", "2", "3", "8", "9", "10"]);
+        assert!(edge_lines(" \n\n").is_empty());
     }
 
     #[test]

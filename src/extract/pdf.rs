@@ -805,6 +805,12 @@ impl<'a> Walker<'a> {
                 out.push(' ');
             }
         }
+        // Most shown strings are printable ASCII, which needs no mapping.
+        if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            out.push_str(text);
+            self.pens[cur] = Some(Pen { end, dir, size });
+            return;
+        }
         for c in text.chars() {
             match c {
                 '\r' | '\n' => {

@@ -1,5 +1,8 @@
 //! Simple-font encodings (PDF 32000-1 Annex D) and glyph names.
 
+use std::ops::Deref;
+use std::sync::LazyLock;
+
 /// A 256-entry code -> character table; '\0' is "no character".
 pub type CodeTable = [char; 256];
 
@@ -23,14 +26,24 @@ impl BaseEncoding {
         }
     }
 
+    /// The encoding's table. Tables are built once per process: building
+    /// one decodes every code, and every font needs one.
     pub fn table(self) -> CodeTable {
-        match self {
-            BaseEncoding::WinAnsi => single_byte(encoding_rs::WINDOWS_1252),
-            BaseEncoding::MacRoman => single_byte(encoding_rs::MACINTOSH),
-            BaseEncoding::Standard => standard(),
-            BaseEncoding::PdfDoc => pdf_doc(),
-            BaseEncoding::Symbol => symbol(),
+        static WIN_ANSI: LazyLock<CodeTable> =
+            LazyLock::new(|| single_byte(encoding_rs::WINDOWS_1252));
+        static MAC_ROMAN: LazyLock<CodeTable> =
+            LazyLock::new(|| single_byte(encoding_rs::MACINTOSH));
+        static STANDARD: LazyLock<CodeTable> = LazyLock::new(standard);
+        static PDF_DOC: LazyLock<CodeTable> = LazyLock::new(pdf_doc);
+        static SYMBOL: LazyLock<CodeTable> = LazyLock::new(symbol);
+        *match self {
+            BaseEncoding::WinAnsi => &WIN_ANSI,
+            BaseEncoding::MacRoman => &MAC_ROMAN,
+            BaseEncoding::Standard => &STANDARD,
+            BaseEncoding::PdfDoc => &PDF_DOC,
+            BaseEncoding::Symbol => &SYMBOL,
         }
+        .deref()
     }
 }
 

@@ -509,11 +509,12 @@ impl Font {
                 first_char,
                 widths,
             } => {
+                out.reserve(bytes.len());
                 for &b in bytes {
-                    let mapped = self
-                        .to_unicode
-                        .as_ref()
-                        .is_some_and(|cm| cm.lookup(1, u32::from(b), out));
+                    let mapped = match &self.to_unicode {
+                        None => false,
+                        Some(cm) => cm.lookup(1, u32::from(b), out),
+                    };
                     if !mapped {
                         let c = table[b as usize];
                         if c != '\0' {
