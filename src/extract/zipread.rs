@@ -25,6 +25,7 @@ pub struct EntryInfo {
 
 /// An opened zip container over an in-memory file.
 pub struct Package<'a> {
+    bytes: &'a [u8],
     archive: ZipArchive<Cursor<&'a [u8]>>,
     entries: Vec<EntryInfo>,
 }
@@ -69,7 +70,11 @@ impl<'a> Package<'a> {
                 encrypted: e.encrypted(),
             });
         }
-        Ok(Package { archive, entries })
+        Ok(Package {
+            bytes,
+            archive,
+            entries,
+        })
     }
 
     pub fn entries(&self) -> &[EntryInfo] {
@@ -128,6 +133,17 @@ impl<'a> Package<'a> {
         budget.check_part(info.compressed, info.size)?;
         let declared = info.size;
         let max_part = budget.limits.max_part_bytes;
+        if let Some(raw) = self.deflated_data(index) {
+            let limit = declared.min(max_part.saturating_add(1));
+            let result = inflate_raw(raw, limit, budget, buf);
+            budget.charge_inflated(buf.len() as u64)?;
+            check_size(buf.len() as u64, max_part)?;
+            return match result {
+                Ok(()) if buf.len() as u64 == declared => Ok(()),
+                Ok(()) => Err(ExtractError::corrupt("zip entry data is damaged")),
+                Err(e) => Err(e),
+            };
+        }
         let mut file = self
             .archive
             .by_index(index)
@@ -138,11 +154,7 @@ impl<'a> Package<'a> {
         buf.reserve(declared.min(max_part).min(64 * 1024 * 1024) as usize);
         let result = (&mut file).take(cap).read_to_end(buf);
         budget.charge_inflated(buf.len() as u64)?;
-        if buf.len() as u64 > max_part {
-            return Err(ExtractError::limit(
-                "a part's decompressed size exceeds the limit",
-            ));
-        }
+        check_size(buf.len() as u64, max_part)?;
         match result {
             Ok(_) => Ok(()),
             // A CRC mismatch is reported once everything was read: keep the data.
@@ -153,6 +165,19 @@ impl<'a> Package<'a> {
             }
             Err(_) => Err(ExtractError::corrupt("zip entry data is damaged")),
         }
+    }
+
+    /// The compressed bytes of a plain deflated entry, borrowed from the
+    /// file; `None` for other methods (stored, encrypted, ...), which go
+    /// through the `zip` crate's reader.
+    fn deflated_data(&mut self, index: usize) -> Option<&'a [u8]> {
+        let file = self.archive.by_index_raw(index).ok()?;
+        if file.compression() != zip::CompressionMethod::Deflated || file.encrypted() {
+            return None;
+        }
+        let start = usize::try_from(file.data_start()?).ok()?;
+        let len = usize::try_from(file.compressed_size()).ok()?;
+        self.bytes.get(start..start.checked_add(len)?)
     }
 
     /// Inflates entry `index` into a new buffer.
@@ -177,6 +202,69 @@ impl<'a> Package<'a> {
             None => Cow::Borrowed(""),
         }
     }
+}
+
+fn check_size(len: u64, max_part: u64) -> ExtractResult<()> {
+    if len > max_part {
+        return Err(ExtractError::limit(
+            "a part's decompressed size exceeds the limit",
+        ));
+    }
+    Ok(())
+}
+
+/// Output reserved at a time beyond the first reservation; the deadline
+/// is checked between steps.
+const INFLATE_STEP: usize = 8 * 1024 * 1024;
+
+thread_local! {
+    /// One inflater per thread, reset between entries: creating one
+    /// allocates and clears its state and window, which costs more than
+    /// inflating a small XML part.
+    static INFLATER: std::cell::RefCell<flate2::Decompress> =
+        std::cell::RefCell::new(flate2::Decompress::new(false));
+}
+
+/// Inflates a raw deflate stream into `buf`, keeping at most `limit` bytes,
+/// straight from the file's bytes: no intermediate reader, no zero-filled
+/// buffer, no CRC (a mismatch was never fatal, see `read_index_into`).
+/// Output goes only into capacity reserved here, so memory stays bounded
+/// by `limit` plus one step.
+fn inflate_raw(input: &[u8], limit: u64, budget: &Budget, buf: &mut Vec<u8>) -> ExtractResult<()> {
+    use flate2::{FlushDecompress, Status};
+    let damaged = || ExtractError::corrupt("zip entry data is damaged");
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    buf.reserve(limit.min(64 * 1024 * 1024));
+    INFLATER.with(|cell| {
+        let mut inflater = cell.borrow_mut();
+        inflater.reset(false);
+        loop {
+            if buf.len() >= limit {
+                buf.truncate(limit);
+                return Ok(());
+            }
+            if buf.capacity() == buf.len() {
+                buf.reserve((limit - buf.len()).min(INFLATE_STEP));
+            }
+            let consumed = usize::try_from(inflater.total_in()).map_err(|_| damaged())?;
+            let produced = buf.len();
+            let rest = input.get(consumed..).ok_or_else(damaged)?;
+            let status = inflater
+                .decompress_vec(rest, buf, FlushDecompress::Finish)
+                .map_err(|_| damaged())?;
+            match status {
+                Status::StreamEnd => {
+                    buf.truncate(limit);
+                    return Ok(());
+                }
+                // No progress: the stream is cut off.
+                _ if buf.len() == produced && inflater.total_in() as usize == consumed => {
+                    return Err(damaged())
+                }
+                _ => budget.check_time()?,
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -285,5 +373,27 @@ mod tests {
             p.read_index(1, &budget).err().unwrap().kind,
             crate::extract::ErrorKind::LimitExceeded
         );
+    }
+
+    #[test]
+    fn deflated_members_inflate_and_damage_is_corrupt() {
+        let text: Vec<u8> = b"<w:t>quarterly budget review</w:t>".repeat(4000);
+        let z = testzip::build(&[("a.xml", &text), ("b.xml", b"<x/>")]);
+        let budget = Budget::new(Limits::default());
+        let mut p = Package::open(&z, &budget).unwrap();
+        // The same thread-local inflater serves both, one after the other.
+        assert_eq!(p.read_index(0, &budget).unwrap(), text);
+        assert_eq!(p.read_index(1, &budget).unwrap(), b"<x/>");
+
+        let raw = p.deflated_data(0).expect("a deflated member");
+        let start = raw.as_ptr() as usize - z.as_ptr() as usize;
+        let mut damaged = z.clone();
+        for b in &mut damaged[start + raw.len() / 2..start + raw.len()] {
+            *b = 0xFF;
+        }
+        let mut p = Package::open(&damaged, &budget).unwrap();
+        let err = p.read_index(0, &budget).err().unwrap();
+        assert_eq!(err.kind, crate::extract::ErrorKind::Corrupt);
+        assert_eq!(p.read_index(1, &budget).unwrap(), b"<x/>");
     }
 }

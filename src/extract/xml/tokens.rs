@@ -113,7 +113,7 @@ impl<'a> Iterator for Attributes<'a> {
                 return None;
             }
         };
-        let Some(len) = memchr(quote, &b[value_start..]) else {
+        let Some(len) = short_scan::find1(&b[value_start..], quote) else {
             self.rest = "";
             return None;
         };
@@ -154,7 +154,8 @@ impl<'a> Tokens<'a> {
                 return Ok(None);
             }
             if bytes[start] != b'<' {
-                let end = memchr(b'<', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+                let end =
+                    short_scan::find1(&bytes[start..], b'<').map_or(bytes.len(), |i| start + i);
                 self.pos = end;
                 return Ok(Some(Token::Text(&self.src[start..end])));
             }
@@ -218,25 +219,98 @@ fn find_seq(bytes: &[u8], from: usize, seq: &[u8]) -> Result<usize, Malformed> {
 }
 
 /// Position of the `>` closing a tag, skipping quoted attribute values
-/// (which may contain `>`). Tags are short, so a plain loop beats
-/// `memchr3`'s setup cost here.
+/// (which may contain `>`).
 #[inline]
 fn tag_end(bytes: &[u8], from: usize) -> Result<usize, Malformed> {
     let mut i = from;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'>' => return Ok(i),
-            q @ (b'"' | b'\'') => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != q {
-                    i += 1;
+    loop {
+        let j = i + short_scan::find3(&bytes[i..], b'>', b'"', b'\'').ok_or(Malformed)?;
+        if bytes[j] == b'>' {
+            return Ok(j);
+        }
+        let q = bytes[j];
+        i = j + 1 + short_scan::find1(&bytes[j + 1..], q).ok_or(Malformed)? + 1;
+    }
+}
+
+/// Byte searches for the short distances of markup (a tag, an attribute
+/// value, the text between two tags): 16 bytes per step with SSE2, inlined,
+/// without the set-up and dispatch that pay off only on long haystacks.
+mod short_scan {
+    #[cfg(target_arch = "x86_64")]
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+
+    /// First position of any of `a`, `b`, `c`.
+    #[inline]
+    pub fn find3(hay: &[u8], a: u8, b: u8, c: u8) -> Option<usize> {
+        let mut i = 0;
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: SSE2 is part of x86_64; every load reads 16 bytes that lie
+        // inside `hay` (i + 16 <= len).
+        unsafe {
+            let (va, vb, vc) = (
+                _mm_set1_epi8(a as i8),
+                _mm_set1_epi8(b as i8),
+                _mm_set1_epi8(c as i8),
+            );
+            while i + 16 <= hay.len() {
+                let v = _mm_loadu_si128(hay.as_ptr().add(i) as *const __m128i);
+                let hit = _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb)),
+                    _mm_cmpeq_epi8(v, vc),
+                );
+                let mask = _mm_movemask_epi8(hit);
+                if mask != 0 {
+                    return Some(i + mask.trailing_zeros() as usize);
+                }
+                i += 16;
+            }
+        }
+        hay[i..]
+            .iter()
+            .position(|&x| x == a || x == b || x == c)
+            .map(|p| i + p)
+    }
+
+    /// First position of `a`.
+    #[inline]
+    pub fn find1(hay: &[u8], a: u8) -> Option<usize> {
+        let mut i = 0;
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as in `find3`.
+        unsafe {
+            let va = _mm_set1_epi8(a as i8);
+            while i + 16 <= hay.len() {
+                let v = _mm_loadu_si128(hay.as_ptr().add(i) as *const __m128i);
+                let mask = _mm_movemask_epi8(_mm_cmpeq_epi8(v, va));
+                if mask != 0 {
+                    return Some(i + mask.trailing_zeros() as usize);
+                }
+                i += 16;
+            }
+        }
+        hay[i..].iter().position(|&x| x == a).map(|p| i + p)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn finds_at_every_offset_and_length() {
+            for len in 0..40 {
+                for at in 0..=len {
+                    let mut hay = vec![b'x'; len];
+                    if at < len {
+                        hay[at] = b'"';
+                    }
+                    let want = (at < len).then_some(at);
+                    assert_eq!(super::find3(&hay, b'>', b'"', b'\''), want, "{len} {at}");
+                    assert_eq!(super::find1(&hay, b'"'), want, "{len} {at}");
                 }
             }
-            _ => {}
         }
-        i += 1;
     }
-    Err(Malformed)
 }
 
 /// Position of the `>` closing `<!DOCTYPE ...>` or another declaration,
