@@ -229,6 +229,41 @@ pub struct Extracted {
     pub error: Option<ExtractError>,
 }
 
+/// Accessors the extractors' unit tests share.
+#[cfg(test)]
+impl Extracted {
+    /// Text of the part of `kind` at `location`.
+    pub(crate) fn part_text(&self, kind: PartKind, location: &str) -> Option<&str> {
+        self.parts
+            .iter()
+            .find(|p| p.kind == kind && p.location == location)
+            .map(|p| p.text.as_str())
+    }
+
+    /// Texts of every part of `kind`, in order.
+    pub(crate) fn texts_of(&self, kind: PartKind) -> Vec<&str> {
+        self.parts
+            .iter()
+            .filter(|p| p.kind == kind)
+            .map(|p| p.text.as_str())
+            .collect()
+    }
+
+    /// Value of the first property named `name`.
+    pub(crate) fn property(&self, name: &str) -> Option<&str> {
+        self.properties
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.value.as_str())
+    }
+}
+
+/// A budget with the default limits, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_budget() -> Budget {
+    Budget::new(crate::budget::Limits::default())
+}
+
 impl Extracted {
     pub fn failed(error: ExtractError) -> Self {
         Extracted {

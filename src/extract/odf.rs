@@ -324,19 +324,8 @@ fn meta_properties(cx: &mut Ctx, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::budget::Limits;
+    use crate::extract::test_budget;
     use crate::extract::zipread::testzip;
-
-    fn budget() -> Budget {
-        Budget::new(Limits::default())
-    }
-
-    fn part<'a>(x: &'a Extracted, kind: PartKind, loc: &str) -> Option<&'a str> {
-        x.parts
-            .iter()
-            .find(|p| p.kind == kind && p.location == loc)
-            .map(|p| p.text.as_str())
-    }
 
     const NS: &str = r#"xmlns:office="o" xmlns:text="t" xmlns:table="tb" xmlns:draw="d" xmlns:presentation="p" xmlns:dc="dc" xmlns:style="s" xmlns:meta="m""#;
 
@@ -376,27 +365,30 @@ mod tests {
             &styles,
             &meta,
         );
-        let x = extract(Format::Odt, &z, &budget());
+        let x = extract(Format::Odt, &z, &test_budget());
         assert!(x.error.is_none(), "{:?}", x.error);
         assert_eq!(
-            part(&x, PartKind::Body, "content.xml"),
+            x.part_text(PartKind::Body, "content.xml"),
             Some("Title & more\nHello  world\tx\ny\nitem one\nwith note\na\tb")
         );
-        assert_eq!(part(&x, PartKind::Comment, "content.xml"), Some("a remark"));
         assert_eq!(
-            part(&x, PartKind::Deleted, "content.xml"),
+            x.part_text(PartKind::Comment, "content.xml"),
+            Some("a remark")
+        );
+        assert_eq!(
+            x.part_text(PartKind::Deleted, "content.xml"),
             Some("removed secret")
         );
         assert_eq!(
-            part(&x, PartKind::Footnote, "content.xml"),
+            x.part_text(PartKind::Footnote, "content.xml"),
             Some("the footnote")
         );
         assert_eq!(
-            part(&x, PartKind::Header, "styles.xml header (Standard)"),
+            x.part_text(PartKind::Header, "styles.xml header (Standard)"),
             Some("INTERNAL")
         );
         assert_eq!(
-            part(&x, PartKind::Footer, "styles.xml footer-left (Standard)"),
+            x.part_text(PartKind::Footer, "styles.xml footer-left (Standard)"),
             Some("TLP:GREEN")
         );
         let prop = |n: &str| {
@@ -426,15 +418,15 @@ mod tests {
             "<a/>",
             "<a/>",
         );
-        let x = extract(Format::Ods, &z, &budget());
+        let x = extract(Format::Ods, &z, &test_budget());
         assert!(x.error.is_none(), "{:?}", x.error);
         assert_eq!(
-            part(&x, PartKind::Sheet, "sheet \"Budget\""),
+            x.part_text(PartKind::Sheet, "sheet \"Budget\""),
             Some("Name\t3\nx")
         );
-        assert_eq!(part(&x, PartKind::Sheet, "sheet \"Hidden\""), Some("h"));
+        assert_eq!(x.part_text(PartKind::Sheet, "sheet \"Hidden\""), Some("h"));
         assert_eq!(
-            part(&x, PartKind::Comment, "content.xml"),
+            x.part_text(PartKind::Comment, "content.xml"),
             Some("cell note")
         );
 
@@ -457,20 +449,20 @@ mod tests {
             &styles,
             "<a/>",
         );
-        let x = extract(Format::Odp, &z, &budget());
+        let x = extract(Format::Odp, &z, &test_budget());
         assert!(x.error.is_none(), "{:?}", x.error);
         assert_eq!(
-            part(&x, PartKind::Slide, "slide 1"),
+            x.part_text(PartKind::Slide, "slide 1"),
             Some("First slide\nCONFIDENTIAL")
         );
-        assert_eq!(part(&x, PartKind::Notes, "slide 1"), Some("say this"));
-        assert_eq!(part(&x, PartKind::Slide, "slide 2"), Some("Second"));
+        assert_eq!(x.part_text(PartKind::Notes, "slide 1"), Some("say this"));
+        assert_eq!(x.part_text(PartKind::Slide, "slide 2"), Some("Second"));
         assert_eq!(
-            part(&x, PartKind::Footer, "styles.xml footer (Default)"),
+            x.part_text(PartKind::Footer, "styles.xml footer (Default)"),
             Some("Master footer")
         );
         assert_eq!(
-            part(&x, PartKind::Footer, "content.xml footer-decl"),
+            x.part_text(PartKind::Footer, "content.xml footer-decl"),
             Some("TLP:AMBER")
         );
     }
@@ -483,12 +475,12 @@ mod tests {
             ("META-INF/manifest.xml", manifest),
             ("content.xml", b"\x01\x02garbage"),
         ]);
-        let x = extract(Format::Odt, &z, &budget());
+        let x = extract(Format::Odt, &z, &test_budget());
         assert_eq!(x.error.unwrap().kind, ErrorKind::Encrypted);
-        let x = extract(Format::Odt, b"PK\x03\x04", &budget());
+        let x = extract(Format::Odt, b"PK\x03\x04", &test_budget());
         assert_eq!(x.error.unwrap().kind, ErrorKind::Corrupt);
         let z = testzip::build(&[("mimetype", b"application/vnd.oasis.opendocument.text")]);
-        let x = extract(Format::Odt, &z, &budget());
+        let x = extract(Format::Odt, &z, &test_budget());
         assert_eq!(x.error.unwrap().kind, ErrorKind::Corrupt);
     }
 }

@@ -1098,26 +1098,8 @@ fn embedded(cx: &mut Ctx) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::budget::Limits;
+    use crate::extract::test_budget;
     use crate::extract::zipread::testzip;
-
-    fn budget() -> Budget {
-        Budget::new(Limits::default())
-    }
-
-    fn part<'a>(x: &'a Extracted, kind: PartKind, loc: &str) -> Option<&'a str> {
-        x.parts
-            .iter()
-            .find(|p| p.kind == kind && p.location == loc)
-            .map(|p| p.text.as_str())
-    }
-
-    fn prop<'a>(x: &'a Extracted, name: &str) -> Option<&'a str> {
-        x.properties
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.value.as_str())
-    }
 
     const CT: &[u8] = br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>"#;
 
@@ -1172,39 +1154,39 @@ mod tests {
 
     #[test]
     fn docx_parts_properties_and_labels() {
-        let x = extract(Format::Docx, &sample_docx(), &budget());
+        let x = extract(Format::Docx, &sample_docx(), &test_budget());
         assert!(x.error.is_none(), "{:?}", x.error);
-        let body = part(&x, PartKind::Body, "word/document.xml").unwrap();
+        let body = x.part_text(PartKind::Body, "word/document.xml").unwrap();
         assert_eq!(
             body,
             "CONFIDENTIAL\nFish & Chips fär\tx\nnext\ninserted\na1 more\tb1\na2\tc2\nboxed\nlast line"
         );
         assert_eq!(
-            part(&x, PartKind::Deleted, "word/document.xml"),
+            x.part_text(PartKind::Deleted, "word/document.xml"),
             Some("secret removed")
         );
         assert_eq!(
-            part(&x, PartKind::Header, "word/header1.xml"),
+            x.part_text(PartKind::Header, "word/header1.xml"),
             Some("INTERNAL // RELEASED TO: Alpha")
         );
         assert_eq!(
-            part(&x, PartKind::Footer, "word/footer2.xml"),
+            x.part_text(PartKind::Footer, "word/footer2.xml"),
             Some("TLP:AMBER")
         );
         assert_eq!(
-            part(&x, PartKind::Comment, "word/comments.xml"),
+            x.part_text(PartKind::Comment, "word/comments.xml"),
             Some("check this")
         );
         assert_eq!(
-            part(&x, PartKind::Footnote, "word/footnotes.xml"),
+            x.part_text(PartKind::Footnote, "word/footnotes.xml"),
             Some("a note")
         );
         assert!(!x.parts.iter().any(|p| p.text.contains("glossary")));
-        assert_eq!(prop(&x, "title"), Some("My & Title"));
-        assert_eq!(prop(&x, "creator"), Some("Alice"));
-        assert_eq!(prop(&x, "created"), None);
-        assert_eq!(prop(&x, "Classification"), Some("Internal"));
-        assert_eq!(prop(&x, "Flag"), Some("1"));
+        assert_eq!(x.property("title"), Some("My & Title"));
+        assert_eq!(x.property("creator"), Some("Alice"));
+        assert_eq!(x.property("created"), None);
+        assert_eq!(x.property("Classification"), Some("Internal"));
+        assert_eq!(x.property("Flag"), Some("1"));
         let msip = x
             .properties
             .iter()
@@ -1229,7 +1211,7 @@ mod tests {
             ("word/document.xml", DOCUMENT),
             ("docMetadata/LabelInfo.xml", labels),
         ]);
-        let x = extract(Format::Docx, &z, &budget());
+        let x = extract(Format::Docx, &z, &test_budget());
         assert_eq!(x.label_info.len(), 1);
         assert_eq!(x.label_info[0].id, "ab");
         assert!(!x.label_info[0].enabled && x.label_info[0].removed);
@@ -1262,34 +1244,34 @@ mod tests {
 
     #[test]
     fn xlsx_sheets_headers_comments() {
-        let x = extract(Format::Xlsx, &sample_xlsx(&[]), &budget());
+        let x = extract(Format::Xlsx, &sample_xlsx(&[]), &test_budget());
         assert!(x.error.is_none(), "{:?}", x.error);
         assert_eq!(
-            part(&x, PartKind::Sheet, "sheet \"Budget\""),
+            x.part_text(PartKind::Sheet, "sheet \"Budget\""),
             Some("Name\tAmount\nTom & Jerry\t42.5\tinline\tTRUE")
         );
         assert_eq!(
-            part(&x, PartKind::Sheet, "sheet \"Secret & Hidden\""),
+            x.part_text(PartKind::Sheet, "sheet \"Secret & Hidden\""),
             Some("hidden value")
         );
         assert_eq!(
-            part(&x, PartKind::SheetName, "xl/workbook.xml"),
+            x.part_text(PartKind::SheetName, "xl/workbook.xml"),
             Some("Budget\nSecret & Hidden")
         );
         assert_eq!(
-            part(&x, PartKind::Header, "sheet \"Budget\" oddHeader"),
+            x.part_text(PartKind::Header, "sheet \"Budget\" oddHeader"),
             Some("CONFIDENTIAL\nof\nR&D")
         );
         assert_eq!(
-            part(&x, PartKind::Footer, "sheet \"Budget\" oddFooter"),
+            x.part_text(PartKind::Footer, "sheet \"Budget\" oddFooter"),
             Some("TLP:RED")
         );
         assert_eq!(
-            part(&x, PartKind::Comment, "xl/comments1.xml"),
+            x.part_text(PartKind::Comment, "xl/comments1.xml"),
             Some("Bob: a cell note")
         );
         assert_eq!(
-            part(&x, PartKind::Other, "xl/drawings/drawing1.xml"),
+            x.part_text(PartKind::Other, "xl/drawings/drawing1.xml"),
             Some("box text")
         );
     }
@@ -1325,19 +1307,22 @@ mod tests {
             ("ppt/notesSlides/notesSlide1.xml", notes),
             ("ppt/comments/comment1.xml", cm),
         ]);
-        let x = extract(Format::Pptx, &z, &budget());
+        let x = extract(Format::Pptx, &z, &test_budget());
         assert!(x.error.is_none(), "{:?}", x.error);
         assert_eq!(
-            part(&x, PartKind::Slide, "slide 1"),
+            x.part_text(PartKind::Slide, "slide 1"),
             Some("second file\nline\ntwo")
         );
         assert_eq!(
-            part(&x, PartKind::Slide, "slide 2"),
+            x.part_text(PartKind::Slide, "slide 2"),
             Some("first file\nline\ntwo")
         );
-        assert_eq!(part(&x, PartKind::Notes, "slide 2"), Some("speaker says"));
         assert_eq!(
-            part(&x, PartKind::Comment, "ppt/comments/comment1.xml"),
+            x.part_text(PartKind::Notes, "slide 2"),
+            Some("speaker says")
+        );
+        assert_eq!(
+            x.part_text(PartKind::Comment, "ppt/comments/comment1.xml"),
             Some("fix this")
         );
     }
@@ -1353,7 +1338,7 @@ mod tests {
             ("word/embeddings/Microsoft_Excel_Worksheet.xlsx", &inner),
             ("word/embeddings/broken.docx", b"PK\x03\x04 not really"),
         ]);
-        let x = extract(Format::Docx, &outer, &budget());
+        let x = extract(Format::Docx, &outer, &test_budget());
         assert!(x.error.is_none(), "{:?}", x.error);
         let emb = x
             .parts
@@ -1381,17 +1366,17 @@ mod tests {
         let big = vec![0u8; 32 * 1024 * 1024];
         let z = testzip::build(&[("word/document.xml", DOCUMENT), ("word/header1.xml", &big)]);
         let t = std::time::Instant::now();
-        let x = extract(Format::Docx, &z, &budget());
+        let x = extract(Format::Docx, &z, &test_budget());
         assert_eq!(x.error.as_ref().unwrap().kind, ErrorKind::LimitExceeded);
         assert!(t.elapsed().as_millis() < 200);
     }
 
     #[test]
     fn garbage_and_missing_main_part_are_corrupt() {
-        let x = extract(Format::Docx, b"PK\x03\x04garbage", &budget());
+        let x = extract(Format::Docx, b"PK\x03\x04garbage", &test_budget());
         assert_eq!(x.error.unwrap().kind, ErrorKind::Corrupt);
         let z = testzip::build(&[("other.xml", b"<a/>")]);
-        let x = extract(Format::Docx, &z, &budget());
+        let x = extract(Format::Docx, &z, &test_budget());
         assert_eq!(x.error.unwrap().kind, ErrorKind::Corrupt);
     }
 
@@ -1403,16 +1388,17 @@ mod tests {
             ("_rels/.rels", rels),
             ("word/document2.xml", DOCUMENT),
         ]);
-        let x = extract(Format::OoxmlOther, &z, &budget());
+        let x = extract(Format::OoxmlOther, &z, &test_budget());
         assert!(x.error.is_none(), "{:?}", x.error);
-        assert!(part(&x, PartKind::Body, "word/document2.xml")
+        assert!(x
+            .part_text(PartKind::Body, "word/document2.xml")
             .unwrap()
             .starts_with("CONFIDENTIAL"));
     }
 
     #[test]
     fn mutated_packages_never_panic() {
-        let b = budget();
+        let b = test_budget();
         let docx = sample_docx();
         let xlsx = sample_xlsx(&[]);
         for (format, z) in [(Format::Docx, docx), (Format::Xlsx, xlsx)] {

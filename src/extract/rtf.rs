@@ -600,14 +600,6 @@ mod tests {
         extract(rtf.as_bytes(), &Budget::new(Limits::default()))
     }
 
-    fn part(out: &Extracted, kind: PartKind) -> Vec<&str> {
-        out.parts
-            .iter()
-            .filter(|p| p.kind == kind)
-            .map(|p| p.text.as_str())
-            .collect()
-    }
-
     #[test]
     fn body_header_footer_footnote_annotation() {
         let rtf = r"{\rtf1\ansi\ansicpg1252\deff0{\fonttbl{\f0\fswiss Arial;}}{\colortbl;\red0\green0\blue0;}
@@ -620,16 +612,16 @@ mod tests {
         let out = run(rtf);
         assert_eq!(out.error, None);
         assert_eq!(
-            part(&out, PartKind::Body),
+            out.texts_of(PartKind::Body),
             vec!["First para\nSecond bold para\nTab\tend\nnext"]
         );
         assert_eq!(
-            part(&out, PartKind::Header),
+            out.texts_of(PartKind::Header),
             vec!["CONFIDENTIAL // TLP:AMBER"]
         );
-        assert_eq!(part(&out, PartKind::Footer), vec!["Page footer"]);
-        assert_eq!(part(&out, PartKind::Footnote), vec!["Note text"]);
-        assert_eq!(part(&out, PartKind::Comment), vec!["Looks fine"]);
+        assert_eq!(out.texts_of(PartKind::Footer), vec!["Page footer"]);
+        assert_eq!(out.texts_of(PartKind::Footnote), vec!["Note text"]);
+        assert_eq!(out.texts_of(PartKind::Comment), vec!["Looks fine"]);
         assert_eq!(out.parts[1].location, "header");
     }
 
@@ -640,7 +632,10 @@ mod tests {
         let out = run(rtf);
         // \f0 is charset 0 (1252): é; \u8364 skips its \'80 replacement;
         // \uc2 skips two bytes; \f1 is 1250: \'9e is ž; \u-3 is U+FFFD.
-        assert_eq!(part(&out, PartKind::Body), vec!["Café € 日 žs\u{fffd} end"]);
+        assert_eq!(
+            out.texts_of(PartKind::Body),
+            vec!["Café € 日 žs\u{fffd} end"]
+        );
     }
 
     #[test]
@@ -666,7 +661,7 @@ Body\par}";
             Some(("True", "RTF userprops"))
         );
         assert_eq!(get("Classification"), Some(("Internal", "RTF userprops")));
-        assert_eq!(part(&out, PartKind::Body), vec!["Body"]);
+        assert_eq!(out.texts_of(PartKind::Body), vec!["Body"]);
     }
 
     #[test]
@@ -677,7 +672,7 @@ Body\par}";
         rtf.push_str(&"}".repeat(200_000));
         rtf.push_str(r"{\*\objdata \bin4 }}}}}after\par}");
         let out = run(&rtf);
-        assert_eq!(part(&out, PartKind::Body), vec!["deepafter"]);
+        assert_eq!(out.texts_of(PartKind::Body), vec!["deepafter"]);
         let bad = extract(b"not rtf", &Budget::new(Limits::default()));
         assert!(bad.error.is_some());
         // Truncated input never panics.

@@ -171,22 +171,14 @@ fn assert_label_properties(x: &Extracted) {
         && p.location == "SummaryInformation"));
 }
 
-fn part(x: &Extracted, kind: PartKind) -> Vec<&str> {
-    x.parts
-        .iter()
-        .filter(|p| p.kind == kind)
-        .map(|p| p.text.as_str())
-        .collect()
-}
-
 #[test]
 fn fixture_doc_properties_header_footer_body() {
     let x = fixture("label.doc");
     assert!(x.error.is_none(), "{:?}", x.error);
     assert_label_properties(&x);
-    assert_eq!(part(&x, PartKind::Header), vec![MARK]);
-    assert_eq!(part(&x, PartKind::Footer), vec!["TLP:AMBER"]);
-    let body = part(&x, PartKind::Body).join("\n");
+    assert_eq!(x.texts_of(PartKind::Header), vec![MARK]);
+    assert_eq!(x.texts_of(PartKind::Footer), vec!["TLP:AMBER"]);
+    let body = x.texts_of(PartKind::Body).join("\n");
     assert!(body.starts_with(
         "Quarterly engineering report for the fixture.\nSecond paragraph with a link inside."
     ));
@@ -200,10 +192,12 @@ fn fixture_xls_properties_headers_and_hidden_sheet() {
     assert!(x.parts.iter().any(|p| p.kind == PartKind::Header
         && p.location == "sheet \"Budget\" header"
         && p.text == MARK));
-    assert!(part(&x, PartKind::Footer).contains(&"TLP:AMBER"));
-    assert!(part(&x, PartKind::Sheet).contains(&"Item\tCost\nWidgets\t42"));
-    assert!(part(&x, PartKind::Sheet).contains(&"secret hidden cell"));
-    assert_eq!(part(&x, PartKind::SheetName), vec!["Budget", "Hidden"]);
+    assert!(x.texts_of(PartKind::Footer).contains(&"TLP:AMBER"));
+    assert!(x
+        .texts_of(PartKind::Sheet)
+        .contains(&"Item\tCost\nWidgets\t42"));
+    assert!(x.texts_of(PartKind::Sheet).contains(&"secret hidden cell"));
+    assert_eq!(x.texts_of(PartKind::SheetName), vec!["Budget", "Hidden"]);
 }
 
 #[test]
@@ -211,7 +205,7 @@ fn fixture_ppt_properties_footer_slide_notes() {
     let x = fixture("label.ppt");
     assert!(x.error.is_none(), "{:?}", x.error);
     assert_label_properties(&x);
-    assert_eq!(part(&x, PartKind::Footer), vec![MARK]);
+    assert_eq!(x.texts_of(PartKind::Footer), vec![MARK]);
     assert!(x.parts.iter().any(|p| p.kind == PartKind::Slide
         && p.location == "slide 1"
         && p.text == "Slide title text\nProject Falcon overview"));

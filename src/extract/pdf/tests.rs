@@ -1,6 +1,6 @@
 use super::*;
 use crate::budget::{Budget, Limits};
-use crate::extract::ErrorKind;
+use crate::extract::{test_budget, ErrorKind};
 
 /// Builds a PDF from numbered object bodies (object i+1 = bodies[i]) with a
 /// correct xref table; `trailer` is extra trailer content.
@@ -63,21 +63,10 @@ BT /F1 12 Tf 1 0 0 1 72 600 Tm (Caf\\351 \\200) Tj ET";
     )
 }
 
-fn budget() -> Budget {
-    Budget::new(Limits::default())
-}
-
-fn prop<'a>(out: &'a Extracted, name: &str) -> Option<&'a str> {
-    out.properties
-        .iter()
-        .find(|p| p.name == name)
-        .map(|p| p.value.as_str())
-}
-
 #[test]
 fn text_per_page_with_lines_and_spaces() {
     let pdf = sample_pdf("<< /Title (T) >>");
-    let out = extract(&pdf, &budget());
+    let out = extract(&pdf, &test_budget());
     assert_eq!(out.error, None);
     assert_eq!(out.parts.len(), 2, "{:?}", out.parts);
     assert_eq!(out.parts[0].location, "page 1");
@@ -94,21 +83,18 @@ fn text_per_page_with_lines_and_spaces() {
 #[test]
 fn info_custom_keys_and_utf16() {
     let info = "<< /Title <FEFF004700720075006E00DF0065> /MSIP_Label_9fbde396-1a24-4c79-8edf-9254a0f35055_Enabled (True) /MSIP_Label_9fbde396-1a24-4c79-8edf-9254a0f35055_Name (Confidential \\\\ Extended) /Custom#20Key /NameValue >>";
-    let out = extract(&sample_pdf(info), &budget());
-    let title = prop(&out, "Title").unwrap();
+    let out = extract(&sample_pdf(info), &test_budget());
+    let title = out.property("Title").unwrap();
     assert_eq!(title, "Grunße");
     assert_eq!(
-        prop(
-            &out,
-            "MSIP_Label_9fbde396-1a24-4c79-8edf-9254a0f35055_Enabled"
-        ),
+        out.property("MSIP_Label_9fbde396-1a24-4c79-8edf-9254a0f35055_Enabled"),
         Some("True")
     );
     assert_eq!(
-        prop(&out, "MSIP_Label_9fbde396-1a24-4c79-8edf-9254a0f35055_Name"),
+        out.property("MSIP_Label_9fbde396-1a24-4c79-8edf-9254a0f35055_Name"),
         Some("Confidential \\ Extended")
     );
-    assert_eq!(prop(&out, "Custom Key"), Some("NameValue"));
+    assert_eq!(out.property("Custom Key"), Some("NameValue"));
     assert!(out.properties.iter().all(|p| p.location == "PDF Info"));
 }
 
@@ -123,10 +109,10 @@ fn xmp_metadata_properties() {
         ],
         "",
     );
-    let out = extract(&pdf, &budget());
+    let out = extract(&pdf, &test_budget());
     assert_eq!(out.error, None);
-    assert_eq!(prop(&out, "MSIP_Label_abc_Enabled"), Some("True"));
-    assert_eq!(prop(&out, "dc:title"), Some("Quarterly"));
+    assert_eq!(out.property("MSIP_Label_abc_Enabled"), Some("True"));
+    assert_eq!(out.property("dc:title"), Some("Quarterly"));
     assert!(out.parts_read.contains(&"XMP".to_string()));
 }
 
@@ -138,7 +124,7 @@ fn corrupt_input_is_an_error_not_a_panic() {
         b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>",
         b"not a pdf at all",
     ] {
-        let out = extract(bytes, &budget());
+        let out = extract(bytes, &test_budget());
         assert!(out.parts.is_empty());
         if let Some(e) = &out.error {
             assert_eq!(e.kind, ErrorKind::Corrupt);
@@ -147,7 +133,7 @@ fn corrupt_input_is_an_error_not_a_panic() {
     // Truncations of a valid file never panic.
     let pdf = sample_pdf("<< /Title (x) >>");
     for cut in (0..pdf.len()).step_by(37) {
-        let _ = extract(&pdf[..cut], &budget());
+        let _ = extract(&pdf[..cut], &test_budget());
     }
 }
 
@@ -170,7 +156,7 @@ fn flate_bomb_is_limit_exceeded() {
         "",
     );
     let start = std::time::Instant::now();
-    let out = extract(&pdf, &budget());
+    let out = extract(&pdf, &test_budget());
     assert_eq!(out.error.map(|e| e.kind), Some(ErrorKind::LimitExceeded));
     assert!(start.elapsed().as_secs() < 5);
 }
@@ -195,16 +181,16 @@ fn encrypt(pdf: &[u8], user: &str) -> Vec<u8> {
 fn owner_password_only_is_decrypted() {
     let pdf = encrypt(&sample_pdf("<< /Title (Secret title) >>"), "");
     assert!(memchr::memmem::find(&pdf, b"/Encrypt").is_some());
-    let out = extract(&pdf, &budget());
+    let out = extract(&pdf, &test_budget());
     assert_eq!(out.error, None);
     assert!(out.parts[0].text.starts_with("CONFIDENTIAL\nHello World"));
-    assert_eq!(prop(&out, "Title"), Some("Secret title"));
+    assert_eq!(out.property("Title"), Some("Secret title"));
 }
 
 #[test]
 fn user_password_is_encrypted_error() {
     let pdf = encrypt(&sample_pdf("<< /Title (Secret title) >>"), "user-secret");
-    let out = extract(&pdf, &budget());
+    let out = extract(&pdf, &test_budget());
     assert_eq!(out.error.map(|e| e.kind), Some(ErrorKind::Encrypted));
     assert!(out.parts.is_empty());
 }
@@ -224,7 +210,7 @@ fn form_xobjects_and_type3_scale() {
         ],
         "",
     );
-    let out = extract(&pdf, &budget());
+    let out = extract(&pdf, &test_budget());
     assert_eq!(out.error, None);
     assert_eq!(out.parts[0].text, "Footer mark\nBody");
 }
@@ -244,12 +230,12 @@ fn irm_wrapper_is_encrypted_but_keeps_metadata_and_wrapper_text() {
         ],
         "/Info 6 0 R",
     );
-    let out = extract(&pdf, &budget());
+    let out = extract(&pdf, &test_budget());
     assert_eq!(
         out.error.as_ref().map(|e| e.kind),
         Some(ErrorKind::Encrypted)
     );
-    assert_eq!(prop(&out, "MSIP_Label_abc_Enabled"), Some("True"));
+    assert_eq!(out.property("MSIP_Label_abc_Enabled"), Some("True"));
     assert_eq!(out.parts[0].text, "This PDF file is protected");
 }
 
@@ -272,7 +258,7 @@ fn truncated_flate_content_is_salvaged() {
         ],
         "",
     );
-    let out = extract(&pdf, &budget());
+    let out = extract(&pdf, &test_budget());
     assert_eq!(out.error, None);
     assert!(out.parts[0].text.starts_with("Salvaged line"));
 }
@@ -302,7 +288,7 @@ fn pagination_artifacts_become_header_and_footer_parts() {
         ],
         "",
     );
-    let out = extract(&pdf, &budget());
+    let out = extract(&pdf, &test_budget());
     assert_eq!(out.error, None);
     let find = |k: PartKind| {
         out.parts
