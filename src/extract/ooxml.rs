@@ -127,33 +127,22 @@ pub fn resolve_target(base_dir: &str, target: &str) -> String {
 
 /// Parses a `.rels` part; `base_dir` is the folder of its source part.
 pub fn parse_rels(text: &str, base_dir: &str, budget: &Budget) -> ExtractResult<Vec<Rel>> {
-    let mut tokens = Tokens::new(text);
-    let mut tick = Ticker::new(budget);
     let mut rels = Vec::new();
-    loop {
-        tick.tick()?;
-        match tokens.next_token() {
-            Ok(Some(Token::Start(e) | Token::Empty(e))) if e.local() == "Relationship" => {
-                if e.attr("TargetMode")
-                    .is_some_and(|m| m.eq_ignore_ascii_case("External"))
-                {
-                    continue;
-                }
-                let (Some(id), Some(t), Some(target)) =
-                    (e.attr("Id"), e.attr("Type"), e.attr("Target"))
-                else {
-                    continue;
-                };
-                rels.push(Rel {
-                    id,
-                    rel_type: t,
-                    target: resolve_target(base_dir, &target),
-                });
-            }
-            Ok(None) | Err(_) => break,
-            _ => {}
+    xml::each_element(text, "Relationship", budget, |e| {
+        if e.attr("TargetMode")
+            .is_some_and(|m| m.eq_ignore_ascii_case("External"))
+        {
+            return;
         }
-    }
+        if let (Some(id), Some(t), Some(target)) = (e.attr("Id"), e.attr("Type"), e.attr("Target"))
+        {
+            rels.push(Rel {
+                id,
+                rel_type: t,
+                target: resolve_target(base_dir, &target),
+            });
+        }
+    })?;
     Ok(rels)
 }
 
@@ -605,21 +594,12 @@ fn workbook(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
     let rels = read_rels(cx, main)?;
     let mut sheets: Vec<SheetRef> = Vec::new();
     if let Some(text) = &wb {
-        let mut tokens = Tokens::new(text);
-        let mut tick = Ticker::new(cx.budget);
-        loop {
-            tick.tick()?;
-            match tokens.next_token() {
-                Ok(Some(Token::Start(e) | Token::Empty(e))) if e.local() == "sheet" => {
-                    sheets.push(SheetRef {
-                        name: e.attr("name").unwrap_or_default(),
-                        rid: e.attr_prefixed("id").unwrap_or_default(),
-                    });
-                }
-                Ok(None) | Err(_) => break,
-                _ => {}
-            }
-        }
+        xml::each_element(text, "sheet", cx.budget, |e| {
+            sheets.push(SheetRef {
+                name: e.attr("name").unwrap_or_default(),
+                rid: e.attr_prefixed("id").unwrap_or_default(),
+            });
+        })?;
     }
     let sst = match rels.iter().find(|r| r.rel_type.ends_with("/sharedStrings")) {
         Some(r) => r.target.clone(),
@@ -858,24 +838,16 @@ fn presentation(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
     let rels = read_rels(cx, main)?;
     let mut slides: Vec<String> = Vec::new();
     if let Some(text) = &pres {
-        let mut tokens = Tokens::new(text);
-        let mut tick = Ticker::new(cx.budget);
-        loop {
-            tick.tick()?;
-            match tokens.next_token() {
-                Ok(Some(Token::Start(e) | Token::Empty(e))) if e.local() == "sldId" => {
-                    if let Some(rid) = e.attr_prefixed("id") {
-                        if let Some(r) = rels.iter().find(|r| r.id == rid) {
-                            if cx.pkg.has(&r.target) {
-                                slides.push(r.target.clone());
-                            }
-                        }
-                    }
-                }
-                Ok(None) | Err(_) => break,
-                _ => {}
+        let pkg = &cx.pkg;
+        xml::each_element(text, "sldId", cx.budget, |e| {
+            let target = e
+                .attr_prefixed("id")
+                .and_then(|rid| rels.iter().find(|r| r.id == rid))
+                .filter(|r| pkg.has(&r.target));
+            if let Some(r) = target {
+                slides.push(r.target.clone());
             }
-        }
+        })?;
     }
     if slides.is_empty() {
         let mut names = cx.pkg.names_where(|n| {
@@ -1022,30 +994,21 @@ pub fn parse_label_info(
     location: &str,
     budget: &Budget,
 ) -> ExtractResult<Vec<LabelInfoEntry>> {
-    let mut tokens = Tokens::new(text);
-    let mut tick = Ticker::new(budget);
+    let guid = |v: Option<String>| {
+        v.map(|s| crate::policy::normalise_guid(&s))
+            .unwrap_or_default()
+    };
     let mut out = Vec::new();
-    loop {
-        tick.tick()?;
-        match tokens.next_token() {
-            Ok(Some(Token::Start(e) | Token::Empty(e))) if e.local() == "label" => {
-                let guid = |v: Option<String>| {
-                    v.map(|s| crate::policy::normalise_guid(&s))
-                        .unwrap_or_default()
-                };
-                out.push(LabelInfoEntry {
-                    id: guid(e.attr("id")),
-                    site_id: guid(e.attr("siteId")),
-                    enabled: e.attr("enabled").is_some_and(|v| xml::parse_bool(&v)),
-                    removed: e.attr("removed").is_some_and(|v| xml::parse_bool(&v)),
-                    method: e.attr("method").unwrap_or_default(),
-                    location: location.to_string(),
-                });
-            }
-            Ok(None) | Err(_) => break,
-            _ => {}
-        }
-    }
+    xml::each_element(text, "label", budget, |e| {
+        out.push(LabelInfoEntry {
+            id: guid(e.attr("id")),
+            site_id: guid(e.attr("siteId")),
+            enabled: e.attr("enabled").is_some_and(|v| xml::parse_bool(&v)),
+            removed: e.attr("removed").is_some_and(|v| xml::parse_bool(&v)),
+            method: e.attr("method").unwrap_or_default(),
+            location: location.to_string(),
+        });
+    })?;
     Ok(out)
 }
 

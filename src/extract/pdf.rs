@@ -808,26 +808,25 @@ impl<'a> Walker<'a> {
         // Most shown strings are printable ASCII, which needs no mapping.
         if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
             out.push_str(text);
-            self.pens[cur] = Some(Pen { end, dir, size });
-            return;
-        }
-        for c in text.chars() {
-            match c {
-                '\r' | '\n' => {
-                    if !out.ends_with('\n') {
-                        out.push('\n');
+        } else {
+            for c in text.chars() {
+                match c {
+                    '\r' | '\n' => {
+                        if !out.ends_with('\n') {
+                            out.push('\n');
+                        }
                     }
+                    '\0'..='\u{8}' | '\u{b}'..='\u{1f}' => {}
+                    '\u{a0}' => out.push(' '),
+                    // Ligatures are spelled out so that words match ("conﬁdential").
+                    'ﬀ' => out.push_str("ff"),
+                    'ﬁ' => out.push_str("fi"),
+                    'ﬂ' => out.push_str("fl"),
+                    'ﬃ' => out.push_str("ffi"),
+                    'ﬄ' => out.push_str("ffl"),
+                    'ﬅ' | 'ﬆ' => out.push_str("st"),
+                    c => out.push(c),
                 }
-                '\0'..='\u{8}' | '\u{b}'..='\u{1f}' => {}
-                '\u{a0}' => out.push(' '),
-                // Ligatures are spelled out so that words match ("conﬁdential").
-                'ﬀ' => out.push_str("ff"),
-                'ﬁ' => out.push_str("fi"),
-                'ﬂ' => out.push_str("fl"),
-                'ﬃ' => out.push_str("ffi"),
-                'ﬄ' => out.push_str("ffl"),
-                'ﬅ' | 'ﬆ' => out.push_str("st"),
-                c => out.push(c),
             }
         }
         self.pens[cur] = Some(Pen { end, dir, size });

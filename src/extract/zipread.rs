@@ -133,38 +133,48 @@ impl<'a> Package<'a> {
         budget.check_part(info.compressed, info.size)?;
         let declared = info.size;
         let max_part = budget.limits.max_part_bytes;
-        if let Some(raw) = self.deflated_data(index) {
-            let limit = declared.min(max_part.saturating_add(1));
-            let result = inflate_raw(raw, limit, budget, buf);
-            budget.charge_inflated(buf.len() as u64)?;
-            check_size(buf.len() as u64, max_part)?;
-            return match result {
-                Ok(()) if buf.len() as u64 == declared => Ok(()),
-                Ok(()) => Err(ExtractError::corrupt("zip entry data is damaged")),
-                Err(e) => Err(e),
-            };
-        }
-        let mut file = self
-            .archive
-            .by_index(index)
-            .map_err(|e| map_open_error(&e))?;
-        // The zip crate caps output at the declared size; the extra byte lets
-        // an over-long stream show itself.
-        let cap = declared.min(max_part).saturating_add(1);
-        buf.reserve(declared.min(max_part).min(64 * 1024 * 1024) as usize);
-        let result = (&mut file).take(cap).read_to_end(buf);
-        budget.charge_inflated(buf.len() as u64)?;
-        check_size(buf.len() as u64, max_part)?;
-        match result {
-            Ok(_) => Ok(()),
-            // A CRC mismatch is reported once everything was read: keep the data.
-            Err(e)
-                if buf.len() as u64 == declared && e.kind() == std::io::ErrorKind::InvalidData =>
-            {
-                Ok(())
+        let damaged = || ExtractError::corrupt("zip entry data is damaged");
+        let result = match self.deflated_data(index) {
+            Some(raw) => {
+                let limit = declared.min(max_part.saturating_add(1));
+                inflate_raw(raw, limit, budget, buf).and_then(|()| {
+                    if buf.len() as u64 == declared {
+                        Ok(())
+                    } else {
+                        Err(damaged())
+                    }
+                })
             }
-            Err(_) => Err(ExtractError::corrupt("zip entry data is damaged")),
+            None => {
+                let mut file = self
+                    .archive
+                    .by_index(index)
+                    .map_err(|e| map_open_error(&e))?;
+                // The zip crate caps output at the declared size; the extra
+                // byte lets an over-long stream show itself.
+                let cap = declared.min(max_part).saturating_add(1);
+                buf.reserve(declared.min(max_part).min(64 * 1024 * 1024) as usize);
+                match (&mut file).take(cap).read_to_end(buf) {
+                    Ok(_) => Ok(()),
+                    // A CRC mismatch is reported once everything was read:
+                    // keep the data.
+                    Err(e)
+                        if buf.len() as u64 == declared
+                            && e.kind() == std::io::ErrorKind::InvalidData =>
+                    {
+                        Ok(())
+                    }
+                    Err(_) => Err(damaged()),
+                }
+            }
+        };
+        budget.charge_inflated(buf.len() as u64)?;
+        if buf.len() as u64 > max_part {
+            return Err(ExtractError::limit(
+                "a part's decompressed size exceeds the limit",
+            ));
         }
+        result
     }
 
     /// The compressed bytes of a plain deflated entry, borrowed from the
@@ -202,15 +212,6 @@ impl<'a> Package<'a> {
             None => Cow::Borrowed(""),
         }
     }
-}
-
-fn check_size(len: u64, max_part: u64) -> ExtractResult<()> {
-    if len > max_part {
-        return Err(ExtractError::limit(
-            "a part's decompressed size exceeds the limit",
-        ));
-    }
-    Ok(())
 }
 
 /// Output reserved at a time beyond the first reservation; the deadline

@@ -1,6 +1,5 @@
 //! Simple-font encodings (PDF 32000-1 Annex D) and glyph names.
 
-use std::ops::Deref;
 use std::sync::LazyLock;
 
 /// A 256-entry code -> character table; '\0' is "no character".
@@ -36,14 +35,14 @@ impl BaseEncoding {
         static STANDARD: LazyLock<CodeTable> = LazyLock::new(standard);
         static PDF_DOC: LazyLock<CodeTable> = LazyLock::new(pdf_doc);
         static SYMBOL: LazyLock<CodeTable> = LazyLock::new(symbol);
-        *match self {
+        let table: &LazyLock<CodeTable> = match self {
             BaseEncoding::WinAnsi => &WIN_ANSI,
             BaseEncoding::MacRoman => &MAC_ROMAN,
             BaseEncoding::Standard => &STANDARD,
             BaseEncoding::PdfDoc => &PDF_DOC,
             BaseEncoding::Symbol => &SYMBOL,
-        }
-        .deref()
+        };
+        **table
     }
 }
 

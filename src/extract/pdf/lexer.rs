@@ -133,7 +133,7 @@ impl<'a> Lexer<'a> {
             b'<' if self.data.get(self.pos + 1) == Some(&b'<') => {
                 let start = self.pos;
                 self.pos += 2;
-                self.skip_dict(0);
+                self.skip_dict();
                 let end = self.pos.min(start + MAX_DICT_RAW);
                 Some(Token::Operand(Operand::Dict(
                     self.data[start..end].to_vec(),
@@ -361,7 +361,7 @@ impl<'a> Lexer<'a> {
                 }
                 b'<' if self.data.get(self.pos + 1) == Some(&b'<') => {
                     self.pos += 2;
-                    self.skip_dict(depth + 1);
+                    self.skip_dict();
                     items.push(Operand::Dict(Vec::new()));
                 }
                 _ => match self.simple() {
@@ -414,7 +414,7 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn skip_dict(&mut self, _depth: usize) {
+    fn skip_dict(&mut self) {
         let mut depth = 1usize;
         while let Some(c) = self.peek() {
             match c {

@@ -121,6 +121,27 @@ impl<'b> Ticker<'b> {
     }
 }
 
+/// Calls `visit` for every start or empty element whose local name is
+/// `local`, in document order. Malformed XML ends the walk quietly: what
+/// was read before it counts. Only the deadline is an error.
+pub fn each_element<'t>(
+    text: &'t str,
+    local: &str,
+    budget: &Budget,
+    mut visit: impl FnMut(&Tag<'t>),
+) -> ExtractResult<()> {
+    let mut tokens = Tokens::new(text);
+    let mut tick = Ticker::new(budget);
+    loop {
+        tick.tick()?;
+        match tokens.next_token() {
+            Ok(Some(Token::Start(e) | Token::Empty(e))) if e.local() == local => visit(&e),
+            Ok(None) | Err(_) => return Ok(()),
+            _ => {}
+        }
+    }
+}
+
 /// Line-oriented text accumulator: lines separated by `\n`, no blank lines,
 /// no trailing blanks, capped at a number of bytes.
 #[derive(Debug, Default)]
