@@ -318,13 +318,28 @@ pub fn walk_flow(
                 }
                 match name {
                     _ if is_skipped(name) => skip = 1,
+                    _ if holds_no_text(name) => tokens.skip_past_end(e.name),
                     // The slide-number field of notes pages is not content.
                     "fld" if e.attr_raw("type") == Some("slidenum") => skip = 1,
-                    "delText" => del_depth += 1,
+                    "delText" => match tokens.text_before_end(e.name) {
+                        Some(t) => {
+                            if let Some(d) = deleted.as_deref_mut() {
+                                d.push_escaped(t);
+                            }
+                        }
+                        None => del_depth += 1,
+                    },
                     "tc" => cells += 1,
                     "tab" => main.push('\t'),
                     "br" | "cr" => main.push('\n'),
-                    _ if opts.text_elems.contains(&name) => text_depth += 1,
+                    _ if opts.text_elems.contains(&name) => match tokens.text_before_end(e.name) {
+                        Some(t) => {
+                            if let Some(b) = sink(del_depth, 1, main, &mut deleted) {
+                                b.push_escaped(t);
+                            }
+                        }
+                        None => text_depth += 1,
+                    },
                     _ => {}
                 }
             }
@@ -403,6 +418,28 @@ fn sink<'s>(
     } else {
         None
     }
+}
+
+/// Property elements: formatting only, never text, and a good part of the
+/// markup of a Word or PowerPoint part; skipped in one search each.
+#[inline]
+fn holds_no_text(name: &str) -> bool {
+    matches!(
+        name,
+        "rPr"
+            | "pPr"
+            | "tblPr"
+            | "trPr"
+            | "tcPr"
+            | "sectPr"
+            | "tblGrid"
+            | "spPr"
+            | "bodyPr"
+            | "lstStyle"
+            | "nvSpPr"
+            | "nvPicPr"
+            | "blipFill"
+    )
 }
 
 #[inline]
@@ -540,7 +577,16 @@ fn parse_shared_strings(text: &str, budget: &Budget) -> ExtractResult<SharedStri
         tick.tick()?;
         match tokens.next_token() {
             Ok(Some(Token::Start(e))) => match e.local() {
-                "si" => start = out.text.len(),
+                "si" => {
+                    start = out.text.len();
+                    // Most strings are `<si><t>text</t></si>`.
+                    if skip == 0 && tokens.eat("<t>") {
+                        match tokens.text_before_end("t") {
+                            Some(t) => push_cell_escaped(&mut out.text, t, &mut scratch),
+                            None => in_t = true,
+                        }
+                    }
+                }
                 "rPh" => skip += 1,
                 "t" if skip == 0 => in_t = true,
                 _ => {}
@@ -687,6 +733,13 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
                 "c" => {
                     cell_type = cell_type_of(&e);
                     value.clear();
+                    // Most cells are `<c ...><v>value</v></c>`.
+                    if tokens.eat("<v>") {
+                        match tokens.text_before_end("v") {
+                            Some(t) => push_cell_escaped(&mut value, t, &mut scratch),
+                            None => in_v = true,
+                        }
+                    }
                 }
                 "v" => in_v = true,
                 "is" => in_is = true,
@@ -768,6 +821,11 @@ enum CellType {
 }
 
 fn cell_type_of(e: &Tag<'_>) -> CellType {
+    // The type attribute is the only one of a cell with a lowercase `t`
+    // (`r`, `s`, `cm`, `vm`, `ph`; references are uppercase).
+    if !e.raw_attributes().contains('t') {
+        return CellType::Number;
+    }
     match e.attr_raw("t") {
         Some("s") => CellType::Shared,
         Some("b") => CellType::Bool,
@@ -1253,8 +1311,9 @@ mod tests {
     fn pptx_slides_in_presentation_order() {
         let pres = br#"<p:presentation xmlns:p="p" xmlns:r="r"><p:sldIdLst><p:sldId id="257" r:id="rId3"/><p:sldId id="256" r:id="rId2"/></p:sldIdLst></p:presentation>"#;
         let rels = br#"<Relationships><Relationship Id="rId2" Type="x/slide" Target="slides/slide1.xml"/><Relationship Id="rId3" Type="x/slide" Target="slides/slide2.xml"/></Relationships>"#;
+        // Tab stops in paragraph properties are not tabs.
         let slide = |t: &str| {
-            format!(r#"<p:sld xmlns:p="p" xmlns:a="a"><p:cSld><p:spTree><p:sp><p:txBody><a:p><a:r><a:t>{t}</a:t></a:r></a:p><a:p><a:r><a:t>line</a:t></a:r><a:br/><a:r><a:t>two</a:t></a:r></a:p></p:txBody></p:sp></p:spTree></p:cSld></p:sld>"#).into_bytes()
+            format!(r#"<p:sld xmlns:p="p" xmlns:a="a"><p:cSld><p:spTree><p:sp><p:txBody><a:p><a:pPr><a:tabLst><a:tab pos="770255"/></a:tabLst></a:pPr><a:r><a:rPr lang="nl-BE"/><a:t>{t}</a:t></a:r></a:p><a:p><a:r><a:t>line</a:t></a:r><a:br/><a:r><a:t>two</a:t></a:r></a:p></p:txBody></p:sp></p:spTree></p:cSld></p:sld>"#).into_bytes()
         };
         let s1 = slide("first file");
         let s2 = slide("second file");

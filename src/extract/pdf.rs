@@ -738,16 +738,13 @@ impl<'a> Walker<'a> {
             &mul(&[gs.size * gs.h_scale, 0.0, 0.0, gs.size, 0.0, gs.rise], tm),
             &gs.ctm,
         );
-        let mut advance = 0.0f32;
         self.scratch.clear();
         let mut scratch = std::mem::take(&mut self.scratch);
-        font.decode(bytes, &mut scratch, |g| {
-            let mut w = g.width * font.scale * gs.size + gs.char_spacing;
-            if g.is_space {
-                w += gs.word_spacing;
-            }
-            advance += w * gs.h_scale;
-        });
+        let sum = font.decode(bytes, &mut scratch);
+        let mut advance = (sum.width * font.scale * gs.size
+            + sum.glyphs as f32 * gs.char_spacing
+            + sum.spaces as f32 * gs.word_spacing)
+            * gs.h_scale;
         if !advance.is_finite() {
             advance = 0.0;
         }

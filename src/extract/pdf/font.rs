@@ -246,8 +246,11 @@ enum Kind {
         table: Box<CodeTable>,
         /// Glyph-name text for codes whose names are not single characters.
         names: HashMap<u8, Box<str>>,
-        first_char: u32,
-        widths: Vec<f32>,
+        /// Advance width of every code, /MissingWidth where /Widths has none.
+        widths: Box<[f32; 256]>,
+        /// Printable ASCII codes stand for themselves and no /ToUnicode
+        /// remaps them: a string of them is its own text.
+        ascii_plain: bool,
     },
     Composite {
         split: CodeSplit,
@@ -262,15 +265,19 @@ pub struct Font {
     to_unicode: Option<CMap>,
     /// Glyph space to text space (1/1000, or Type3 FontMatrix).
     pub scale: f32,
-    missing_width: f32,
 }
 
-/// One decoded code of a shown string.
-pub struct Glyph {
-    /// Advance in glyph space units (thousandths of text space for most fonts).
+/// What a shown string adds up to, for its advance: the advance is linear
+/// in these, so the caller scales them once per string, not once per glyph.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Advance {
+    /// Sum of the glyph widths, in glyph space units (thousandths of text
+    /// space for most fonts).
     pub width: f32,
-    /// Whether the code is the single-byte code 32 (word spacing applies).
-    pub is_space: bool,
+    /// Number of codes (character spacing applies to each).
+    pub glyphs: u32,
+    /// Number of single-byte codes 32 (word spacing applies to each).
+    pub spaces: u32,
 }
 
 fn num(obj: &Object) -> Option<f32> {
@@ -302,15 +309,16 @@ impl Font {
     /// A font for text shown without a (usable) font: Latin-1-ish codes.
     pub fn fallback() -> Font {
         Font {
-            kind: Kind::Simple {
-                table: Box::new(BaseEncoding::WinAnsi.table()),
-                names: HashMap::new(),
-                first_char: 0,
-                widths: Vec::new(),
-            },
+            kind: simple(
+                Box::new(BaseEncoding::WinAnsi.table()),
+                HashMap::new(),
+                0,
+                &[],
+                0.0,
+                false,
+            ),
             to_unicode: None,
             scale: 0.001,
-            missing_width: 0.0,
         }
     }
 
@@ -413,7 +421,7 @@ impl Font {
                 }
             }
         }
-        let first_char = get(doc, dict, b"FirstChar")
+        let mut first_char = get(doc, dict, b"FirstChar")
             .and_then(num)
             .unwrap_or(0.0)
             .max(0.0) as u32;
@@ -427,28 +435,19 @@ impl Font {
         };
         if widths.is_empty() && subtype != b"Type3" {
             widths = (0..=255u8).map(|c| default_width(&base_font, c)).collect();
-            return Font {
-                kind: Kind::Simple {
-                    table,
-                    names,
-                    first_char: 0,
-                    widths,
-                },
-                to_unicode,
-                scale,
-                missing_width,
-            };
+            first_char = 0;
         }
         Font {
-            kind: Kind::Simple {
+            kind: simple(
                 table,
                 names,
                 first_char,
-                widths,
-            },
+                &widths,
+                missing_width,
+                to_unicode.is_some(),
+            ),
             to_unicode,
             scale,
-            missing_width,
         }
     }
 
@@ -495,20 +494,31 @@ impl Font {
             },
             to_unicode,
             scale: 0.001,
-            missing_width: 0.0,
         }
     }
 
-    /// Decodes a shown string: appends its text to `out` and calls `advance`
-    /// for each code with its width.
-    pub fn decode(&self, bytes: &[u8], out: &mut String, mut advance: impl FnMut(Glyph)) {
+    /// Decodes a shown string: appends its text to `out` and returns what
+    /// its codes add up to for the advance.
+    pub fn decode(&self, bytes: &[u8], out: &mut String) -> Advance {
         match &self.kind {
             Kind::Simple {
                 table,
                 names,
-                first_char,
                 widths,
+                ascii_plain,
             } => {
+                let adv = Advance {
+                    width: width_sum(widths, bytes),
+                    glyphs: bytes.len() as u32,
+                    spaces: bytes.iter().filter(|&&b| b == b' ').count() as u32,
+                };
+                // Most shown strings are printable ASCII in a standard
+                // encoding: their bytes are their text.
+                if *ascii_plain && bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
+                    // All ASCII, so valid UTF-8.
+                    out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+                    return adv;
+                }
                 out.reserve(bytes.len());
                 for &b in bytes {
                     let mapped = match &self.to_unicode {
@@ -523,19 +533,15 @@ impl Font {
                             out.push_str(s);
                         }
                     }
-                    let idx = u32::from(b).wrapping_sub(*first_char) as usize;
-                    let w = widths.get(idx).copied().unwrap_or(self.missing_width);
-                    advance(Glyph {
-                        width: w,
-                        is_space: b == 32,
-                    });
                 }
+                adv
             }
             Kind::Composite {
                 split,
                 default_width,
                 widths,
             } => {
+                let mut adv = Advance::default();
                 if let CodeSplit::Charset(enc) = split {
                     if self.to_unicode.is_none() {
                         let (text, _, _) = enc.decode(bytes);
@@ -546,12 +552,9 @@ impl Font {
                             } else {
                                 *default_width
                             };
-                            advance(Glyph {
-                                width: w,
-                                is_space: c == ' ',
-                            });
+                            adv.add(w, c == ' ');
                         }
-                        return;
+                        return adv;
                     }
                 }
                 let mut i = 0;
@@ -585,15 +588,63 @@ impl Font {
                         _ => code,
                     };
                     let w = widths.get(&cid).copied().unwrap_or(*default_width);
-                    advance(Glyph {
-                        width: w,
-                        is_space: len == 1 && code == 32,
-                    });
+                    adv.add(w, len == 1 && code == 32);
                     i += len.max(1);
                 }
+                adv
             }
         }
     }
+}
+
+impl Advance {
+    #[inline]
+    fn add(&mut self, width: f32, is_space: bool) {
+        self.width += width;
+        self.glyphs += 1;
+        self.spaces += u32::from(is_space);
+    }
+}
+
+/// The simple-font kind, with its widths laid out by code.
+fn simple(
+    table: Box<CodeTable>,
+    names: HashMap<u8, Box<str>>,
+    first_char: u32,
+    widths_from_first: &[f32],
+    missing_width: f32,
+    has_to_unicode: bool,
+) -> Kind {
+    let mut widths = Box::new([missing_width; 256]);
+    for (i, &w) in widths_from_first.iter().enumerate() {
+        if let Some(slot) = (first_char as usize)
+            .checked_add(i)
+            .and_then(|code| widths.get_mut(code))
+        {
+            *slot = w;
+        }
+    }
+    let ascii_plain = !has_to_unicode && (0x20u8..0x7f).all(|b| table[b as usize] == b as char);
+    Kind::Simple {
+        table,
+        names,
+        widths,
+        ascii_plain,
+    }
+}
+
+/// Sum of the widths of `codes`, in four independent lanes so the adds do not
+/// wait on each other.
+fn width_sum(widths: &[f32; 256], codes: &[u8]) -> f32 {
+    let mut lanes = [0.0f32; 4];
+    let mut chunks = codes.chunks_exact(4);
+    for c in &mut chunks {
+        for (lane, &b) in lanes.iter_mut().zip(c) {
+            *lane += widths[b as usize];
+        }
+    }
+    let tail: f32 = chunks.remainder().iter().map(|&b| widths[b as usize]).sum();
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail
 }
 
 fn charset_code_len(enc: &'static encoding_rs::Encoding, bytes: &[u8]) -> Option<usize> {

@@ -287,7 +287,14 @@ impl<'a> Lexer<'a> {
     fn literal_string(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
         let mut depth = 1usize;
-        while let Some(c) = self.peek() {
+        loop {
+            // Plain runs are copied whole; only parentheses and escapes need
+            // a look.
+            let rest = self.data.get(self.pos..).unwrap_or_default();
+            let run = memchr::memchr3(b'(', b')', b'\\', rest).unwrap_or(rest.len());
+            out.extend_from_slice(&rest[..run]);
+            self.pos += run;
+            let Some(c) = self.peek() else { break };
             self.pos += 1;
             match c {
                 b'(' => {

@@ -53,6 +53,13 @@ impl<'a> Tag<'a> {
         super::local(self.name)
     }
 
+    /// Everything after the name, unparsed: for a quick look before
+    /// parsing.
+    #[inline]
+    pub fn raw_attributes(&self) -> &'a str {
+        self.attrs
+    }
+
     /// Attributes as (qualified key, raw value) pairs, in order.
     pub fn attributes(&self) -> Attributes<'a> {
         Attributes { rest: self.attrs }
@@ -201,6 +208,63 @@ impl<'a> Tokens<'a> {
                 }
             }
         }
+    }
+    /// Moves past `markup` if the input goes on with it exactly.
+    #[inline]
+    pub fn eat(&mut self, markup: &str) -> bool {
+        let hit = self.src.as_bytes()[self.pos..].starts_with(markup.as_bytes());
+        if hit {
+            self.pos += markup.len();
+        }
+        hit
+    }
+
+    /// Right after a start tag: when the input goes on with character data
+    /// (no markup) and then `</qname>`, returns that data, still escaped,
+    /// and moves past the end tag. Saves the caller two tokens for the most
+    /// common shape of a text element.
+    #[inline]
+    pub fn text_before_end(&mut self, qname: &str) -> Option<&'a str> {
+        let bytes = self.src.as_bytes();
+        let lt = self.pos + short_scan::find1(&bytes[self.pos..], b'<')?;
+        let after = end_tag_at(bytes, lt, qname)?;
+        let text = &self.src[self.pos..lt];
+        self.pos = after;
+        Some(text)
+    }
+
+    /// Right after the start tag of an element with no text worth reading
+    /// (run or paragraph properties), moves past its end tag `</qname>`.
+    /// An element of the same name nested inside ends the skip early, which
+    /// only leaves the caller a few more tokens to read. Without such an end
+    /// tag the position stays, and the caller reads on token by token.
+    pub fn skip_past_end(&mut self, qname: &str) {
+        let bytes = self.src.as_bytes();
+        let mut i = self.pos;
+        while let Some(off) = short_scan::find1(&bytes[i..], b'<') {
+            let lt = i + off;
+            if let Some(after) = end_tag_at(bytes, lt, qname) {
+                self.pos = after;
+                return;
+            }
+            i = lt + 1;
+        }
+    }
+}
+
+/// When an end tag `</qname>` (space allowed before `>`) starts at `lt`,
+/// the position after it.
+#[inline]
+fn end_tag_at(bytes: &[u8], lt: usize, qname: &str) -> Option<usize> {
+    let rest = bytes.get(lt + 2..)?;
+    if bytes[lt + 1] != b'/' || !rest.starts_with(qname.as_bytes()) {
+        return None;
+    }
+    let after_name = lt + 2 + qname.len();
+    match *bytes.get(after_name)? {
+        b'>' => Some(after_name + 1),
+        c if is_space(c) => find_byte(bytes, after_name, b'>').ok().map(|i| i + 1),
+        _ => None,
     }
 }
 
@@ -404,6 +468,36 @@ mod tests {
         ] {
             assert_eq!(all(src), Err(Malformed), "{src:?}");
         }
+    }
+
+    #[test]
+    fn shortcuts_take_text_and_skip_properties() {
+        let src = "<w:r><w:rPr><w:rPrChange><w:rPr><w:b/></w:rPr></w:rPrChange></w:rPr >\
+                   <w:t>A &amp; B</w:t ><v>1</v><t>x<b/></t>";
+        let mut t = Tokens::new(src);
+        t.next_token().unwrap(); // <w:r>
+        t.next_token().unwrap(); // <w:rPr>
+        t.skip_past_end("w:rPr");
+        // The nested w:rPr ends the skip early; the rest is plain tokens.
+        assert_eq!(t.next_token().unwrap(), Some(Token::End("w:rPrChange")));
+        assert_eq!(t.next_token().unwrap(), Some(Token::End("w:rPr")));
+        assert!(!t.eat("<w:p>"));
+        assert!(t.eat("<w:t>"));
+        assert_eq!(t.text_before_end("w:t"), Some("A &amp; B"));
+        assert!(t.eat("<v>"));
+        assert_eq!(t.text_before_end("v"), Some("1"));
+        assert!(t.eat("<t>"));
+        // Markup before the end tag: no shortcut, and nothing consumed.
+        assert_eq!(t.text_before_end("t"), None);
+        assert_eq!(t.next_token().unwrap(), Some(Token::Text("x")));
+        // No end tag at all: the skip leaves the position alone.
+        let mut t = Tokens::new("<a:pPr><a:tab/>");
+        t.next_token().unwrap();
+        t.skip_past_end("a:pPr");
+        assert_eq!(
+            t.next_token().unwrap(),
+            Some(Token::Empty(tag("a:tab", "")))
+        );
     }
 
     #[test]
