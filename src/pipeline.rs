@@ -60,16 +60,18 @@ pub fn inspect_file(job: &FileJob, ctx: &Context) -> FileOutcome {
         );
         return FileOutcome::Records(vec![unreadable_record(job, None, err, ctx)]);
     }
-    let bytes = match read_file(&job.fs_path, ctx.limits.max_file_size) {
+    let bytes = match read_file(&job.fs_path, job.size, ctx.limits.max_file_size) {
         Ok(b) => b,
         Err(err) => return FileOutcome::Records(vec![unreadable_record(job, None, err, ctx)]),
     };
     inspect_bytes(job, &bytes, ctx)
 }
 
-fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, ExtractError> {
+/// Reads a whole file of about `size` bytes (the walk's figure): sized up
+/// front, the read takes two calls instead of a dozen growing ones.
+fn read_file(path: &Path, size: u64, limit: u64) -> Result<Vec<u8>, ExtractError> {
     let file = std::fs::File::open(path).map_err(|e| ExtractError::io(&e))?;
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(size.min(limit) as usize + 1);
     file.take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| ExtractError::io(&e))?;
