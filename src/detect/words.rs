@@ -6,11 +6,14 @@
 //! its overlapping search walks byte by byte with more bookkeeping per byte
 //! than this loop, which is one class lookup and one table load. That table
 //! load depends on the previous one, so a single walk waits on load latency;
-//! long texts are walked as two halves at once to overlap the two chains.
+//! long texts are walked as four slices at once to overlap the four chains.
 
 /// Texts shorter than this are walked in one piece (the split costs a few
-/// overlap bytes and a second loop).
+/// overlap bytes and more loops).
 const SPLIT_MIN: usize = 256;
+
+/// Independent walks interleaved over slices of a long text.
+const CHAINS: usize = 4;
 
 pub(super) struct Words {
     /// Byte -> column of the transition table; ASCII letters share the
@@ -133,30 +136,40 @@ impl Words {
     /// particular order.
     pub(super) fn for_each(&self, hay: &[u8], mut f: impl FnMut(usize, usize, usize)) {
         let n = hay.len();
-        if n < SPLIT_MIN.max(4 * self.max_len) {
+        if n < SPLIT_MIN.max(2 * CHAINS * self.max_len) {
             self.walk(hay, 0, 0, self.start, &mut f);
             return;
         }
-        // The second walk starts early enough to see every word that ends
-        // in its half, and reports only those.
-        let mid = n / 2;
-        let b0 = mid + 1 - self.max_len;
-        let (a, b) = (&hay[..mid], &hay[b0..]);
+        // Chain k walks the k-th slice of the text, starting early enough
+        // to see every word that ends in its slice, and reports only those.
+        let mut from = [0usize; CHAINS];
+        let mut to = [0usize; CHAINS];
+        let mut min_end = [0usize; CHAINS];
+        for k in 1..CHAINS {
+            let cut = n * k / CHAINS;
+            from[k] = cut + 1 - self.max_len;
+            min_end[k] = cut + 1;
+            to[k - 1] = cut;
+        }
+        to[CHAINS - 1] = n;
+        let common = (0..CHAINS).map(|k| to[k] - from[k]).min().unwrap_or(0);
         let trans = &self.trans[..];
         let classes = &self.classes;
         let limit = self.match_limit;
-        let (mut sa, mut sb) = (self.start, self.start);
-        for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
-            sa = trans[sa as usize + classes[x as usize] as usize];
-            sb = trans[sb as usize + classes[y as usize] as usize];
-            if sa < limit {
-                self.emit(sa, i + 1, 0, &mut f);
-            }
-            if sb < limit {
-                self.emit(sb, b0 + i + 1, mid + 1, &mut f);
+        let mut state = [self.start; CHAINS];
+        for i in 0..common {
+            for k in 0..CHAINS {
+                let at = from[k] + i;
+                state[k] = trans[state[k] as usize + classes[hay[at] as usize] as usize];
+                if state[k] < limit {
+                    self.emit(state[k], at + 1, min_end[k], &mut f);
+                }
             }
         }
-        self.walk(&b[a.len()..], b0 + a.len(), mid + 1, sb, &mut f);
+        for k in 0..CHAINS {
+            let rest = from[k] + common;
+            self.walk(&hay[rest..to[k]], rest, min_end[k], state[k], &mut f);
+        }
     }
 
     /// Walks `hay` (which starts at `offset` in the text) from state `s`;
