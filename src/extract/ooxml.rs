@@ -724,6 +724,21 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
             result = Err(e);
             break;
         }
+        // Most cells are `<c ...><v>value</v></c>`: read without tokens.
+        if let Some(e) = tokens.start_tag("c") {
+            cell_type = cell_type_of(&e);
+            value.clear();
+            if tokens.eat("<v>") {
+                match tokens.text_before_end("v") {
+                    Some(t) => push_cell_escaped(&mut value, t, &mut scratch),
+                    None => in_v = true,
+                }
+            }
+            if !in_v && tokens.eat("</c>") {
+                end_cell(&mut out, &mut value, cell_type, sst);
+            }
+            continue;
+        }
         let token = match tokens.next_token() {
             Ok(Some(t)) => t,
             Ok(None) | Err(_) => break, // keep what was read
@@ -733,13 +748,6 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
                 "c" => {
                     cell_type = cell_type_of(&e);
                     value.clear();
-                    // Most cells are `<c ...><v>value</v></c>`.
-                    if tokens.eat("<v>") {
-                        match tokens.text_before_end("v") {
-                            Some(t) => push_cell_escaped(&mut value, t, &mut scratch),
-                            None => in_v = true,
-                        }
-                    }
                 }
                 "v" => in_v = true,
                 "is" => in_is = true,
@@ -760,22 +768,7 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
                 "t" => in_is_t = false,
                 "is" => in_is = false,
                 "rPh" => skip = skip.saturating_sub(1),
-                "c" => {
-                    let v = value.trim();
-                    if !v.is_empty() {
-                        match cell_type {
-                            CellType::Shared => {
-                                if let Some(s) = sst.get(v) {
-                                    out.push_str(s);
-                                }
-                            }
-                            CellType::Bool => out.push_str(if v == "1" { "TRUE" } else { "FALSE" }),
-                            CellType::Number | CellType::Inline => out.push_str(v),
-                        }
-                        out.cell_end();
-                    }
-                    value.clear();
-                }
+                "c" => end_cell(&mut out, &mut value, cell_type, sst),
                 "row" => out.newline(),
                 "oddHeader" | "evenHeader" | "firstHeader" | "oddFooter" | "evenFooter"
                 | "firstFooter" => {
@@ -812,6 +805,24 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
     result
 }
 
+/// Writes a cell's value (the shared string it points to, for `t="s"`).
+fn end_cell(out: &mut TextBuf, value: &mut String, cell_type: CellType, sst: &SharedStrings) {
+    let v = value.trim();
+    if !v.is_empty() {
+        match cell_type {
+            CellType::Shared => {
+                if let Some(s) = sst.get(v) {
+                    out.push_str(s);
+                }
+            }
+            CellType::Bool => out.push_str(if v == "1" { "TRUE" } else { "FALSE" }),
+            CellType::Number | CellType::Inline => out.push_str(v),
+        }
+        out.cell_end();
+    }
+    value.clear();
+}
+
 #[derive(Clone, Copy)]
 enum CellType {
     Shared,
@@ -822,11 +833,17 @@ enum CellType {
 
 fn cell_type_of(e: &Tag<'_>) -> CellType {
     // The type attribute is the only one of a cell with a lowercase `t`
-    // (`r`, `s`, `cm`, `vm`, `ph`; references are uppercase).
-    if !e.raw_attributes().contains('t') {
+    // (`r`, `s`, `cm`, `vm`, `ph`; references are uppercase), and it is
+    // nearly always written ` t="..."`.
+    let attrs = e.raw_attributes();
+    let Some(at) = attrs.find('t') else {
         return CellType::Number;
-    }
-    match e.attr_raw("t") {
+    };
+    let value = match attrs[at..].strip_prefix("t=\"") {
+        Some(v) if attrs[..at].ends_with(' ') => v.split('"').next(),
+        _ => e.attr_raw("t"),
+    };
+    match value {
         Some("s") => CellType::Shared,
         Some("b") => CellType::Bool,
         Some("inlineStr") => CellType::Inline,
@@ -1295,6 +1312,33 @@ mod tests {
             x.part_text(PartKind::Other, "xl/drawings/drawing1.xml"),
             Some("box text")
         );
+    }
+
+    #[test]
+    fn cell_types_however_written() {
+        let type_of = |tag: &str| {
+            let mut t = crate::extract::xml::tokens::Tokens::new(tag);
+            match t.next_token() {
+                Ok(Some(Token::Start(e))) => cell_type_of(&e),
+                other => panic!("{other:?}"),
+            }
+        };
+        for (tag, want) in [
+            ("<c r=\"A1\" t=\"s\">", "s"),
+            ("<c r=\"A1\" s=\"3\" t='b'>", "b"),
+            ("<c t = \"inlineStr\" r=\"A1\">", "inline"),
+            ("<c\tt=\"s\">", "s"),
+            ("<c r=\"A1\" s=\"3\">", "number"),
+            ("<c r=\"A1\" t=\"n\">", "number"),
+        ] {
+            let got = match type_of(tag) {
+                CellType::Shared => "s",
+                CellType::Bool => "b",
+                CellType::Inline => "inline",
+                CellType::Number => "number",
+            };
+            assert_eq!(got, want, "{tag}");
+        }
     }
 
     #[test]

@@ -514,7 +514,7 @@ impl Font {
                 };
                 // Most shown strings are printable ASCII in a standard
                 // encoding: their bytes are their text.
-                if *ascii_plain && bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
+                if *ascii_plain && super::is_printable_ascii(bytes) {
                     // All ASCII, so valid UTF-8.
                     out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
                     return adv;

@@ -306,3 +306,17 @@ fn pagination_artifacts_become_header_and_footer_parts() {
         Some(("page 1 footer", "CONFIDENTIAL footer"))
     );
 }
+
+#[test]
+fn printable_ascii_check_sees_every_byte() {
+    assert!(super::is_printable_ascii(b""));
+    let line = b"Report customer contract quarterly ~ (all printable) ".repeat(3);
+    assert!(super::is_printable_ascii(&line));
+    for at in [0, 31, 32, 33, line.len() - 1] {
+        for bad in [0x1f, 0x7f, 0x80, 0xff, b'\n'] {
+            let mut l = line.clone();
+            l[at] = bad;
+            assert!(!super::is_printable_ascii(&l), "{bad:#x} at {at}");
+        }
+    }
+}

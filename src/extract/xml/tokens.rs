@@ -219,6 +219,33 @@ impl<'a> Tokens<'a> {
         hit
     }
 
+    /// When the input goes on with the start tag `<qname ...>` (not an
+    /// empty-element tag), moves past it and returns it: what
+    /// [`Tokens::next_token`] would return, without its general dispatch.
+    #[inline]
+    pub fn start_tag(&mut self, qname: &str) -> Option<Tag<'a>> {
+        let bytes = self.src.as_bytes();
+        let start = self.pos;
+        let rest = &bytes[start..];
+        let after_name = start + 1 + qname.len();
+        if rest.first() != Some(&b'<') || !rest[1..].starts_with(qname.as_bytes()) {
+            return None;
+        }
+        match bytes.get(after_name) {
+            Some(&c) if c == b'>' || is_space(c) => {}
+            _ => return None,
+        }
+        let close = tag_end(bytes, after_name).ok()?;
+        if bytes[close - 1] == b'/' {
+            return None;
+        }
+        self.pos = close + 1;
+        Some(Tag {
+            name: &self.src[start + 1..after_name],
+            attrs: &self.src[after_name..close],
+        })
+    }
+
     /// Right after a start tag: when the input goes on with character data
     /// (no markup) and then `</qname>`, returns that data, still escaped,
     /// and moves past the end tag. Saves the caller two tokens for the most
@@ -490,6 +517,15 @@ mod tests {
         // Markup before the end tag: no shortcut, and nothing consumed.
         assert_eq!(t.text_before_end("t"), None);
         assert_eq!(t.next_token().unwrap(), Some(Token::Text("x")));
+        // Start tags by name: not a longer name, not an empty element.
+        let mut t = Tokens::new("<col a='1'/><c r=\"B2\"/><c r=\"A1\" t=\"s\"><v>");
+        assert_eq!(t.start_tag("c"), None);
+        t.next_token().unwrap();
+        assert_eq!(t.start_tag("c"), None);
+        t.next_token().unwrap();
+        let c = t.start_tag("c").expect("a start tag");
+        assert_eq!((c.name, c.attr_raw("t")), ("c", Some("s")));
+        assert!(t.eat("<v>"));
         // No end tag at all: the skip leaves the position alone.
         let mut t = Tokens::new("<a:pPr><a:tab/>");
         t.next_token().unwrap();
