@@ -317,6 +317,8 @@ pub fn walk_flow(
                     continue;
                 }
                 match name {
+                    // Runs and paragraphs, most of the start tags: first.
+                    "r" | "p" => {}
                     _ if is_skipped(name) => skip = 1,
                     _ if holds_no_text(name) => tokens.skip_past_end(e.name),
                     // The slide-number field of notes pages is not content.
