@@ -838,11 +838,13 @@ fn cell_type_of(e: &Tag<'_>) -> CellType {
     // (`r`, `s`, `cm`, `vm`, `ph`; references are uppercase), and it is
     // nearly always written ` t="..."`.
     let attrs = e.raw_attributes();
-    let Some(at) = attrs.find('t') else {
+    let Some(at) = memchr::memchr(b't', attrs.as_bytes()) else {
         return CellType::Number;
     };
     let value = match attrs[at..].strip_prefix("t=\"") {
-        Some(v) if attrs[..at].ends_with(' ') => v.split('"').next(),
+        Some(v) if attrs[..at].ends_with(' ') => {
+            memchr::memchr(b'"', v.as_bytes()).map(|end| &v[..end])
+        }
         _ => e.attr_raw("t"),
     };
     match value {
