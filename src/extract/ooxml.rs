@@ -321,27 +321,21 @@ pub fn walk_flow(
                     "r" | "p" => {}
                     _ if is_skipped(name) => skip = 1,
                     _ if holds_no_text(name) => tokens.skip_past_end(e.name),
-                    // The slide-number field of notes pages is not content.
-                    "fld" if e.attr_raw("type") == Some("slidenum") => skip = 1,
-                    "delText" => match tokens.text_before_end(e.name) {
-                        Some(t) => {
-                            if let Some(d) = deleted.as_deref_mut() {
-                                d.push_escaped(t);
-                            }
+                    "delText" => {
+                        let into = sink(1, text_depth, main, &mut deleted);
+                        if !take_text(&mut tokens, e.name, into) {
+                            del_depth += 1;
                         }
-                        None => del_depth += 1,
-                    },
+                    }
                     "tc" => cells += 1,
                     "tab" => main.push('\t'),
                     "br" | "cr" => main.push('\n'),
-                    _ if opts.text_elems.contains(&name) => match tokens.text_before_end(e.name) {
-                        Some(t) => {
-                            if let Some(b) = sink(del_depth, 1, main, &mut deleted) {
-                                b.push_escaped(t);
-                            }
+                    _ if opts.text_elems.contains(&name) => {
+                        let into = sink(del_depth, 1, main, &mut deleted);
+                        if !take_text(&mut tokens, e.name, into) {
+                            text_depth += 1;
                         }
-                        None => text_depth += 1,
-                    },
+                    }
                     _ => {}
                 }
             }
@@ -403,6 +397,22 @@ pub fn walk_flow(
         }
     }
     Ok(())
+}
+
+/// Right after the start tag of a text element: takes its text into `into`
+/// (nowhere if `None`) when it is plain character data up to the end tag.
+/// False when the element holds markup, which the token loop then reads.
+#[inline]
+fn take_text(tokens: &mut Tokens<'_>, qname: &str, into: Option<&mut TextBuf>) -> bool {
+    match tokens.text_before_end(qname) {
+        Some(t) => {
+            if let Some(b) = into {
+                b.push_escaped(t);
+            }
+            true
+        }
+        None => false,
+    }
 }
 
 /// The buffer text goes to: deleted text first, then ordinary text elements.
@@ -582,11 +592,8 @@ fn parse_shared_strings(text: &str, budget: &Budget) -> ExtractResult<SharedStri
                 "si" => {
                     start = out.text.len();
                     // Most strings are `<si><t>text</t></si>`.
-                    if skip == 0 && tokens.eat("<t>") {
-                        match tokens.text_before_end("t") {
-                            Some(t) => push_cell_escaped(&mut out.text, t, &mut scratch),
-                            None => in_t = true,
-                        }
+                    if skip == 0 {
+                        in_t |= enter_cell_child(&mut tokens, "t", &mut out.text, &mut scratch);
                     }
                 }
                 "rPh" => skip += 1,
@@ -609,6 +616,27 @@ fn parse_shared_strings(text: &str, budget: &Budget) -> ExtractResult<SharedStri
         }
     }
     Ok(out)
+}
+
+/// When the input goes on with the unprefixed child `<name>`, reads it and
+/// its text into `out` as cell text. True when that leaves the reader inside
+/// the child (its text holds markup, which the token loop then reads).
+fn enter_cell_child(
+    tokens: &mut Tokens<'_>,
+    name: &str,
+    out: &mut String,
+    scratch: &mut String,
+) -> bool {
+    if tokens.start_tag(name).is_none() {
+        return false;
+    }
+    match tokens.text_before_end(name) {
+        Some(t) => {
+            push_cell_escaped(out, t, scratch);
+            false
+        }
+        None => true,
+    }
 }
 
 /// Like [`push_cell_text`] for character data with entity references
@@ -730,12 +758,7 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
         if let Some(e) = tokens.start_tag("c") {
             cell_type = cell_type_of(&e);
             value.clear();
-            if tokens.eat("<v>") {
-                match tokens.text_before_end("v") {
-                    Some(t) => push_cell_escaped(&mut value, t, &mut scratch),
-                    None => in_v = true,
-                }
-            }
+            in_v |= enter_cell_child(&mut tokens, "v", &mut value, &mut scratch);
             if !in_v && tokens.eat("</c>") {
                 end_cell(&mut out, &mut value, cell_type, sst);
             }

@@ -308,7 +308,8 @@ impl<'a> Lexer<'a> {
                     }
                     out.push(c);
                 }
-                b'\\' => {
+                // The run stopped at a backslash: an escape.
+                _ => {
                     let Some(e) = self.peek() else { break };
                     self.pos += 1;
                     match e {
@@ -339,7 +340,6 @@ impl<'a> Lexer<'a> {
                         other => out.push(other),
                     }
                 }
-                _ => out.push(c),
             }
         }
         out
