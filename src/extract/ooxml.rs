@@ -627,7 +627,7 @@ fn enter_cell_child(
     out: &mut String,
     scratch: &mut String,
 ) -> bool {
-    if tokens.start_tag(name).is_none() {
+    if !tokens.eat_start(name) {
         return false;
     }
     match tokens.text_before_end(name) {

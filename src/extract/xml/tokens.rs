@@ -219,6 +219,21 @@ impl<'a> Tokens<'a> {
         hit
     }
 
+    /// Moves past the bare start tag `<qname>` if the input goes on with it.
+    #[inline]
+    pub fn eat_start(&mut self, qname: &str) -> bool {
+        let rest = &self.src.as_bytes()[self.pos..];
+        let n = qname.len();
+        let hit = rest.len() > n + 1
+            && rest[0] == b'<'
+            && rest[1..].starts_with(qname.as_bytes())
+            && rest[n + 1] == b'>';
+        if hit {
+            self.pos += n + 2;
+        }
+        hit
+    }
+
     /// When the input goes on with the start tag `<qname ...>` (not an
     /// empty-element tag), moves past it and returns it: what
     /// [`Tokens::next_token`] would return, without its general dispatch.
@@ -509,7 +524,8 @@ mod tests {
         assert_eq!(t.next_token().unwrap(), Some(Token::End("w:rPrChange")));
         assert_eq!(t.next_token().unwrap(), Some(Token::End("w:rPr")));
         assert!(!t.eat("<w:p>"));
-        assert!(t.eat("<w:t>"));
+        assert!(!t.eat_start("w:tx"));
+        assert!(t.eat_start("w:t"));
         assert_eq!(t.text_before_end("w:t"), Some("A &amp; B"));
         assert!(t.eat("<v>"));
         assert_eq!(t.text_before_end("v"), Some("1"));
