@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::budget::Budget;
 
 pub mod archive;
+pub mod inflate;
 pub mod legacy;
 pub mod odf;
 pub mod ooxml;

@@ -15,7 +15,8 @@ use std::rc::Rc;
 
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId, Stream};
 
-use super::{ExtractError, ExtractResult, Extracted, PartKind};
+use super::inflate::{inflate_into, Framing};
+use super::{ErrorKind, ExtractError, ExtractResult, Extracted, PartKind};
 use crate::budget::Budget;
 
 mod encoding;
@@ -142,6 +143,10 @@ impl StreamReader<'_> {
         let compressed = stream.content.len() as u64;
         let by_ratio = compressed.saturating_mul(limits.max_ratio).max(1024 * 1024);
         let limit = limits.max_part_bytes.min(by_ratio).min(usize::MAX as u64) as usize;
+        if let Some(data) = self.inflate_plain(stream, limit)? {
+            self.budget.charge_inflated(data.len() as u64)?;
+            return Ok(data);
+        }
         let data = match stream.filters() {
             Ok(f) if !f.is_empty() => match stream.decompressed_content_with_limit(limit) {
                 Ok(d) => d,
@@ -161,6 +166,39 @@ impl StreamReader<'_> {
         };
         self.budget.charge_inflated(data.len() as u64)?;
         Ok(data)
+    }
+}
+
+impl StreamReader<'_> {
+    /// A stream with the one filter FlateDecode and no parameters (most
+    /// content streams), inflated by the thread's reusable inflater: lopdf
+    /// sets up a new inflater per stream, which costs more than inflating
+    /// a page. `None` for other streams and for damaged data, which take
+    /// lopdf's path and its salvage.
+    fn inflate_plain(&self, stream: &Stream, limit: usize) -> ExtractResult<Option<Vec<u8>>> {
+        let plain = matches!(stream.dict.get(b"Filter"), Ok(Object::Name(n)) if n == b"FlateDecode")
+            && !stream.dict.has(b"DecodeParms");
+        if !plain {
+            return Ok(None);
+        }
+        let mut data = Vec::new();
+        let expected = stream.content.len().saturating_mul(4).max(1024);
+        match inflate_into(
+            &stream.content,
+            Framing::Zlib,
+            limit as u64 + 1,
+            expected,
+            self.budget,
+            &mut data,
+            "PDF stream could not be decoded",
+        ) {
+            Ok(()) if data.len() > limit => Err(ExtractError::limit(
+                "a PDF stream's decompressed size exceeds the limit",
+            )),
+            Ok(()) => Ok(Some(data)),
+            Err(e) if e.kind == ErrorKind::Corrupt => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -10,7 +10,10 @@ use std::io::{Cursor, Read};
 use zip::result::ZipError;
 use zip::ZipArchive;
 
+use super::inflate::{inflate_into, Framing};
 use super::{ExtractError, ExtractResult};
+
+const DAMAGED: &str = "zip entry data is damaged";
 use crate::budget::Budget;
 
 /// What the central directory says about one entry.
@@ -133,17 +136,20 @@ impl<'a> Package<'a> {
         budget.check_part(info.compressed, info.size)?;
         let declared = info.size;
         let max_part = budget.limits.max_part_bytes;
-        let damaged = || ExtractError::corrupt("zip entry data is damaged");
+        let damaged = || ExtractError::corrupt(DAMAGED);
         let result = match self.deflated_data(index) {
             Some(raw) => {
                 let limit = declared.min(max_part.saturating_add(1));
-                inflate_raw(raw, limit, budget, buf).and_then(|()| {
-                    if buf.len() as u64 == declared {
-                        Ok(())
-                    } else {
-                        Err(damaged())
-                    }
-                })
+                let expected = usize::try_from(limit).unwrap_or(usize::MAX);
+                inflate_into(raw, Framing::Raw, limit, expected, budget, buf, DAMAGED).and_then(
+                    |()| {
+                        if buf.len() as u64 == declared {
+                            Ok(())
+                        } else {
+                            Err(damaged())
+                        }
+                    },
+                )
             }
             None => {
                 let mut file = self
@@ -212,60 +218,6 @@ impl<'a> Package<'a> {
             None => Cow::Borrowed(""),
         }
     }
-}
-
-/// Output reserved at a time beyond the first reservation; the deadline
-/// is checked between steps.
-const INFLATE_STEP: usize = 8 * 1024 * 1024;
-
-thread_local! {
-    /// One inflater per thread, reset between entries: creating one
-    /// allocates and clears its state and window, which costs more than
-    /// inflating a small XML part.
-    static INFLATER: std::cell::RefCell<flate2::Decompress> =
-        std::cell::RefCell::new(flate2::Decompress::new(false));
-}
-
-/// Inflates a raw deflate stream into `buf`, keeping at most `limit` bytes,
-/// straight from the file's bytes: no intermediate reader, no zero-filled
-/// buffer, no CRC (a mismatch was never fatal, see `read_index_into`).
-/// Output goes only into capacity reserved here, so memory stays bounded
-/// by `limit` plus one step.
-fn inflate_raw(input: &[u8], limit: u64, budget: &Budget, buf: &mut Vec<u8>) -> ExtractResult<()> {
-    use flate2::{FlushDecompress, Status};
-    let damaged = || ExtractError::corrupt("zip entry data is damaged");
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    buf.reserve(limit.min(64 * 1024 * 1024));
-    INFLATER.with(|cell| {
-        let mut inflater = cell.borrow_mut();
-        inflater.reset(false);
-        loop {
-            if buf.len() >= limit {
-                buf.truncate(limit);
-                return Ok(());
-            }
-            if buf.capacity() == buf.len() {
-                buf.reserve((limit - buf.len()).min(INFLATE_STEP));
-            }
-            let consumed = usize::try_from(inflater.total_in()).map_err(|_| damaged())?;
-            let produced = buf.len();
-            let rest = input.get(consumed..).ok_or_else(damaged)?;
-            let status = inflater
-                .decompress_vec(rest, buf, FlushDecompress::Finish)
-                .map_err(|_| damaged())?;
-            match status {
-                Status::StreamEnd => {
-                    buf.truncate(limit);
-                    return Ok(());
-                }
-                // No progress: the stream is cut off.
-                _ if buf.len() == produced && inflater.total_in() as usize == consumed => {
-                    return Err(damaged())
-                }
-                _ => budget.check_time()?,
-            }
-        }
-    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,163 @@
+//! Deflate decoding shared by the zip and PDF readers: one inflater per
+//! thread, reset between streams, writing straight into the caller's buffer.
+
+use std::cell::RefCell;
+
+use flate2::{Decompress, FlushDecompress, Status};
+
+use super::{ExtractError, ExtractResult};
+use crate::budget::Budget;
+
+/// Output reserved at a time once the first reservation is used up; the
+/// deadline is checked between steps.
+const INFLATE_STEP: usize = 8 * 1024 * 1024;
+
+thread_local! {
+    /// Creating an inflater allocates and clears its state and window,
+    /// which costs more than inflating a small XML part or PDF page.
+    static INFLATER: RefCell<Decompress> = RefCell::new(Decompress::new(false));
+}
+
+/// How the compressed bytes are framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Bare deflate (zip entries).
+    Raw,
+    /// Deflate in a zlib header and Adler-32 trailer (PDF FlateDecode).
+    Zlib,
+}
+
+/// Inflates `input` into `buf` (appending), keeping at most `limit` bytes.
+/// `first_reserve` is the output size expected (a zip entry's declared
+/// size); later reservations double the buffer, at most a step at a time,
+/// so memory stays bounded by `limit` plus one step. Damaged or cut-off
+/// data, also a bad zlib checksum, is a `corrupt` error saying `damaged`.
+pub fn inflate_into(
+    input: &[u8],
+    framing: Framing,
+    limit: u64,
+    first_reserve: usize,
+    budget: &Budget,
+    buf: &mut Vec<u8>,
+    damaged: &'static str,
+) -> ExtractResult<()> {
+    let damaged = || ExtractError::corrupt(damaged);
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let start = buf.len();
+    buf.reserve(first_reserve.min(limit).min(64 * 1024 * 1024));
+    INFLATER.with(|cell| {
+        let mut inflater = cell.borrow_mut();
+        inflater.reset(framing == Framing::Zlib);
+        loop {
+            let produced = buf.len();
+            if produced - start >= limit {
+                buf.truncate(start.saturating_add(limit));
+                return Ok(());
+            }
+            if buf.capacity() == produced {
+                let grow = (produced - start).max(4096).min(INFLATE_STEP);
+                buf.reserve(grow.min(limit - (produced - start)));
+            }
+            let consumed = usize::try_from(inflater.total_in()).map_err(|_| damaged())?;
+            let rest = input.get(consumed..).ok_or_else(damaged)?;
+            let status = inflater
+                .decompress_vec(rest, buf, FlushDecompress::Finish)
+                .map_err(|_| damaged())?;
+            match status {
+                Status::StreamEnd => {
+                    buf.truncate(start.saturating_add(limit));
+                    return Ok(());
+                }
+                // No progress: the stream is cut off.
+                _ if buf.len() == produced && inflater.total_in() as usize == consumed => {
+                    return Err(damaged())
+                }
+                _ => budget.check_time()?,
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::budget::Limits;
+
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn budget() -> Budget {
+        Budget::new(Limits::default())
+    }
+
+    #[test]
+    fn zlib_stream_round_trips_and_appends() {
+        let text = b"BT (Hello) Tj ET ".repeat(5000);
+        let mut buf = b"head".to_vec();
+        inflate_into(
+            &zlib(&text),
+            Framing::Zlib,
+            u64::MAX,
+            0,
+            &budget(),
+            &mut buf,
+            "damaged",
+        )
+        .unwrap();
+        assert_eq!(&buf[..4], b"head");
+        assert_eq!(&buf[4..], &text[..]);
+    }
+
+    #[test]
+    fn output_stops_at_the_limit() {
+        let text = vec![b'a'; 100_000];
+        let mut buf = Vec::new();
+        inflate_into(
+            &zlib(&text),
+            Framing::Zlib,
+            1000,
+            0,
+            &budget(),
+            &mut buf,
+            "damaged",
+        )
+        .unwrap();
+        assert_eq!(buf.len(), 1000);
+    }
+
+    #[test]
+    fn bad_checksum_and_cut_stream_are_errors() {
+        let mut z = zlib(b"some text that is long enough to matter");
+        let n = z.len();
+        z[n - 1] ^= 0xff;
+        let mut buf = Vec::new();
+        assert!(inflate_into(
+            &z,
+            Framing::Zlib,
+            u64::MAX,
+            0,
+            &budget(),
+            &mut buf,
+            "damaged"
+        )
+        .is_err());
+        let z = zlib(&b"abcdefgh".repeat(1000));
+        let mut buf = Vec::new();
+        let cut = &z[..z.len() / 2];
+        assert!(inflate_into(
+            cut,
+            Framing::Zlib,
+            u64::MAX,
+            0,
+            &budget(),
+            &mut buf,
+            "damaged"
+        )
+        .is_err());
+    }
+}
