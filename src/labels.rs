@@ -246,6 +246,17 @@ fn scan_marking_line(line: &str, location: &str, policy: &Policy, found: &mut La
     if line.len() > MAX_MARKING_CHARS * 4 && line.chars().count() > MAX_MARKING_CHARS * 4 {
         return;
     }
+    // Too long to be a marking and without cells that could be one (most
+    // paragraphs): only a TLP token can count in it.
+    if line.len() > MAX_MARKING_CHARS
+        && !line.contains('\t')
+        && line.chars().count() > MAX_MARKING_CHARS
+    {
+        if may_hold_tlp(line) {
+            find_tlp(line, location, found);
+        }
+        return;
+    }
     // Most edge lines are ordinary text: a cheap word check spares them the
     // marking grammar's regexes.
     if !may_hold_marking(line, policy) {
@@ -273,6 +284,16 @@ fn scan_marking_line(line: &str, location: &str, policy: &Policy, found: &mut La
         // TLP markings count wherever they stand in a marking zone.
         find_tlp(line, location, found);
     }
+}
+
+/// Whether `line` has what every TLP token needs: a colon and the letters
+/// "tlp" in any case. A necessary condition only, cheaper than the
+/// marking-word automaton on a long paragraph.
+fn may_hold_tlp(line: &str) -> bool {
+    let bytes = line.as_bytes();
+    memchr::memchr(b':', bytes).is_some()
+        && memchr::memchr2_iter(b't', b'T', bytes)
+            .any(|i| bytes.len() >= i + 3 && bytes[i + 1..i + 3].eq_ignore_ascii_case(b"lp"))
 }
 
 /// Whether `line` contains a word every marking needs: "tlp", "released"
@@ -572,6 +593,32 @@ release_properties = ["ReleasedTo"]
         let words = marking_words(&names(&["öffentlich"])).expect("an ASCII run");
         assert!(words.is_match("ÖFFENTLICH"));
         assert!(marking_words(&names(&["機密"])).is_none());
+    }
+
+    #[test]
+    fn long_lines_keep_tlp_tokens_and_cells() {
+        let p = policy();
+        let filler = "The quarterly budget review covers suppliers and schedules. ".repeat(5);
+        let scan = |line: &str| {
+            let mut found = LabelFindings::default();
+            scan_marking_line(line, "body", &p, &mut found);
+            found
+        };
+        let found = scan(&format!(
+            "{filler}Shared as tlp : Amber with partners. {filler}"
+        ));
+        assert_eq!(found.tlp.len(), 1);
+        assert_eq!(found.tlp[0].tlp, Tlp::Amber);
+        assert!(scan(&format!("{filler}Tulips: red. {filler}"))
+            .tlp
+            .is_empty());
+        assert!(!may_hold_tlp(&format!("{filler}TLP AMBER")));
+        // A long row whose cells hold a marking: still read cell by cell.
+        let found = scan(&format!("{filler}\tCONFIDENTIAL"));
+        assert!(found
+            .sources
+            .iter()
+            .any(|s| s.level.as_deref() == Some("CONFIDENTIAL")));
     }
 
     #[test]

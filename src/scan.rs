@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -81,6 +81,9 @@ struct Shared {
     fail_on: Vec<VerdictCode>,
     progress: ProgressBar,
     epoch: Instant,
+    /// Woken by each worker as it ends, so the scan finishes as soon as
+    /// the last file is written instead of at the watchdog's next tick.
+    watchdog: OnceLock<thread::Thread>,
 }
 
 impl Shared {
@@ -213,6 +216,7 @@ pub fn run(opts: ScanOptions, ctx: Context) -> std::io::Result<ScanResult> {
         fail_on: opts.fail_on,
         progress: make_progress(opts.progress),
         epoch: Instant::now(),
+        watchdog: OnceLock::new(),
     });
 
     let mut workers = Vec::with_capacity(opts.jobs);
@@ -274,6 +278,8 @@ struct Slot {
     state: AtomicU8,
     /// When the current file started, in milliseconds since the scan began.
     started_ms: AtomicU64,
+    /// Set when the worker's loop has ended.
+    ended: AtomicBool,
     current: Mutex<Option<(u64, Arc<FileJob>)>>,
 }
 
@@ -286,14 +292,35 @@ impl Slot {
         Arc::new(Slot {
             state: AtomicU8::new(IDLE),
             started_ms: AtomicU64::new(0),
+            ended: AtomicBool::new(false),
             current: Mutex::new(None),
         })
+    }
+}
+
+/// Marks the worker as ended and wakes the watchdog, also when the worker
+/// unwinds.
+struct EndGuard<'a> {
+    slot: &'a Slot,
+    shared: &'a Shared,
+}
+
+impl Drop for EndGuard<'_> {
+    fn drop(&mut self) {
+        self.slot.ended.store(true, Ordering::Release);
+        if let Some(watchdog) = self.shared.watchdog.get() {
+            watchdog.unpark();
+        }
     }
 }
 
 /// Runs files on the calling thread until the walk is over or the
 /// watchdog abandons this worker.
 fn worker_loop(slot: Arc<Slot>, shared: Arc<Shared>) {
+    let _end = EndGuard {
+        slot: &slot,
+        shared: &shared,
+    };
     while let Some((seq, job)) = shared.next_job() {
         *lock(&slot.current) = Some((seq, Arc::clone(&job)));
         slot.started_ms
@@ -336,9 +363,13 @@ fn watchdog(mut workers: Vec<(Arc<Slot>, thread::JoinHandle<()>)>, shared: Arc<S
     let hard_limit = (timeout + (timeout / 10).max(Duration::from_secs(2))).as_millis() as u64;
     let tick = Duration::from_millis((hard_limit / 20).clamp(10, 250));
     let mut spawned = workers.len();
+    // Before the first look at the workers: a worker that ends after it
+    // finds the thread to wake.
+    let _ = shared.watchdog.set(thread::current());
     loop {
         workers.retain(|(slot, handle)| {
-            !handle.is_finished() || slot.state.load(Ordering::Acquire) == RUNNING
+            let ended = slot.ended.load(Ordering::Acquire) || handle.is_finished();
+            !ended || slot.state.load(Ordering::Acquire) == RUNNING
         });
         if workers.is_empty() {
             return;
@@ -370,7 +401,7 @@ fn watchdog(mut workers: Vec<(Arc<Slot>, thread::JoinHandle<()>)>, shared: Arc<S
         }
         workers.retain(|(slot, _)| slot.state.load(Ordering::Acquire) != ABANDONED);
         workers.extend(replacements);
-        thread::sleep(tick);
+        thread::park_timeout(tick);
     }
 }
 

@@ -55,7 +55,7 @@ pub fn inflate_into(
                 return Ok(());
             }
             if buf.capacity() == produced {
-                let grow = (produced - start).max(4096).min(INFLATE_STEP);
+                let grow = (produced - start).clamp(4096, INFLATE_STEP);
                 buf.reserve(grow.min(limit - (produced - start)));
             }
             let consumed = usize::try_from(inflater.total_in()).map_err(|_| damaged())?;

@@ -940,6 +940,9 @@ fn page_resources<'a>(doc: &'a Document, page: &'a Dictionary) -> Option<&'a Dic
 
 /// Trims trailing blanks of each line and drops empty lines.
 fn trim_lines(text: &mut String) {
+    if lines_are_trimmed(text) {
+        return;
+    }
     let mut out = String::with_capacity(text.len());
     for line in text.split('\n') {
         let line = line.trim_end();
@@ -952,6 +955,20 @@ fn trim_lines(text: &mut String) {
         out.pop();
     }
     *text = out;
+}
+
+/// Whether [`trim_lines`] would leave `text` as it is: no empty line, no
+/// line ending in a blank. Most pages pass, and are not copied.
+fn lines_are_trimmed(text: &str) -> bool {
+    let mut line_start = 0;
+    let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain(std::iter::once(text.len()));
+    for end in ends {
+        match text[line_start..end].chars().next_back() {
+            Some(last) if !last.is_whitespace() => line_start = end + 1,
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Whether every byte is printable ASCII (space to tilde). Checked a block

@@ -320,3 +320,23 @@ fn printable_ascii_check_sees_every_byte() {
         }
     }
 }
+
+#[test]
+fn trimmed_pages_are_left_alone_and_others_trimmed() {
+    let cases = [
+        ("a\nb", "a\nb"),
+        ("a \nb", "a\nb"),
+        ("a\n\nb", "a\nb"),
+        ("a\n \u{3000}\nb\n", "a\nb"),
+        ("a\u{a0}", "a"),
+        ("", ""),
+        ("\n", ""),
+        ("  x", "  x"),
+    ];
+    for (input, want) in cases {
+        let mut text = input.to_string();
+        trim_lines(&mut text);
+        assert_eq!(text, want, "{input:?}");
+        assert_eq!(lines_are_trimmed(input), input == want, "{input:?}");
+    }
+}
