@@ -153,23 +153,55 @@ impl Words {
         }
         to[CHAINS - 1] = n;
         let common = (0..CHAINS).map(|k| to[k] - from[k]).min().unwrap_or(0);
-        let trans = &self.trans[..];
-        let classes = &self.classes;
-        let limit = self.match_limit;
-        let mut state = [self.start; CHAINS];
-        for i in 0..common {
-            for k in 0..CHAINS {
-                let at = from[k] + i;
-                state[k] = trans[state[k] as usize + classes[hay[at] as usize] as usize];
-                if state[k] < limit {
-                    self.emit(state[k], at + 1, min_end[k], &mut f);
-                }
-            }
-        }
+        let state = self.walk_chains(hay, &from, common, &min_end, &mut f);
         for k in 0..CHAINS {
             let rest = from[k] + common;
             self.walk(&hay[rest..to[k]], rest, min_end[k], state[k], &mut f);
         }
+    }
+
+    /// The four chains in step over `common` bytes from `from[k]`; returns
+    /// their states. Out of line, with the states in locals and one match
+    /// test per step of all four, so that the loop keeps everything in
+    /// registers: inlined into the caller, states and bounds spilled to
+    /// the stack and each step waited on a store and a reload.
+    #[inline(never)]
+    fn walk_chains(
+        &self,
+        hay: &[u8],
+        from: &[usize; CHAINS],
+        common: usize,
+        min_end: &[usize; CHAINS],
+        f: &mut impl FnMut(usize, usize, usize),
+    ) -> [u32; CHAINS] {
+        let trans = &self.trans[..];
+        let classes = &self.classes;
+        let limit = self.match_limit;
+        let step = |s: u32, b: u8| -> u32 {
+            let at = s as usize + classes[b as usize] as usize;
+            debug_assert!(at < trans.len());
+            // SAFETY: every entry of `trans` is a state id premultiplied by
+            // `stride` (built in `new`), and every class is below `stride`,
+            // so `at` is below `trans.len()` = states * stride.
+            unsafe { *trans.get_unchecked(at) }
+        };
+        let [h0, h1, h2, h3] = from.map(|start| &hay[start..start + common]);
+        let [mut s0, mut s1, mut s2, mut s3] = [self.start; CHAINS];
+        let bytes = h0.iter().zip(h1).zip(h2).zip(h3);
+        for (i, (((&b0, &b1), &b2), &b3)) in bytes.enumerate() {
+            s0 = step(s0, b0);
+            s1 = step(s1, b1);
+            s2 = step(s2, b2);
+            s3 = step(s3, b3);
+            if s0.min(s1).min(s2.min(s3)) < limit {
+                for (k, s) in [s0, s1, s2, s3].into_iter().enumerate() {
+                    if s < limit {
+                        self.emit(s, from[k] + i + 1, min_end[k], f);
+                    }
+                }
+            }
+        }
+        [s0, s1, s2, s3]
     }
 
     /// Walks `hay` (which starts at `offset` in the text) from state `s`;
