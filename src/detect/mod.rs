@@ -908,22 +908,34 @@ fn merge(windows: impl Iterator<Item = (usize, usize)>, text: &str) -> Vec<(usiz
     out
 }
 
-/// The first ASCII digit at or after `from`.
-fn next_digit(b: &[u8], from: usize) -> Option<usize> {
-    // Most text has few digits: skip blocks without one first. The block
-    // test has no early exit, so it compiles to vector compares.
-    const BLOCK: usize = 32;
-    let mut i = from;
-    while let Some(block) = b.get(i..i + BLOCK) {
-        if block.iter().fold(false, |any, c| any | c.is_ascii_digit()) {
-            break;
+/// Bit j set when `chunk[j]` is an ASCII digit; `chunk` holds at most 64
+/// bytes.
+#[inline]
+fn digit_mask(chunk: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if let Ok(block) = <&[u8; 64]>::try_from(chunk) {
+        use std::arch::x86_64::{
+            _mm_and_si128, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8,
+            _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is part of x86_64; the four loads read the 64 bytes
+        // of `block`.
+        unsafe {
+            let (below, above) = (_mm_set1_epi8(b'0' as i8 - 1), _mm_set1_epi8(b'9' as i8 + 1));
+            let mut mask = 0u64;
+            for q in 0..4 {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * q).cast());
+                // Signed compares: bytes from 0x80 up are negative, so never digits.
+                let is_digit = _mm_and_si128(_mm_cmpgt_epi8(v, below), _mm_cmplt_epi8(v, above));
+                mask |= u64::from(_mm_movemask_epi8(is_digit) as u16) << (16 * q);
+            }
+            return mask;
         }
-        i += BLOCK;
     }
-    b.get(i..)?
+    chunk
         .iter()
-        .position(u8::is_ascii_digit)
-        .map(|p| i + p)
+        .enumerate()
+        .fold(0u64, |m, (j, c)| m | (u64::from(c.is_ascii_digit()) << j))
 }
 
 /// A cluster of digits: digit runs at most 6 bytes apart with no line break
@@ -939,14 +951,8 @@ struct Cluster {
 
 fn digit_clusters(text: &str) -> Vec<Cluster> {
     let b = text.as_bytes();
-    let n = b.len();
     let mut clusters: Vec<Cluster> = Vec::new();
-    let mut i = 0;
-    while let Some(s) = next_digit(b, i) {
-        i = s;
-        while i < n && b[i].is_ascii_digit() {
-            i += 1;
-        }
+    for_each_digit_run(b, |s, i| {
         let digits = i - s;
         let after_letter = match s.checked_sub(1).map(|p| b[p]) {
             Some(c) if c.is_ascii_alphabetic() => true,
@@ -966,8 +972,48 @@ fn digit_clusters(text: &str) -> Vec<Cluster> {
                 after_letter,
             }),
         }
-    }
+    });
     clusters
+}
+
+/// Calls `f(start, end)` for every maximal run of ASCII digits, in order.
+/// Works on a bit mask of digits per 64 bytes, so spreadsheet text, with a
+/// number every few bytes, costs a few operations per run rather than a
+/// test and a branch per byte.
+fn for_each_digit_run(b: &[u8], mut f: impl FnMut(usize, usize)) {
+    const W: usize = 64;
+    let mut open: Option<usize> = None;
+    for (k, chunk) in b.chunks(W).enumerate() {
+        let base = k * W;
+        let digits = digit_mask(chunk);
+        let mut pos = 0usize;
+        loop {
+            let rest = |mask: u64| if pos >= W { 0 } else { mask >> pos };
+            match open {
+                None => {
+                    let ahead = rest(digits);
+                    if ahead == 0 {
+                        break;
+                    }
+                    pos += ahead.trailing_zeros() as usize;
+                    open = Some(base + pos);
+                }
+                Some(start) => {
+                    // Bits past a short last chunk are not digits.
+                    let ahead = rest(!digits);
+                    if ahead == 0 {
+                        break;
+                    }
+                    pos += ahead.trailing_zeros() as usize;
+                    f(start, (base + pos).min(b.len()));
+                    open = None;
+                }
+            }
+        }
+    }
+    if let Some(start) = open {
+        f(start, b.len());
+    }
 }
 
 /// Byte ranges of a text.
@@ -1221,6 +1267,47 @@ level = "INTERNAL"
         assert_eq!(digit_windows(&text, &clusters, 6, false).len(), 3);
         // The plain number opens no window for an after-letter detector.
         assert_eq!(digit_windows(&text, &clusters, 6, true).len(), 2);
+    }
+
+    #[test]
+    fn digit_runs_match_a_byte_by_byte_walk() {
+        let mut seed = 0x2545_f491_u32;
+        for len in (0..300).chain([640, 1000]) {
+            let text: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    if seed % 7 == 0 {
+                        0xb9 // above 0x7f: negative in the signed compare
+                    } else if seed % 3 == 0 {
+                        b'a'
+                    } else {
+                        b'0' + (seed % 10) as u8
+                    }
+                })
+                .collect();
+            let mut got = Vec::new();
+            for_each_digit_run(&text, |s, e| got.push((s, e)));
+            let mut want = Vec::new();
+            let mut i = 0;
+            while i < text.len() {
+                if text[i].is_ascii_digit() {
+                    let s = i;
+                    while i < text.len() && text[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                    want.push((s, i));
+                } else {
+                    i += 1;
+                }
+            }
+            assert_eq!(got, want, "{len} bytes");
+        }
+        let all = vec![b'7'; 128];
+        let mut got = Vec::new();
+        for_each_digit_run(&all, |s, e| got.push((s, e)));
+        assert_eq!(got, [(0, 128)]);
     }
 
     #[test]
