@@ -1278,9 +1278,9 @@ level = "INTERNAL"
                     seed ^= seed << 13;
                     seed ^= seed >> 17;
                     seed ^= seed << 5;
-                    if seed % 7 == 0 {
+                    if seed.is_multiple_of(7) {
                         0xb9 // above 0x7f: negative in the signed compare
-                    } else if seed % 3 == 0 {
+                    } else if seed.is_multiple_of(3) {
                         b'a'
                     } else {
                         b'0' + (seed % 10) as u8
