@@ -300,6 +300,7 @@ pub fn walk_flow(
     let mut del_depth: u32 = 0;
     let mut skip: u32 = 0; // inside mc:Fallback, rPh, w:tabs ...
     let mut cells: u32 = 0;
+    let mut run_names: Option<RunNames> = None;
     loop {
         tick.tick()?;
         let token = match tokens.next_token() {
@@ -318,7 +319,14 @@ pub fn walk_flow(
                 }
                 match name {
                     // Runs and paragraphs, most of the start tags: first.
-                    "r" | "p" => {}
+                    "r" => {
+                        let names = match &mut run_names {
+                            Some(n) if n.run == e.name => n,
+                            slot => slot.insert(RunNames::new(e.name)),
+                        };
+                        read_run_start(&mut tokens, names, opts, del_depth, main, &mut deleted);
+                    }
+                    "p" => {}
                     _ if is_skipped(name) => skip = 1,
                     _ if holds_no_text(name) => tokens.skip_past_end(e.name),
                     "delText" => {
@@ -397,6 +405,55 @@ pub fn walk_flow(
         }
     }
     Ok(())
+}
+
+/// Qualified names of a run's common children, with the prefix the part
+/// uses (`w:` in Word, `a:` in PowerPoint).
+struct RunNames {
+    run: String,
+    props: String,
+    text: String,
+}
+
+impl RunNames {
+    fn new(run: &str) -> RunNames {
+        let prefix = &run[..run.len() - 1];
+        RunNames {
+            run: run.to_string(),
+            props: format!("{prefix}rPr"),
+            text: format!("{prefix}t"),
+        }
+    }
+}
+
+/// Right after a run's start tag: the most common run, formatting then one
+/// text element, read without the token loop's general dispatch. Whatever
+/// else the run holds is left to the loop, which reads it as before.
+fn read_run_start(
+    tokens: &mut Tokens<'_>,
+    names: &RunNames,
+    opts: &FlowOpts,
+    del_depth: u32,
+    main: &mut TextBuf,
+    deleted: &mut Option<&mut TextBuf>,
+) {
+    if tokens.eat_start(&names.props) {
+        tokens.skip_past_end(&names.props);
+    } else {
+        tokens.eat_empty(&names.props);
+    }
+    if !opts.text_elems.contains(&"t") {
+        return;
+    }
+    let before = tokens.clone();
+    if tokens.start_tag(&names.text).is_some() {
+        let into = sink(del_depth, 1, main, deleted);
+        if !take_text(tokens, &names.text, into) {
+            // Markup inside the text element: the loop reads it from its
+            // start tag, as it would have without this shortcut.
+            *tokens = before;
+        }
+    }
 }
 
 /// Right after the start tag of a text element: takes its text into `into`
@@ -1187,6 +1244,33 @@ mod tests {
 <w:p><w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><w:txbxContent><w:p><w:r><w:t>boxed</w:t></w:r></w:p></w:txbxContent></w:drawing></mc:Choice><mc:Fallback><w:pict><w:txbxContent><w:p><w:r><w:t>boxed</w:t></w:r></w:p></w:txbxContent></w:pict></mc:Fallback></mc:AlternateContent></w:r></w:p>
 <w:p><w:r><w:fldChar w:fldCharType="begin"/><w:instrText>PAGE</w:instrText><w:t>last line</w:t></w:r></w:p>
 </w:body></w:document>"#;
+
+    #[test]
+    fn run_shortcut_reads_like_the_token_loop() {
+        let flow = |xml: &str| {
+            let mut main = TextBuf::new(1 << 20);
+            let mut deleted = TextBuf::new(1 << 20);
+            walk_flow(
+                xml,
+                &test_budget(),
+                &FLOW_DOC,
+                &mut main,
+                Some(&mut deleted),
+            )
+            .unwrap();
+            (main.take(), deleted.take())
+        };
+        let word = r#"<w:p><w:r><w:rPr><w:b/></w:rPr><w:t xml:space="preserve">a &amp; b</w:t></w:r><w:r><w:rPr><w:i/></w:rPr><w:t>c<!-- note -->d</w:t><w:tab/><w:t>e</w:t></w:r></w:p>"#;
+        assert_eq!(flow(word).0.trim(), "a & bcd\te");
+        let slide = r#"<a:p><a:r><a:rPr lang="en-US" dirty="0"/><a:t>slide text</a:t></a:r><a:r><a:rPr lang="de"></a:rPr><a:t>mehr</a:t></a:r></a:p>"#;
+        assert_eq!(flow(slide).0.trim(), "slide textmehr");
+        let deleted = r#"<w:p><w:del><w:r><w:rPr><w:b/></w:rPr><w:delText>gone</w:delText></w:r></w:del><w:r><w:t>kept</w:t></w:r></w:p>"#;
+        let (main, gone) = flow(deleted);
+        assert_eq!((main.trim(), gone.trim()), ("kept", "gone"));
+        let math =
+            r#"<w:p><m:r><m:t>x</m:t></m:r><w:r><w:t>y</w:t></w:r><m:r><m:t>z</m:t></m:r></w:p>"#;
+        assert_eq!(flow(math).0.trim(), "xyz");
+    }
 
     fn wml(body: &str) -> Vec<u8> {
         format!(r#"<w:hdr xmlns:w="w"><w:p><w:r><w:t>{body}</w:t></w:r></w:p></w:hdr>"#)

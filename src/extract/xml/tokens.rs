@@ -140,6 +140,7 @@ fn is_space(b: u8) -> bool {
 }
 
 /// The tokenizer: call [`Tokens::next_token`] until it returns `Ok(None)`.
+#[derive(Clone)]
 pub struct Tokens<'a> {
     src: &'a str,
     pos: usize,
@@ -259,6 +260,29 @@ impl<'a> Tokens<'a> {
             name: &self.src[start + 1..after_name],
             attrs: &self.src[after_name..close],
         })
+    }
+
+    /// Moves past the empty-element tag `<qname .../>` if the input goes
+    /// on with one (PowerPoint's `<a:rPr lang="en-US" dirty="0"/>`).
+    #[inline]
+    pub fn eat_empty(&mut self, qname: &str) -> bool {
+        let bytes = self.src.as_bytes();
+        let start = self.pos;
+        let after_name = start + 1 + qname.len();
+        if bytes.get(start) != Some(&b'<') || !bytes[start + 1..].starts_with(qname.as_bytes()) {
+            return false;
+        }
+        match bytes.get(after_name) {
+            Some(&c) if c == b'/' || is_space(c) => {}
+            _ => return false,
+        }
+        match tag_end(bytes, after_name) {
+            Ok(close) if bytes[close - 1] == b'/' => {
+                self.pos = close + 1;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Right after a start tag: when the input goes on with character data
