@@ -268,21 +268,30 @@ fn kind_of_main(main: &str) -> Kind {
 
 /// What a flow walk treats as text and as line ends.
 pub struct FlowOpts {
-    /// Elements whose text content is collected (`t`, and `text` for comments).
-    pub text_elems: &'static [&'static str],
-    /// Elements whose end also ends a line (a comment, a shared string).
-    pub line_elems: &'static [&'static str],
+    /// Comment parts: `text` elements hold text too (besides `t`), and a
+    /// comment (`comment`, `cm`, `threadedComment`) ends a line.
+    pub comments: bool,
 }
 
-pub const FLOW_DOC: FlowOpts = FlowOpts {
-    text_elems: &["t"],
-    line_elems: &[],
-};
+pub const FLOW_DOC: FlowOpts = FlowOpts { comments: false };
 
-const FLOW_COMMENTS: FlowOpts = FlowOpts {
-    text_elems: &["t", "text"],
-    line_elems: &["comment", "cm", "threadedComment"],
-};
+const FLOW_COMMENTS: FlowOpts = FlowOpts { comments: true };
+
+impl FlowOpts {
+    /// Elements whose text content is collected. Compares with constants,
+    /// which compile to a few instructions; a list walked at run time cost a
+    /// `memcmp` call per element of every part.
+    #[inline]
+    fn is_text_elem(&self, name: &str) -> bool {
+        name == "t" || (self.comments && name == "text")
+    }
+
+    /// Elements whose end also ends a line.
+    #[inline]
+    fn is_line_elem(&self, name: &str) -> bool {
+        self.comments && matches!(name, "comment" | "cm" | "threadedComment")
+    }
+}
 
 /// Streams paragraphs of `text` into `main` (one line per paragraph, table
 /// cells tab-separated, rows as lines), deleted text into `deleted`.
@@ -324,7 +333,7 @@ pub fn walk_flow(
                             Some(n) if n.run == e.name => n,
                             slot => slot.insert(RunNames::new(e.name)),
                         };
-                        read_run_start(&mut tokens, names, opts, del_depth, main, &mut deleted);
+                        read_run_start(&mut tokens, names, del_depth, main, &mut deleted);
                     }
                     "p" => {}
                     _ if is_skipped(name) => skip = 1,
@@ -338,7 +347,7 @@ pub fn walk_flow(
                     "tc" => cells += 1,
                     "tab" => main.push('\t'),
                     "br" | "cr" => main.push('\n'),
-                    _ if opts.text_elems.contains(&name) => {
+                    _ if opts.is_text_elem(name) => {
                         let into = sink(del_depth, 1, main, &mut deleted);
                         if !take_text(&mut tokens, e.name, into) {
                             text_depth += 1;
@@ -384,10 +393,8 @@ pub fn walk_flow(
                     }
                     "tr" => main.newline(),
                     "delText" => del_depth = del_depth.saturating_sub(1),
-                    _ if opts.text_elems.contains(&name) => {
-                        text_depth = text_depth.saturating_sub(1)
-                    }
-                    _ if opts.line_elems.contains(&name) => main.newline(),
+                    _ if opts.is_text_elem(name) => text_depth = text_depth.saturating_sub(1),
+                    _ if opts.is_line_elem(name) => main.newline(),
                     _ => {}
                 }
             }
@@ -432,7 +439,6 @@ impl RunNames {
 fn read_run_start(
     tokens: &mut Tokens<'_>,
     names: &RunNames,
-    opts: &FlowOpts,
     del_depth: u32,
     main: &mut TextBuf,
     deleted: &mut Option<&mut TextBuf>,
@@ -441,9 +447,6 @@ fn read_run_start(
         tokens.skip_past_end(&names.props);
     } else {
         tokens.eat_empty(&names.props);
-    }
-    if !opts.text_elems.contains(&"t") {
-        return;
     }
     let before = tokens.clone();
     if tokens.start_tag(&names.text).is_some() {
