@@ -367,9 +367,8 @@ fn watchdog(mut workers: Vec<(Arc<Slot>, thread::JoinHandle<()>)>, shared: Arc<S
     // finds the thread to wake.
     let _ = shared.watchdog.set(thread::current());
     loop {
-        workers.retain(|(slot, handle)| {
-            let ended = slot.ended.load(Ordering::Acquire) || handle.is_finished();
-            !ended || slot.state.load(Ordering::Acquire) == RUNNING
+        workers.retain(|(slot, _)| {
+            !slot.ended.load(Ordering::Acquire) || slot.state.load(Ordering::Acquire) == RUNNING
         });
         if workers.is_empty() {
             return;

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 
 use flate2::{Decompress, FlushDecompress, Status};
 
-use super::{ExtractError, ExtractResult};
+use super::ExtractError;
 use crate::budget::Budget;
 
 /// Output reserved at a time once the first reservation is used up; the
@@ -27,11 +27,20 @@ pub enum Framing {
     Zlib,
 }
 
+/// Why inflating stopped.
+#[derive(Debug)]
+pub enum InflateError {
+    /// Damaged or cut-off data, also a bad zlib checksum: each reader
+    /// words (or recovers from) this its own way.
+    Damaged,
+    /// The file's budget ran out (its deadline).
+    Budget(ExtractError),
+}
+
 /// Inflates `input` into `buf` (appending), keeping at most `limit` bytes.
 /// `first_reserve` is the output size expected (a zip entry's declared
 /// size); later reservations double the buffer, at most a step at a time,
-/// so memory stays bounded by `limit` plus one step. Damaged or cut-off
-/// data, also a bad zlib checksum, is a `corrupt` error saying `damaged`.
+/// so memory stays bounded by `limit` plus one step.
 pub fn inflate_into(
     input: &[u8],
     framing: Framing,
@@ -39,9 +48,8 @@ pub fn inflate_into(
     first_reserve: usize,
     budget: &Budget,
     buf: &mut Vec<u8>,
-    damaged: &'static str,
-) -> ExtractResult<()> {
-    let damaged = || ExtractError::corrupt(damaged);
+) -> Result<(), InflateError> {
+    let damaged = || InflateError::Damaged;
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let start = buf.len();
     buf.reserve(first_reserve.min(limit).min(64 * 1024 * 1024));
@@ -72,7 +80,7 @@ pub fn inflate_into(
                 _ if buf.len() == produced && inflater.total_in() as usize == consumed => {
                     return Err(damaged())
                 }
-                _ => budget.check_time()?,
+                _ => budget.check_time().map_err(InflateError::Budget)?,
             }
         }
     })
@@ -95,20 +103,16 @@ mod tests {
         Budget::new(Limits::default())
     }
 
+    /// Inflates a zlib stream after `head`, keeping at most `limit` bytes.
+    fn inflate(z: &[u8], limit: u64, head: &[u8]) -> Result<Vec<u8>, InflateError> {
+        let mut buf = head.to_vec();
+        inflate_into(z, Framing::Zlib, limit, 0, &budget(), &mut buf).map(|()| buf)
+    }
+
     #[test]
     fn zlib_stream_round_trips_and_appends() {
         let text = b"BT (Hello) Tj ET ".repeat(5000);
-        let mut buf = b"head".to_vec();
-        inflate_into(
-            &zlib(&text),
-            Framing::Zlib,
-            u64::MAX,
-            0,
-            &budget(),
-            &mut buf,
-            "damaged",
-        )
-        .unwrap();
+        let buf = inflate(&zlib(&text), u64::MAX, b"head").unwrap();
         assert_eq!(&buf[..4], b"head");
         assert_eq!(&buf[4..], &text[..]);
     }
@@ -116,18 +120,7 @@ mod tests {
     #[test]
     fn output_stops_at_the_limit() {
         let text = vec![b'a'; 100_000];
-        let mut buf = Vec::new();
-        inflate_into(
-            &zlib(&text),
-            Framing::Zlib,
-            1000,
-            0,
-            &budget(),
-            &mut buf,
-            "damaged",
-        )
-        .unwrap();
-        assert_eq!(buf.len(), 1000);
+        assert_eq!(inflate(&zlib(&text), 1000, b"").unwrap().len(), 1000);
     }
 
     #[test]
@@ -135,29 +128,8 @@ mod tests {
         let mut z = zlib(b"some text that is long enough to matter");
         let n = z.len();
         z[n - 1] ^= 0xff;
-        let mut buf = Vec::new();
-        assert!(inflate_into(
-            &z,
-            Framing::Zlib,
-            u64::MAX,
-            0,
-            &budget(),
-            &mut buf,
-            "damaged"
-        )
-        .is_err());
+        assert!(inflate(&z, u64::MAX, b"").is_err());
         let z = zlib(&b"abcdefgh".repeat(1000));
-        let mut buf = Vec::new();
-        let cut = &z[..z.len() / 2];
-        assert!(inflate_into(
-            cut,
-            Framing::Zlib,
-            u64::MAX,
-            0,
-            &budget(),
-            &mut buf,
-            "damaged"
-        )
-        .is_err());
+        assert!(inflate(&z[..z.len() / 2], u64::MAX, b"").is_err());
     }
 }

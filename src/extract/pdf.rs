@@ -15,8 +15,8 @@ use std::rc::Rc;
 
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId, Stream};
 
-use super::inflate::{inflate_into, Framing};
-use super::{ErrorKind, ExtractError, ExtractResult, Extracted, PartKind};
+use super::inflate::{inflate_into, Framing, InflateError};
+use super::{ExtractError, ExtractResult, Extracted, PartKind};
 use crate::budget::Budget;
 
 mod encoding;
@@ -167,9 +167,7 @@ impl StreamReader<'_> {
         self.budget.charge_inflated(data.len() as u64)?;
         Ok(data)
     }
-}
 
-impl StreamReader<'_> {
     /// A stream with the one filter FlateDecode and no parameters (most
     /// content streams), inflated by the thread's reusable inflater: lopdf
     /// sets up a new inflater per stream, which costs more than inflating
@@ -190,14 +188,13 @@ impl StreamReader<'_> {
             expected,
             self.budget,
             &mut data,
-            "PDF stream could not be decoded",
         ) {
             Ok(()) if data.len() > limit => Err(ExtractError::limit(
                 "a PDF stream's decompressed size exceeds the limit",
             )),
             Ok(()) => Ok(Some(data)),
-            Err(e) if e.kind == ErrorKind::Corrupt => Ok(None),
-            Err(e) => Err(e),
+            Err(InflateError::Damaged) => Ok(None),
+            Err(InflateError::Budget(e)) => Err(e),
         }
     }
 }

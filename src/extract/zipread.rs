@@ -10,10 +10,8 @@ use std::io::{Cursor, Read};
 use zip::result::ZipError;
 use zip::ZipArchive;
 
-use super::inflate::{inflate_into, Framing};
+use super::inflate::{inflate_into, Framing, InflateError};
 use super::{ExtractError, ExtractResult};
-
-const DAMAGED: &str = "zip entry data is damaged";
 use crate::budget::Budget;
 
 /// What the central directory says about one entry.
@@ -136,20 +134,16 @@ impl<'a> Package<'a> {
         budget.check_part(info.compressed, info.size)?;
         let declared = info.size;
         let max_part = budget.limits.max_part_bytes;
-        let damaged = || ExtractError::corrupt(DAMAGED);
+        let damaged = || ExtractError::corrupt("zip entry data is damaged");
         let result = match self.deflated_data(index) {
             Some(raw) => {
                 let limit = declared.min(max_part.saturating_add(1));
                 let expected = usize::try_from(limit).unwrap_or(usize::MAX);
-                inflate_into(raw, Framing::Raw, limit, expected, budget, buf, DAMAGED).and_then(
-                    |()| {
-                        if buf.len() as u64 == declared {
-                            Ok(())
-                        } else {
-                            Err(damaged())
-                        }
-                    },
-                )
+                match inflate_into(raw, Framing::Raw, limit, expected, budget, buf) {
+                    Ok(()) if buf.len() as u64 == declared => Ok(()),
+                    Ok(()) | Err(InflateError::Damaged) => Err(damaged()),
+                    Err(InflateError::Budget(e)) => Err(e),
+                }
             }
             None => {
                 let mut file = self

@@ -240,21 +240,8 @@ impl<'a> Tokens<'a> {
     /// [`Tokens::next_token`] would return, without its general dispatch.
     #[inline]
     pub fn start_tag(&mut self, qname: &str) -> Option<Tag<'a>> {
-        let bytes = self.src.as_bytes();
+        let (after_name, close) = self.tag_named(qname, false)?;
         let start = self.pos;
-        let rest = &bytes[start..];
-        let after_name = start + 1 + qname.len();
-        if rest.first() != Some(&b'<') || !rest[1..].starts_with(qname.as_bytes()) {
-            return None;
-        }
-        match bytes.get(after_name) {
-            Some(&c) if c == b'>' || is_space(c) => {}
-            _ => return None,
-        }
-        let close = tag_end(bytes, after_name).ok()?;
-        if bytes[close - 1] == b'/' {
-            return None;
-        }
         self.pos = close + 1;
         Some(Tag {
             name: &self.src[start + 1..after_name],
@@ -266,23 +253,33 @@ impl<'a> Tokens<'a> {
     /// on with one (PowerPoint's `<a:rPr lang="en-US" dirty="0"/>`).
     #[inline]
     pub fn eat_empty(&mut self, qname: &str) -> bool {
-        let bytes = self.src.as_bytes();
-        let start = self.pos;
-        let after_name = start + 1 + qname.len();
-        if bytes.get(start) != Some(&b'<') || !bytes[start + 1..].starts_with(qname.as_bytes()) {
-            return false;
-        }
-        match bytes.get(after_name) {
-            Some(&c) if c == b'/' || is_space(c) => {}
-            _ => return false,
-        }
-        match tag_end(bytes, after_name) {
-            Ok(close) if bytes[close - 1] == b'/' => {
+        match self.tag_named(qname, true) {
+            Some((_, close)) => {
                 self.pos = close + 1;
                 true
             }
-            _ => false,
+            None => false,
         }
+    }
+
+    /// When the input goes on with a tag named `qname`, start or empty as
+    /// `empty` asks, the position just after its name and that of its `>`.
+    #[inline]
+    fn tag_named(&self, qname: &str, empty: bool) -> Option<(usize, usize)> {
+        let bytes = self.src.as_bytes();
+        let start = self.pos;
+        let rest = &bytes[start..];
+        let after_name = start + 1 + qname.len();
+        if rest.first() != Some(&b'<') || !rest[1..].starts_with(qname.as_bytes()) {
+            return None;
+        }
+        let closer = if empty { b'/' } else { b'>' };
+        match bytes.get(after_name) {
+            Some(&c) if c == closer || is_space(c) => {}
+            _ => return None,
+        }
+        let close = tag_end(bytes, after_name).ok()?;
+        ((bytes[close - 1] == b'/') == empty).then_some((after_name, close))
     }
 
     /// Right after a start tag: when the input goes on with character data
