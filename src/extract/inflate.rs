@@ -1,5 +1,14 @@
-//! Deflate decoding shared by the zip and PDF readers: one inflater per
-//! thread, reset between streams, writing straight into the caller's buffer.
+//! Deflate decoding shared by the zip and PDF readers, writing straight
+//! into the caller's buffer.
+//!
+//! Two decoders, one per thread each. libdeflate decodes a whole stream in
+//! one call into a buffer of known size, about 1.5x as fast as a streaming
+//! inflater on the benchmark corpus's parts (535 MB of zip members: 0.35 s
+//! against 0.53 s for zlib-rs). A zip entry declares its size, so nearly
+//! every part goes that way. zlib-rs streams the rest: output of unknown or
+//! too large a size, data that is damaged or longer than expected (it keeps
+//! what comes out before the damage and stops at the limit), and parts too
+//! large to decode without checking the deadline on the way.
 
 use std::cell::RefCell;
 
@@ -12,10 +21,17 @@ use crate::budget::Budget;
 /// deadline is checked between steps.
 const INFLATE_STEP: usize = 8 * 1024 * 1024;
 
+/// Largest output decoded in one call: larger parts stream, so that the
+/// deadline is checked on the way and a size declared too large does not
+/// make us clear that much memory up front.
+const ONE_SHOT_MAX: usize = 16 * 1024 * 1024;
+
 thread_local! {
     /// Creating an inflater allocates and clears its state and window,
     /// which costs more than inflating a small XML part or PDF page.
     static INFLATER: RefCell<Decompress> = RefCell::new(Decompress::new(false));
+    static ONE_SHOT: RefCell<libdeflater::Decompressor> =
+        RefCell::new(libdeflater::Decompressor::new());
 }
 
 /// How the compressed bytes are framed.
@@ -49,8 +65,71 @@ pub fn inflate_into(
     budget: &Budget,
     buf: &mut Vec<u8>,
 ) -> Result<(), InflateError> {
-    let damaged = || InflateError::Damaged;
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    // The expected size first; a guess (a PDF stream's) that was too small
+    // gets one more try at eight times the size.
+    let expected = first_reserve.min(limit);
+    let second = expected.saturating_mul(8).min(limit);
+    for capacity in [expected, second] {
+        if capacity > ONE_SHOT_MAX {
+            break;
+        }
+        match one_shot(input, framing, capacity, buf) {
+            OneShot::Done => return Ok(()),
+            OneShot::TooSmall if capacity < limit => continue,
+            OneShot::TooSmall | OneShot::Failed => break,
+        }
+    }
+    stream_into(input, framing, limit, first_reserve, budget, buf)
+}
+
+enum OneShot {
+    Done,
+    /// The output is larger than the buffer.
+    TooSmall,
+    /// Damaged data: left to the streaming inflater, which keeps what
+    /// comes out before the damage.
+    Failed,
+}
+
+/// Decodes the whole of `input` when its output fits `capacity` bytes;
+/// otherwise leaves `buf` as it was.
+fn one_shot(input: &[u8], framing: Framing, capacity: usize, buf: &mut Vec<u8>) -> OneShot {
+    let start = buf.len();
+    buf.resize(start + capacity, 0);
+    let out = &mut buf[start..];
+    let decoded = ONE_SHOT.with(|cell| {
+        let mut decoder = cell.borrow_mut();
+        match framing {
+            Framing::Raw => decoder.deflate_decompress(input, out),
+            Framing::Zlib => decoder.zlib_decompress(input, out),
+        }
+    });
+    match decoded {
+        Ok(n) => {
+            buf.truncate(start + n);
+            OneShot::Done
+        }
+        Err(e) => {
+            buf.truncate(start);
+            match e {
+                libdeflater::DecompressionError::InsufficientSpace => OneShot::TooSmall,
+                libdeflater::DecompressionError::BadData => OneShot::Failed,
+            }
+        }
+    }
+}
+
+/// The streaming inflater, for what [`one_shot`] does not take.
+fn stream_into(
+    input: &[u8],
+    framing: Framing,
+    limit: usize,
+    first_reserve: usize,
+    budget: &Budget,
+    buf: &mut Vec<u8>,
+) -> Result<(), InflateError> {
+    let damaged = || InflateError::Damaged;
     let start = buf.len();
     buf.reserve(first_reserve.min(limit).min(64 * 1024 * 1024));
     INFLATER.with(|cell| {

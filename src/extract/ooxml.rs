@@ -4,7 +4,7 @@
 //! Every XML part is streamed once by [`xml::Tokens`]; zip members are read
 //! through the bounded [`Package`] reader.
 
-use super::xml::{self, local, Tag, TextBuf, Ticker, Token, Tokens};
+use super::xml::{self, local, short_scan, Tag, TextBuf, Ticker, Token, Tokens};
 use super::zipread::Package;
 use super::{ErrorKind, ExtractError, ExtractResult, Extracted, Format, LabelInfoEntry, PartKind};
 use crate::budget::Budget;
@@ -702,7 +702,8 @@ fn enter_cell_child(
 /// Like [`push_cell_text`] for character data with entity references
 /// (`&#10;` is a line break too).
 fn push_cell_escaped(out: &mut String, raw: &str, scratch: &mut String) {
-    if memchr::memchr(b'&', raw.as_bytes()).is_some() {
+    // Cell values are short: `short_scan` rather than memchr's set-up.
+    if short_scan::find1(raw.as_bytes(), b'&').is_some() {
         scratch.clear();
         xml::unescape_into(raw, scratch);
         push_cell_text(out, scratch);
@@ -713,7 +714,7 @@ fn push_cell_escaped(out: &mut String, raw: &str, scratch: &mut String) {
 
 /// Cell text keeps rows on one line: line breaks inside a cell become spaces.
 fn push_cell_text(out: &mut String, s: &str) {
-    if memchr::memchr3(b'\n', b'\r', b'\t', s.as_bytes()).is_some() {
+    if short_scan::find3(s.as_bytes(), b'\n', b'\r', b'\t').is_some() {
         out.extend(s.chars().map(|c| if c.is_whitespace() { ' ' } else { c }));
     } else {
         out.push_str(s);
@@ -892,7 +893,11 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
 
 /// Writes a cell's value (the shared string it points to, for `t="s"`).
 fn end_cell(out: &mut TextBuf, value: &mut String, cell_type: CellType, sst: &SharedStrings) {
-    let v = value.trim();
+    // Numbers, booleans and string indexes are ASCII.
+    let v = match cell_type {
+        CellType::Inline => value.trim(),
+        _ => value.trim_ascii(),
+    };
     if !v.is_empty() {
         match cell_type {
             CellType::Shared => {
@@ -921,12 +926,12 @@ fn cell_type_of(e: &Tag<'_>) -> CellType {
     // (`r`, `s`, `cm`, `vm`, `ph`; references are uppercase), and it is
     // nearly always written ` t="..."`.
     let attrs = e.raw_attributes();
-    let Some(at) = memchr::memchr(b't', attrs.as_bytes()) else {
+    let Some(at) = short_scan::find1(attrs.as_bytes(), b't') else {
         return CellType::Number;
     };
     let value = match attrs[at..].strip_prefix("t=\"") {
         Some(v) if attrs[..at].ends_with(' ') => {
-            memchr::memchr(b'"', v.as_bytes()).map(|end| &v[..end])
+            short_scan::find1(v.as_bytes(), b'"').map(|end| &v[..end])
         }
         _ => e.attr_raw("t"),
     };

@@ -8,6 +8,7 @@ use super::{ExtractError, ExtractResult};
 use crate::budget::Budget;
 
 pub mod tokens;
+pub(crate) use tokens::short_scan;
 pub use tokens::{Tag, Token, Tokens};
 
 /// Check the deadline once per this many XML events.
@@ -69,7 +70,7 @@ pub fn resolve_ref(name: &str) -> Option<char> {
 /// Appends `raw` with entity and character references decoded.
 pub fn unescape_into(raw: &str, out: &mut String) {
     let mut rest = raw;
-    while let Some(amp) = memchr::memchr(b'&', rest.as_bytes()) {
+    while let Some(amp) = short_scan::find1(rest.as_bytes(), b'&') {
         out.push_str(&rest[..amp]);
         let after = &rest[amp + 1..];
         match after.find(';') {

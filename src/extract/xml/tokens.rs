@@ -362,7 +362,7 @@ fn tag_end(bytes: &[u8], from: usize) -> Result<usize, Malformed> {
 /// Byte searches for the short distances of markup (a tag, an attribute
 /// value, the text between two tags): 16 bytes per step with SSE2, inlined,
 /// without the set-up and dispatch that pay off only on long haystacks.
-mod short_scan {
+pub(crate) mod short_scan {
     #[cfg(target_arch = "x86_64")]
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
