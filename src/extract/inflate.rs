@@ -30,8 +30,75 @@ thread_local! {
     /// Creating an inflater allocates and clears its state and window,
     /// which costs more than inflating a small XML part or PDF page.
     static INFLATER: RefCell<Decompress> = RefCell::new(Decompress::new(false));
-    static ONE_SHOT: RefCell<libdeflater::Decompressor> =
-        RefCell::new(libdeflater::Decompressor::new());
+    static ONE_SHOT: OneShotDecoder = OneShotDecoder::new();
+}
+
+/// A libdeflate decompressor, called through `libdeflate-sys` rather than
+/// the `libdeflater` wrapper: the wrapper wants an initialised output
+/// slice, and clearing each part's buffer first cost as much as a tenth
+/// of the decoding.
+struct OneShotDecoder(*mut libdeflate_sys::libdeflate_decompressor);
+
+impl OneShotDecoder {
+    fn new() -> OneShotDecoder {
+        // SAFETY: no preconditions; a null result (out of memory) is
+        // checked before every use.
+        OneShotDecoder(unsafe { libdeflate_sys::libdeflate_alloc_decompressor() })
+    }
+
+    /// Decodes `input` into the spare capacity of `buf`, at most
+    /// `capacity` bytes, and extends `buf` by what was written.
+    fn decode(
+        &self,
+        input: &[u8],
+        framing: Framing,
+        capacity: usize,
+        buf: &mut Vec<u8>,
+    ) -> OneShot {
+        if self.0.is_null() {
+            return OneShot::Failed;
+        }
+        buf.reserve(capacity);
+        let out = buf.spare_capacity_mut();
+        let mut written = 0usize;
+        let decode = match framing {
+            Framing::Raw => libdeflate_sys::libdeflate_deflate_decompress,
+            Framing::Zlib => libdeflate_sys::libdeflate_zlib_decompress,
+        };
+        // SAFETY: the decompressor is live (freed only on drop); `input` is
+        // readable for its length; `out` is writable for `capacity` bytes
+        // (reserved above), and libdeflate writes at most that many and
+        // reports in `written` how many it did, all of them initialised.
+        let result = unsafe {
+            decode(
+                self.0,
+                input.as_ptr().cast(),
+                input.len(),
+                out.as_mut_ptr().cast(),
+                capacity,
+                &mut written,
+            )
+        };
+        match result {
+            libdeflate_sys::libdeflate_result_LIBDEFLATE_SUCCESS if written <= capacity => {
+                // SAFETY: libdeflate initialised `written` bytes after the
+                // current length, within the reserved capacity.
+                unsafe { buf.set_len(buf.len() + written) };
+                OneShot::Done
+            }
+            libdeflate_sys::libdeflate_result_LIBDEFLATE_INSUFFICIENT_SPACE => OneShot::TooSmall,
+            _ => OneShot::Failed,
+        }
+    }
+}
+
+impl Drop for OneShotDecoder {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: allocated by libdeflate_alloc_decompressor, freed once.
+            unsafe { libdeflate_sys::libdeflate_free_decompressor(self.0) }
+        }
+    }
 }
 
 /// How the compressed bytes are framed.
@@ -95,29 +162,7 @@ enum OneShot {
 /// Decodes the whole of `input` when its output fits `capacity` bytes;
 /// otherwise leaves `buf` as it was.
 fn one_shot(input: &[u8], framing: Framing, capacity: usize, buf: &mut Vec<u8>) -> OneShot {
-    let start = buf.len();
-    buf.resize(start + capacity, 0);
-    let out = &mut buf[start..];
-    let decoded = ONE_SHOT.with(|cell| {
-        let mut decoder = cell.borrow_mut();
-        match framing {
-            Framing::Raw => decoder.deflate_decompress(input, out),
-            Framing::Zlib => decoder.zlib_decompress(input, out),
-        }
-    });
-    match decoded {
-        Ok(n) => {
-            buf.truncate(start + n);
-            OneShot::Done
-        }
-        Err(e) => {
-            buf.truncate(start);
-            match e {
-                libdeflater::DecompressionError::InsufficientSpace => OneShot::TooSmall,
-                libdeflater::DecompressionError::BadData => OneShot::Failed,
-            }
-        }
-    }
+    ONE_SHOT.with(|decoder| decoder.decode(input, framing, capacity, buf))
 }
 
 /// The streaming inflater, for what [`one_shot`] does not take.
@@ -194,6 +239,57 @@ mod tests {
         let buf = inflate(&zlib(&text), u64::MAX, b"head").unwrap();
         assert_eq!(&buf[..4], b"head");
         assert_eq!(&buf[4..], &text[..]);
+    }
+
+    /// Whatever the size guess (exact, too small once, too small twice,
+    /// beyond the limit), the output is the same, appended after `head`.
+    #[test]
+    fn one_shot_and_streaming_agree() {
+        let text: Vec<u8> = (0..60_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let z = zlib(&text);
+        for guess in [text.len(), text.len() / 4, 100, 0, text.len() * 2] {
+            let mut buf = b"head".to_vec();
+            inflate_into(&z, Framing::Zlib, u64::MAX, guess, &budget(), &mut buf).unwrap();
+            assert_eq!(&buf[..4], b"head", "guess {guess}");
+            assert_eq!(&buf[4..], &text[..], "guess {guess}");
+        }
+        // Raw deflate, as in zip entries, with the exact declared size.
+        let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        raw.write_all(&text).unwrap();
+        let raw = raw.finish().unwrap();
+        let mut buf = Vec::new();
+        inflate_into(
+            &raw,
+            Framing::Raw,
+            text.len() as u64,
+            text.len(),
+            &budget(),
+            &mut buf,
+        )
+        .unwrap();
+        assert_eq!(buf, text);
+    }
+
+    #[test]
+    fn longer_than_expected_stops_at_the_limit_and_damage_is_reported() {
+        let text = b"0123456789".repeat(1000);
+        let z = zlib(&text);
+        let mut buf = Vec::new();
+        inflate_into(&z, Framing::Zlib, 5000, 5000, &budget(), &mut buf).unwrap();
+        assert_eq!(buf, &text[..5000]);
+        let mut buf = Vec::new();
+        let cut = &z[..z.len() - 6];
+        let r = inflate_into(
+            cut,
+            Framing::Zlib,
+            u64::MAX,
+            text.len(),
+            &budget(),
+            &mut buf,
+        );
+        assert!(matches!(r, Err(InflateError::Damaged)));
     }
 
     #[test]
