@@ -330,7 +330,7 @@ pub fn walk_flow(
                     // Runs and paragraphs, most of the start tags: first.
                     "r" => {
                         let names = match &mut run_names {
-                            Some(n) if n.run == e.name => n,
+                            Some(n) if short_scan::same(n.run.as_bytes(), e.name.as_bytes()) => n,
                             slot => slot.insert(RunNames::new(e.name)),
                         };
                         read_run_start(&mut tokens, names, del_depth, main, &mut deleted);

@@ -213,7 +213,7 @@ impl<'a> Tokens<'a> {
     /// Moves past `markup` if the input goes on with it exactly.
     #[inline]
     pub fn eat(&mut self, markup: &str) -> bool {
-        let hit = self.src.as_bytes()[self.pos..].starts_with(markup.as_bytes());
+        let hit = short_scan::starts_with(&self.src.as_bytes()[self.pos..], markup.as_bytes());
         if hit {
             self.pos += markup.len();
         }
@@ -227,7 +227,7 @@ impl<'a> Tokens<'a> {
         let n = qname.len();
         let hit = rest.len() > n + 1
             && rest[0] == b'<'
-            && rest[1..].starts_with(qname.as_bytes())
+            && short_scan::starts_with(&rest[1..], qname.as_bytes())
             && rest[n + 1] == b'>';
         if hit {
             self.pos += n + 2;
@@ -270,7 +270,7 @@ impl<'a> Tokens<'a> {
         let start = self.pos;
         let rest = &bytes[start..];
         let after_name = start + 1 + qname.len();
-        if rest.first() != Some(&b'<') || !rest[1..].starts_with(qname.as_bytes()) {
+        if rest.first() != Some(&b'<') || !short_scan::starts_with(&rest[1..], qname.as_bytes()) {
             return None;
         }
         let closer = if empty { b'/' } else { b'>' };
@@ -320,7 +320,7 @@ impl<'a> Tokens<'a> {
 #[inline]
 fn end_tag_at(bytes: &[u8], lt: usize, qname: &str) -> Option<usize> {
     let rest = bytes.get(lt + 2..)?;
-    if bytes[lt + 1] != b'/' || !rest.starts_with(qname.as_bytes()) {
+    if bytes[lt + 1] != b'/' || !short_scan::starts_with(rest, qname.as_bytes()) {
         return None;
     }
     let after_name = lt + 2 + qname.len();
@@ -400,6 +400,20 @@ pub(crate) mod short_scan {
             .map(|p| i + p)
     }
 
+    /// Whether `hay` begins with `needle`. A byte loop, inlined: the
+    /// names of markup are a few bytes, and a call to `memcmp` for each
+    /// tag cost more than the comparing.
+    #[inline]
+    pub fn starts_with(hay: &[u8], needle: &[u8]) -> bool {
+        hay.len() >= needle.len() && needle.iter().zip(hay).all(|(n, h)| n == h)
+    }
+
+    /// Whether `a` and `b` are the same bytes, inlined as `starts_with`.
+    #[inline]
+    pub fn same(a: &[u8], b: &[u8]) -> bool {
+        a.len() == b.len() && starts_with(a, b)
+    }
+
     /// First position of `a`.
     #[inline]
     pub fn find1(hay: &[u8], a: u8) -> Option<usize> {
@@ -422,6 +436,17 @@ pub(crate) mod short_scan {
 
     #[cfg(test)]
     mod tests {
+        #[test]
+        fn prefixes_and_equality() {
+            assert!(super::starts_with(b"w:rPr>", b"w:rPr"));
+            assert!(super::starts_with(b"w:t", b""));
+            assert!(!super::starts_with(b"w:r", b"w:rPr"));
+            assert!(!super::starts_with(b"w:tab", b"w:tx"));
+            assert!(super::same(b"w:r", b"w:r"));
+            assert!(!super::same(b"w:rPr", b"w:r"));
+            assert!(!super::same(b"a:r", b"w:r"));
+        }
+
         #[test]
         fn finds_at_every_offset_and_length() {
             for len in 0..40 {
