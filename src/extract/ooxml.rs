@@ -628,10 +628,22 @@ struct SharedStrings {
 
 impl SharedStrings {
     fn get(&self, idx: &str) -> Option<&str> {
-        let i: usize = idx.trim().parse().ok()?;
+        let i = parse_index(idx.trim())?;
         let (a, b) = *self.spans.get(i)?;
         self.text.get(a..b)
     }
+}
+
+/// A shared-string index: what `str::parse::<usize>` takes, by hand, as
+/// there is one for every text cell of a workbook.
+fn parse_index(digits: &str) -> Option<usize> {
+    let digits = digits.strip_prefix('+').unwrap_or(digits);
+    if digits.is_empty() || digits.len() > 18 {
+        return digits.parse().ok();
+    }
+    digits.bytes().try_fold(0usize, |n, b| {
+        b.is_ascii_digit().then(|| n * 10 + usize::from(b - b'0'))
+    })
 }
 
 fn parse_shared_strings(text: &str, budget: &Budget) -> ExtractResult<SharedStrings> {
@@ -818,6 +830,10 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
         // Most cells are `<c ...><v>value</v></c>`: read without tokens.
         if let Some(e) = tokens.start_tag("c") {
             cell_type = cell_type_of(&e);
+            if let Some(raw) = plain_value_cell(&mut tokens) {
+                write_cell(&mut out, raw, cell_type, sst);
+                continue;
+            }
             value.clear();
             in_v |= enter_cell_child(&mut tokens, "v", &mut value, &mut scratch);
             if !in_v && tokens.eat("</c>") {
@@ -891,8 +907,36 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
     result
 }
 
+/// Right after a cell's start tag: when the cell is `<v>value</v></c>` with
+/// a value that needs no decoding (no entity, no line break), moves past
+/// the cell and returns the value. Most cells are such, and skip the copy
+/// into the value buffer.
+fn plain_value_cell<'a>(tokens: &mut Tokens<'a>) -> Option<&'a str> {
+    let before = tokens.clone();
+    let raw = tokens
+        .eat_start("v")
+        .then(|| tokens.text_before_end("v"))
+        .flatten()
+        .filter(|raw| short_scan::find3(raw.as_bytes(), b'&', b'\n', b'\r').is_none())
+        .filter(|raw| short_scan::find1(raw.as_bytes(), b'\t').is_none());
+    match raw {
+        Some(raw) if tokens.eat("</c>") => Some(raw),
+        _ => {
+            *tokens = before;
+            None
+        }
+    }
+}
+
 /// Writes a cell's value (the shared string it points to, for `t="s"`).
 fn end_cell(out: &mut TextBuf, value: &mut String, cell_type: CellType, sst: &SharedStrings) {
+    write_cell(out, value, cell_type, sst);
+    value.clear();
+}
+
+/// Writes a cell's value, as read (the shared string it points to, for
+/// `t="s"`).
+fn write_cell(out: &mut TextBuf, value: &str, cell_type: CellType, sst: &SharedStrings) {
     // Numbers, booleans and string indexes are ASCII.
     let v = match cell_type {
         CellType::Inline => value.trim(),
@@ -910,7 +954,6 @@ fn end_cell(out: &mut TextBuf, value: &mut String, cell_type: CellType, sst: &Sh
         }
         out.cell_end();
     }
-    value.clear();
 }
 
 #[derive(Clone, Copy)]
@@ -926,6 +969,10 @@ fn cell_type_of(e: &Tag<'_>) -> CellType {
     // (`r`, `s`, `cm`, `vm`, `ph`; references are uppercase), and it is
     // nearly always written ` t="..."`.
     let attrs = e.raw_attributes();
+    // Excel writes the type last: `<c r="A1" s="2" t="s">`.
+    if attrs.as_bytes().ends_with(b" t=\"s\"") {
+        return CellType::Shared;
+    }
     let Some(at) = short_scan::find1(attrs.as_bytes(), b't') else {
         return CellType::Number;
     };
@@ -1230,6 +1277,59 @@ mod tests {
     use super::*;
     use crate::extract::test_budget;
     use crate::extract::zipread::testzip;
+
+    #[test]
+    fn shared_string_index_parses_as_usize_does() {
+        let cases = [
+            "0",
+            "7",
+            "42",
+            "+5",
+            "++5",
+            "",
+            "+",
+            "-1",
+            "1a",
+            " 1",
+            "007",
+            "123456789012345678",
+            "1234567890123456789",
+            "99999999999999999999",
+        ];
+        for idx in cases {
+            assert_eq!(parse_index(idx), idx.parse::<usize>().ok(), "{idx:?}");
+        }
+    }
+
+    #[test]
+    fn plain_cells_and_cells_that_need_decoding_read_alike() {
+        let sheet = |cells: &str| {
+            let wb = br#"<workbook xmlns:r="r"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>"#;
+            let rels = br#"<Relationships><Relationship Id="rId1" Type="x/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="x/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#;
+            let sst = br#"<sst><si><t>Tom &amp; Jerry</t></si></sst>"#;
+            let s1 = format!("<worksheet><sheetData><row>{cells}</row></sheetData></worksheet>");
+            let z = testzip::build(&[
+                ("[Content_Types].xml", CT),
+                ("xl/workbook.xml", wb),
+                ("xl/_rels/workbook.xml.rels", rels),
+                ("xl/sharedStrings.xml", sst),
+                ("xl/worksheets/sheet1.xml", s1.as_bytes()),
+            ]);
+            let x = extract(Format::Xlsx, &z, &test_budget());
+            x.part_text(PartKind::Sheet, "sheet \"S\"")
+                .expect("the sheet")
+                .to_string()
+        };
+        let plain = sheet(
+            r#"<c r="A1" t="s"><v>0</v></c><c r="B1"><v> 12 </v></c><c t="b"><v>1</v></c><c><v></v></c><c><v>x</v></c>"#,
+        );
+        assert_eq!(plain, "Tom & Jerry\t12\tTRUE\tx");
+        let decoded = sheet(
+            "<c r=\"A1\" t=\"s\"><v>&#48;</v></c><c r=\"B1\"><v>1&#10;2</v></c>\
+             <c t=\"b\"><v>1</v></c><c><v>a\tb</v></c>",
+        );
+        assert_eq!(decoded, "Tom & Jerry\t1 2\tTRUE\ta b");
+    }
 
     const CT: &[u8] = br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>"#;
 

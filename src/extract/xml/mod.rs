@@ -209,9 +209,12 @@ impl TextBuf {
 
     /// Ends a table cell.
     pub fn cell_end(&mut self) {
-        let keep = self.text.trim_end_matches(' ').len();
+        // Bytes, not chars: a space, tab or line break is one byte in
+        // UTF-8 and never part of another character.
+        let bytes = self.text.as_bytes();
+        let keep = bytes.len() - bytes.iter().rev().take_while(|&&b| b == b' ').count();
         self.text.truncate(keep);
-        if !self.text.is_empty() && !self.text.ends_with(['\n', '\t']) {
+        if !matches!(self.text.as_bytes().last(), None | Some(b'\n' | b'\t')) {
             self.push('\t');
         }
     }

@@ -349,6 +349,15 @@ fn find_seq(bytes: &[u8], from: usize, seq: &[u8]) -> Result<usize, Malformed> {
 /// (which may contain `>`).
 #[inline]
 fn tag_end(bytes: &[u8], from: usize) -> Result<usize, Malformed> {
+    match short_scan::first_unquoted_gt(bytes, from) {
+        Some(end) => Ok(end),
+        None => tag_end_quote_by_quote(bytes, from),
+    }
+}
+
+/// [`tag_end`] one quoted value at a time: for what the one-pass scan
+/// leaves (apostrophes, `>` inside a value, the last bytes of the input).
+fn tag_end_quote_by_quote(bytes: &[u8], from: usize) -> Result<usize, Malformed> {
     let mut i = from;
     loop {
         let j = i + short_scan::find3(&bytes[i..], b'>', b'"', b'\'').ok_or(Malformed)?;
@@ -414,6 +423,47 @@ pub(crate) mod short_scan {
         a.len() == b.len() && starts_with(a, b)
     }
 
+    /// Position of the first `>` from `from` when no quote before it is
+    /// open: 16 bytes per step, tracking whether a `"` is open by the
+    /// parity of their count. `None` (the caller takes the slow way) at
+    /// an apostrophe, at a `>` inside a value, and in the last 15 bytes.
+    #[inline]
+    pub fn first_unquoted_gt(bytes: &[u8], from: usize) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as in `find3`.
+        unsafe {
+            let (gt, dq, ap) = (
+                _mm_set1_epi8(b'>' as i8),
+                _mm_set1_epi8(b'"' as i8),
+                _mm_set1_epi8(b'\'' as i8),
+            );
+            let mut open = false;
+            let mut i = from;
+            while i + 16 <= bytes.len() {
+                let v = _mm_loadu_si128(bytes.as_ptr().add(i) as *const __m128i);
+                let gts = _mm_movemask_epi8(_mm_cmpeq_epi8(v, gt)) as u32;
+                let quotes = _mm_movemask_epi8(_mm_cmpeq_epi8(v, dq)) as u32;
+                let aps = _mm_movemask_epi8(_mm_cmpeq_epi8(v, ap)) as u32;
+                if gts != 0 {
+                    let at = gts.trailing_zeros();
+                    let before = (1u32 << at) - 1;
+                    if aps & before != 0 {
+                        return None;
+                    }
+                    let open_at = open ^ ((quotes & before).count_ones() & 1 == 1);
+                    return (!open_at).then_some(i + at as usize);
+                }
+                if aps != 0 {
+                    return None;
+                }
+                open ^= quotes.count_ones() & 1 == 1;
+                i += 16;
+            }
+        }
+        let _ = (bytes, from);
+        None
+    }
+
     /// First position of `a`.
     #[inline]
     pub fn find1(hay: &[u8], a: u8) -> Option<usize> {
@@ -436,6 +486,32 @@ pub(crate) mod short_scan {
 
     #[cfg(test)]
     mod tests {
+        #[test]
+        fn one_pass_tag_end_agrees_with_quote_by_quote() {
+            let tags = [
+                r#"c r="A1" t="s">"#,
+                r#"c r="A1">"#,
+                r#"c>"#,
+                r#"a href="x>y" b="2">"#,
+                r#"a b='x>y' c="3">"#,
+                r#"a b="it's">"#,
+                r#"w:t xml:space="preserve">"#,
+                r#"x a="1" b="2" c="3" d="4" e="5" f="6" g="7" h="8">"#,
+                r#"x long="0123456789abcdef>0123456789" z="1">"#,
+            ];
+            for tag in tags {
+                for pad in 0..20 {
+                    let src = format!("{}{tag}{}", " ".repeat(pad), "text<b>".repeat(5));
+                    let bytes = src.as_bytes();
+                    let want = super::super::tag_end_quote_by_quote(bytes, pad);
+                    assert_eq!(super::super::tag_end(bytes, pad), want, "{tag} at {pad}");
+                    if let Some(fast) = super::first_unquoted_gt(bytes, pad) {
+                        assert_eq!(Ok(fast), want, "{tag} at {pad}");
+                    }
+                }
+            }
+        }
+
         #[test]
         fn prefixes_and_equality() {
             assert!(super::starts_with(b"w:rPr>", b"w:rPr"));
