@@ -22,9 +22,13 @@ pub(super) struct Words {
     stride: usize,
     /// Next state per (state, class); states are premultiplied by `stride`.
     trans: Vec<u32>,
-    /// States below this id end at least one word.
-    match_limit: u32,
-    /// Per matching state (id / stride): its range in `out_words`.
+    /// States from this id on (a power of two) end at least one word;
+    /// all others are below it.
+    match_from: u32,
+    /// The row (id / stride) of the first matching state.
+    first_match_row: usize,
+    /// Per matching state (row - `first_match_row`): its range in
+    /// `out_words`.
     out_ranges: Vec<(u32, u32)>,
     out_words: Vec<u32>,
     lens: Vec<u32>,
@@ -98,22 +102,37 @@ impl Words {
             }
         }
 
-        // Matching states first, so the walk tests a match with one compare.
+        // Plain states first, with ids below a power of two, `match_from`;
+        // matching states from there on. So a state matches when its id
+        // is at least `match_from`, and one of four chains' states does
+        // when their bitwise or is.
         let mut order: Vec<usize> = (0..states).collect();
-        order.sort_by_key(|&s| out[s].is_empty());
+        order.sort_by_key(|&s| !out[s].is_empty());
+        let plain = order.iter().take_while(|&&s| out[s].is_empty()).count();
+        let match_from = (plain * stride).next_power_of_two();
+        let first_match_row = match_from.div_ceil(stride);
+        let rows = first_match_row + (states - plain);
+        let row_of = |i: usize| {
+            if i < plain {
+                i
+            } else {
+                first_match_row + i - plain
+            }
+        };
         let mut id = vec![0u32; states];
         for (i, &s) in order.iter().enumerate() {
-            id[s] = (i * stride) as u32;
+            id[s] = (row_of(i) * stride) as u32;
         }
-        let matching = order.iter().take_while(|&&s| !out[s].is_empty()).count();
-        let mut table = vec![0u32; states * stride];
-        let mut out_ranges = Vec::with_capacity(matching);
+        // Rows between the plain and the matching states are never entered.
+        let mut table = vec![0u32; rows * stride];
+        let mut out_ranges = Vec::with_capacity(states - plain);
         let mut out_words = Vec::new();
         for (i, &s) in order.iter().enumerate() {
+            let row = row_of(i);
             for c in 0..stride {
-                table[i * stride + c] = id[trans[s * stride + c] as usize];
+                table[row * stride + c] = id[trans[s * stride + c] as usize];
             }
-            if i < matching {
+            if i >= plain {
                 let lo = out_words.len() as u32;
                 out_words.extend_from_slice(&out[s]);
                 out_ranges.push((lo, out_words.len() as u32));
@@ -123,7 +142,8 @@ impl Words {
             classes,
             stride,
             trans: table,
-            match_limit: (matching * stride) as u32,
+            match_from: match_from as u32,
+            first_match_row,
             out_ranges,
             out_words,
             lens: words.iter().map(|w| w.len() as u32).collect(),
@@ -140,68 +160,98 @@ impl Words {
             self.walk(hay, 0, 0, self.start, &mut f);
             return;
         }
-        // Chain k walks the k-th slice of the text, starting early enough
-        // to see every word that ends in its slice, and reports only those.
-        let mut from = [0usize; CHAINS];
-        let mut to = [0usize; CHAINS];
-        let mut min_end = [0usize; CHAINS];
-        for k in 1..CHAINS {
-            let cut = n * k / CHAINS;
-            from[k] = cut + 1 - self.max_len;
-            min_end[k] = cut + 1;
-            to[k - 1] = cut;
-        }
-        to[CHAINS - 1] = n;
-        let common = (0..CHAINS).map(|k| to[k] - from[k]).min().unwrap_or(0);
-        let state = self.walk_chains(hay, &from, common, &min_end, &mut f);
-        for k in 0..CHAINS {
-            let rest = from[k] + common;
-            self.walk(&hay[rest..to[k]], rest, min_end[k], state[k], &mut f);
-        }
+        // Chain k starts at k * spacing and walks `common` bytes: its own
+        // `spacing` bytes and the first `warm` of the next chain's, which
+        // that chain needs to warm up (a word ending there may have begun
+        // before it started). So every end is reported by one chain.
+        let warm = self.max_len - 1;
+        let spacing = (n - warm) / CHAINS;
+        let common = spacing + warm;
+        let state = self.walk_chains(hay, spacing, common, &mut f);
+        let rest = (CHAINS - 1) * spacing + common;
+        self.walk(&hay[rest..], rest, 0, state, &mut f);
     }
 
-    /// The four chains in step over `common` bytes from `from[k]`; returns
-    /// their states. Out of line, with the states in locals and one match
-    /// test per step of all four, so that the loop keeps everything in
-    /// registers: inlined into the caller, states and bounds spilled to
-    /// the stack and each step waited on a store and a reload.
-    #[inline(never)]
+    /// The four chains in step over `common` bytes each, chain k from
+    /// k * `spacing`; returns the last chain's state.
     fn walk_chains(
         &self,
         hay: &[u8],
-        from: &[usize; CHAINS],
+        spacing: usize,
         common: usize,
-        min_end: &[usize; CHAINS],
         f: &mut impl FnMut(usize, usize, usize),
-    ) -> [u32; CHAINS] {
+    ) -> u32 {
+        let walked = &hay[..(CHAINS - 1) * spacing + common];
+        // A chain's state is whole once it has read a longest word.
+        let min_end = |k: usize| {
+            if k == 0 {
+                0
+            } else {
+                k * spacing + self.max_len
+            }
+        };
+        let mut states = [self.start; CHAINS];
+        let mut i = 0;
+        while i < common {
+            i = self.step_to_match(walked, spacing, i, common, &mut states);
+            for (k, &s) in states.iter().enumerate() {
+                if s >= self.match_from {
+                    self.emit(s, k * spacing + i, min_end(k), f);
+                }
+            }
+        }
+        states[CHAINS - 1]
+    }
+
+    /// Steps the chains from byte `from` until one of them is in a
+    /// matching state or all have read byte `end - 1`; returns the
+    /// position after the last byte read. Out of line and with nothing
+    /// else to keep, so that the states, the position and the tables stay
+    /// in registers: with the calls to `f` in the same loop, pointers
+    /// and states spilled to the stack, and each step waited on a reload.
+    #[inline(never)]
+    fn step_to_match(
+        &self,
+        walked: &[u8],
+        spacing: usize,
+        from: usize,
+        end: usize,
+        states: &mut [u32; CHAINS],
+    ) -> usize {
         let trans = &self.trans[..];
         let classes = &self.classes;
-        let limit = self.match_limit;
-        let step = |s: u32, b: u8| -> u32 {
-            let at = s as usize + classes[b as usize] as usize;
+        let match_from = self.match_from as usize;
+        // States as `usize`: as `u32` each step spent a move widening them.
+        let step = |s: usize, b: u8| -> usize {
+            let at = s + classes[b as usize] as usize;
             debug_assert!(at < trans.len());
             // SAFETY: every entry of `trans` is a state id premultiplied by
             // `stride` (built in `new`), and every class is below `stride`,
             // so `at` is below `trans.len()` = states * stride.
-            unsafe { *trans.get_unchecked(at) }
+            unsafe { *trans.get_unchecked(at) as usize }
         };
-        let [h0, h1, h2, h3] = from.map(|start| &hay[start..start + common]);
-        let [mut s0, mut s1, mut s2, mut s3] = [self.start; CHAINS];
-        let bytes = h0.iter().zip(h1).zip(h2).zip(h3);
-        for (i, (((&b0, &b1), &b2), &b3)) in bytes.enumerate() {
-            s0 = step(s0, b0);
-            s1 = step(s1, b1);
-            s2 = step(s2, b2);
-            s3 = step(s3, b3);
-            if s0.min(s1).min(s2.min(s3)) < limit {
-                for (k, s) in [s0, s1, s2, s3].into_iter().enumerate() {
-                    if s < limit {
-                        self.emit(s, from[k] + i + 1, min_end[k], f);
-                    }
-                }
+        assert!(end <= walked.len().saturating_sub((CHAINS - 1) * spacing));
+        let byte = |i: usize| -> u8 {
+            debug_assert!(i < walked.len());
+            // SAFETY: i < `end` + (CHAINS - 1) * `spacing` <= walked.len()
+            // (asserted above).
+            unsafe { *walked.get_unchecked(i) }
+        };
+        let [mut s0, mut s1, mut s2, mut s3] = states.map(|s| s as usize);
+        let mut i = from;
+        while i < end {
+            s0 = step(s0, byte(i));
+            s1 = step(s1, byte(i + spacing));
+            s2 = step(s2, byte(i + 2 * spacing));
+            s3 = step(s3, byte(i + 3 * spacing));
+            i += 1;
+            if s0 | s1 | s2 | s3 >= match_from {
+                break;
             }
         }
-        [s0, s1, s2, s3]
+        // State ids come from `trans`, which holds `u32`s.
+        *states = [s0, s1, s2, s3].map(|s| s as u32);
+        i
     }
 
     /// Walks `hay` (which starts at `offset` in the text) from state `s`;
@@ -216,10 +266,9 @@ impl Words {
     ) -> u32 {
         let trans = &self.trans[..];
         let classes = &self.classes;
-        let limit = self.match_limit;
         for (i, &x) in hay.iter().enumerate() {
             s = trans[s as usize + classes[x as usize] as usize];
-            if s < limit {
+            if s >= self.match_from {
                 self.emit(s, offset + i + 1, min_end, f);
             }
         }
@@ -234,7 +283,7 @@ impl Words {
         if end < min_end {
             return;
         }
-        let (lo, hi) = self.out_ranges[s as usize / self.stride];
+        let (lo, hi) = self.out_ranges[s as usize / self.stride - self.first_match_row];
         for &w in &self.out_words[lo as usize..hi as usize] {
             f(w as usize, end - self.lens[w as usize] as usize, end);
         }
