@@ -218,18 +218,8 @@ impl Words {
         end: usize,
         states: &mut [u32; CHAINS],
     ) -> usize {
-        let trans = &self.trans[..];
-        let classes = &self.classes;
         let match_from = self.match_from as usize;
-        // States as `usize`: as `u32` each step spent a move widening them.
-        let step = |s: usize, b: u8| -> usize {
-            let at = s + classes[b as usize] as usize;
-            debug_assert!(at < trans.len());
-            // SAFETY: every entry of `trans` is a state id premultiplied by
-            // `stride` (built in `new`), and every class is below `stride`,
-            // so `at` is below `trans.len()` = states * stride.
-            unsafe { *trans.get_unchecked(at) as usize }
-        };
+        let step = |s, b| self.next(s, b);
         assert!(end <= walked.len().saturating_sub((CHAINS - 1) * spacing));
         let byte = |i: usize| -> u8 {
             debug_assert!(i < walked.len());
@@ -254,6 +244,18 @@ impl Words {
         i
     }
 
+    /// The state after `s` reads byte `b`. States as `usize`: as `u32`
+    /// each step of the chains spent a move widening them.
+    #[inline(always)]
+    fn next(&self, s: usize, b: u8) -> usize {
+        let at = s + self.classes[b as usize] as usize;
+        debug_assert!(at < self.trans.len());
+        // SAFETY: every state is an entry of `trans` or `start`, a state
+        // id premultiplied by `stride` (built in `new`), and every class
+        // is below `stride`, so `at` is below `trans.len()` = rows * stride.
+        unsafe { *self.trans.get_unchecked(at) as usize }
+    }
+
     /// Walks `hay` (which starts at `offset` in the text) from state `s`;
     /// reports words ending at or after `min_end`. Returns the last state.
     fn walk(
@@ -261,18 +263,18 @@ impl Words {
         hay: &[u8],
         offset: usize,
         min_end: usize,
-        mut s: u32,
+        s: u32,
         f: &mut impl FnMut(usize, usize, usize),
     ) -> u32 {
-        let trans = &self.trans[..];
-        let classes = &self.classes;
+        let mut s = s as usize;
         for (i, &x) in hay.iter().enumerate() {
-            s = trans[s as usize + classes[x as usize] as usize];
-            if s >= self.match_from {
-                self.emit(s, offset + i + 1, min_end, f);
+            s = self.next(s, x);
+            if s >= self.match_from as usize {
+                self.emit(s as u32, offset + i + 1, min_end, f);
             }
         }
-        s
+        // State ids come from `trans`, which holds `u32`s.
+        s as u32
     }
 
     // Out of line: inlined, its registers push the walk's state onto the

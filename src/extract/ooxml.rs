@@ -726,11 +726,17 @@ fn push_cell_escaped(out: &mut String, raw: &str, scratch: &mut String) {
 
 /// Cell text keeps rows on one line: line breaks inside a cell become spaces.
 fn push_cell_text(out: &mut String, s: &str) {
-    if short_scan::find3(s.as_bytes(), b'\n', b'\r', b'\t').is_some() {
+    if has_break(s) {
         out.extend(s.chars().map(|c| if c.is_whitespace() { ' ' } else { c }));
     } else {
         out.push_str(s);
     }
+}
+
+/// Whether cell text holds a line break or tab, which [`push_cell_text`]
+/// turns into spaces.
+fn has_break(s: &str) -> bool {
+    short_scan::find3(s.as_bytes(), b'\n', b'\r', b'\t').is_some()
 }
 
 struct SheetRef {
@@ -917,8 +923,7 @@ fn plain_value_cell<'a>(tokens: &mut Tokens<'a>) -> Option<&'a str> {
         .eat_start("v")
         .then(|| tokens.text_before_end("v"))
         .flatten()
-        .filter(|raw| short_scan::find3(raw.as_bytes(), b'&', b'\n', b'\r').is_none())
-        .filter(|raw| short_scan::find1(raw.as_bytes(), b'\t').is_none());
+        .filter(|raw| short_scan::find1(raw.as_bytes(), b'&').is_none() && !has_break(raw));
     match raw {
         Some(raw) if tokens.eat("</c>") => Some(raw),
         _ => {

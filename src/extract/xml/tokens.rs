@@ -487,32 +487,6 @@ pub(crate) mod short_scan {
     #[cfg(test)]
     mod tests {
         #[test]
-        fn one_pass_tag_end_agrees_with_quote_by_quote() {
-            let tags = [
-                r#"c r="A1" t="s">"#,
-                r#"c r="A1">"#,
-                r#"c>"#,
-                r#"a href="x>y" b="2">"#,
-                r#"a b='x>y' c="3">"#,
-                r#"a b="it's">"#,
-                r#"w:t xml:space="preserve">"#,
-                r#"x a="1" b="2" c="3" d="4" e="5" f="6" g="7" h="8">"#,
-                r#"x long="0123456789abcdef>0123456789" z="1">"#,
-            ];
-            for tag in tags {
-                for pad in 0..20 {
-                    let src = format!("{}{tag}{}", " ".repeat(pad), "text<b>".repeat(5));
-                    let bytes = src.as_bytes();
-                    let want = super::super::tag_end_quote_by_quote(bytes, pad);
-                    assert_eq!(super::super::tag_end(bytes, pad), want, "{tag} at {pad}");
-                    if let Some(fast) = super::first_unquoted_gt(bytes, pad) {
-                        assert_eq!(Ok(fast), want, "{tag} at {pad}");
-                    }
-                }
-            }
-        }
-
-        #[test]
         fn prefixes_and_equality() {
             assert!(super::starts_with(b"w:rPr>", b"w:rPr"));
             assert!(super::starts_with(b"w:t", b""));
@@ -561,6 +535,32 @@ fn declaration_end(bytes: &[u8], from: usize) -> Result<usize, Malformed> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_pass_tag_end_agrees_with_quote_by_quote() {
+        let tags = [
+            r#"c r="A1" t="s">"#,
+            r#"c r="A1">"#,
+            r#"c>"#,
+            r#"a href="x>y" b="2">"#,
+            r#"a b='x>y' c="3">"#,
+            r#"a b="it's">"#,
+            r#"w:t xml:space="preserve">"#,
+            r#"x a="1" b="2" c="3" d="4" e="5" f="6" g="7" h="8">"#,
+            r#"x long="0123456789abcdef>0123456789" z="1">"#,
+        ];
+        for tag in tags {
+            for pad in 0..20 {
+                let src = format!("{}{tag}{}", " ".repeat(pad), "text<b>".repeat(5));
+                let bytes = src.as_bytes();
+                let want = tag_end_quote_by_quote(bytes, pad);
+                assert_eq!(tag_end(bytes, pad), want, "{tag} at {pad}");
+                if let Some(fast) = short_scan::first_unquoted_gt(bytes, pad) {
+                    assert_eq!(Ok(fast), want, "{tag} at {pad}");
+                }
+            }
+        }
+    }
 
     fn all(src: &str) -> Result<Vec<Token<'_>>, Malformed> {
         let mut t = Tokens::new(src);
