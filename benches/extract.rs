@@ -22,7 +22,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use labelscan::budget::{Budget, Limits};
 use labelscan::detect::DetectorSet;
 use labelscan::extract::{self, Outcome};
-use labelscan::pipeline::{self, Context, FileJob, FileOutcome};
+use labelscan::model::FileJob;
+use labelscan::pipeline::{self, Context, FileOutcome};
 use labelscan::policy::Policy;
 
 const FORMATS: [&str; 6] = ["docx", "xlsx", "pptx", "odt", "pdf", "txt"];
@@ -172,21 +173,19 @@ fn bench_extract(c: &mut Criterion) {
     };
     let policy = Policy::default_policy();
     let detectors = DetectorSet::compile(&policy).expect("the default policy's detectors compile");
-    let ctx = Context {
-        policy,
-        detectors,
-        as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("a valid date"),
-        show_values: false,
-        limits: Limits::default(),
-    };
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("a valid date");
+    let ctx = Context::new(policy, detectors, as_of, false, Limits::default());
     let job = FileJob {
         display_path: docx.name.clone(),
-        relative_path: "sample.docx".into(),
+        location_path: "/sample.docx".into(),
         fs_path: PathBuf::from(&docx.name),
         size: docx.bytes.len() as u64,
     };
-    if let FileOutcome::Records(r) = pipeline::inspect_bytes(&job, &docx.bytes, &ctx) {
-        eprintln!("extract bench: pipeline on docx -> {} record(s)", r.len());
+    if let FileOutcome::Records { records, .. } = pipeline::inspect_bytes(&job, &docx.bytes, &ctx) {
+        eprintln!(
+            "extract bench: pipeline on docx -> {} record(s)",
+            records.len()
+        );
     }
     let mut group = c.benchmark_group("pipeline");
     group.sample_size(20);

@@ -2,71 +2,133 @@
 //! each verdict was given, for a human.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
-use crate::extract::{Extracted, Format, Outcome};
-use crate::pipeline::{build_record, extract_guarded, Context};
-use crate::policy::hex_sha256;
-use crate::record::DocumentRecord;
+use crate::model::job::location_path;
+use crate::model::{DocumentRecord, ExtractError, Extracted, FileJob};
+use crate::pipeline::{
+    documents_of, extract_guarded, read_file, record_of, unreadable_document, Context, Document,
+};
 
-/// Renders the explanation of one file's bytes. `text` adds the extracted text part by part.
-pub fn explain(path: &str, bytes: &[u8], ctx: &Context, text: bool) -> String {
-    let outcome = extract_guarded(bytes, path, &ctx.limits);
-    let relative = std::path::Path::new(path)
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
+/// What `explain` found for one FILE argument.
+pub enum Explained {
+    /// The file's documents (one, or the archive's members), each with what
+    /// was extracted from it.
+    Documents(Vec<(DocumentRecord, Extracted)>),
+    /// Not a supported document: a scan skips it.
+    Unsupported { path: String, reason: String },
+}
+
+/// Inspects `arg` exactly as a scan would: a file, or an archive member
+/// named as the reports name it (`a.zip!/dir/m.docx`). The error is the
+/// file's I/O error when neither exists.
+pub fn inspect(arg: &str, ctx: &Context) -> Result<Explained, std::io::Error> {
+    let (file, member) = split_member(arg);
+    let metadata = std::fs::metadata(file)?;
+    if !metadata.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let job = FileJob {
+        display_path: file.to_string(),
+        location_path: location_path(Path::new(file)),
+        fs_path: file.into(),
+        size: metadata.len(),
+    };
+    let documents = match read_file(&job.fs_path, job.size, ctx.limits.max_file_size) {
+        Ok(bytes) => {
+            let outcome = extract_guarded(&bytes, &job.display_path, &ctx.limits);
+            match documents_of(&job, &bytes, outcome) {
+                Ok(documents) => documents,
+                Err(reason) => {
+                    return Ok(Explained::Unsupported {
+                        path: file.to_string(),
+                        reason,
+                    })
+                }
+            }
+        }
+        Err(err) => vec![unreadable_document(&job, err)],
+    };
+    let wanted = |d: &Document| member.is_none() || d.path == arg;
+    let found: Vec<(DocumentRecord, Extracted)> = documents
+        .into_iter()
+        .filter(wanted)
+        .map(|d| (record_of(&d, ctx), d.extracted))
+        .collect();
+    if member.is_some() && found.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no such member in the archive",
+        ));
+    }
+    Ok(Explained::Documents(found))
+}
+
+/// Splits `a.zip!/dir/m.docx` into the file and the member, when `arg`
+/// itself is no file but the part before the first `!/` is.
+fn split_member(arg: &str) -> (&str, Option<&str>) {
+    if Path::new(arg).exists() {
+        return (arg, None);
+    }
+    match arg.split_once("!/") {
+        Some((file, member)) if Path::new(file).is_file() => (file, Some(member)),
+        _ => (arg, None),
+    }
+}
+
+/// Renders the explanation of one FILE argument for a person. `text` adds
+/// the extracted text part by part.
+pub fn explain(explained: &Explained, text: bool) -> String {
     let mut out = String::new();
-    match outcome {
-        Outcome::Unsupported(reason) => {
+    match explained {
+        Explained::Unsupported { path, reason } => {
             let _ = writeln!(
                 out,
                 "{path}: not a supported document ({reason}); a scan skips it"
             );
         }
-        Outcome::Document(format, extracted) => {
-            let record = build_record(
-                path,
-                &relative,
-                format,
-                bytes.len() as u64,
-                hex_sha256(bytes),
-                &extracted,
-                ctx,
-            );
-            render(&mut out, &record, &extracted, text);
-        }
-        Outcome::Archive(members) => {
-            let _ = writeln!(out, "{path}: zip archive with {} members\n", members.len());
-            for m in members {
-                if m.format == Format::Unsupported {
-                    let _ = writeln!(out, "{path}!/{}: skipped (unsupported)\n", m.path);
-                    continue;
+        Explained::Documents(documents) => {
+            for (i, (record, extracted)) in documents.iter().enumerate() {
+                if i > 0 {
+                    out.push('\n');
                 }
-                let record = build_record(
-                    &format!("{path}!/{}", m.path),
-                    &format!("{relative}!/{}", m.path),
-                    m.format,
-                    m.size,
-                    m.sha256,
-                    &m.extracted,
-                    ctx,
-                );
-                render(&mut out, &record, &m.extracted, text);
-                out.push('\n');
+                render(&mut out, record, extracted, text);
             }
         }
     }
     out
 }
 
+/// The records of one FILE argument as `findings.jsonl` lines.
+pub fn explain_json(explained: &Explained) -> String {
+    let mut out = Vec::new();
+    if let Explained::Documents(documents) = explained {
+        for (record, _) in documents {
+            let _ = crate::report::jsonl::write_line(&mut out, record);
+        }
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// An error of the FILE argument itself, in the report's words.
+pub fn describe_error(err: &std::io::Error) -> String {
+    ExtractError::io(err).to_string()
+}
+
 fn render(out: &mut String, r: &DocumentRecord, ex: &Extracted, text: bool) {
+    let a = &r.analysis;
     let _ = writeln!(out, "file:        {}", r.path);
     let _ = writeln!(
         out,
         "format:      {}   size: {} bytes   sha256: {}",
-        r.format, r.size, r.sha256
+        r.format(),
+        a.size,
+        a.sha256
     );
-    if let Some(e) = &r.error {
+    if let Some(e) = &a.error {
         let _ = writeln!(out, "unreadable:  {} ({})", e.kind.as_str(), e.detail);
     }
     let _ = writeln!(
@@ -77,23 +139,25 @@ fn render(out: &mut String, r: &DocumentRecord, ex: &Extracted, text: bool) {
         } else {
             ex.parts_read.join(", ")
         },
-        r.text_chars
+        a.text_chars
     );
     let _ = writeln!(out, "\nlabel sources:");
-    if r.label_sources.is_empty() {
+    if a.labels.sources.is_empty() {
         let _ = writeln!(out, "  (none)");
     }
-    for s in &r.label_sources {
+    for s in &a.labels.sources {
         let _ = writeln!(
             out,
             "  {:<9} \"{}\" -> {}   at {}",
             s.kind.as_str(),
             s.value,
-            s.level.as_deref().unwrap_or("(no level in the scheme)"),
+            s.level
+                .map(|l| r.level_name(l))
+                .unwrap_or("(no level in the scheme)"),
             s.location
         );
     }
-    for rel in &r.releases {
+    for rel in &a.labels.releases {
         let _ = writeln!(
             out,
             "  release   RELEASED TO: {}   at {}",
@@ -101,7 +165,7 @@ fn render(out: &mut String, r: &DocumentRecord, ex: &Extracted, text: bool) {
             rel.location
         );
     }
-    for t in &r.tlp_markings {
+    for t in &a.labels.tlp {
         let canonical = if t.written == t.tlp.as_str() {
             String::new()
         } else {
@@ -113,19 +177,15 @@ fn render(out: &mut String, r: &DocumentRecord, ex: &Extracted, text: bool) {
             t.written, canonical, t.location
         );
     }
-    let _ = writeln!(
-        out,
-        "\nlevel:       {}",
-        r.level.as_deref().unwrap_or("(none)")
-    );
-    if !r.released_to.is_empty() {
-        let _ = writeln!(out, "released to: {}", r.released_to.join(", "));
+    let _ = writeln!(out, "\nlevel:       {}", r.level().unwrap_or("(none)"));
+    if !r.judgement.released_to.is_empty() {
+        let _ = writeln!(out, "released to: {}", r.judgement.released_to.join(", "));
     }
     let _ = writeln!(out, "\ndetections:");
-    if r.detections.is_empty() {
+    if a.detections.is_empty() {
         let _ = writeln!(out, "  (none)");
     }
-    for d in &r.detections {
+    for d in &a.detections {
         let _ = writeln!(
             out,
             "  {:<22} {:<6} x{} (fires at {}) {:?} confidence -> {}{}",
@@ -134,7 +194,7 @@ fn render(out: &mut String, r: &DocumentRecord, ex: &Extracted, text: bool) {
             d.count,
             d.min_count,
             d.confidence,
-            d.level,
+            r.level_name(d.level),
             if d.fired {
                 ""
             } else {
@@ -151,14 +211,13 @@ fn render(out: &mut String, r: &DocumentRecord, ex: &Extracted, text: bool) {
     let _ = writeln!(
         out,
         "\nsuggested:   {}",
-        if r.suggested_level.is_empty() {
-            "(content unknown)"
-        } else {
-            &r.suggested_level
+        match r.suggested_level() {
+            "" => "(content unknown)",
+            name => name,
         }
     );
     let _ = writeln!(out, "\nverdicts:");
-    for v in &r.verdicts {
+    for v in &r.judgement.verdicts {
         if v.reason.is_empty() {
             let _ = writeln!(out, "  {}", v.code.as_str());
         } else {

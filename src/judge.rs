@@ -3,39 +3,48 @@
 
 use chrono::NaiveDate;
 
-use crate::labels::LabelFindings;
-use crate::policy::{Level, Policy};
-use crate::record::{Detection, Tlp, Verdict, VerdictCode};
+use crate::model::{
+    Analysis, Detection, Judgement, LabelFindings, Level, Tlp, Verdict, VerdictCode,
+};
+use crate::policy::{Partner, Policy};
 
 /// What the judge needs to know about one document.
 pub struct Case<'a> {
     pub labels: &'a LabelFindings,
     pub detections: &'a [Detection],
-    /// Path below the scanned PATH, `/`-separated, for exchange locations.
-    pub relative_path: &'a str,
+    /// The file's absolute path, `/`-separated, for exchange locations.
+    pub location_path: &'a str,
     /// Whether the content could be read (false for `UNREADABLE`).
     pub content_known: bool,
     /// The reason, when unreadable.
     pub unreadable: Option<String>,
 }
 
-/// The judge's conclusions for one document.
-pub struct Judgement {
-    pub level: Option<Level>,
-    pub suggested: Option<Level>,
-    /// Canonical names of the partners named in release markings, then unknown names as written.
-    pub released_to: Vec<String>,
-    pub verdicts: Vec<Verdict>,
+impl<'a> Case<'a> {
+    pub fn of(analysis: &'a Analysis, location_path: &'a str) -> Case<'a> {
+        Case {
+            labels: &analysis.labels,
+            detections: &analysis.detections,
+            location_path,
+            content_known: analysis.content_known(),
+            unreadable: analysis.error.as_ref().map(|e| e.to_string()),
+        }
+    }
+}
+
+/// Judges a stored or fresh analysis of the file at `location_path`.
+pub fn judge_analysis(
+    analysis: &Analysis,
+    location_path: &str,
+    policy: &Policy,
+    as_of: NaiveDate,
+) -> Judgement {
+    judge(&Case::of(analysis, location_path), policy, as_of)
 }
 
 pub fn judge(case: &Case, policy: &Policy, as_of: NaiveDate) -> Judgement {
     let scheme = &policy.scheme;
-    let mapped: Vec<Level> = case
-        .labels
-        .sources
-        .iter()
-        .filter_map(|s| s.level.as_deref().and_then(|l| scheme.level_of(l)))
-        .collect();
+    let mapped: Vec<Level> = case.labels.sources.iter().filter_map(|s| s.level).collect();
     let level = mapped.iter().copied().max();
     let suggested = case
         .content_known
@@ -77,9 +86,14 @@ pub fn judge(case: &Case, policy: &Policy, as_of: NaiveDate) -> Judgement {
             .sources
             .iter()
             .filter_map(|s| {
-                s.level
-                    .as_ref()
-                    .map(|l| format!("{} says {} ({})", s.kind.as_str(), l, s.location))
+                s.level.map(|l| {
+                    format!(
+                        "{} says {} ({})",
+                        s.kind.as_str(),
+                        scheme.name(l),
+                        s.location
+                    )
+                })
             })
             .collect();
         v.push(
@@ -89,7 +103,7 @@ pub fn judge(case: &Case, policy: &Policy, as_of: NaiveDate) -> Judgement {
     }
     if let (Some(level), Some(suggested)) = (level, suggested) {
         if level < suggested {
-            let evidence = fired_evidence(case.detections, policy, suggested);
+            let evidence = fired_evidence(case.detections, suggested);
             v.push(
                 VerdictCode::UnderClassified,
                 format!(
@@ -142,15 +156,15 @@ pub fn suggested_level(detections: &[Detection], policy: &Policy) -> Level {
     detections
         .iter()
         .filter(|d| d.fired)
-        .filter_map(|d| policy.scheme.level_of(&d.level))
+        .map(|d| d.level)
         .max()
         .unwrap_or(policy.scheme.default_suggestion)
 }
 
-fn fired_evidence(detections: &[Detection], policy: &Policy, at: Level) -> String {
+fn fired_evidence(detections: &[Detection], at: Level) -> String {
     let items: Vec<String> = detections
         .iter()
-        .filter(|d| d.fired && policy.scheme.level_of(&d.level) == Some(at))
+        .filter(|d| d.fired && d.level == at)
         .map(|d| format!("{} x{}", d.detector, d.count))
         .collect();
     if items.is_empty() {
@@ -198,7 +212,7 @@ fn judge_releases(
             released_to.push(partner.name.clone());
         }
         // The agreements that cover the document's level (all of them when it has none).
-        let covering: Vec<&&crate::policy::Partner> = agreements
+        let covering: Vec<&&Partner> = agreements
             .iter()
             .filter(|a| level.is_none_or(|l| a.max_level >= l))
             .collect();
@@ -217,7 +231,7 @@ fn judge_releases(
                 ),
             );
         }
-        let judged: Vec<&crate::policy::Partner> = if covering.is_empty() {
+        let judged: Vec<&Partner> = if covering.is_empty() {
             agreements.clone()
         } else {
             covering.into_iter().copied().collect()
@@ -240,7 +254,7 @@ fn judge_releases(
     released_to
 }
 
-fn agreement_name(p: &crate::policy::Partner) -> String {
+fn agreement_name(p: &Partner) -> String {
     if p.agreement.is_empty() {
         "agreement".to_string()
     } else {
@@ -248,7 +262,7 @@ fn agreement_name(p: &crate::policy::Partner) -> String {
     }
 }
 
-fn validity(p: &crate::policy::Partner) -> String {
+fn validity(p: &Partner) -> String {
     match (p.valid_from, p.valid_until) {
         (Some(f), Some(u)) => format!("valid {f} to {u}"),
         (None, Some(u)) => format!("valid until {u}"),
@@ -264,7 +278,7 @@ fn judge_location(
     released_to: &[String],
     v: &mut Verdicts,
 ) {
-    let Some(location) = policy.location_of(case.relative_path) else {
+    let Some(location) = policy.location_of(case.location_path) else {
         return;
     };
     let partner = &policy.partners[location.partner];
@@ -288,7 +302,7 @@ fn judge_tlp(case: &Case, policy: &Policy, suggested: Option<Level>, v: &mut Ver
     if !case.content_known {
         return;
     }
-    let in_location = policy.location_of(case.relative_path);
+    let in_location = policy.location_of(case.location_path);
     for marking in &case.labels.tlp {
         match (marking.tlp, in_location) {
             (Tlp::Red | Tlp::AmberStrict, Some(location)) => v.push(
@@ -310,7 +324,7 @@ fn judge_tlp(case: &Case, policy: &Policy, suggested: Option<Level>, v: &mut Ver
                             marking.written,
                             marking.location,
                             policy.scheme.name(s),
-                            fired_evidence(case.detections, policy, s)
+                            fired_evidence(case.detections, s)
                         ),
                     );
                 }
@@ -323,7 +337,7 @@ fn judge_tlp(case: &Case, policy: &Policy, suggested: Option<Level>, v: &mut Ver
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{Confidence, LabelKind, LabelSource, ReleaseMarking, TlpMarking};
+    use crate::model::{Confidence, LabelKind, LabelSource, ReleaseMarking, TlpMarking};
 
     const POLICY: &str = r#"
 [scheme]
@@ -348,11 +362,19 @@ partner = "Precision Systems"
         NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
     }
 
+    fn level_of(name: &str) -> Level {
+        Policy::parse(POLICY, "t")
+            .unwrap()
+            .scheme
+            .level_of(name)
+            .unwrap()
+    }
+
     fn marking(level: &str) -> LabelSource {
         LabelSource {
             kind: LabelKind::Marking,
             value: level.to_string(),
-            level: Some(level.to_string()),
+            level: Some(level_of(level)),
             location: "header".to_string(),
         }
     }
@@ -364,7 +386,7 @@ partner = "Precision Systems"
             count: 1,
             min_count: 1,
             fired: true,
-            level: level.into(),
+            level: level_of(level),
             confidence: Confidence::High,
             samples: vec![],
             locations: vec![],
@@ -376,7 +398,7 @@ partner = "Precision Systems"
         let case = Case {
             labels: &labels,
             detections,
-            relative_path: path,
+            location_path: path,
             content_known: true,
             unreadable: None,
         };
@@ -444,7 +466,7 @@ partner = "Precision Systems"
         let case = Case {
             labels: &labels,
             detections: &[],
-            relative_path: "x",
+            location_path: "x",
             content_known: true,
             unreadable: None,
         };

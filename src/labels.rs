@@ -10,42 +10,21 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use aho_corasick::AhoCorasick;
 use regex::Regex;
 
-use crate::extract::{Extracted, Part};
-use crate::policy::{normalise_guid, Policy};
-use crate::record::{LabelKind, LabelSource, ReleaseMarking, Tlp, TlpMarking};
+use crate::model::hash::normalise_guid;
+use crate::model::text::parse_bool;
+use crate::model::{
+    Extracted, LabelKind, LabelSource, Level, Part, ReleaseMarking, Tlp, TlpMarking,
+};
+use crate::policy::Policy;
+
+pub use crate::model::LabelFindings;
 
 /// How many non-empty lines at each edge of a body, page, slide or sheet may carry a marking.
 const EDGE_LINES: usize = 3;
 /// Lines longer than this are prose, not markings.
 const MAX_MARKING_CHARS: usize = 200;
-
-#[derive(Debug, Clone, Default)]
-pub struct LabelFindings {
-    pub sources: Vec<LabelSource>,
-    pub releases: Vec<ReleaseMarking>,
-    pub tlp: Vec<TlpMarking>,
-}
-
-impl LabelFindings {
-    /// All release names as written, in order of appearance, without duplicates.
-    pub fn release_names(&self) -> Vec<String> {
-        let mut seen = Vec::<String>::new();
-        for name in self.releases.iter().flat_map(|r| r.names.iter()) {
-            if !seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
-                seen.push(name.clone());
-            }
-        }
-        seen
-    }
-
-    /// The most restrictive TLP marking found.
-    pub fn strictest_tlp(&self) -> Option<Tlp> {
-        self.tlp.iter().map(|t| t.tlp).max()
-    }
-}
 
 /// Reads every label source of one document.
 pub fn find_labels(extracted: &Extracted, policy: &Policy) -> LabelFindings {
@@ -144,16 +123,9 @@ fn push_msip(
     found.sources.push(LabelSource {
         kind: LabelKind::Msip,
         value: name.unwrap_or_else(|| guid.to_string()),
-        level: level.map(|l| policy.scheme.name(l).to_string()),
+        level,
         location: location.to_string(),
     });
-}
-
-fn parse_bool(value: &str) -> bool {
-    matches!(
-        value.trim().to_ascii_lowercase().as_str(),
-        "true" | "1" | "yes" | "-1"
-    )
 }
 
 // ---- configured custom properties ----
@@ -177,7 +149,7 @@ fn read_properties(extracted: &Extracted, policy: &Policy, found: &mut LabelFind
             continue;
         }
         if let Some(marking) = parse_marking_line(&prop.value, policy) {
-            apply_marking(marking, LabelKind::Property, &location, policy, found);
+            apply_marking(marking, LabelKind::Property, &location, found);
             continue;
         }
         // Tools such as Boldon James write "Org Classified | Internal": try each segment.
@@ -193,7 +165,7 @@ fn read_properties(extracted: &Extracted, policy: &Policy, found: &mut LabelFind
         found.sources.push(LabelSource {
             kind: LabelKind::Property,
             value: prop.value.trim().to_string(),
-            level: level.map(|l| policy.scheme.name(l).to_string()),
+            level,
             location,
         });
     }
@@ -276,7 +248,7 @@ fn scan_marking_line(line: &str, location: &str, policy: &Policy, found: &mut La
             continue;
         }
         if let Some(marking) = parse_marking_line(candidate, policy) {
-            apply_marking(marking, LabelKind::Marking, location, policy, found);
+            apply_marking(marking, LabelKind::Marking, location, found);
             matched = true;
         }
     }
@@ -307,33 +279,11 @@ fn may_hold_marking(line: &str, policy: &Policy) -> bool {
         .is_none_or(|words| words.is_match(line))
 }
 
-/// The automaton behind [`may_hold_marking`]: ASCII case-insensitive, so
-/// each word contributes its longest ASCII run ("öffentlich" ->
-/// "ffentlich"). A word without one makes the test always pass (`None`).
-pub(crate) fn marking_words(names: &[(String, usize)]) -> Option<AhoCorasick> {
-    let mut needles: Vec<&str> = vec!["tlp", "released", "releasable"];
-    for (name, _) in names {
-        let first = name.split_whitespace().next().unwrap_or(name);
-        let longest_ascii = first
-            .split(|c: char| !c.is_ascii())
-            .max_by_key(|run| run.len())
-            .unwrap_or("");
-        if longest_ascii.len() < 2 {
-            return None;
-        }
-        needles.push(longest_ascii);
-    }
-    AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .build(needles)
-        .ok()
-}
-
 /// What one marking line says.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Marking {
     /// The level word as written, and the level it maps to.
-    pub level: Option<(String, usize)>,
+    pub level: Option<(String, Level)>,
     pub released_to: Vec<String>,
     pub tlp: Vec<(Tlp, String)>,
 }
@@ -441,18 +391,12 @@ pub fn parse_marking_line(line: &str, policy: &Policy) -> Option<Marking> {
     Some(marking)
 }
 
-fn apply_marking(
-    marking: Marking,
-    kind: LabelKind,
-    location: &str,
-    policy: &Policy,
-    found: &mut LabelFindings,
-) {
+fn apply_marking(marking: Marking, kind: LabelKind, location: &str, found: &mut LabelFindings) {
     if let Some((word, level)) = marking.level {
         found.sources.push(LabelSource {
             kind,
             value: word,
-            level: Some(policy.scheme.name(level).to_string()),
+            level: Some(level),
             location: location.to_string(),
         });
     }
@@ -489,7 +433,7 @@ pub fn split_release_names(text: &str) -> Vec<String> {
 fn dedupe(found: &mut LabelFindings) {
     let mut seen = Vec::new();
     found.sources.retain(|s| {
-        let key = (s.kind, s.value.to_lowercase(), s.level.clone());
+        let key = (s.kind, s.value.to_lowercase(), s.level);
         if seen.contains(&key) {
             false
         } else {
@@ -551,14 +495,14 @@ release_properties = ["ReleasedTo"]
             &p,
         )
         .unwrap();
-        assert_eq!(m.level.unwrap().1, 2);
+        assert_eq!(m.level.unwrap().1, Level::new(2));
         assert_eq!(m.released_to, vec!["Alpha Partner", "Precision Systems"]);
         assert_eq!(m.tlp[0].0, Tlp::Amber);
 
         let m = parse_marking_line("Classification: Internal", &p).unwrap();
-        assert_eq!(m.level.unwrap(), ("Internal".to_string(), 1));
+        assert_eq!(m.level.unwrap(), ("Internal".to_string(), Level::new(1)));
         let m = parse_marking_line("vertraulich", &p).unwrap();
-        assert_eq!(m.level.unwrap().1, 2);
+        assert_eq!(m.level.unwrap().1, Level::new(2));
         let m = parse_marking_line("RELEASED TO: A / B and C; D", &p).unwrap();
         assert_eq!(m.released_to, vec!["A", "B", "C", "D"]);
         assert!(m.level.is_none());
@@ -588,11 +532,6 @@ release_properties = ["ReleasedTo"]
             assert!(may_hold_marking(line, &p), "{line}");
         }
         assert!(!may_hold_marking("Quarterly budget review", &p));
-        let names =
-            |n: &[&str]| -> Vec<(String, usize)> { n.iter().map(|s| (s.to_string(), 0)).collect() };
-        let words = marking_words(&names(&["öffentlich"])).expect("an ASCII run");
-        assert!(words.is_match("ÖFFENTLICH"));
-        assert!(marking_words(&names(&["機密"])).is_none());
     }
 
     #[test]
@@ -615,10 +554,7 @@ release_properties = ["ReleasedTo"]
         assert!(!may_hold_tlp(&format!("{filler}TLP AMBER")));
         // A long row whose cells hold a marking: still read cell by cell.
         let found = scan(&format!("{filler}\tCONFIDENTIAL"));
-        assert!(found
-            .sources
-            .iter()
-            .any(|s| s.level.as_deref() == Some("CONFIDENTIAL")));
+        assert!(found.sources.iter().any(|s| s.level == Some(Level::new(2))));
     }
 
     #[test]
@@ -662,8 +598,8 @@ release_properties = ["ReleasedTo"]
             vec![],
         );
         let f = find_labels(&ex, &p);
-        let levels: Vec<_> = f.sources.iter().map(|s| s.level.clone().unwrap()).collect();
-        assert_eq!(levels, vec!["INTERNAL"]);
+        let levels: Vec<_> = f.sources.iter().map(|s| s.level.unwrap()).collect();
+        assert_eq!(levels, vec![Level::new(1)]);
         assert_eq!(f.release_names(), vec!["Beta"]);
     }
 
@@ -690,10 +626,7 @@ release_properties = ["ReleasedTo"]
         );
         let f = find_labels(&ex, &p);
         assert_eq!(f.sources.len(), 2);
-        assert!(f
-            .sources
-            .iter()
-            .any(|s| s.level.as_deref() == Some("CONFIDENTIAL")));
+        assert!(f.sources.iter().any(|s| s.level == Some(Level::new(2))));
         assert!(f
             .sources
             .iter()
@@ -724,7 +657,7 @@ release_properties = ["ReleasedTo"]
             ],
         );
         let f = find_labels(&ex, &p);
-        assert_eq!(f.sources[0].level.as_deref(), Some("CONFIDENTIAL"));
+        assert_eq!(f.sources[0].level, Some(Level::new(2)));
         assert_eq!(
             f.release_names(),
             vec!["Precision Systems", "Alpha Partner"]

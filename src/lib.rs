@@ -1,23 +1,45 @@
 //! labelscan: find documents whose classification labels do not match their
 //! content or their release, on file shares of millions of documents.
 //!
-//! The pipeline reads top to bottom: [`walk`] -> [`extract`] -> [`labels`] ->
-//! [`detect`] -> [`judge`] -> [`report`]. [`pipeline`] runs one file through
-//! all stages and [`scan`] drives the pipeline over a tree with a worker pool.
+//! The pipeline reads top to bottom, each layer importing only those above it:
+//!
+//! - [`model`]: shared types (parts, errors, labels, detections, levels,
+//!   verdicts, records, the per-file budget); imports no stage.
+//! - [`policy`]: the validated policy file.
+//! - [`walk`]: job sources; [`walk::local`] walks PATHs on this host.
+//! - [`extract`] -> [`labels`] -> [`detect`]: what a document says;
+//!   [`analyse`] runs the three and yields a storable [`model::Analysis`].
+//! - [`judge`]: an analysis, a path, the policy and the date -> verdicts.
+//! - [`pipeline`]: one file through every stage, for `scan` and `explain` alike.
+//! - [`report`]: record sinks (`findings.csv`, `findings.jsonl`, `summary.json`).
+//! - [`scan`] drives a job source through the pipeline into the sinks;
+//!   [`explain`] renders one file for a person.
 
-pub mod budget;
-pub mod detect;
-pub mod explain;
-pub mod extract;
-pub mod judge;
-pub mod labels;
-pub mod mask;
-pub mod pipeline;
+pub mod model;
+
 pub mod policy;
-pub mod record;
-pub mod report;
-pub mod scan;
+
+pub mod extract;
 pub mod walk;
+
+pub mod detect;
+pub mod labels;
+
+pub mod analyse;
+pub mod judge;
+
+pub mod pipeline;
+
+pub mod report;
+
+pub mod explain;
+pub mod scan;
+
+pub use model as record;
+/// The per-file limits, under their long-standing path.
+pub use model::budget;
+/// The record types and the masking rule, under their long-standing paths.
+pub use model::mask;
 
 /// The tool's version, as written into `summary.json`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -11,11 +11,12 @@ use clap::{Args, Parser, Subcommand};
 
 use labelscan::budget::Limits;
 use labelscan::detect::DetectorSet;
+use labelscan::model::VerdictCode;
 use labelscan::pipeline::Context;
 use labelscan::policy::Policy;
-use labelscan::record::VerdictCode;
+use labelscan::report;
 use labelscan::scan::{self, ScanOptions};
-use labelscan::walk::Filter;
+use labelscan::walk::{Filter, Walk};
 
 const EXIT_FAIL_ON: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -105,6 +106,9 @@ struct ExplainArgs {
     /// Also print the extracted text, part by part.
     #[arg(long)]
     text: bool,
+    /// Print the file's findings.jsonl record(s) instead.
+    #[arg(long, conflicts_with = "text")]
+    json: bool,
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
@@ -120,6 +124,7 @@ fn parse_code(s: &str) -> Result<VerdictCode, String> {
 }
 
 fn main() -> ExitCode {
+    scan::install_panic_hook();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => run_scan(args),
@@ -157,15 +162,16 @@ fn load(common: &CommonArgs, limits: Limits) -> Result<Context, Failure> {
     };
     let detectors = DetectorSet::compile(&policy)
         .map_err(|e| usage(anyhow::anyhow!("{}: {e}", policy.origin)))?;
-    Ok(Context {
+    let as_of = common
+        .as_of
+        .unwrap_or_else(|| chrono::Local::now().date_naive());
+    Ok(Context::new(
         policy,
         detectors,
-        as_of: common
-            .as_of
-            .unwrap_or_else(|| chrono::Local::now().date_naive()),
-        show_values: common.show_values,
+        as_of,
+        common.show_values,
         limits,
-    })
+    ))
 }
 
 fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
@@ -213,14 +219,17 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         })
         .max(1);
     let opts = ScanOptions {
-        paths: args.paths,
-        out_dir: args.out.clone(),
         jobs,
-        filter,
         fail_on: args.fail_on,
         progress: !args.quiet && std::io::stderr().is_terminal(),
+        file_timeout: ctx.limits.file_timeout,
     };
-    let result = scan::run(opts, ctx)
+    let summary = scan::new_summary(&ctx, &args.paths, &opts.fail_on);
+    let result = report::file_sinks(&args.out)
+        .and_then(|sinks| {
+            let source = Box::new(Walk::new(args.paths, filter));
+            scan::run(source, std::sync::Arc::new(ctx), sinks, summary, opts)
+        })
         .with_context(|| format!("writing reports to {}", args.out.display()))
         .map_err(|e| Failure {
             code: EXIT_PATH,
@@ -269,15 +278,16 @@ fn report_dir_inside(out: &Path, paths: &[PathBuf], quiet: bool) -> Vec<PathBuf>
 
 fn run_explain(args: ExplainArgs) -> Result<u8, Failure> {
     let ctx = load(&args.common, Limits::default())?;
-    let bytes = std::fs::read(&args.file).map_err(|e| Failure {
+    let path = args.file.to_string_lossy();
+    let explained = labelscan::explain::inspect(&path, &ctx).map_err(|e| Failure {
         code: EXIT_PATH,
         error: anyhow::anyhow!("{}: {}", args.file.display(), e.kind()),
     })?;
-    let path = args.file.to_string_lossy();
-    print!(
-        "{}",
-        labelscan::explain::explain(&path, &bytes, &ctx, args.text)
-    );
+    if args.json {
+        print!("{}", labelscan::explain::explain_json(&explained));
+    } else {
+        print!("{}", labelscan::explain::explain(&explained, args.text));
+    }
     Ok(0)
 }
 

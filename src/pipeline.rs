@@ -1,6 +1,8 @@
-//! One file through every stage: read -> extract -> labels -> detect ->
-//! judge, producing the document records (one, or one per archive member).
-//! No global state: everything a file needs comes in through [`Context`].
+//! One file through every stage: read -> extract -> analyse (labels,
+//! detectors) -> judge -> records (one, or one per archive member). `scan`
+//! and `explain` both go through [`documents_of`] and [`record_of`], so they
+//! reach the same records for the same file, policy and date. No global
+//! state: everything a file needs comes in through [`Context`].
 
 use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -8,47 +10,77 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use crate::budget::{Budget, Limits};
+use crate::analyse::Analyser;
 use crate::detect::DetectorSet;
-use crate::extract::{self, ErrorKind, ExtractError, Extracted, Format, Outcome};
-use crate::judge::{judge, Case};
-use crate::labels::find_labels;
-use crate::policy::{hex_sha256, Policy};
-use crate::record::{document_id, DocumentRecord, Unreadable};
+use crate::extract::{self, Outcome};
+use crate::judge::judge_analysis;
+use crate::model::budget::{Budget, Limits};
+use crate::model::hash::hex_sha256;
+use crate::model::{
+    DocumentRecord, ErrorKind, ExtractError, Extracted, FileJob, Format, LevelNames,
+};
+use crate::policy::Policy;
 
 /// Read-only settings shared by all workers of a scan.
 pub struct Context {
     pub policy: Policy,
-    pub detectors: DetectorSet,
+    pub analyser: Analyser,
     pub as_of: NaiveDate,
-    pub show_values: bool,
     pub limits: Limits,
+    /// The scheme's level names, shared by every record.
+    pub levels: LevelNames,
 }
 
-/// A file to inspect, as the walker found it.
-#[derive(Debug, Clone)]
-pub struct FileJob {
-    /// The PATH argument joined with the path below it: the report's `path`.
-    pub display_path: String,
-    /// The path below the scanned PATH, `/`-separated (for exchange locations).
-    pub relative_path: String,
-    pub fs_path: std::path::PathBuf,
-    pub size: u64,
+impl Context {
+    pub fn new(
+        policy: Policy,
+        detectors: DetectorSet,
+        as_of: NaiveDate,
+        show_values: bool,
+        limits: Limits,
+    ) -> Context {
+        Context {
+            analyser: Analyser::new(&policy, detectors, show_values),
+            levels: LevelNames::new(&policy.scheme.levels),
+            policy,
+            as_of,
+            limits,
+        }
+    }
+
+    pub fn show_values(&self) -> bool {
+        self.analyser.show_values
+    }
 }
 
 /// What became of one file.
 #[derive(Debug)]
 pub enum FileOutcome {
-    Records(Vec<DocumentRecord>),
-    /// Not a supported format: counted in the summary, no row.
-    Skipped {
-        path: String,
-        reason: String,
+    /// The file's documents: itself, or its archive members. `size` is the
+    /// file's own size on disk.
+    Records {
+        size: u64,
+        records: Vec<DocumentRecord>,
     },
+    /// Not a supported format: counted in the summary, no row.
+    Skipped { path: String, reason: String },
 }
 
-/// Inspects one file from disk. Never panics and never fails: problems
-/// become `UNREADABLE` records.
+/// One document of a file: the file itself, or one member of an archive,
+/// with what extraction read from it.
+pub struct Document {
+    /// The report's path (`a.zip!/dir/m.docx` for members).
+    pub path: String,
+    /// The absolute path exchange locations are matched against.
+    pub location_path: String,
+    pub format: Format,
+    pub size: u64,
+    pub sha256: String,
+    pub extracted: Extracted,
+}
+
+/// Inspects one file from disk. Never fails: problems become `UNREADABLE`
+/// records.
 pub fn inspect_file(job: &FileJob, ctx: &Context) -> FileOutcome {
     if job.size > ctx.limits.max_file_size {
         let err = ExtractError::new(
@@ -58,18 +90,17 @@ pub fn inspect_file(job: &FileJob, ctx: &Context) -> FileOutcome {
                 job.size, ctx.limits.max_file_size
             ),
         );
-        return FileOutcome::Records(vec![unreadable_record(job, None, err, ctx)]);
+        return unreadable_outcome(job, err, ctx);
     }
-    let bytes = match read_file(&job.fs_path, job.size, ctx.limits.max_file_size) {
-        Ok(b) => b,
-        Err(err) => return FileOutcome::Records(vec![unreadable_record(job, None, err, ctx)]),
-    };
-    inspect_bytes(job, &bytes, ctx)
+    match read_file(&job.fs_path, job.size, ctx.limits.max_file_size) {
+        Ok(bytes) => inspect_bytes(job, &bytes, ctx),
+        Err(err) => unreadable_outcome(job, err, ctx),
+    }
 }
 
 /// Reads a whole file of about `size` bytes (the walk's figure): sized up
 /// front, the read takes two calls instead of a dozen growing ones.
-fn read_file(path: &Path, size: u64, limit: u64) -> Result<Vec<u8>, ExtractError> {
+pub fn read_file(path: &Path, size: u64, limit: u64) -> Result<Vec<u8>, ExtractError> {
     let file = std::fs::File::open(path).map_err(|e| ExtractError::io(&e))?;
     let mut bytes = Vec::with_capacity(size.min(limit) as usize + 1);
     file.take(limit + 1)
@@ -86,39 +117,49 @@ fn read_file(path: &Path, size: u64, limit: u64) -> Result<Vec<u8>, ExtractError
 
 /// Inspects a file already in memory.
 pub fn inspect_bytes(job: &FileJob, bytes: &[u8], ctx: &Context) -> FileOutcome {
-    let sha256 = hex_sha256(bytes);
-    match extract_guarded(bytes, &job.display_path, &ctx.limits) {
-        Outcome::Document(format, extracted) => FileOutcome::Records(vec![build_record(
-            &job.display_path,
-            &job.relative_path,
-            format,
-            bytes.len() as u64,
-            sha256,
-            &extracted,
-            ctx,
-        )]),
-        Outcome::Archive(members) => {
-            let records = members
-                .into_iter()
-                .filter(|m| m.format != Format::Unsupported)
-                .map(|m| {
-                    build_record(
-                        &format!("{}!/{}", job.display_path, m.path),
-                        &format!("{}!/{}", job.relative_path, m.path),
-                        m.format,
-                        m.size,
-                        m.sha256,
-                        &m.extracted,
-                        ctx,
-                    )
-                })
-                .collect();
-            FileOutcome::Records(records)
-        }
-        Outcome::Unsupported(reason) => FileOutcome::Skipped {
+    let outcome = extract_guarded(bytes, &job.display_path, &ctx.limits);
+    match documents_of(job, bytes, outcome) {
+        Ok(documents) => FileOutcome::Records {
+            size: bytes.len() as u64,
+            records: documents.iter().map(|d| record_of(d, ctx)).collect(),
+        },
+        Err(reason) => FileOutcome::Skipped {
             path: job.display_path.clone(),
             reason,
         },
+    }
+}
+
+/// The documents a file's extraction outcome holds, or why it holds none
+/// (not a supported format). Archive members are documents of their own,
+/// named `archive!/member`; unsupported members get no document.
+pub fn documents_of(
+    job: &FileJob,
+    bytes: &[u8],
+    outcome: Outcome,
+) -> Result<Vec<Document>, String> {
+    match outcome {
+        Outcome::Document(format, extracted) => Ok(vec![Document {
+            path: job.display_path.clone(),
+            location_path: job.location_path.clone(),
+            format,
+            size: bytes.len() as u64,
+            sha256: hex_sha256(bytes),
+            extracted,
+        }]),
+        Outcome::Archive(members) => Ok(members
+            .into_iter()
+            .filter(|m| m.format != Format::Unsupported)
+            .map(|m| Document {
+                path: format!("{}!/{}", job.display_path, m.path),
+                location_path: format!("{}!/{}", job.location_path, m.path),
+                format: m.format,
+                size: m.size,
+                sha256: m.sha256,
+                extracted: m.extracted,
+            })
+            .collect()),
+        Outcome::Unsupported(reason) => Err(reason),
     }
 }
 
@@ -136,78 +177,35 @@ pub fn extract_guarded(bytes: &[u8], name: &str, limits: &Limits) -> Outcome {
     })
 }
 
-/// Labels, detectors and verdicts for one extracted document.
-pub fn build_record(
-    path: &str,
-    relative_path: &str,
-    format: Format,
-    size: u64,
-    sha256: String,
-    extracted: &Extracted,
-    ctx: &Context,
-) -> DocumentRecord {
-    let policy = &ctx.policy;
-    let labels = find_labels(extracted, policy);
-    let content_known = extracted.error.is_none();
-    let detections = if content_known {
-        catch_unwind(AssertUnwindSafe(|| {
-            ctx.detectors.scan(&extracted.parts, ctx.show_values)
-        }))
-        .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    let unreadable_reason = extracted.error.as_ref().map(|e| e.to_string());
-    let case = Case {
-        labels: &labels,
-        detections: &detections,
-        relative_path,
-        content_known,
-        unreadable: unreadable_reason,
-    };
-    let judgement = judge(&case, policy, ctx.as_of);
-    let name = |l: Option<usize>| l.map(|l| policy.scheme.name(l).to_string());
-    DocumentRecord {
-        id: document_id(path),
-        path: path.to_string(),
-        format: format.as_str().to_string(),
-        size,
-        sha256,
-        level: name(judgement.level),
-        released_to: judgement.released_to,
-        tlp: labels.strictest_tlp(),
-        suggested_level: name(judgement.suggested).unwrap_or_default(),
-        verdicts: judgement.verdicts,
-        error: extracted.error.as_ref().map(|e| Unreadable {
-            kind: e.kind,
-            detail: e.detail.clone(),
-        }),
-        parts_read: extracted.parts_read.len(),
-        text_chars: extracted.text_len(),
-        label_sources: labels.sources,
-        releases: labels.releases,
-        tlp_markings: labels.tlp,
-        detections,
+/// Analysis and judgement of one document: its record.
+pub fn record_of(doc: &Document, ctx: &Context) -> DocumentRecord {
+    let analysis = ctx.analyser.analyse(
+        &ctx.policy,
+        doc.format,
+        doc.size,
+        doc.sha256.clone(),
+        &doc.extracted,
+    );
+    let judgement = judge_analysis(&analysis, &doc.location_path, &ctx.policy, ctx.as_of);
+    DocumentRecord::new(doc.path.clone(), analysis, judgement, ctx.levels.clone())
+}
+
+/// The document of a file that could not be read at all.
+pub fn unreadable_document(job: &FileJob, err: ExtractError) -> Document {
+    Document {
+        path: job.display_path.clone(),
+        location_path: job.location_path.clone(),
+        format: Format::from_extension(&job.display_path).unwrap_or(Format::Unsupported),
+        size: job.size,
+        sha256: String::new(),
+        extracted: Extracted::failed(err),
     }
 }
 
-/// A record for a file that could not even be read.
-pub fn unreadable_record(
-    job: &FileJob,
-    format: Option<Format>,
-    err: ExtractError,
-    ctx: &Context,
-) -> DocumentRecord {
-    let format = format
-        .or_else(|| Format::from_extension(&job.display_path))
-        .unwrap_or(Format::Unsupported);
-    build_record(
-        &job.display_path,
-        &job.relative_path,
-        format,
-        job.size,
-        String::new(),
-        &Extracted::failed(err),
-        ctx,
-    )
+/// The outcome of a file that could not be read at all: one `UNREADABLE` record.
+pub fn unreadable_outcome(job: &FileJob, err: ExtractError, ctx: &Context) -> FileOutcome {
+    FileOutcome::Records {
+        size: job.size,
+        records: vec![record_of(&unreadable_document(job, err), ctx)],
+    }
 }

@@ -8,13 +8,14 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use globset::{GlobBuilder, GlobMatcher};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
+
+use crate::model::hash::{hex_sha256, normalise_guid};
 
 /// The policy compiled into labelscan, used when `--policy` is not given.
 pub const DEFAULT_POLICY: &str = include_str!("../policies/default.toml");
 
 /// An index into [`Scheme::levels`]; higher is more protected.
-pub type Level = usize;
+pub use crate::model::Level;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -160,11 +161,11 @@ pub struct Scheme {
 
 impl Scheme {
     pub fn name(&self, level: Level) -> &str {
-        &self.levels[level]
+        &self.levels[level.index()]
     }
 
     pub fn lowest(&self) -> Level {
-        0
+        Level::LOWEST
     }
 
     /// The level a label text names: a level name or alias, compared
@@ -238,9 +239,9 @@ pub struct Location {
 }
 
 impl Location {
-    /// `relative` is the path below the scanned PATH, with `/` separators.
-    pub fn contains(&self, relative: &str) -> bool {
-        self.matcher.is_match(relative)
+    /// `path` is the file's absolute path with `/` separators.
+    pub fn contains(&self, path: &str) -> bool {
+        self.matcher.is_match(path)
     }
 }
 
@@ -390,8 +391,25 @@ impl Policy {
     }
 
     /// The exchange location a relative path falls in, if any.
-    pub fn location_of(&self, relative: &str) -> Option<&Location> {
-        self.locations.iter().find(|l| l.contains(relative))
+    /// The parts of the policy an analysis depends on (scheme names and
+    /// aliases, label settings, detector tuning, keywords, patterns), as
+    /// canonical text; partners, locations and the date are judgement only.
+    pub fn detection_relevant(&self) -> String {
+        format!(
+            "levels {:?}\nnames {:?}\nlabels {:?}\ndetectors {:?}\nkeywords {:?} {:?}\npatterns {:?} {:?}",
+            self.scheme.levels,
+            self.scheme.names,
+            self.labels,
+            self.detectors,
+            self.keywords,
+            self.keyword_levels,
+            self.patterns,
+            self.pattern_levels
+        )
+    }
+
+    pub fn location_of(&self, path: &str) -> Option<&Location> {
+        self.locations.iter().find(|l| l.contains(path))
     }
 
     /// Line number (1-based) of the first line containing `needle`, for
@@ -450,7 +468,7 @@ impl Validator<'_> {
                     &format!("level \"{level}\" is listed twice"),
                 ));
             }
-            names.push((key, i));
+            names.push((key, Level::new(i)));
         }
         for (alias, target) in &file.aliases {
             let Some(level) = names
@@ -468,8 +486,8 @@ impl Validator<'_> {
         names.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
         let mut scheme = Scheme {
             levels: file.levels,
-            default_suggestion: 0,
-            marking_words: crate::labels::marking_words(&names),
+            default_suggestion: Level::LOWEST,
+            marking_words: marking_words(&names),
             names,
         };
         if let Some(d) = &file.default_suggestion {
@@ -522,8 +540,7 @@ impl Validator<'_> {
                     &format!("\"{}\" is not a partner in [[partners]]", l.partner),
                 )
             })?;
-        let pattern = l.path.trim_start_matches("./").trim_start_matches('/');
-        let glob = GlobBuilder::new(pattern)
+        let glob = GlobBuilder::new(&location_glob(&l.path))
             .literal_separator(true)
             .case_insensitive(cfg!(windows))
             .build()
@@ -533,6 +550,39 @@ impl Validator<'_> {
             matcher: glob.compile_matcher(),
             partner,
         })
+    }
+}
+
+/// The automaton behind the labels stage's marking pre-filter: ASCII case-insensitive, so
+/// each word contributes its longest ASCII run ("öffentlich" ->
+/// "ffentlich"). A word without one makes the test always pass (`None`).
+fn marking_words(names: &[(String, Level)]) -> Option<aho_corasick::AhoCorasick> {
+    let mut needles: Vec<&str> = vec!["tlp", "released", "releasable"];
+    for (name, _) in names {
+        let first = name.split_whitespace().next().unwrap_or(name);
+        let longest_ascii = first
+            .split(|c: char| !c.is_ascii())
+            .max_by_key(|run| run.len())
+            .unwrap_or("");
+        if longest_ascii.len() < 2 {
+            return None;
+        }
+        needles.push(longest_ascii);
+    }
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(needles)
+        .ok()
+}
+
+/// The glob a location's `path` stands for (SPEC "Exchange locations"): one
+/// that starts with `/` matches from the root; any other may match any
+/// trailing run of whole path components, as if it began with `**/`.
+fn location_glob(path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("**/{}", path.trim_start_matches("./"))
     }
 }
 
@@ -550,25 +600,6 @@ fn syntax_error(text: &str, origin: &str, e: &toml::de::Error) -> PolicyError {
 
 fn first_line(s: &str) -> &str {
     s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim()
-}
-
-/// Strips braces and lower-cases a GUID.
-pub fn normalise_guid(guid: &str) -> String {
-    guid.trim()
-        .trim_start_matches('{')
-        .trim_end_matches('}')
-        .to_ascii_lowercase()
-}
-
-pub fn hex_sha256(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(64);
-    for &b in digest.iter() {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    out
 }
 
 #[cfg(test)]
@@ -591,8 +622,11 @@ levels = ["PUBLIC", "INTERNAL", "CONFIDENTIAL"]
     #[test]
     fn aliases_and_levels_are_case_insensitive() {
         let p = Policy::parse(MINIMAL, "t").unwrap();
-        assert_eq!(p.scheme.level_of("internal"), Some(1));
-        assert_eq!(p.scheme.level_of("  STRENG   Vertraulich "), Some(2));
+        assert_eq!(p.scheme.level_of("internal"), Some(Level::new(1)));
+        assert_eq!(
+            p.scheme.level_of("  STRENG   Vertraulich "),
+            Some(Level::new(2))
+        );
         assert_eq!(p.scheme.level_of("secret"), None);
     }
 
@@ -602,6 +636,16 @@ levels = ["PUBLIC", "INTERNAL", "CONFIDENTIAL"]
         let err = Policy::parse(&text, "t").unwrap_err().to_string();
         assert!(err.contains("custom_propertys"), "{err}");
         assert!(err.contains("line 8"), "{err}");
+    }
+
+    #[test]
+    fn marking_words_take_the_longest_ascii_run() {
+        let names = |n: &[&str]| -> Vec<(String, Level)> {
+            n.iter().map(|s| (s.to_string(), Level::LOWEST)).collect()
+        };
+        let words = marking_words(&names(&["öffentlich"])).expect("an ASCII run");
+        assert!(words.is_match("ÖFFENTLICH"));
+        assert!(marking_words(&names(&["機密"])).is_none());
     }
 
     #[test]
@@ -630,7 +674,10 @@ levels = ["PUBLIC", "INTERNAL", "CONFIDENTIAL"]
         let ps = p.partner_named("ps  gmbh").unwrap();
         assert!(ps.is_valid_on(NaiveDate::from_ymd_opt(2025, 6, 1).unwrap()));
         assert!(!ps.is_valid_on(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()));
-        assert!(p.location_of("exchange/precision/a/b.docx").is_some());
-        assert!(p.location_of("exchange/other/b.docx").is_none());
+        assert!(p.location_of("/srv/exchange/precision/a/b.docx").is_some());
+        assert!(p.location_of("/exchange/precision/b.docx").is_some());
+        assert!(p.location_of("/srv/exchange/other/b.docx").is_none());
+        // Whole components only: "myexchange" is not "exchange".
+        assert!(p.location_of("/srv/myexchange/precision/b.docx").is_none());
     }
 }

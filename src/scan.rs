@@ -1,34 +1,88 @@
-//! The scan driver: workers pull the next file from a shared walk, run the
-//! whole per-file pipeline on their own thread and hand the result to a
-//! shared, ordered output that writes records in walk order. There is no
+//! The scan driver: workers pull the next file from a shared job source,
+//! run an [`Inspector`] (the per-file pipeline) on their own thread and hand
+//! the result to a shared, ordered output that passes records to the record
+//! sinks in source order. The driver knows neither where files come from
+//! nor which reports are written. There is no
 //! walker or writer thread to hand work through: on a 2-core machine those
 //! threads and their channel wake-ups took CPU from the workers. A watchdog
 //! replaces a worker stuck in a parser, so that its file becomes
 //! `UNREADABLE`/`timeout` and the scan goes on.
 
 use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::extract::ExtractError;
-use crate::pipeline::{inspect_file, unreadable_record, Context, FileJob, FileOutcome};
-use crate::record::{DocumentRecord, VerdictCode};
-use crate::report::{ReportWriter, Summary};
-use crate::walk::{Filter, Walk, WalkItem};
+use crate::model::{ExtractError, FileJob, VerdictCode};
+use crate::pipeline::{inspect_file, unreadable_outcome, Context, FileOutcome};
+use crate::report::{RecordSink, Summary};
+use crate::walk::{JobSource, WalkItem};
 
-/// How a scan is run (everything but the policy, which lives in [`Context`]).
+/// The per-file work the driver runs: the pipeline in a scan, a fake in the
+/// driver's own tests.
+pub trait Inspector: Send + Sync {
+    /// Everything about one file. May be slow or panic: the driver copes.
+    fn inspect(&self, job: &FileJob) -> FileOutcome;
+    /// The outcome of a file the driver gave up on (`timeout`, `internal`).
+    fn failed(&self, job: &FileJob, error: ExtractError) -> FileOutcome;
+}
+
+impl Inspector for Context {
+    fn inspect(&self, job: &FileJob) -> FileOutcome {
+        inspect_file(job, self)
+    }
+
+    fn failed(&self, job: &FileJob, error: ExtractError) -> FileOutcome {
+        unreadable_outcome(job, error, self)
+    }
+}
+
+/// How a scan is run.
 pub struct ScanOptions {
-    pub paths: Vec<PathBuf>,
-    pub out_dir: PathBuf,
     pub jobs: usize,
-    pub filter: Filter,
     pub fail_on: Vec<VerdictCode>,
     pub progress: bool,
+    /// A worker on one file longer than this (plus a grace period) is
+    /// abandoned and the file reported `timeout`.
+    pub file_timeout: Duration,
+}
+
+/// The summary a scan of `paths` under `ctx` starts from: provenance only.
+pub fn new_summary(ctx: &Context, paths: &[PathBuf], fail_on: &[VerdictCode]) -> Summary {
+    Summary {
+        tool: "labelscan",
+        version: crate::VERSION,
+        as_of: ctx.as_of.to_string(),
+        policy: ctx.policy.origin.clone(),
+        policy_sha256: ctx.policy.sha256.clone(),
+        paths: paths.iter().map(|p| p.display().to_string()).collect(),
+        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        fail_on: fail_on.iter().map(|c| c.as_str().to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+/// Prints panics without their payload: a panic message may quote document
+/// text (a string slice of a part, say), and logs must never carry content.
+/// The file is reported `UNREADABLE` by whoever caught the panic.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = thread::current();
+        let name = thread.name().unwrap_or("unnamed");
+        match info.location() {
+            Some(at) => eprintln!(
+                "labelscan: internal error in thread {name} at {}:{} (details withheld: they may quote document content)",
+                at.file(),
+                at.line()
+            ),
+            None => eprintln!("labelscan: internal error in thread {name}"),
+        }
+    }));
 }
 
 /// What the caller needs after a scan.
@@ -51,17 +105,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The walk, shared by the workers: each takes the next file and its number.
+/// The job source, shared by the workers: each takes the next file and its number.
 struct Feed {
-    walk: Walk,
+    source: Box<dyn JobSource>,
     next_seq: u64,
 }
 
 /// Reports in the making: outcomes wait in `pending` until every earlier
 /// file has been written.
 struct Output {
-    /// Taken when the scan is finished.
-    writer: Option<ReportWriter>,
+    sinks: Vec<Box<dyn RecordSink>>,
     summary: Summary,
     pending: BTreeMap<u64, FileOutcome>,
     next: u64,
@@ -71,7 +124,8 @@ struct Output {
 
 /// What the workers, the watchdog and the caller share.
 struct Shared {
-    ctx: Arc<Context>,
+    inspector: Arc<dyn Inspector>,
+    file_timeout: Duration,
     feed: Mutex<Feed>,
     out: Mutex<Output>,
     /// Files written so far (`Output::next`), readable without the lock.
@@ -96,7 +150,7 @@ impl Shared {
                 if self.stop.load(Ordering::Relaxed) {
                     return None;
                 }
-                match feed.walk.next()? {
+                match feed.source.next_item()? {
                     WalkItem::File(job) => {
                         let seq = feed.next_seq;
                         feed.next_seq += 1;
@@ -141,22 +195,20 @@ impl Shared {
 
     fn emit(&self, outcome: FileOutcome, out: &mut Output) -> std::io::Result<()> {
         let Output {
-            writer,
+            sinks,
             summary,
             failed,
             ..
         } = out;
         match outcome {
             FileOutcome::Skipped { reason, .. } => summary.skip(&reason),
-            FileOutcome::Records(records) => {
+            FileOutcome::Records { size, records } => {
                 summary.files_scanned += 1;
-                if let Some(first) = records.first() {
-                    let size = top_level_size(first, &records);
-                    summary.bytes_scanned += size;
-                    self.progress.inc(size);
-                }
+                summary.bytes_scanned += size;
+                self.progress.inc(size);
                 for record in &records {
                     if record
+                        .judgement
                         .verdicts
                         .iter()
                         .any(|v| self.fail_on.contains(&v.code))
@@ -165,8 +217,8 @@ impl Shared {
                         summary.documents_failing += 1;
                     }
                     summary.count(record);
-                    if let Some(w) = writer {
-                        w.write(record)?;
+                    for sink in sinks.iter_mut() {
+                        sink.record(record)?;
                     }
                 }
             }
@@ -179,32 +231,26 @@ impl Shared {
     }
 }
 
-pub fn run(opts: ScanOptions, ctx: Context) -> std::io::Result<ScanResult> {
+/// Runs every file of `source` through `inspector` on `opts.jobs` workers
+/// and hands the records to `sinks` in source order; `summary` carries the
+/// run's provenance in and its counts out.
+pub fn run(
+    source: Box<dyn JobSource>,
+    inspector: Arc<dyn Inspector>,
+    sinks: Vec<Box<dyn RecordSink>>,
+    summary: Summary,
+    opts: ScanOptions,
+) -> std::io::Result<ScanResult> {
     let started = Instant::now();
-    let writer = ReportWriter::create(&opts.out_dir)?;
-    let summary = Summary {
-        tool: "labelscan",
-        version: crate::VERSION,
-        as_of: ctx.as_of.to_string(),
-        policy: ctx.policy.origin.clone(),
-        policy_sha256: ctx.policy.sha256.clone(),
-        paths: opts.paths.iter().map(|p| p.display().to_string()).collect(),
-        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        fail_on: opts
-            .fail_on
-            .iter()
-            .map(|c| c.as_str().to_string())
-            .collect(),
-        ..Default::default()
-    };
     let shared = Arc::new(Shared {
-        ctx: Arc::new(ctx),
+        inspector,
+        file_timeout: opts.file_timeout,
         feed: Mutex::new(Feed {
-            walk: Walk::new(opts.paths.clone(), opts.filter),
+            source,
             next_seq: 0,
         }),
         out: Mutex::new(Output {
-            writer: Some(writer),
+            sinks,
             summary,
             pending: BTreeMap::new(),
             next: 0,
@@ -220,7 +266,7 @@ pub fn run(opts: ScanOptions, ctx: Context) -> std::io::Result<ScanResult> {
     });
 
     let mut workers = Vec::with_capacity(opts.jobs);
-    for i in 0..opts.jobs {
+    for i in 0..opts.jobs.max(1) {
         workers.push(spawn_worker(i, &shared)?);
     }
     // The watchdog returns once every live worker has finished; an
@@ -239,15 +285,13 @@ pub fn run(opts: ScanOptions, ctx: Context) -> std::io::Result<ScanResult> {
         return Err(e);
     }
     let secs = started.elapsed().as_secs_f64();
-    let Output {
-        writer, summary, ..
-    } = &mut *out;
+    let Output { sinks, summary, .. } = &mut *out;
     summary.duration_seconds = (secs * 1000.0).round() / 1000.0;
     summary.files_per_second = rate(summary.files_scanned as f64, secs);
     summary.megabytes_per_second = rate(summary.bytes_scanned as f64 / 1e6, secs);
     summary.fill_zero_counts();
-    if let Some(w) = writer.take() {
-        w.finish(summary)?;
+    for sink in sinks.iter_mut() {
+        sink.finish(summary)?;
     }
     Ok(ScanResult {
         summary: std::mem::take(summary),
@@ -262,20 +306,14 @@ fn rate(amount: f64, secs: f64) -> f64 {
     ((amount / secs) * 10.0).round() / 10.0
 }
 
-/// Bytes of the file on disk (archive members are counted once, via the archive).
-fn top_level_size(first: &DocumentRecord, records: &[DocumentRecord]) -> u64 {
-    if first.path.contains("!/") {
-        records.iter().map(|r| r.size).max().unwrap_or(0)
-    } else {
-        first.size
-    }
-}
-
 /// One worker's state, shared with the watchdog.
 struct Slot {
-    /// `IDLE`, `RUNNING` or `ABANDONED`; the worker and the watchdog race on
-    /// RUNNING -> IDLE / RUNNING -> ABANDONED, and the winner reports the file.
-    state: AtomicU8,
+    /// `IDLE`, `ABANDONED`, or the running file's token (its sequence
+    /// number + 1). The worker and the watchdog race on token -> IDLE /
+    /// token -> ABANDONED, and the winner reports the file. Because the
+    /// watchdog swaps only the exact token it judged, a worker that moved on
+    /// to the next file in between cannot lose that file.
+    state: AtomicU64,
     /// When the current file started, in milliseconds since the scan began.
     started_ms: AtomicU64,
     /// Set when the worker's loop has ended.
@@ -283,14 +321,21 @@ struct Slot {
     current: Mutex<Option<(u64, Arc<FileJob>)>>,
 }
 
-const IDLE: u8 = 0;
-const RUNNING: u8 = 1;
-const ABANDONED: u8 = 2;
+const IDLE: u64 = 0;
+const ABANDONED: u64 = u64::MAX;
+
+fn token(seq: u64) -> u64 {
+    seq + 1
+}
+
+fn is_running(state: u64) -> bool {
+    state != IDLE && state != ABANDONED
+}
 
 impl Slot {
     fn new() -> Arc<Slot> {
         Arc::new(Slot {
-            state: AtomicU8::new(IDLE),
+            state: AtomicU64::new(IDLE),
             started_ms: AtomicU64::new(0),
             ended: AtomicBool::new(false),
             current: Mutex::new(None),
@@ -325,11 +370,16 @@ fn worker_loop(slot: Arc<Slot>, shared: Arc<Shared>) {
         *lock(&slot.current) = Some((seq, Arc::clone(&job)));
         slot.started_ms
             .store(shared.epoch.elapsed().as_millis() as u64, Ordering::Release);
-        slot.state.store(RUNNING, Ordering::Release);
-        let outcome = inspect_file(&job, &shared.ctx);
+        slot.state.store(token(seq), Ordering::Release);
+        let outcome = catch_unwind(AssertUnwindSafe(|| shared.inspector.inspect(&job)))
+            .unwrap_or_else(|_| {
+                shared
+                    .inspector
+                    .failed(&job, ExtractError::internal("the pipeline"))
+            });
         if slot
             .state
-            .compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(token(seq), IDLE, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
             // The watchdog reported this file as timed out and started a
@@ -359,7 +409,7 @@ fn spawn_worker(
 /// parsers; the watchdog catches one stuck inside a dependency: it reports
 /// the file as `timeout`, abandons the thread and starts a replacement.
 fn watchdog(mut workers: Vec<(Arc<Slot>, thread::JoinHandle<()>)>, shared: Arc<Shared>) {
-    let timeout = shared.ctx.limits.file_timeout;
+    let timeout = shared.file_timeout;
     let hard_limit = (timeout + (timeout / 10).max(Duration::from_secs(2))).as_millis() as u64;
     let tick = Duration::from_millis((hard_limit / 20).clamp(10, 250));
     let mut spawned = workers.len();
@@ -368,7 +418,7 @@ fn watchdog(mut workers: Vec<(Arc<Slot>, thread::JoinHandle<()>)>, shared: Arc<S
     let _ = shared.watchdog.set(thread::current());
     loop {
         workers.retain(|(slot, _)| {
-            !slot.ended.load(Ordering::Acquire) || slot.state.load(Ordering::Acquire) == RUNNING
+            !slot.ended.load(Ordering::Acquire) || is_running(slot.state.load(Ordering::Acquire))
         });
         if workers.is_empty() {
             return;
@@ -376,21 +426,25 @@ fn watchdog(mut workers: Vec<(Arc<Slot>, thread::JoinHandle<()>)>, shared: Arc<S
         let now = shared.epoch.elapsed().as_millis() as u64;
         let mut replacements = Vec::new();
         for (slot, _) in &workers {
-            if slot.state.load(Ordering::Acquire) != RUNNING
+            // The token first, then the start time: the worker writes them
+            // the other way round, so a start time read here is never older
+            // than the token's file.
+            let running = slot.state.load(Ordering::Acquire);
+            if !is_running(running)
                 || now.saturating_sub(slot.started_ms.load(Ordering::Acquire)) < hard_limit
             {
                 continue;
             }
             if slot
                 .state
-                .compare_exchange(RUNNING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(running, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
                 .is_err()
             {
                 continue;
             }
             if let Some((seq, job)) = lock(&slot.current).take() {
-                let record = unreadable_record(&job, None, ExtractError::timeout(), &shared.ctx);
-                shared.deliver(seq, FileOutcome::Records(vec![record]));
+                let outcome = shared.inspector.failed(&job, ExtractError::timeout());
+                shared.deliver(seq, outcome);
             }
             match spawn_worker(spawned, &shared) {
                 Ok(worker) => replacements.push(worker),

@@ -34,9 +34,9 @@ mod words;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::Regex;
 
-use crate::extract::Part;
-use crate::policy::{Level, Policy};
-use crate::record::{Confidence, Detection};
+use crate::model::mask::mask;
+use crate::model::{Confidence, Detection, Level, Part};
+use crate::policy::Policy;
 
 pub use defs::{Definition, Trigger};
 use validators::{Check, Validator};
@@ -51,6 +51,11 @@ pub enum DetectError {
 }
 
 /// The built-in detector definitions (for tests, `policy check` and docs).
+/// The built-in definition files: (name, TOML text).
+pub fn builtin_sources() -> &'static [(&'static str, &'static str)] {
+    defs::SOURCES
+}
+
 pub fn builtin_definitions() -> Result<Vec<Definition>, DetectError> {
     defs::builtin()
 }
@@ -122,7 +127,6 @@ struct Hit {
 /// The compiled detector set for one policy. Shared read-only by all workers.
 pub struct DetectorSet {
     dets: Vec<Compiled>,
-    levels: Vec<String>,
     words: Option<Words>,
     entries: Vec<Vec<Entry>>,
     digit_dets: Vec<usize>,
@@ -137,9 +141,9 @@ fn map_level(policy: &Policy, name: &str) -> Level {
     }
     let n = policy.scheme.levels.len();
     match name.to_ascii_uppercase().as_str() {
-        "PUBLIC" => 0,
-        "INTERNAL" => 1.min(n.saturating_sub(1)),
-        _ => n.saturating_sub(1),
+        "PUBLIC" => Level::LOWEST,
+        "INTERNAL" => Level::new(1.min(n.saturating_sub(1))),
+        _ => Level::new(n.saturating_sub(1)),
     }
 }
 
@@ -266,7 +270,11 @@ impl DetectorSet {
                 &p.id,
                 &p.category,
                 Kind::Pattern,
-                policy.pattern_levels.get(i).copied().unwrap_or(0),
+                policy
+                    .pattern_levels
+                    .get(i)
+                    .copied()
+                    .unwrap_or(Level::LOWEST),
                 p.min_count,
                 vec![(re, false)],
             ));
@@ -280,7 +288,11 @@ impl DetectorSet {
                 &k.id,
                 &k.category,
                 Kind::Keyword,
-                policy.keyword_levels.get(i).copied().unwrap_or(0),
+                policy
+                    .keyword_levels
+                    .get(i)
+                    .copied()
+                    .unwrap_or(Level::LOWEST),
                 k.min_count,
                 Vec::new(),
             ));
@@ -385,7 +397,6 @@ impl DetectorSet {
             .collect();
         Ok(DetectorSet {
             dets,
-            levels: policy.scheme.levels.clone(),
             words,
             entries,
             digit_dets,
@@ -409,9 +420,7 @@ impl DetectorSet {
             if hits.is_empty() {
                 continue;
             }
-            let location = format!("{} {}", part.kind.as_str(), part.location)
-                .trim()
-                .to_string();
+            let location = part.describe();
             for h in hits {
                 let a = acc[h.det].get_or_insert_with(|| Acc {
                     count: 0,
@@ -435,7 +444,7 @@ impl DetectorSet {
                                     .take(200)
                                     .collect()
                             } else {
-                                crate::mask::mask(value)
+                                mask(value)
                             }
                         }
                     };
@@ -460,7 +469,7 @@ impl DetectorSet {
                     count: a.count,
                     min_count: d.min_count,
                     fired: a.count >= d.min_count,
-                    level: self.levels.get(d.level).cloned().unwrap_or_default(),
+                    level: d.level,
                     confidence: a.conf,
                     samples: a.samples,
                     locations: a.locations,
@@ -1182,7 +1191,7 @@ mod tests {
         let iban = d.iter().find(|d| d.detector == "iban").unwrap();
         assert_eq!(iban.count, 1);
         assert!(iban.fired);
-        assert_eq!(iban.level, "CONFIDENTIAL");
+        assert_eq!(iban.level, Level::new(2));
         assert!(!iban.samples[0].contains("0044"));
         assert_eq!(iban.locations, vec!["body".to_string()]);
         assert!(d.iter().any(|d| d.detector == "email"));
@@ -1232,7 +1241,7 @@ level = "INTERNAL"
         )];
         let d = set.scan(&parts, true);
         let kw = d.iter().find(|d| d.detector == "helios").unwrap();
-        assert_eq!((kw.count, kw.level.as_str()), (1, "SECRET"));
+        assert_eq!((kw.count, kw.level), (1, Level::new(3)));
         let pat = d.iter().find(|d| d.detector == "drawing").unwrap();
         assert_eq!(pat.samples, vec!["APX-123456-B".to_string()]);
         let email = d.iter().find(|d| d.detector == "email").unwrap();
@@ -1248,9 +1257,9 @@ level = "INTERNAL"
             "t",
         )
         .unwrap();
-        assert_eq!(map_level(&p, "CONFIDENTIAL"), 3);
-        assert_eq!(map_level(&p, "INTERNAL"), 1);
-        assert_eq!(map_level(&p, "PUBLIC"), 0);
+        assert_eq!(map_level(&p, "CONFIDENTIAL"), Level::new(3));
+        assert_eq!(map_level(&p, "INTERNAL"), Level::new(1));
+        assert_eq!(map_level(&p, "PUBLIC"), Level::LOWEST);
     }
 
     #[test]

@@ -4,8 +4,8 @@
 
 use super::zipread::Package;
 use super::{sniff, ExtractError, Extracted, Format, Outcome};
-use crate::budget::Budget;
-use crate::policy::hex_sha256;
+use crate::model::budget::Budget;
+use crate::model::hash::hex_sha256;
 
 /// One member of an archive, already extracted.
 pub struct Member {
@@ -103,9 +103,9 @@ fn collect(pkg: &mut Package, prefix: &str, budget: &Budget, out: &mut Vec<Membe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::budget::Limits;
     use crate::extract::zipread::testzip;
     use crate::extract::{ErrorKind, PartKind};
+    use crate::model::budget::Limits;
 
     fn members(bytes: &[u8], limits: Limits) -> Vec<Member> {
         match extract_members(bytes, &Budget::new(limits)) {

@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use flate2::{Decompress, FlushDecompress, Status};
 
 use super::ExtractError;
-use crate::budget::Budget;
+use crate::model::budget::Budget;
 
 /// Output reserved at a time once the first reservation is used up; the
 /// deadline is checked between steps.
@@ -215,7 +215,7 @@ mod tests {
     use std::io::Write;
 
     use super::*;
-    use crate::budget::Limits;
+    use crate::model::budget::Limits;
 
     fn zlib(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());

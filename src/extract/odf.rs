@@ -7,7 +7,7 @@ use super::ooxml::Ctx;
 use super::xml::{self, local, TextBuf, Ticker, Token, Tokens};
 use super::zipread::Package;
 use super::{ErrorKind, ExtractError, ExtractResult, Extracted, Format, PartKind};
-use crate::budget::Budget;
+use crate::model::budget::Budget;
 
 pub fn extract(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
     let pkg = match Package::open(bytes, budget) {

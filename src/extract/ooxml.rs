@@ -7,7 +7,7 @@
 use super::xml::{self, local, short_scan, Tag, TextBuf, Ticker, Token, Tokens};
 use super::zipread::Package;
 use super::{ErrorKind, ExtractError, ExtractResult, Extracted, Format, LabelInfoEntry, PartKind};
-use crate::budget::Budget;
+use crate::model::budget::Budget;
 
 const LABELINFO_REL: &str =
     "http://schemas.microsoft.com/office/2020/02/relationships/classificationlabels";
@@ -1214,7 +1214,7 @@ pub fn parse_label_info(
     budget: &Budget,
 ) -> ExtractResult<Vec<LabelInfoEntry>> {
     let guid = |v: Option<String>| {
-        v.map(|s| crate::policy::normalise_guid(&s))
+        v.map(|s| crate::model::hash::normalise_guid(&s))
             .unwrap_or_default()
     };
     let mut out = Vec::new();

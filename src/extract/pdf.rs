@@ -17,7 +17,7 @@ use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId, Stream};
 
 use super::inflate::{inflate_into, Framing, InflateError};
 use super::{ExtractError, ExtractResult, Extracted, PartKind};
-use crate::budget::Budget;
+use crate::model::budget::Budget;
 
 mod encoding;
 mod font;

@@ -5,7 +5,7 @@
 //! `\info` fields and `\userprops` become properties.
 
 use super::{ExtractError, Extracted, PartKind};
-use crate::budget::Budget;
+use crate::model::budget::Budget;
 
 use std::collections::HashMap;
 
@@ -594,7 +594,7 @@ pub fn extract(bytes: &[u8], budget: &Budget) -> Extracted {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::budget::Limits;
+    use crate::model::budget::Limits;
 
     fn run(rtf: &str) -> Extracted {
         extract(rtf.as_bytes(), &Budget::new(Limits::default()))

@@ -1,7 +1,7 @@
 //! Plain text: UTF-8, UTF-16 with a byte-order mark, Latin-1 (Windows-1252) fallback.
 
 use super::{Extracted, PartKind};
-use crate::budget::Budget;
+use crate::model::budget::Budget;
 
 pub fn extract(bytes: &[u8], budget: &Budget) -> Extracted {
     let head = &bytes[..bytes.len().min(8192)];
@@ -56,7 +56,7 @@ mod tests {
 
     #[test]
     fn binary_content_is_corrupt() {
-        let budget = crate::budget::Budget::new(crate::budget::Limits::default());
+        let budget = crate::model::budget::Budget::new(crate::model::budget::Limits::default());
         let out = super::extract(b"\x00\x01garbage\x00", &budget);
         assert_eq!(out.error.unwrap().kind, crate::extract::ErrorKind::Corrupt);
         assert!(super::extract(b"plain text", &budget).error.is_none());

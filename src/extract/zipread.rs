@@ -12,7 +12,7 @@ use zip::ZipArchive;
 
 use super::inflate::{inflate_into, Framing, InflateError};
 use super::{ExtractError, ExtractResult};
-use crate::budget::Budget;
+use crate::model::budget::Budget;
 
 /// What the central directory says about one entry.
 #[derive(Debug, Clone)]
@@ -248,7 +248,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::budget::Limits;
+    use crate::model::budget::Limits;
 
     #[test]
     fn reads_members_and_rejects_garbage() {

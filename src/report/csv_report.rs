@@ -1,7 +1,39 @@
 //! `findings.csv`: one row per document, columns in the SPEC's order, safe
 //! to open in a spreadsheet.
 
-use crate::record::DocumentRecord;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use super::{RecordSink, Summary};
+use crate::model::DocumentRecord;
+
+/// Writes `findings.csv`: UTF-8 with a byte-order mark, so that spreadsheets
+/// read names like "Geschäftsbericht" correctly.
+pub struct CsvSink {
+    csv: csv::Writer<BufWriter<File>>,
+}
+
+impl CsvSink {
+    pub fn create(path: &Path) -> std::io::Result<CsvSink> {
+        let mut file = super::create_buffered(path)?;
+        file.write_all("\u{feff}".as_bytes())?;
+        let mut csv = csv::WriterBuilder::new().from_writer(file);
+        csv.write_record(HEADER)?;
+        Ok(CsvSink { csv })
+    }
+}
+
+impl RecordSink for CsvSink {
+    fn record(&mut self, record: &DocumentRecord) -> std::io::Result<()> {
+        self.csv.write_record(row(record))?;
+        Ok(())
+    }
+
+    fn finish(&mut self, _summary: &Summary) -> std::io::Result<()> {
+        self.csv.flush()
+    }
+}
 
 pub const HEADER: [&str; 13] = [
     "path",
@@ -21,19 +53,22 @@ pub const HEADER: [&str; 13] = [
 
 /// The cells of one row, formula-injection safe.
 pub fn row(r: &DocumentRecord) -> [String; 13] {
-    let sources: Vec<String> = r
-        .label_sources
+    let a = &r.analysis;
+    let j = &r.judgement;
+    let sources: Vec<String> = a
+        .labels
+        .sources
         .iter()
         .map(|s| format!("{}:{}", s.kind.as_str(), s.value))
         .collect();
-    let detections: Vec<String> = r
+    let detections: Vec<String> = a
         .detections
         .iter()
         .filter(|d| d.fired)
         .map(|d| format!("{}:{}", d.detector, d.count))
         .collect();
-    let codes: Vec<&str> = r.verdicts.iter().map(|v| v.code.as_str()).collect();
-    let reasons: Vec<String> = r
+    let codes: Vec<&str> = j.verdicts.iter().map(|v| v.code.as_str()).collect();
+    let reasons: Vec<String> = j
         .verdicts
         .iter()
         .filter(|v| !v.reason.is_empty())
@@ -41,18 +76,21 @@ pub fn row(r: &DocumentRecord) -> [String; 13] {
         .collect();
     [
         r.path.clone(),
-        r.format.clone(),
-        r.size.to_string(),
-        r.sha256.clone(),
-        r.level.clone().unwrap_or_default(),
+        r.format().to_string(),
+        a.size.to_string(),
+        a.sha256.clone(),
+        r.level().unwrap_or_default().to_string(),
         sources.join(";"),
-        r.released_to.join(";"),
-        r.tlp.map(|t| t.as_str().to_string()).unwrap_or_default(),
-        r.suggested_level.clone(),
+        j.released_to.join(";"),
+        a.labels
+            .strictest_tlp()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default(),
+        r.suggested_level().to_string(),
         detections.join(";"),
         codes.join(";"),
         reasons.join("; "),
-        r.error
+        a.error
             .as_ref()
             .map(|e| e.kind.as_str().to_string())
             .unwrap_or_default(),

@@ -1,11 +1,86 @@
 //! `findings.jsonl`: one JSON object per document with the CSV's fields plus
 //! the full evidence.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
 
 use serde::Serialize;
 
-use crate::record::{Detection, DocumentRecord, LabelSource, ReleaseMarking, TlpMarking, Verdict};
+use super::{RecordSink, Summary};
+use crate::model::{
+    Confidence, Detection, DocumentRecord, LabelKind, LabelSource, ReleaseMarking, TlpMarking,
+    Verdict,
+};
+
+/// Writes `findings.jsonl`, one line per record.
+pub struct JsonlSink {
+    out: BufWriter<File>,
+}
+
+impl JsonlSink {
+    pub fn create(path: &Path) -> std::io::Result<JsonlSink> {
+        Ok(JsonlSink {
+            out: super::create_buffered(path)?,
+        })
+    }
+}
+
+impl RecordSink for JsonlSink {
+    fn record(&mut self, record: &DocumentRecord) -> std::io::Result<()> {
+        write_line(&mut self.out, record)
+    }
+
+    fn finish(&mut self, _summary: &Summary) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// A label source with its level by name.
+#[derive(Serialize)]
+struct LabelLine<'a> {
+    kind: LabelKind,
+    value: &'a str,
+    level: Option<&'a str>,
+    location: &'a str,
+}
+
+/// A detection with its level by name.
+#[derive(Serialize)]
+struct DetectionLine<'a> {
+    detector: &'a str,
+    category: &'a str,
+    count: usize,
+    min_count: usize,
+    fired: bool,
+    level: &'a str,
+    confidence: Confidence,
+    samples: &'a [String],
+    locations: &'a [String],
+}
+
+fn label_line<'a>(r: &'a DocumentRecord, s: &'a LabelSource) -> LabelLine<'a> {
+    LabelLine {
+        kind: s.kind,
+        value: &s.value,
+        level: s.level.map(|l| r.level_name(l)),
+        location: &s.location,
+    }
+}
+
+fn detection_line<'a>(r: &'a DocumentRecord, d: &'a Detection) -> DetectionLine<'a> {
+    DetectionLine {
+        detector: &d.detector,
+        category: &d.category,
+        count: d.count,
+        min_count: d.min_count,
+        fired: d.fired,
+        level: r.level_name(d.level),
+        confidence: d.confidence,
+        samples: &d.samples,
+        locations: &d.locations,
+    }
+}
 
 #[derive(Serialize)]
 struct Line<'a> {
@@ -15,11 +90,11 @@ struct Line<'a> {
     size: u64,
     sha256: &'a str,
     level: Option<&'a str>,
-    label_sources: &'a [LabelSource],
+    label_sources: Vec<LabelLine<'a>>,
     released_to: &'a [String],
     tlp: Option<&'a str>,
     suggested_level: &'a str,
-    detections: &'a [Detection],
+    detections: Vec<DetectionLine<'a>>,
     verdicts: Vec<&'a str>,
     reasons: &'a [Verdict],
     error: Option<&'a str>,
@@ -31,26 +106,28 @@ struct Line<'a> {
 }
 
 pub fn write_line(out: &mut impl Write, r: &DocumentRecord) -> std::io::Result<()> {
+    let a = &r.analysis;
+    let j = &r.judgement;
     let line = Line {
         id: &r.id,
         path: &r.path,
-        format: &r.format,
-        size: r.size,
-        sha256: &r.sha256,
-        level: r.level.as_deref(),
-        label_sources: &r.label_sources,
-        released_to: &r.released_to,
-        tlp: r.tlp.map(|t| t.as_str()),
-        suggested_level: &r.suggested_level,
-        detections: &r.detections,
-        verdicts: r.verdicts.iter().map(|v| v.code.as_str()).collect(),
-        reasons: &r.verdicts,
-        error: r.error.as_ref().map(|e| e.kind.as_str()),
-        error_detail: r.error.as_ref().map(|e| e.detail.as_str()),
-        releases: &r.releases,
-        tlp_markings: &r.tlp_markings,
-        parts_read: r.parts_read,
-        text_chars: r.text_chars,
+        format: r.format(),
+        size: a.size,
+        sha256: &a.sha256,
+        level: r.level(),
+        label_sources: a.labels.sources.iter().map(|s| label_line(r, s)).collect(),
+        released_to: &j.released_to,
+        tlp: a.labels.strictest_tlp().map(|t| t.as_str()),
+        suggested_level: r.suggested_level(),
+        detections: a.detections.iter().map(|d| detection_line(r, d)).collect(),
+        verdicts: j.verdicts.iter().map(|v| v.code.as_str()).collect(),
+        reasons: &j.verdicts,
+        error: a.error.as_ref().map(|e| e.kind.as_str()),
+        error_detail: a.error.as_ref().map(|e| e.detail.as_str()),
+        releases: &a.labels.releases,
+        tlp_markings: &a.labels.tlp,
+        parts_read: a.parts_read,
+        text_chars: a.text_chars,
     };
     serde_json::to_writer(&mut *out, &line)?;
     out.write_all(b"\n")

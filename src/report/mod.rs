@@ -1,11 +1,13 @@
-//! Reports, all rendered from [`DocumentRecord`]s as they stream in:
-//! `findings.csv`, `findings.jsonl` and, at the end, `summary.json`.
+//! Record sinks: every report is one [`RecordSink`] that receives each
+//! finished document record in walk order and, at the end, the run's
+//! summary. A new output format is one new sink file plus one line in
+//! [`file_sinks`].
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::BufWriter;
+use std::path::Path;
 
-use crate::record::DocumentRecord;
+use crate::model::DocumentRecord;
 
 pub mod csv_report;
 pub mod jsonl;
@@ -17,41 +19,25 @@ pub const CSV_FILE: &str = "findings.csv";
 pub const JSONL_FILE: &str = "findings.jsonl";
 pub const SUMMARY_FILE: &str = "summary.json";
 
-/// The streaming report writers of one scan.
-pub struct ReportWriter {
-    dir: PathBuf,
-    csv: csv::Writer<BufWriter<File>>,
-    jsonl: BufWriter<File>,
+/// Receives a run's records as they are finished, then the run's end.
+pub trait RecordSink: Send {
+    /// One document's record; records arrive in walk order.
+    fn record(&mut self, record: &DocumentRecord) -> std::io::Result<()>;
+    /// The run is over: flush and write whatever needs the totals.
+    fn finish(&mut self, summary: &Summary) -> std::io::Result<()>;
 }
 
-impl ReportWriter {
-    pub fn create(dir: &Path) -> std::io::Result<ReportWriter> {
-        std::fs::create_dir_all(dir)?;
-        let mut csv_file = BufWriter::with_capacity(256 * 1024, File::create(dir.join(CSV_FILE))?);
-        // A byte-order mark, so that spreadsheets read the file as UTF-8.
-        csv_file.write_all("\u{feff}".as_bytes())?;
-        let mut csv = csv::WriterBuilder::new().from_writer(csv_file);
-        csv.write_record(csv_report::HEADER)?;
-        let jsonl = BufWriter::with_capacity(256 * 1024, File::create(dir.join(JSONL_FILE))?);
-        Ok(ReportWriter {
-            dir: dir.to_path_buf(),
-            csv,
-            jsonl,
-        })
-    }
+/// The report files of a scan in `dir`.
+pub fn file_sinks(dir: &Path) -> std::io::Result<Vec<Box<dyn RecordSink>>> {
+    std::fs::create_dir_all(dir)?;
+    Ok(vec![
+        Box::new(csv_report::CsvSink::create(&dir.join(CSV_FILE))?),
+        Box::new(jsonl::JsonlSink::create(&dir.join(JSONL_FILE))?),
+        Box::new(summary::SummarySink::new(&dir.join(SUMMARY_FILE))),
+    ])
+}
 
-    pub fn write(&mut self, record: &DocumentRecord) -> std::io::Result<()> {
-        self.csv.write_record(csv_report::row(record))?;
-        jsonl::write_line(&mut self.jsonl, record)?;
-        Ok(())
-    }
-
-    pub fn finish(mut self, summary: &Summary) -> std::io::Result<()> {
-        self.csv.flush()?;
-        self.jsonl.flush()?;
-        let mut out = BufWriter::new(File::create(self.dir.join(SUMMARY_FILE))?);
-        serde_json::to_writer_pretty(&mut out, summary)?;
-        out.write_all(b"\n")?;
-        out.flush()
-    }
+/// A buffered report file: large buffers, since rows are small and many.
+fn create_buffered(path: &Path) -> std::io::Result<BufWriter<File>> {
+    Ok(BufWriter::with_capacity(256 * 1024, File::create(path)?))
 }

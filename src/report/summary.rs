@@ -3,9 +3,39 @@
 
 use std::collections::BTreeMap;
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
 use serde::Serialize;
 
-use crate::record::{DocumentRecord, VerdictCode};
+use super::RecordSink;
+use crate::model::{DocumentRecord, VerdictCode};
+
+/// Writes `summary.json` when the run ends; the driver keeps the counts.
+pub struct SummarySink {
+    path: PathBuf,
+}
+
+impl SummarySink {
+    pub fn new(path: &Path) -> SummarySink {
+        SummarySink {
+            path: path.to_path_buf(),
+        }
+    }
+}
+
+impl RecordSink for SummarySink {
+    fn record(&mut self, _record: &DocumentRecord) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn finish(&mut self, summary: &Summary) -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&self.path)?);
+        serde_json::to_writer_pretty(&mut out, summary)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    }
+}
 
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
@@ -37,27 +67,29 @@ pub struct Summary {
 impl Summary {
     pub fn count(&mut self, r: &DocumentRecord) {
         self.documents += 1;
-        for v in &r.verdicts {
+        for v in &r.judgement.verdicts {
             *self
                 .verdicts
                 .entry(v.code.as_str().to_string())
                 .or_default() += 1;
         }
-        *self.formats.entry(r.format.clone()).or_default() += 1;
+        *self.formats.entry(r.format().to_string()).or_default() += 1;
         *self
             .levels
-            .entry(r.level.clone().unwrap_or_else(|| "none".to_string()))
+            .entry(r.level().unwrap_or("none").to_string())
             .or_default() += 1;
-        let suggested = if r.suggested_level.is_empty() {
-            "unknown".to_string()
-        } else {
-            r.suggested_level.clone()
+        let suggested = match r.suggested_level() {
+            "" => "unknown",
+            name => name,
         };
-        *self.suggested_levels.entry(suggested).or_default() += 1;
-        for d in r.detections.iter().filter(|d| d.fired) {
+        *self
+            .suggested_levels
+            .entry(suggested.to_string())
+            .or_default() += 1;
+        for d in r.analysis.detections.iter().filter(|d| d.fired) {
             *self.detectors.entry(d.detector.clone()).or_default() += 1;
         }
-        if let Some(e) = &r.error {
+        if let Some(e) = &r.analysis.error {
             *self.errors.entry(e.kind.as_str().to_string()).or_default() += 1;
         }
     }

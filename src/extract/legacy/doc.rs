@@ -3,8 +3,8 @@
 
 use super::bytes::{le_u16, le_u32};
 use super::{cp1252_char, read_stream, read_stream_opt, Ole};
-use crate::budget::Budget;
 use crate::extract::{ExtractError, ExtractResult, Extracted, PartKind};
+use crate::model::budget::Budget;
 
 /// Index of `fcClx` and `fcPlcfHdd` in FibRgFcLcb97 (pairs of u32).
 const FC_CLX: usize = 33;

@@ -7,7 +7,7 @@
 use std::io::{Cursor, Read};
 
 use super::{ExtractError, ExtractResult, Extracted, Format, LabelInfoEntry, PartKind};
-use crate::budget::Budget;
+use crate::model::budget::Budget;
 
 mod doc;
 mod ppt;

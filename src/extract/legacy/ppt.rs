@@ -4,8 +4,8 @@
 
 use super::bytes::{le_u16, le_u32};
 use super::{read_stream, read_stream_opt, Ole};
-use crate::budget::Budget;
 use crate::extract::{ExtractError, ExtractResult, Extracted, PartKind};
+use crate::model::budget::Budget;
 
 const DOCUMENT: u16 = 0x03E8;
 const SLIDE: u16 = 0x03EE;
@@ -470,7 +470,7 @@ fn latin1(d: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::budget::{Budget, Limits};
+    use crate::model::budget::{Budget, Limits};
 
     fn rec(ver: u16, inst: u16, kind: u16, body: &[u8]) -> Vec<u8> {
         let mut r = (ver | (inst << 4)).to_le_bytes().to_vec();

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use super::propset::build::{doc_summary, summary, Val};
 use super::*;
-use crate::budget::{Budget, Limits};
+use crate::model::budget::{Budget, Limits};
 
 fn ole_with(streams: &[(&str, &[u8])]) -> Vec<u8> {
     let mut ole = cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();

@@ -6,8 +6,8 @@
 
 use super::bytes::{le_u16, le_u32, le_u64};
 use super::{cp1252_char, read_stream_opt, Ole};
-use crate::budget::Budget;
 use crate::extract::{ExtractError, ExtractResult, Extracted, PartKind};
+use crate::model::budget::Budget;
 
 const BOF: u16 = 0x0809;
 const EOF: u16 = 0x000A;
@@ -488,7 +488,7 @@ fn strip_header_codes(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::budget::{Budget, Limits};
+    use crate::model::budget::{Budget, Limits};
 
     fn rec(kind: u16, data: &[u8]) -> Vec<u8> {
         let mut r = kind.to_le_bytes().to_vec();

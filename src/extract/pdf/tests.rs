@@ -1,6 +1,6 @@
 use super::*;
-use crate::budget::{Budget, Limits};
 use crate::extract::{test_budget, ErrorKind};
+use crate::model::budget::{Budget, Limits};
 
 /// Builds a PDF from numbered object bodies (object i+1 = bodies[i]) with a
 /// correct xref table; `trailer` is extra trailer content.

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::{ExtractError, ExtractResult};
-use crate::budget::Budget;
+use crate::model::budget::Budget;
 
 pub mod tokens;
 pub(crate) use tokens::short_scan;

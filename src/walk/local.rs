@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::pipeline::FileJob;
+use super::{WalkItem, WalkSkip};
+use crate::model::job::location_path;
+use crate::model::FileJob;
 
 /// --include/--exclude globs. A glob without `/` also matches a file's name.
 pub struct Filter {
@@ -62,18 +64,6 @@ impl Filter {
     }
 }
 
-/// Something the walker passed over, for the summary.
-#[derive(Debug, Clone)]
-pub struct WalkSkip {
-    pub path: String,
-    pub reason: String,
-}
-
-pub enum WalkItem {
-    File(FileJob),
-    Skip(WalkSkip),
-}
-
 /// The files under the PATH arguments, in argument order and, below each,
 /// in name order: an iterator, so that workers can pull the next file
 /// themselves instead of waiting for a walker thread to hand it over.
@@ -87,6 +77,8 @@ pub struct Walk {
 struct Tree {
     root: PathBuf,
     root_display: String,
+    /// The root's absolute form, for exchange locations.
+    root_location: String,
     entries: walkdir::IntoIter,
 }
 
@@ -104,13 +96,9 @@ impl Walk {
         let root_display = root.to_string_lossy().to_string();
         if let Ok(m) = std::fs::symlink_metadata(&root) {
             if m.is_file() {
-                let name = root
-                    .file_name()
-                    .map(|n| n.to_string_lossy().to_string())
-                    .unwrap_or_default();
                 return Some(WalkItem::File(FileJob {
                     display_path: root_display,
-                    relative_path: name,
+                    location_path: location_path(&root),
                     size: m.len(),
                     fs_path: root,
                 }));
@@ -121,6 +109,7 @@ impl Walk {
             .sort_by_file_name()
             .into_iter();
         self.current = Some(Tree {
+            root_location: location_path(&root),
             root,
             root_display,
             entries,
@@ -208,7 +197,7 @@ impl Tree {
             let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
             WalkItem::File(FileJob {
                 display_path: display,
-                relative_path: relative,
+                location_path: join_display(&self.root_location, &relative),
                 fs_path: entry.into_path(),
                 size,
             })

@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use crate::extract::{ExtractError, ExtractResult};
+use super::error::{ExtractError, ExtractResult};
 
 /// Limits applied to one top-level file and everything nested inside it.
 #[derive(Debug, Clone)]

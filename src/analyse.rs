@@ -1,0 +1,102 @@
+//! Analysis: extraction, labels and detections of one document, apart from
+//! judgement. An [`Analysis`] depends only on the document, the tool version,
+//! the detector definitions and the detection-relevant parts of the policy
+//! (scheme names, label settings, detector tuning, keywords, patterns), all
+//! of which [`Analyser::fingerprint`] hashes, so that a stored analysis can be
+//! reused while its fingerprint holds and judged again at no cost.
+
+use std::fmt::Write as _;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::detect::DetectorSet;
+use crate::labels::find_labels;
+use crate::model::hash::hex_sha256;
+use crate::model::{Analysis, ExtractError, Extracted, Format, ANALYSIS_VERSION};
+use crate::policy::Policy;
+
+/// What analysing a document needs, shared read-only by all workers.
+pub struct Analyser {
+    pub detectors: DetectorSet,
+    pub show_values: bool,
+    fingerprint: String,
+}
+
+impl Analyser {
+    pub fn new(policy: &Policy, detectors: DetectorSet, show_values: bool) -> Analyser {
+        let fingerprint = fingerprint(policy, show_values);
+        Analyser {
+            detectors,
+            show_values,
+            fingerprint,
+        }
+    }
+
+    /// SHA-256 over everything an analysis depends on besides the file:
+    /// the tool and analysis versions, the built-in detector definitions, the
+    /// detection-relevant policy and whether values are shown. Two runs with
+    /// the same fingerprint analyse the same bytes identically.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Labels and detections of one extracted document. A panic in a stage
+    /// becomes an `internal` error on the analysis, never a silent empty
+    /// result: a document whose detectors failed must not come out `OK`.
+    pub fn analyse(
+        &self,
+        policy: &Policy,
+        format: Format,
+        size: u64,
+        sha256: String,
+        extracted: &Extracted,
+    ) -> Analysis {
+        let mut error = extracted.error.clone();
+        let labels = catch_unwind(AssertUnwindSafe(|| find_labels(extracted, policy)))
+            .unwrap_or_else(|_| {
+                error.get_or_insert_with(|| ExtractError::internal("the labels stage"));
+                Default::default()
+            });
+        let detections = if error.is_none() {
+            catch_unwind(AssertUnwindSafe(|| {
+                self.detectors.scan(&extracted.parts, self.show_values)
+            }))
+            .unwrap_or_else(|_| {
+                error = Some(ExtractError::internal("the detectors"));
+                Vec::new()
+            })
+        } else {
+            Vec::new()
+        };
+        Analysis {
+            version: ANALYSIS_VERSION,
+            format,
+            size,
+            sha256,
+            labels,
+            detections,
+            error,
+            parts_read: extracted.parts_read.len(),
+            text_chars: extracted.text_len(),
+        }
+    }
+}
+
+/// SHA-256 of the built-in detector definitions (`detectors/*.toml`), for
+/// `summary.json` and the analysis fingerprint.
+pub fn detector_definitions_sha256() -> String {
+    let mut all = String::new();
+    for (name, text) in crate::detect::builtin_sources() {
+        let _ = write!(all, "{name}\n{}\n{text}\n", text.len());
+    }
+    hex_sha256(all.as_bytes())
+}
+
+fn fingerprint(policy: &Policy, show_values: bool) -> String {
+    let mut text = String::new();
+    let _ = writeln!(text, "labelscan {}", crate::VERSION);
+    let _ = writeln!(text, "analysis {ANALYSIS_VERSION}");
+    let _ = writeln!(text, "definitions {}", detector_definitions_sha256());
+    let _ = writeln!(text, "show_values {show_values}");
+    let _ = writeln!(text, "{}", policy.detection_relevant());
+    hex_sha256(text.as_bytes())
+}

@@ -1,0 +1,40 @@
+//! The analysis of one document: what extraction, the labels stage and the
+//! detectors found. It depends on the file, the tool version, the detector
+//! definitions and the detection-relevant parts of the policy, never on
+//! partners, locations or the date, so it can be stored and judged again.
+
+use serde::{Deserialize, Serialize};
+
+use super::detection::Detection;
+use super::error::ExtractError;
+use super::format::Format;
+use super::label::LabelFindings;
+
+/// Bumped whenever [`Analysis`] or the meaning of its fields changes, so that
+/// a stored analysis of an older shape is never read back as current.
+pub const ANALYSIS_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    pub version: u32,
+    pub format: Format,
+    pub size: u64,
+    /// SHA-256 of the document's bytes; empty when they could not be read.
+    pub sha256: String,
+    pub labels: LabelFindings,
+    /// Masked unless the run shows values.
+    pub detections: Vec<Detection>,
+    /// Why the content could not be read, if it could not.
+    pub error: Option<ExtractError>,
+    /// Parts (zip members, streams, pages) read.
+    pub parts_read: usize,
+    /// Bytes of text read.
+    pub text_chars: usize,
+}
+
+impl Analysis {
+    /// Whether the content was read (false for `UNREADABLE` documents).
+    pub fn content_known(&self) -> bool {
+        self.error.is_none()
+    }
+}

@@ -1,0 +1,28 @@
+//! The bottom layer: types that several stages share. It imports no stage,
+//! so every stage can depend on it without a cycle.
+
+pub mod analysis;
+pub mod budget;
+pub mod detection;
+pub mod document;
+pub mod error;
+pub mod format;
+pub mod hash;
+pub mod job;
+pub mod label;
+pub mod level;
+pub mod mask;
+pub mod record;
+pub mod text;
+pub mod verdict;
+
+pub use analysis::{Analysis, ANALYSIS_VERSION};
+pub use detection::{Confidence, Detection};
+pub use document::{Extracted, LabelInfoEntry, Part, PartKind, Property};
+pub use error::{ErrorKind, ExtractError, ExtractResult};
+pub use format::Format;
+pub use job::FileJob;
+pub use label::{LabelFindings, LabelKind, LabelSource, ReleaseMarking, Tlp, TlpMarking};
+pub use level::{Level, LevelNames};
+pub use record::DocumentRecord;
+pub use verdict::{Judgement, Verdict, VerdictCode};
