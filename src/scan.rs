@@ -471,3 +471,185 @@ fn make_progress(enabled: bool) -> ProgressBar {
     );
     bar
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Analysis, Format, Judgement, LevelNames, Verdict, ANALYSIS_VERSION};
+    use std::sync::atomic::AtomicUsize;
+
+    /// A fake per-file function: `slow` sleeps, `panic` panics, others are instant.
+    struct Fake {
+        calls: AtomicUsize,
+    }
+
+    fn record(path: &str, error: Option<ExtractError>) -> crate::model::DocumentRecord {
+        let code = if error.is_some() {
+            VerdictCode::Unreadable
+        } else {
+            VerdictCode::Ok
+        };
+        let analysis = Analysis {
+            version: ANALYSIS_VERSION,
+            format: Format::Text,
+            size: 1,
+            sha256: String::new(),
+            labels: Default::default(),
+            detections: Vec::new(),
+            error,
+            parts_read: 0,
+            text_chars: 0,
+        };
+        let judgement = Judgement {
+            level: None,
+            suggested: None,
+            released_to: Vec::new(),
+            verdicts: vec![Verdict {
+                code,
+                reason: String::new(),
+            }],
+        };
+        crate::model::DocumentRecord::new(
+            path.to_string(),
+            analysis,
+            judgement,
+            LevelNames::new(&["PUBLIC".to_string()]),
+        )
+    }
+
+    impl Inspector for Fake {
+        fn inspect(&self, job: &FileJob) -> FileOutcome {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            if job.display_path.contains("slow") {
+                thread::sleep(Duration::from_secs(5));
+            }
+            if job.display_path.contains("panic") {
+                panic!("document text that must never be printed");
+            }
+            if job.display_path.contains("jitter") {
+                thread::sleep(Duration::from_millis(3));
+            }
+            FileOutcome::Records {
+                size: 1,
+                records: vec![record(&job.display_path, None)],
+            }
+        }
+
+        fn failed(&self, job: &FileJob, error: ExtractError) -> FileOutcome {
+            FileOutcome::Records {
+                size: 1,
+                records: vec![record(&job.display_path, Some(error))],
+            }
+        }
+    }
+
+    /// Collects what reaches a sink.
+    struct Collect(Arc<Mutex<Vec<(String, Option<String>)>>>);
+
+    impl RecordSink for Collect {
+        fn record(&mut self, r: &crate::model::DocumentRecord) -> std::io::Result<()> {
+            let error = r
+                .analysis
+                .error
+                .as_ref()
+                .map(|e| e.kind.as_str().to_string());
+            lock(&self.0).push((r.path.clone(), error));
+            Ok(())
+        }
+        fn finish(&mut self, _summary: &Summary) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn drive(names: &[&str], jobs: usize) -> (Vec<(String, Option<String>)>, ScanResult) {
+        let items: Vec<WalkItem> = names
+            .iter()
+            .map(|n| {
+                WalkItem::File(FileJob {
+                    display_path: n.to_string(),
+                    location_path: format!("/{n}"),
+                    fs_path: n.into(),
+                    size: 1,
+                })
+            })
+            .collect();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sinks: Vec<Box<dyn RecordSink>> = vec![Box::new(Collect(Arc::clone(&seen)))];
+        let inspector = Arc::new(Fake {
+            calls: AtomicUsize::new(0),
+        });
+        let result = run(
+            Box::new(items.into_iter()),
+            inspector,
+            sinks,
+            Summary::default(),
+            ScanOptions {
+                jobs,
+                fail_on: vec![VerdictCode::Unreadable],
+                progress: false,
+                file_timeout: Duration::from_millis(50),
+            },
+        )
+        .unwrap();
+        let seen = lock(&seen).clone();
+        (seen, result)
+    }
+
+    #[test]
+    fn records_arrive_in_source_order_whatever_the_finishing_order() {
+        let names: Vec<String> = (0..300)
+            .map(|i| {
+                if i % 7 == 0 {
+                    format!("jitter-{i:03}")
+                } else {
+                    format!("f-{i:03}")
+                }
+            })
+            .collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (seen, result) = drive(&refs, 4);
+        let paths: Vec<&str> = seen.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, refs);
+        assert_eq!(result.summary.files_scanned, 300);
+        assert!(!result.failed);
+    }
+
+    #[test]
+    fn a_stuck_file_is_abandoned_as_timeout_and_the_scan_goes_on() {
+        let started = Instant::now();
+        let (seen, result) = drive(&["a", "slow", "b", "c", "d"], 2);
+        let expected: Vec<(String, Option<String>)> = [
+            ("a", None),
+            ("slow", Some("timeout")),
+            ("b", None),
+            ("c", None),
+            ("d", None),
+        ]
+        .iter()
+        .map(|(p, e)| (p.to_string(), e.map(str::to_string)))
+        .collect();
+        assert_eq!(seen, expected);
+        assert!(result.failed, "UNREADABLE is in --fail-on");
+        // The grace period is 2 s; the stuck file sleeps 5 s and is not waited for.
+        assert!(started.elapsed() < Duration::from_millis(4500));
+    }
+
+    #[test]
+    fn a_panicking_file_becomes_an_internal_error_and_the_scan_goes_on() {
+        let (seen, _) = drive(&["a", "panic", "b"], 1);
+        assert_eq!(
+            seen,
+            vec![
+                ("a".to_string(), None),
+                ("panic".to_string(), Some("internal".to_string())),
+                ("b".to_string(), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn tokens_name_one_file_each() {
+        assert!(!is_running(IDLE) && !is_running(ABANDONED));
+        assert!(is_running(token(0)) && token(0) != token(1));
+    }
+}

@@ -58,8 +58,9 @@ pub fn extract(bytes: &[u8], name: &str, budget: &Budget) -> Outcome {
     }
 }
 
-/// Extracts a document of a known format. Used for top-level files and for
-/// documents embedded in others.
+/// Extracts a top-level document (a file, or an archive member) of a known
+/// format, with its properties, and those of everything embedded in it, as
+/// one text part for the detectors.
 pub fn extract_document(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
     if let Err(e) = budget.check_time() {
         return Extracted::failed(e);
@@ -67,6 +68,32 @@ pub fn extract_document(format: Format, bytes: &[u8], budget: &Budget) -> Extrac
     let mut out = extract_format(format, bytes, budget);
     push_property_text(&mut out);
     out
+}
+
+/// The one path for documents embedded in another: extracts `bytes` one
+/// nesting level down and folds the result into `out` under `prefix` (parts,
+/// properties and LabelInfo entries, each once). The embedded document gets
+/// no property part of its own: its properties join the container's, which
+/// the top-level document turns into text once. Returns the embedded
+/// document's error, if any, so that a container can stop on a timeout or
+/// an exceeded limit.
+pub fn embed(
+    format: Format,
+    bytes: &[u8],
+    prefix: &str,
+    budget: &Budget,
+    out: &mut Extracted,
+) -> Option<ExtractError> {
+    let inner = match budget.enter() {
+        Ok(_guard) => match budget.check_time() {
+            Ok(()) => extract_format(format, bytes, budget),
+            Err(e) => Extracted::failed(e),
+        },
+        Err(e) => Extracted::failed(e),
+    };
+    let error = inner.error.clone();
+    out.absorb_embedded(prefix, inner);
+    error
 }
 
 /// Document properties are text a reader does not see at first glance, so

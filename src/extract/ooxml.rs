@@ -1258,22 +1258,11 @@ fn embedded(cx: &mut Ctx) {
                 .push(format!("{name} (skipped: not a document)"));
             continue;
         }
-        let mut inner = match cx.budget.enter() {
-            Ok(_guard) => super::extract_document(format, &bytes, cx.budget),
-            Err(e) => Extracted::failed(e),
-        };
         let prefix = format!("embedded {name}");
-        // `absorb_embedded` keeps properties but not LabelInfo entries.
-        for mut label in std::mem::take(&mut inner.label_info) {
-            label.location = format!("{prefix} {}", label.location);
-            cx.out.label_info.push(label);
+        match super::embed(format, &bytes, &prefix, cx.budget, &mut cx.out) {
+            Some(e) => cx.out.parts_read.push(format!("{prefix} (error: {e})")),
+            None => cx.out.parts_read.push(prefix),
         }
-        if let Some(e) = &inner.error {
-            cx.out.parts_read.push(format!("{prefix} (error: {e})"));
-        } else {
-            cx.out.parts_read.push(prefix.clone());
-        }
-        cx.out.absorb_embedded(&prefix, inner);
     }
 }
 
@@ -1649,6 +1638,41 @@ mod tests {
             .parts_read
             .iter()
             .any(|p| p.starts_with("embedded word/embeddings/broken.docx (error: corrupt")));
+    }
+
+    #[test]
+    fn embedded_properties_and_labels_are_read_once_at_every_depth() {
+        let inner = sample_docx();
+        let middle = testzip::build(&[
+            ("word/document.xml", DOCUMENT),
+            ("word/embeddings/inner.docx", &inner),
+        ]);
+        let outer = testzip::build(&[
+            ("word/document.xml", DOCUMENT),
+            ("word/embeddings/middle.docx", &middle),
+        ]);
+        let x = super::super::extract_document(Format::Docx, &outer, &test_budget());
+        assert!(x.error.is_none(), "{:?}", x.error);
+        let property_text: String = x
+            .parts
+            .iter()
+            .filter(|p| p.text.contains("Classification: Internal"))
+            .map(|p| p.describe())
+            .collect::<Vec<_>>()
+            .join(" | ");
+        assert_eq!(property_text, "other document properties");
+        assert_eq!(
+            x.parts
+                .iter()
+                .map(|p| p.text.matches("Classification: Internal").count())
+                .sum::<usize>(),
+            1
+        );
+        assert_eq!(x.label_info.len(), 1);
+        assert_eq!(
+            x.label_info[0].location,
+            "embedded word/embeddings/middle.docx embedded word/embeddings/inner.docx meta/Labels.xml"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::io::{Cursor, Read};
 
-use super::{ExtractError, ExtractResult, Extracted, Format, LabelInfoEntry, PartKind};
+use super::{ErrorKind, ExtractError, ExtractResult, Extracted, Format, LabelInfoEntry, PartKind};
 use crate::model::budget::Budget;
 
 mod doc;
@@ -458,21 +458,10 @@ fn extract_embedded(
     if matches!(format, Format::Unsupported | Format::Zip) {
         return Ok(());
     }
-    let _guard = budget.enter()?;
-    let inner = super::extract_document(format, payload, budget);
-    if let Some(e) = &inner.error {
-        if matches!(
-            e.kind,
-            super::ErrorKind::Timeout | super::ErrorKind::LimitExceeded
-        ) {
-            let e = e.clone();
-            out.absorb_embedded(prefix, inner);
-            return Err(e);
-        }
+    match super::embed(format, payload, prefix, budget, out) {
+        Some(e) if matches!(e.kind, ErrorKind::Timeout | ErrorKind::LimitExceeded) => Err(e),
+        _ => Ok(()),
     }
-    out.label_info.extend(inner.label_info.iter().cloned());
-    out.absorb_embedded(prefix, inner);
-    Ok(())
 }
 
 /// Decodes one byte of a Windows-1252 string (used for 8-bit text runs).
