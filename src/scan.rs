@@ -543,8 +543,11 @@ mod tests {
         }
     }
 
+    /// (path, error kind) of each record, in the order a sink got them.
+    type Seen = Vec<(String, Option<String>)>;
+
     /// Collects what reaches a sink.
-    struct Collect(Arc<Mutex<Vec<(String, Option<String>)>>>);
+    struct Collect(Arc<Mutex<Seen>>);
 
     impl RecordSink for Collect {
         fn record(&mut self, r: &crate::model::DocumentRecord) -> std::io::Result<()> {
@@ -561,7 +564,7 @@ mod tests {
         }
     }
 
-    fn drive(names: &[&str], jobs: usize) -> (Vec<(String, Option<String>)>, ScanResult) {
+    fn drive(names: &[&str], jobs: usize) -> (Seen, ScanResult) {
         let items: Vec<WalkItem> = names
             .iter()
             .map(|n| {
@@ -618,7 +621,7 @@ mod tests {
     fn a_stuck_file_is_abandoned_as_timeout_and_the_scan_goes_on() {
         let started = Instant::now();
         let (seen, result) = drive(&["a", "slow", "b", "c", "d"], 2);
-        let expected: Vec<(String, Option<String>)> = [
+        let expected: Seen = [
             ("a", None),
             ("slow", Some("timeout")),
             ("b", None),

@@ -8,6 +8,7 @@ pub use crate::model::{
 };
 
 pub mod archive;
+pub mod decode;
 pub mod inflate;
 pub mod legacy;
 pub mod odf;

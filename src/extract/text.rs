@@ -29,17 +29,7 @@ pub fn extract(bytes: &[u8], budget: &Budget) -> Extracted {
 
 /// Decodes bytes of unknown encoding: BOMs first, then UTF-8, else Windows-1252.
 pub fn decode(bytes: &[u8]) -> String {
-    if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
-        let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
-        return normalise_newlines(&text);
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(s) => normalise_newlines(s),
-        Err(_) => {
-            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
-            normalise_newlines(&text)
-        }
-    }
+    normalise_newlines(&super::decode::guess(bytes))
 }
 
 fn normalise_newlines(s: &str) -> String {

@@ -464,21 +464,7 @@ fn extract_embedded(
     }
 }
 
-/// Decodes one byte of a Windows-1252 string (used for 8-bit text runs).
-pub(crate) fn cp1252_char(b: u8) -> char {
-    const HIGH: [char; 32] = [
-        '\u{20AC}', '\u{81}', '\u{201A}', '\u{0192}', '\u{201E}', '\u{2026}', '\u{2020}',
-        '\u{2021}', '\u{02C6}', '\u{2030}', '\u{0160}', '\u{2039}', '\u{0152}', '\u{8D}',
-        '\u{017D}', '\u{8F}', '\u{90}', '\u{2018}', '\u{2019}', '\u{201C}', '\u{201D}', '\u{2022}',
-        '\u{2013}', '\u{2014}', '\u{02DC}', '\u{2122}', '\u{0161}', '\u{203A}', '\u{0153}',
-        '\u{9D}', '\u{017E}', '\u{0178}',
-    ];
-    if (0x80..0xA0).contains(&b) {
-        HIGH[(b - 0x80) as usize]
-    } else {
-        b as char
-    }
-}
+pub(crate) use super::decode::cp1252_char;
 
 #[cfg(test)]
 mod tests;

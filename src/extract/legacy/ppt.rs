@@ -459,8 +459,7 @@ fn clean(chars: impl Iterator<Item = char>) -> String {
 }
 
 fn utf16(d: &[u8]) -> String {
-    let units = d.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
-    clean(char::decode_utf16(units).map(|r| r.unwrap_or('\u{FFFD}')))
+    clean(crate::extract::decode::utf16le(d).chars())
 }
 
 fn latin1(d: &[u8]) -> String {

@@ -320,13 +320,7 @@ fn well_known_name(kind: SectionKind, id: u32) -> Option<&'static str> {
 
 /// Decodes 8-bit text in a Windows code page; strips trailing NULs.
 pub fn decode_codepage(raw: &[u8], codepage: u16) -> String {
-    let raw = trim_nul(raw);
-    if codepage == 65001 {
-        return String::from_utf8_lossy(raw).into_owned();
-    }
-    let enc = codepage::to_encoding(codepage).unwrap_or(encoding_rs::WINDOWS_1252);
-    let (text, _, _) = enc.decode(raw);
-    text.into_owned()
+    crate::extract::decode::codepage(trim_nul(raw), codepage)
 }
 
 fn trim_nul(raw: &[u8]) -> &[u8] {
@@ -339,14 +333,12 @@ fn trim_nul(raw: &[u8]) -> &[u8] {
 
 /// Decodes UTF-16LE up to the first NUL.
 pub fn decode_utf16(raw: &[u8]) -> String {
-    let units = raw
+    let raw = &raw[..raw.len().min(2 * MAX_STRING)];
+    let end = raw
         .chunks_exact(2)
-        .take(MAX_STRING)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .take_while(|&u| u != 0);
-    char::decode_utf16(units)
-        .map(|r| r.unwrap_or('\u{FFFD}'))
-        .collect()
+        .position(|c| c == [0, 0])
+        .map_or(raw.len(), |i| 2 * i);
+    crate::extract::decode::utf16le(&raw[..end])
 }
 
 fn guid_string(raw: &[u8]) -> String {

@@ -2,8 +2,6 @@
 //! `&str`, the tokenizer ([`tokens`]), entity and character references,
 //! and a line-oriented text buffer.
 
-use std::borrow::Cow;
-
 use super::{ExtractError, ExtractResult};
 use crate::model::budget::Budget;
 
@@ -14,19 +12,7 @@ pub use tokens::{Tag, Token, Tokens};
 /// Check the deadline once per this many XML events.
 pub const EVENTS_PER_TIME_CHECK: u32 = 4096;
 
-/// Decodes an XML part to text: UTF-8 (with or without BOM) or UTF-16 with BOM.
-/// Invalid UTF-8 is replaced rather than rejected.
-pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
-    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        return String::from_utf8_lossy(rest);
-    }
-    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
-        let (text, _, _) = encoding_rs::UTF_16LE.decode(bytes);
-        // `decode` sniffs the BOM, so big-endian input is handled as well.
-        return Cow::Owned(text.into_owned());
-    }
-    String::from_utf8_lossy(bytes)
-}
+pub use super::decode::bom_or_utf8 as decode;
 
 /// The error for XML that cannot be parsed (no content in the message).
 pub fn malformed(part: &str) -> ExtractError {
