@@ -24,8 +24,8 @@ fn stored_inputs() -> Vec<PathBuf> {
         dir.display()
     );
     let mut inputs = Vec::new();
-    let targets = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+    let targets =
+        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
     for target in targets {
         let target = target.expect("readable directory entry").path();
         if !target.is_dir() {
@@ -57,7 +57,10 @@ fn name_for(input: &Path) -> String {
         "archive" => "zip",
         _ => "",
     };
-    let stem = input.file_name().and_then(|n| n.to_str()).unwrap_or("input");
+    let stem = input
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("input");
     if ext.is_empty() {
         stem.to_string()
     } else {
@@ -116,8 +119,8 @@ fn every_stored_input_is_extracted_without_panicking() {
     let inputs = stored_inputs();
     let mut failures = Vec::new();
     for input in &inputs {
-        let bytes = std::fs::read(input)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", input.display()));
+        let bytes =
+            std::fs::read(input).unwrap_or_else(|e| panic!("cannot read {}: {e}", input.display()));
         let name = name_for(input);
         let target = target_of(input);
         let result = std::panic::catch_unwind(|| run_input(&bytes, &name, target));
