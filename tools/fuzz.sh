@@ -13,9 +13,10 @@
 # inputs it finds there; crashes, timeouts and OOMs go to fuzz/artifacts/TARGET/.
 #
 # One job, one worker: the machine's cores are shared. Environment:
-#   FUZZ_ARGS       extra libFuzzer flags (e.g. "-max_len=1048576")
-#   FUZZ_SANITIZER  cargo fuzz --sanitizer (default: address)
-#   FUZZ_BUILD=0    skip the build step (targets already built)
+#   FUZZ_ARGS          extra libFuzzer flags (e.g. "-max_len=1048576")
+#   FUZZ_SANITIZER     cargo fuzz --sanitizer (default: address)
+#   FUZZ_KEEP_GOING=1  do not stop at the first finding: libFuzzer's fork mode
+#                      with one worker, collecting every crash, timeout and OOM
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,8 +38,6 @@ fi
 if [ "$TARGET" = all ]; then
     for t in $TARGETS; do
         "$0" "$t" "$SECONDS_"
-        FUZZ_BUILD=0
-        export FUZZ_BUILD
     done
     exit 0
 fi
@@ -92,12 +91,16 @@ if [ -d "$ROOT/tests/fuzz_regressions/$TARGET" ]; then
 fi
 echo "fuzz.sh: $TARGET: $copied new seed(s), $(find "$CORPUS" -type f | wc -l) input(s) in fuzz/corpus/$TARGET" >&2
 
-cd "$ROOT/fuzz"
-if [ "${FUZZ_BUILD:-1}" != 0 ]; then
-    cargo fuzz build --sanitizer "$SANITIZER" "$TARGET"
+KEEP_GOING=
+if [ "${FUZZ_KEEP_GOING:-0}" = 1 ]; then
+    KEEP_GOING="-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1"
 fi
+
+cd "$ROOT/fuzz"
+# cargo fuzz run builds the target first (release, debug assertions, ASan).
 # One process (no -jobs/-workers: libFuzzer's default is a single in-process
-# worker). -max_len is left to libFuzzer: the largest seed's size.
+# worker; -fork=1 is one worker too). -max_len is left to libFuzzer: the
+# largest seed's size.
 # shellcheck disable=SC2086
 exec cargo fuzz run --sanitizer "$SANITIZER" "$TARGET" "$CORPUS" -- \
     -max_total_time="$SECONDS_" \
@@ -105,4 +108,4 @@ exec cargo fuzz run --sanitizer "$SANITIZER" "$TARGET" "$CORPUS" -- \
     -timeout=10 \
     -print_final_stats=1 \
     -artifact_prefix="$ARTIFACTS/" \
-    ${FUZZ_ARGS:-}
+    $KEEP_GOING ${FUZZ_ARGS:-}
