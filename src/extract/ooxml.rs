@@ -582,7 +582,8 @@ fn word(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
         n.strip_prefix(dir.as_str()).is_some_and(|rest| {
             !rest.contains('/')
                 && rest.len() > prefix.len()
-                && rest[..prefix.len()].eq_ignore_ascii_case(prefix)
+                // Bytes, not str: a name may have a multi-byte character there.
+                && rest.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
                 && rest.to_ascii_lowercase().ends_with(".xml")
         })
     };
