@@ -61,38 +61,6 @@ fn set<'a>(codes: &[&'a str]) -> BTreeSet<&'a str> {
 }
 
 #[test]
-fn examples_match_the_golden_reports() {
-    let (out, o) = scan_examples(&["--jobs", "2"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    for file in ["findings.csv", "findings.jsonl"] {
-        let got = std::fs::read_to_string(out.path().join(file)).unwrap();
-        let golden = repo().join("tests/golden").join(file);
-        if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            std::fs::write(&golden, &got).unwrap();
-        }
-        let want = std::fs::read_to_string(&golden).unwrap_or_default();
-        assert!(
-            got == want,
-            "{file} differs from tests/golden/{file}; rerun with UPDATE_GOLDEN=1 after checking the change:\n{}",
-            first_difference(&want, &got)
-        );
-    }
-}
-
-fn first_difference(want: &str, got: &str) -> String {
-    for (i, (w, g)) in want.lines().zip(got.lines()).enumerate() {
-        if w != g {
-            return format!("line {}:\n want: {w}\n  got: {g}", i + 1);
-        }
-    }
-    format!(
-        "{} lines wanted, {} got",
-        want.lines().count(),
-        got.lines().count()
-    )
-}
-
-#[test]
 fn every_verdict_code_occurs_in_the_examples() {
     let (out, o) = scan_examples(&[]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -392,17 +360,16 @@ fn explain_says_why() {
 }
 
 /// The real-world corpus in ../shared: every file gets a row or a skip, and the scan finishes.
+/// Without the corpus the test fails (locally too): it is not optional.
 #[test]
 fn realworld_corpus_is_taken_whole() {
     let corpus = repo().join("../shared/corpus/realworld");
-    if !corpus.is_dir() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have ../shared/corpus/realworld"
-        );
-        eprintln!("skipping: {} not present", corpus.display());
-        return;
-    }
+    assert!(
+        corpus.is_dir(),
+        "the real-world corpus is missing: expected the folder {} \
+         (../shared/corpus/realworld beside the repository); this test never skips",
+        corpus.display()
+    );
     let out = tempfile::tempdir().unwrap();
     let o = run(bin()
         .arg("scan")
