@@ -279,7 +279,7 @@ const FLOW_COMMENTS: FlowOpts = FlowOpts { comments: true };
 
 impl FlowOpts {
     /// Elements whose text content is collected. Compares with constants,
-    /// which compile to a few instructions; a list walked at run time cost a
+    /// which compile to a few instructions; a list walked at run time costs a
     /// `memcmp` call per element of every part.
     #[inline]
     fn is_text_elem(&self, name: &str) -> bool {

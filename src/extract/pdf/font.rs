@@ -634,7 +634,7 @@ fn simple(
 }
 
 /// Spaces in `bytes`. Counted per block of at most 255 in a byte-wide
-/// counter, which vectorises 16 bytes a step (a `usize` count took 2).
+/// counter, which vectorises 16 bytes a step (a `usize` counter only 2).
 fn count_spaces(bytes: &[u8]) -> u32 {
     bytes
         .chunks(255)
