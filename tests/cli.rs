@@ -484,3 +484,47 @@ fn file_timeout_makes_rows_unreadable_and_the_scan_goes_on() {
         assert!(!r[10].contains("UNLABELED"), "content unknown: {:?}", r);
     }
 }
+
+/// `explain --json FILE` prints exactly the records `scan` writes for FILE,
+/// for every example, archive members included.
+#[test]
+fn explain_json_is_the_scan_record() {
+    let (out, o) = scan_examples(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let jsonl = std::fs::read_to_string(out.path().join("findings.jsonl")).unwrap();
+    let mut by_file: std::collections::BTreeMap<String, String> = Default::default();
+    for line in jsonl.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        let path = record["path"].as_str().unwrap();
+        let file = path.split("!/").next().unwrap().to_string();
+        let entry = by_file.entry(file).or_default();
+        entry.push_str(line);
+        entry.push('\n');
+    }
+    assert!(
+        by_file.len() >= 20,
+        "examples are missing: {}",
+        by_file.len()
+    );
+    for (file, want) in &by_file {
+        let o = run(bin().current_dir(repo()).args([
+            "explain",
+            file,
+            "--json",
+            "--policy",
+            "policies/examples/apex-precision.toml",
+            "--as-of",
+            "2026-11-23",
+        ]));
+        assert!(o.status.success(), "{file}: {}", stderr(&o));
+        assert_eq!(&String::from_utf8_lossy(&o.stdout), want, "{file}");
+    }
+    // A member as the reports name it.
+    let member = "examples/archive/project-2025.zip!/notes/secret.txt";
+    let o = run(bin()
+        .current_dir(repo())
+        .args(["explain", member, "--json"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(got["path"], member);
+}

@@ -1224,8 +1224,12 @@ pub fn parse_label_info(
         out.push(LabelInfoEntry {
             id: guid(e.attr("id")),
             site_id: guid(e.attr("siteId")),
-            enabled: e.attr("enabled").is_some_and(|v| xml::parse_bool(&v)),
-            removed: e.attr("removed").is_some_and(|v| xml::parse_bool(&v)),
+            enabled: e
+                .attr("enabled")
+                .is_some_and(|v| crate::model::text::parse_bool(&v)),
+            removed: e
+                .attr("removed")
+                .is_some_and(|v| crate::model::text::parse_bool(&v)),
             method: e.attr("method").unwrap_or_default(),
             location: location.to_string(),
         });

@@ -82,11 +82,6 @@ pub fn unescape(raw: &str) -> String {
     out
 }
 
-/// Parses an xsd:boolean (`1`/`0`/`true`/`false`).
-pub fn parse_bool(v: &str) -> bool {
-    matches!(v.trim(), "1" | "true" | "True" | "TRUE")
-}
-
 /// Counts events and checks the deadline every [`EVENTS_PER_TIME_CHECK`].
 pub struct Ticker<'b> {
     budget: &'b Budget,
