@@ -171,7 +171,8 @@ impl<'a> Tokens<'a> {
                 Some(b'/') => {
                     let close = find_byte(bytes, start + 2, b'>')?;
                     self.pos = close + 1;
-                    let name = self.src[start + 2..close].trim_end();
+                    // XML white space only, as `end_tag_at` reads it.
+                    let name = self.src[start + 2..close].trim_end_matches([' ', '\t', '\r', '\n']);
                     return Ok(Some(Token::End(name)));
                 }
                 Some(b'?') => self.pos = find_seq(bytes, start + 2, b"?>")? + 2,
@@ -326,7 +327,12 @@ fn end_tag_at(bytes: &[u8], lt: usize, qname: &str) -> Option<usize> {
     let after_name = lt + 2 + qname.len();
     match *bytes.get(after_name)? {
         b'>' => Some(after_name + 1),
-        c if is_space(c) => find_byte(bytes, after_name, b'>').ok().map(|i| i + 1),
+        c if is_space(c) => {
+            // Only white space up to the `>`: `</qname x>` is the end tag
+            // of another name for `next_token`.
+            let gt = after_name + bytes[after_name..].iter().position(|&b| !is_space(b))?;
+            (bytes[gt] == b'>').then_some(gt + 1)
+        }
         _ => None,
     }
 }
@@ -531,6 +537,9 @@ fn declaration_end(bytes: &[u8], from: usize) -> Result<usize, Malformed> {
     }
     Err(Malformed)
 }
+
+#[cfg(test)]
+mod regress_tests;
 
 #[cfg(test)]
 mod tests {
