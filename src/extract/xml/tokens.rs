@@ -299,9 +299,12 @@ impl<'a> Tokens<'a> {
 
     /// Right after the start tag of an element with no text worth reading
     /// (run or paragraph properties), moves past its end tag `</qname>`.
-    /// An element of the same name nested inside ends the skip early, which
-    /// only leaves the caller a few more tokens to read. Without such an end
-    /// tag the position stays, and the caller reads on token by token.
+    /// The skip gives up, and the position stays, at a comment, CDATA
+    /// section or instruction (which may hold what looks like the end tag)
+    /// and at another start tag of the same name (nested, or the next one
+    /// of an element left open: searching on to the end of the part for
+    /// each of those would take time quadratic in the part). The caller
+    /// then reads on token by token.
     pub fn skip_past_end(&mut self, qname: &str) {
         let bytes = self.src.as_bytes();
         let mut i = self.pos;
@@ -309,6 +312,12 @@ impl<'a> Tokens<'a> {
             let lt = i + off;
             if let Some(after) = end_tag_at(bytes, lt, qname) {
                 self.pos = after;
+                return;
+            }
+            let after_name = lt + 1 + qname.len();
+            let same_start = short_scan::starts_with(&bytes[lt + 1..], qname.as_bytes())
+                && matches!(bytes.get(after_name), Some(&c) if c == b'>' || c == b'/' || is_space(c));
+            if same_start || matches!(bytes.get(lt + 1), Some(b'!' | b'?')) {
                 return;
             }
             i = lt + 1;
@@ -651,7 +660,17 @@ mod tests {
         t.next_token().unwrap(); // <w:r>
         t.next_token().unwrap(); // <w:rPr>
         t.skip_past_end("w:rPr");
-        // The nested w:rPr ends the skip early; the rest is plain tokens.
+        // The nested w:rPr stops the skip: the outer one is read token by
+        // token, the inner one skipped.
+        assert_eq!(
+            t.next_token().unwrap(),
+            Some(Token::Start(tag("w:rPrChange", "")))
+        );
+        assert_eq!(
+            t.next_token().unwrap(),
+            Some(Token::Start(tag("w:rPr", "")))
+        );
+        t.skip_past_end("w:rPr");
         assert_eq!(t.next_token().unwrap(), Some(Token::End("w:rPrChange")));
         assert_eq!(t.next_token().unwrap(), Some(Token::End("w:rPr")));
         assert!(!t.eat("<w:p>"));

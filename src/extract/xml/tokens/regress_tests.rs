@@ -25,3 +25,59 @@ fn end_tags_read_alike_by_next_token_and_shortcuts() {
     t.next_token().unwrap();
     assert_eq!(t.next_token().unwrap(), Some(Token::End("w:t\u{3000}")));
 }
+
+/// The skip of run properties took `</w:rPr>` inside a comment or CDATA
+/// section for the end tag and left the tokenizer inside that markup.
+#[test]
+fn skip_past_end_stays_at_comments_cdata_and_instructions() {
+    for inside in [
+        "<!-- </w:rPr> -->",
+        "<![CDATA[</w:rPr>]]>",
+        "<?pi </w:rPr>?>",
+    ] {
+        let src = format!("<w:rPr><w:b/>{inside}</w:rPr><w:t>x</w:t>");
+        let mut t = Tokens::new(&src);
+        t.next_token().unwrap();
+        let before = t.pos;
+        t.skip_past_end("w:rPr");
+        assert_eq!(t.pos, before, "{inside}");
+        let rest: Vec<Token<'_>> = std::iter::from_fn(|| t.next_token().unwrap()).collect();
+        assert_eq!(
+            rest[0],
+            Token::Empty(Tag {
+                name: "w:b",
+                attrs: ""
+            })
+        );
+        assert_eq!(rest[rest.len() - 1], Token::End("w:t"));
+    }
+}
+
+/// Every run of a part whose run properties are never closed searched to
+/// the end of the part for `</w:rPr>`: time quadratic in the part. The
+/// skip now stops at the next start tag of the same name.
+#[test]
+fn skip_past_end_stops_at_the_next_start_tag_of_the_name() {
+    let runs = 200_000;
+    let src = "<w:r><w:rPr><w:b/><w:t>x</w:t></w:r>".repeat(runs);
+    let mut t = Tokens::new(&src);
+    let mut texts = 0;
+    while let Some(tok) = t.next_token().unwrap() {
+        match tok {
+            Token::Start(e) if e.name == "w:rPr" => {
+                let before = t.pos;
+                t.skip_past_end("w:rPr");
+                assert_eq!(t.pos, before);
+            }
+            Token::Text("x") => texts += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(texts, runs);
+    // A nested element of the same name stops the skip too; the inner one
+    // is skipped when the caller reaches it.
+    let mut t = Tokens::new("<w:rPr><w:rPr/><w:rPr ></w:rPr></w:rPr>");
+    t.next_token().unwrap();
+    t.skip_past_end("w:rPr");
+    assert_eq!(t.pos, "<w:rPr>".len());
+}
