@@ -530,7 +530,9 @@ pub(crate) mod short_scan {
 }
 
 /// Position of the `>` closing `<!DOCTYPE ...>` or another declaration,
-/// skipping an internal subset in brackets and quoted literals.
+/// skipping an internal subset in brackets, quoted literals, and the
+/// comments and processing instructions of the subset (whose text may
+/// hold brackets and quotes).
 fn declaration_end(bytes: &[u8], from: usize) -> Result<usize, Malformed> {
     let mut depth = 0u32;
     let mut i = from;
@@ -540,6 +542,8 @@ fn declaration_end(bytes: &[u8], from: usize) -> Result<usize, Malformed> {
             b']' => depth = depth.saturating_sub(1),
             b'"' | b'\'' => i = find_byte(bytes, i + 1, bytes[i])?,
             b'>' if depth == 0 => return Ok(i),
+            b'<' if bytes[i + 1..].starts_with(b"!--") => i = find_seq(bytes, i + 4, b"-->")? + 2,
+            b'<' if bytes.get(i + 1) == Some(&b'?') => i = find_seq(bytes, i + 2, b"?>")? + 1,
             _ => {}
         }
         i += 1;

@@ -2,6 +2,15 @@
 
 use super::*;
 
+fn all(src: &str) -> Result<Vec<Token<'_>>, Malformed> {
+    let mut t = Tokens::new(src);
+    let mut out = Vec::new();
+    while let Some(tok) = t.next_token()? {
+        out.push(tok);
+    }
+    Ok(out)
+}
+
 /// `</a x>` is the end tag of `a x` for `next_token`; the shortcuts took
 /// it for the end of `a`. Only XML white space may follow an end tag's
 /// name, for both.
@@ -80,4 +89,31 @@ fn skip_past_end_stops_at_the_next_start_tag_of_the_name() {
     t.next_token().unwrap();
     t.skip_past_end("w:rPr");
     assert_eq!(t.pos, "<w:rPr>".len());
+}
+
+/// A comment or processing instruction in a DOCTYPE's internal subset
+/// with an apostrophe or bracket in its text made the whole part
+/// malformed (or ended the declaration early).
+#[test]
+fn doctype_subset_comments_and_instructions_are_skipped_whole() {
+    for subset in [
+        "<!-- the root's list -->",
+        "<!-- ] > -->",
+        "<?pi ']' > ?>",
+        "<!ENTITY e \"x]>y\"><!-- \" -->",
+    ] {
+        let src = format!("<!DOCTYPE a [{subset}]><a>t</a>");
+        assert_eq!(
+            all(&src),
+            Ok(vec![
+                Token::Start(Tag {
+                    name: "a",
+                    attrs: ""
+                }),
+                Token::Text("t"),
+                Token::End("a"),
+            ]),
+            "{subset}"
+        );
+    }
 }
