@@ -552,6 +552,8 @@ fn declaration_end(bytes: &[u8], from: usize) -> Result<usize, Malformed> {
 }
 
 #[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
 mod regress_tests;
 
 #[cfg(test)]
