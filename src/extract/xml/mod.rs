@@ -54,11 +54,16 @@ pub fn resolve_ref(name: &str) -> Option<char> {
         "apos" => Some('\''),
         _ => {
             let num = name.strip_prefix('#')?;
-            let code = if let Some(hex) = num.strip_prefix('x').or_else(|| num.strip_prefix('X')) {
-                u32::from_str_radix(hex, 16).ok()?
-            } else {
-                num.parse::<u32>().ok()?
+            let (digits, radix) = match num.strip_prefix(['x', 'X']) {
+                Some(hex) => (hex, 16),
+                None => (num, 10),
             };
+            // `from_str_radix` also takes a leading `+`; a reference has
+            // digits only.
+            if digits.starts_with('+') {
+                return None;
+            }
+            let code = u32::from_str_radix(digits, radix).ok()?;
             match char::from_u32(code) {
                 Some('\0') | None => None,
                 c => c,

@@ -32,3 +32,15 @@ fn a_bare_ampersand_does_not_swallow_what_follows() {
     // Unknown and unresolvable references are dropped, never expanded.
     assert_eq!(unescape("a&unknown;b&#0;c&#xD800;d"), "abcd");
 }
+
+/// `&#+65;` read as `A`: the number parser takes a sign that a character
+/// reference does not have.
+#[test]
+fn character_references_have_digits_only() {
+    assert_eq!(resolve_ref("#+65"), None);
+    assert_eq!(resolve_ref("#x+41"), None);
+    assert_eq!(resolve_ref("#-65"), None);
+    assert_eq!(resolve_ref("#65"), Some('A'));
+    assert_eq!(resolve_ref("#X41"), Some('A'));
+    assert_eq!(unescape("a&#+65;b"), "ab");
+}
