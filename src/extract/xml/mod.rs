@@ -252,6 +252,8 @@ impl TextBuf {
 }
 
 #[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
 mod regress_tests;
 
 #[cfg(test)]
