@@ -213,6 +213,8 @@ fn stream_into(
 }
 
 #[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
 mod regress_tests;
 
 #[cfg(test)]
