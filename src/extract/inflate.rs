@@ -188,7 +188,9 @@ fn stream_into(
             }
             if buf.capacity() == produced {
                 let grow = (produced - start).clamp(4096, INFLATE_STEP);
-                buf.reserve(grow.min(limit - (produced - start)));
+                // Exact: `reserve` may double the capacity, and all of it
+                // is decoded into before the limit is checked.
+                buf.reserve_exact(grow.min(limit - (produced - start)));
             }
             let consumed = usize::try_from(inflater.total_in()).map_err(|_| damaged())?;
             let rest = input.get(consumed..).ok_or_else(damaged)?;
@@ -209,6 +211,11 @@ fn stream_into(
         }
     })
 }
+
+#[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
+mod regress_tests;
 
 #[cfg(test)]
 mod tests {

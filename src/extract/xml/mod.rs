@@ -40,11 +40,16 @@ pub fn resolve_ref(name: &str) -> Option<char> {
         "apos" => Some('\''),
         _ => {
             let num = name.strip_prefix('#')?;
-            let code = if let Some(hex) = num.strip_prefix('x').or_else(|| num.strip_prefix('X')) {
-                u32::from_str_radix(hex, 16).ok()?
-            } else {
-                num.parse::<u32>().ok()?
+            let (digits, radix) = match num.strip_prefix(['x', 'X']) {
+                Some(hex) => (hex, 16),
+                None => (num, 10),
             };
+            // `from_str_radix` also takes a leading `+`; a reference has
+            // digits only.
+            if digits.starts_with('+') {
+                return None;
+            }
+            let code = u32::from_str_radix(digits, radix).ok()?;
             match char::from_u32(code) {
                 Some('\0') | None => None,
                 c => c,
@@ -53,14 +58,27 @@ pub fn resolve_ref(name: &str) -> Option<char> {
     }
 }
 
-/// Appends `raw` with entity and character references decoded.
+/// How far after an `&` the `;` of a reference is looked for: past the
+/// longest predefined or character reference, with room for leading
+/// zeros. Bounds the work per `&`, so that text with many `&` and no `;`
+/// takes linear time.
+const MAX_REF: usize = 32;
+
+/// Appends `raw` with entity and character references decoded. An `&`
+/// whose `;` does not come within [`MAX_REF`] bytes, before another `&`,
+/// a `<` or white space (none of which a reference holds), is kept as
+/// text; a reference that does not resolve is dropped.
 pub fn unescape_into(raw: &str, out: &mut String) {
     let mut rest = raw;
     while let Some(amp) = short_scan::find1(rest.as_bytes(), b'&') {
         out.push_str(&rest[..amp]);
         let after = &rest[amp + 1..];
-        match after.find(';') {
-            Some(semi) if semi <= 12 => {
+        let window = &after.as_bytes()[..after.len().min(MAX_REF)];
+        let end = window
+            .iter()
+            .position(|&b| matches!(b, b';' | b'&' | b'<' | b' ' | b'\t' | b'\r' | b'\n'));
+        match end {
+            Some(semi) if window[semi] == b';' => {
                 if let Some(c) = resolve_ref(&after[..semi]) {
                     out.push(c);
                 }
@@ -213,6 +231,11 @@ impl TextBuf {
         std::mem::take(&mut self.text)
     }
 }
+
+#[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
+mod regress_tests;
 
 #[cfg(test)]
 mod tests {

@@ -171,7 +171,8 @@ impl<'a> Tokens<'a> {
                 Some(b'/') => {
                     let close = find_byte(bytes, start + 2, b'>')?;
                     self.pos = close + 1;
-                    let name = self.src[start + 2..close].trim_end();
+                    // XML white space only, as `end_tag_at` reads it.
+                    let name = self.src[start + 2..close].trim_end_matches([' ', '\t', '\r', '\n']);
                     return Ok(Some(Token::End(name)));
                 }
                 Some(b'?') => self.pos = find_seq(bytes, start + 2, b"?>")? + 2,
@@ -298,9 +299,12 @@ impl<'a> Tokens<'a> {
 
     /// Right after the start tag of an element with no text worth reading
     /// (run or paragraph properties), moves past its end tag `</qname>`.
-    /// An element of the same name nested inside ends the skip early, which
-    /// only leaves the caller a few more tokens to read. Without such an end
-    /// tag the position stays, and the caller reads on token by token.
+    /// The skip gives up, and the position stays, at a comment, CDATA
+    /// section or instruction (which may hold what looks like the end tag)
+    /// and at another start tag of the same name (nested, or the next one
+    /// of an element left open: searching on to the end of the part for
+    /// each of those would take time quadratic in the part). The caller
+    /// then reads on token by token.
     pub fn skip_past_end(&mut self, qname: &str) {
         let bytes = self.src.as_bytes();
         let mut i = self.pos;
@@ -308,6 +312,12 @@ impl<'a> Tokens<'a> {
             let lt = i + off;
             if let Some(after) = end_tag_at(bytes, lt, qname) {
                 self.pos = after;
+                return;
+            }
+            let after_name = lt + 1 + qname.len();
+            let same_start = short_scan::starts_with(&bytes[lt + 1..], qname.as_bytes())
+                && matches!(bytes.get(after_name), Some(&c) if c == b'>' || c == b'/' || is_space(c));
+            if same_start || matches!(bytes.get(lt + 1), Some(b'!' | b'?')) {
                 return;
             }
             i = lt + 1;
@@ -326,7 +336,12 @@ fn end_tag_at(bytes: &[u8], lt: usize, qname: &str) -> Option<usize> {
     let after_name = lt + 2 + qname.len();
     match *bytes.get(after_name)? {
         b'>' => Some(after_name + 1),
-        c if is_space(c) => find_byte(bytes, after_name, b'>').ok().map(|i| i + 1),
+        c if is_space(c) => {
+            // Only white space up to the `>`: `</qname x>` is the end tag
+            // of another name for `next_token`.
+            let gt = after_name + bytes[after_name..].iter().position(|&b| !is_space(b))?;
+            (bytes[gt] == b'>').then_some(gt + 1)
+        }
         _ => None,
     }
 }
@@ -515,7 +530,9 @@ pub(crate) mod short_scan {
 }
 
 /// Position of the `>` closing `<!DOCTYPE ...>` or another declaration,
-/// skipping an internal subset in brackets and quoted literals.
+/// skipping an internal subset in brackets, quoted literals, and the
+/// comments and processing instructions of the subset (whose text may
+/// hold brackets and quotes).
 fn declaration_end(bytes: &[u8], from: usize) -> Result<usize, Malformed> {
     let mut depth = 0u32;
     let mut i = from;
@@ -525,12 +542,19 @@ fn declaration_end(bytes: &[u8], from: usize) -> Result<usize, Malformed> {
             b']' => depth = depth.saturating_sub(1),
             b'"' | b'\'' => i = find_byte(bytes, i + 1, bytes[i])?,
             b'>' if depth == 0 => return Ok(i),
+            b'<' if bytes[i + 1..].starts_with(b"!--") => i = find_seq(bytes, i + 4, b"-->")? + 2,
+            b'<' if bytes.get(i + 1) == Some(&b'?') => i = find_seq(bytes, i + 2, b"?>")? + 1,
             _ => {}
         }
         i += 1;
     }
     Err(Malformed)
 }
+
+#[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
+mod regress_tests;
 
 #[cfg(test)]
 mod tests {
@@ -642,7 +666,17 @@ mod tests {
         t.next_token().unwrap(); // <w:r>
         t.next_token().unwrap(); // <w:rPr>
         t.skip_past_end("w:rPr");
-        // The nested w:rPr ends the skip early; the rest is plain tokens.
+        // The nested w:rPr stops the skip: the outer one is read token by
+        // token, the inner one skipped.
+        assert_eq!(
+            t.next_token().unwrap(),
+            Some(Token::Start(tag("w:rPrChange", "")))
+        );
+        assert_eq!(
+            t.next_token().unwrap(),
+            Some(Token::Start(tag("w:rPr", "")))
+        );
+        t.skip_past_end("w:rPr");
         assert_eq!(t.next_token().unwrap(), Some(Token::End("w:rPrChange")));
         assert_eq!(t.next_token().unwrap(), Some(Token::End("w:rPr")));
         assert!(!t.eat("<w:p>"));
