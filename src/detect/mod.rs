@@ -1137,6 +1137,9 @@ fn code_density(det: usize, d: &Compiled, text: &str) -> Option<Hit> {
 }
 
 #[cfg(test)]
+mod prop_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::extract::PartKind;
