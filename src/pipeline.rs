@@ -209,3 +209,56 @@ pub fn unreadable_outcome(job: &FileJob, err: ExtractError, ctx: &Context) -> Fi
         records: vec![record_of(&unreadable_document(job, err), ctx)],
     }
 }
+
+/// Analysis and judgement meet here, above both layers.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyse::Analyser;
+    use crate::model::{Analysis, Part, PartKind};
+
+    fn analyse(policy: &Policy, text: &str) -> Analysis {
+        let detectors = DetectorSet::compile(policy).unwrap();
+        let analyser = Analyser::new(policy, detectors, false);
+        let mut extracted = Extracted::default();
+        extracted
+            .parts
+            .push(Part::new(PartKind::Body, "body", text.to_string()));
+        analyser.analyse(policy, Format::Text, 10, "ab".into(), &extracted)
+    }
+
+    #[test]
+    fn a_stored_analysis_is_judged_as_the_fresh_one() {
+        let policy = Policy::default_policy();
+        let fresh = analyse(
+            &policy,
+            "INTERNAL\nCard 4111 1111 1111 1111, mail a.b@example.com",
+        );
+        assert!(!fresh.detections.is_empty() && !fresh.labels.sources.is_empty());
+        let stored = serde_json::to_string(&fresh).unwrap();
+        let back: Analysis = serde_json::from_str(&stored).unwrap();
+        assert_eq!(back, fresh);
+        assert!(!stored.contains("4111 1111 1111 1111"), "values are masked");
+        let as_of = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        assert_eq!(
+            judge_analysis(&back, "/a.txt", &policy, as_of),
+            judge_analysis(&fresh, "/a.txt", &policy, as_of)
+        );
+    }
+
+    #[test]
+    fn the_fingerprint_follows_detection_relevant_policy_only() {
+        let base = "[scheme]\nlevels = [\"PUBLIC\", \"INTERNAL\", \"CONFIDENTIAL\"]\n";
+        let print = |text: &str, show: bool| {
+            let p = Policy::parse(text, "t").unwrap();
+            let d = DetectorSet::compile(&p).unwrap();
+            Analyser::new(&p, d, show).fingerprint().to_string()
+        };
+        let partner = format!("{base}[[partners]]\nname = \"P\"\nmax_level = \"INTERNAL\"\n");
+        let keyword =
+            format!("{base}[[keywords]]\nid = \"k\"\nterms = [\"Helios\"]\nlevel = \"INTERNAL\"\n");
+        assert_eq!(print(base, false), print(&partner, false));
+        assert_ne!(print(base, false), print(&keyword, false));
+        assert_ne!(print(base, false), print(base, true));
+    }
+}

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 
 use super::*;
-use crate::budget::Limits;
+use crate::model::budget::Limits;
 
 fn config(cases: u32) -> Config {
     Config {

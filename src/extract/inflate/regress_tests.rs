@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use super::*;
-use crate::budget::Limits;
+use crate::model::budget::Limits;
 
 /// The streaming inflater grew its buffer with `reserve`, which doubles
 /// the capacity: a bomb stopped at a limit just past a power of two
