@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::model::job::location_path;
-use crate::model::{DocumentRecord, ExtractError, Extracted, FileJob};
+use crate::model::{DocumentRecord, Extracted, FileJob};
 use crate::pipeline::{
     documents_of, extract_guarded, read_file, record_of, unreadable_document, Context, Document,
 };
@@ -111,11 +111,6 @@ pub fn explain_json(explained: &Explained) -> String {
         }
     }
     String::from_utf8(out).unwrap_or_default()
-}
-
-/// An error of the FILE argument itself, in the report's words.
-pub fn describe_error(err: &std::io::Error) -> String {
-    ExtractError::io(err).to_string()
 }
 
 fn render(out: &mut String, r: &DocumentRecord, ex: &Extracted, text: bool) {

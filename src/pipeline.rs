@@ -47,10 +47,6 @@ impl Context {
             limits,
         }
     }
-
-    pub fn show_values(&self) -> bool {
-        self.analyser.show_values
-    }
 }
 
 /// What became of one file.

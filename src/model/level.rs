@@ -37,12 +37,4 @@ impl LevelNames {
     pub fn name(&self, level: Level) -> &str {
         self.0.get(level.index()).map(String::as_str).unwrap_or("?")
     }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }

@@ -59,6 +59,26 @@ struct DetectionLine<'a> {
     locations: &'a [String],
 }
 
+/// A record's label sources, serialised one by one (no list built per record).
+struct LabelLines<'a>(&'a DocumentRecord);
+
+impl Serialize for LabelLines<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        s.collect_seq(r.analysis.labels.sources.iter().map(|l| label_line(r, l)))
+    }
+}
+
+/// A record's detections, serialised one by one.
+struct DetectionLines<'a>(&'a DocumentRecord);
+
+impl Serialize for DetectionLines<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        s.collect_seq(r.analysis.detections.iter().map(|d| detection_line(r, d)))
+    }
+}
+
 fn label_line<'a>(r: &'a DocumentRecord, s: &'a LabelSource) -> LabelLine<'a> {
     LabelLine {
         kind: s.kind,
@@ -90,11 +110,11 @@ struct Line<'a> {
     size: u64,
     sha256: &'a str,
     level: Option<&'a str>,
-    label_sources: Vec<LabelLine<'a>>,
+    label_sources: LabelLines<'a>,
     released_to: &'a [String],
     tlp: Option<&'a str>,
     suggested_level: &'a str,
-    detections: Vec<DetectionLine<'a>>,
+    detections: DetectionLines<'a>,
     verdicts: Vec<&'a str>,
     reasons: &'a [Verdict],
     error: Option<&'a str>,
@@ -115,11 +135,11 @@ pub fn write_line(out: &mut impl Write, r: &DocumentRecord) -> std::io::Result<(
         size: a.size,
         sha256: &a.sha256,
         level: r.level(),
-        label_sources: a.labels.sources.iter().map(|s| label_line(r, s)).collect(),
+        label_sources: LabelLines(r),
         released_to: &j.released_to,
         tlp: a.labels.strictest_tlp().map(|t| t.as_str()),
         suggested_level: r.suggested_level(),
-        detections: a.detections.iter().map(|d| detection_line(r, d)).collect(),
+        detections: DetectionLines(r),
         verdicts: j.verdicts.iter().map(|v| v.code.as_str()).collect(),
         reasons: &j.verdicts,
         error: a.error.as_ref().map(|e| e.kind.as_str()),

@@ -556,6 +556,17 @@ mod prop_tests;
 #[cfg(test)]
 mod regress_tests;
 
+/// Every token of `src` through `next_token`, for the tests.
+#[cfg(test)]
+fn all(src: &str) -> Result<Vec<Token<'_>>, Malformed> {
+    let mut t = Tokens::new(src);
+    let mut out = Vec::new();
+    while let Some(tok) = t.next_token()? {
+        out.push(tok);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -584,15 +595,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    fn all(src: &str) -> Result<Vec<Token<'_>>, Malformed> {
-        let mut t = Tokens::new(src);
-        let mut out = Vec::new();
-        while let Some(tok) = t.next_token()? {
-            out.push(tok);
-        }
-        Ok(out)
     }
 
     fn tag<'a>(name: &'a str, attrs: &'a str) -> Tag<'a> {

@@ -2,15 +2,6 @@
 
 use super::*;
 
-fn all(src: &str) -> Result<Vec<Token<'_>>, Malformed> {
-    let mut t = Tokens::new(src);
-    let mut out = Vec::new();
-    while let Some(tok) = t.next_token()? {
-        out.push(tok);
-    }
-    Ok(out)
-}
-
 /// `</a x>` is the end tag of `a x` for `next_token`; the shortcuts took
 /// it for the end of `a`. Only XML white space may follow an end tag's
 /// name, for both.
