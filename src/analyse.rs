@@ -76,7 +76,7 @@ impl Analyser {
             detections,
             error,
             parts_read: extracted.parts_read.len(),
-            text_chars: extracted.text_len(),
+            text_chars: extracted.content_chars(),
         }
     }
 }

@@ -4,11 +4,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::model::job::location_path;
 use crate::model::{DocumentRecord, Extracted, FileJob};
-use crate::pipeline::{
-    documents_of, extract_guarded, read_file, record_of, unreadable_document, Context, Document,
-};
+use crate::pipeline::{documents_of_file, record_of, Context, Document};
 
 /// What `explain` found for one FILE argument.
 pub enum Explained {
@@ -31,26 +28,15 @@ pub fn inspect(arg: &str, ctx: &Context) -> Result<Explained, std::io::Error> {
             "not a regular file",
         ));
     }
-    let job = FileJob {
-        display_path: file.to_string(),
-        location_path: location_path(Path::new(file)),
-        fs_path: file.into(),
-        size: metadata.len(),
-    };
-    let documents = match read_file(&job.fs_path, job.size, ctx.limits.max_file_size) {
-        Ok(bytes) => {
-            let outcome = extract_guarded(&bytes, &job.display_path, &ctx.limits);
-            match documents_of(&job, &bytes, outcome) {
-                Ok(documents) => documents,
-                Err(reason) => {
-                    return Ok(Explained::Unsupported {
-                        path: file.to_string(),
-                        reason,
-                    })
-                }
-            }
+    let job = FileJob::single(file, Path::new(file), &metadata);
+    let documents = match documents_of_file(&job, ctx).1 {
+        Ok(found) => found.documents,
+        Err(skip) => {
+            return Ok(Explained::Unsupported {
+                path: skip.path,
+                reason: skip.reason,
+            })
         }
-        Err(err) => vec![unreadable_document(&job, err)],
     };
     let wanted = |d: &Document| member.is_none() || d.path == arg;
     let found: Vec<(DocumentRecord, Extracted)> = documents
@@ -113,6 +99,41 @@ pub fn explain_json(explained: &Explained) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+fn or_dash(text: &str) -> &str {
+    if text.is_empty() {
+        "-"
+    } else {
+        text
+    }
+}
+
+/// Each named party with the agreement judged for it.
+fn render_release_checks(out: &mut String, r: &DocumentRecord) {
+    for c in &r.judgement.releases {
+        let who = match &c.partner {
+            Some(p) if p != &c.named => format!("{p} (named \"{}\")", c.named),
+            Some(p) => p.clone(),
+            None => format!("\"{}\"", c.named),
+        };
+        let agreement = match (&c.agreement, c.max_level) {
+            (Some(id), Some(max)) => format!("agreement {id} up to {}", r.level_name(max)),
+            (None, Some(max)) => format!("agreement without id up to {}", r.level_name(max)),
+            _ => "no agreement".to_string(),
+        };
+        let window = match (c.valid_from, c.valid_until) {
+            (Some(f), Some(u)) => format!(", valid {f} to {u}"),
+            (None, Some(u)) => format!(", valid until {u}"),
+            (Some(f), None) => format!(", valid from {f}"),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "  release to {who}: {} ({agreement}{window})",
+            c.status.as_str()
+        );
+    }
+}
+
 fn render(out: &mut String, r: &DocumentRecord, ex: &Extracted, text: bool) {
     let a = &r.analysis;
     let _ = writeln!(out, "file:        {}", r.path);
@@ -122,6 +143,13 @@ fn render(out: &mut String, r: &DocumentRecord, ex: &Extracted, text: bool) {
         r.format(),
         a.size,
         a.sha256
+    );
+    let _ = writeln!(
+        out,
+        "modified:    {}   owner: {}   doc_id: {}",
+        or_dash(&r.origin.modified_iso()),
+        or_dash(r.origin.owner.as_deref().unwrap_or_default()),
+        r.id
     );
     if let Some(e) = &a.error {
         let _ = writeln!(out, "unreadable:  {} ({})", e.kind.as_str(), e.detail);
@@ -176,6 +204,14 @@ fn render(out: &mut String, r: &DocumentRecord, ex: &Extracted, text: bool) {
     if !r.judgement.released_to.is_empty() {
         let _ = writeln!(out, "released to: {}", r.judgement.released_to.join(", "));
     }
+    render_release_checks(out, r);
+    if let Some(l) = &r.judgement.location {
+        let _ = writeln!(
+            out,
+            "location:    in {}'s exchange location {}",
+            l.partner, l.pattern
+        );
+    }
     let _ = writeln!(out, "\ndetections:");
     if a.detections.is_empty() {
         let _ = writeln!(out, "  (none)");
@@ -207,6 +243,7 @@ fn render(out: &mut String, r: &DocumentRecord, ex: &Extracted, text: bool) {
         out,
         "\nsuggested:   {}",
         match r.suggested_level() {
+            "" if a.error.is_none() => "(none: no text could be read)",
             "" => "(content unknown)",
             name => name,
         }

@@ -4,7 +4,8 @@
 use chrono::NaiveDate;
 
 use crate::model::{
-    Analysis, Detection, Judgement, LabelFindings, Level, Tlp, Verdict, VerdictCode,
+    Analysis, Detection, Judgement, LabelFindings, Level, LocationEvidence, ReleaseEvidence,
+    ReleaseStatus, Tlp, Verdict, VerdictCode,
 };
 use crate::policy::{Partner, Policy};
 
@@ -18,6 +19,9 @@ pub struct Case<'a> {
     pub content_known: bool,
     /// The reason, when unreadable.
     pub unreadable: Option<String>,
+    /// Characters of content text read (document properties aside): with
+    /// none, the content is unknown and no level is suggested.
+    pub text_chars: usize,
 }
 
 impl<'a> Case<'a> {
@@ -28,6 +32,7 @@ impl<'a> Case<'a> {
             location_path,
             content_known: analysis.content_known(),
             unreadable: analysis.error.as_ref().map(|e| e.to_string()),
+            text_chars: analysis.text_chars,
         }
     }
 }
@@ -46,9 +51,7 @@ pub fn judge(case: &Case, policy: &Policy, as_of: NaiveDate) -> Judgement {
     let scheme = &policy.scheme;
     let mapped: Vec<Level> = case.labels.sources.iter().filter_map(|s| s.level).collect();
     let level = mapped.iter().copied().max();
-    let suggested = case
-        .content_known
-        .then(|| suggested_level(case.detections, policy));
+    let suggested = suggested_for(case, policy);
     let mut v = Verdicts::default();
 
     if let Some(reason) = &case.unreadable {
@@ -72,10 +75,11 @@ pub fn judge(case: &Case, policy: &Policy, as_of: NaiveDate) -> Judgement {
         );
     }
     if level.is_none() && unmapped.is_empty() && case.content_known {
-        v.push(
-            VerdictCode::Unlabeled,
-            "no protection level in metadata, properties or markings".to_string(),
-        );
+        let mut reason = "no protection level in metadata, properties or markings".to_string();
+        if suggested.is_none() {
+            reason.push_str(NO_TEXT_NOTE);
+        }
+        v.push(VerdictCode::Unlabeled, reason);
     }
     let mut distinct = mapped.clone();
     distinct.sort_unstable();
@@ -116,9 +120,11 @@ pub fn judge(case: &Case, policy: &Policy, as_of: NaiveDate) -> Judgement {
         }
     }
 
-    let released_to = judge_releases(case, policy, as_of, level, &mut v);
-    judge_location(case, policy, level, &released_to, &mut v);
-    judge_tlp(case, policy, suggested, &mut v);
+    let releases = judge_releases(case, policy, as_of, level, &mut v);
+    let released_to = released_names(&releases);
+    let location = location_of(case, policy);
+    judge_location(&location, policy, level, &released_to, &mut v);
+    judge_tlp(case, policy, &location, suggested, &mut v);
 
     let mut verdicts = v.0;
     if verdicts.is_empty() {
@@ -133,7 +139,60 @@ pub fn judge(case: &Case, policy: &Policy, as_of: NaiveDate) -> Judgement {
         suggested,
         released_to,
         verdicts,
+        releases,
+        location,
     }
+}
+
+/// Why an unlabeled document has no suggestion, appended to its reason.
+const NO_TEXT_NOTE: &str =
+    "; no text could be read (an image-only scan?), so no level is suggested";
+
+/// The level the content calls for: the highest fired detector's; the
+/// scheme's default when text was read and nothing fired; none when the
+/// content is unknown or no text could be read, since an image-only scan
+/// is not evidence of PUBLIC content.
+fn suggested_for(case: &Case, policy: &Policy) -> Option<Level> {
+    if !case.content_known {
+        return None;
+    }
+    let fired = case
+        .detections
+        .iter()
+        .filter(|d| d.fired)
+        .map(|d| d.level)
+        .max();
+    match fired {
+        Some(level) => Some(level),
+        None if case.text_chars == 0 => None,
+        None => Some(policy.scheme.default_suggestion),
+    }
+}
+
+/// Canonical names of the partners released to, then other names as
+/// written, each once, in marking order.
+fn released_names(releases: &[ReleaseEvidence]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for r in releases {
+        let name = r.partner.as_ref().unwrap_or(&r.named);
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names
+}
+
+fn location_of(case: &Case, policy: &Policy) -> Option<LocationEvidence> {
+    let index = policy
+        .locations
+        .iter()
+        .position(|l| l.contains(case.location_path))?;
+    let location = &policy.locations[index];
+    Some(LocationEvidence {
+        index,
+        pattern: location.pattern.clone(),
+        partner: policy.partners[location.partner].name.clone(),
+    })
 }
 
 #[derive(Default)]
@@ -149,16 +208,6 @@ impl Verdicts {
             self.0.push(Verdict { code, reason });
         }
     }
-}
-
-/// The highest level implied by a fired detector, else the scheme's default.
-pub fn suggested_level(detections: &[Detection], policy: &Policy) -> Level {
-    detections
-        .iter()
-        .filter(|d| d.fired)
-        .map(|d| d.level)
-        .max()
-        .unwrap_or(policy.scheme.default_suggestion)
 }
 
 fn fired_evidence(detections: &[Detection], at: Level) -> String {
@@ -180,8 +229,7 @@ fn judge_releases(
     as_of: NaiveDate,
     level: Option<Level>,
     v: &mut Verdicts,
-) -> Vec<String> {
-    let scheme = &policy.scheme;
+) -> Vec<ReleaseEvidence> {
     let names = case.labels.release_names();
     if names.is_empty() {
         return Vec::new();
@@ -195,63 +243,94 @@ fn judge_releases(
             ),
         );
     }
-    let mut released_to: Vec<String> = Vec::new();
-    for name in &names {
-        let agreements = policy.agreements_of(name);
-        let Some(partner) = agreements.first() else {
-            v.push(
-                VerdictCode::ReleaseUnauthorized,
-                format!("released to \"{name}\", which is not a partner in the policy"),
-            );
-            if !released_to.contains(name) {
-                released_to.push(name.clone());
-            }
-            continue;
+    names
+        .iter()
+        .map(|name| judge_release(name, policy, as_of, level, v))
+        .collect()
+}
+
+/// One named party: the agreement that covers the release, or the verdicts
+/// that say why none does.
+fn judge_release(
+    name: &str,
+    policy: &Policy,
+    as_of: NaiveDate,
+    level: Option<Level>,
+    v: &mut Verdicts,
+) -> ReleaseEvidence {
+    let scheme = &policy.scheme;
+    let agreements = policy.agreements_of(name);
+    let Some(partner) = agreements.first().copied() else {
+        v.push(
+            VerdictCode::ReleaseUnauthorized,
+            format!("released to \"{name}\", which is not a partner in the policy"),
+        );
+        return ReleaseEvidence {
+            partner: None,
+            named: name.to_string(),
+            status: ReleaseStatus::UnknownPartner,
+            agreement: None,
+            max_level: None,
+            valid_from: None,
+            valid_until: None,
         };
-        if !released_to.contains(&partner.name) {
-            released_to.push(partner.name.clone());
-        }
-        // The agreements that cover the document's level (all of them when it has none).
-        let covering: Vec<&&Partner> = agreements
+    };
+    // The agreements that cover the document's level (all of them when it has none).
+    let covering: Vec<&Partner> = agreements
+        .iter()
+        .copied()
+        .filter(|a| level.is_none_or(|l| a.max_level >= l))
+        .collect();
+    let exceeds = level.is_some() && covering.is_empty();
+    if let (Some(level), true) = (level, exceeds) {
+        let covers: Vec<String> = agreements
             .iter()
-            .filter(|a| level.is_none_or(|l| a.max_level >= l))
+            .map(|a| format!("{} covers {}", agreement_name(a), scheme.name(a.max_level)))
             .collect();
-        if let (Some(level), true) = (level, covering.is_empty()) {
-            let covers: Vec<String> = agreements
-                .iter()
-                .map(|a| format!("{} covers {}", agreement_name(a), scheme.name(a.max_level)))
-                .collect();
-            v.push(
-                VerdictCode::ReleaseExceedsAgreement,
-                format!(
-                    "released to {}, whose {}, document is {}",
-                    partner.name,
-                    covers.join(" and "),
-                    scheme.name(level)
-                ),
-            );
-        }
-        let judged: Vec<&Partner> = if covering.is_empty() {
-            agreements.clone()
-        } else {
-            covering.into_iter().copied().collect()
-        };
-        if !judged.iter().any(|a| a.is_valid_on(as_of)) {
-            let windows: Vec<String> = judged
-                .iter()
-                .map(|a| format!("{} is {}", agreement_name(a), validity(a)))
-                .collect();
-            v.push(
-                VerdictCode::ReleaseAgreementExpired,
-                format!(
-                    "released to {}, whose {}, not on {as_of}",
-                    partner.name,
-                    windows.join(" and ")
-                ),
-            );
-        }
+        v.push(
+            VerdictCode::ReleaseExceedsAgreement,
+            format!(
+                "released to {}, whose {}, document is {}",
+                partner.name,
+                covers.join(" and "),
+                scheme.name(level)
+            ),
+        );
     }
-    released_to
+    let judged: Vec<&Partner> = if exceeds { agreements } else { covering };
+    let valid = judged.iter().copied().find(|a| a.is_valid_on(as_of));
+    if valid.is_none() {
+        let windows: Vec<String> = judged
+            .iter()
+            .map(|a| format!("{} is {}", agreement_name(a), validity(a)))
+            .collect();
+        v.push(
+            VerdictCode::ReleaseAgreementExpired,
+            format!(
+                "released to {}, whose {}, not on {as_of}",
+                partner.name,
+                windows.join(" and ")
+            ),
+        );
+    }
+    let status = match (exceeds, valid) {
+        (true, _) => ReleaseStatus::Exceeds,
+        (false, None) => ReleaseStatus::Expired,
+        (false, Some(_)) => ReleaseStatus::Covered,
+    };
+    // The agreement named as evidence: the valid one, else the newest judged.
+    let shown = valid.or_else(|| judged.iter().copied().max_by_key(|a| a.valid_until));
+    ReleaseEvidence {
+        partner: Some(partner.name.clone()),
+        named: name.to_string(),
+        status,
+        agreement: shown
+            .map(|a| a.agreement.clone())
+            .filter(|id| !id.is_empty()),
+        max_level: shown.map(|a| a.max_level),
+        valid_from: shown.and_then(|a| a.valid_from),
+        valid_until: shown.and_then(|a| a.valid_until),
+    }
 }
 
 fn agreement_name(p: &Partner) -> String {
@@ -272,18 +351,17 @@ fn validity(p: &Partner) -> String {
 }
 
 fn judge_location(
-    case: &Case,
+    location: &Option<LocationEvidence>,
     policy: &Policy,
     level: Option<Level>,
     released_to: &[String],
     v: &mut Verdicts,
 ) {
-    let Some(location) = policy.location_of(case.location_path) else {
+    let Some(location) = location else {
         return;
     };
-    let partner = &policy.partners[location.partner];
     let lowest = level == Some(policy.scheme.lowest());
-    if lowest || released_to.contains(&partner.name) {
+    if lowest || released_to.contains(&location.partner) {
         return;
     }
     let level_text = level
@@ -293,25 +371,30 @@ fn judge_location(
         VerdictCode::NotReleasedToLocation,
         format!(
             "in {}'s exchange location ({}) with {} and no release to {}",
-            partner.name, location.pattern, level_text, partner.name
+            location.partner, location.pattern, level_text, location.partner
         ),
     );
 }
 
-fn judge_tlp(case: &Case, policy: &Policy, suggested: Option<Level>, v: &mut Verdicts) {
+fn judge_tlp(
+    case: &Case,
+    policy: &Policy,
+    location: &Option<LocationEvidence>,
+    suggested: Option<Level>,
+    v: &mut Verdicts,
+) {
     if !case.content_known {
         return;
     }
-    let in_location = policy.location_of(case.location_path);
     for marking in &case.labels.tlp {
-        match (marking.tlp, in_location) {
+        match (marking.tlp, location) {
             (Tlp::Red | Tlp::AmberStrict, Some(location)) => v.push(
                 VerdictCode::TlpViolation,
                 format!(
                     "{} ({}) forbids sharing outside the recipient's organisation, but the file is in {}'s exchange location ({})",
                     marking.tlp.as_str(),
                     marking.location,
-                    policy.partners[location.partner].name,
+                    location.partner,
                     location.pattern
                 ),
             ),
@@ -401,6 +484,7 @@ partner = "Precision Systems"
             location_path: path,
             content_known: true,
             unreadable: None,
+            text_chars: 100,
         };
         judge(&case, &p, as_of())
             .verdicts
@@ -469,6 +553,7 @@ partner = "Precision Systems"
             location_path: "x",
             content_known: true,
             unreadable: None,
+            text_chars: 100,
         };
         let codes: Vec<_> = judge(&case, &p, as_of())
             .verdicts
@@ -531,6 +616,80 @@ partner = "Precision Systems"
         assert_eq!(
             codes(labels, &[], "x"),
             vec!["UNLABELED", "RELEASE_WITHOUT_LEVEL"]
+        );
+    }
+
+    fn judged(labels: &LabelFindings, detections: &[Detection], text_chars: usize) -> Judgement {
+        let p = Policy::parse(POLICY, "t").unwrap();
+        let case = Case {
+            labels,
+            detections,
+            location_path: "/srv/share/exchange/precision/a.docx",
+            content_known: true,
+            unreadable: None,
+            text_chars,
+        };
+        judge(&case, &p, as_of())
+    }
+
+    fn released(level: &str, names: &[&str]) -> LabelFindings {
+        LabelFindings {
+            sources: vec![marking(level)],
+            releases: vec![ReleaseMarking {
+                names: names.iter().map(|n| n.to_string()).collect(),
+                location: "footer".into(),
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn releases_name_the_agreement_that_covers_them_or_why_none_does() {
+        let j = judged(
+            &released("INTERNAL", &["Precision Systems", "Nobody Inc"]),
+            &[],
+            10,
+        );
+        assert_eq!(j.releases.len(), 2);
+        let covered = &j.releases[0];
+        assert_eq!(covered.status, ReleaseStatus::Covered);
+        assert_eq!(covered.partner.as_deref(), Some("Precision Systems"));
+        assert_eq!(covered.agreement.as_deref(), Some("MSA-2025-014"));
+        assert_eq!(covered.max_level, Some(level_of("INTERNAL")));
+        assert_eq!(covered.valid_until, NaiveDate::from_ymd_opt(2027, 12, 31));
+        assert_eq!(j.releases[1].status, ReleaseStatus::UnknownPartner);
+        assert_eq!(j.releases[1].partner, None);
+
+        let j = judged(&released("CONFIDENTIAL", &["Precision Systems"]), &[], 10);
+        assert_eq!(j.releases[0].status, ReleaseStatus::Exceeds);
+        let j = judged(&released("CONFIDENTIAL", &["Old Partner"]), &[], 10);
+        assert_eq!(j.releases[0].status, ReleaseStatus::Expired);
+        assert_eq!(j.releases[0].agreement.as_deref(), Some("NDA-2020-001"));
+    }
+
+    #[test]
+    fn the_exchange_location_is_named_as_evidence() {
+        let j = judged(&released("INTERNAL", &["Precision Systems"]), &[], 10);
+        let location = j.location.expect("the file lies in an exchange location");
+        assert_eq!(location.partner, "Precision Systems");
+        assert_eq!(location.pattern, "exchange/precision/**");
+        assert_eq!(location.index, 0);
+    }
+
+    #[test]
+    fn no_text_means_no_suggestion_never_a_silent_public() {
+        let nothing = LabelFindings::default();
+        let j = judged(&nothing, &[], 0);
+        assert_eq!(j.suggested, None);
+        let unlabeled = j.verdicts.iter().find(|v| v.code == VerdictCode::Unlabeled);
+        assert!(unlabeled.unwrap().reason.contains("no text could be read"));
+        // Text read, nothing fired: the scheme's default.
+        assert_eq!(judged(&nothing, &[], 5).suggested, Some(level_of("PUBLIC")));
+        // A detector fired on the properties of a text-less file: that is evidence.
+        let fired = [detection("CONFIDENTIAL")];
+        assert_eq!(
+            judged(&nothing, &fired, 0).suggested,
+            Some(level_of("CONFIDENTIAL"))
         );
     }
 }

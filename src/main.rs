@@ -15,8 +15,10 @@ use labelscan::model::VerdictCode;
 use labelscan::pipeline::Context;
 use labelscan::policy::Policy;
 use labelscan::report;
+use labelscan::report::summary::RunOptions;
+use labelscan::report::Summary;
 use labelscan::scan::{self, ScanOptions};
-use labelscan::walk::{Filter, Walk};
+use labelscan::walk::{plan_roots, Filter, Walk};
 
 const EXIT_FAIL_ON: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -100,7 +102,9 @@ struct ScanArgs {
 
 #[derive(Args)]
 struct ExplainArgs {
-    file: PathBuf,
+    /// Files, or archive members as the reports name them (`a.zip!/dir/m.docx`).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
     #[command(flatten)]
     common: CommonArgs,
     /// Also print the extracted text, part by part.
@@ -186,29 +190,14 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         ..Limits::default()
     };
     let ctx = load(&args.common, limits)?;
-    for path in &args.paths {
-        if let Err(e) = std::fs::metadata(path) {
-            return Err(Failure {
-                code: EXIT_PATH,
-                error: anyhow::anyhow!("{}: {}", path.display(), e.kind()),
-            });
-        }
-        if path.is_dir() {
-            if let Err(e) = std::fs::read_dir(path) {
-                return Err(Failure {
-                    code: EXIT_PATH,
-                    error: anyhow::anyhow!("{}: {}", path.display(), e.kind()),
-                });
-            }
-        }
-    }
+    let plan = plan_roots(&args.paths);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create the report folder {}", args.out.display()))
         .map_err(|e| Failure {
             code: EXIT_PATH,
             error: e,
         })?;
-    let skip_dirs = report_dir_inside(&args.out, &args.paths, args.quiet);
+    let skip_dirs = report_dir_inside(&args.out, &plan.roots, args.quiet);
     let filter = Filter::new(&args.include, &args.exclude, skip_dirs).map_err(usage)?;
     let jobs = args
         .jobs
@@ -224,10 +213,30 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         progress: !args.quiet && std::io::stderr().is_terminal(),
         file_timeout: ctx.limits.file_timeout,
     };
-    let summary = scan::new_summary(&ctx, &args.paths, &opts.fail_on);
+    let options = RunOptions {
+        include: args.include.clone(),
+        exclude: args.exclude.clone(),
+        max_file_size: ctx.limits.max_file_size,
+        file_timeout_seconds: args.file_timeout,
+        jobs,
+        show_values: args.common.show_values,
+        fail_on: opts
+            .fail_on
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect(),
+        out: args.out.display().to_string(),
+    };
+    let summary = scan::new_summary(&ctx, &args.paths, &plan, options);
+    if !args.quiet {
+        for warning in &summary.warnings {
+            eprintln!("labelscan: warning: {warning}");
+        }
+    }
+    let paths_unreadable = !plan.unreadable.is_empty();
     let result = report::file_sinks(&args.out)
         .and_then(|sinks| {
-            let source = Box::new(Walk::new(args.paths, filter));
+            let source = Box::new(Walk::new(plan.roots, filter));
             scan::run(source, std::sync::Arc::new(ctx), sinks, summary, opts)
         })
         .with_context(|| format!("writing reports to {}", args.out.display()))
@@ -236,21 +245,49 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
             error: e,
         })?;
     if !args.quiet {
-        let s = &result.summary;
-        let not_ok = s.documents - s.verdicts.get("OK").copied().unwrap_or(0);
-        eprintln!(
-            "labelscan: {} documents in {} files ({:.1} MB) in {:.1}s, {} with findings, {} unreadable, {} skipped; reports in {}",
-            s.documents,
-            s.files_scanned,
-            s.bytes_scanned as f64 / 1e6,
-            s.duration_seconds,
-            not_ok,
-            s.verdicts.get("UNREADABLE").copied().unwrap_or(0),
-            s.files_skipped,
-            args.out.display()
-        );
+        print_closing(&result.summary, &args.out);
     }
-    Ok(if result.failed { EXIT_FAIL_ON } else { 0 })
+    Ok(if paths_unreadable {
+        EXIT_PATH
+    } else if result.failed {
+        EXIT_FAIL_ON
+    } else {
+        0
+    })
+}
+
+/// The closing line on stderr: totals, findings per verdict, and the
+/// warnings only the totals can tell (those known at the start were
+/// printed then).
+fn print_closing(s: &Summary, out: &Path) {
+    let with_findings = s.documents - s.verdicts.get("OK").copied().unwrap_or(0);
+    let per_verdict: Vec<String> = s
+        .verdicts
+        .iter()
+        .filter(|(code, n)| **n > 0 && code.as_str() != "OK")
+        .map(|(code, n)| format!("{code} {n}"))
+        .collect();
+    let breakdown = if per_verdict.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", per_verdict.join(", "))
+    };
+    eprintln!(
+        "labelscan: {} documents in {} files ({:.1} MB) in {:.1}s: {} OK, {} with findings{}; {} skipped (skipped.csv); reports in {}",
+        s.documents,
+        s.files_scanned,
+        s.bytes_scanned as f64 / 1e6,
+        s.duration_seconds,
+        s.verdicts.get("OK").copied().unwrap_or(0),
+        with_findings,
+        breakdown,
+        s.files_skipped,
+        out.display()
+    );
+    let known_at_start = s.paths_not_walked.len();
+    for warning in s.warnings.iter().skip(known_at_start) {
+        eprintln!("labelscan: warning: {warning}");
+    }
 }
 
 /// The report folder, if it lies inside a scanned folder: it is never scanned,
@@ -278,17 +315,27 @@ fn report_dir_inside(out: &Path, paths: &[PathBuf], quiet: bool) -> Vec<PathBuf>
 
 fn run_explain(args: ExplainArgs) -> Result<u8, Failure> {
     let ctx = load(&args.common, Limits::default())?;
-    let path = args.file.to_string_lossy();
-    let explained = labelscan::explain::inspect(&path, &ctx).map_err(|e| Failure {
-        code: EXIT_PATH,
-        error: anyhow::anyhow!("{}: {}", args.file.display(), e.kind()),
-    })?;
-    if args.json {
-        print!("{}", labelscan::explain::explain_json(&explained));
-    } else {
-        print!("{}", labelscan::explain::explain(&explained, args.text));
+    let mut code = 0;
+    for (i, file) in args.files.iter().enumerate() {
+        let path = file.to_string_lossy();
+        let explained = match labelscan::explain::inspect(&path, &ctx) {
+            Ok(explained) => explained,
+            Err(e) => {
+                eprintln!("labelscan: {}: {}", file.display(), e.kind());
+                code = EXIT_PATH;
+                continue;
+            }
+        };
+        if args.json {
+            print!("{}", labelscan::explain::explain_json(&explained));
+        } else {
+            if i > 0 {
+                println!();
+            }
+            print!("{}", labelscan::explain::explain(&explained, args.text));
+        }
     }
-    Ok(0)
+    Ok(code)
 }
 
 fn run_policy_check(file: &Path) -> Result<u8, Failure> {

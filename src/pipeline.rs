@@ -17,7 +17,8 @@ use crate::judge::judge_analysis;
 use crate::model::budget::{Budget, Limits};
 use crate::model::hash::hex_sha256;
 use crate::model::{
-    DocumentRecord, ErrorKind, ExtractError, Extracted, FileJob, Format, LevelNames,
+    DocumentRecord, ErrorKind, ExtractError, Extracted, FileJob, FileOrigin, Format, LevelNames,
+    Skip,
 };
 use crate::policy::Policy;
 
@@ -52,14 +53,15 @@ impl Context {
 /// What became of one file.
 #[derive(Debug)]
 pub enum FileOutcome {
-    /// The file's documents: itself, or its archive members. `size` is the
-    /// file's own size on disk.
+    /// The file's documents: itself, or its archive members, and the
+    /// members that are no documents. `size` is the file's own size on disk.
     Records {
         size: u64,
         records: Vec<DocumentRecord>,
+        skipped: Vec<Skip>,
     },
-    /// Not a supported format: counted in the summary, no row.
-    Skipped { path: String, reason: String },
+    /// Not a supported format: a row of `skipped.csv`, none of the findings.
+    Skipped(Skip),
 }
 
 /// One document of a file: the file itself, or one member of an archive,
@@ -73,11 +75,26 @@ pub struct Document {
     pub size: u64,
     pub sha256: String,
     pub extracted: Extracted,
+    pub origin: FileOrigin,
+}
+
+/// The documents of one file, and the archive members that are none.
+pub struct Documents {
+    pub documents: Vec<Document>,
+    pub skipped: Vec<Skip>,
 }
 
 /// Inspects one file from disk. Never fails: problems become `UNREADABLE`
 /// records.
 pub fn inspect_file(job: &FileJob, ctx: &Context) -> FileOutcome {
+    let (size, found) = documents_of_file(job, ctx);
+    outcome_of(size, found, ctx)
+}
+
+/// Reads and extracts one file from disk: its documents (a file that
+/// cannot be read is one `UNREADABLE` document) or why it holds none, and
+/// the bytes read. `scan` and `explain` both start here.
+pub fn documents_of_file(job: &FileJob, ctx: &Context) -> (u64, Result<Documents, Skip>) {
     if job.size > ctx.limits.max_file_size {
         let err = ExtractError::new(
             ErrorKind::TooLarge,
@@ -86,11 +103,32 @@ pub fn inspect_file(job: &FileJob, ctx: &Context) -> FileOutcome {
                 job.size, ctx.limits.max_file_size
             ),
         );
-        return unreadable_outcome(job, err, ctx);
+        return (job.size, Ok(unreadable_documents(job, err)));
     }
     match read_file(&job.fs_path, job.size, ctx.limits.max_file_size) {
-        Ok(bytes) => inspect_bytes(job, &bytes, ctx),
-        Err(err) => unreadable_outcome(job, err, ctx),
+        Ok(bytes) => {
+            let outcome = extract_guarded(&bytes, &job.display_path, &ctx.limits);
+            (bytes.len() as u64, documents_of(job, &bytes, outcome))
+        }
+        Err(err) => (job.size, Ok(unreadable_documents(job, err))),
+    }
+}
+
+fn outcome_of(size: u64, found: Result<Documents, Skip>, ctx: &Context) -> FileOutcome {
+    match found {
+        Ok(found) => FileOutcome::Records {
+            size,
+            records: found.documents.iter().map(|d| record_of(d, ctx)).collect(),
+            skipped: found.skipped,
+        },
+        Err(skip) => FileOutcome::Skipped(skip),
+    }
+}
+
+fn unreadable_documents(job: &FileJob, err: ExtractError) -> Documents {
+    Documents {
+        documents: vec![unreadable_document(job, err)],
+        skipped: Vec::new(),
     }
 }
 
@@ -114,48 +152,57 @@ pub fn read_file(path: &Path, size: u64, limit: u64) -> Result<Vec<u8>, ExtractE
 /// Inspects a file already in memory.
 pub fn inspect_bytes(job: &FileJob, bytes: &[u8], ctx: &Context) -> FileOutcome {
     let outcome = extract_guarded(bytes, &job.display_path, &ctx.limits);
-    match documents_of(job, bytes, outcome) {
-        Ok(documents) => FileOutcome::Records {
-            size: bytes.len() as u64,
-            records: documents.iter().map(|d| record_of(d, ctx)).collect(),
-        },
-        Err(reason) => FileOutcome::Skipped {
-            path: job.display_path.clone(),
-            reason,
-        },
-    }
+    outcome_of(bytes.len() as u64, documents_of(job, bytes, outcome), ctx)
 }
 
 /// The documents a file's extraction outcome holds, or why it holds none
 /// (not a supported format). Archive members are documents of their own,
-/// named `archive!/member`; unsupported members get no document.
-pub fn documents_of(
-    job: &FileJob,
-    bytes: &[u8],
-    outcome: Outcome,
-) -> Result<Vec<Document>, String> {
+/// named `archive!/member`; unsupported members are skips.
+pub fn documents_of(job: &FileJob, bytes: &[u8], outcome: Outcome) -> Result<Documents, Skip> {
     match outcome {
-        Outcome::Document(format, extracted) => Ok(vec![Document {
-            path: job.display_path.clone(),
-            location_path: job.location_path.clone(),
-            format,
-            size: bytes.len() as u64,
-            sha256: hex_sha256(bytes),
-            extracted,
-        }]),
-        Outcome::Archive(members) => Ok(members
-            .into_iter()
-            .filter(|m| m.format != Format::Unsupported)
-            .map(|m| Document {
-                path: format!("{}!/{}", job.display_path, m.path),
-                location_path: format!("{}!/{}", job.location_path, m.path),
-                format: m.format,
-                size: m.size,
-                sha256: m.sha256,
-                extracted: m.extracted,
-            })
-            .collect()),
-        Outcome::Unsupported(reason) => Err(reason),
+        Outcome::Document(format, extracted) => Ok(Documents {
+            documents: vec![Document {
+                path: job.display_path.clone(),
+                location_path: job.location_path.clone(),
+                format,
+                size: bytes.len() as u64,
+                sha256: hex_sha256(bytes),
+                extracted,
+                origin: job.origin.clone(),
+            }],
+            skipped: Vec::new(),
+        }),
+        Outcome::Archive(members) => {
+            let mut found = Documents {
+                documents: Vec::with_capacity(members.len()),
+                skipped: Vec::new(),
+            };
+            for m in members {
+                let path = format!("{}!/{}", job.display_path, m.path);
+                if let Some(kind) = m.unsupported {
+                    found.skipped.push(unsupported(path, &kind));
+                    continue;
+                }
+                found.documents.push(Document {
+                    location_path: format!("{}!/{}", job.location_path, m.path),
+                    path,
+                    format: m.format,
+                    size: m.size,
+                    sha256: m.sha256,
+                    extracted: m.extracted,
+                    origin: job.origin.clone(),
+                });
+            }
+            Ok(found)
+        }
+        Outcome::Unsupported(kind) => Err(unsupported(job.display_path.clone(), &kind)),
+    }
+}
+
+fn unsupported(path: String, kind: &str) -> Skip {
+    Skip {
+        path,
+        reason: format!("unsupported:{kind}"),
     }
 }
 
@@ -184,6 +231,7 @@ pub fn record_of(doc: &Document, ctx: &Context) -> DocumentRecord {
     );
     let judgement = judge_analysis(&analysis, &doc.location_path, &ctx.policy, ctx.as_of);
     DocumentRecord::new(doc.path.clone(), analysis, judgement, ctx.levels.clone())
+        .with_origin(doc.origin.clone())
 }
 
 /// The document of a file that could not be read at all.
@@ -195,15 +243,13 @@ pub fn unreadable_document(job: &FileJob, err: ExtractError) -> Document {
         size: job.size,
         sha256: String::new(),
         extracted: Extracted::failed(err),
+        origin: job.origin.clone(),
     }
 }
 
 /// The outcome of a file that could not be read at all: one `UNREADABLE` record.
 pub fn unreadable_outcome(job: &FileJob, err: ExtractError, ctx: &Context) -> FileOutcome {
-    FileOutcome::Records {
-        size: job.size,
-        records: vec![record_of(&unreadable_document(job, err), ctx)],
-    }
+    outcome_of(job.size, Ok(unreadable_documents(job, err)), ctx)
 }
 
 /// Analysis and judgement meet here, above both layers.

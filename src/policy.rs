@@ -35,6 +35,10 @@ fn invalid(origin: &str, message: String) -> PolicyError {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    version: Option<String>,
     scheme: SchemeFile,
     #[serde(default)]
     labels: LabelsFile,
@@ -269,6 +273,9 @@ pub struct Policy {
     pub sha256: String,
     /// Where it came from: a path or `built-in default`.
     pub origin: String,
+    /// The policy's own name and version, recorded in reports.
+    pub name: Option<String>,
+    pub version: Option<String>,
 }
 
 impl Policy {
@@ -370,6 +377,8 @@ impl Policy {
             pattern_levels,
             sha256: hex_sha256(text.as_bytes()),
             origin: origin.to_string(),
+            name: file.name,
+            version: file.version,
         })
     }
 

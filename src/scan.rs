@@ -18,10 +18,12 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::model::{ExtractError, FileJob, VerdictCode};
+use crate::analyse::detector_definitions_sha256;
+use crate::model::{ExtractError, FileJob, Scope, VerdictCode};
 use crate::pipeline::{inspect_file, unreadable_outcome, Context, FileOutcome};
+use crate::report::summary::{LocationCount, PathNote, RunOptions};
 use crate::report::{RecordSink, Summary};
-use crate::walk::{JobSource, WalkItem};
+use crate::walk::{JobSource, RootPlan, WalkItem};
 
 /// The per-file work the driver runs: the pipeline in a scan, a fake in the
 /// driver's own tests.
@@ -52,19 +54,97 @@ pub struct ScanOptions {
     pub file_timeout: Duration,
 }
 
-/// The summary a scan of `paths` under `ctx` starts from: provenance only.
-pub fn new_summary(ctx: &Context, paths: &[PathBuf], fail_on: &[VerdictCode]) -> Summary {
+/// The summary a scan starts from: its provenance and scope (the PATHs as
+/// given and as walked, every option, policy, host and user), no counts yet.
+pub fn new_summary(
+    ctx: &Context,
+    given: &[PathBuf],
+    plan: &RootPlan,
+    options: RunOptions,
+) -> Summary {
+    let policy = &ctx.policy;
+    let started = chrono::Utc::now();
+    let mut not_walked: Vec<PathNote> = plan
+        .unreadable
+        .iter()
+        .map(|(path, reason)| PathNote {
+            path: path.clone(),
+            reason: reason.clone(),
+            covered_by: None,
+        })
+        .collect();
+    not_walked.extend(plan.covered.iter().map(|(path, outer)| PathNote {
+        path: path.clone(),
+        reason: "covered_by".to_string(),
+        covered_by: Some(outer.clone()),
+    }));
+    let mut warnings: Vec<String> = plan
+        .unreadable
+        .iter()
+        .map(|(path, reason)| format!("PATH {path} was not scanned: {reason}"))
+        .collect();
+    warnings.extend(plan.covered.iter().map(|(path, outer)| {
+        format!("PATH {path} lies inside {outer} and is scanned as part of it")
+    }));
     Summary {
         tool: "labelscan",
         version: crate::VERSION,
+        run_id: run_id(started),
         as_of: ctx.as_of.to_string(),
-        policy: ctx.policy.origin.clone(),
-        policy_sha256: ctx.policy.sha256.clone(),
-        paths: paths.iter().map(|p| p.display().to_string()).collect(),
-        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        fail_on: fail_on.iter().map(|c| c.as_str().to_string()).collect(),
+        policy: policy.origin.clone(),
+        policy_name: policy.name.clone(),
+        policy_version: policy.version.clone(),
+        policy_sha256: policy.sha256.clone(),
+        detectors_sha256: detector_definitions_sha256(),
+        paths: given.iter().map(|p| p.display().to_string()).collect(),
+        paths_walked: plan.roots.iter().map(|p| p.display().to_string()).collect(),
+        paths_resolved: plan.resolved.clone(),
+        paths_not_walked: not_walked,
+        show_values: options.show_values,
+        fail_on: options.fail_on.clone(),
+        options,
+        host: host_name(),
+        user: crate::model::job::user_name(current_uid()).unwrap_or_default(),
+        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        complete: plan.unreadable.is_empty(),
+        locations: policy
+            .locations
+            .iter()
+            .map(|l| LocationCount {
+                path: l.pattern.clone(),
+                partner: policy.partners[l.partner].name.clone(),
+                files: 0,
+            })
+            .collect(),
+        warnings,
         ..Default::default()
     }
+}
+
+/// A run id that sorts by start time and is unique across hosts:
+/// `20261203T130501Z-` and 8 random hex digits.
+fn run_id(started: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "{}-{}",
+        started.format("%Y%m%dT%H%M%SZ"),
+        crate::model::hash::random_hex(4)
+    )
+}
+
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+fn current_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 /// Prints panics without their payload: a panic message may quote document
@@ -109,14 +189,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Feed {
     source: Box<dyn JobSource>,
     next_seq: u64,
+    /// Set once the source is exhausted: the number of files is known.
+    exhausted: bool,
 }
+
+/// What waits in the ordered output: a file's outcome with the scope it was
+/// found in (none for a walk skip).
+type Delivery = (Option<Scope>, FileOutcome);
 
 /// Reports in the making: outcomes wait in `pending` until every earlier
 /// file has been written.
 struct Output {
     sinks: Vec<Box<dyn RecordSink>>,
     summary: Summary,
-    pending: BTreeMap<u64, FileOutcome>,
+    pending: BTreeMap<u64, Delivery>,
     next: u64,
     failed: bool,
     io_error: Option<std::io::Error>,
@@ -142,7 +228,8 @@ struct Shared {
 
 impl Shared {
     /// The next file to inspect, or `None` when the walk is over. Walk
-    /// skips are counted on the way.
+    /// skips take their place in the ordered output on the way, so that
+    /// `skipped.csv` lists them in walk order.
     fn next_job(&self) -> Option<(u64, Arc<FileJob>)> {
         let (seq, job) = {
             let mut feed = lock(&self.feed);
@@ -150,13 +237,18 @@ impl Shared {
                 if self.stop.load(Ordering::Relaxed) {
                     return None;
                 }
-                match feed.source.next_item()? {
-                    WalkItem::File(job) => {
-                        let seq = feed.next_seq;
-                        feed.next_seq += 1;
-                        break (seq, job);
+                let Some(item) = feed.source.next_item() else {
+                    if !feed.exhausted {
+                        feed.exhausted = true;
+                        walk_finished(&self.progress);
                     }
-                    WalkItem::Skip(skip) => lock(&self.out).summary.skip(&skip.reason),
+                    return None;
+                };
+                let seq = feed.next_seq;
+                feed.next_seq += 1;
+                match item {
+                    WalkItem::File(job) => break (seq, job),
+                    WalkItem::Skip(skip) => self.deliver(seq, None, FileOutcome::Skipped(skip)),
                 }
             }
         };
@@ -168,17 +260,17 @@ impl Shared {
             }
             thread::sleep(Duration::from_millis(2));
         }
-        self.progress.inc_length(job.size);
+        self.progress.inc_length(1);
         Some((seq, Arc::new(job)))
     }
 
     /// Files one outcome and writes every outcome that is now in order.
-    fn deliver(&self, seq: u64, outcome: FileOutcome) {
+    fn deliver(&self, seq: u64, scope: Option<Scope>, outcome: FileOutcome) {
         let mut out = lock(&self.out);
-        out.pending.insert(seq, outcome);
+        out.pending.insert(seq, (scope, outcome));
         loop {
             let next = out.next;
-            let Some(outcome) = out.pending.remove(&next) else {
+            let Some((scope, outcome)) = out.pending.remove(&next) else {
                 break;
             };
             out.next += 1;
@@ -186,14 +278,19 @@ impl Shared {
             if out.io_error.is_some() {
                 continue;
             }
-            if let Err(e) = self.emit(outcome, &mut out) {
+            if let Err(e) = self.emit(scope.as_ref(), outcome, &mut out) {
                 out.io_error = Some(e);
                 self.stop.store(true, Ordering::Relaxed);
             }
         }
     }
 
-    fn emit(&self, outcome: FileOutcome, out: &mut Output) -> std::io::Result<()> {
+    fn emit(
+        &self,
+        scope: Option<&Scope>,
+        outcome: FileOutcome,
+        out: &mut Output,
+    ) -> std::io::Result<()> {
         let Output {
             sinks,
             summary,
@@ -201,11 +298,29 @@ impl Shared {
             ..
         } = out;
         match outcome {
-            FileOutcome::Skipped { reason, .. } => summary.skip(&reason),
-            FileOutcome::Records { size, records } => {
+            FileOutcome::Skipped(skip) => {
+                summary.skip(&skip.reason);
+                for sink in sinks.iter_mut() {
+                    sink.skipped(&skip)?;
+                }
+                if scope.is_some() {
+                    self.progress.inc(1);
+                }
+            }
+            FileOutcome::Records {
+                size,
+                records,
+                skipped,
+            } => {
                 summary.files_scanned += 1;
                 summary.bytes_scanned += size;
-                self.progress.inc(size);
+                self.progress.inc(1);
+                for skip in &skipped {
+                    summary.skip(&skip.reason);
+                    for sink in sinks.iter_mut() {
+                        sink.skipped(skip)?;
+                    }
+                }
                 for record in &records {
                     if record
                         .judgement
@@ -216,7 +331,7 @@ impl Shared {
                         *failed = true;
                         summary.documents_failing += 1;
                     }
-                    summary.count(record);
+                    summary.count(record, scope);
                     for sink in sinks.iter_mut() {
                         sink.record(record)?;
                     }
@@ -224,8 +339,10 @@ impl Shared {
             }
         }
         if !self.progress.is_hidden() {
-            self.progress
-                .set_message(format!("{} files", summary.files_scanned));
+            self.progress.set_message(progress_message(
+                summary.bytes_scanned,
+                self.epoch.elapsed().as_secs_f64(),
+            ));
         }
         Ok(())
     }
@@ -248,6 +365,7 @@ pub fn run(
         feed: Mutex::new(Feed {
             source,
             next_seq: 0,
+            exhausted: false,
         }),
         out: Mutex::new(Output {
             sinks,
@@ -280,16 +398,19 @@ pub fn run(
     let _ = watchdog.join();
     shared.progress.finish_and_clear();
 
+    let filtered_out = lock(&shared.feed).source.filtered_out();
     let mut out = lock(&shared.out);
     if let Some(e) = out.io_error.take() {
         return Err(e);
     }
+    out.summary.files_filtered_out = filtered_out;
     let secs = started.elapsed().as_secs_f64();
     let Output { sinks, summary, .. } = &mut *out;
     summary.duration_seconds = (secs * 1000.0).round() / 1000.0;
     summary.files_per_second = rate(summary.files_scanned as f64, secs);
     summary.megabytes_per_second = rate(summary.bytes_scanned as f64 / 1e6, secs);
-    summary.fill_zero_counts();
+    summary.finished_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    summary.close_counts();
     for sink in sinks.iter_mut() {
         sink.finish(summary)?;
     }
@@ -386,7 +507,7 @@ fn worker_loop(slot: Arc<Slot>, shared: Arc<Shared>) {
             // replacement worker: drop the late result and stop.
             return;
         }
-        shared.deliver(seq, outcome);
+        shared.deliver(seq, Some(job.scope.clone()), outcome);
     }
 }
 
@@ -444,7 +565,7 @@ fn watchdog(mut workers: Vec<(Arc<Slot>, thread::JoinHandle<()>)>, shared: Arc<S
             }
             if let Some((seq, job)) = lock(&slot.current).take() {
                 let outcome = shared.inspector.failed(&job, ExtractError::timeout());
-                shared.deliver(seq, outcome);
+                shared.deliver(seq, Some(job.scope.clone()), outcome);
             }
             match spawn_worker(spawned, &shared) {
                 Ok(worker) => replacements.push(worker),
@@ -458,6 +579,8 @@ fn watchdog(mut workers: Vec<(Arc<Slot>, thread::JoinHandle<()>)>, shared: Arc<S
     }
 }
 
+/// While the walk runs the number of files is not known: the bar shows
+/// files done of files found so far, without an ETA that would be a guess.
 fn make_progress(enabled: bool) -> ProgressBar {
     if !enabled {
         return ProgressBar::hidden();
@@ -465,11 +588,29 @@ fn make_progress(enabled: bool) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(4));
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg} {bytes_per_sec} ETA {eta}",
+            "{spinner} [{elapsed_precise}] {pos}/{len} files (still finding files) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar
+}
+
+/// The walk is over: the total is known, so the bar and the ETA are real.
+fn walk_finished(bar: &ProgressBar) {
+    if bar.is_hidden() {
+        return;
+    }
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} files {msg} ETA {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    bar
+}
+
+fn progress_message(bytes: u64, secs: f64) -> String {
+    let mb = bytes as f64 / 1e6;
+    format!("{mb:.1} MB, {:.1} MB/s", rate(mb, secs))
 }
 
 #[cfg(test)]
@@ -504,6 +645,8 @@ mod tests {
             level: None,
             suggested: None,
             released_to: Vec::new(),
+            releases: Vec::new(),
+            location: None,
             verdicts: vec![Verdict {
                 code,
                 reason: String::new(),
@@ -532,6 +675,7 @@ mod tests {
             FileOutcome::Records {
                 size: 1,
                 records: vec![record(&job.display_path, None)],
+                skipped: Vec::new(),
             }
         }
 
@@ -539,6 +683,7 @@ mod tests {
             FileOutcome::Records {
                 size: 1,
                 records: vec![record(&job.display_path, Some(error))],
+                skipped: Vec::new(),
             }
         }
     }
@@ -573,6 +718,11 @@ mod tests {
                     location_path: format!("/{n}"),
                     fs_path: n.into(),
                     size: 1,
+                    origin: Default::default(),
+                    scope: Scope {
+                        root: Arc::from("."),
+                        folder: Arc::from("."),
+                    },
                 })
             })
             .collect();

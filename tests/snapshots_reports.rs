@@ -87,6 +87,22 @@ fn redact_summary(text: &str, keys: &[&str]) -> String {
     out
 }
 
+/// Replaces the file facts that differ from checkout to checkout (the
+/// files' modification times and owner) in CSV rows, JSONL records and
+/// `explain` text by placeholders.
+fn redact_file_facts(text: &str) -> String {
+    let csv_tail =
+        regex::Regex::new(r"(?m),\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ,[^,\n]*,(\d+),([0-9a-f]{16})$")
+            .unwrap();
+    let text = csv_tail.replace_all(text, ",[modified],[owner],$1,$2");
+    let json = regex::Regex::new(r#""(modified|owner)":"[^"]*""#).unwrap();
+    let text = json.replace_all(&text, "\"$1\":\"[redacted]\"");
+    let explain = regex::Regex::new(r"modified:( +)\S+( +)owner: \S+").unwrap();
+    explain
+        .replace_all(&text, "modified:${1}[redacted]${2}owner: [redacted]")
+        .into_owned()
+}
+
 /// A report file as text, with a first line saying what a text diff would
 /// not show: the byte order mark, carriage returns, the final newline.
 fn with_file_facts(bytes: &[u8]) -> String {
@@ -113,7 +129,9 @@ fn snapshot_scan(name: &str, args: &[&str], redact: &[&str]) {
     assert!(o.stdout.is_empty(), "scan --quiet prints nothing");
     let read = |f: &str| std::fs::read(out.path().join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
     let csv = redact_paths(&with_file_facts(&read("findings.csv")), Some(out.path()));
+    let csv = redact_file_facts(&csv);
     let jsonl = redact_paths(&with_file_facts(&read("findings.jsonl")), Some(out.path()));
+    let jsonl = redact_file_facts(&jsonl);
     let summary = String::from_utf8(read("summary.json")).unwrap();
     serde_json::from_str::<serde_json::Value>(&summary).expect("summary.json is JSON");
     let summary = redact_paths(&redact_summary(&summary, redact), Some(out.path()));
@@ -125,9 +143,13 @@ fn snapshot_scan(name: &str, args: &[&str], redact: &[&str]) {
     });
 }
 
-/// Start time, duration and throughput differ from run to run.
-const RUN_FIELDS: [&str; 4] = [
+/// Run id, host, user, times and throughput differ from run to run.
+const RUN_FIELDS: [&str; 8] = [
+    "run_id",
+    "host",
+    "user",
     "started_at",
+    "finished_at",
     "duration_seconds",
     "files_per_second",
     "megabytes_per_second",
@@ -181,7 +203,7 @@ fn explain_under_the_apex_policy() {
         args.extend_from_slice(extra);
         let o = labelscan(&args);
         let text = String::from_utf8(o.stdout).expect("explain prints UTF-8");
-        let text = redact_paths(&text, None);
+        let text = redact_file_facts(&redact_paths(&text, None));
         s.bind(|| insta::assert_snapshot!(name, text));
     }
 }

@@ -15,6 +15,8 @@ pub struct Member {
     pub sha256: String,
     pub format: Format,
     pub extracted: Extracted,
+    /// What the member is, when it is no document (`image/png`): a skip.
+    pub unsupported: Option<String>,
 }
 
 pub fn extract_members(bytes: &[u8], budget: &Budget) -> Outcome {
@@ -36,6 +38,7 @@ fn failed_member(path: String, size: u64, name: &str, e: ExtractError) -> Member
         sha256: String::new(),
         format: Format::from_extension(name).unwrap_or(Format::Unsupported),
         extracted: Extracted::failed(e),
+        unsupported: None,
     }
 }
 
@@ -72,10 +75,12 @@ fn collect(pkg: &mut Package, prefix: &str, budget: &Budget, out: &mut Vec<Membe
                         sha256,
                         format,
                         extracted: Extracted::failed(e),
+                        unsupported: None,
                     }),
                 }
             }
             Format::Unsupported => out.push(Member {
+                unsupported: Some(super::sniff::describe_unsupported(&bytes, &info.name)),
                 path,
                 size,
                 sha256,
@@ -93,6 +98,7 @@ fn collect(pkg: &mut Package, prefix: &str, budget: &Budget, out: &mut Vec<Membe
                     sha256,
                     format,
                     extracted,
+                    unsupported: None,
                 });
             }
         }

@@ -5,6 +5,7 @@
 use crate::model::budget::Budget;
 pub use crate::model::{
     ErrorKind, ExtractError, ExtractResult, Extracted, LabelInfoEntry, Part, PartKind, Property,
+    PROPERTIES_PART,
 };
 
 pub mod archive;
@@ -121,7 +122,7 @@ fn push_property_text(out: &mut Extracted) {
     }
     if !text.is_empty() {
         out.parts
-            .push(Part::new(PartKind::Other, "document properties", text));
+            .push(Part::new(PartKind::Other, PROPERTIES_PART, text));
     }
 }
 

@@ -12,7 +12,7 @@ use super::label::LabelFindings;
 
 /// Bumped whenever [`Analysis`] or the meaning of its fields changes, so that
 /// a stored analysis of an older shape is never read back as current.
-pub const ANALYSIS_VERSION: u32 = 1;
+pub const ANALYSIS_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
@@ -28,7 +28,8 @@ pub struct Analysis {
     pub error: Option<ExtractError>,
     /// Parts (zip members, streams, pages) read.
     pub parts_read: usize,
-    /// Bytes of text read.
+    /// Characters of content text read, document properties aside (0 for
+    /// an image-only scan).
     pub text_chars: usize,
 }
 

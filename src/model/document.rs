@@ -78,7 +78,15 @@ pub struct Part {
     pub text: String,
 }
 
+/// The location of the one part that holds a document's properties as text.
+pub const PROPERTIES_PART: &str = "document properties";
+
 impl Part {
+    /// Whether this is the properties-as-text part, not document content.
+    pub fn is_properties(&self) -> bool {
+        self.kind == PartKind::Other && self.location == PROPERTIES_PART
+    }
+
     /// "header word/header1.xml", "page 3", "body": the kind, and the location when it adds to it.
     pub fn describe(&self) -> String {
         let kind = self.kind.as_str();
@@ -228,7 +236,18 @@ impl Extracted {
         );
     }
 
+    /// Bytes of text in every part, properties included.
     pub fn text_len(&self) -> usize {
         self.parts.iter().map(|p| p.text.len()).sum()
+    }
+
+    /// Characters of the document's own text, its properties aside: 0 for
+    /// an image-only scan, whatever its Info dictionary says.
+    pub fn content_chars(&self) -> usize {
+        self.parts
+            .iter()
+            .filter(|p| !p.is_properties())
+            .map(|p| p.text.chars().count())
+            .sum()
     }
 }

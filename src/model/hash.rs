@@ -14,6 +14,28 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
     out
 }
 
+/// `bytes` random bytes as hex digits, from the OS's generator; should it
+/// be unreadable, from the time, the process id and an address, which is
+/// still unique enough for a run id.
+pub fn random_hex(bytes: usize) -> String {
+    use std::io::Read;
+    let mut raw = vec![0u8; bytes];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut raw));
+    if read.is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let seed = format!("{nanos} {} {:p}", std::process::id(), &raw);
+        raw = Sha256::digest(seed.as_bytes())[..bytes.min(32)].to_vec();
+    }
+    let mut out = String::with_capacity(bytes * 2);
+    for b in raw {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
 /// A stable id for a document: the first 16 hex digits of SHA-256 of its path.
 pub fn document_id(path: &str) -> String {
     hex_sha256(path.as_bytes())[..16].to_string()

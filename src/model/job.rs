@@ -1,6 +1,9 @@
-//! A file to inspect, as a job source hands it to the workers.
+//! A file to inspect, as a job source hands it to the workers, and a path a
+//! job source passed over.
 
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct FileJob {
@@ -12,6 +15,125 @@ pub struct FileJob {
     pub location_path: String,
     pub fs_path: PathBuf,
     pub size: u64,
+    /// File time and owner, for the reports' evidence columns.
+    pub origin: FileOrigin,
+    /// Where the file lies in the run's scope, for the summary's breakdowns.
+    pub scope: Scope,
+}
+
+impl FileJob {
+    /// A job for a file named on its own (a file PATH, or `explain FILE`).
+    pub fn single(display_path: &str, fs_path: &Path, metadata: &std::fs::Metadata) -> FileJob {
+        let root: Arc<str> = Arc::from(display_path);
+        FileJob {
+            display_path: display_path.to_string(),
+            location_path: location_path(fs_path),
+            fs_path: fs_path.to_path_buf(),
+            size: metadata.len(),
+            origin: FileOrigin::of(metadata, &mut Owners::default()),
+            scope: Scope {
+                folder: Arc::clone(&root),
+                root,
+            },
+        }
+    }
+}
+
+/// The file-system facts an auditor asks for: when the file last changed
+/// and who owns it. Archive members share their archive's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileOrigin {
+    /// Modification time, seconds since the Unix epoch.
+    pub modified: Option<i64>,
+    /// The owner's user name, or the numeric id when it has no name.
+    pub owner: Option<Arc<str>>,
+}
+
+impl FileOrigin {
+    pub fn of(metadata: &std::fs::Metadata, owners: &mut Owners) -> FileOrigin {
+        FileOrigin {
+            modified: modified_secs(metadata),
+            owner: owners.owner_of(metadata),
+        }
+    }
+
+    /// The modification time in ISO 8601 UTC (`2026-12-03T13:05:01Z`).
+    pub fn modified_iso(&self) -> String {
+        self.modified
+            .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_default()
+    }
+}
+
+fn modified_secs(metadata: &std::fs::Metadata) -> Option<i64> {
+    let modified = metadata.modified().ok()?;
+    Some(match modified.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => after.as_secs() as i64,
+        Err(before) => -(before.duration().as_secs() as i64),
+    })
+}
+
+/// User names by id, looked up once each: a share has few owners and many files.
+#[derive(Default)]
+pub struct Owners {
+    names: HashMap<u32, Arc<str>>,
+}
+
+impl Owners {
+    #[cfg(unix)]
+    pub fn owner_of(&mut self, metadata: &std::fs::Metadata) -> Option<Arc<str>> {
+        use std::os::unix::fs::MetadataExt;
+        let uid = metadata.uid();
+        Some(Arc::clone(self.names.entry(uid).or_insert_with(|| {
+            Arc::from(user_name(uid).unwrap_or_else(|| uid.to_string()))
+        })))
+    }
+
+    #[cfg(not(unix))]
+    pub fn owner_of(&mut self, _metadata: &std::fs::Metadata) -> Option<Arc<str>> {
+        None
+    }
+}
+
+/// The name of user `uid` from the system's user database.
+#[cfg(unix)]
+pub fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    // SAFETY: a zeroed passwd is a valid out-parameter; getpwuid_r writes
+    // only into it and into `buf`, whose length it is given.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: on success pw_name points to a NUL-terminated string in `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    Some(name.to_string_lossy().into_owned())
+}
+
+#[cfg(not(unix))]
+pub fn user_name(_uid: u32) -> Option<String> {
+    None
+}
+
+/// Where a file lies in the run's scope: the PATH argument it was found
+/// under and the top-level folder below that PATH (the PATH itself for a
+/// file directly in it), as the reports print paths.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub root: Arc<str>,
+    pub folder: Arc<str>,
+}
+
+/// A path a job source passed over without inspecting it, and why: one row
+/// of `skipped.csv` (`unsupported:<type>`, `symlink`, `permission_denied`,
+/// `not_a_file`, `excluded_by_default`, `io`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip {
+    pub path: String,
+    pub reason: String,
 }
 
 /// The absolute, `/`-separated form of a path for location matching, with
@@ -47,5 +169,22 @@ mod tests {
             relative.starts_with('/') && relative.ends_with("/x/y.pdf"),
             "{relative}"
         );
+    }
+
+    #[test]
+    fn owners_are_named_and_times_are_iso_utc() {
+        let metadata = std::fs::metadata("Cargo.toml").unwrap();
+        let origin = FileOrigin::of(&metadata, &mut Owners::default());
+        let iso = origin.modified_iso();
+        assert_eq!(iso.len(), 20, "{iso}");
+        assert!(iso.ends_with('Z'));
+        #[cfg(unix)]
+        assert!(origin.owner.is_some_and(|o| !o.is_empty()));
+        assert_eq!(user_name(0).as_deref(), Some("root"));
+        let epoch = FileOrigin {
+            modified: Some(0),
+            owner: None,
+        };
+        assert_eq!(epoch.modified_iso(), "1970-01-01T00:00:00Z");
     }
 }

@@ -18,11 +18,13 @@ pub mod verdict;
 
 pub use analysis::{Analysis, ANALYSIS_VERSION};
 pub use detection::{Confidence, Detection};
-pub use document::{Extracted, LabelInfoEntry, Part, PartKind, Property};
+pub use document::{Extracted, LabelInfoEntry, Part, PartKind, Property, PROPERTIES_PART};
 pub use error::{ErrorKind, ExtractError, ExtractResult};
 pub use format::Format;
-pub use job::FileJob;
+pub use job::{FileJob, FileOrigin, Scope, Skip};
 pub use label::{LabelFindings, LabelKind, LabelSource, ReleaseMarking, Tlp, TlpMarking};
 pub use level::{Level, LevelNames};
 pub use record::DocumentRecord;
-pub use verdict::{Judgement, Verdict, VerdictCode};
+pub use verdict::{
+    Judgement, LocationEvidence, ReleaseEvidence, ReleaseStatus, Verdict, VerdictCode,
+};

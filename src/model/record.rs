@@ -4,6 +4,7 @@
 
 use super::analysis::Analysis;
 use super::hash::document_id;
+use super::job::FileOrigin;
 use super::level::{Level, LevelNames};
 use super::verdict::{Judgement, VerdictCode};
 
@@ -16,6 +17,8 @@ pub struct DocumentRecord {
     pub analysis: Analysis,
     pub judgement: Judgement,
     pub levels: LevelNames,
+    /// The file's time and owner (an archive's, for its members).
+    pub origin: FileOrigin,
 }
 
 impl DocumentRecord {
@@ -31,7 +34,13 @@ impl DocumentRecord {
             analysis,
             judgement,
             levels,
+            origin: FileOrigin::default(),
         }
+    }
+
+    pub fn with_origin(mut self, origin: FileOrigin) -> DocumentRecord {
+        self.origin = origin;
+        self
     }
 
     pub fn has(&self, code: VerdictCode) -> bool {

@@ -1,5 +1,6 @@
 //! The SPEC's verdict codes, each with its reason.
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::level::Level;
@@ -79,6 +80,69 @@ pub struct Judgement {
     pub released_to: Vec<String>,
     /// Every code that applies, sorted, or `OK` alone.
     pub verdicts: Vec<Verdict>,
+    /// Each party named in a release marking, with the agreement that
+    /// covers the release or why none does.
+    pub releases: Vec<ReleaseEvidence>,
+    /// The partner exchange location the file lies in, if any.
+    pub location: Option<LocationEvidence>,
+}
+
+/// How a release to one named party stands on the as-of date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseStatus {
+    /// A valid agreement covers the document's level.
+    Covered,
+    /// No agreement with the partner covers the document's level.
+    Exceeds,
+    /// The agreements that would cover it are not valid on the as-of date.
+    Expired,
+    /// The party is not a partner in the policy.
+    UnknownPartner,
+}
+
+impl ReleaseStatus {
+    pub const ALL: [ReleaseStatus; 4] = [
+        ReleaseStatus::Covered,
+        ReleaseStatus::Exceeds,
+        ReleaseStatus::Expired,
+        ReleaseStatus::UnknownPartner,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseStatus::Covered => "covered",
+            ReleaseStatus::Exceeds => "exceeds",
+            ReleaseStatus::Expired => "expired",
+            ReleaseStatus::UnknownPartner => "unknown_partner",
+        }
+    }
+}
+
+/// One party a document is released to, and the agreement judged for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseEvidence {
+    /// The partner's canonical name; `None` for a party that is no partner.
+    pub partner: Option<String>,
+    /// The name as the marking wrote it.
+    pub named: String,
+    pub status: ReleaseStatus,
+    /// The agreement that covers the release, else the one judged (empty
+    /// when the policy gives it no id).
+    pub agreement: Option<String>,
+    /// That agreement's highest level and validity.
+    pub max_level: Option<Level>,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_until: Option<NaiveDate>,
+}
+
+/// A partner exchange location that contains the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationEvidence {
+    /// Position among the policy's `[[locations]]`.
+    pub index: usize,
+    pub pattern: String,
+    pub partner: String,
 }
 
 impl Judgement {

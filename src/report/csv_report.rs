@@ -35,7 +35,9 @@ impl RecordSink for CsvSink {
     }
 }
 
-pub const HEADER: [&str; 13] = [
+/// SPEC's columns, then the evidence columns of 0.4.0 (appended, so that
+/// scripts reading columns by position keep working).
+pub const HEADER: [&str; 17] = [
     "path",
     "format",
     "size",
@@ -49,10 +51,14 @@ pub const HEADER: [&str; 13] = [
     "verdicts",
     "reasons",
     "error",
+    "modified",
+    "owner",
+    "text_chars",
+    "doc_id",
 ];
 
 /// The cells of one row, formula-injection safe.
-pub fn row(r: &DocumentRecord) -> [String; 13] {
+pub fn row(r: &DocumentRecord) -> [String; 17] {
     let a = &r.analysis;
     let j = &r.judgement;
     let sources: Vec<String> = a
@@ -94,6 +100,10 @@ pub fn row(r: &DocumentRecord) -> [String; 13] {
             .as_ref()
             .map(|e| e.kind.as_str().to_string())
             .unwrap_or_default(),
+        r.origin.modified_iso(),
+        r.origin.owner.as_deref().unwrap_or_default().to_string(),
+        a.text_chars.to_string(),
+        r.id.clone(),
     ]
     .map(|cell| defuse(&cell))
 }

@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::{RecordSink, Summary};
 use crate::model::{
-    Confidence, Detection, DocumentRecord, LabelKind, LabelSource, ReleaseMarking, TlpMarking,
-    Verdict,
+    Confidence, Detection, DocumentRecord, LabelKind, LabelSource, LocationEvidence,
+    ReleaseEvidence, ReleaseMarking, ReleaseStatus, TlpMarking, Verdict,
 };
 
 /// Writes `findings.jsonl`, one line per record.
@@ -102,6 +102,58 @@ fn detection_line<'a>(r: &'a DocumentRecord, d: &'a Detection) -> DetectionLine<
     }
 }
 
+/// One named party of a release and the agreement judged for it.
+#[derive(Serialize)]
+struct ReleaseCheckLine<'a> {
+    partner: Option<&'a str>,
+    named: &'a str,
+    status: ReleaseStatus,
+    agreement: Option<&'a str>,
+    max_level: Option<&'a str>,
+    valid_from: Option<String>,
+    valid_until: Option<String>,
+}
+
+/// A record's release checks, serialised one by one.
+struct ReleaseCheckLines<'a>(&'a DocumentRecord);
+
+impl Serialize for ReleaseCheckLines<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        s.collect_seq(
+            r.judgement
+                .releases
+                .iter()
+                .map(|e| release_check_line(r, e)),
+        )
+    }
+}
+
+fn release_check_line<'a>(r: &'a DocumentRecord, e: &'a ReleaseEvidence) -> ReleaseCheckLine<'a> {
+    ReleaseCheckLine {
+        partner: e.partner.as_deref(),
+        named: &e.named,
+        status: e.status,
+        agreement: e.agreement.as_deref(),
+        max_level: e.max_level.map(|l| r.level_name(l)),
+        valid_from: e.valid_from.map(|d| d.to_string()),
+        valid_until: e.valid_until.map(|d| d.to_string()),
+    }
+}
+
+#[derive(Serialize)]
+struct LocationLine<'a> {
+    path: &'a str,
+    partner: &'a str,
+}
+
+fn location_line(l: &LocationEvidence) -> LocationLine<'_> {
+    LocationLine {
+        path: &l.pattern,
+        partner: &l.partner,
+    }
+}
+
 #[derive(Serialize)]
 struct Line<'a> {
     id: &'a str,
@@ -123,6 +175,11 @@ struct Line<'a> {
     tlp_markings: &'a [TlpMarking],
     parts_read: usize,
     text_chars: usize,
+    modified: Option<String>,
+    owner: Option<&'a str>,
+    doc_id: &'a str,
+    release_checks: ReleaseCheckLines<'a>,
+    exchange_location: Option<LocationLine<'a>>,
 }
 
 pub fn write_line(out: &mut impl Write, r: &DocumentRecord) -> std::io::Result<()> {
@@ -148,6 +205,11 @@ pub fn write_line(out: &mut impl Write, r: &DocumentRecord) -> std::io::Result<(
         tlp_markings: &a.labels.tlp,
         parts_read: a.parts_read,
         text_chars: a.text_chars,
+        modified: r.origin.modified.map(|_| r.origin.modified_iso()),
+        owner: r.origin.owner.as_deref(),
+        doc_id: &r.id,
+        release_checks: ReleaseCheckLines(r),
+        exchange_location: j.location.as_ref().map(location_line),
     };
     serde_json::to_writer(&mut *out, &line)?;
     out.write_all(b"\n")

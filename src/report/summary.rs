@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::RecordSink;
-use crate::model::{DocumentRecord, VerdictCode};
+use crate::model::{DocumentRecord, ReleaseStatus, Scope, VerdictCode};
 
 /// Writes `summary.json` when the run ends; the driver keeps the counts.
 pub struct SummarySink {
@@ -37,41 +37,125 @@ impl RecordSink for SummarySink {
     }
 }
 
+/// Counts per verdict code.
+pub type VerdictCounts = BTreeMap<String, u64>;
+
+/// Every option in effect, so that a run can be reproduced and its scope
+/// read from the summary alone.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct RunOptions {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub max_file_size: u64,
+    pub file_timeout_seconds: f64,
+    pub jobs: usize,
+    pub show_values: bool,
+    pub fail_on: Vec<String>,
+    pub out: String,
+}
+
+/// A PATH that could not be walked at all, or one walked under another.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct PathNote {
+    pub path: String,
+    /// `not_found`, `permission_denied`, `io`; or `covered_by`.
+    pub reason: String,
+    /// The PATH that covers this one, for overlapping PATHs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub covered_by: Option<String>,
+}
+
+/// A partner exchange location and the files that lie in it.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct LocationCount {
+    pub path: String,
+    pub partner: String,
+    pub files: u64,
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
     pub tool: &'static str,
     pub version: &'static str,
+    /// Unique per run: ties the reports of one run together.
+    pub run_id: String,
     pub as_of: String,
+    /// The policy file as given (`built-in` for the default policy).
     pub policy: String,
+    pub policy_name: Option<String>,
+    pub policy_version: Option<String>,
     pub policy_sha256: String,
+    /// SHA-256 of the built-in detector definitions.
+    pub detectors_sha256: String,
+    /// The PATHs as given.
     pub paths: Vec<String>,
+    /// The PATHs walked, as given and resolved (absolute, links resolved).
+    pub paths_walked: Vec<String>,
+    pub paths_resolved: Vec<String>,
+    /// PATHs not walked: missing, unreadable, or inside another PATH.
+    pub paths_not_walked: Vec<PathNote>,
+    pub options: RunOptions,
+    /// Whether the reports carry matched values unmasked (--show-values).
+    pub show_values: bool,
+    pub host: String,
+    pub user: String,
     pub started_at: String,
+    pub finished_at: String,
+    /// False when a PATH could not be walked: the run covers less than asked.
+    pub complete: bool,
     pub duration_seconds: f64,
     pub files_scanned: u64,
     pub documents: u64,
     pub bytes_scanned: u64,
     pub files_per_second: f64,
     pub megabytes_per_second: f64,
-    pub verdicts: BTreeMap<String, u64>,
+    pub verdicts: VerdictCounts,
     pub formats: BTreeMap<String, u64>,
     pub levels: BTreeMap<String, u64>,
     pub suggested_levels: BTreeMap<String, u64>,
     pub detectors: BTreeMap<String, u64>,
     pub errors: BTreeMap<String, u64>,
+    /// Documents from which no text could be read (no suggested level).
+    pub documents_without_text: u64,
+    /// Paths listed in skipped.csv, and their count per reason.
     pub files_skipped: u64,
     pub skipped: BTreeMap<String, u64>,
+    /// Files left out by --include/--exclude: counted, not listed.
+    pub files_filtered_out: u64,
     pub documents_failing: u64,
     pub fail_on: Vec<String>,
+    /// Verdict counts per PATH walked.
+    pub by_path: BTreeMap<String, VerdictCounts>,
+    /// Verdict counts per top-level folder below each PATH (files directly
+    /// in a PATH count under the PATH).
+    pub by_folder: BTreeMap<String, VerdictCounts>,
+    /// Per partner, the named releases by status (covered, exceeds,
+    /// expired); parties that are no partner count under `UNKNOWN_PARTNERS`.
+    pub releases: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Each exchange location of the policy and the files it matched.
+    pub locations: Vec<LocationCount>,
+    /// What a reader must not miss: empty PATHs, locations that matched
+    /// nothing, PATHs not walked.
+    pub warnings: Vec<String>,
 }
 
+/// The key under which releases to parties that are no partner are
+/// counted: their names come from documents and are not keys of ours.
+pub const UNKNOWN_PARTNERS: &str = "(not a partner)";
+
 impl Summary {
-    pub fn count(&mut self, r: &DocumentRecord) {
+    /// Counts one document found under `scope`.
+    pub fn count(&mut self, r: &DocumentRecord, scope: Option<&Scope>) {
         self.documents += 1;
         for v in &r.judgement.verdicts {
             *self
                 .verdicts
                 .entry(v.code.as_str().to_string())
                 .or_default() += 1;
+        }
+        if let Some(scope) = scope {
+            count_verdicts(&mut self.by_path, &scope.root, r);
+            count_verdicts(&mut self.by_folder, &scope.folder, r);
         }
         *self.formats.entry(r.format().to_string()).or_default() += 1;
         *self
@@ -91,6 +175,27 @@ impl Summary {
         }
         if let Some(e) = &r.analysis.error {
             *self.errors.entry(e.kind.as_str().to_string()).or_default() += 1;
+        } else if r.analysis.text_chars == 0 {
+            self.documents_without_text += 1;
+        }
+        self.count_releases(r);
+        if let Some(location) = &r.judgement.location {
+            if let Some(count) = self.locations.get_mut(location.index) {
+                count.files += 1;
+            }
+        }
+    }
+
+    fn count_releases(&mut self, r: &DocumentRecord) {
+        for release in &r.judgement.releases {
+            let partner = release.partner.as_deref().unwrap_or(UNKNOWN_PARTNERS);
+            let by_status = match self.releases.get_mut(partner) {
+                Some(counts) => counts,
+                None => self.releases.entry(partner.to_string()).or_default(),
+            };
+            *by_status
+                .entry(release.status.as_str().to_string())
+                .or_default() += 1;
         }
     }
 
@@ -99,10 +204,59 @@ impl Summary {
         *self.skipped.entry(reason.to_string()).or_default() += 1;
     }
 
-    /// Makes sure every verdict code appears, so that scripts can read any count.
-    pub fn fill_zero_counts(&mut self) {
+    /// Makes sure every verdict code appears, so that scripts can read any
+    /// count, and adds the warnings only the totals can tell.
+    pub fn close_counts(&mut self) {
         for code in VerdictCode::ALL {
             self.verdicts.entry(code.as_str().to_string()).or_default();
+        }
+        for (partner, counts) in self.releases.iter_mut() {
+            if partner == UNKNOWN_PARTNERS {
+                continue;
+            }
+            for status in ReleaseStatus::ALL {
+                if status != ReleaseStatus::UnknownPartner {
+                    counts.entry(status.as_str().to_string()).or_default();
+                }
+            }
+        }
+        let empty: Vec<String> = self
+            .paths_walked
+            .iter()
+            .filter(|p| !self.by_path.contains_key(p.as_str()))
+            .cloned()
+            .collect();
+        for path in empty {
+            self.warnings.push(format!(
+                "no documents found under {path} (an empty folder, or a share that failed to mount?)"
+            ));
+        }
+        let unmatched: Vec<String> = self
+            .locations
+            .iter()
+            .filter(|l| l.files == 0)
+            .map(|l| {
+                format!(
+                    "exchange location {} ({}) matched no file",
+                    l.path, l.partner
+                )
+            })
+            .collect();
+        self.warnings.extend(unmatched);
+    }
+}
+
+fn count_verdicts(counts: &mut BTreeMap<String, VerdictCounts>, key: &str, r: &DocumentRecord) {
+    let by_code = match counts.get_mut(key) {
+        Some(by_code) => by_code,
+        None => counts.entry(key.to_string()).or_default(),
+    };
+    for v in &r.judgement.verdicts {
+        match by_code.get_mut(v.code.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                by_code.insert(v.code.as_str().to_string(), 1);
+            }
         }
     }
 }

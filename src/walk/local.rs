@@ -1,13 +1,25 @@
 //! Walking the PATH arguments: every regular file, in a deterministic
-//! order, never following links, filtered by --include/--exclude.
+//! order, never following links, filtered by --include/--exclude. Every
+//! path passed over is handed on as a skip with its reason, so that the
+//! reports account for the whole tree.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use super::{WalkItem, WalkSkip};
-use crate::model::job::location_path;
-use crate::model::FileJob;
+use super::WalkItem;
+use crate::model::job::{location_path, Owners};
+use crate::model::{FileJob, FileOrigin, Scope, Skip};
+
+/// Files no user made and no scan needs: Office lock files, Windows and
+/// macOS folder caches. Skipped as `excluded_by_default` and counted.
+pub fn excluded_by_default(name: &str) -> bool {
+    name.starts_with("~$")
+        || name.eq_ignore_ascii_case("thumbs.db")
+        || name.eq_ignore_ascii_case("desktop.ini")
+        || name == ".DS_Store"
+}
 
 /// --include/--exclude globs. A glob without `/` also matches a file's name.
 pub struct Filter {
@@ -71,12 +83,19 @@ pub struct Walk {
     roots: std::vec::IntoIter<PathBuf>,
     filter: Filter,
     current: Option<Tree>,
+    owners: Owners,
+    /// Files left out by --include/--exclude: counted, not listed.
+    filtered_out: u64,
 }
 
 /// The walk below one PATH argument.
 struct Tree {
     root: PathBuf,
     root_display: String,
+    /// The PATH as the reports print it, shared by its files' scopes.
+    root_scope: Arc<str>,
+    /// The top-level folder below the PATH the walk is in.
+    folder: Arc<str>,
     /// The root's absolute form, for exchange locations.
     root_location: String,
     entries: walkdir::IntoIter,
@@ -88,30 +107,37 @@ impl Walk {
             roots: roots.into_iter(),
             filter,
             current: None,
+            owners: Owners::default(),
+            filtered_out: 0,
         }
+    }
+
+    /// Files --include/--exclude left out so far.
+    pub fn filtered_out(&self) -> u64 {
+        self.filtered_out
     }
 
     /// Starts the next PATH argument; a PATH that is a file is the item itself.
     fn start(&mut self, root: PathBuf) -> Option<WalkItem> {
         let root_display = root.to_string_lossy().to_string();
-        if let Ok(m) = std::fs::symlink_metadata(&root) {
+        if let Ok(m) = std::fs::metadata(&root) {
             if m.is_file() {
-                return Some(WalkItem::File(FileJob {
-                    display_path: root_display,
-                    location_path: location_path(&root),
-                    size: m.len(),
-                    fs_path: root,
-                }));
+                let mut job = FileJob::single(&root_display, &root, &m);
+                job.origin = FileOrigin::of(&m, &mut self.owners);
+                return Some(WalkItem::File(job));
             }
         }
         let entries = walkdir::WalkDir::new(&root)
             .follow_links(false)
             .sort_by_file_name()
             .into_iter();
+        let root_scope: Arc<str> = Arc::from(root_display.as_str());
         self.current = Some(Tree {
             root_location: location_path(&root),
             root,
             root_display,
+            folder: Arc::clone(&root_scope),
+            root_scope,
             entries,
         });
         None
@@ -134,74 +160,111 @@ impl Iterator for Walk {
                 self.current = None;
                 continue;
             };
-            if let Some(item) = tree.item(entry, &self.filter) {
-                return Some(item);
+            match tree.item(entry, &self.filter, &mut self.owners) {
+                Found::Item(item) => return Some(item),
+                Found::FilteredOut => self.filtered_out += 1,
+                Found::Nothing => {}
             }
         }
     }
 }
 
+/// What one walk entry amounts to.
+enum Found {
+    Item(WalkItem),
+    /// A file --include/--exclude left out.
+    FilteredOut,
+    /// A folder.
+    Nothing,
+}
+
 impl Tree {
-    /// What one walkdir entry is for the scan; `None` for directories and
-    /// filtered-out files.
+    /// What one walkdir entry is for the scan.
     fn item(
         &mut self,
         entry: walkdir::Result<walkdir::DirEntry>,
         filter: &Filter,
-    ) -> Option<WalkItem> {
+        owners: &mut Owners,
+    ) -> Found {
         let entry = match entry {
             Ok(e) => e,
-            Err(err) => {
-                let path = err
-                    .path()
-                    .map(|p| p.to_string_lossy().to_string())
-                    .unwrap_or_else(|| self.root_display.clone());
-                let reason = match err.io_error().map(|e| e.kind()) {
-                    Some(std::io::ErrorKind::PermissionDenied) => "permission_denied",
-                    _ => "io",
-                };
-                return Some(WalkItem::Skip(WalkSkip {
-                    path,
-                    reason: reason.to_string(),
-                }));
-            }
+            Err(err) => return Found::Item(WalkItem::Skip(self.walk_error(&err))),
         };
         let ft = entry.file_type();
-        if ft.is_dir() {
-            if entry.depth() > 0 && filter.skips_dir(entry.path()) {
-                self.entries.skip_current_dir();
-            }
-            return None;
-        }
         let relative = entry
             .path()
             .strip_prefix(&self.root)
             .unwrap_or(entry.path())
             .to_string_lossy()
             .replace('\\', "/");
+        if ft.is_dir() {
+            if entry.depth() > 0 && filter.skips_dir(entry.path()) {
+                self.entries.skip_current_dir();
+            }
+            if entry.depth() == 1 {
+                self.folder = Arc::from(join_display(&self.root_display, &relative));
+            }
+            return Found::Nothing;
+        }
+        if entry.depth() == 1 {
+            self.folder = Arc::clone(&self.root_scope);
+        }
         if !filter.wants(&relative) {
-            return None;
+            return Found::FilteredOut;
         }
         let display = join_display(&self.root_display, &relative);
-        Some(if ft.is_symlink() {
-            WalkItem::Skip(WalkSkip {
-                path: display,
-                reason: "symlink".to_string(),
-            })
-        } else if !ft.is_file() {
-            WalkItem::Skip(WalkSkip {
-                path: display,
-                reason: "not a regular file".to_string(),
-            })
-        } else {
-            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            WalkItem::File(FileJob {
-                display_path: display,
-                location_path: join_display(&self.root_location, &relative),
-                fs_path: entry.into_path(),
-                size,
-            })
-        })
+        let skip = |reason: &str| {
+            Found::Item(WalkItem::Skip(Skip {
+                path: display.clone(),
+                reason: reason.to_string(),
+            }))
+        };
+        if ft.is_symlink() {
+            return skip("symlink");
+        }
+        if !ft.is_file() {
+            return skip("not_a_file");
+        }
+        if excluded_by_default(&entry.file_name().to_string_lossy()) {
+            return skip("excluded_by_default");
+        }
+        let metadata = match entry.metadata() {
+            Ok(m) => m,
+            Err(err) => return skip(io_reason(err.io_error())),
+        };
+        Found::Item(WalkItem::File(FileJob {
+            location_path: join_display(&self.root_location, &relative),
+            display_path: display,
+            size: metadata.len(),
+            origin: FileOrigin::of(&metadata, owners),
+            scope: Scope {
+                root: Arc::clone(&self.root_scope),
+                folder: Arc::clone(&self.folder),
+            },
+            fs_path: entry.into_path(),
+        }))
+    }
+
+    /// A folder the walk could not read (or an entry it could not stat).
+    fn walk_error(&self, err: &walkdir::Error) -> Skip {
+        let path = match err.path().and_then(|p| p.strip_prefix(&self.root).ok()) {
+            Some(relative) if !relative.as_os_str().is_empty() => join_display(
+                &self.root_display,
+                &relative.to_string_lossy().replace('\\', "/"),
+            ),
+            _ => self.root_display.clone(),
+        };
+        Skip {
+            path,
+            reason: io_reason(err.io_error()).to_string(),
+        }
+    }
+}
+
+fn io_reason(err: Option<&std::io::Error>) -> &'static str {
+    match err.map(|e| e.kind()) {
+        Some(std::io::ErrorKind::PermissionDenied) => "permission_denied",
+        _ => "io",
     }
 }
 

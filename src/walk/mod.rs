@@ -3,24 +3,18 @@
 //! queue of work units leased from a database would be another.
 
 pub mod local;
+pub mod roots;
 
 pub use local::{Filter, Walk};
+pub use roots::{plan_roots, RootPlan};
 
-use crate::model::FileJob;
-
-/// Something a job source passed over without inspecting it, and why
-/// (`symlink`, `permission_denied`, `not a regular file`, `io`).
-#[derive(Debug, Clone)]
-pub struct WalkSkip {
-    pub path: String,
-    pub reason: String,
-}
+use crate::model::{FileJob, Skip};
 
 /// One item from a job source.
 #[derive(Debug)]
 pub enum WalkItem {
     File(FileJob),
-    Skip(WalkSkip),
+    Skip(Skip),
 }
 
 /// Hands out files to inspect, in a deterministic order. Called by one
@@ -29,10 +23,25 @@ pub enum WalkItem {
 pub trait JobSource: Send {
     /// The next file or skip; `None` when the source is exhausted.
     fn next_item(&mut self) -> Option<WalkItem>;
+
+    /// Files left out on purpose (--include/--exclude): counted, not listed.
+    fn filtered_out(&self) -> u64 {
+        0
+    }
 }
 
-/// Any iterator of items is a job source (tests feed fixed lists).
-impl<I: Iterator<Item = WalkItem> + Send> JobSource for I {
+impl JobSource for Walk {
+    fn next_item(&mut self) -> Option<WalkItem> {
+        self.next()
+    }
+
+    fn filtered_out(&self) -> u64 {
+        Walk::filtered_out(self)
+    }
+}
+
+/// A fixed list of items is a job source (tests feed them).
+impl JobSource for std::vec::IntoIter<WalkItem> {
     fn next_item(&mut self) -> Option<WalkItem> {
         self.next()
     }

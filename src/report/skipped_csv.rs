@@ -1,0 +1,44 @@
+//! `skipped.csv`: every path under the PATHs that was not inspected, and
+//! why, so that an auditor sees the scan's coverage and not just a count.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use super::csv_report::defuse;
+use super::{RecordSink, Summary};
+use crate::model::{DocumentRecord, Skip};
+
+pub const HEADER: [&str; 2] = ["path", "reason"];
+
+/// Writes `skipped.csv` with the same conventions as `findings.csv`
+/// (UTF-8 with a byte-order mark, formula-safe cells).
+pub struct SkippedCsvSink {
+    csv: csv::Writer<BufWriter<File>>,
+}
+
+impl SkippedCsvSink {
+    pub fn create(path: &Path) -> std::io::Result<SkippedCsvSink> {
+        let mut file = super::create_buffered(path)?;
+        file.write_all("\u{feff}".as_bytes())?;
+        let mut csv = csv::WriterBuilder::new().from_writer(file);
+        csv.write_record(HEADER)?;
+        Ok(SkippedCsvSink { csv })
+    }
+}
+
+impl RecordSink for SkippedCsvSink {
+    fn record(&mut self, _record: &DocumentRecord) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn skipped(&mut self, skip: &Skip) -> std::io::Result<()> {
+        self.csv
+            .write_record([defuse(&skip.path), defuse(&skip.reason)])?;
+        Ok(())
+    }
+
+    fn finish(&mut self, _summary: &Summary) -> std::io::Result<()> {
+        self.csv.flush()
+    }
+}
