@@ -138,9 +138,13 @@ impl ReportSet {
                 .chain([MANIFEST_FILE.to_string()])
                 .collect(),
         };
-        write_journal(&self.dir, &journal)?;
-        // Committed: from here on, an error leaves a journal to roll forward.
+        let draft = write_journal_draft(&self.dir, &journal)?;
+        // The rename below is the commit point. From here on the staged
+        // files must stay whatever happens: once the journal exists, a
+        // roll forward needs them (the previous set's extra files go).
         self.committed = true;
+        std::fs::rename(&draft, self.dir.join(JOURNAL_FILE))?;
+        fs_safe::sync_dir(&self.dir)?;
         roll_forward(&self.dir, &journal)?;
         Ok(manifest)
     }
@@ -150,6 +154,7 @@ impl Drop for ReportSet {
     fn drop(&mut self) {
         if !self.committed {
             let _ = fs_safe::remove_any(&self.staging);
+            let _ = fs_safe::remove_any(&self.dir.join(JOURNAL_DRAFT));
         }
     }
 }
@@ -209,16 +214,15 @@ fn make_owner_only(staging: &Path, manifest: &Manifest) -> io::Result<()> {
     Ok(())
 }
 
-/// Step 3: the journal appears under its name in one rename, complete.
-fn write_journal(dir: &Path, journal: &Journal) -> io::Result<()> {
+/// Step 3, first half: the journal, durable under a draft name, so that it
+/// appears under its own name only complete (in one rename).
+fn write_journal_draft(dir: &Path, journal: &Journal) -> io::Result<PathBuf> {
     let draft = dir.join(JOURNAL_DRAFT);
     fs_safe::remove_any(&draft)?;
     let mut file = fs_safe::create_new(&draft)?;
     file.write_all(&serde_json::to_vec(journal)?)?;
     file.sync_all()?;
-    drop(file);
-    std::fs::rename(&draft, dir.join(JOURNAL_FILE))?;
-    fs_safe::sync_dir(dir)
+    Ok(draft)
 }
 
 fn read_journal(path: &Path) -> io::Result<Journal> {
@@ -341,7 +345,8 @@ mod tests {
             remove: files_to_remove(d, &manifest),
             move_in: vec!["a.csv".into(), "c.csv".into(), MANIFEST_FILE.into()],
         };
-        write_journal(d, &journal).unwrap();
+        let draft = write_journal_draft(d, &journal).unwrap();
+        std::fs::rename(draft, d.join(JOURNAL_FILE)).unwrap();
         std::fs::rename(set.staging.join("a.csv"), d.join("a.csv")).unwrap();
         killed(set);
         let lock = DirLock::exclusive(d).unwrap();
