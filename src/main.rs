@@ -14,15 +14,23 @@ use labelscan::detect::DetectorSet;
 use labelscan::model::VerdictCode;
 use labelscan::pipeline::Context;
 use labelscan::policy::Policy;
-use labelscan::report;
+use labelscan::report::lock::{DirLock, LockError};
+use labelscan::report::set::Recovery;
 use labelscan::report::summary::RunOptions;
-use labelscan::report::Summary;
+use labelscan::report::{self, Manifest, ReportSet, SetError, Summary, MANIFEST_FILE};
 use labelscan::scan::{self, ScanOptions};
 use labelscan::walk::{plan_roots, Filter, Walk};
 
 const EXIT_FAIL_ON: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_PATH: u8 = 3;
+/// `verify` found a report that does not match its manifest.
+const EXIT_MISMATCH: u8 = 4;
+/// The reports could not be written (full disk, no permission, a link in
+/// the way); the report folder keeps its previous set.
+const EXIT_REPORTS: u8 = 5;
+/// Another labelscan holds the report folder's lock; nothing was done.
+const EXIT_BUSY: u8 = 6;
 
 #[derive(Parser)]
 #[command(
@@ -37,10 +45,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Scan files and folders and write findings.csv, findings.jsonl and summary.json.
+    /// Scan files and folders and write findings.csv, findings.jsonl, summary.json and manifest.json.
     Scan(ScanArgs),
     /// Explain what labelscan sees in one file and why it gets its verdicts.
     Explain(ExplainArgs),
+    /// Check a report folder's files against its manifest.json.
+    Verify {
+        /// The report folder (a scan's --out).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Work with policy files.
     Policy {
         #[command(subcommand)]
@@ -129,6 +143,7 @@ fn parse_code(s: &str) -> Result<VerdictCode, String> {
 
 fn main() -> ExitCode {
     scan::install_panic_hook();
+    ignore_file_size_signal();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => run_scan(args),
@@ -136,6 +151,7 @@ fn main() -> ExitCode {
         Command::Policy {
             command: PolicyCommand::Check { file },
         } => run_policy_check(&file),
+        Command::Verify { dir } => run_verify(&dir),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -143,6 +159,17 @@ fn main() -> ExitCode {
             eprintln!("labelscan: {:#}", failure.error);
             ExitCode::from(failure.code)
         }
+    }
+}
+
+/// A file-size limit (`ulimit -f`) would kill the process with SIGXFSZ in
+/// the middle of a report; ignored, the write fails with EFBIG and the run
+/// ends as on a full disk: a clear error, the previous reports kept.
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    // SAFETY: installs the predefined SIG_IGN disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }
 
@@ -191,13 +218,9 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
     };
     let ctx = load(&args.common, limits)?;
     let plan = plan_roots(&args.paths);
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create the report folder {}", args.out.display()))
-        .map_err(|e| Failure {
-            code: EXIT_PATH,
-            error: e,
-        })?;
-    let skip_dirs = report_dir_inside(&args.out, &plan.roots, args.quiet);
+    let report_set = ReportSet::begin(&args.out, args.common.show_values)
+        .map_err(|e| set_failure(&args.out, e))?;
+    let skip_dirs = report_dir_inside(&args.out, report_set.staging_dir(), &plan.roots, args.quiet);
     let filter = Filter::new(&args.include, &args.exclude, skip_dirs).map_err(usage)?;
     let jobs = args
         .jobs
@@ -234,14 +257,17 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         }
     }
     let paths_unreadable = !plan.unreadable.is_empty();
-    let result = report::file_sinks(&args.out)
+    // On an error the set is dropped uncommitted: its staging folder is
+    // removed and the folder keeps the previous reports.
+    let result = report::file_sinks(&report_set)
         .and_then(|sinks| {
             let source = Box::new(Walk::new(plan.roots, filter));
             scan::run(source, std::sync::Arc::new(ctx), sinks, summary, opts)
         })
+        .and_then(|result| report_set.commit().map(|_| result))
         .with_context(|| format!("writing reports to {}", args.out.display()))
         .map_err(|e| Failure {
-            code: EXIT_PATH,
+            code: EXIT_REPORTS,
             error: e,
         })?;
     if !args.quiet {
@@ -290,10 +316,27 @@ fn print_closing(s: &Summary, out: &Path) {
     }
 }
 
+/// Why the report folder could not be taken: another labelscan holds it
+/// (exit 6), or it cannot be written (exit 5).
+fn set_failure(dir: &Path, e: SetError) -> Failure {
+    match e {
+        SetError::Busy(busy) => Failure {
+            code: EXIT_BUSY,
+            error: busy.into(),
+        },
+        SetError::Io(io) => Failure {
+            code: EXIT_REPORTS,
+            error: anyhow::Error::new(io).context(format!("writing reports to {}", dir.display())),
+        },
+    }
+}
+
 /// The report folder, if it lies inside a scanned folder: it is never scanned,
 /// and the user is told that reports are written inside the scanned tree.
-fn report_dir_inside(out: &Path, paths: &[PathBuf], quiet: bool) -> Vec<PathBuf> {
-    let Ok(out) = out.canonicalize() else {
+/// Its staging folder is skipped even when the report folder is a PATH
+/// itself, so that a scan never reads its own reports in the making.
+fn report_dir_inside(out: &Path, staging: &Path, paths: &[PathBuf], quiet: bool) -> Vec<PathBuf> {
+    let (Ok(out), Ok(staging)) = (out.canonicalize(), staging.canonicalize()) else {
         return Vec::new();
     };
     let inside = paths
@@ -307,7 +350,7 @@ fn report_dir_inside(out: &Path, paths: &[PathBuf], quiet: bool) -> Vec<PathBuf>
         );
     }
     if inside {
-        vec![out]
+        vec![out, staging]
     } else {
         Vec::new()
     }
@@ -336,6 +379,110 @@ fn run_explain(args: ExplainArgs) -> Result<u8, Failure> {
         }
     }
     Ok(code)
+}
+
+/// `labelscan verify DIR`: under the folder's lock, completes or discards
+/// what an interrupted run left, then checks every file in manifest.json.
+fn run_verify(dir: &Path) -> Result<u8, Failure> {
+    if !dir.is_dir() {
+        return Err(usage(anyhow::anyhow!(
+            "{}: no such report folder",
+            dir.display()
+        )));
+    }
+    // A folder without a manifest or a pending commit has no report set to
+    // verify: say so without leaving a lock file in it.
+    let pending = dir.join(report::set::JOURNAL_FILE);
+    if !dir.join(MANIFEST_FILE).exists() && std::fs::symlink_metadata(pending).is_err() {
+        return Err(no_manifest(dir));
+    }
+    let lock = take_lock_to_verify(dir)?;
+    let recovery = report::set::recover(dir, &lock).map_err(|e| Failure {
+        code: EXIT_REPORTS,
+        error: anyhow::Error::new(e).context(format!(
+            "completing an interrupted commit in {}",
+            dir.display()
+        )),
+    })?;
+    match recovery {
+        Recovery::Clean => {}
+        Recovery::Completed => eprintln!(
+            "labelscan: note: completed the interrupted commit of a run in {}",
+            dir.display()
+        ),
+        Recovery::Discarded => eprintln!(
+            "labelscan: note: removed the unfinished reports of an interrupted run in {}",
+            dir.display()
+        ),
+        Recovery::Pending => {
+            return Err(Failure {
+                code: EXIT_MISMATCH,
+                error: anyhow::anyhow!(
+                    "{}: a run was interrupted while committing its reports; run labelscan verify with write access to the folder to complete it",
+                    dir.display()
+                ),
+            })
+        }
+    }
+    let manifest = match Manifest::read(dir) {
+        Ok(Some(manifest)) => manifest,
+        Ok(None) => return Err(no_manifest(dir)),
+        Err(e) => {
+            return Err(Failure {
+                code: EXIT_MISMATCH,
+                error: e.into(),
+            })
+        }
+    };
+    let checks = report::manifest::check(dir, &manifest, &report::report_names());
+    for check in &checks {
+        println!("{check}");
+    }
+    let bad = checks.iter().filter(|c| !c.is_ok()).count();
+    if bad == 0 {
+        println!(
+            "{}: all {} report files match {MANIFEST_FILE}",
+            dir.display(),
+            manifest.files.len()
+        );
+        Ok(0)
+    } else {
+        println!(
+            "{}: {bad} report file(s) do not match {MANIFEST_FILE}",
+            dir.display()
+        );
+        Ok(EXIT_MISMATCH)
+    }
+}
+
+fn no_manifest(dir: &Path) -> Failure {
+    usage(anyhow::anyhow!(
+        "{}: no {MANIFEST_FILE}: not a labelscan report folder, or written before reports had manifests",
+        dir.display()
+    ))
+}
+
+/// The lock for `verify`: exclusive, so that it may repair; shared and
+/// look-only when the folder is not writable to us.
+fn take_lock_to_verify(dir: &Path) -> Result<DirLock, Failure> {
+    let busy = |e: LockError| Failure {
+        code: match e {
+            LockError::Busy { .. } => EXIT_BUSY,
+            LockError::Io(_) => EXIT_REPORTS,
+        },
+        error: e.into(),
+    };
+    match DirLock::exclusive(dir) {
+        Err(LockError::Io(e))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            DirLock::shared_read_only(dir).map_err(busy)
+        }
+        other => other.map_err(busy),
+    }
 }
 
 fn run_policy_check(file: &Path) -> Result<u8, Failure> {

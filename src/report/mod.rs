@@ -1,7 +1,11 @@
 //! Record sinks: every report is one [`RecordSink`] that receives each
 //! finished document record in walk order and, at the end, the run's
 //! summary. A new output format is one new sink file plus one line in
-//! [`file_sinks`].
+//! [`REPORT_FILES`].
+//!
+//! Sinks write into a [`ReportSet`]'s staging folder and the set commits
+//! them together with `manifest.json` when the run has finished (see
+//! [`set`]), so the report folder never holds a mix of two runs.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -10,10 +14,16 @@ use std::path::Path;
 use crate::model::{DocumentRecord, Skip};
 
 pub mod csv_report;
+mod fs_safe;
 pub mod jsonl;
+pub mod lock;
+pub mod manifest;
+pub mod set;
 pub mod skipped_csv;
 pub mod summary;
 
+pub use manifest::{Manifest, MANIFEST_FILE};
+pub use set::{ReportSet, SetError};
 pub use summary::Summary;
 
 pub const CSV_FILE: &str = "findings.csv";
@@ -33,20 +43,56 @@ pub trait RecordSink: Send {
     fn finish(&mut self, summary: &Summary) -> std::io::Result<()>;
 }
 
-/// The report files of a scan in `dir`.
-pub fn file_sinks(dir: &Path) -> std::io::Result<Vec<Box<dyn RecordSink>>> {
-    std::fs::create_dir_all(dir)?;
-    Ok(vec![
-        Box::new(csv_report::CsvSink::create(&dir.join(CSV_FILE))?),
-        Box::new(jsonl::JsonlSink::create(&dir.join(JSONL_FILE))?),
-        Box::new(skipped_csv::SkippedCsvSink::create(
-            &dir.join(SKIPPED_FILE),
-        )?),
-        Box::new(summary::SummarySink::new(&dir.join(SUMMARY_FILE))),
-    ])
+/// One report file of a scan: its name and how to open its sink at a path.
+pub struct ReportFile {
+    pub name: &'static str,
+    pub open: fn(&Path) -> std::io::Result<Box<dyn RecordSink>>,
+}
+
+/// Every report file a scan writes, one line each. The set's manifest
+/// covers whatever the sinks stage, and `verify` knows these names.
+pub const REPORT_FILES: &[ReportFile] = &[
+    ReportFile {
+        name: CSV_FILE,
+        open: |path| Ok(Box::new(csv_report::CsvSink::create(path)?)),
+    },
+    ReportFile {
+        name: JSONL_FILE,
+        open: |path| Ok(Box::new(jsonl::JsonlSink::create(path)?)),
+    },
+    ReportFile {
+        name: SKIPPED_FILE,
+        open: |path| Ok(Box::new(skipped_csv::SkippedCsvSink::create(path)?)),
+    },
+    ReportFile {
+        name: SUMMARY_FILE,
+        open: |path| Ok(Box::new(summary::SummarySink::new(path))),
+    },
+];
+
+/// The names of every report file a scan writes.
+pub fn report_names() -> Vec<&'static str> {
+    REPORT_FILES.iter().map(|r| r.name).collect()
+}
+
+/// The sinks of a scan, writing into `set`'s staging folder.
+pub fn file_sinks(set: &ReportSet) -> std::io::Result<Vec<Box<dyn RecordSink>>> {
+    REPORT_FILES
+        .iter()
+        .map(|report| (report.open)(&set.path_of(report.name)))
+        .collect()
+}
+
+/// Creates a report file: new (never through a link planted at the
+/// name, never appending to a leftover), since the set's staging folder is fresh.
+fn create_report_file(path: &Path) -> std::io::Result<File> {
+    fs_safe::create_new(path)
 }
 
 /// A buffered report file: large buffers, since rows are small and many.
 fn create_buffered(path: &Path) -> std::io::Result<BufWriter<File>> {
-    Ok(BufWriter::with_capacity(256 * 1024, File::create(path)?))
+    Ok(BufWriter::with_capacity(
+        256 * 1024,
+        create_report_file(path)?,
+    ))
 }

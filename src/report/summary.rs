@@ -30,7 +30,7 @@ impl RecordSink for SummarySink {
     }
 
     fn finish(&mut self, summary: &Summary) -> std::io::Result<()> {
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&self.path)?);
+        let mut out = std::io::BufWriter::new(super::create_report_file(&self.path)?);
         serde_json::to_writer_pretty(&mut out, summary)?;
         out.write_all(b"\n")?;
         out.flush()
