@@ -118,24 +118,24 @@ pub(super) fn read(
         findings: Findings::new(text),
         options,
     };
-    let (document, syntax_errors) = DeTable::parse_recoverable(text);
-    for e in &syntax_errors {
-        let span = e.span().unwrap_or(0..0);
-        reader
-            .findings
-            .error("", span, e.message().trim().to_string());
-    }
-    // A document with syntax errors is only partly recovered: checking its
-    // keys would report mistakes that are not there.
-    let policy = if syntax_errors.is_empty() {
-        let root = Section {
-            path: String::new(),
-            span: 0..0,
-            entries: document.get_ref(),
-        };
-        reader.policy(&root, text, origin)
-    } else {
-        None
+    // Only the first syntax error: toml's recovery after one (an unclosed
+    // array, say) reports follow-on errors on lines that are fine.
+    let policy = match DeTable::parse(text) {
+        Ok(document) => {
+            let root = Section {
+                path: String::new(),
+                span: 0..0,
+                entries: document.get_ref(),
+            };
+            reader.policy(&root, text, origin)
+        }
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            reader
+                .findings
+                .error("", span, e.message().trim().to_string());
+            None
+        }
     };
     let policy = policy.filter(|_| !reader.findings.has_errors());
     (policy, reader.findings.into_sorted())
@@ -367,54 +367,55 @@ impl Reader<'_, '_> {
     /// A partner's agreement: named, dated, dated in order, and valid on
     /// the as-of date.
     fn agreement_warnings(&mut self, section: &Section, partner: &Partner) {
+        let (path, span) = (&section.path, section.span.clone());
         if partner.agreement.trim().is_empty() {
-            self.findings.warning(
-                &section.path,
-                section.span.clone(),
-                "no agreement id: verdict reasons cannot name the agreement",
-            );
+            let message = "no agreement id: verdict reasons cannot name the agreement";
+            self.findings.warning(path, span.clone(), message);
         }
-        let from = section.get("valid_from");
-        let until = section.get("valid_until");
-        if from.is_none() && until.is_none() {
-            self.findings.warning(
-                &section.path,
-                section.span.clone(),
-                "no valid_from or valid_until: the agreement never expires",
-            );
+        if section.get("valid_from").is_none() && section.get("valid_until").is_none() {
+            let message = "no valid_from or valid_until: the agreement never expires";
+            self.findings.warning(path, span, message);
         }
-        if let (Some(start), Some(end), Some(f)) = (partner.valid_from, partner.valid_until, &until)
-        {
-            if end < start {
-                self.findings.warning(
-                    &f.path,
-                    f.span(),
-                    format!("{end} is before valid_from {start}: the agreement is never valid"),
-                );
-                return;
-            }
+        if self.agreement_dates_in_order(section, partner) {
+            self.agreement_on_date(section, partner);
         }
+    }
+
+    fn agreement_dates_in_order(&mut self, section: &Section, partner: &Partner) -> bool {
+        let (Some(start), Some(end), Some(f)) = (
+            partner.valid_from,
+            partner.valid_until,
+            section.get("valid_until"),
+        ) else {
+            return true;
+        };
+        if end < start {
+            let message =
+                format!("{end} is before valid_from {start}: the agreement is never valid");
+            self.findings.warning(&f.path, f.span(), message);
+        }
+        start <= end
+    }
+
+    /// Expired or not yet valid on the as-of date, reported at the date
+    /// that makes it so.
+    fn agreement_on_date(&mut self, section: &Section, partner: &Partner) {
         let Some(as_of) = self.options.as_of else {
             return;
         };
-        match partner.status_on(as_of) {
-            AgreementStatus::Expired(end) => {
-                let f = until.expect("an end date comes from valid_until");
-                self.findings.warning(
-                    &f.path,
-                    f.span(),
-                    format!("the agreement expired on {end} (as of {as_of})"),
-                );
-            }
-            AgreementStatus::NotYetValid(start) => {
-                let f = from.expect("a start date comes from valid_from");
-                self.findings.warning(
-                    &f.path,
-                    f.span(),
-                    format!("the agreement is not valid until {start} (as of {as_of})"),
-                );
-            }
-            AgreementStatus::Valid => {}
+        let (key, message) = match partner.status_on(as_of) {
+            AgreementStatus::Expired(end) => (
+                "valid_until",
+                format!("the agreement expired on {end} (as of {as_of})"),
+            ),
+            AgreementStatus::NotYetValid(start) => (
+                "valid_from",
+                format!("the agreement is not valid until {start} (as of {as_of})"),
+            ),
+            AgreementStatus::Valid => return,
+        };
+        if let Some(f) = section.get(key) {
+            self.findings.warning(&f.path, f.span(), message);
         }
     }
 
@@ -1002,6 +1003,15 @@ mod tests {
         assert_eq!(named.name.as_deref(), Some("N"));
         assert_eq!(named.version.as_deref(), Some("7"));
         assert_eq!(named.detection_relevant(), plain.detection_relevant());
+    }
+
+    #[test]
+    fn a_syntax_error_is_reported_once() {
+        let text = "[scheme]\nlevels = [\"A\"\n\n[labels]\nx = = 3\n";
+        let (policy, diagnostics) = read(text, "t", &LoadOptions::default());
+        assert!(policy.is_none());
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert!(diagnostics[0].line.is_some_and(|l| l >= 2));
     }
 
     #[test]
