@@ -13,7 +13,8 @@
 //! - [`pipeline`]: one file through every stage, for `scan` and `explain` alike.
 //! - [`report`]: record sinks (`findings.csv`, `findings.jsonl`, `summary.json`).
 //! - [`scan`] drives a job source through the pipeline into the sinks;
-//!   [`explain`] renders one file for a person.
+//!   [`explain`] renders one file for a person; [`describe`] renders the
+//!   policy and its detectors.
 
 pub mod model;
 
@@ -32,6 +33,7 @@ pub mod pipeline;
 
 pub mod report;
 
+pub mod describe;
 pub mod explain;
 pub mod scan;
 

@@ -10,10 +10,11 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
 use labelscan::budget::Limits;
+use labelscan::describe;
 use labelscan::detect::DetectorSet;
 use labelscan::model::VerdictCode;
 use labelscan::pipeline::Context;
-use labelscan::policy::Policy;
+use labelscan::policy::{LoadOptions, Loaded, Policy};
 use labelscan::report::lock::{DirLock, LockError};
 use labelscan::report::set::Recovery;
 use labelscan::report::summary::RunOptions;
@@ -60,12 +61,37 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// List every detector: id, category, effective level, min_count, enabled.
+    Detectors(DetectorsArgs),
 }
 
 #[derive(Subcommand)]
 enum PolicyCommand {
-    /// Validate a policy and print a summary of it.
-    Check { file: PathBuf },
+    /// Validate a policy: print every error and warning, then a summary.
+    Check(PolicyArgs),
+    /// Print the effective policy: levels, aliases, detector levels, partners, locations.
+    Show(PolicyArgs),
+}
+
+#[derive(Args)]
+struct PolicyArgs {
+    file: PathBuf,
+    /// The date agreements are checked against (YYYY-MM-DD); default: today.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    as_of: Option<NaiveDate>,
+    /// Print JSON instead of text (`show` only).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct DetectorsArgs {
+    /// Policy file (TOML); default: the built-in policies/default.toml.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -149,8 +175,12 @@ fn main() -> ExitCode {
         Command::Scan(args) => run_scan(args),
         Command::Explain(args) => run_explain(args),
         Command::Policy {
-            command: PolicyCommand::Check { file },
-        } => run_policy_check(&file),
+            command: PolicyCommand::Check(args),
+        } => run_policy_check(&args),
+        Command::Policy {
+            command: PolicyCommand::Show(args),
+        } => run_policy_show(&args),
+        Command::Detectors(args) => run_detectors(&args),
         Command::Verify { dir } => run_verify(&dir),
     };
     match result {
@@ -185,17 +215,29 @@ fn usage(error: impl Into<anyhow::Error>) -> Failure {
     }
 }
 
-/// Loads the policy and compiles its detectors: both are usage errors (exit 2).
-fn load(common: &CommonArgs, limits: Limits) -> Result<Context, Failure> {
+/// Loads the policy and compiles its detectors: both are usage errors (exit
+/// 2). The policy's warnings go to stderr unless `quiet`.
+fn load(common: &CommonArgs, limits: Limits, quiet: bool) -> Result<Context, Failure> {
+    let as_of = common
+        .as_of
+        .unwrap_or_else(|| chrono::Local::now().date_naive());
     let policy = match &common.policy {
-        Some(path) => Policy::from_file(path).map_err(usage)?,
+        Some(path) => {
+            let loaded = load_policy(path, as_of)?;
+            if !quiet {
+                for warning in &loaded.warnings {
+                    eprintln!(
+                        "labelscan: policy warning: {}",
+                        warning.render(&loaded.policy.origin)
+                    );
+                }
+            }
+            loaded.policy
+        }
         None => Policy::default_policy(),
     };
     let detectors = DetectorSet::compile(&policy)
         .map_err(|e| usage(anyhow::anyhow!("{}: {e}", policy.origin)))?;
-    let as_of = common
-        .as_of
-        .unwrap_or_else(|| chrono::Local::now().date_naive());
     Ok(Context::new(
         policy,
         detectors,
@@ -203,6 +245,37 @@ fn load(common: &CommonArgs, limits: Limits) -> Result<Context, Failure> {
         common.show_values,
         limits,
     ))
+}
+
+/// Loads a policy file with every check: its errors become one usage
+/// failure listing them all.
+fn load_policy(path: &Path, as_of: NaiveDate) -> Result<Loaded, Failure> {
+    let ids = builtin_detector_ids()?;
+    let options = LoadOptions {
+        as_of: Some(as_of),
+        builtin_detectors: Some(&ids),
+    };
+    Policy::load_file(path, &options).map_err(|e| {
+        let count = e.errors().count();
+        usage(anyhow::anyhow!(
+            "invalid policy {} ({count} error{}):\n{e}",
+            e.origin,
+            plural(count)
+        ))
+    })
+}
+
+fn builtin_detector_ids() -> Result<Vec<String>, Failure> {
+    let definitions = labelscan::detect::builtin_definitions().map_err(usage)?;
+    Ok(definitions.into_iter().map(|d| d.id).collect())
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
 
 fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
@@ -216,7 +289,7 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         file_timeout: Duration::from_secs_f64(args.file_timeout),
         ..Limits::default()
     };
-    let ctx = load(&args.common, limits)?;
+    let ctx = load(&args.common, limits, args.quiet)?;
     let plan = plan_roots(&args.paths);
     let report_set = ReportSet::begin(&args.out, args.common.show_values)
         .map_err(|e| set_failure(&args.out, e))?;
@@ -357,7 +430,7 @@ fn report_dir_inside(out: &Path, staging: &Path, paths: &[PathBuf], quiet: bool)
 }
 
 fn run_explain(args: ExplainArgs) -> Result<u8, Failure> {
-    let ctx = load(&args.common, Limits::default())?;
+    let ctx = load(&args.common, Limits::default(), false)?;
     let mut code = 0;
     for (i, file) in args.files.iter().enumerate() {
         let path = file.to_string_lossy();
@@ -485,52 +558,80 @@ fn take_lock_to_verify(dir: &Path) -> Result<DirLock, Failure> {
     }
 }
 
-fn run_policy_check(file: &Path) -> Result<u8, Failure> {
-    let policy = Policy::from_file(file).map_err(usage)?;
-    let detectors = DetectorSet::compile(&policy)
-        .map_err(|e| usage(anyhow::anyhow!("{}: {e}", policy.origin)))?;
-    println!("{}: valid", file.display());
-    println!("  levels:    {}", policy.scheme.levels.join(" < "));
+/// A policy that `policy check` found valid.
+struct Checked {
+    policy: Policy,
+    detectors: DetectorSet,
+    as_of: NaiveDate,
+    warnings: usize,
+}
+
+/// Loads a policy for `policy check` and `policy show`: every diagnostic
+/// goes to stderr, one per line; any error fails with exit 2.
+fn checked_policy(args: &PolicyArgs) -> Result<Checked, Failure> {
+    let as_of = args
+        .as_of
+        .unwrap_or_else(|| chrono::Local::now().date_naive());
+    let ids = builtin_detector_ids()?;
+    let options = LoadOptions {
+        as_of: Some(as_of),
+        builtin_detectors: Some(&ids),
+    };
+    let (policy, diagnostics) = match Policy::load_file(&args.file, &options) {
+        Ok(loaded) => (Some(loaded.policy), loaded.warnings),
+        Err(e) => (None, e.diagnostics),
+    };
+    let origin = args.file.display().to_string();
+    for d in &diagnostics {
+        eprintln!("{}", d.render(&origin));
+    }
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics.len() - errors;
+    let Some(policy) = policy else {
+        return Err(usage(anyhow::anyhow!(
+            "{origin}: invalid policy: {errors} error{}, {warnings} warning{}",
+            plural(errors),
+            plural(warnings)
+        )));
+    };
+    let detectors =
+        DetectorSet::compile(&policy).map_err(|e| usage(anyhow::anyhow!("{origin}: {e}")))?;
+    Ok(Checked {
+        policy,
+        detectors,
+        as_of,
+        warnings,
+    })
+}
+
+fn run_policy_check(args: &PolicyArgs) -> Result<u8, Failure> {
+    let Checked {
+        policy,
+        detectors,
+        warnings,
+        ..
+    } = checked_policy(args)?;
     println!(
-        "  default suggestion: {}",
-        policy.scheme.name(policy.scheme.default_suggestion)
+        "{}: valid, {warnings} warning{}",
+        args.file.display(),
+        plural(warnings)
     );
+    if let Some(name) = &policy.name {
+        println!("  name:      {name}");
+    }
+    if let Some(version) = &policy.version {
+        println!("  version:   {version}");
+    }
+    println!("  levels:    {}", policy.scheme.levels.join(" < "));
     println!(
         "  aliases:   {}",
         policy.scheme.names().len() - policy.scheme.levels.len()
     );
     println!(
-        "  label properties: {}",
-        policy.labels.custom_properties.join(", ")
+        "  partners:  {}, locations: {}",
+        policy.partners.len(),
+        policy.locations.len()
     );
-    println!(
-        "  release properties: {}",
-        policy.labels.release_properties.join(", ")
-    );
-    println!("  MSIP label GUIDs mapped: {}", policy.labels.msip.len());
-    for p in &policy.partners {
-        let until = p
-            .valid_until
-            .map(|d| d.to_string())
-            .unwrap_or_else(|| "open".into());
-        println!(
-            "  partner:   {} ({}), up to {}, valid until {}",
-            p.name,
-            if p.agreement.is_empty() {
-                "no agreement id"
-            } else {
-                &p.agreement
-            },
-            policy.scheme.name(p.max_level),
-            until
-        );
-    }
-    for l in &policy.locations {
-        println!(
-            "  location:  {} -> {}",
-            l.pattern, policy.partners[l.partner].name
-        );
-    }
     println!("  detectors: {} enabled", detectors.ids().len());
     println!(
         "  keyword lists: {}, patterns: {}",
@@ -538,5 +639,35 @@ fn run_policy_check(file: &Path) -> Result<u8, Failure> {
         policy.patterns.len()
     );
     println!("  sha256:    {}", policy.sha256);
+    println!("  (`labelscan policy show` prints the whole effective policy)");
+    Ok(0)
+}
+
+fn run_policy_show(args: &PolicyArgs) -> Result<u8, Failure> {
+    let checked = checked_policy(args)?;
+    let (policy, as_of) = (&checked.policy, checked.as_of);
+    let rows = describe::detector_rows(policy).map_err(usage)?;
+    if args.json {
+        print!("{}", describe::policy_json(policy, as_of, &rows));
+    } else {
+        print!("{}", describe::policy_text(policy, as_of, &rows));
+    }
+    Ok(0)
+}
+
+fn run_detectors(args: &DetectorsArgs) -> Result<u8, Failure> {
+    let policy = match &args.policy {
+        Some(path) => {
+            let today = chrono::Local::now().date_naive();
+            load_policy(path, today)?.policy
+        }
+        None => Policy::default_policy(),
+    };
+    let rows = describe::detector_rows(&policy).map_err(usage)?;
+    if args.json {
+        print!("{}", describe::detectors_json(&rows));
+    } else {
+        print!("{}", describe::detectors_text(&rows));
+    }
     Ok(0)
 }

@@ -6,10 +6,12 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use globset::{GlobBuilder, GlobMatcher};
-use serde::Deserialize;
+use globset::GlobMatcher;
 
-use crate::model::hash::{hex_sha256, normalise_guid};
+mod diagnostic;
+mod read;
+
+pub use diagnostic::{Diagnostic, PolicyError, Severity};
 
 /// The policy compiled into labelscan, used when `--policy` is not given.
 pub const DEFAULT_POLICY: &str = include_str!("../policies/default.toml");
@@ -17,136 +19,45 @@ pub const DEFAULT_POLICY: &str = include_str!("../policies/default.toml");
 /// An index into [`Scheme::levels`]; higher is more protected.
 pub use crate::model::Level;
 
-#[derive(Debug, thiserror::Error)]
-pub enum PolicyError {
-    #[error("{origin}: {message}")]
-    Invalid { origin: String, message: String },
+/// What loading a policy checks beyond the file itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions<'a> {
+    /// The date agreements are checked against; `None` skips those warnings.
+    pub as_of: Option<NaiveDate>,
+    /// Ids of the built-in detectors, which `[detectors.ID]` and keyword and
+    /// pattern ids are checked against; `None` leaves that to
+    /// `DetectorSet::compile` (the policy layer does not know the detectors).
+    pub builtin_detectors: Option<&'a [String]>,
 }
 
-fn invalid(origin: &str, message: String) -> PolicyError {
-    PolicyError::Invalid {
-        origin: origin.to_string(),
-        message,
-    }
-}
-
-// ---- the file as written ----
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PolicyFile {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    version: Option<String>,
-    scheme: SchemeFile,
-    #[serde(default)]
-    labels: LabelsFile,
-    #[serde(default)]
-    partners: Vec<PartnerFile>,
-    #[serde(default)]
-    locations: Vec<LocationFile>,
-    #[serde(default)]
-    detectors: BTreeMap<String, DetectorOverride>,
-    #[serde(default)]
-    keywords: Vec<KeywordRule>,
-    #[serde(default)]
-    patterns: Vec<PatternRule>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SchemeFile {
-    levels: Vec<String>,
-    default_suggestion: Option<String>,
-    #[serde(default)]
-    aliases: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LabelsFile {
-    #[serde(default)]
-    custom_properties: Vec<String>,
-    #[serde(default)]
-    release_properties: Vec<String>,
-    #[serde(default)]
-    msip: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PartnerFile {
-    name: String,
-    #[serde(default)]
-    aliases: Vec<String>,
-    #[serde(default)]
-    agreement: String,
-    max_level: String,
-    valid_from: Option<DateValue>,
-    valid_until: Option<DateValue>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum DateValue {
-    Toml(toml::value::Datetime),
-    Text(String),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LocationFile {
-    path: String,
-    partner: String,
-}
-
-/// `[detectors.ID]`: tunes a built-in detector.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DetectorOverride {
-    pub level: Option<String>,
-    pub min_count: Option<usize>,
-    pub enabled: Option<bool>,
+/// A usable policy and the warnings found while loading it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub policy: Policy,
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// `[[keywords]]`: project terms, matched as whole words.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct KeywordRule {
     pub id: String,
-    #[serde(default = "default_ip_category")]
     pub category: String,
     pub terms: Vec<String>,
     pub level: String,
-    #[serde(default = "one")]
     pub min_count: usize,
-    #[serde(default)]
     pub case_sensitive: bool,
-    #[serde(default)]
     pub description: String,
 }
 
 /// `[[patterns]]`: custom regular-expression detectors.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct PatternRule {
     pub id: String,
-    #[serde(default = "default_ip_category")]
     pub category: String,
     pub regex: String,
     pub level: String,
-    #[serde(default = "one")]
     pub min_count: usize,
-    #[serde(default)]
     pub description: String,
-}
-
-fn default_ip_category() -> String {
-    "IP".to_string()
-}
-fn one() -> usize {
-    1
 }
 
 // ---- the validated policy ----
@@ -186,11 +97,6 @@ impl Scheme {
     pub fn names(&self) -> &[(String, Level)] {
         &self.names
     }
-
-    /// Parses a level written in the policy itself (exact name or alias).
-    fn parse(&self, text: &str) -> Option<Level> {
-        self.level_of(text)
-    }
 }
 
 /// Lower-cases and folds runs of white space, so that "Company  Confidential"
@@ -210,6 +116,26 @@ pub struct LabelSettings {
     pub msip: BTreeMap<String, Level>,
 }
 
+/// Whether a partner's agreement covers a date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgreementStatus {
+    Valid,
+    /// Ended on the date given.
+    Expired(NaiveDate),
+    /// Starts on the date given.
+    NotYetValid(NaiveDate),
+}
+
+impl AgreementStatus {
+    pub fn describe(self) -> String {
+        match self {
+            AgreementStatus::Valid => "valid".to_string(),
+            AgreementStatus::Expired(until) => format!("expired on {until}"),
+            AgreementStatus::NotYetValid(from) => format!("not yet valid (from {from})"),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Partner {
     pub name: String,
@@ -222,8 +148,16 @@ pub struct Partner {
 
 impl Partner {
     pub fn is_valid_on(&self, date: NaiveDate) -> bool {
-        self.valid_from.is_none_or(|from| from <= date)
-            && self.valid_until.is_none_or(|until| date <= until)
+        self.status_on(date) == AgreementStatus::Valid
+    }
+
+    /// The agreement's standing on `date` (both ends inclusive).
+    pub fn status_on(&self, date: NaiveDate) -> AgreementStatus {
+        match (self.valid_from, self.valid_until) {
+            (Some(from), _) if date < from => AgreementStatus::NotYetValid(from),
+            (_, Some(until)) if until < date => AgreementStatus::Expired(until),
+            _ => AgreementStatus::Valid,
+        }
     }
 
     /// Whether `name` is this partner's name or one of its aliases.
@@ -259,6 +193,10 @@ pub struct DetectorTuning {
 
 #[derive(Debug, Clone)]
 pub struct Policy {
+    /// Top-level `name` and `version`: recorded in reports, no effect on
+    /// detection.
+    pub name: Option<String>,
+    pub version: Option<String>,
     pub scheme: Scheme,
     pub labels: LabelSettings,
     pub partners: Vec<Partner>,
@@ -273,9 +211,6 @@ pub struct Policy {
     pub sha256: String,
     /// Where it came from: a path or `built-in default`.
     pub origin: String,
-    /// The policy's own name and version, recorded in reports.
-    pub name: Option<String>,
-    pub version: Option<String>,
 }
 
 impl Policy {
@@ -283,103 +218,46 @@ impl Policy {
         Policy::parse(DEFAULT_POLICY, "built-in default").expect("the built-in policy is valid")
     }
 
-    pub fn from_file(path: &std::path::Path) -> Result<Policy, PolicyError> {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| invalid(&origin, format!("cannot read the policy file: {e}")))?;
-        Policy::parse(&text, &origin)
+    /// Loads a policy for a run: every error (then `Err`) and warning found.
+    pub fn load(text: &str, origin: &str, options: &LoadOptions) -> Result<Loaded, PolicyError> {
+        let (policy, diagnostics) = read::read(text, origin, options);
+        match policy {
+            Some(policy) => Ok(Loaded {
+                policy,
+                warnings: diagnostics,
+            }),
+            None => Err(PolicyError {
+                origin: origin.to_string(),
+                diagnostics,
+            }),
+        }
     }
 
-    /// Parses and validates a policy. Detector ids are checked against the
-    /// built-in set by [`crate::detect::DetectorSet::compile`], which callers
-    /// run right after.
+    pub fn load_file(path: &std::path::Path, options: &LoadOptions) -> Result<Loaded, PolicyError> {
+        let origin = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Policy::load(&text, &origin, options),
+            Err(e) => Err(PolicyError {
+                diagnostics: vec![Diagnostic {
+                    severity: Severity::Error,
+                    line: None,
+                    key: String::new(),
+                    message: format!("cannot read the policy file: {e}"),
+                }],
+                origin,
+            }),
+        }
+    }
+
+    pub fn from_file(path: &std::path::Path) -> Result<Policy, PolicyError> {
+        Policy::load_file(path, &LoadOptions::default()).map(|loaded| loaded.policy)
+    }
+
+    /// Parses and validates a policy, ignoring warnings. Detector ids are
+    /// checked against the built-in set by
+    /// [`crate::detect::DetectorSet::compile`], which callers run right after.
     pub fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
-        let file: PolicyFile = toml::from_str(text).map_err(|e| syntax_error(text, origin, &e))?;
-        let v = Validator { text, origin };
-        let scheme = v.scheme(file.scheme)?;
-        let labels = LabelSettings {
-            custom_properties: file.labels.custom_properties,
-            release_properties: file.labels.release_properties,
-            msip: file
-                .labels
-                .msip
-                .into_iter()
-                .map(|(guid, level)| {
-                    let lvl = v.level(&scheme, &level, &format!("labels.msip.\"{guid}\""))?;
-                    Ok((normalise_guid(&guid), lvl))
-                })
-                .collect::<Result<_, PolicyError>>()?,
-        };
-        let partners = file
-            .partners
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| v.partner(&scheme, i, p))
-            .collect::<Result<Vec<_>, _>>()?;
-        let locations = file
-            .locations
-            .into_iter()
-            .enumerate()
-            .map(|(i, l)| v.location(&partners, i, l))
-            .collect::<Result<Vec<_>, _>>()?;
-        let detectors = file
-            .detectors
-            .into_iter()
-            .map(|(id, o)| {
-                let level = match &o.level {
-                    Some(l) => Some(v.level(&scheme, l, &format!("detectors.{id}.level"))?),
-                    None => None,
-                };
-                Ok((
-                    id,
-                    DetectorTuning {
-                        level,
-                        min_count: o.min_count,
-                        enabled: o.enabled,
-                    },
-                ))
-            })
-            .collect::<Result<_, PolicyError>>()?;
-        let keyword_levels = file
-            .keywords
-            .iter()
-            .enumerate()
-            .map(|(i, k)| {
-                if k.terms.iter().all(|t| t.trim().is_empty()) {
-                    return Err(v.err(&format!("keywords[{i}].terms"), "needs at least one term"));
-                }
-                v.level(&scheme, &k.level, &format!("keywords[{i}].level"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let pattern_levels = file
-            .patterns
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                if let Err(e) = regex::Regex::new(&p.regex) {
-                    return Err(v.err(
-                        &format!("patterns[{i}].regex"),
-                        &format!("invalid regex: {}", first_line(&e.to_string())),
-                    ));
-                }
-                v.level(&scheme, &p.level, &format!("patterns[{i}].level"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Policy {
-            scheme,
-            labels,
-            partners,
-            locations,
-            detectors,
-            keywords: file.keywords,
-            patterns: file.patterns,
-            keyword_levels,
-            pattern_levels,
-            sha256: hex_sha256(text.as_bytes()),
-            origin: origin.to_string(),
-            name: file.name,
-            version: file.version,
-        })
+        Policy::load(text, origin, &LoadOptions::default()).map(|loaded| loaded.policy)
     }
 
     /// The partner that `name` (from a release marking) refers to.
@@ -399,7 +277,6 @@ impl Policy {
             .collect()
     }
 
-    /// The exchange location a relative path falls in, if any.
     /// The parts of the policy an analysis depends on (scheme names and
     /// aliases, label settings, detector tuning, keywords, patterns), as
     /// canonical text; partners, locations and the date are judgement only.
@@ -417,148 +294,9 @@ impl Policy {
         )
     }
 
+    /// The exchange location an absolute path falls in, if any.
     pub fn location_of(&self, path: &str) -> Option<&Location> {
         self.locations.iter().find(|l| l.contains(path))
-    }
-
-    /// Line number (1-based) of the first line containing `needle`, for
-    /// errors raised after parsing.
-    pub fn line_of(text: &str, needle: &str) -> Option<usize> {
-        text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
-    }
-}
-
-struct Validator<'a> {
-    text: &'a str,
-    origin: &'a str,
-}
-
-impl Validator<'_> {
-    fn err(&self, key: &str, message: &str) -> PolicyError {
-        // Report the line of the key's last path segment, which is what the
-        // user wrote on that line.
-        let leaf = key
-            .rsplit(['.', '['])
-            .next()
-            .unwrap_or(key)
-            .trim_end_matches(']')
-            .trim_matches('"');
-        let line = Policy::line_of(self.text, leaf)
-            .map(|n| format!(" (line {n})"))
-            .unwrap_or_default();
-        invalid(self.origin, format!("key `{key}`{line}: {message}"))
-    }
-
-    fn level(&self, scheme: &Scheme, name: &str, key: &str) -> Result<Level, PolicyError> {
-        scheme.parse(name).ok_or_else(|| {
-            self.err(
-                key,
-                &format!(
-                    "unknown level \"{name}\" (levels are {})",
-                    scheme.levels.join(", ")
-                ),
-            )
-        })
-    }
-
-    fn scheme(&self, file: SchemeFile) -> Result<Scheme, PolicyError> {
-        if file.levels.is_empty() {
-            return Err(self.err("scheme.levels", "needs at least one level"));
-        }
-        let mut names: Vec<(String, Level)> = Vec::new();
-        for (i, level) in file.levels.iter().enumerate() {
-            let key = normalise_name(level);
-            if key.is_empty() {
-                return Err(self.err("scheme.levels", "a level name is empty"));
-            }
-            if names.iter().any(|(n, _)| *n == key) {
-                return Err(self.err(
-                    "scheme.levels",
-                    &format!("level \"{level}\" is listed twice"),
-                ));
-            }
-            names.push((key, Level::new(i)));
-        }
-        for (alias, target) in &file.aliases {
-            let Some(level) = names
-                .iter()
-                .find(|(n, _)| *n == normalise_name(target))
-                .map(|(_, l)| *l)
-            else {
-                return Err(self.err(
-                    &format!("scheme.aliases.\"{alias}\""),
-                    &format!("unknown level \"{target}\""),
-                ));
-            };
-            names.push((normalise_name(alias), level));
-        }
-        names.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
-        let mut scheme = Scheme {
-            levels: file.levels,
-            default_suggestion: Level::LOWEST,
-            marking_words: marking_words(&names),
-            names,
-        };
-        if let Some(d) = &file.default_suggestion {
-            scheme.default_suggestion = self.level(&scheme, d, "scheme.default_suggestion")?;
-        }
-        Ok(scheme)
-    }
-
-    fn partner(&self, scheme: &Scheme, i: usize, p: PartnerFile) -> Result<Partner, PolicyError> {
-        if p.name.trim().is_empty() {
-            return Err(self.err(&format!("partners[{i}].name"), "is empty"));
-        }
-        let date = |d: Option<DateValue>, key: &str| -> Result<Option<NaiveDate>, PolicyError> {
-            let Some(d) = d else { return Ok(None) };
-            let text = match d {
-                DateValue::Toml(dt) => dt.to_string(),
-                DateValue::Text(s) => s,
-            };
-            NaiveDate::parse_from_str(text.get(..10).unwrap_or(&text), "%Y-%m-%d")
-                .map(Some)
-                .map_err(|_| {
-                    self.err(
-                        &format!("partners[{i}].{key}"),
-                        &format!("\"{text}\" is not a date (YYYY-MM-DD)"),
-                    )
-                })
-        };
-        Ok(Partner {
-            max_level: self.level(scheme, &p.max_level, &format!("partners[{i}].max_level"))?,
-            valid_from: date(p.valid_from, "valid_from")?,
-            valid_until: date(p.valid_until, "valid_until")?,
-            name: p.name,
-            aliases: p.aliases,
-            agreement: p.agreement,
-        })
-    }
-
-    fn location(
-        &self,
-        partners: &[Partner],
-        i: usize,
-        l: LocationFile,
-    ) -> Result<Location, PolicyError> {
-        let partner = partners
-            .iter()
-            .position(|p| p.answers_to(&l.partner))
-            .ok_or_else(|| {
-                self.err(
-                    &format!("locations[{i}].partner"),
-                    &format!("\"{}\" is not a partner in [[partners]]", l.partner),
-                )
-            })?;
-        let glob = GlobBuilder::new(&location_glob(&l.path))
-            .literal_separator(true)
-            .case_insensitive(cfg!(windows))
-            .build()
-            .map_err(|e| self.err(&format!("locations[{i}].path"), &e.kind().to_string()))?;
-        Ok(Location {
-            pattern: l.path.clone(),
-            matcher: glob.compile_matcher(),
-            partner,
-        })
     }
 }
 
@@ -595,22 +333,6 @@ fn location_glob(path: &str) -> String {
     }
 }
 
-fn syntax_error(text: &str, origin: &str, e: &toml::de::Error) -> PolicyError {
-    let line = e
-        .span()
-        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-    let message = first_line(e.message());
-    let message = match line {
-        Some(n) => format!("line {n}: {message}"),
-        None => message.to_string(),
-    };
-    invalid(origin, message)
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -644,7 +366,7 @@ levels = ["PUBLIC", "INTERNAL", "CONFIDENTIAL"]
         let text = format!("{MINIMAL}\n[labels]\ncustom_propertys = [\"x\"]\n");
         let err = Policy::parse(&text, "t").unwrap_err().to_string();
         assert!(err.contains("custom_propertys"), "{err}");
-        assert!(err.contains("line 8"), "{err}");
+        assert!(err.contains("t:8: error: labels.custom_propertys"), "{err}");
     }
 
     #[test]

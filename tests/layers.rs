@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["analyse", "judge"],
     &["pipeline"],
     &["report"],
-    &["scan", "explain"],
+    &["scan", "explain", "describe"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

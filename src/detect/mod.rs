@@ -135,7 +135,9 @@ pub struct DetectorSet {
     kw_sensitive: Option<(AhoCorasick, Vec<usize>)>,
 }
 
-fn map_level(policy: &Policy, name: &str) -> Level {
+/// The level a built-in definition's default level (a name of the default
+/// scheme) stands for in the policy's scheme (see the module comment).
+pub fn map_level(policy: &Policy, name: &str) -> Level {
     if let Some(l) = policy.scheme.level_of(name) {
         return l;
     }
