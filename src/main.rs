@@ -422,11 +422,20 @@ fn report_dir_inside(out: &Path, staging: &Path, paths: &[PathBuf], quiet: bool)
             out.display()
         );
     }
-    if inside {
-        vec![out, staging]
-    } else {
-        Vec::new()
+    if !inside {
+        return Vec::new();
     }
+    let mut never_walked: Vec<PathBuf> = report::report_names()
+        .into_iter()
+        .chain([
+            MANIFEST_FILE,
+            report::lock::LOCK_FILE,
+            report::set::JOURNAL_FILE,
+        ])
+        .map(|name| out.join(name))
+        .collect();
+    never_walked.extend([out, staging]);
+    never_walked
 }
 
 fn run_explain(args: ExplainArgs) -> Result<u8, Failure> {

@@ -399,6 +399,18 @@ fn a_report_folder_inside_the_scanned_folder_is_not_scanned() {
     }
     let csv = std::fs::read_to_string(tree.path().join("findings.csv")).unwrap();
     assert!(!csv.contains(STAGING), "the staging folder was scanned");
+    for own in [
+        "findings.csv",
+        "findings.jsonl",
+        "summary.json",
+        "skipped.csv",
+        "manifest.json",
+    ] {
+        assert!(
+            !csv.contains(&format!("/{own},")),
+            "the previous run's {own} was scanned"
+        );
+    }
     assert_complete_set(tree.path());
 
     let out = tree.path().join("reports");

@@ -25,7 +25,8 @@ pub fn excluded_by_default(name: &str) -> bool {
 pub struct Filter {
     include: Option<GlobSet>,
     exclude: GlobSet,
-    /// Directories never descended into (the report folder, when it lies inside a PATH).
+    /// Folders never descended into and files never read, canonical: the
+    /// report folder and its files, when it lies inside a PATH.
     skip_dirs: Vec<PathBuf>,
 }
 
@@ -63,6 +64,14 @@ impl Filter {
         self.include
             .as_ref()
             .is_none_or(|inc| inc.is_match(relative))
+    }
+
+    /// A report file of this run's folder, when that folder is a scanned
+    /// one (`scan docs --out docs`). The name is compared first, so that the
+    /// usual file costs no `canonicalize`.
+    fn skips_file(&self, path: &Path) -> bool {
+        let name = path.file_name();
+        self.skip_dirs.iter().any(|s| s.file_name() == name) && self.skips_dir(path)
     }
 
     fn skips_dir(&self, path: &Path) -> bool {
@@ -211,6 +220,9 @@ impl Tree {
         }
         if !filter.wants(&relative) {
             return Found::FilteredOut;
+        }
+        if !filter.skip_dirs.is_empty() && filter.skips_file(entry.path()) {
+            return Found::Nothing;
         }
         let display = join_display(&self.root_display, &relative);
         let skip = |reason: &str| {
