@@ -18,7 +18,9 @@ pub mod verdict;
 
 pub use analysis::{Analysis, ANALYSIS_VERSION};
 pub use detection::{Confidence, Detection};
-pub use document::{Extracted, LabelInfoEntry, Part, PartKind, Property};
+pub use document::{
+    CellAnchors, Extracted, LabelInfoEntry, Layout, Locator, NamedAnchor, Part, PartKind, Property,
+};
 pub use error::{ErrorKind, ExtractError, ExtractResult};
 pub use format::Format;
 pub use job::FileJob;
