@@ -985,7 +985,8 @@ fn write_cell(
         _ => value.trim_ascii(),
     };
     if !v.is_empty() {
-        cells.cell(&out.text, cell.at.0, cell.at.1);
+        // Cell texts hold no tabs or line breaks (`push_cell_text`).
+        cells.cell_in_plain_text(&out.text, cell.at.0, cell.at.1);
         match cell_type {
             CellType::Shared => {
                 if let Some(s) = sst.get(v) {
@@ -1044,11 +1045,40 @@ impl CellCursor {
 #[inline]
 fn cell_reference_of(e: &Tag<'_>) -> Option<(u32, u32)> {
     let attrs = e.raw_attributes();
-    let reference = match attrs.strip_prefix(" r=\"") {
-        Some(rest) => &rest[..short_scan::find1(rest.as_bytes(), b'"')?],
-        None => e.attr_raw("r")?,
-    };
-    parse_cell_reference(reference)
+    match attrs.strip_prefix(" r=\"") {
+        Some(rest) => parse_cell_reference_until_quote(rest.as_bytes()),
+        None => parse_cell_reference(e.attr_raw("r")?),
+    }
+}
+
+/// A plain cell reference (`B7`) up to the closing quote, in one pass: there
+/// is one for every cell of a workbook.
+#[inline]
+fn parse_cell_reference_until_quote(b: &[u8]) -> Option<(u32, u32)> {
+    let mut col: u32 = 0;
+    let mut i = 0;
+    while let Some(&c) = b.get(i).filter(|c| c.is_ascii_uppercase()) {
+        col = col * 26 + u32::from(c - b'A') + 1;
+        i += 1;
+        if i > 3 {
+            return None;
+        }
+    }
+    let mut row: u32 = 0;
+    let digits_start = i;
+    while let Some(&d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+        row = row * 10 + u32::from(d - b'0');
+        i += 1;
+        if i - digits_start > 7 {
+            return None;
+        }
+    }
+    if b.get(i) != Some(&b'"') || i == digits_start {
+        // Anything unusual (`$B$7`, lower case): the general parser.
+        let end = short_scan::find1(b, b'"')?;
+        return parse_cell_reference(std::str::from_utf8(&b[..end]).ok()?);
+    }
+    Some((row.checked_sub(1)?, col.checked_sub(1)?))
 }
 
 #[derive(Clone, Copy)]

@@ -146,12 +146,35 @@ impl CellAnchors {
     pub fn cell(&mut self, text: &str, row: u32, col: u32) {
         let at = text.len();
         let derivable = match text.as_bytes().get(self.seen..at) {
-            Some(gap) if !self.anchors.is_empty() && !gap.contains(&b'\n') => {
-                let tabs = gap.iter().filter(|&&b| b == b'\t').count() as u32;
-                (self.derived.0, self.derived.1 + tabs) == (row, col)
+            Some(gap) if !self.anchors.is_empty() => {
+                // One pass over the text of the cell before, tabs and all.
+                let tabs = gap.iter().try_fold(0u32, |tabs, &b| match b {
+                    b'\n' => None,
+                    b'\t' => Some(tabs + 1),
+                    _ => Some(tabs),
+                });
+                tabs.is_some_and(|tabs| (self.derived.0, self.derived.1 + tabs) == (row, col))
             }
             _ => false,
         };
+        self.note(at, row, col, derivable);
+    }
+
+    /// Like [`CellAnchors::cell`], for sheets whose cell texts never hold a
+    /// tab or a line break (xlsx): a cell right after a tab that ended the
+    /// text of the cell before is derivable; nothing is scanned.
+    #[inline]
+    pub fn cell_in_plain_text(&mut self, text: &str, row: u32, col: u32) {
+        let at = text.len();
+        let derivable = !self.anchors.is_empty()
+            && at > self.seen
+            && text.as_bytes()[at - 1] == b'\t'
+            && (self.derived.0, self.derived.1.saturating_add(1)) == (row, col);
+        self.note(at, row, col, derivable);
+    }
+
+    #[inline]
+    fn note(&mut self, at: usize, row: u32, col: u32, derivable: bool) {
         if !derivable {
             let anchor = CellAnchor {
                 at: at as u32,
@@ -599,6 +622,38 @@ mod tests {
         assert_eq!(anchors.anchors().len(), 2);
         assert_eq!(anchors.cell_at(&text, 2), Some((0, 2)));
         assert_eq!(anchors.cell_at(&text, 0), Some((0, 0)));
+    }
+
+    #[test]
+    fn plain_cells_are_derived_from_the_separator_alone() {
+        let mut scanned = CellAnchors::default();
+        let mut plain = CellAnchors::default();
+        let mut text = String::new();
+        let cells = [
+            (0, 0, "a"),
+            (0, 1, "bb"),
+            (0, 3, "c"),
+            (2, 0, "d"),
+            (2, 1, ""),
+        ];
+        for (row, col, value) in cells {
+            if row > 0 && text.ends_with('\t') && col == 0 {
+                text.pop();
+                text.push('\n');
+            }
+            scanned.cell(&text, row, col);
+            plain.cell_in_plain_text(&text, row, col);
+            text.push_str(value);
+            if !value.is_empty() {
+                text.push('\t');
+            }
+        }
+        scanned.cell(&text, 2, 2);
+        plain.cell_in_plain_text(&text, 2, 2);
+        text.push('e');
+        assert_eq!(plain.anchors(), scanned.anchors());
+        assert_eq!(plain.cell_at(&text, text.len() - 1), Some((2, 2)));
+        assert_eq!(plain.cell_at(&text, 5), Some((0, 3)));
     }
 
     #[test]
