@@ -35,7 +35,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::Regex;
 
 use crate::model::mask::mask;
-use crate::model::{Confidence, Detection, Level, Part};
+use crate::model::{Confidence, Detection, Level, Locator, Part};
 use crate::policy::Policy;
 
 pub use defs::{Definition, Trigger};
@@ -422,7 +422,8 @@ impl DetectorSet {
             if hits.is_empty() {
                 continue;
             }
-            let location = part.describe();
+            // Lines are counted only for the hits whose locations are kept.
+            let mut locator = Locator::new(part);
             for h in hits {
                 let a = acc[h.det].get_or_insert_with(|| Acc {
                     count: 0,
@@ -454,8 +455,16 @@ impl DetectorSet {
                         a.samples.push(sample);
                     }
                 }
-                if a.locations.len() < MAX_LOCATIONS && !a.locations.contains(&location) {
-                    a.locations.push(location.clone());
+                if a.locations.len() < MAX_LOCATIONS {
+                    let location = if h.start == h.end {
+                        // A finding about the whole part (share of source-code lines).
+                        locator.part().to_string()
+                    } else {
+                        locator.locate(h.start)
+                    };
+                    if !a.locations.contains(&location) {
+                        a.locations.push(location);
+                    }
                 }
             }
         }
@@ -1198,7 +1207,7 @@ mod tests {
         assert!(iban.fired);
         assert_eq!(iban.level, Level::new(2));
         assert!(!iban.samples[0].contains("0044"));
-        assert_eq!(iban.locations, vec!["body".to_string()]);
+        assert_eq!(iban.locations, vec!["body paragraph 1".to_string()]);
         assert!(d.iter().any(|d| d.detector == "email"));
     }
 

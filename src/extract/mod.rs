@@ -4,8 +4,8 @@
 
 use crate::model::budget::Budget;
 pub use crate::model::{
-    ErrorKind, ExtractError, ExtractResult, Extracted, LabelInfoEntry, Part, PartKind, Property,
-    PROPERTIES_PART,
+    CellAnchors, ErrorKind, ExtractError, ExtractResult, Extracted, LabelInfoEntry, Layout,
+    NamedAnchor, Part, PartKind, Property, PROPERTIES_PART,
 };
 
 pub mod archive;
@@ -99,11 +99,13 @@ pub fn embed(
 }
 
 /// Document properties are text a reader does not see at first glance, so
-/// detectors read them too: one `Other` part, "name: value" per line.
+/// detectors read them too: one `Other` part, "name: value" per line, each
+/// hit located by the name of its property.
 /// Label bookkeeping (MSIP attributes), dates and GUIDs are left out: they
 /// are no content and their digit runs only make false alarms.
 fn push_property_text(out: &mut Extracted) {
     let mut text = String::new();
+    let mut names: Vec<NamedAnchor> = Vec::new();
     for prop in &out.properties {
         let name = prop.name.rsplit(':').next().unwrap_or(&prop.name);
         let lower = name.to_ascii_lowercase();
@@ -115,14 +117,19 @@ fn push_property_text(out: &mut Extracted) {
         {
             continue;
         }
+        names.push(NamedAnchor {
+            at: text.len() as u32,
+            name: name.to_string(),
+        });
         text.push_str(name);
         text.push_str(": ");
         text.push_str(prop.value.trim());
         text.push('\n');
     }
     if !text.is_empty() {
-        out.parts
-            .push(Part::new(PartKind::Other, PROPERTIES_PART, text));
+        out.parts.push(
+            Part::new(PartKind::Other, PROPERTIES_PART, text).with_layout(Layout::Named(names)),
+        );
     }
 }
 

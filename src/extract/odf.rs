@@ -4,9 +4,11 @@
 //! properties. One streaming pass per part.
 
 use super::ooxml::Ctx;
-use super::xml::{self, local, TextBuf, Ticker, Token, Tokens};
+use super::xml::{self, local, Tag, TextBuf, Ticker, Token, Tokens};
 use super::zipread::Package;
-use super::{ErrorKind, ExtractError, ExtractResult, Extracted, Format, PartKind};
+use super::{
+    CellAnchors, ErrorKind, ExtractError, ExtractResult, Extracted, Format, Layout, PartKind,
+};
 use crate::model::budget::Budget;
 
 pub fn extract(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
@@ -104,6 +106,7 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
     let mut master = String::new();
     let mut margin_loc = String::new();
     let mut margin_kind = PartKind::Header;
+    let mut grid = SheetGrid::default();
     let mut result = Ok(());
 
     loop {
@@ -167,11 +170,18 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
                 let tgt = stack.last().map(|s| s.1).unwrap_or(default_tgt);
                 match name {
                     "p" | "h" | "header-decl" | "footer-decl" => paras += 1,
-                    "table-cell" | "covered-table-cell" => cells += 1,
+                    "table-cell" | "covered-table-cell" => {
+                        cells += 1;
+                        if tables == 1 && mode == Mode::Sheet && tgt == Tgt::Main {
+                            grid.cell(&e, &bufs[Tgt::Main as usize].text);
+                        }
+                    }
+                    "table-row" if tables == 1 && mode == Mode::Sheet => grid.row(&e),
                     "table" => {
                         tables += 1;
                         if tables == 1 && mode == Mode::Sheet {
                             sheet_name = e.attr("name").unwrap_or_default();
+                            grid = SheetGrid::default();
                         }
                     }
                     "page" if mode == Mode::Slides => slide_no += 1,
@@ -184,6 +194,14 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
                 }
             }
             Token::Empty(e) => {
+                if tables == 1 && mode == Mode::Sheet && tgt == Tgt::Main {
+                    match e.local() {
+                        // Empty cells take columns too.
+                        "table-cell" | "covered-table-cell" => grid.skip_cell(&e),
+                        "table-row" => grid.row(&e),
+                        _ => {}
+                    }
+                }
                 if tgt == Tgt::Skip || paras == 0 {
                     continue;
                 }
@@ -226,10 +244,12 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
                         tables = tables.saturating_sub(1);
                         if tables == 0 && mode == Mode::Sheet {
                             let text = bufs[Tgt::Main as usize].take();
-                            cx.out.push_part(
+                            let cells = std::mem::take(&mut grid.cells);
+                            cx.out.push_part_laid_out(
                                 PartKind::Sheet,
                                 format!("sheet \"{sheet_name}\""),
                                 text,
+                                Layout::Cells(cells),
                             );
                         }
                     }
@@ -277,6 +297,47 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
     cx.out.push_part(PartKind::Deleted, part, deleted.take());
     cx.out.push_part(PartKind::Footnote, part, note.take());
     result
+}
+
+/// Where the cells of a sheet are: rows and columns counted from the
+/// start of its table, with their repeat counts.
+#[derive(Default)]
+struct SheetGrid {
+    /// Zero-based row of the current row and how many rows it stands for;
+    /// `None` before the first.
+    row: Option<(u32, u32)>,
+    next_col: u32,
+    cells: CellAnchors,
+}
+
+impl SheetGrid {
+    fn row(&mut self, e: &Tag<'_>) {
+        let at = self.row.map_or(0, |(row, span)| row.saturating_add(span));
+        self.row = Some((at, repeats(e, "number-rows-repeated")));
+        self.next_col = 0;
+    }
+
+    /// A cell starts at the end of `text`; an empty one's anchor is
+    /// replaced by the next cell's.
+    fn cell(&mut self, e: &Tag<'_>, text: &str) {
+        let col = self.next_col;
+        self.skip_cell(e);
+        let row = self.row.map_or(0, |(row, _)| row);
+        self.cells.cell(text, row, col);
+    }
+
+    fn skip_cell(&mut self, e: &Tag<'_>) {
+        let span = repeats(e, "number-columns-repeated");
+        self.next_col = self.next_col.saturating_add(span);
+    }
+}
+
+/// A repeat count attribute (`table:number-columns-repeated`), 1 if absent.
+fn repeats(e: &Tag<'_>, name: &str) -> u32 {
+    e.attr_raw(name)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(1)
+        .max(1)
 }
 
 fn margin_kind_of(name: &str) -> PartKind {

@@ -6,8 +6,12 @@
 
 use super::xml::{self, local, short_scan, Tag, TextBuf, Ticker, Token, Tokens};
 use super::zipread::Package;
-use super::{ErrorKind, ExtractError, ExtractResult, Extracted, Format, LabelInfoEntry, PartKind};
+use super::{
+    CellAnchors, ErrorKind, ExtractError, ExtractResult, Extracted, Format, LabelInfoEntry, Layout,
+    PartKind,
+};
 use crate::model::budget::Budget;
+use crate::model::document::parse_cell_reference;
 
 const LABELINFO_REL: &str =
     "http://schemas.microsoft.com/office/2020/02/relationships/classificationlabels";
@@ -821,7 +825,6 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
     let mut out = TextBuf::new(cx.cap);
     let mut value = String::new();
     let mut scratch = String::new();
-    let mut cell_type = CellType::Number;
     let mut in_v = false;
     let mut in_is_t = false;
     let mut in_is = false;
@@ -829,6 +832,12 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
     let mut hf: Option<(&str, PartKind)> = None;
     let mut hf_raw = String::new();
     let mut margins: Vec<(PartKind, &str, String)> = Vec::new();
+    let mut cursor = CellCursor::default();
+    let mut cell = Cell {
+        cell_type: CellType::Number,
+        at: (0, 0),
+    };
+    let mut cells = CellAnchors::default();
     let mut result = Ok(());
     loop {
         if let Err(e) = tick.tick() {
@@ -837,15 +846,18 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
         }
         // Most cells are `<c ...><v>value</v></c>`: read without tokens.
         if let Some(e) = tokens.start_tag("c") {
-            cell_type = cell_type_of(&e);
+            cell = Cell {
+                cell_type: cell_type_of(&e),
+                at: cursor.cell(&e),
+            };
             if let Some(raw) = plain_value_cell(&mut tokens) {
-                write_cell(&mut out, raw, cell_type, sst);
+                write_cell(&mut out, &mut cells, raw, cell, sst);
                 continue;
             }
             value.clear();
             in_v |= enter_cell_child(&mut tokens, "v", &mut value, &mut scratch);
             if !in_v && tokens.eat("</c>") {
-                end_cell(&mut out, &mut value, cell_type, sst);
+                end_cell(&mut out, &mut cells, &mut value, cell, sst);
             }
             continue;
         }
@@ -856,9 +868,13 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
         match token {
             Token::Start(e) => match e.local() {
                 "c" => {
-                    cell_type = cell_type_of(&e);
+                    cell = Cell {
+                        cell_type: cell_type_of(&e),
+                        at: cursor.cell(&e),
+                    };
                     value.clear();
                 }
+                "row" => cursor.row(&e),
                 "v" => in_v = true,
                 "is" => in_is = true,
                 "rPh" => skip += 1,
@@ -878,7 +894,7 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
                 "t" => in_is_t = false,
                 "is" => in_is = false,
                 "rPh" => skip = skip.saturating_sub(1),
-                "c" => end_cell(&mut out, &mut value, cell_type, sst),
+                "c" => end_cell(&mut out, &mut cells, &mut value, cell, sst),
                 "row" => out.newline(),
                 "oddHeader" | "evenHeader" | "firstHeader" | "oddFooter" | "evenFooter"
                 | "firstFooter" => {
@@ -905,10 +921,16 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
                     }
                 }
             }
-            Token::Empty(_) => {}
+            Token::Empty(e) => {
+                if e.local() == "row" {
+                    cursor.row(&e);
+                }
+            }
         }
     }
-    cx.out.push_part(PartKind::Sheet, loc, out.take());
+    let text = out.take();
+    cx.out
+        .push_part_laid_out(PartKind::Sheet, loc, text, Layout::Cells(cells));
     for (kind, which, text) in margins {
         cx.out.push_part(kind, format!("{loc} {which}"), text);
     }
@@ -936,20 +958,35 @@ fn plain_value_cell<'a>(tokens: &mut Tokens<'a>) -> Option<&'a str> {
 }
 
 /// Writes a cell's value (the shared string it points to, for `t="s"`).
-fn end_cell(out: &mut TextBuf, value: &mut String, cell_type: CellType, sst: &SharedStrings) {
-    write_cell(out, value, cell_type, sst);
+fn end_cell(
+    out: &mut TextBuf,
+    cells: &mut CellAnchors,
+    value: &mut String,
+    cell: Cell,
+    sst: &SharedStrings,
+) {
+    write_cell(out, cells, value, cell, sst);
     value.clear();
 }
 
 /// Writes a cell's value, as read (the shared string it points to, for
-/// `t="s"`).
-fn write_cell(out: &mut TextBuf, value: &str, cell_type: CellType, sst: &SharedStrings) {
+/// `t="s"`), and notes where it starts.
+fn write_cell(
+    out: &mut TextBuf,
+    cells: &mut CellAnchors,
+    value: &str,
+    cell: Cell,
+    sst: &SharedStrings,
+) {
+    let cell_type = cell.cell_type;
     // Numbers, booleans and string indexes are ASCII.
     let v = match cell_type {
         CellType::Inline => value.trim(),
         _ => value.trim_ascii(),
     };
     if !v.is_empty() {
+        // Cell texts hold no tabs or line breaks (`push_cell_text`).
+        cells.cell_in_plain_text(&out.text, cell.at.0, cell.at.1);
         match cell_type {
             CellType::Shared => {
                 if let Some(s) = sst.get(v) {
@@ -961,6 +998,87 @@ fn write_cell(out: &mut TextBuf, value: &str, cell_type: CellType, sst: &SharedS
         }
         out.cell_end();
     }
+}
+
+/// The cell being read: its type and its zero-based (row, column).
+#[derive(Clone, Copy)]
+struct Cell {
+    cell_type: CellType,
+    at: (u32, u32),
+}
+
+/// Where the cells of a worksheet are: from the `r` attributes of rows and
+/// cells, which Excel always writes, else counted (rows in order, each cell
+/// right of the one before).
+#[derive(Default)]
+struct CellCursor {
+    /// Zero-based row of the current row; `None` before the first.
+    row: Option<u32>,
+    /// Zero-based column the next cell without a reference goes to.
+    next_col: u32,
+}
+
+impl CellCursor {
+    fn row(&mut self, e: &Tag<'_>) {
+        let next = self.row.map_or(0, |r| r.saturating_add(1));
+        let numbered = e
+            .attr_raw("r")
+            .and_then(|r| parse_index(r.trim()))
+            .and_then(|r| u32::try_from(r).ok()?.checked_sub(1));
+        self.row = Some(numbered.unwrap_or(next));
+        self.next_col = 0;
+    }
+
+    /// The position of the cell whose start tag is `e`.
+    #[inline]
+    fn cell(&mut self, e: &Tag<'_>) -> (u32, u32) {
+        let (row, col) = match cell_reference_of(e) {
+            Some(at) => at,
+            None => (self.row.unwrap_or(0), self.next_col),
+        };
+        self.next_col = col.saturating_add(1);
+        (row, col)
+    }
+}
+
+/// The `r` attribute of a cell, parsed; Excel writes it first (`<c r="B7" s="1">`).
+#[inline]
+fn cell_reference_of(e: &Tag<'_>) -> Option<(u32, u32)> {
+    let attrs = e.raw_attributes();
+    match attrs.strip_prefix(" r=\"") {
+        Some(rest) => parse_cell_reference_until_quote(rest.as_bytes()),
+        None => parse_cell_reference(e.attr_raw("r")?),
+    }
+}
+
+/// A plain cell reference (`B7`) up to the closing quote, in one pass: there
+/// is one for every cell of a workbook.
+#[inline]
+fn parse_cell_reference_until_quote(b: &[u8]) -> Option<(u32, u32)> {
+    let mut col: u32 = 0;
+    let mut i = 0;
+    while let Some(&c) = b.get(i).filter(|c| c.is_ascii_uppercase()) {
+        col = col * 26 + u32::from(c - b'A') + 1;
+        i += 1;
+        if i > 3 {
+            return None;
+        }
+    }
+    let mut row: u32 = 0;
+    let digits_start = i;
+    while let Some(&d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+        row = row * 10 + u32::from(d - b'0');
+        i += 1;
+        if i - digits_start > 7 {
+            return None;
+        }
+    }
+    if b.get(i) != Some(&b'"') || i == digits_start {
+        // Anything unusual (`$B$7`, lower case): the general parser.
+        let end = short_scan::find1(b, b'"')?;
+        return parse_cell_reference(std::str::from_utf8(&b[..end]).ok()?);
+    }
+    Some((row.checked_sub(1)?, col.checked_sub(1)?))
 }
 
 #[derive(Clone, Copy)]

@@ -16,7 +16,7 @@ use std::rc::Rc;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId, Stream};
 
 use super::inflate::{inflate_into, Framing, InflateError};
-use super::{ExtractError, ExtractResult, Extracted, PartKind};
+use super::{ExtractError, ExtractResult, Extracted, Layout, PartKind};
 use crate::model::budget::Budget;
 
 mod encoding;
@@ -318,8 +318,19 @@ fn read_pages(
         out.parts_read.push(format!("page {n}"));
         if chars_left > header.len() + footer.len() {
             chars_left -= header.len() + footer.len();
-            out.push_part(PartKind::Header, format!("page {n} header"), header);
-            out.push_part(PartKind::Footer, format!("page {n} footer"), footer);
+            // The page names the place: a margin holds a line or two.
+            out.push_part_laid_out(
+                PartKind::Header,
+                format!("page {n} header"),
+                header,
+                Layout::Whole,
+            );
+            out.push_part_laid_out(
+                PartKind::Footer,
+                format!("page {n} footer"),
+                footer,
+                Layout::Whole,
+            );
         }
         if chars_left == 0 {
             continue;

@@ -1,6 +1,6 @@
 //! Plain text: UTF-8, UTF-16 with a byte-order mark, Latin-1 (Windows-1252) fallback.
 
-use super::{Extracted, PartKind};
+use super::{Extracted, Layout, PartKind};
 use crate::model::budget::Budget;
 
 pub fn extract(bytes: &[u8], budget: &Budget) -> Extracted {
@@ -23,7 +23,8 @@ pub fn extract(bytes: &[u8], budget: &Budget) -> Extracted {
         text
     };
     out.parts_read.push("text".to_string());
-    out.push_part(PartKind::Body, "body", text);
+    // Hits are located by line, as an editor numbers them.
+    out.push_part_laid_out(PartKind::Body, "body", text, Layout::Lines);
     out
 }
 

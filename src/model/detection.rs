@@ -27,6 +27,8 @@ pub struct Detection {
     pub confidence: Confidence,
     /// At most five values, masked unless `--show-values`.
     pub samples: Vec<String>,
-    /// Where the hits were: `body`, `comment word/comments.xml`, `page 3` (deduplicated, at most 20).
+    /// Where the hits were, in the order found: `body word/document.xml
+    /// paragraph 12`, `sheet "Budget" cell B7`, `page 3`, `slide 2`,
+    /// `body line 40`, `property Title` (deduplicated, at most 20).
     pub locations: Vec<String>,
 }

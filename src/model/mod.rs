@@ -18,7 +18,10 @@ pub mod verdict;
 
 pub use analysis::{Analysis, ANALYSIS_VERSION};
 pub use detection::{Confidence, Detection};
-pub use document::{Extracted, LabelInfoEntry, Part, PartKind, Property, PROPERTIES_PART};
+pub use document::{
+    CellAnchors, Extracted, LabelInfoEntry, Layout, Locator, NamedAnchor, Part, PartKind, Property,
+    PROPERTIES_PART,
+};
 pub use error::{ErrorKind, ExtractError, ExtractResult};
 pub use format::Format;
 pub use job::{FileJob, FileOrigin, Scope, Skip};

@@ -6,7 +6,7 @@
 
 use super::bytes::{le_u16, le_u32, le_u64};
 use super::{cp1252_char, read_stream_opt, Ole};
-use crate::extract::{ExtractError, ExtractResult, Extracted, PartKind};
+use crate::extract::{CellAnchors, ExtractError, ExtractResult, Extracted, Layout, PartKind};
 use crate::model::budget::Budget;
 
 const BOF: u16 = 0x0809;
@@ -70,23 +70,25 @@ pub(super) fn extract(
             .cloned()
             .unwrap_or_else(|| format!("#{}", i + 1));
         let location = format!("sheet \"{name}\"");
-        out.push_part(PartKind::SheetName, location.clone(), name);
+        out.push_part_laid_out(PartKind::SheetName, location.clone(), name, Layout::Whole);
         let Some(cells) = walk.cells.get_mut(i) else {
             continue;
         };
         cells.sort_by_key(|c| (c.0, c.1));
         let mut text = String::new();
+        let mut anchors = CellAnchors::default();
         let mut row = None;
-        for (r, _, t) in cells.iter() {
+        for (r, c, t) in cells.iter() {
             match row {
                 Some(prev) if prev == *r => text.push('\t'),
                 Some(_) => text.push('\n'),
                 None => {}
             }
             row = Some(*r);
+            anchors.cell(&text, u32::from(*r), u32::from(*c));
             text.push_str(t);
         }
-        out.push_part(PartKind::Sheet, location, text);
+        out.push_part_laid_out(PartKind::Sheet, location, text, Layout::Cells(anchors));
     }
     push_margins(&walk, out);
     Ok(())
