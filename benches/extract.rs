@@ -180,6 +180,11 @@ fn bench_extract(c: &mut Criterion) {
         location_path: "/sample.docx".into(),
         fs_path: PathBuf::from(&docx.name),
         size: docx.bytes.len() as u64,
+        origin: Default::default(),
+        scope: labelscan::model::Scope {
+            root: ".".into(),
+            folder: ".".into(),
+        },
     };
     if let FileOutcome::Records { records, .. } = pipeline::inspect_bytes(&job, &docx.bytes, &ctx) {
         eprintln!(
