@@ -303,10 +303,15 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
                 .unwrap_or(2)
         })
         .max(1);
+    let progress = !args.quiet && std::io::stderr().is_terminal();
     let opts = ScanOptions {
         jobs,
         fail_on: args.fail_on,
-        progress: !args.quiet && std::io::stderr().is_terminal(),
+        progress,
+        count_ahead: progress.then(|| {
+            Box::new(Walk::new(plan.roots.clone(), filter.clone()))
+                as Box<dyn labelscan::walk::JobSource>
+        }),
         file_timeout: ctx.limits.file_timeout,
     };
     let options = RunOptions {

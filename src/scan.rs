@@ -49,6 +49,11 @@ pub struct ScanOptions {
     pub jobs: usize,
     pub fail_on: Vec<VerdictCode>,
     pub progress: bool,
+    /// A second source over the same scope, walked ahead of the workers
+    /// only to count files, so that the progress bar knows the total (and
+    /// an ETA) long before the workers' own walk ends. Used only with
+    /// `progress`.
+    pub count_ahead: Option<Box<dyn JobSource>>,
     /// A worker on one file longer than this (plus a grace period) is
     /// abandoned and the file reported `timeout`.
     pub file_timeout: Duration,
@@ -220,6 +225,8 @@ struct Shared {
     stop: AtomicBool,
     fail_on: Vec<VerdictCode>,
     progress: ProgressBar,
+    /// Whether a counting walk sets the bar's total (else the workers' walk does).
+    counted_ahead: bool,
     epoch: Instant,
     /// Woken by each worker as it ends, so the scan finishes as soon as
     /// the last file is written instead of at the watchdog's next tick.
@@ -240,7 +247,9 @@ impl Shared {
                 let Some(item) = feed.source.next_item() else {
                     if !feed.exhausted {
                         feed.exhausted = true;
-                        walk_finished(&self.progress);
+                        if !self.counted_ahead {
+                            walk_finished(&self.progress);
+                        }
                     }
                     return None;
                 };
@@ -260,7 +269,9 @@ impl Shared {
             }
             thread::sleep(Duration::from_millis(2));
         }
-        self.progress.inc_length(1);
+        if !self.counted_ahead {
+            self.progress.inc_length(1);
+        }
         Some((seq, Arc::new(job)))
     }
 
@@ -339,6 +350,11 @@ impl Shared {
             }
         }
         if !self.progress.is_hidden() {
+            // The counting walk may lag behind the workers on a slow listing.
+            let done = self.progress.position();
+            if self.progress.length().is_some_and(|found| found < done) {
+                self.progress.set_length(done);
+            }
             self.progress.set_message(progress_message(
                 summary.bytes_scanned,
                 self.epoch.elapsed().as_secs_f64(),
@@ -379,10 +395,14 @@ pub fn run(
         stop: AtomicBool::new(false),
         fail_on: opts.fail_on,
         progress: make_progress(opts.progress),
+        counted_ahead: opts.progress && opts.count_ahead.is_some(),
         epoch: Instant::now(),
         watchdog: OnceLock::new(),
     });
 
+    if let (true, Some(source)) = (shared.counted_ahead, opts.count_ahead) {
+        spawn_counter(source, &shared)?;
+    }
     let mut workers = Vec::with_capacity(opts.jobs);
     for i in 0..opts.jobs.max(1) {
         workers.push(spawn_worker(i, &shared)?);
@@ -418,6 +438,30 @@ pub fn run(
         summary: std::mem::take(summary),
         failed: out.failed,
     })
+}
+
+/// Counts the files of `source` into the progress bar's total, then
+/// switches the bar to a real ETA. Never waited for: it only feeds the bar,
+/// and stops with the scan.
+fn spawn_counter(mut source: Box<dyn JobSource>, shared: &Arc<Shared>) -> std::io::Result<()> {
+    let shared = Arc::clone(shared);
+    thread::Builder::new()
+        .name("counter".into())
+        .spawn(move || {
+            let mut found: u64 = 0;
+            while let Some(item) = source.next_item() {
+                if shared.stop.load(Ordering::Relaxed) || shared.progress.is_finished() {
+                    return;
+                }
+                if let WalkItem::File(_) = item {
+                    found += 1;
+                    let done = shared.progress.position();
+                    shared.progress.set_length(found.max(done));
+                }
+            }
+            walk_finished(&shared.progress);
+        })?;
+    Ok(())
 }
 
 fn rate(amount: f64, secs: f64) -> f64 {
@@ -740,6 +784,7 @@ mod tests {
                 jobs,
                 fail_on: vec![VerdictCode::Unreadable],
                 progress: false,
+                count_ahead: None,
                 file_timeout: Duration::from_millis(50),
             },
         )

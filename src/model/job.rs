@@ -61,7 +61,7 @@ impl FileOrigin {
     pub fn modified_iso(&self) -> String {
         self.modified
             .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
-            .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
             .unwrap_or_default()
     }
 }

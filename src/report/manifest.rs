@@ -35,7 +35,7 @@ impl Manifest {
     /// The manifest of the files staged in `folder`, each made durable
     /// (fsync) on the way: the hash is taken of exactly what will be committed.
     pub fn of_staged(folder: &Path) -> io::Result<Manifest> {
-        let mut files = BTreeMap::new();
+        let mut staged = Vec::new();
         for entry in std::fs::read_dir(folder)? {
             let entry = entry?;
             let name = entry.file_name().into_string().map_err(|n| {
@@ -50,9 +50,32 @@ impl Manifest {
                     entry.path().display()
                 )));
             }
-            let (digest, file) = digest(&entry.path())?;
-            file.sync_all()?;
-            files.insert(name, digest);
+            staged.push((name, entry.path()));
+        }
+        // Hashing and fsync of the report files run side by side: the run's
+        // last step is otherwise as long as all of them one after another.
+        let digests: Vec<io::Result<FileDigest>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = staged
+                .iter()
+                .map(|(_, path)| {
+                    scope.spawn(move || {
+                        let (digest, file) = digest(path)?;
+                        file.sync_all()?;
+                        Ok(digest)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(io::Error::other("hashing a report failed")))
+                })
+                .collect()
+        });
+        let mut files = BTreeMap::new();
+        for ((name, _), digest) in staged.into_iter().zip(digests) {
+            files.insert(name, digest?);
         }
         Ok(Manifest {
             tool: "labelscan".into(),

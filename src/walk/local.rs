@@ -22,6 +22,7 @@ pub fn excluded_by_default(name: &str) -> bool {
 }
 
 /// --include/--exclude globs. A glob without `/` also matches a file's name.
+#[derive(Clone)]
 pub struct Filter {
     include: Option<GlobSet>,
     exclude: GlobSet,
