@@ -183,10 +183,7 @@ fn released_names(releases: &[ReleaseEvidence]) -> Vec<String> {
 }
 
 fn location_of(case: &Case, policy: &Policy) -> Option<LocationEvidence> {
-    let index = policy
-        .locations
-        .iter()
-        .position(|l| l.contains(case.location_path))?;
+    let index = policy.location_index(case.location_path)?;
     let location = &policy.locations[index];
     Some(LocationEvidence {
         index,

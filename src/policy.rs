@@ -296,7 +296,12 @@ impl Policy {
 
     /// The exchange location an absolute path falls in, if any.
     pub fn location_of(&self, path: &str) -> Option<&Location> {
-        self.locations.iter().find(|l| l.contains(path))
+        self.location_index(path).map(|i| &self.locations[i])
+    }
+
+    /// The position among `[[locations]]` of the one an absolute path falls in.
+    pub fn location_index(&self, path: &str) -> Option<usize> {
+        self.locations.iter().position(|l| l.contains(path))
     }
 }
 

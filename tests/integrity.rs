@@ -9,16 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{bin, repo};
+
 const STAGING: &str = ".labelscan-staging";
 const JOURNAL: &str = ".labelscan-commit";
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_labelscan"))
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn scan_command(path: &Path, out: &Path) -> Command {
     let mut cmd = bin();

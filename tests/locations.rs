@@ -5,6 +5,9 @@
 
 use std::io::{Cursor, Write as _};
 
+mod common;
+use common::pdf;
+
 use labelscan::budget::{Budget, Limits};
 use labelscan::detect::DetectorSet;
 use labelscan::extract::{extract_document, Format};
@@ -236,33 +239,6 @@ fn rtf_paragraphs() {
         locations(Format::Rtf, rtf.as_bytes(), "email"),
         ["body paragraph 2"]
     );
-}
-
-/// A PDF from numbered object bodies, with a correct xref table.
-fn pdf(bodies: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = b"%PDF-1.7\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, body) in bodies.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
-        out.extend_from_slice(body);
-        out.extend_from_slice(b"\nendobj\n");
-    }
-    let xref = out.len();
-    out.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", bodies.len() + 1).as_bytes(),
-    );
-    for off in offsets {
-        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
-    }
-    out.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            bodies.len() + 1
-        )
-        .as_bytes(),
-    );
-    out
 }
 
 fn pdf_stream(data: &str) -> Vec<u8> {

@@ -2,23 +2,9 @@
 //! policy files written here.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_labelscan"))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("labelscan runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+mod common;
+use common::{bin, run, stderr, stdout};
 
 /// Writes `text` as `p.toml` in a fresh folder.
 fn policy_file(text: &str) -> (tempfile::TempDir, PathBuf) {

@@ -16,12 +16,20 @@ pub struct CsvSink {
 
 impl CsvSink {
     pub fn create(path: &Path) -> std::io::Result<CsvSink> {
-        let mut file = super::create_buffered(path)?;
-        file.write_all("\u{feff}".as_bytes())?;
-        let mut csv = csv::WriterBuilder::new().from_writer(file);
-        csv.write_record(HEADER)?;
-        Ok(CsvSink { csv })
+        Ok(CsvSink {
+            csv: create_csv(path, &HEADER)?,
+        })
     }
+}
+
+/// A new CSV report: a byte-order mark, so that spreadsheets read names
+/// like "Geschäftsbericht" correctly, then the header row.
+pub fn create_csv(path: &Path, header: &[&str]) -> std::io::Result<csv::Writer<BufWriter<File>>> {
+    let mut file = super::create_buffered(path)?;
+    file.write_all("\u{feff}".as_bytes())?;
+    let mut csv = csv::WriterBuilder::new().from_writer(file);
+    csv.write_record(header)?;
+    Ok(csv)
 }
 
 impl RecordSink for CsvSink {

@@ -2,10 +2,10 @@
 //! why, so that an auditor sees the scan's coverage and not just a count.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::Path;
 
-use super::csv_report::defuse;
+use super::csv_report::{create_csv, defuse};
 use super::{RecordSink, Summary};
 use crate::model::{DocumentRecord, Skip};
 
@@ -19,11 +19,9 @@ pub struct SkippedCsvSink {
 
 impl SkippedCsvSink {
     pub fn create(path: &Path) -> std::io::Result<SkippedCsvSink> {
-        let mut file = super::create_buffered(path)?;
-        file.write_all("\u{feff}".as_bytes())?;
-        let mut csv = csv::WriterBuilder::new().from_writer(file);
-        csv.write_record(HEADER)?;
-        Ok(SkippedCsvSink { csv })
+        Ok(SkippedCsvSink {
+            csv: create_csv(path, &HEADER)?,
+        })
     }
 }
 

@@ -132,9 +132,7 @@ impl Walk {
         let root_display = root.to_string_lossy().to_string();
         if let Ok(m) = std::fs::metadata(&root) {
             if m.is_file() {
-                let mut job = FileJob::single(&root_display, &root, &m);
-                job.origin = FileOrigin::of(&m, &mut self.owners);
-                return Some(WalkItem::File(job));
+                return Some(WalkItem::File(FileJob::single(&root_display, &root, &m)));
             }
         }
         let entries = walkdir::WalkDir::new(&root)
