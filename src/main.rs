@@ -135,6 +135,10 @@ struct ScanArgs {
     /// Files larger than this are reported UNREADABLE (too_large) without being read.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_file_size)]
     max_file_size: u64,
+    /// Most bytes inflated from one file, its parts, members and embedded
+    /// documents together; what lies beyond is reported UNREADABLE (limit_exceeded).
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_total_inflated)]
+    max_inflated: u64,
     /// Time budget per file; a file taking longer is reported UNREADABLE (timeout).
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     file_timeout: f64,
@@ -292,6 +296,7 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
     }
     let limits = Limits {
         max_file_size: args.max_file_size,
+        max_total_inflated: args.max_inflated,
         file_timeout: Duration::from_secs_f64(args.file_timeout),
         ..Limits::default()
     };
@@ -324,6 +329,7 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         include: args.include.clone(),
         exclude: args.exclude.clone(),
         max_file_size: ctx.limits.max_file_size,
+        max_inflated: ctx.limits.max_total_inflated,
         file_timeout_seconds: args.file_timeout,
         jobs,
         show_values: args.common.show_values,

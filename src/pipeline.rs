@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 
 use crate::analyse::Analyser;
 use crate::detect::DetectorSet;
+use crate::extract::archive::{Member, MemberFlow};
 use crate::extract::{self, Outcome};
 use crate::judge::judge_analysis;
 use crate::model::budget::{Budget, Limits};
@@ -84,17 +85,94 @@ pub struct Documents {
     pub skipped: Vec<Skip>,
 }
 
+/// Most rows one top-level file may put into the reports (its documents
+/// and its skipped members, the archive's own `limit_exceeded` row
+/// included): a row bomb (zips of zips of overlapping entries) ends there.
+pub const MAX_ROWS_PER_FILE: usize = 20_000;
+
+/// Where the documents of one file go as they are read: analysed at once
+/// by a scan (so that only one member's text is held at a time), kept
+/// whole by `explain`.
+pub trait DocumentSink {
+    fn document(&mut self, document: Document);
+    fn skipped(&mut self, skip: Skip);
+}
+
+impl DocumentSink for Documents {
+    fn document(&mut self, document: Document) {
+        self.documents.push(document);
+    }
+
+    fn skipped(&mut self, skip: Skip) {
+        self.skipped.push(skip);
+    }
+}
+
+/// A scan's sink: each document becomes its record right away, and its
+/// text is dropped.
+struct RecordsOf<'a> {
+    ctx: &'a Context,
+    records: Vec<DocumentRecord>,
+    skipped: Vec<Skip>,
+}
+
+impl<'a> RecordsOf<'a> {
+    fn new(ctx: &'a Context) -> Self {
+        RecordsOf {
+            ctx,
+            records: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+
+    fn outcome(self, size: u64, found: Result<(), Skip>) -> FileOutcome {
+        match found {
+            Ok(()) => FileOutcome::Records {
+                size,
+                records: self.records,
+                skipped: self.skipped,
+            },
+            Err(skip) => FileOutcome::Skipped(skip),
+        }
+    }
+}
+
+impl DocumentSink for RecordsOf<'_> {
+    fn document(&mut self, document: Document) {
+        self.records.push(record_of(&document, self.ctx));
+    }
+
+    fn skipped(&mut self, skip: Skip) {
+        self.skipped.push(skip);
+    }
+}
+
 /// Inspects one file from disk. Never fails: problems become `UNREADABLE`
 /// records.
 pub fn inspect_file(job: &FileJob, ctx: &Context) -> FileOutcome {
-    let (size, found) = documents_of_file(job, ctx);
-    outcome_of(size, found, ctx)
+    let mut sink = RecordsOf::new(ctx);
+    let (size, found) = each_document_of_file(job, ctx, &mut sink);
+    sink.outcome(size, found)
 }
 
 /// Reads and extracts one file from disk: its documents (a file that
 /// cannot be read is one `UNREADABLE` document) or why it holds none, and
 /// the bytes read. `scan` and `explain` both start here.
 pub fn documents_of_file(job: &FileJob, ctx: &Context) -> (u64, Result<Documents, Skip>) {
+    let mut found = Documents {
+        documents: Vec::new(),
+        skipped: Vec::new(),
+    };
+    let (size, result) = each_document_of_file(job, ctx, &mut found);
+    (size, result.map(|()| found))
+}
+
+/// [`documents_of_file`], handing each document to `sink` as it is read.
+pub fn each_document_of_file(
+    job: &FileJob,
+    ctx: &Context,
+    sink: &mut dyn DocumentSink,
+) -> (u64, Result<(), Skip>) {
     if job.size > ctx.limits.max_file_size {
         let err = ExtractError::new(
             ErrorKind::TooLarge,
@@ -103,32 +181,15 @@ pub fn documents_of_file(job: &FileJob, ctx: &Context) -> (u64, Result<Documents
                 job.size, ctx.limits.max_file_size
             ),
         );
-        return (job.size, Ok(unreadable_documents(job, err)));
+        sink.document(unreadable_document(job, err));
+        return (job.size, Ok(()));
     }
     match read_file(&job.fs_path, job.size, ctx.limits.max_file_size) {
-        Ok(bytes) => {
-            let outcome = extract_guarded(&bytes, &job.display_path, &ctx.limits);
-            (bytes.len() as u64, documents_of(job, &bytes, outcome))
+        Ok(bytes) => (bytes.len() as u64, each_document_of(job, &bytes, ctx, sink)),
+        Err(err) => {
+            sink.document(unreadable_document(job, err));
+            (job.size, Ok(()))
         }
-        Err(err) => (job.size, Ok(unreadable_documents(job, err))),
-    }
-}
-
-fn outcome_of(size: u64, found: Result<Documents, Skip>, ctx: &Context) -> FileOutcome {
-    match found {
-        Ok(found) => FileOutcome::Records {
-            size,
-            records: found.documents.iter().map(|d| record_of(d, ctx)).collect(),
-            skipped: found.skipped,
-        },
-        Err(skip) => FileOutcome::Skipped(skip),
-    }
-}
-
-fn unreadable_documents(job: &FileJob, err: ExtractError) -> Documents {
-    Documents {
-        documents: vec![unreadable_document(job, err)],
-        skipped: Vec::new(),
     }
 }
 
@@ -151,17 +212,37 @@ pub fn read_file(path: &Path, size: u64, limit: u64) -> Result<Vec<u8>, ExtractE
 
 /// Inspects a file already in memory.
 pub fn inspect_bytes(job: &FileJob, bytes: &[u8], ctx: &Context) -> FileOutcome {
-    let outcome = extract_guarded(bytes, &job.display_path, &ctx.limits);
-    outcome_of(bytes.len() as u64, documents_of(job, bytes, outcome), ctx)
+    let mut sink = RecordsOf::new(ctx);
+    let found = each_document_of(job, bytes, ctx, &mut sink);
+    sink.outcome(bytes.len() as u64, found)
 }
 
-/// The documents a file's extraction outcome holds, or why it holds none
-/// (not a supported format). Archive members are documents of their own,
-/// named `archive!/member`; unsupported members are skips.
-pub fn documents_of(job: &FileJob, bytes: &[u8], outcome: Outcome) -> Result<Documents, Skip> {
+/// Extracts a file in memory under its own budget and hands its documents
+/// to `sink`: the file itself, or its archive members (named
+/// `archive!/member`; unsupported members are skips), at most
+/// [`MAX_ROWS_PER_FILE`] rows in all. `Err` when the file is no supported
+/// format.
+pub fn each_document_of(
+    job: &FileJob,
+    bytes: &[u8],
+    ctx: &Context,
+    sink: &mut dyn DocumentSink,
+) -> Result<(), Skip> {
+    let mut rows = 0usize;
+    let mut too_many = false;
+    let mut on_member = |m: Member| {
+        if rows + 1 >= MAX_ROWS_PER_FILE {
+            too_many = true;
+            return MemberFlow::Break(());
+        }
+        rows += 1;
+        member_document(job, m, sink);
+        MemberFlow::Continue(())
+    };
+    let outcome = extract_guarded(bytes, &job.display_path, &ctx.limits, &mut on_member);
     match outcome {
-        Outcome::Document(format, extracted) => Ok(Documents {
-            documents: vec![Document {
+        Outcome::Document(format, extracted) => {
+            sink.document(Document {
                 path: job.display_path.clone(),
                 location_path: job.location_path.clone(),
                 format,
@@ -169,33 +250,51 @@ pub fn documents_of(job: &FileJob, bytes: &[u8], outcome: Outcome) -> Result<Doc
                 sha256: hex_sha256(bytes),
                 extracted,
                 origin: job.origin.clone(),
-            }],
-            skipped: Vec::new(),
-        }),
-        Outcome::Archive(members) => {
-            let mut found = Documents {
-                documents: Vec::with_capacity(members.len()),
-                skipped: Vec::new(),
-            };
-            for m in members {
-                let path = format!("{}!/{}", job.display_path, m.path);
-                if let Some(kind) = m.unsupported {
-                    found.skipped.push(unsupported(path, &kind));
-                    continue;
-                }
-                found.documents.push(Document {
-                    location_path: format!("{}!/{}", job.location_path, m.path),
-                    path,
-                    format: m.format,
-                    size: m.size,
-                    sha256: m.sha256,
-                    extracted: m.extracted,
-                    origin: job.origin.clone(),
-                });
+            });
+            Ok(())
+        }
+        Outcome::Archive(_) => {
+            if too_many {
+                sink.document(too_many_rows(job, bytes));
             }
-            Ok(found)
+            Ok(())
         }
         Outcome::Unsupported(kind) => Err(unsupported(job.display_path.clone(), &kind)),
+    }
+}
+
+/// An archive member as a document of its own, or a skip.
+fn member_document(job: &FileJob, m: Member, sink: &mut dyn DocumentSink) {
+    let path = format!("{}!/{}", job.display_path, m.path);
+    if let Some(kind) = m.unsupported {
+        sink.skipped(unsupported(path, &kind));
+        return;
+    }
+    sink.document(Document {
+        location_path: format!("{}!/{}", job.location_path, m.path),
+        path,
+        format: m.format,
+        size: m.size,
+        sha256: m.sha256,
+        extracted: m.extracted,
+        origin: job.origin.clone(),
+    });
+}
+
+/// The archive's own row once its members reached [`MAX_ROWS_PER_FILE`]:
+/// `limit_exceeded`, so that the members not read are accounted for.
+fn too_many_rows(job: &FileJob, bytes: &[u8]) -> Document {
+    Document {
+        path: job.display_path.clone(),
+        location_path: job.location_path.clone(),
+        format: Format::Zip,
+        size: bytes.len() as u64,
+        sha256: hex_sha256(bytes),
+        extracted: Extracted::failed(ExtractError::limit(format!(
+            "the archive holds more than {} documents and members; the rest were not read",
+            MAX_ROWS_PER_FILE - 1
+        ))),
+        origin: job.origin.clone(),
     }
 }
 
@@ -206,11 +305,20 @@ fn unsupported(path: String, kind: &str) -> Skip {
     }
 }
 
-/// Extracts a file under its own budget; a panic in a parser becomes a
-/// `corrupt` document instead of ending the scan.
-pub fn extract_guarded(bytes: &[u8], name: &str, limits: &Limits) -> Outcome {
+/// Extracts a file under its own budget, archive members through
+/// `on_member`; a panic in a parser becomes a `corrupt` document instead of
+/// ending the scan.
+pub fn extract_guarded(
+    bytes: &[u8],
+    name: &str,
+    limits: &Limits,
+    on_member: &mut dyn FnMut(Member) -> MemberFlow,
+) -> Outcome {
     let budget = Budget::new(limits.clone());
-    catch_unwind(AssertUnwindSafe(|| extract::extract(bytes, name, &budget))).unwrap_or_else(|_| {
+    catch_unwind(AssertUnwindSafe(|| {
+        extract::extract_each(bytes, name, &budget, on_member)
+    }))
+    .unwrap_or_else(|_| {
         Outcome::Document(
             extract::sniff(bytes, name),
             Extracted::failed(ExtractError::corrupt(
@@ -249,7 +357,11 @@ pub fn unreadable_document(job: &FileJob, err: ExtractError) -> Document {
 
 /// The outcome of a file that could not be read at all: one `UNREADABLE` record.
 pub fn unreadable_outcome(job: &FileJob, err: ExtractError, ctx: &Context) -> FileOutcome {
-    outcome_of(job.size, Ok(unreadable_documents(job, err)), ctx)
+    FileOutcome::Records {
+        size: job.size,
+        records: vec![record_of(&unreadable_document(job, err), ctx)],
+        skipped: Vec::new(),
+    }
 }
 
 /// Analysis and judgement meet here, above both layers.

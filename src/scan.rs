@@ -429,6 +429,7 @@ pub fn run(
     summary.duration_seconds = (secs * 1000.0).round() / 1000.0;
     summary.files_per_second = rate(summary.files_scanned as f64, secs);
     summary.megabytes_per_second = rate(summary.bytes_scanned as f64 / 1e6, secs);
+    summary.peak_rss_kb = peak_rss_kb();
     summary.finished_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     summary.close_counts();
     for sink in sinks.iter_mut() {
@@ -462,6 +463,18 @@ fn spawn_counter(mut source: Box<dyn JobSource>, shared: &Arc<Shared>) -> std::i
             walk_finished(&shared.progress);
         })?;
     Ok(())
+}
+
+/// This process's peak resident memory in KB, from `/proc/self/status`
+/// (the high-water mark of this program's own memory since it started,
+/// unlike `ru_maxrss`, which also counts the parent's before `exec`).
+fn peak_rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn rate(amount: f64, secs: f64) -> f64 {

@@ -144,7 +144,7 @@ fn snapshot_scan(name: &str, args: &[&str], redact: &[&str]) {
 }
 
 /// Run id, host, user, times and throughput differ from run to run.
-const RUN_FIELDS: [&str; 8] = [
+const RUN_FIELDS: [&str; 9] = [
     "run_id",
     "host",
     "user",
@@ -153,6 +153,7 @@ const RUN_FIELDS: [&str; 8] = [
     "duration_seconds",
     "files_per_second",
     "megabytes_per_second",
+    "peak_rss_kb",
 ];
 
 /// The README's first command: the built-in default policy, as of today.

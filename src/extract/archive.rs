@@ -19,16 +19,34 @@ pub struct Member {
     pub unsupported: Option<String>,
 }
 
+/// Whether an archive's reader should go on to the next member.
+pub type MemberFlow = std::ops::ControlFlow<()>;
+
+/// Extracts every member, in archive order, collected (tests, fuzzing,
+/// benchmarks). A scan streams them through [`each_member`] instead.
 pub fn extract_members(bytes: &[u8], budget: &Budget) -> Outcome {
-    let mut pkg = match Package::open(bytes, budget) {
-        Ok(p) => p,
-        Err(e) => {
-            return Outcome::Document(Format::Zip, Extracted::failed(e));
-        }
-    };
     let mut members = Vec::new();
-    collect(&mut pkg, "", budget, &mut members);
-    Outcome::Archive(members)
+    match each_member(bytes, budget, &mut |m| {
+        members.push(m);
+        MemberFlow::Continue(())
+    }) {
+        Ok(()) => Outcome::Archive(members),
+        Err(e) => Outcome::Document(Format::Zip, Extracted::failed(e)),
+    }
+}
+
+/// Hands each member to `on_member` as soon as it is extracted, so that
+/// only one member's text is held at a time however many the archive
+/// lists; `on_member` may stop the reading. Fails only when the archive
+/// itself cannot be opened.
+pub fn each_member(
+    bytes: &[u8],
+    budget: &Budget,
+    on_member: &mut dyn FnMut(Member) -> MemberFlow,
+) -> Result<(), ExtractError> {
+    let mut pkg = Package::open(bytes, budget)?;
+    let _ = visit(&mut pkg, "", budget, on_member);
+    Ok(())
 }
 
 fn failed_member(path: String, size: u64, name: &str, e: ExtractError) -> Member {
@@ -42,7 +60,12 @@ fn failed_member(path: String, size: u64, name: &str, e: ExtractError) -> Member
     }
 }
 
-fn collect(pkg: &mut Package, prefix: &str, budget: &Budget, out: &mut Vec<Member>) {
+fn visit(
+    pkg: &mut Package,
+    prefix: &str,
+    budget: &Budget,
+    on_member: &mut dyn FnMut(Member) -> MemberFlow,
+) -> MemberFlow {
     let mut buf = Vec::new();
     for i in 0..pkg.len() {
         let Some(info) = pkg.entries().get(i).cloned() else {
@@ -53,56 +76,59 @@ fn collect(pkg: &mut Package, prefix: &str, budget: &Budget, out: &mut Vec<Membe
         }
         let path = format!("{prefix}{}", info.name);
         if let Err(e) = pkg.read_index_into(i, budget, &mut buf) {
-            out.push(failed_member(path, info.size, &info.name, e));
+            on_member(failed_member(path, info.size, &info.name, e))?;
             continue;
         }
         let bytes = std::mem::take(&mut buf);
-        let format = sniff(&bytes, &info.name);
-        let sha256 = hex_sha256(&bytes);
-        let size = bytes.len() as u64;
-        match format {
-            Format::Zip => {
-                let opened = budget
-                    .enter()
-                    .and_then(|guard| Package::open(&bytes, budget).map(|p| (guard, p)));
-                match opened {
-                    Ok((_guard, mut inner)) => {
-                        collect(&mut inner, &format!("{path}!/"), budget, out);
-                    }
-                    Err(e) => out.push(Member {
-                        path,
-                        size,
-                        sha256,
-                        format,
-                        extracted: Extracted::failed(e),
-                        unsupported: None,
-                    }),
+        visit_member(path, &info.name, &bytes, budget, on_member)?;
+        buf = bytes;
+    }
+    MemberFlow::Continue(())
+}
+
+/// One member read from its archive: a nested archive is visited in turn,
+/// anything else extracted and handed on.
+fn visit_member(
+    path: String,
+    name: &str,
+    bytes: &[u8],
+    budget: &Budget,
+    on_member: &mut dyn FnMut(Member) -> MemberFlow,
+) -> MemberFlow {
+    let format = sniff(bytes, name);
+    let sha256 = hex_sha256(bytes);
+    let size = bytes.len() as u64;
+    let member = |extracted: Extracted, unsupported: Option<String>| Member {
+        path: path.clone(),
+        size,
+        sha256: sha256.clone(),
+        format,
+        extracted,
+        unsupported,
+    };
+    match format {
+        Format::Zip => {
+            let opened = budget
+                .enter()
+                .and_then(|guard| Package::open(bytes, budget).map(|p| (guard, p)));
+            match opened {
+                Ok((_guard, mut inner)) => {
+                    visit(&mut inner, &format!("{path}!/"), budget, on_member)
                 }
-            }
-            Format::Unsupported => out.push(Member {
-                unsupported: Some(super::sniff::describe_unsupported(&bytes, &info.name)),
-                path,
-                size,
-                sha256,
-                format,
-                extracted: Extracted::default(),
-            }),
-            _ => {
-                let extracted = match budget.enter() {
-                    Ok(_guard) => super::extract_document(format, &bytes, budget),
-                    Err(e) => Extracted::failed(e),
-                };
-                out.push(Member {
-                    path,
-                    size,
-                    sha256,
-                    format,
-                    extracted,
-                    unsupported: None,
-                });
+                Err(e) => on_member(member(Extracted::failed(e), None)),
             }
         }
-        buf = bytes;
+        Format::Unsupported => {
+            let kind = super::sniff::describe_unsupported(bytes, name);
+            on_member(member(Extracted::default(), Some(kind)))
+        }
+        _ => {
+            let extracted = match budget.enter() {
+                Ok(_guard) => super::extract_document(format, bytes, budget),
+                Err(e) => Extracted::failed(e),
+            };
+            on_member(member(extracted, None))
+        }
     }
 }
 

@@ -40,8 +40,27 @@ pub enum Outcome {
 }
 
 /// Extracts one document from its bytes. `name` is only a hint (extension)
-/// for formats that content cannot tell apart (csv vs txt).
+/// for formats that content cannot tell apart (csv vs txt). An archive's
+/// members are all collected; see [`extract_each`] to stream them.
 pub fn extract(bytes: &[u8], name: &str, budget: &Budget) -> Outcome {
+    let mut members = Vec::new();
+    match extract_each(bytes, name, budget, &mut |m| {
+        members.push(m);
+        archive::MemberFlow::Continue(())
+    }) {
+        Outcome::Archive(_) => Outcome::Archive(members),
+        other => other,
+    }
+}
+
+/// [`extract`], handing an archive's members to `on_member` one at a time
+/// as they are read (the returned `Outcome::Archive` then holds none).
+pub fn extract_each(
+    bytes: &[u8],
+    name: &str,
+    budget: &Budget,
+    on_member: &mut dyn FnMut(archive::Member) -> archive::MemberFlow,
+) -> Outcome {
     let format = sniff(bytes, name);
     if let Err(e) = budget.check_time() {
         return Outcome::Document(format, Extracted::failed(e));
@@ -54,7 +73,10 @@ pub fn extract(bytes: &[u8], name: &str, budget: &Budget) -> Outcome {
         );
     }
     match format {
-        Format::Zip => archive::extract_members(bytes, budget),
+        Format::Zip => match archive::each_member(bytes, budget, on_member) {
+            Ok(()) => Outcome::Archive(Vec::new()),
+            Err(e) => Outcome::Document(Format::Zip, Extracted::failed(e)),
+        },
         Format::Unsupported => Outcome::Unsupported(sniff::describe_unsupported(bytes, name)),
         _ => Outcome::Document(format, extract_document(format, bytes, budget)),
     }

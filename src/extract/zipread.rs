@@ -22,6 +22,10 @@ pub struct EntryInfo {
     pub compressed: u64,
     pub is_dir: bool,
     pub encrypted: bool,
+    /// The entry's bytes lie inside another entry's (a central directory
+    /// that lists the same data twice, or overlapping entries: the shape of
+    /// zip bombs and row bombs). Such an entry is never inflated.
+    pub overlaps: bool,
 }
 
 /// An opened zip container over an in-memory file.
@@ -55,6 +59,7 @@ impl<'a> Package<'a> {
             return Err(ExtractError::limit("zip has more entries than the limit"));
         }
         let mut entries = Vec::with_capacity(archive.len());
+        let mut spans = Vec::with_capacity(archive.len());
         for i in 0..archive.len() {
             let e = archive
                 .by_index_data(i)
@@ -63,13 +68,18 @@ impl<'a> Package<'a> {
                 Ok(n) => n.into_owned(),
                 Err(_) => String::from_utf8_lossy(e.name_raw()).into_owned(),
             };
+            spans.push(EntrySpan::of(i, e.header_start(), e.compressed_size()));
             entries.push(EntryInfo {
                 name,
                 size: e.size(),
                 compressed: e.compressed_size(),
                 is_dir: e.is_dir(),
                 encrypted: e.encrypted(),
+                overlaps: false,
             });
+        }
+        for i in overlapping(spans) {
+            entries[i].overlaps = true;
         }
         Ok(Package {
             bytes,
@@ -131,7 +141,13 @@ impl<'a> Package<'a> {
         if info.encrypted {
             return Err(ExtractError::encrypted("zip entry is password-protected"));
         }
+        if info.overlaps {
+            return Err(ExtractError::corrupt(
+                "zip entry overlaps the data of another entry",
+            ));
+        }
         budget.check_part(info.compressed, info.size)?;
+        budget.check_room(info.size)?;
         let declared = info.size;
         let max_part = budget.limits.max_part_bytes;
         let damaged = || ExtractError::corrupt("zip entry data is damaged");
@@ -214,6 +230,45 @@ impl<'a> Package<'a> {
     }
 }
 
+/// Where an entry lies in the file: from its local header to the end of
+/// its compressed data (the local header's own name and extra field are
+/// left out of the length, which only makes the span shorter).
+struct EntrySpan {
+    index: usize,
+    start: u64,
+    end: u64,
+}
+
+impl EntrySpan {
+    /// The fixed part of a local file header.
+    const LOCAL_HEADER: u64 = 30;
+
+    fn of(index: usize, header_start: u64, compressed: u64) -> EntrySpan {
+        EntrySpan {
+            index,
+            start: header_start,
+            end: header_start
+                .saturating_add(Self::LOCAL_HEADER)
+                .saturating_add(compressed),
+        }
+    }
+}
+
+/// The entries whose span starts inside an earlier one's: all but the
+/// first of each group of entries sharing bytes.
+fn overlapping(mut spans: Vec<EntrySpan>) -> Vec<usize> {
+    spans.sort_unstable_by_key(|s| (s.start, s.index));
+    let mut reached = 0u64;
+    let mut found = Vec::new();
+    for span in &spans {
+        if span.start < reached {
+            found.push(span.index);
+        }
+        reached = reached.max(span.end);
+    }
+    found
+}
+
 #[cfg(test)]
 pub(crate) mod testzip {
     //! Builds zip files in memory for tests.
@@ -267,6 +322,43 @@ mod tests {
         assert_eq!(err.kind, crate::extract::ErrorKind::Corrupt);
         let truncated = &z[..z.len() - 10];
         assert!(Package::open(truncated, &budget).is_err());
+    }
+
+    #[test]
+    fn entries_sharing_data_are_never_inflated() {
+        let z = testzip::build(&[("a.txt", b"hello"), ("b.txt", b"world")]);
+        // A second central directory entry, c.txt, pointing at a.txt's
+        // local header: a copy of a.txt's central header under another name.
+        let cd = z.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+        let second = cd
+            + 4
+            + z[cd + 4..]
+                .windows(4)
+                .position(|w| w == b"PK\x01\x02")
+                .unwrap();
+        let eocd = z.windows(4).rposition(|w| w == b"PK\x05\x06").unwrap();
+        let mut bomb = z[..eocd].to_vec();
+        let mut copy = z[cd..second].to_vec();
+        let name_at = copy.windows(5).position(|w| w == b"a.txt").unwrap();
+        copy[name_at] = b'c';
+        bomb.extend_from_slice(&copy);
+        let mut end = z[eocd..].to_vec();
+        for at in [8, 10] {
+            let n = u16::from_le_bytes([end[at], end[at + 1]]) + 1;
+            end[at..at + 2].copy_from_slice(&n.to_le_bytes());
+        }
+        let cd_len = u32::from_le_bytes(end[12..16].try_into().unwrap()) + (second - cd) as u32;
+        end[12..16].copy_from_slice(&cd_len.to_le_bytes());
+        bomb.extend_from_slice(&end);
+
+        let budget = Budget::new(Limits::default());
+        let mut p = Package::open(&bomb, &budget).unwrap();
+        assert_eq!(p.len(), 3);
+        assert_eq!(p.read_index(0, &budget).unwrap(), b"hello");
+        assert_eq!(p.read_index(1, &budget).unwrap(), b"world");
+        assert!(p.entries()[2].overlaps);
+        let err = p.read_index(2, &budget).err().unwrap();
+        assert_eq!(err.kind, crate::extract::ErrorKind::Corrupt);
     }
 
     #[test]

@@ -33,7 +33,9 @@ impl Default for Limits {
         Limits {
             max_file_size: 512 * 1024 * 1024,
             max_part_bytes: 256 * 1024 * 1024,
-            max_total_inflated: 1024 * 1024 * 1024,
+            // About 0.3 s of inflating and reading on one core: a file may
+            // cost that much, not more (issue 16's "under 1 s a file").
+            max_total_inflated: 256 * 1024 * 1024,
             max_ratio: 200,
             max_depth: 4,
             max_entries: 20_000,
@@ -84,6 +86,20 @@ impl Budget {
         let total = self.inflated.get().saturating_add(bytes);
         self.inflated.set(total);
         if total > self.limits.max_total_inflated {
+            Err(ExtractError::limit(
+                "total inflated size of the file exceeds the limit",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Fails with `limit_exceeded` before anything is inflated when `declared`
+    /// more bytes would pass the per-file total: once the total is spent,
+    /// every further part of the file fails at once instead of being
+    /// inflated only to be thrown away.
+    pub fn check_room(&self, declared: u64) -> ExtractResult<()> {
+        if self.inflated.get().saturating_add(declared) > self.limits.max_total_inflated {
             Err(ExtractError::limit(
                 "total inflated size of the file exceeds the limit",
             ))
@@ -146,8 +162,21 @@ mod tests {
         let budget = Budget::new(Limits::default());
         assert!(budget.check_part(1000, 2000).is_ok());
         assert!(budget.check_part(1000, 10 * 1024 * 1024).is_err());
-        assert!(budget.charge_inflated(1 << 29).is_ok());
-        assert!(budget.charge_inflated(1 << 30).is_err());
+        assert!(budget.charge_inflated(1 << 27).is_ok());
+        assert!(budget.charge_inflated(1 << 28).is_err());
+    }
+
+    #[test]
+    fn a_spent_total_fails_before_inflating() {
+        let budget = Budget::new(Limits {
+            max_total_inflated: 1000,
+            ..Limits::default()
+        });
+        assert!(budget.check_room(1000).is_ok());
+        assert!(budget.check_room(1001).is_err());
+        budget.charge_inflated(600).unwrap();
+        assert!(budget.check_room(400).is_ok());
+        assert!(budget.check_room(401).is_err());
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub struct RunOptions {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub max_file_size: u64,
+    pub max_inflated: u64,
     pub file_timeout_seconds: f64,
     pub jobs: usize,
     pub show_values: bool,
@@ -109,6 +110,8 @@ pub struct Summary {
     pub bytes_scanned: u64,
     pub files_per_second: f64,
     pub megabytes_per_second: f64,
+    /// The scan's peak resident memory (VmHWM), 0 where the system does not tell.
+    pub peak_rss_kb: u64,
     pub verdicts: VerdictCounts,
     pub formats: BTreeMap<String, u64>,
     pub levels: BTreeMap<String, u64>,
