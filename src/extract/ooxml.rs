@@ -775,9 +775,14 @@ fn workbook(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
     };
 
     let mut targets: Vec<(String, String)> = Vec::new(); // (sheet name, part)
+                                                         // A worksheet part is read once however many sheets name it: 2,000
+                                                         // sheets pointing at one part once cost 2,000 copies of its text.
+    let mut read = std::collections::HashSet::new();
     for s in &sheets {
         if let Some(r) = rels.iter().find(|r| r.id == s.rid) {
-            targets.push((s.name.clone(), r.target.clone()));
+            if read.insert(r.target.trim_start_matches('/').to_ascii_lowercase()) {
+                targets.push((s.name.clone(), r.target.clone()));
+            }
         }
     }
     if targets.is_empty() {
@@ -1615,6 +1620,31 @@ mod tests {
         ];
         members.extend_from_slice(extra);
         testzip::build(&members)
+    }
+
+    #[test]
+    fn a_worksheet_part_named_by_many_sheets_is_read_once() {
+        let sheets: String = (0..50)
+            .map(|i| format!(r#"<sheet name="S{i}" sheetId="{i}" r:id="rId1"/>"#))
+            .collect();
+        let wb = format!(r#"<workbook xmlns:r="r"><sheets>{sheets}</sheets></workbook>"#);
+        let rels = br#"<Relationships><Relationship Id="rId1" Type="x/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#;
+        let s1 = br#"<worksheet><sheetData><row><c t="inlineStr"><is><t>once</t></is></c></row></sheetData></worksheet>"#;
+        let xlsx = testzip::build(&[
+            ("[Content_Types].xml", CT),
+            ("xl/workbook.xml", wb.as_bytes()),
+            ("xl/_rels/workbook.xml.rels", rels),
+            ("xl/worksheets/sheet1.xml", s1),
+        ]);
+        let x = extract(Format::Xlsx, &xlsx, &test_budget());
+        assert!(x.error.is_none(), "{:?}", x.error);
+        let sheets: Vec<&crate::model::Part> = x
+            .parts
+            .iter()
+            .filter(|p| p.kind == PartKind::Sheet)
+            .collect();
+        assert_eq!(sheets.len(), 1);
+        assert_eq!(sheets[0].text, "once");
     }
 
     #[test]
