@@ -28,6 +28,10 @@ pub fn extract_members(bytes: &[u8], budget: &Budget) -> Outcome {
     };
     let mut members = Vec::new();
     collect(&mut pkg, "", budget, &mut members);
+    if members.is_empty() {
+        // No member to list: the archive itself is the row (skipped.csv).
+        return Outcome::Unsupported("archive/empty".to_string());
+    }
     Outcome::Archive(members)
 }
 
