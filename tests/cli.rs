@@ -320,10 +320,7 @@ fn csv_cells_are_defused_and_utf8() {
     );
     assert!(rows.iter().any(|r| &r[0] == "Geschäftsbericht.txt"));
     // The release name is masked (not a partner), and still defused.
-    assert!(
-        rows.iter().any(|r| r[6].starts_with("'=HY***")),
-        "{rows:?}"
-    );
+    assert!(rows.iter().any(|r| r[6].starts_with("'=HY***")), "{rows:?}");
 }
 
 #[test]
