@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::detect::DetectorSet;
-use crate::labels::find_labels;
+use crate::labels::{find_labels, mask_label_values};
 use crate::model::hash::hex_sha256;
 use crate::model::{Analysis, ExtractError, Extracted, Format, ANALYSIS_VERSION};
 use crate::policy::Policy;
@@ -33,7 +33,8 @@ impl Analyser {
 
     /// SHA-256 over everything an analysis depends on besides the file:
     /// the tool and analysis versions, the built-in detector definitions, the
-    /// detection-relevant policy and whether values are shown. Two runs with
+    /// detection-relevant policy and whether values are shown (and, when
+    /// they are masked, the partners' names, which masking keeps). Two runs with
     /// the same fingerprint analyse the same bytes identically.
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
@@ -51,11 +52,17 @@ impl Analyser {
         extracted: &Extracted,
     ) -> Analysis {
         let mut error = extracted.error.clone();
-        let labels = catch_unwind(AssertUnwindSafe(|| find_labels(extracted, policy)))
-            .unwrap_or_else(|_| {
-                error.get_or_insert_with(|| ExtractError::internal("the labels stage"));
-                Default::default()
-            });
+        let labels = catch_unwind(AssertUnwindSafe(|| {
+            let mut labels = find_labels(extracted, policy);
+            if !self.show_values {
+                mask_label_values(&mut labels, policy);
+            }
+            labels
+        }))
+        .unwrap_or_else(|_| {
+            error.get_or_insert_with(|| ExtractError::internal("the labels stage"));
+            Default::default()
+        });
         let detections = if error.is_none() {
             catch_unwind(AssertUnwindSafe(|| {
                 self.detectors.scan(&extracted.parts, self.show_values)
@@ -98,5 +105,9 @@ fn fingerprint(policy: &Policy, show_values: bool) -> String {
     let _ = writeln!(text, "definitions {}", detector_definitions_sha256());
     let _ = writeln!(text, "show_values {show_values}");
     let _ = writeln!(text, "{}", policy.detection_relevant());
+    if !show_values {
+        // Masking keeps the release names of listed partners only.
+        let _ = writeln!(text, "partner names {:?}", policy.partner_names());
+    }
     hex_sha256(text.as_bytes())
 }

@@ -23,10 +23,7 @@ pub fn inspect(arg: &str, ctx: &Context) -> Result<Explained, std::io::Error> {
     let (file, member) = split_member(arg);
     let metadata = std::fs::metadata(file)?;
     if !metadata.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
+        return Err(crate::model::untrusted::not_regular());
     }
     let job = FileJob::single(file, Path::new(file), &metadata);
     let documents = match documents_of_file(&job, ctx).1 {

@@ -13,6 +13,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::model::hash::normalise_guid;
+use crate::model::mask::mask;
 use crate::model::text::parse_bool;
 use crate::model::{
     Extracted, LabelKind, LabelSource, Level, Part, ReleaseMarking, Tlp, TlpMarking,
@@ -34,6 +35,52 @@ pub fn find_labels(extracted: &Extracted, policy: &Policy) -> LabelFindings {
     read_markings(&extracted.parts, policy, &mut found);
     dedupe(&mut found);
     found
+}
+
+// ---- masking ----
+
+/// Masks every label value and release name that came from the document
+/// rather than from the policy, so that a report never copies a card number
+/// or an e-mail address planted in a label property or a release marking
+/// (unless `--show-values`). Kept as written: level names and aliases, label
+/// GUIDs, and names of partners the policy lists (all policy data, and what
+/// the judge matches on, so masking never changes a verdict code).
+pub fn mask_label_values(found: &mut LabelFindings, policy: &Policy) {
+    for source in &mut found.sources {
+        source.value = masked_label_value(&source.value, policy);
+    }
+    for release in &mut found.releases {
+        for name in &mut release.names {
+            if policy.partner_named(name).is_none() {
+                *name = mask(name);
+            }
+        }
+    }
+}
+
+/// A label value as reports may show it: a level name, alias or GUID as
+/// written; a sub-label ("Confidential \ Project X") with its parent kept and the
+/// rest masked; anything else masked.
+fn masked_label_value(value: &str, policy: &Policy) -> String {
+    if policy.scheme.level_of(value).is_some() || is_guid(value) {
+        return value.to_string();
+    }
+    if let Some(split) = value.find(['\\', '/']) {
+        let (parent, child) = value.split_at(split);
+        if policy.scheme.level_of(parent).is_some() {
+            return format!("{parent}{}", mask(child));
+        }
+    }
+    mask(value)
+}
+
+/// Whether `text` is a bare label GUID (hex digits and dashes, 8-4-4-4-12).
+fn is_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 // ---- Microsoft Purview (MSIP) ----

@@ -140,7 +140,7 @@ struct ScanArgs {
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_total_inflated)]
     max_inflated: u64,
     /// Time budget per file; a file taking longer is reported UNREADABLE (timeout).
-    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0, value_parser = parse_timeout)]
     file_timeout: f64,
     /// Exit with 1 when a document gets one of these verdicts.
     #[arg(long, value_name = "CODE[,CODE...]", value_delimiter = ',', value_parser = parse_code)]
@@ -168,6 +168,24 @@ struct ExplainArgs {
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| format!("\"{s}\" is not a date (YYYY-MM-DD)"))
+}
+
+/// Longest `--file-timeout`: a week. Far larger values overflow the clock
+/// a deadline is computed on.
+const MAX_FILE_TIMEOUT_SECS: f64 = 7.0 * 24.0 * 3600.0;
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    let seconds: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("\"{s}\" is not a number of seconds"))?;
+    if seconds > 0.0 && seconds <= MAX_FILE_TIMEOUT_SECS {
+        Ok(seconds)
+    } else {
+        Err(format!(
+            "\"{s}\" is out of range: more than 0 and at most {MAX_FILE_TIMEOUT_SECS} seconds (a week)"
+        ))
+    }
 }
 
 fn parse_code(s: &str) -> Result<VerdictCode, String> {
@@ -211,6 +229,29 @@ fn ignore_file_size_signal() {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
+}
+
+/// Writes command output to stdout. A reader that went away (`explain FILE
+/// | head -1`) ends the command quietly, as it does any filter; other write
+/// errors are output errors (exit 5).
+fn emit(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(Failure {
+            code: EXIT_REPORTS,
+            error: anyhow::Error::new(e).context("writing to standard output"),
+        }),
+    }
+}
+
+/// `println!` through [`emit`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        emit(&format!("{}\n", format_args!($($arg)*)))
+    };
 }
 
 struct Failure {
@@ -289,11 +330,6 @@ fn plural(count: usize) -> &'static str {
 }
 
 fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
-    if !(args.file_timeout > 0.0 && args.file_timeout.is_finite()) {
-        return Err(usage(anyhow::anyhow!(
-            "--file-timeout must be a positive number of seconds"
-        )));
-    }
     let limits = Limits {
         max_file_size: args.max_file_size,
         max_total_inflated: args.max_inflated,
@@ -463,18 +499,18 @@ fn run_explain(args: ExplainArgs) -> Result<u8, Failure> {
         let explained = match labelscan::explain::inspect(&path, &ctx) {
             Ok(explained) => explained,
             Err(e) => {
-                eprintln!("labelscan: {}: {}", file.display(), e.kind());
+                eprintln!("labelscan: {}: {e}", file.display());
                 code = EXIT_PATH;
                 continue;
             }
         };
         if args.json {
-            print!("{}", labelscan::explain::explain_json(&explained));
+            emit(&labelscan::explain::explain_json(&explained))?;
         } else {
             if i > 0 {
-                println!();
+                emit("\n")?;
             }
-            print!("{}", labelscan::explain::explain(&explained, args.text));
+            emit(&labelscan::explain::explain(&explained, args.text))?;
         }
     }
     Ok(code)
@@ -535,21 +571,21 @@ fn run_verify(dir: &Path) -> Result<u8, Failure> {
     };
     let checks = report::manifest::check(dir, &manifest, &report::report_names());
     for check in &checks {
-        println!("{check}");
+        outln!("{check}")?;
     }
     let bad = checks.iter().filter(|c| !c.is_ok()).count();
     if bad == 0 {
-        println!(
+        outln!(
             "{}: all {} report files match {MANIFEST_FILE}",
             dir.display(),
             manifest.files.len()
-        );
+        )?;
         Ok(0)
     } else {
-        println!(
+        outln!(
             "{}: {bad} report file(s) do not match {MANIFEST_FILE}",
             dir.display()
-        );
+        )?;
         Ok(EXIT_MISMATCH)
     }
 }
@@ -637,35 +673,35 @@ fn run_policy_check(args: &PolicyArgs) -> Result<u8, Failure> {
         warnings,
         ..
     } = checked_policy(args)?;
-    println!(
+    outln!(
         "{}: valid, {warnings} warning{}",
         args.file.display(),
         plural(warnings)
-    );
+    )?;
     if let Some(name) = &policy.name {
-        println!("  name:      {name}");
+        outln!("  name:      {name}")?;
     }
     if let Some(version) = &policy.version {
-        println!("  version:   {version}");
+        outln!("  version:   {version}")?;
     }
-    println!("  levels:    {}", policy.scheme.levels.join(" < "));
-    println!(
+    outln!("  levels:    {}", policy.scheme.levels.join(" < "))?;
+    outln!(
         "  aliases:   {}",
         policy.scheme.names().len() - policy.scheme.levels.len()
-    );
-    println!(
+    )?;
+    outln!(
         "  partners:  {}, locations: {}",
         policy.partners.len(),
         policy.locations.len()
-    );
-    println!("  detectors: {} enabled", detectors.ids().len());
-    println!(
+    )?;
+    outln!("  detectors: {} enabled", detectors.ids().len())?;
+    outln!(
         "  keyword lists: {}, patterns: {}",
         policy.keywords.len(),
         policy.patterns.len()
-    );
-    println!("  sha256:    {}", policy.sha256);
-    println!("  (`labelscan policy show` prints the whole effective policy)");
+    )?;
+    outln!("  sha256:    {}", policy.sha256)?;
+    outln!("  (`labelscan policy show` prints the whole effective policy)")?;
     Ok(0)
 }
 
@@ -674,9 +710,9 @@ fn run_policy_show(args: &PolicyArgs) -> Result<u8, Failure> {
     let (policy, as_of) = (&checked.policy, checked.as_of);
     let rows = describe::detector_rows(policy).map_err(usage)?;
     if args.json {
-        print!("{}", describe::policy_json(policy, as_of, &rows));
+        emit(&describe::policy_json(policy, as_of, &rows))?;
     } else {
-        print!("{}", describe::policy_text(policy, as_of, &rows));
+        emit(&describe::policy_text(policy, as_of, &rows))?;
     }
     Ok(0)
 }
@@ -691,9 +727,9 @@ fn run_detectors(args: &DetectorsArgs) -> Result<u8, Failure> {
     };
     let rows = describe::detector_rows(&policy).map_err(usage)?;
     if args.json {
-        print!("{}", describe::detectors_json(&rows));
+        emit(&describe::detectors_json(&rows))?;
     } else {
-        print!("{}", describe::detectors_text(&rows));
+        emit(&describe::detectors_text(&rows))?;
     }
     Ok(0)
 }

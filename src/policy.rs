@@ -99,6 +99,35 @@ impl Scheme {
     }
 }
 
+// Policy size limits (README "Policy limits"): what one policy may ask
+// of every document's scan. A keyword term of a megabyte, a thousand
+// patterns of `\w{40}N` or a pattern too large to compile small made a
+// scan take minutes and gigabytes; they are errors instead.
+
+/// Size of a policy file: `policy check /dev/zero` must not read forever.
+pub const MAX_POLICY_BYTES: u64 = 4 << 20;
+/// Longest keyword term, in bytes.
+pub const MAX_TERM_BYTES: usize = 1_000;
+/// Keyword terms in the whole policy.
+pub const MAX_TERMS: usize = 10_000;
+/// `[[patterns]]` entries.
+pub const MAX_PATTERNS: usize = 200;
+/// Longest pattern source, in bytes.
+pub const MAX_PATTERN_BYTES: usize = 1_000;
+/// Compiled size of one pattern (regex's `size_limit`: 4 MiB admits a
+/// Unicode `\w{40}`, 1 MiB did not), and the lazy DFA's
+/// cache per search thread (`dfa_size_limit`).
+pub const PATTERN_SIZE_LIMIT: usize = 4 << 20;
+pub const PATTERN_DFA_LIMIT: usize = 1 << 20;
+
+/// Compiles a policy pattern within the size limits.
+pub fn compile_pattern(source: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(source)
+        .size_limit(PATTERN_SIZE_LIMIT)
+        .dfa_size_limit(PATTERN_DFA_LIMIT)
+        .build()
+}
+
 /// Lower-cases and folds runs of white space, so that "Company  Confidential"
 /// matches "company confidential".
 pub fn normalise_name(text: &str) -> String {
@@ -235,7 +264,7 @@ impl Policy {
 
     pub fn load_file(path: &std::path::Path, options: &LoadOptions) -> Result<Loaded, PolicyError> {
         let origin = path.display().to_string();
-        match std::fs::read_to_string(path) {
+        match crate::model::untrusted::read_small_text(path, MAX_POLICY_BYTES) {
             Ok(text) => Policy::load(&text, &origin, options),
             Err(e) => Err(PolicyError {
                 diagnostics: vec![Diagnostic {
@@ -263,6 +292,16 @@ impl Policy {
     /// The partner that `name` (from a release marking) refers to.
     pub fn partner_named(&self, name: &str) -> Option<&Partner> {
         self.partners.iter().find(|p| p.answers_to(name))
+    }
+
+    /// Every partner name and alias, in policy order: the release names
+    /// that masking keeps as written.
+    pub fn partner_names(&self) -> Vec<&str> {
+        self.partners
+            .iter()
+            .flat_map(|p| std::iter::once(&p.name).chain(&p.aliases))
+            .map(String::as_str)
+            .collect()
     }
 
     /// Every agreement with the partner `name` refers to: a partner may be

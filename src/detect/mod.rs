@@ -36,7 +36,7 @@ use regex::Regex;
 
 use crate::model::mask::mask;
 use crate::model::{Confidence, Detection, Level, Locator, Part};
-use crate::policy::Policy;
+use crate::policy::{compile_pattern, Policy};
 
 pub use defs::{Definition, Trigger};
 use validators::{Check, Validator};
@@ -111,6 +111,39 @@ struct Entry {
     role: Role,
     /// Short words (<= 3 bytes) must be whole words.
     whole: bool,
+}
+
+/// Hits of one detector in one text kept for arbitration and evidence;
+/// beyond them hits are only counted, so that memory does not grow with the
+/// hits of a text (a pattern `.` over 42 MB made 42 million hits).
+const MAX_HITS_KEPT: usize = 10_000;
+
+/// The hits of one text: each detector's first [`MAX_HITS_KEPT`], and how
+/// many more each had.
+struct Hits {
+    kept: Vec<Hit>,
+    kept_per_detector: Vec<usize>,
+    not_kept: Vec<usize>,
+}
+
+impl Hits {
+    fn new(detectors: usize) -> Hits {
+        Hits {
+            kept: Vec::new(),
+            kept_per_detector: vec![0; detectors],
+            not_kept: vec![0; detectors],
+        }
+    }
+
+    fn push(&mut self, hit: Hit) {
+        let kept = &mut self.kept_per_detector[hit.det];
+        if *kept < MAX_HITS_KEPT {
+            *kept += 1;
+            self.kept.push(hit);
+        } else {
+            self.not_kept[hit.det] += 1;
+        }
+    }
 }
 
 /// One hit inside one part.
@@ -261,7 +294,7 @@ impl DetectorSet {
 
         // Policy patterns.
         for (i, p) in policy.patterns.iter().enumerate() {
-            let re = Regex::new(&p.regex).map_err(|e| DetectError::BadDefinition {
+            let re = compile_pattern(&p.regex).map_err(|e| DetectError::BadDefinition {
                 id: p.id.clone(),
                 message: format!(
                     "invalid regex: {}",
@@ -418,7 +451,7 @@ impl DetectorSet {
     pub fn scan(&self, parts: &[Part], show_values: bool) -> Vec<Detection> {
         let mut acc: Vec<Option<Acc>> = (0..self.dets.len()).map(|_| None).collect();
         for part in parts {
-            let hits = self.scan_text(&part.text);
+            let (hits, not_kept) = self.scan_text(&part.text);
             if hits.is_empty() {
                 continue;
             }
@@ -467,6 +500,11 @@ impl DetectorSet {
                     }
                 }
             }
+            for (det, extra) in not_kept.into_iter().enumerate() {
+                if let Some(a) = acc[det].as_mut() {
+                    a.count += extra;
+                }
+            }
         }
         let mut out: Vec<Detection> = acc
             .into_iter()
@@ -491,11 +529,12 @@ impl DetectorSet {
         out
     }
 
-    /// All hits in one text, after arbitration.
-    fn scan_text(&self, text: &str) -> Vec<Hit> {
-        let mut hits: Vec<Hit> = Vec::new();
+    /// All hits in one text, after arbitration, and per detector the
+    /// hits beyond [`MAX_HITS_KEPT`], counted only.
+    fn scan_text(&self, text: &str) -> (Vec<Hit>, Vec<usize>) {
+        let mut hits = Hits::new(self.dets.len());
         if text.is_empty() {
-            return hits;
+            return (Vec::new(), Vec::new());
         }
         let bytes = text.as_bytes();
 
@@ -645,6 +684,11 @@ impl DetectorSet {
         }
 
         // 4. De-duplicate (same detector, same start) and arbitrate overlaps.
+        let Hits {
+            kept: mut hits,
+            not_kept,
+            ..
+        } = hits;
         hits.sort_by(|a, b| {
             (a.start, a.det, std::cmp::Reverse(a.end)).cmp(&(
                 b.start,
@@ -653,7 +697,7 @@ impl DetectorSet {
             ))
         });
         hits.dedup_by(|b, a| a.det == b.det && a.start == b.start);
-        self.arbitrate(hits)
+        (self.arbitrate(hits), not_kept)
     }
 
     fn arbitrate(&self, hits: Vec<Hit>) -> Vec<Hit> {
@@ -702,7 +746,7 @@ impl DetectorSet {
         ws: usize,
         we: usize,
         ctx: &[(u32, usize, usize)],
-        hits: &mut Vec<Hit>,
+        hits: &mut Hits,
     ) {
         let d = &self.dets[det];
         let Some(window) = text.get(ws..we) else {

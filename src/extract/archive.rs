@@ -26,27 +26,37 @@ pub type MemberFlow = std::ops::ControlFlow<()>;
 /// benchmarks). A scan streams them through [`each_member`] instead.
 pub fn extract_members(bytes: &[u8], budget: &Budget) -> Outcome {
     let mut members = Vec::new();
-    match each_member(bytes, budget, &mut |m| {
+    let handed = each_member(bytes, budget, &mut |m| {
         members.push(m);
         MemberFlow::Continue(())
-    }) {
-        Ok(()) => Outcome::Archive(members),
+    });
+    match handed {
+        Ok(0) => Outcome::Unsupported(EMPTY_ARCHIVE.to_string()),
+        Ok(_) => Outcome::Archive(members),
         Err(e) => Outcome::Document(Format::Zip, Extracted::failed(e)),
     }
 }
 
+/// What an archive without a member is: no document, so the archive itself
+/// is the row (`skipped.csv`).
+pub const EMPTY_ARCHIVE: &str = "archive/empty";
+
 /// Hands each member to `on_member` as soon as it is extracted, so that
 /// only one member's text is held at a time however many the archive
-/// lists; `on_member` may stop the reading. Fails only when the archive
-/// itself cannot be opened.
+/// lists; `on_member` may stop the reading. Returns how many members were
+/// handed on; fails only when the archive itself cannot be opened.
 pub fn each_member(
     bytes: &[u8],
     budget: &Budget,
     on_member: &mut dyn FnMut(Member) -> MemberFlow,
-) -> Result<(), ExtractError> {
+) -> Result<usize, ExtractError> {
     let mut pkg = Package::open(bytes, budget)?;
-    let _ = visit(&mut pkg, "", budget, on_member);
-    Ok(())
+    let mut handed = 0usize;
+    let _ = visit(&mut pkg, "", budget, &mut |m| {
+        handed += 1;
+        on_member(m)
+    });
+    Ok(handed)
 }
 
 fn failed_member(path: String, size: u64, name: &str, e: ExtractError) -> Member {

@@ -74,7 +74,8 @@ pub fn extract_each(
     }
     match format {
         Format::Zip => match archive::each_member(bytes, budget, on_member) {
-            Ok(()) => Outcome::Archive(Vec::new()),
+            Ok(0) => Outcome::Unsupported(archive::EMPTY_ARCHIVE.to_string()),
+            Ok(_) => Outcome::Archive(Vec::new()),
             Err(e) => Outcome::Document(Format::Zip, Extracted::failed(e)),
         },
         Format::Unsupported => Outcome::Unsupported(sniff::describe_unsupported(bytes, name)),

@@ -18,10 +18,16 @@ pub fn sniff(bytes: &[u8], name: &str) -> Format {
         };
     }
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
-        return sniff_zip(bytes).unwrap_or(match by_ext {
-            Some(f) if is_zip_based(f) => f,
-            _ => Format::Zip,
-        });
+        // A plain zip named like a package (an empty zip, or one without
+        // its main part, named .docx) is a broken package: it gets a row as
+        // such, not the no rows of an archive with no members.
+        return match sniff_zip(bytes) {
+            Some(Format::Zip) | None => match by_ext {
+                Some(f) if is_zip_based(f) => f,
+                _ => Format::Zip,
+            },
+            Some(f) => f,
+        };
     }
     if bytes.starts_with(OLE_MAGIC) {
         return sniff_ole(bytes).unwrap_or(match by_ext {

@@ -13,6 +13,7 @@ use zip::ZipArchive;
 use super::inflate::{inflate_into, Framing, InflateError};
 use super::{ExtractError, ExtractResult};
 use crate::model::budget::Budget;
+use crate::model::job::escape_bytes;
 
 /// What the central directory says about one entry.
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ pub struct EntryInfo {
     /// that lists the same data twice, or overlapping entries: the shape of
     /// zip bombs and row bombs). Such an entry is never inflated.
     pub overlaps: bool,
+    /// The CRC-32 the central directory declares for the data.
+    pub crc32: u32,
 }
 
 /// An opened zip container over an in-memory file.
@@ -49,6 +52,22 @@ fn map_open_error(e: &ZipError) -> ExtractError {
     }
 }
 
+/// Data that does not match its declared CRC-32 is damaged or was altered
+/// (a member longer than declared, cut to size, fails here too).
+fn check_crc(data: &[u8], declared: u32) -> ExtractResult<()> {
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    if crc.sum() == declared {
+        Ok(())
+    } else {
+        Err(crc_mismatch())
+    }
+}
+
+fn crc_mismatch() -> ExtractError {
+    ExtractError::corrupt("zip entry data does not match its CRC-32")
+}
+
 impl<'a> Package<'a> {
     /// Opens the central directory; `corrupt` if there is none, `limit_exceeded`
     /// if it lists more entries than allowed.
@@ -66,7 +85,8 @@ impl<'a> Package<'a> {
                 .map_err(|_| ExtractError::corrupt("zip central directory entry is damaged"))?;
             let name = match e.name() {
                 Ok(n) => n.into_owned(),
-                Err(_) => String::from_utf8_lossy(e.name_raw()).into_owned(),
+                // Escaped, not decoded lossily: two members must never share a path.
+                Err(_) => escape_bytes(e.name_raw()),
             };
             spans.push(EntrySpan::of(i, e.header_start(), e.compressed_size()));
             entries.push(EntryInfo {
@@ -76,6 +96,7 @@ impl<'a> Package<'a> {
                 is_dir: e.is_dir(),
                 encrypted: e.encrypted(),
                 overlaps: false,
+                crc32: e.crc32(),
             });
         }
         for i in overlapping(spans) {
@@ -149,14 +170,20 @@ impl<'a> Package<'a> {
         budget.check_part(info.compressed, info.size)?;
         budget.check_room(info.size)?;
         let declared = info.size;
+        let declared_crc = info.crc32;
         let max_part = budget.limits.max_part_bytes;
         let damaged = || ExtractError::corrupt("zip entry data is damaged");
         let result = match self.deflated_data(index) {
             Some(raw) => {
-                let limit = declared.min(max_part.saturating_add(1));
+                // One byte beyond the declared size lets data longer than
+                // declared show itself instead of being cut silently.
+                let limit = declared.min(max_part).saturating_add(1);
                 let expected = usize::try_from(limit).unwrap_or(usize::MAX);
                 match inflate_into(raw, Framing::Raw, limit, expected, budget, buf) {
-                    Ok(()) if buf.len() as u64 == declared => Ok(()),
+                    Ok(()) if buf.len() as u64 > declared => Err(ExtractError::corrupt(
+                        "zip entry data is longer than its declared size",
+                    )),
+                    Ok(()) if buf.len() as u64 == declared => check_crc(buf, declared_crc),
                     Ok(()) | Err(InflateError::Damaged) => Err(damaged()),
                     Err(InflateError::Budget(e)) => Err(e),
                 }
@@ -172,13 +199,12 @@ impl<'a> Package<'a> {
                 buf.reserve(declared.min(max_part).min(64 * 1024 * 1024) as usize);
                 match (&mut file).take(cap).read_to_end(buf) {
                     Ok(_) => Ok(()),
-                    // A CRC mismatch is reported once everything was read:
-                    // keep the data.
+                    // The zip crate checks the CRC once everything was read.
                     Err(e)
                         if buf.len() as u64 == declared
                             && e.kind() == std::io::ErrorKind::InvalidData =>
                     {
-                        Ok(())
+                        Err(crc_mismatch())
                     }
                     Err(_) => Err(damaged()),
                 }

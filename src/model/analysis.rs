@@ -1,7 +1,9 @@
 //! The analysis of one document: what extraction, the labels stage and the
 //! detectors found. It depends on the file, the tool version, the detector
 //! definitions and the detection-relevant parts of the policy, never on
-//! partners, locations or the date, so it can be stored and judged again.
+//! locations or the date, so it can be stored and judged again. (With
+//! masking on, release names not of a listed partner are masked, so it also
+//! depends on the partners' names.)
 
 use serde::{Deserialize, Serialize};
 

@@ -136,6 +136,50 @@ pub struct Skip {
     pub reason: String,
 }
 
+/// A file name or path as the reports write it. On Unix, where names are
+/// bytes: valid UTF-8 as it is, but each byte that is not part of valid
+/// UTF-8 as `\xNN` and each backslash doubled (`\\`), so that two
+/// different names never print alike and the bytes can be recovered
+/// (lossy decoding gave two files the same path and id). Elsewhere the
+/// name as the platform decodes it.
+pub fn path_text(name: &std::ffi::OsStr) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        escape_bytes(name.as_bytes())
+    }
+    #[cfg(not(unix))]
+    {
+        name.to_string_lossy().into_owned()
+    }
+}
+
+/// See [`path_text`].
+pub fn escape_bytes(mut bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    loop {
+        let (valid, rest) = match std::str::from_utf8(bytes) {
+            Ok(all) => (all, &[][..]),
+            Err(e) => {
+                let (valid, rest) = bytes.split_at(e.valid_up_to());
+                // The first `valid_up_to` bytes are valid UTF-8.
+                (std::str::from_utf8(valid).unwrap_or_default(), rest)
+            }
+        };
+        for c in valid.chars() {
+            if c == '\\' {
+                text.push('\\');
+            }
+            text.push(c);
+        }
+        let Some((&bad, after)) = rest.split_first() else {
+            return text;
+        };
+        text.push_str(&format!("\\x{bad:02x}"));
+        bytes = after;
+    }
+}
+
 /// The absolute, `/`-separated form of a path for location matching, with
 /// `.` and `..` resolved by name (links are not followed: a location names
 /// the path users see); the path as given when it cannot be made absolute.
@@ -148,7 +192,7 @@ pub fn location_path(path: &Path) -> String {
             Component::ParentDir => {
                 parts.pop();
             }
-            Component::Normal(name) => parts.push(name.to_string_lossy().into_owned()),
+            Component::Normal(name) => parts.push(path_text(name)),
         }
     }
     format!("/{}", parts.join("/"))
@@ -157,6 +201,20 @@ pub fn location_path(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_utf8_is_escaped_reversibly() {
+        assert_eq!(escape_bytes(b"plain.docx"), "plain.docx");
+        assert_eq!(
+            escape_bytes("Gesch\u{e4}ft.pdf".as_bytes()),
+            "Gesch\u{e4}ft.pdf"
+        );
+        assert_eq!(escape_bytes(b"a\xff.txt"), "a\\xff.txt");
+        assert_eq!(escape_bytes(b"a\xfe.txt"), "a\\xfe.txt");
+        // A literal backslash is doubled, so a name spelling `\xff` differs.
+        assert_eq!(escape_bytes(b"a\\xff.txt"), "a\\\\xff.txt");
+        assert_eq!(escape_bytes(b"\xc3"), "\\xc3");
+    }
 
     #[test]
     fn location_paths_are_absolute_and_resolved_by_name() {

@@ -14,6 +14,7 @@ pub mod level;
 pub mod mask;
 pub mod record;
 pub mod text;
+pub mod untrusted;
 pub mod verdict;
 
 pub use analysis::{Analysis, ANALYSIS_VERSION};

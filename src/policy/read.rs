@@ -12,8 +12,9 @@ use toml::Spanned;
 
 use super::diagnostic::Findings;
 use super::{
-    location_glob, marking_words, normalise_name, AgreementStatus, DetectorTuning, KeywordRule,
-    LabelSettings, Level, LoadOptions, Location, Partner, PatternRule, Policy, Scheme,
+    compile_pattern, location_glob, marking_words, normalise_name, AgreementStatus, DetectorTuning,
+    KeywordRule, LabelSettings, Level, LoadOptions, Location, Partner, PatternRule, Policy, Scheme,
+    MAX_PATTERNS, MAX_PATTERN_BYTES, MAX_TERMS, MAX_TERM_BYTES,
 };
 use crate::model::hash::{hex_sha256, normalise_guid};
 
@@ -117,6 +118,7 @@ pub(super) fn read(
     let mut reader = Reader {
         findings: Findings::new(text),
         options,
+        terms_seen: 0,
     };
     // Only the first syntax error: toml's recovery after one (an unclosed
     // array, say) reports follow-on errors on lines that are fine.
@@ -144,6 +146,8 @@ pub(super) fn read(
 struct Reader<'t, 'o> {
     findings: Findings<'t>,
     options: &'o LoadOptions<'o>,
+    /// Keyword terms read so far, against [`MAX_TERMS`].
+    terms_seen: usize,
 }
 
 impl Reader<'_, '_> {
@@ -518,12 +522,13 @@ impl Reader<'_, '_> {
     fn keyword(&mut self, section: &Section, scheme: &Scheme) -> (KeywordRule, Level) {
         self.unknown_keys(section, KEYWORD_KEYS);
         let terms = self.required(section, "terms").map(|f| {
-            let terms = self.strings(&f);
-            if terms.iter().all(|t| t.trim().is_empty()) && f.value.get_ref().is_array() {
+            let terms = self.string_items(&f);
+            if terms.iter().all(|(t, _)| t.trim().is_empty()) && f.value.get_ref().is_array() {
                 self.findings
                     .error(&f.path, f.span(), "needs at least one term");
             }
-            terms
+            self.check_term_sizes(&f.path, &terms);
+            terms.into_iter().map(|(t, _)| t).collect()
         });
         let rule = KeywordRule {
             id: self.rule_id(section),
@@ -544,17 +549,54 @@ impl Reader<'_, '_> {
         let Some(field) = root.get("patterns") else {
             return (Vec::new(), Vec::new());
         };
+        let count = field.value.get_ref().as_array().map_or(0, |a| a.len());
+        if count > MAX_PATTERNS {
+            let message =
+                format!("{count} patterns; at most {MAX_PATTERNS} are allowed (each is a regex run over every document)");
+            self.findings.error(&field.path, field.span(), message);
+            return (Vec::new(), Vec::new());
+        }
         self.sections(&field)
             .iter()
             .map(|section| self.pattern(section, scheme))
             .unzip()
     }
 
+    /// Each keyword term within [`MAX_TERM_BYTES`], and all terms of the
+    /// policy together within [`MAX_TERMS`]: a term of a megabyte made the
+    /// keyword automaton's build take minutes.
+    fn check_term_sizes(&mut self, path: &str, terms: &[(String, Range<usize>)]) {
+        for (i, (term, span)) in terms.iter().enumerate() {
+            if term.len() > MAX_TERM_BYTES {
+                let message = format!(
+                    "the term is {} bytes long; at most {MAX_TERM_BYTES} are allowed",
+                    term.len()
+                );
+                self.findings
+                    .error(&format!("{path}[{i}]"), span.clone(), message);
+            }
+        }
+        let before = self.terms_seen;
+        self.terms_seen += terms.len();
+        if before <= MAX_TERMS && self.terms_seen > MAX_TERMS {
+            let span = terms.last().map(|(_, s)| s.clone()).unwrap_or_default();
+            let message =
+                format!("more than {MAX_TERMS} keyword terms in the policy; at most {MAX_TERMS} are allowed");
+            self.findings.error(path, span, message);
+        }
+    }
+
     fn pattern(&mut self, section: &Section, scheme: &Scheme) -> (PatternRule, Level) {
         self.unknown_keys(section, PATTERN_KEYS);
         let regex = self.required(section, "regex").and_then(|f| {
             let regex = self.string(&f)?;
-            if let Err(e) = regex::Regex::new(&regex) {
+            if regex.len() > MAX_PATTERN_BYTES {
+                let message = format!(
+                    "the regex is {} bytes long; at most {MAX_PATTERN_BYTES} are allowed",
+                    regex.len()
+                );
+                self.findings.error(&f.path, f.span(), message);
+            } else if let Err(e) = compile_pattern(&regex) {
                 self.findings.error(&f.path, f.span(), regex_problem(&e));
             }
             Some(regex)
@@ -859,8 +901,14 @@ fn never_matches(pattern: &str) -> Option<&'static str> {
 /// A regex error in one line: the parser's own message, and where in the
 /// pattern it points (regex prints these on separate lines).
 fn regex_problem(error: &regex::Error) -> String {
-    let regex::Error::Syntax(text) = error else {
-        return format!("invalid regex: {error}");
+    let text = match error {
+        regex::Error::Syntax(text) => text,
+        regex::Error::CompiledTooBig(limit) => {
+            return format!(
+                "the regex compiles to more than {limit} bytes; use smaller repetitions or ASCII classes such as (?-u:\\w)"
+            )
+        }
+        _ => return format!("invalid regex: {error}"),
     };
     let message = text
         .lines()

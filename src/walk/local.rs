@@ -9,7 +9,7 @@ use std::sync::Arc;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use super::WalkItem;
-use crate::model::job::{location_path, Owners};
+use crate::model::job::{location_path, path_text, Owners};
 use crate::model::{FileJob, FileOrigin, Scope, Skip};
 
 /// Files no user made and no scan needs: Office lock files, Windows and
@@ -129,7 +129,7 @@ impl Walk {
 
     /// Starts the next PATH argument; a PATH that is a file is the item itself.
     fn start(&mut self, root: PathBuf) -> Option<WalkItem> {
-        let root_display = root.to_string_lossy().to_string();
+        let root_display = path_text(root.as_os_str());
         if let Ok(m) = std::fs::metadata(&root) {
             if m.is_file() {
                 return Some(WalkItem::File(FileJob::single(&root_display, &root, &m)));
@@ -199,12 +199,12 @@ impl Tree {
             Err(err) => return Found::Item(WalkItem::Skip(self.walk_error(&err))),
         };
         let ft = entry.file_type();
-        let relative = entry
-            .path()
-            .strip_prefix(&self.root)
-            .unwrap_or(entry.path())
-            .to_string_lossy()
-            .replace('\\', "/");
+        let relative = relative_text(
+            entry
+                .path()
+                .strip_prefix(&self.root)
+                .unwrap_or(entry.path()),
+        );
         if ft.is_dir() {
             if entry.depth() > 0 && filter.skips_dir(entry.path()) {
                 self.entries.skip_current_dir();
@@ -259,10 +259,9 @@ impl Tree {
     /// A folder the walk could not read (or an entry it could not stat).
     fn walk_error(&self, err: &walkdir::Error) -> Skip {
         let path = match err.path().and_then(|p| p.strip_prefix(&self.root).ok()) {
-            Some(relative) if !relative.as_os_str().is_empty() => join_display(
-                &self.root_display,
-                &relative.to_string_lossy().replace('\\', "/"),
-            ),
+            Some(relative) if !relative.as_os_str().is_empty() => {
+                join_display(&self.root_display, &relative_text(relative))
+            }
             _ => self.root_display.clone(),
         };
         Skip {
@@ -276,6 +275,17 @@ fn io_reason(err: Option<&std::io::Error>) -> &'static str {
     match err.map(|e| e.kind()) {
         Some(std::io::ErrorKind::PermissionDenied) => "permission_denied",
         _ => "io",
+    }
+}
+
+/// A path below a PATH as the reports write it: `/`-separated, invalid
+/// UTF-8 escaped ([`path_text`]).
+fn relative_text(relative: &Path) -> String {
+    let text = path_text(relative.as_os_str());
+    if cfg!(windows) {
+        text.replace('\\', "/")
+    } else {
+        text
     }
 }
 
