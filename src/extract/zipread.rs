@@ -52,12 +52,20 @@ fn map_open_error(e: &ZipError) -> ExtractError {
     }
 }
 
+/// The CRC-32 of `data`, by libdeflate (already linked for inflating):
+/// its carry-less multiplication on wide vectors took half the time of
+/// zlib-rs's in a scan's profile, where this checksum covers every byte
+/// inflated.
+fn crc32(data: &[u8]) -> u32 {
+    // SAFETY: libdeflate reads exactly `data.len()` bytes from a live slice
+    // and keeps no pointer; 0 starts a new checksum.
+    unsafe { libdeflate_sys::libdeflate_crc32(0, data.as_ptr().cast(), data.len()) }
+}
+
 /// Data that does not match its declared CRC-32 is damaged or was altered
 /// (a member longer than declared, cut to size, fails here too).
 fn check_crc(data: &[u8], declared: u32) -> ExtractResult<()> {
-    let mut crc = flate2::Crc::new();
-    crc.update(data);
-    if crc.sum() == declared {
+    if crc32(data) == declared {
         Ok(())
     } else {
         Err(crc_mismatch())
@@ -385,6 +393,17 @@ mod tests {
         assert!(p.entries()[2].overlaps);
         let err = p.read_index(2, &budget).err().unwrap();
         assert_eq!(err.kind, crate::extract::ErrorKind::Corrupt);
+    }
+
+    #[test]
+    fn crc32_agrees_with_zlib() {
+        let long: Vec<u8> = (0..100_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        for data in [&b""[..], b"a", b"123456789", &long, &long[3..65_539]] {
+            let mut oracle = flate2::Crc::new();
+            oracle.update(data);
+            assert_eq!(crc32(data), oracle.sum(), "{} bytes", data.len());
+        }
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
     }
 
     #[test]
