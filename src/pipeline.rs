@@ -252,15 +252,7 @@ pub fn each_document_of(
     let outcome = extract_guarded(bytes, &job.display_path, &ctx.limits, &mut on_member);
     match outcome {
         Outcome::Document(format, extracted) => {
-            sink.document(Document {
-                path: job.display_path.clone(),
-                location_path: job.location_path.clone(),
-                format,
-                size: bytes.len() as u64,
-                sha256: hex_sha256(bytes),
-                extracted,
-                origin: job.origin.clone(),
-            });
+            sink.document(whole_file(job, bytes, format, extracted));
             Ok(())
         }
         Outcome::Archive(_) => {
@@ -294,16 +286,22 @@ fn member_document(job: &FileJob, m: Member, sink: &mut dyn DocumentSink) {
 /// The archive's own row once its members reached [`MAX_ROWS_PER_FILE`]:
 /// `limit_exceeded`, so that the members not read are accounted for.
 fn too_many_rows(job: &FileJob, bytes: &[u8]) -> Document {
+    let error = ExtractError::limit(format!(
+        "the archive holds more than {} documents and members; the rest were not read",
+        MAX_ROWS_PER_FILE - 1
+    ));
+    whole_file(job, bytes, Format::Zip, Extracted::failed(error))
+}
+
+/// The file itself as one document, with what was extracted from it.
+fn whole_file(job: &FileJob, bytes: &[u8], format: Format, extracted: Extracted) -> Document {
     Document {
         path: job.display_path.clone(),
         location_path: job.location_path.clone(),
-        format: Format::Zip,
+        format,
         size: bytes.len() as u64,
         sha256: hex_sha256(bytes),
-        extracted: Extracted::failed(ExtractError::limit(format!(
-            "the archive holds more than {} documents and members; the rest were not read",
-            MAX_ROWS_PER_FILE - 1
-        ))),
+        extracted,
         origin: job.origin.clone(),
     }
 }

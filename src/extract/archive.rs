@@ -106,12 +106,10 @@ fn visit_member(
     on_member: &mut dyn FnMut(Member) -> MemberFlow,
 ) -> MemberFlow {
     let format = sniff(bytes, name);
-    let sha256 = hex_sha256(bytes);
-    let size = bytes.len() as u64;
     let member = |extracted: Extracted, unsupported: Option<String>| Member {
         path: path.clone(),
-        size,
-        sha256: sha256.clone(),
+        size: bytes.len() as u64,
+        sha256: hex_sha256(bytes),
         format,
         extracted,
         unsupported,
