@@ -315,6 +315,8 @@ impl Shared {
                     sink.skipped(&skip)?;
                 }
                 if scope.is_some() {
+                    // A file the pipeline looked at: not a supported format.
+                    summary.read += 1;
                     self.progress.inc(1);
                 }
             }
@@ -324,6 +326,7 @@ impl Shared {
                 skipped,
             } => {
                 summary.files_scanned += 1;
+                summary.read += 1;
                 summary.bytes_scanned += size;
                 self.progress.inc(1);
                 for skip in &skipped {
@@ -431,6 +434,9 @@ pub fn run(
     summary.megabytes_per_second = rate(summary.bytes_scanned as f64 / 1e6, secs);
     summary.finished_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     summary.close_counts();
+    for sink in sinks.iter_mut() {
+        sink.conclude(summary)?;
+    }
     for sink in sinks.iter_mut() {
         sink.finish(summary)?;
     }

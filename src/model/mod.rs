@@ -3,6 +3,7 @@
 
 pub mod analysis;
 pub mod budget;
+pub mod change;
 pub mod detection;
 pub mod document;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod text;
 pub mod verdict;
 
 pub use analysis::{Analysis, ANALYSIS_VERSION};
+pub use change::{Change, ChangeKind, DocumentState};
 pub use detection::{Confidence, Detection};
 pub use document::{
     CellAnchors, Extracted, LabelInfoEntry, Layout, Locator, NamedAnchor, Part, PartKind, Property,

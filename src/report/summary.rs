@@ -124,6 +124,18 @@ pub struct Summary {
     pub files_filtered_out: u64,
     pub documents_failing: u64,
     pub fail_on: Vec<String>,
+    /// Files read in this run, and files whose stored analysis from an
+    /// earlier run was judged again instead (SPEC "Scheduled scans").
+    pub read: u64,
+    pub reused: u64,
+    /// The state store, when the run kept one.
+    pub state: Option<String>,
+    /// The run the changes are against: the previous completed run over
+    /// the same PATHs.
+    pub baseline_run_id: Option<String>,
+    /// Documents by change since that run (`NEW`, `REMOVED`, `CHANGED`);
+    /// empty without a state store.
+    pub changes: BTreeMap<String, u64>,
     /// Verdict counts per PATH walked.
     pub by_path: BTreeMap<String, VerdictCounts>,
     /// Verdict counts per top-level folder below each PATH (files directly
