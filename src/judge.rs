@@ -131,9 +131,11 @@ pub fn judge(case: &Case, policy: &Policy, as_of: NaiveDate) -> Judgement {
         verdicts.push(Verdict {
             code: VerdictCode::Ok,
             reason: String::new(),
+            excepted: None,
         });
     }
     verdicts.sort_by_key(|v| v.code);
+    apply_exceptions(&mut verdicts, case.location_path, policy, as_of);
     Judgement {
         level,
         suggested,
@@ -141,6 +143,26 @@ pub fn judge(case: &Case, policy: &Policy, as_of: NaiveDate) -> Judgement {
         verdicts,
         releases,
         location,
+    }
+}
+
+/// Marks each verdict that a policy exception in force on `as_of` accepts
+/// for the file at `location_path` (the first such exception wins).
+fn apply_exceptions(
+    verdicts: &mut [Verdict],
+    location_path: &str,
+    policy: &Policy,
+    as_of: NaiveDate,
+) {
+    if policy.exceptions.is_empty() {
+        return;
+    }
+    for verdict in verdicts.iter_mut().filter(|v| v.code != VerdictCode::Ok) {
+        verdict.excepted = policy
+            .exceptions
+            .iter()
+            .find(|e| e.accepts(verdict.code, location_path, as_of))
+            .map(|e| e.id.clone());
     }
 }
 
@@ -202,7 +224,11 @@ impl Verdicts {
             existing.reason.push_str(" | ");
             existing.reason.push_str(&reason);
         } else {
-            self.0.push(Verdict { code, reason });
+            self.0.push(Verdict {
+                code,
+                reason,
+                excepted: None,
+            });
         }
     }
 }

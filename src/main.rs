@@ -358,6 +358,7 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         out: args.out.display().to_string(),
     };
     let summary = scan::new_summary(&ctx, &args.paths, &plan, options);
+    let warned_at_start = summary.warnings.len();
     if !args.quiet {
         for warning in &summary.warnings {
             eprintln!("labelscan: warning: {warning}");
@@ -400,7 +401,7 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         })?;
     }
     if !args.quiet {
-        print_closing(&result.summary, &args.out);
+        print_closing(&result.summary, &args.out, warned_at_start);
     }
     Ok(if paths_unreadable {
         EXIT_PATH
@@ -446,7 +447,7 @@ fn begin_state(
 /// The closing line on stderr: totals, findings per verdict, and the
 /// warnings only the totals can tell (those known at the start were
 /// printed then).
-fn print_closing(s: &Summary, out: &Path) {
+fn print_closing(s: &Summary, out: &Path, warned_at_start: usize) {
     let with_findings = s.documents - s.verdicts.get("OK").copied().unwrap_or(0);
     let per_verdict: Vec<String> = s
         .verdicts
@@ -482,8 +483,7 @@ fn print_closing(s: &Summary, out: &Path) {
             s.read, s.reused
         );
     }
-    let known_at_start = s.paths_not_walked.len();
-    for warning in s.warnings.iter().skip(known_at_start) {
+    for warning in s.warnings.iter().skip(warned_at_start) {
         eprintln!("labelscan: warning: {warning}");
     }
 }

@@ -183,6 +183,31 @@ impl Location {
     }
 }
 
+/// `[[exceptions]]`: known findings a policy accepts until a date.
+#[derive(Debug, Clone)]
+pub struct Exception {
+    pub id: String,
+    pub pattern: String,
+    matcher: GlobMatcher,
+    pub codes: Vec<crate::model::VerdictCode>,
+    pub reason: String,
+    pub approved_by: String,
+    /// The last day it applies; `None` for no end.
+    pub expires: Option<NaiveDate>,
+}
+
+impl Exception {
+    /// Whether it accepts verdict `code` for the file at `path` (absolute,
+    /// `/`-separated, as for locations) on `date`.
+    pub fn accepts(&self, code: crate::model::VerdictCode, path: &str, date: NaiveDate) -> bool {
+        self.in_force_on(date) && self.codes.contains(&code) && self.matcher.is_match(path)
+    }
+
+    pub fn in_force_on(&self, date: NaiveDate) -> bool {
+        self.expires.is_none_or(|end| date <= end)
+    }
+}
+
 /// A detector override resolved against the scheme.
 #[derive(Debug, Clone, Default)]
 pub struct DetectorTuning {
@@ -204,6 +229,8 @@ pub struct Policy {
     pub detectors: BTreeMap<String, DetectorTuning>,
     pub keywords: Vec<KeywordRule>,
     pub patterns: Vec<PatternRule>,
+    /// Accepted findings; judgement only, like partners and locations.
+    pub exceptions: Vec<Exception>,
     /// Levels of keyword and pattern rules, in their order.
     pub keyword_levels: Vec<Level>,
     pub pattern_levels: Vec<Level>,

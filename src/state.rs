@@ -334,7 +334,7 @@ pub fn document_state(r: &DocumentRecord) -> DocumentState {
         suggested: r.suggested_level().to_string(),
         verdicts: codes.join(";"),
         sha256: r.analysis.sha256.clone(),
-        excepted: String::new(),
+        excepted: r.judgement.excepted().join(";"),
     }
 }
 

@@ -494,3 +494,76 @@ fn a_second_scan_on_the_same_store_is_refused() {
     );
     assert_eq!(runs_in(&state), 1);
 }
+
+#[test]
+fn an_exception_suppresses_fail_on_until_it_lapses() {
+    let tree = tempfile::tempdir().unwrap();
+    let legacy = tree.path().join("legacy/scans");
+    std::fs::create_dir_all(&legacy).unwrap();
+    let card = "INTERNAL\nCard 4111 1111 1111 1111 on file.\n";
+    std::fs::write(legacy.join("old.txt"), card).unwrap();
+    std::fs::write(
+        tree.path().join("current.txt"),
+        "INTERNAL\nNothing sensitive.\n",
+    )
+    .unwrap();
+    let policies = tempfile::tempdir().unwrap();
+    let policy = policy_with(
+        policies.path(),
+        "exceptions.toml",
+        "[[exceptions]]\nid = \"EX-2026-07\"\npath = \"legacy/scans/**\"\ncodes = [\"UNDER_CLASSIFIED\"]\nreason = \"Scanned archive\"\napproved_by = \"CISO\"\nexpires = 2027-03-31\n",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let run = |as_of: &str| {
+        scan_command(
+            tree.path(),
+            out.path(),
+            &[
+                "--fail-on",
+                "UNDER_CLASSIFIED",
+                "--as-of",
+                as_of,
+                "--policy",
+            ],
+        )
+        .arg(&policy)
+        .output()
+        .unwrap()
+    };
+    let o = run("2027-03-31");
+    assert_eq!(o.status.code(), Some(0), "excepted: {}", stderr(&o));
+    let findings = csv_rows(&out.path().join("findings.csv"));
+    let old = findings
+        .iter()
+        .find(|r| r["path"].ends_with("old.txt"))
+        .unwrap();
+    assert!(
+        old["verdicts"].contains("UNDER_CLASSIFIED"),
+        "still reported"
+    );
+    assert_eq!(old["excepted"], "UNDER_CLASSIFIED=EX-2026-07");
+    let s = summary(out.path());
+    assert_eq!(s["exceptions"]["EX-2026-07"], 1);
+    assert_eq!(s["documents_failing"], 0);
+
+    let o = run("2027-04-01");
+    assert_eq!(o.status.code(), Some(1), "lapsed: {}", stderr(&o));
+    assert_eq!(count(out.path(), "read"), 0);
+    let rows = csv_rows(&out.path().join("changes.csv"));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["cause"], "exception_expired");
+    assert_eq!(rows[0]["excepted_before"], "UNDER_CLASSIFIED=EX-2026-07");
+    assert_eq!(rows[0]["excepted_after"], "");
+
+    let check = bin()
+        .args(["policy", "check", "--as-of", "2027-04-01"])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(0));
+    assert!(
+        stderr(&check).contains("exceptions[0].expires"),
+        "{}",
+        stderr(&check)
+    );
+}

@@ -133,6 +133,9 @@ pub struct Summary {
     /// The run the changes are against: the previous completed run over
     /// the same PATHs.
     pub baseline_run_id: Option<String>,
+    /// Per policy exception in force, the verdicts it accepted (reported,
+    /// not counted for --fail-on).
+    pub exceptions: BTreeMap<String, u64>,
     /// Documents by change since that run (`NEW`, `REMOVED`, `CHANGED`);
     /// empty without a state store.
     pub changes: BTreeMap<String, u64>,
@@ -164,6 +167,9 @@ impl Summary {
                 .verdicts
                 .entry(v.code.as_str().to_string())
                 .or_default() += 1;
+            if let Some(id) = &v.excepted {
+                *self.exceptions.entry(id.clone()).or_default() += 1;
+            }
         }
         if let Some(scope) = scope {
             count_verdicts(&mut self.by_path, &scope.root, r);
@@ -255,6 +261,13 @@ impl Summary {
             })
             .collect();
         self.warnings.extend(unmatched);
+        let unused: Vec<String> = self
+            .exceptions
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(id, _)| format!("exception {id} accepted no verdict (unused?)"))
+            .collect();
+        self.warnings.extend(unused);
     }
 }
 
