@@ -445,14 +445,26 @@ impl Store for SqliteStore {
         let conn = self.conn()?;
         let mut stmt = conn
             .prepare(
+                // Two primary-key joins rather than one FULL JOIN of two
+                // subqueries, which SQLite runs as a nested scan
+                // (quadratic in the number of documents).
                 "SELECT b.path, b.level, b.suggested, b.verdicts, b.sha256, b.excepted,
-                        a.path, a.level, a.suggested, a.verdicts, a.sha256, a.excepted
-                 FROM (SELECT * FROM verdicts WHERE run = ?1) AS b
-                 FULL JOIN (SELECT * FROM verdicts WHERE run = ?2) AS a ON a.path = b.path
-                 WHERE b.path IS NULL OR a.path IS NULL
-                    OR b.level IS NOT a.level OR b.suggested IS NOT a.suggested
-                    OR b.verdicts IS NOT a.verdicts OR b.excepted IS NOT a.excepted
-                 ORDER BY coalesce(a.path, b.path)",
+                        a.path, a.level, a.suggested, a.verdicts, a.sha256, a.excepted,
+                        a.path AS sort_path
+                 FROM verdicts AS a
+                 LEFT JOIN verdicts AS b ON b.run = ?1 AND b.path = a.path
+                 WHERE a.run = ?2
+                   AND (b.path IS NULL
+                        OR b.level IS NOT a.level OR b.suggested IS NOT a.suggested
+                        OR b.verdicts IS NOT a.verdicts OR b.excepted IS NOT a.excepted)
+                 UNION ALL
+                 SELECT b.path, b.level, b.suggested, b.verdicts, b.sha256, b.excepted,
+                        NULL, NULL, NULL, NULL, NULL, NULL,
+                        b.path AS sort_path
+                 FROM verdicts AS b
+                 WHERE b.run = ?1
+                   AND NOT EXISTS (SELECT 1 FROM verdicts AS a WHERE a.run = ?2 AND a.path = b.path)
+                 ORDER BY sort_path",
             )
             .map_err(backend)?;
         let before = baseline.map(|b| b.seq).unwrap_or(-1);
