@@ -93,7 +93,9 @@ run() {
     tail -n 1 "$TIMEFILE"
 }
 run_floor() { run floor "$FLOOR" "$CORPUS" --jobs "$@"; }
-run_scan() { run labelscan "$LABELSCAN" scan "$CORPUS" --out "$OUT" --quiet --jobs "$1"; }
+# --no-state: every timed run is a full scan (with the default state store
+# the runs after the first would be rescans; benches/rescan.sh times those).
+run_scan() { run labelscan "$LABELSCAN" scan "$CORPUS" --out "$OUT" --quiet --no-state --jobs "$1"; }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 maxof() { printf '%s\n' "$@" | sort -g | tail -n 1; }

@@ -184,6 +184,25 @@ pub fn policy_text(policy: &Policy, as_of: NaiveDate, rows: &[DetectorRow]) -> S
             l.pattern, policy.partners[l.partner].name
         ));
     }
+    if !policy.exceptions.is_empty() {
+        put("exceptions:".into());
+    }
+    for e in &policy.exceptions {
+        let codes: Vec<&str> = e.codes.iter().map(|c| c.as_str()).collect();
+        let status = match e.expires {
+            Some(end) if !e.in_force_on(as_of) => format!("expired on {end}"),
+            Some(end) => format!("until {end}"),
+            None => "no end".to_string(),
+        };
+        put(format!(
+            "  {} {} [{}] {status}; approved by {}: {}",
+            e.id,
+            e.pattern,
+            codes.join(", "),
+            e.approved_by,
+            e.reason
+        ));
+    }
     out
 }
 
@@ -271,6 +290,13 @@ pub fn policy_json(policy: &Policy, as_of: NaiveDate, rows: &[DetectorRow]) -> S
         })).collect::<Vec<_>>(),
         "locations": policy.locations.iter().map(|l| json!({
             "path": l.pattern, "partner": policy.partners[l.partner].name,
+        })).collect::<Vec<_>>(),
+        "exceptions": policy.exceptions.iter().map(|e| json!({
+            "id": e.id, "path": e.pattern,
+            "codes": e.codes.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            "reason": e.reason, "approved_by": e.approved_by,
+            "expires": e.expires.map(|d| d.to_string()),
+            "in_force": e.in_force_on(as_of),
         })).collect::<Vec<_>>(),
     });
     serde_json::to_string_pretty(&value).expect("the policy serialises") + "\n"

@@ -3,6 +3,7 @@
 
 use chrono::NaiveDate;
 
+use crate::model::label::ReleaseName;
 use crate::model::{
     Analysis, Detection, Judgement, LabelFindings, Level, LocationEvidence, ReleaseEvidence,
     ReleaseStatus, Tlp, Verdict, VerdictCode,
@@ -131,9 +132,11 @@ pub fn judge(case: &Case, policy: &Policy, as_of: NaiveDate) -> Judgement {
         verdicts.push(Verdict {
             code: VerdictCode::Ok,
             reason: String::new(),
+            excepted: None,
         });
     }
     verdicts.sort_by_key(|v| v.code);
+    apply_exceptions(&mut verdicts, case.location_path, policy, as_of);
     Judgement {
         level,
         suggested,
@@ -141,6 +144,26 @@ pub fn judge(case: &Case, policy: &Policy, as_of: NaiveDate) -> Judgement {
         verdicts,
         releases,
         location,
+    }
+}
+
+/// Marks each verdict that a policy exception in force on `as_of` accepts
+/// for the file at `location_path` (the first such exception wins).
+fn apply_exceptions(
+    verdicts: &mut [Verdict],
+    location_path: &str,
+    policy: &Policy,
+    as_of: NaiveDate,
+) {
+    if policy.exceptions.is_empty() {
+        return;
+    }
+    for verdict in verdicts.iter_mut().filter(|v| v.code != VerdictCode::Ok) {
+        verdict.excepted = policy
+            .exceptions
+            .iter()
+            .find(|e| e.accepts(verdict.code, location_path, as_of))
+            .map(|e| e.id.clone());
     }
 }
 
@@ -202,7 +225,11 @@ impl Verdicts {
             existing.reason.push_str(" | ");
             existing.reason.push_str(&reason);
         } else {
-            self.0.push(Verdict { code, reason });
+            self.0.push(Verdict {
+                code,
+                reason,
+                excepted: None,
+            });
         }
     }
 }
@@ -236,7 +263,11 @@ fn judge_releases(
             VerdictCode::ReleaseWithoutLevel,
             format!(
                 "released to {} but carries no protection level",
-                names.join(", ")
+                names
+                    .iter()
+                    .map(|n| shown_name(n, policy))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         );
     }
@@ -249,15 +280,15 @@ fn judge_releases(
 /// One named party: the agreement that covers the release, or the verdicts
 /// that say why none does.
 fn judge_release(
-    name: &str,
+    party: &ReleaseName,
     policy: &Policy,
     as_of: NaiveDate,
     level: Option<Level>,
     v: &mut Verdicts,
 ) -> ReleaseEvidence {
     let scheme = &policy.scheme;
-    let agreements = policy.agreements_of(name);
-    let Some(partner) = agreements.first().copied() else {
+    let Some((partner, name)) = policy.partner_released_to(party) else {
+        let name = &party.written;
         v.push(
             VerdictCode::ReleaseUnauthorized,
             format!("released to \"{name}\", which is not a partner in the policy"),
@@ -272,6 +303,7 @@ fn judge_release(
             valid_until: None,
         };
     };
+    let agreements = policy.agreements_of(&partner.name);
     // The agreements that cover the document's level (all of them when it has none).
     let covering: Vec<&Partner> = agreements
         .iter()
@@ -319,7 +351,7 @@ fn judge_release(
     let shown = valid.or_else(|| judged.iter().copied().max_by_key(|a| a.valid_until));
     ReleaseEvidence {
         partner: Some(partner.name.clone()),
-        named: name.to_string(),
+        named: name,
         status,
         agreement: shown
             .map(|a| a.agreement.clone())
@@ -327,6 +359,15 @@ fn judge_release(
         max_level: shown.map(|a| a.max_level),
         valid_from: shown.and_then(|a| a.valid_from),
         valid_until: shown.and_then(|a| a.valid_until),
+    }
+}
+
+/// A named party as reports show it: the partner's name or alias it
+/// matched, else as written (masked unless values are shown).
+fn shown_name(party: &ReleaseName, policy: &Policy) -> String {
+    match policy.partner_released_to(party) {
+        Some((_, name)) => name,
+        None => party.written.clone(),
     }
 }
 
@@ -516,6 +557,7 @@ partner = "Precision Systems"
                     "Old Partner".into(),
                     "Nobody".into(),
                 ],
+                keys: Vec::new(),
                 location: "footer".into(),
             }],
             ..Default::default()
@@ -540,6 +582,7 @@ partner = "Precision Systems"
             sources: vec![marking("CONFIDENTIAL")],
             releases: vec![ReleaseMarking {
                 names: vec!["Precision Systems".into()],
+                keys: Vec::new(),
                 location: "footer".into(),
             }],
             ..Default::default()
@@ -606,6 +649,7 @@ partner = "Precision Systems"
         let labels = LabelFindings {
             releases: vec![ReleaseMarking {
                 names: vec!["Precision Systems".into()],
+                keys: Vec::new(),
                 location: "footer".into(),
             }],
             ..Default::default()
@@ -632,10 +676,10 @@ partner = "Precision Systems"
     fn released(level: &str, names: &[&str]) -> LabelFindings {
         LabelFindings {
             sources: vec![marking(level)],
-            releases: vec![ReleaseMarking {
-                names: names.iter().map(|n| n.to_string()).collect(),
-                location: "footer".into(),
-            }],
+            releases: vec![ReleaseMarking::new(
+                names.iter().map(|n| n.to_string()).collect(),
+                "footer".into(),
+            )],
             ..Default::default()
         }
     }
@@ -662,6 +706,22 @@ partner = "Precision Systems"
         let j = judged(&released("CONFIDENTIAL", &["Old Partner"]), &[], 10);
         assert_eq!(j.releases[0].status, ReleaseStatus::Expired);
         assert_eq!(j.releases[0].agreement.as_deref(), Some("NDA-2020-001"));
+    }
+
+    #[test]
+    fn masked_release_names_still_match_partners_by_key() {
+        let mut labels = released("INTERNAL", &["precision  SYSTEMS", "Nobody Inc"]);
+        let policy = Policy::parse(POLICY, "t").unwrap();
+        crate::labels::mask_label_values(&mut labels, &policy);
+        assert!(!labels.releases[0].names[0].contains("precision"));
+        let j = judged(&labels, &[], 10);
+        assert_eq!(j.releases[0].status, ReleaseStatus::Covered);
+        assert_eq!(j.releases[0].partner.as_deref(), Some("Precision Systems"));
+        // The name shown is the policy's, not the masked one.
+        assert_eq!(j.releases[0].named, "Precision Systems");
+        assert_eq!(j.releases[1].status, ReleaseStatus::UnknownPartner);
+        assert!(!j.releases[1].named.contains("Nobody"));
+        assert_eq!(j.released_to[0], "Precision Systems");
     }
 
     #[test]

@@ -42,18 +42,17 @@ pub fn find_labels(extracted: &Extracted, policy: &Policy) -> LabelFindings {
 /// Masks every label value and release name that came from the document
 /// rather than from the policy, so that a report never copies a card number
 /// or an e-mail address planted in a label property or a release marking
-/// (unless `--show-values`). Kept as written: level names and aliases, label
-/// GUIDs, and names of partners the policy lists (all policy data, and what
-/// the judge matches on, so masking never changes a verdict code).
+/// (unless `--show-values`). Kept as written: level names and aliases and
+/// label GUIDs (policy data the judge matches on). Release names are all
+/// masked; the judge matches them by key and shows a matched partner's name
+/// from the policy, so masking never changes a verdict code.
 pub fn mask_label_values(found: &mut LabelFindings, policy: &Policy) {
     for source in &mut found.sources {
         source.value = masked_label_value(&source.value, policy);
     }
     for release in &mut found.releases {
         for name in &mut release.names {
-            if policy.partner_named(name).is_none() {
-                *name = mask(name);
-            }
+            *name = mask(name);
         }
     }
 }
@@ -188,7 +187,7 @@ fn read_properties(extracted: &Extracted, policy: &Policy, found: &mut LabelFind
         if named(&policy.labels.release_properties, &prop.name) {
             let names = split_release_names(&prop.value);
             if !names.is_empty() {
-                found.releases.push(ReleaseMarking { names, location });
+                found.releases.push(ReleaseMarking::new(names, location));
             }
             continue;
         }
@@ -448,10 +447,10 @@ fn apply_marking(marking: Marking, kind: LabelKind, location: &str, found: &mut 
         });
     }
     if !marking.released_to.is_empty() {
-        found.releases.push(ReleaseMarking {
-            names: marking.released_to,
-            location: location.to_string(),
-        });
+        found.releases.push(ReleaseMarking::new(
+            marking.released_to,
+            location.to_string(),
+        ));
     }
     for (tlp, written) in marking.tlp {
         found.tlp.push(TlpMarking {
@@ -514,6 +513,11 @@ fn dedupe(found: &mut LabelFindings) {
 mod tests {
     use super::*;
     use crate::extract::{LabelInfoEntry, PartKind, Property};
+    use crate::model::label::ReleaseName;
+
+    fn written(names: &[ReleaseName]) -> Vec<&str> {
+        names.iter().map(|n| n.written.as_str()).collect()
+    }
 
     fn policy() -> Policy {
         Policy::parse(
@@ -647,7 +651,7 @@ release_properties = ["ReleasedTo"]
         let f = find_labels(&ex, &p);
         let levels: Vec<_> = f.sources.iter().map(|s| s.level.unwrap()).collect();
         assert_eq!(levels, vec![Level::new(1)]);
-        assert_eq!(f.release_names(), vec!["Beta"]);
+        assert_eq!(written(&f.release_names()), vec!["Beta"]);
     }
 
     #[test]
@@ -706,7 +710,7 @@ release_properties = ["ReleasedTo"]
         let f = find_labels(&ex, &p);
         assert_eq!(f.sources[0].level, Some(Level::new(2)));
         assert_eq!(
-            f.release_names(),
+            written(&f.release_names()),
             vec!["Precision Systems", "Alpha Partner"]
         );
         assert_eq!(f.strictest_tlp(), Some(Tlp::Red));

@@ -11,10 +11,13 @@
 //!   [`analyse`] runs the three and yields a storable [`model::Analysis`].
 //! - [`judge`]: an analysis, a path, the policy and the date -> verdicts.
 //! - [`pipeline`]: one file through every stage, for `scan` and `explain` alike.
-//! - [`report`]: record sinks (`findings.csv`, `findings.jsonl`, `summary.json`).
+//! - [`report`]: record sinks (`findings.csv`, `findings.jsonl`, `summary.json`);
+//!   [`store`] beside them: the state store of scheduled scans.
 //! - [`scan`] drives a job source through the pipeline into the sinks;
 //!   [`explain`] renders one file for a person; [`describe`] renders the
 //!   policy and its detectors.
+//! - [`state`]: a scan with a state store (reuse of stored analyses,
+//!   changes since the last run).
 
 pub mod model;
 
@@ -32,10 +35,13 @@ pub mod judge;
 pub mod pipeline;
 
 pub mod report;
+pub mod store;
 
 pub mod describe;
 pub mod explain;
 pub mod scan;
+
+pub mod state;
 
 pub use model as record;
 /// The per-file limits, under their long-standing path.

@@ -19,8 +19,11 @@ use labelscan::report::lock::{DirLock, LockError};
 use labelscan::report::set::Recovery;
 use labelscan::report::summary::RunOptions;
 use labelscan::report::{self, Manifest, ReportSet, SetError, Summary, MANIFEST_FILE};
-use labelscan::scan::{self, ScanOptions};
+use labelscan::scan::{self, Inspector, ScanOptions};
+use labelscan::state::StateRun;
+use labelscan::store::{SqliteStore, Store, StoreError, DEFAULT_STATE_FILE};
 use labelscan::walk::{plan_roots, Filter, Walk};
+use std::sync::Arc;
 
 /// The scan allocates and frees a buffer per part, cell and hit from several
 /// workers; glibc's malloc took about 7% of a scan's time (perf), mimalloc
@@ -69,6 +72,21 @@ enum Command {
     },
     /// List every detector: id, category, effective level, min_count, enabled.
     Detectors(DetectorsArgs),
+    /// List the runs in a state store: id, start, end, PATHs, complete or not, counts.
+    History(HistoryArgs),
+}
+
+#[derive(Args)]
+struct HistoryArgs {
+    /// The state store; default: DIR/labelscan.sqlite for --out DIR.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// The report folder whose default state store to read.
+    #[arg(long, value_name = "DIR", default_value = "labelscan-report")]
+    out: PathBuf,
+    /// Print JSON (one object per run) instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -148,6 +166,15 @@ struct ScanArgs {
     /// No progress bar and no closing line on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// The state store for incremental rescans and changes; default: DIR/labelscan.sqlite for --out DIR.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Scan without a state store: every file is read, no changes are reported.
+    #[arg(long, conflicts_with = "state")]
+    no_state: bool,
+    /// Read every file again, even those unchanged since the last run.
+    #[arg(long)]
+    full: bool,
 }
 
 #[derive(Args)]
@@ -210,6 +237,7 @@ fn main() -> ExitCode {
         } => run_policy_show(&args),
         Command::Detectors(args) => run_detectors(&args),
         Command::Verify { dir } => run_verify(&dir),
+        Command::History(args) => run_history(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -337,6 +365,7 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         ..Limits::default()
     };
     let ctx = load(&args.common, limits, args.quiet)?;
+    let state_file = state_path(&args);
     let plan = plan_roots(&args.paths);
     let report_set = ReportSet::begin(&args.out, args.common.show_values)
         .map_err(|e| set_failure(&args.out, e))?;
@@ -377,18 +406,30 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         out: args.out.display().to_string(),
     };
     let summary = scan::new_summary(&ctx, &args.paths, &plan, options);
+    let warned_at_start = summary.warnings.len();
     if !args.quiet {
         for warning in &summary.warnings {
             eprintln!("labelscan: warning: {warning}");
         }
     }
     let paths_unreadable = !plan.unreadable.is_empty();
+    let state = match state_file {
+        Some(path) => Some(begin_state(&path, &ctx, &summary, &plan.roots)?),
+        None => None,
+    };
+    let ctx = Arc::new(ctx);
+    let inspector: Arc<dyn Inspector> = match &state {
+        Some(state) => state.inspector(Arc::clone(&ctx), args.full),
+        None => ctx,
+    };
     // On an error the set is dropped uncommitted: its staging folder is
-    // removed and the folder keeps the previous reports.
+    // removed and the folder keeps the previous reports; the store rolls
+    // the run back.
     let result = report::file_sinks(&report_set)
-        .and_then(|sinks| {
+        .and_then(|mut sinks| {
+            sinks.extend(state.as_ref().map(|s| s.sink(&report_set)));
             let source = Box::new(Walk::new(plan.roots, filter));
-            scan::run(source, std::sync::Arc::new(ctx), sinks, summary, opts)
+            scan::run(source, inspector, sinks, summary, opts)
         })
         .and_then(|result| report_set.commit().map(|_| result))
         .with_context(|| format!("writing reports to {}", args.out.display()))
@@ -396,8 +437,19 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
             code: EXIT_REPORTS,
             error: e,
         })?;
+    if let Some(state) = state {
+        // The reports are in place; only now does the run become the
+        // baseline of the next one.
+        state.commit(&result.summary).map_err(|e| Failure {
+            code: EXIT_REPORTS,
+            error: anyhow::anyhow!(
+                "the reports in {} are complete, but the state store could not record the run ({e}); the next run compares with the run before",
+                args.out.display()
+            ),
+        })?;
+    }
     if !args.quiet {
-        print_closing(&result.summary, &args.out);
+        print_closing(&result.summary, &args.out, warned_at_start);
     }
     Ok(if paths_unreadable {
         EXIT_PATH
@@ -408,10 +460,42 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
     })
 }
 
+/// The state store a scan uses, unless `--no-state`.
+fn state_path(args: &ScanArgs) -> Option<PathBuf> {
+    if args.no_state {
+        return None;
+    }
+    Some(
+        args.state
+            .clone()
+            .unwrap_or_else(|| args.out.join(DEFAULT_STATE_FILE)),
+    )
+}
+
+/// Opens the store and starts the run in it: busy is exit 6 as for the
+/// report folder, a store this labelscan cannot use is exit 2.
+fn begin_state(
+    path: &Path,
+    ctx: &Context,
+    summary: &Summary,
+    roots: &[PathBuf],
+) -> Result<StateRun, Failure> {
+    let failure = |e: StoreError| Failure {
+        code: match e {
+            StoreError::Busy { .. } => EXIT_BUSY,
+            StoreError::Unusable(_) => EXIT_USAGE,
+            StoreError::Backend(_) => EXIT_REPORTS,
+        },
+        error: e.into(),
+    };
+    let store = SqliteStore::open(path).map_err(failure)?;
+    StateRun::begin(Box::new(store), path, ctx, summary, roots).map_err(failure)
+}
+
 /// The closing line on stderr: totals, findings per verdict, and the
 /// warnings only the totals can tell (those known at the start were
 /// printed then).
-fn print_closing(s: &Summary, out: &Path) {
+fn print_closing(s: &Summary, out: &Path, warned_at_start: usize) {
     let with_findings = s.documents - s.verdicts.get("OK").copied().unwrap_or(0);
     let per_verdict: Vec<String> = s
         .verdicts
@@ -436,8 +520,18 @@ fn print_closing(s: &Summary, out: &Path) {
         s.files_skipped,
         out.display()
     );
-    let known_at_start = s.paths_not_walked.len();
-    for warning in s.warnings.iter().skip(known_at_start) {
+    if let Some(state) = &s.state {
+        let changed: u64 = s.changes.values().sum();
+        let since = match &s.baseline_run_id {
+            Some(run) => format!("since run {run}"),
+            None => "(first run in this store)".to_string(),
+        };
+        eprintln!(
+            "labelscan: {changed} documents changed {since} (changes.csv); {} files read, {} unchanged and not read again; state in {state}",
+            s.read, s.reused
+        );
+    }
+    for warning in s.warnings.iter().skip(warned_at_start) {
         eprintln!("labelscan: warning: {warning}");
     }
 }
@@ -487,6 +581,9 @@ fn report_dir_inside(out: &Path, staging: &Path, paths: &[PathBuf], quiet: bool)
         ])
         .map(|name| out.join(name))
         .collect();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        never_walked.push(out.join(format!("{DEFAULT_STATE_FILE}{suffix}")));
+    }
     never_walked.extend([out, staging]);
     never_walked
 }
@@ -732,4 +829,98 @@ fn run_detectors(args: &DetectorsArgs) -> Result<u8, Failure> {
         emit(&describe::detectors_text(&rows))?;
     }
     Ok(0)
+}
+
+/// `labelscan history`: the completed runs in a state store, oldest first.
+fn run_history(args: &HistoryArgs) -> Result<u8, Failure> {
+    let path = args
+        .state
+        .clone()
+        .unwrap_or_else(|| args.out.join(DEFAULT_STATE_FILE));
+    let store = SqliteStore::open_read_only(&path).map_err(usage)?;
+    let runs = store.runs().map_err(|e| Failure {
+        code: EXIT_REPORTS,
+        error: e.into(),
+    })?;
+    if args.json {
+        for run in &runs {
+            println!("{}", history_json(run));
+        }
+        return Ok(0);
+    }
+    println!(
+        "{:<26} {:<20} {:<20} {:<8} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7}  PATHS",
+        "RUN",
+        "STARTED",
+        "FINISHED",
+        "COMPLETE",
+        "DOCUMENTS",
+        "READ",
+        "REUSED",
+        "NEW",
+        "CHANGED",
+        "REMOVED"
+    );
+    for run in &runs {
+        print!("{}", history_text(run));
+    }
+    if runs.is_empty() {
+        println!("(no completed runs in {})", path.display());
+    }
+    Ok(0)
+}
+
+fn history_counts(run: &labelscan::store::RunRecord) -> serde_json::Value {
+    serde_json::from_str(&run.counts).unwrap_or(serde_json::Value::Null)
+}
+
+fn history_json(run: &labelscan::store::RunRecord) -> String {
+    serde_json::json!({
+        "run_id": run.run_id,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "paths": serde_json::from_str::<serde_json::Value>(&run.paths).unwrap_or_default(),
+        "complete": run.complete,
+        "as_of": run.as_of,
+        "policy_sha256": run.policy_sha256,
+        "version": run.tool_version,
+        "counts": history_counts(run),
+    })
+    .to_string()
+}
+
+fn history_text(run: &labelscan::store::RunRecord) -> String {
+    let counts = history_counts(run);
+    let n = |key: &str| counts[key].as_u64().unwrap_or(0);
+    let change = |kind: &str| counts["changes"][kind].as_u64().unwrap_or(0);
+    let paths: Vec<String> = serde_json::from_str(&run.paths).unwrap_or_default();
+    let verdicts: Vec<String> = counts["verdicts"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(code, n)| {
+                    n.as_u64().filter(|n| *n > 0).map(|n| format!("{code} {n}"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "{:<26} {:<20} {:<20} {:<8} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7}  {}\n    verdicts: {}\n",
+        run.run_id,
+        run.started_at,
+        run.finished_at,
+        if run.complete { "yes" } else { "no" },
+        n("documents"),
+        n("read"),
+        n("reused"),
+        change("NEW"),
+        change("CHANGED"),
+        change("REMOVED"),
+        paths.join(" "),
+        if verdicts.is_empty() {
+            "-".to_string()
+        } else {
+            verdicts.join(", ")
+        }
+    )
 }

@@ -128,14 +128,8 @@ pub fn compile_pattern(source: &str) -> Result<regex::Regex, regex::Error> {
         .build()
 }
 
-/// Lower-cases and folds runs of white space, so that "Company  Confidential"
-/// matches "company confidential".
-pub fn normalise_name(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-}
+pub use crate::model::label::normalise_name;
+use crate::model::label::{release_name_key, ReleaseName};
 
 #[derive(Debug, Clone)]
 pub struct LabelSettings {
@@ -212,6 +206,31 @@ impl Location {
     }
 }
 
+/// `[[exceptions]]`: known findings a policy accepts until a date.
+#[derive(Debug, Clone)]
+pub struct Exception {
+    pub id: String,
+    pub pattern: String,
+    matcher: GlobMatcher,
+    pub codes: Vec<crate::model::VerdictCode>,
+    pub reason: String,
+    pub approved_by: String,
+    /// The last day it applies; `None` for no end.
+    pub expires: Option<NaiveDate>,
+}
+
+impl Exception {
+    /// Whether it accepts verdict `code` for the file at `path` (absolute,
+    /// `/`-separated, as for locations) on `date`.
+    pub fn accepts(&self, code: crate::model::VerdictCode, path: &str, date: NaiveDate) -> bool {
+        self.in_force_on(date) && self.codes.contains(&code) && self.matcher.is_match(path)
+    }
+
+    pub fn in_force_on(&self, date: NaiveDate) -> bool {
+        self.expires.is_none_or(|end| date <= end)
+    }
+}
+
 /// A detector override resolved against the scheme.
 #[derive(Debug, Clone, Default)]
 pub struct DetectorTuning {
@@ -233,6 +252,8 @@ pub struct Policy {
     pub detectors: BTreeMap<String, DetectorTuning>,
     pub keywords: Vec<KeywordRule>,
     pub patterns: Vec<PatternRule>,
+    /// Accepted findings; judgement only, like partners and locations.
+    pub exceptions: Vec<Exception>,
     /// Levels of keyword and pattern rules, in their order.
     pub keyword_levels: Vec<Level>,
     pub pattern_levels: Vec<Level>,
@@ -294,14 +315,19 @@ impl Policy {
         self.partners.iter().find(|p| p.answers_to(name))
     }
 
-    /// Every partner name and alias, in policy order: the release names
-    /// that masking keeps as written.
-    pub fn partner_names(&self) -> Vec<&str> {
-        self.partners
-            .iter()
-            .flat_map(|p| std::iter::once(&p.name).chain(&p.aliases))
-            .map(String::as_str)
-            .collect()
+    /// The partner a named party of a release marking is, and the name
+    /// to show for it: as written when values are shown, else the policy's
+    /// name or alias it matched (its key matches even when masked).
+    pub fn partner_released_to(&self, party: &ReleaseName) -> Option<(&Partner, String)> {
+        if let Some(partner) = self.partner_named(&party.written) {
+            return Some((partner, party.written.clone()));
+        }
+        self.partners.iter().find_map(|p| {
+            std::iter::once(&p.name)
+                .chain(&p.aliases)
+                .find(|n| release_name_key(n) == party.key)
+                .map(|n| (p, n.clone()))
+        })
     }
 
     /// Every agreement with the partner `name` refers to: a partner may be

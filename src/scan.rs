@@ -83,6 +83,9 @@ pub fn new_summary(
         reason: "covered_by".to_string(),
         covered_by: Some(outer.clone()),
     }));
+    let as_of = ctx.as_of;
+    let (in_force, lapsed): (Vec<_>, Vec<_>) =
+        policy.exceptions.iter().partition(|e| e.in_force_on(as_of));
     let mut warnings: Vec<String> = plan
         .unreadable
         .iter()
@@ -90,6 +93,13 @@ pub fn new_summary(
         .collect();
     warnings.extend(plan.covered.iter().map(|(path, outer)| {
         format!("PATH {path} lies inside {outer} and is scanned as part of it")
+    }));
+    warnings.extend(lapsed.iter().map(|e| {
+        format!(
+            "exception {} expired on {} and no longer applies",
+            e.id,
+            e.expires.map(|d| d.to_string()).unwrap_or_default()
+        )
     }));
     Summary {
         tool: "labelscan",
@@ -121,6 +131,7 @@ pub fn new_summary(
                 files: 0,
             })
             .collect(),
+        exceptions: in_force.iter().map(|e| (e.id.clone(), 0)).collect(),
         warnings,
         ..Default::default()
     }
@@ -315,6 +326,8 @@ impl Shared {
                     sink.skipped(&skip)?;
                 }
                 if scope.is_some() {
+                    // A file the pipeline looked at: not a supported format.
+                    summary.read += 1;
                     self.progress.inc(1);
                 }
             }
@@ -324,6 +337,7 @@ impl Shared {
                 skipped,
             } => {
                 summary.files_scanned += 1;
+                summary.read += 1;
                 summary.bytes_scanned += size;
                 self.progress.inc(1);
                 for skip in &skipped {
@@ -333,12 +347,9 @@ impl Shared {
                     }
                 }
                 for record in &records {
-                    if record
-                        .judgement
-                        .verdicts
-                        .iter()
-                        .any(|v| self.fail_on.contains(&v.code))
-                    {
+                    // Excepted verdicts are reported but accepted: they
+                    // never fail the run.
+                    if record.judgement.fails_on(&self.fail_on) {
                         *failed = true;
                         summary.documents_failing += 1;
                     }
@@ -432,6 +443,9 @@ pub fn run(
     summary.peak_rss_kb = peak_rss_kb();
     summary.finished_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     summary.close_counts();
+    for sink in sinks.iter_mut() {
+        sink.conclude(summary)?;
+    }
     for sink in sinks.iter_mut() {
         sink.finish(summary)?;
     }
@@ -707,6 +721,7 @@ mod tests {
             verdicts: vec![Verdict {
                 code,
                 reason: String::new(),
+                excepted: None,
             }],
         };
         crate::model::DocumentRecord::new(

@@ -445,7 +445,7 @@ fn findings_carry_file_evidence_columns_after_the_spec_columns() {
     assert_eq!(
         header,
         "path,format,size,sha256,level,label_sources,released_to,tlp,suggested_level,\
-         detections,verdicts,reasons,error,modified,owner,text_chars,doc_id"
+         detections,verdicts,reasons,error,modified,owner,text_chars,doc_id,excepted"
     );
     let rows = csv_table(&out.path().join("findings.csv"));
     let records = jsonl(out.path());

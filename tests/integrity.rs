@@ -317,6 +317,9 @@ fn a_full_disk_fails_the_run_and_keeps_the_previous_set() {
         .arg("ulimit -f 16 && exec \"$0\" \"$@\"")
         .arg(env!("CARGO_BIN_EXE_labelscan"))
         .args(scan_command(tree.path(), out.path()).get_args())
+        // The report set's full disk; a state store on a full disk fails
+        // earlier (see the next test).
+        .arg("--no-state")
         .output()
         .unwrap();
     let message = text(&full.stderr);
@@ -327,6 +330,35 @@ fn a_full_disk_fails_the_run_and_keeps_the_previous_set() {
         "{message}"
     );
     assert!(!out.path().join(STAGING).exists(), "staging removed");
+    assert_eq!(
+        std::fs::read(out.path().join("summary.json")).unwrap(),
+        before
+    );
+    assert_complete_set(out.path());
+}
+
+#[test]
+fn a_full_disk_under_the_state_store_is_a_write_failure() {
+    let out = tempfile::tempdir().unwrap();
+    let o = scan(&repo().join("examples"), out.path());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let before = std::fs::read(out.path().join("summary.json")).unwrap();
+    let tree = tempfile::tempdir().unwrap();
+    make_tree(tree.path(), "a", 400);
+    let state = out.path().join("new-store.sqlite");
+    let full = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -f 2 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_labelscan"))
+        .args(scan_command(tree.path(), out.path()).get_args())
+        .arg("--state")
+        .arg(&state)
+        .output()
+        .unwrap();
+    let message = text(&full.stderr);
+    // Exit 5 as for the reports (not 2, which says the store is no store).
+    assert_eq!(full.status.code(), Some(5), "{message}");
+    assert!(message.contains("state store"), "{message}");
     assert_eq!(
         std::fs::read(out.path().join("summary.json")).unwrap(),
         before

@@ -14,8 +14,9 @@ const LAYERS: &[&[&str]] = &[
     &["labels", "detect"],
     &["analyse", "judge"],
     &["pipeline"],
-    &["report"],
+    &["report", "store"],
     &["scan", "explain", "describe"],
+    &["state"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

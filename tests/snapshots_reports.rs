@@ -91,10 +91,11 @@ fn redact_summary(text: &str, keys: &[&str]) -> String {
 /// files' modification times and owner) in CSV rows, JSONL records and
 /// `explain` text by placeholders.
 fn redact_file_facts(text: &str) -> String {
-    let csv_tail =
-        regex::Regex::new(r"(?m),\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ,[^,\n]*,(\d+),([0-9a-f]{16})$")
-            .unwrap();
-    let text = csv_tail.replace_all(text, ",[modified],[owner],$1,$2");
+    let csv_tail = regex::Regex::new(
+        r"(?m),\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ,[^,\n]*,(\d+),([0-9a-f]{16})(,[^,\n]*)?$",
+    )
+    .unwrap();
+    let text = csv_tail.replace_all(text, ",[modified],[owner],$1,$2$3");
     let json = regex::Regex::new(r#""(modified|owner)":"[^"]*""#).unwrap();
     let text = json.replace_all(&text, "\"$1\":\"[redacted]\"");
     let explain = regex::Regex::new(r"modified:( +)\S+( +)owner: \S+").unwrap();

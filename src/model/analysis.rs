@@ -1,9 +1,8 @@
 //! The analysis of one document: what extraction, the labels stage and the
 //! detectors found. It depends on the file, the tool version, the detector
 //! definitions and the detection-relevant parts of the policy, never on
-//! locations or the date, so it can be stored and judged again. (With
-//! masking on, release names not of a listed partner are masked, so it also
-//! depends on the partners' names.)
+//! locations, partners or the date, so it can be stored and judged again.
+//! (Release names are masked with a key the judge matches partners on.)
 
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +15,8 @@ use super::label::LabelFindings;
 /// a stored analysis of an older shape is never read back as current.
 /// 2: detection locations name paragraphs, lines, cells and properties;
 /// `text_chars` counts characters of content text, properties aside.
-pub const ANALYSIS_VERSION: u32 = 2;
+/// 3: release names are all masked, with keys ([`super::label::ReleaseMarking`]).
+pub const ANALYSIS_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::hash::hex_sha256;
 use super::level::Level;
 
 /// Where a label came from (SPEC "Label sources").
@@ -75,9 +76,51 @@ pub struct TlpMarking {
 /// One release marking ("RELEASED TO: A, B") as found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseMarking {
-    /// The names as written.
+    /// The names as written (masked unless the run shows values).
     pub names: Vec<String>,
+    /// Per name, [`release_name_key`] of the name as written: what the judge
+    /// matches partners on once the names are masked, so that the stored
+    /// analysis does not depend on the policy's partners.
+    #[serde(default)]
+    pub keys: Vec<String>,
     pub location: String,
+}
+
+impl ReleaseMarking {
+    pub fn new(names: Vec<String>, location: String) -> Self {
+        let keys = names.iter().map(|n| release_name_key(n)).collect();
+        ReleaseMarking {
+            names,
+            keys,
+            location,
+        }
+    }
+}
+
+/// A named party of a release marking: the name (masked unless values are
+/// shown) and the key of its unmasked form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseName {
+    pub written: String,
+    pub key: String,
+}
+
+/// Lower-cases and folds runs of white space, so that "Company  Confidential"
+/// matches "company confidential".
+pub fn normalise_name(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// A digest of a party's normalised name (128 bits of SHA-256). Equal for
+/// names that [`normalise_name`] makes equal; does not show the name.
+pub fn release_name_key(name: &str) -> String {
+    let mut key =
+        hex_sha256(format!("labelscan release name\n{}", normalise_name(name)).as_bytes());
+    key.truncate(32);
+    key
 }
 
 /// Every label source of one document, as the labels stage found them.
@@ -89,12 +132,21 @@ pub struct LabelFindings {
 }
 
 impl LabelFindings {
-    /// All release names as written, in order of appearance, without duplicates.
-    pub fn release_names(&self) -> Vec<String> {
-        let mut seen = Vec::<String>::new();
-        for name in self.releases.iter().flat_map(|r| r.names.iter()) {
-            if !seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
-                seen.push(name.clone());
+    /// All named parties, in order of appearance, each once (by key).
+    pub fn release_names(&self) -> Vec<ReleaseName> {
+        let mut seen = Vec::<ReleaseName>::new();
+        for release in &self.releases {
+            for (i, written) in release.names.iter().enumerate() {
+                let key = match release.keys.get(i) {
+                    Some(key) => key.clone(),
+                    None => release_name_key(written),
+                };
+                if !seen.iter().any(|s| s.key == key) {
+                    seen.push(ReleaseName {
+                        written: written.clone(),
+                        key,
+                    });
+                }
             }
         }
         seen

@@ -3,6 +3,7 @@
 
 pub mod analysis;
 pub mod budget;
+pub mod change;
 pub mod detection;
 pub mod document;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod untrusted;
 pub mod verdict;
 
 pub use analysis::{Analysis, ANALYSIS_VERSION};
+pub use change::{Change, ChangeKind, DocumentState};
 pub use detection::{Confidence, Detection};
 pub use document::{
     CellAnchors, Extracted, LabelInfoEntry, Layout, Locator, NamedAnchor, Part, PartKind, Property,

@@ -67,6 +67,10 @@ impl VerdictCode {
 pub struct Verdict {
     pub code: VerdictCode,
     pub reason: String,
+    /// The id of the policy exception that accepts this verdict: still
+    /// reported, not counted for `--fail-on`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub excepted: Option<String>,
 }
 
 /// The judge's conclusions about one document.
@@ -148,5 +152,24 @@ pub struct LocationEvidence {
 impl Judgement {
     pub fn has(&self, code: VerdictCode) -> bool {
         self.verdicts.iter().any(|v| v.code == code)
+    }
+
+    /// Whether a verdict in `codes` applies that no exception accepts.
+    pub fn fails_on(&self, codes: &[VerdictCode]) -> bool {
+        self.verdicts
+            .iter()
+            .any(|v| v.excepted.is_none() && codes.contains(&v.code))
+    }
+
+    /// `CODE=EXCEPTION_ID` for each excepted verdict.
+    pub fn excepted(&self) -> Vec<String> {
+        self.verdicts
+            .iter()
+            .filter_map(|v| {
+                v.excepted
+                    .as_ref()
+                    .map(|id| format!("{}={id}", v.code.as_str()))
+            })
+            .collect()
     }
 }

@@ -13,10 +13,11 @@ use toml::Spanned;
 use super::diagnostic::Findings;
 use super::{
     compile_pattern, location_glob, marking_words, normalise_name, AgreementStatus, DetectorTuning,
-    KeywordRule, LabelSettings, Level, LoadOptions, Location, Partner, PatternRule, Policy, Scheme,
-    MAX_PATTERNS, MAX_PATTERN_BYTES, MAX_TERMS, MAX_TERM_BYTES,
+    Exception, KeywordRule, LabelSettings, Level, LoadOptions, Location, Partner, PatternRule,
+    Policy, Scheme, MAX_PATTERNS, MAX_PATTERN_BYTES, MAX_TERMS, MAX_TERM_BYTES,
 };
 use crate::model::hash::{hex_sha256, normalise_guid};
+use crate::model::VerdictCode;
 
 type Value<'i> = Spanned<DeValue<'i>>;
 
@@ -77,7 +78,9 @@ const TOP_KEYS: &[&str] = &[
     "detectors",
     "keywords",
     "patterns",
+    "exceptions",
 ];
+const EXCEPTION_KEYS: &[&str] = &["id", "path", "codes", "reason", "approved_by", "expires"];
 const SCHEME_KEYS: &[&str] = &["levels", "default_suggestion", "aliases"];
 const LABELS_KEYS: &[&str] = &["custom_properties", "release_properties", "msip"];
 const PARTNER_KEYS: &[&str] = &[
@@ -162,6 +165,7 @@ impl Reader<'_, '_> {
         let detectors = self.detectors(root, &scheme);
         let (keywords, keyword_levels) = self.keywords(root, &scheme);
         let (patterns, pattern_levels) = self.patterns(root, &scheme);
+        let exceptions = self.exceptions(root);
         self.unique_rule_ids(root);
         Some(Policy {
             name,
@@ -173,6 +177,7 @@ impl Reader<'_, '_> {
             detectors,
             keywords,
             patterns,
+            exceptions,
             keyword_levels,
             pattern_levels,
             sha256: hex_sha256(text.as_bytes()),
@@ -473,6 +478,96 @@ impl Reader<'_, '_> {
             matcher: glob.compile_matcher(),
             partner: partner?,
         })
+    }
+
+    fn exceptions(&mut self, root: &Section) -> Vec<Exception> {
+        let Some(field) = root.get("exceptions") else {
+            return Vec::new();
+        };
+        self.sections(&field)
+            .iter()
+            .filter_map(|section| self.exception(section))
+            .collect()
+    }
+
+    fn exception(&mut self, section: &Section) -> Option<Exception> {
+        self.unknown_keys(section, EXCEPTION_KEYS);
+        let id = self.required(section, "id").and_then(|f| self.string(&f));
+        let codes = self.exception_codes(section);
+        let reason = section.get("reason").and_then(|f| self.string(&f));
+        let approved_by = section.get("approved_by").and_then(|f| self.string(&f));
+        let expires = section.get("expires").and_then(|f| {
+            let date = self.date(&f)?;
+            self.exception_on_date(&f, date);
+            Some(date)
+        });
+        let field = self.required(section, "path")?;
+        let pattern = self.string(&field)?;
+        if let Some(why) = never_matches(&pattern) {
+            self.findings.warning(
+                &field.path,
+                field.span(),
+                format!("\"{pattern}\" can never match a file: {why}; the exception is never used"),
+            );
+        }
+        let glob = GlobBuilder::new(&location_glob(&pattern))
+            .literal_separator(true)
+            .case_insensitive(cfg!(windows))
+            .build();
+        let matcher = match glob {
+            Ok(glob) => glob.compile_matcher(),
+            Err(e) => {
+                let message = format!("invalid glob: {}", e.kind());
+                self.findings.error(&field.path, field.span(), message);
+                return None;
+            }
+        };
+        Some(Exception {
+            id: id?,
+            pattern,
+            matcher,
+            codes,
+            reason: reason.unwrap_or_default(),
+            approved_by: approved_by.unwrap_or_default(),
+            expires,
+        })
+    }
+
+    /// `codes`: verdict codes other than OK; an empty list accepts nothing.
+    fn exception_codes(&mut self, section: &Section) -> Vec<VerdictCode> {
+        let Some(field) = self.required(section, "codes") else {
+            return Vec::new();
+        };
+        let mut codes = Vec::new();
+        for (text, span) in self.string_items(&field) {
+            match VerdictCode::parse(&text).filter(|c| *c != VerdictCode::Ok) {
+                Some(code) => codes.push(code),
+                None => self.findings.error(
+                    &field.path,
+                    span,
+                    format!("\"{text}\" is not a verdict code an exception can accept"),
+                ),
+            }
+        }
+        if codes.is_empty() {
+            self.findings.warning(
+                &field.path,
+                field.span(),
+                "no verdict codes: the exception accepts nothing".to_string(),
+            );
+        }
+        codes
+    }
+
+    /// An exception that has lapsed on the as-of date is a warning.
+    fn exception_on_date(&mut self, field: &Field, expires: NaiveDate) {
+        if let Some(as_of) = self.options.as_of.filter(|d| expires < *d) {
+            self.findings.warning(
+                &field.path,
+                field.span(),
+                format!("the exception expired on {expires} (as of {as_of}) and no longer applies"),
+            );
+        }
     }
 
     fn detectors(&mut self, root: &Section, scheme: &Scheme) -> BTreeMap<String, DetectorTuning> {

@@ -43,9 +43,10 @@ impl RecordSink for CsvSink {
     }
 }
 
-/// SPEC's columns, then the evidence columns of 0.4.0 (appended, so that
-/// scripts reading columns by position keep working).
-pub const HEADER: [&str; 17] = [
+/// SPEC's columns, then the evidence columns of 0.4.0 and `excepted`
+/// (`CODE=EXCEPTION_ID;...`), appended so that scripts reading columns by
+/// position keep working.
+pub const HEADER: [&str; 18] = [
     "path",
     "format",
     "size",
@@ -63,10 +64,11 @@ pub const HEADER: [&str; 17] = [
     "owner",
     "text_chars",
     "doc_id",
+    "excepted",
 ];
 
 /// The cells of one row, formula-injection safe.
-pub fn row(r: &DocumentRecord) -> [String; 17] {
+pub fn row(r: &DocumentRecord) -> [String; 18] {
     let a = &r.analysis;
     let j = &r.judgement;
     let sources: Vec<String> = a
@@ -112,6 +114,7 @@ pub fn row(r: &DocumentRecord) -> [String; 17] {
         r.origin.owner.as_deref().unwrap_or_default().to_string(),
         a.text_chars.to_string(),
         r.id.clone(),
+        j.excepted().join(";"),
     ]
     .map(|cell| defuse(&cell))
 }

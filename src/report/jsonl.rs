@@ -168,6 +168,8 @@ struct Line<'a> {
     suggested_level: &'a str,
     detections: DetectionLines<'a>,
     verdicts: Vec<&'a str>,
+    /// `CODE=EXCEPTION_ID` of each verdict a policy exception accepts.
+    excepted: Vec<String>,
     reasons: &'a [Verdict],
     error: Option<&'a str>,
     error_detail: Option<&'a str>,
@@ -198,6 +200,7 @@ pub fn write_line(out: &mut impl Write, r: &DocumentRecord) -> std::io::Result<(
         suggested_level: r.suggested_level(),
         detections: DetectionLines(r),
         verdicts: j.verdicts.iter().map(|v| v.code.as_str()).collect(),
+        excepted: j.excepted(),
         reasons: &j.verdicts,
         error: a.error.as_ref().map(|e| e.kind.as_str()),
         error_detail: a.error.as_ref().map(|e| e.detail.as_str()),

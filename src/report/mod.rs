@@ -13,6 +13,7 @@ use std::path::Path;
 
 use crate::model::{DocumentRecord, Skip};
 
+pub mod changes;
 pub mod csv_report;
 mod fs_safe;
 pub mod jsonl;
@@ -30,6 +31,9 @@ pub const CSV_FILE: &str = "findings.csv";
 pub const JSONL_FILE: &str = "findings.jsonl";
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const SKIPPED_FILE: &str = "skipped.csv";
+/// Written by scans with a state store (see [`changes`]).
+pub const CHANGES_CSV_FILE: &str = "changes.csv";
+pub const CHANGES_JSONL_FILE: &str = "changes.jsonl";
 
 /// Receives a run's records as they are finished, then the run's end.
 pub trait RecordSink: Send {
@@ -37,6 +41,11 @@ pub trait RecordSink: Send {
     fn record(&mut self, record: &DocumentRecord) -> std::io::Result<()>;
     /// A path that was not inspected, and why.
     fn skipped(&mut self, _skip: &Skip) -> std::io::Result<()> {
+        Ok(())
+    }
+    /// Every record is in: add what only this sink knows to the summary,
+    /// before any sink finishes (and `summary.json` is written).
+    fn conclude(&mut self, _summary: &mut Summary) -> std::io::Result<()> {
         Ok(())
     }
     /// The run is over: flush and write whatever needs the totals.
@@ -70,9 +79,14 @@ pub const REPORT_FILES: &[ReportFile] = &[
     },
 ];
 
-/// The names of every report file a scan writes.
+/// The names of every report file a scan writes (the change reports only
+/// with a state store).
 pub fn report_names() -> Vec<&'static str> {
-    REPORT_FILES.iter().map(|r| r.name).collect()
+    REPORT_FILES
+        .iter()
+        .map(|r| r.name)
+        .chain([CHANGES_CSV_FILE, CHANGES_JSONL_FILE])
+        .collect()
 }
 
 /// The sinks of a scan, writing into `set`'s staging folder.

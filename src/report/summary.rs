@@ -127,6 +127,21 @@ pub struct Summary {
     pub files_filtered_out: u64,
     pub documents_failing: u64,
     pub fail_on: Vec<String>,
+    /// Files read in this run, and files whose stored analysis from an
+    /// earlier run was judged again instead (SPEC "Scheduled scans").
+    pub read: u64,
+    pub reused: u64,
+    /// The state store, when the run kept one.
+    pub state: Option<String>,
+    /// The run the changes are against: the previous completed run over
+    /// the same PATHs.
+    pub baseline_run_id: Option<String>,
+    /// Per policy exception in force, the verdicts it accepted (reported,
+    /// not counted for --fail-on).
+    pub exceptions: BTreeMap<String, u64>,
+    /// Documents by change since that run (`NEW`, `REMOVED`, `CHANGED`);
+    /// empty without a state store.
+    pub changes: BTreeMap<String, u64>,
     /// Verdict counts per PATH walked.
     pub by_path: BTreeMap<String, VerdictCounts>,
     /// Verdict counts per top-level folder below each PATH (files directly
@@ -155,6 +170,9 @@ impl Summary {
                 .verdicts
                 .entry(v.code.as_str().to_string())
                 .or_default() += 1;
+            if let Some(id) = &v.excepted {
+                *self.exceptions.entry(id.clone()).or_default() += 1;
+            }
         }
         if let Some(scope) = scope {
             count_verdicts(&mut self.by_path, &scope.root, r);
@@ -246,6 +264,13 @@ impl Summary {
             })
             .collect();
         self.warnings.extend(unmatched);
+        let unused: Vec<String> = self
+            .exceptions
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(id, _)| format!("exception {id} accepted no verdict (unused?)"))
+            .collect();
+        self.warnings.extend(unused);
     }
 }
 
