@@ -153,9 +153,7 @@ struct Incremental {
 
 impl Inspector for Incremental {
     fn inspect(&self, job: &FileJob) -> FileOutcome {
-        // Taken before the read: should the file change in between, the
-        // stored identity is the older one and the next run reads it again.
-        let identity = identity_of(&job.fs_path);
+        let identity = job.origin.identity;
         if let (false, Some(identity)) = (self.full, identity) {
             if let Some(outcome) = self.reuse(job, identity) {
                 self.reused.fetch_add(1, Ordering::Relaxed);
@@ -191,35 +189,6 @@ impl Incremental {
         }
         store.file_seen(&job.location_path);
         Some(rejudged(job, stored.outcome, &self.ctx))
-    }
-}
-
-/// Size, modification time, inode and device, without following a link.
-fn identity_of(path: &Path) -> Option<FileIdentity> {
-    let metadata = std::fs::symlink_metadata(path).ok()?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        Some(FileIdentity {
-            size: metadata.len(),
-            mtime_ns: metadata.mtime() * 1_000_000_000 + metadata.mtime_nsec(),
-            inode: metadata.ino(),
-            device: metadata.dev(),
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        let since = metadata
-            .modified()
-            .ok()?
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()?;
-        Some(FileIdentity {
-            size: metadata.len(),
-            mtime_ns: since.as_nanos() as i64,
-            inode: 0,
-            device: 0,
-        })
     }
 }
 
@@ -368,7 +337,7 @@ impl RecordSink for StateSink {
         let mut writer = ChangesWriter::create(&self.csv, &self.jsonl)?;
         let (baseline, run) = (self.baseline.as_ref(), &self.run);
         write(&self.store)
-            .compare(baseline, &mut |pair| {
+            .compare(&mut |pair| {
                 let change = change_of(pair, baseline, run);
                 *counts.entry(change.kind.as_str().to_string()).or_default() += 1;
                 writer.write(&change)

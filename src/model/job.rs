@@ -47,6 +47,49 @@ pub struct FileOrigin {
     pub modified: Option<i64>,
     /// The owner's user name, or the numeric id when it has no name.
     pub owner: Option<Arc<str>>,
+    /// As the walk saw it, before any read: should the file change after,
+    /// a stored analysis made with it is of an older identity and the next
+    /// run reads the file again.
+    pub identity: Option<FileIdentity>,
+}
+
+/// What identifies a file's content without reading it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileIdentity {
+    pub size: u64,
+    /// Modification time in nanoseconds since the Unix epoch.
+    pub mtime_ns: i64,
+    /// Inode and device, 0 where the platform has none.
+    pub inode: u64,
+    pub device: u64,
+}
+
+impl FileIdentity {
+    #[cfg(unix)]
+    pub fn of(metadata: &std::fs::Metadata) -> Option<FileIdentity> {
+        use std::os::unix::fs::MetadataExt;
+        Some(FileIdentity {
+            size: metadata.len(),
+            mtime_ns: metadata.mtime() * 1_000_000_000 + metadata.mtime_nsec(),
+            inode: metadata.ino(),
+            device: metadata.dev(),
+        })
+    }
+
+    #[cfg(not(unix))]
+    pub fn of(metadata: &std::fs::Metadata) -> Option<FileIdentity> {
+        let since = metadata
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some(FileIdentity {
+            size: metadata.len(),
+            mtime_ns: since.as_nanos() as i64,
+            inode: 0,
+            device: 0,
+        })
+    }
 }
 
 impl FileOrigin {
@@ -54,6 +97,7 @@ impl FileOrigin {
         FileOrigin {
             modified: modified_secs(metadata),
             owner: owners.owner_of(metadata),
+            identity: FileIdentity::of(metadata),
         }
     }
 
@@ -242,6 +286,7 @@ mod tests {
         let epoch = FileOrigin {
             modified: Some(0),
             owner: None,
+            identity: None,
         };
         assert_eq!(epoch.modified_iso(), "1970-01-01T00:00:00Z");
     }

@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::model::job::FileIdentity;
 use crate::model::{Analysis, DocumentState};
 
 pub mod sqlite;
@@ -60,17 +61,6 @@ pub struct RunRecord {
     pub counts: String,
 }
 
-/// What identifies a file's content without reading it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileIdentity {
-    pub size: u64,
-    /// Modification time in nanoseconds since the Unix epoch.
-    pub mtime_ns: i64,
-    /// Inode and device, 0 where the platform has none.
-    pub inode: u64,
-    pub device: u64,
-}
-
 /// What inspecting a file gave, without its paths: the documents' analyses
 /// (one per archive member), the members that are no documents, or why
 /// the file is none.
@@ -118,14 +108,15 @@ pub trait Store: Send + Sync {
     /// A document's outcome in this run.
     fn save_document(&self, state: DocumentState);
     /// Waits for queued writes, then calls `each` for every document that
-    /// is new, removed or different since `baseline` (by path order).
+    /// is new, removed or different since the last completed run over the
+    /// run's scope, the baseline (by path order).
     fn compare(
         &mut self,
-        baseline: Option<&RunRecord>,
         each: &mut dyn FnMut(StatePair) -> std::io::Result<()>,
     ) -> Result<(), StoreError>;
     /// Makes the run durable and the new baseline of its scope: called only
     /// after its reports are committed. Drops the stored files of the scope
-    /// that this run did not see and the document rows of older runs of it.
+    /// that this run did not see, and keeps the run's document states as
+    /// the scope's (writing only those that differ).
     fn commit_run(&mut self, run: &RunRecord, roots: &[String]) -> Result<(), StoreError>;
 }
