@@ -211,6 +211,13 @@ fn bounded(name: &str, bytes: &[u8]) -> Scanned {
     std::fs::create_dir_all(&tree).unwrap();
     std::fs::write(tree.join(name), bytes).unwrap();
     let s = scan(&tree);
+    eprintln!(
+        "{name}: {} bytes, {} rows, peak RSS {} KB (baseline {baseline} KB), CPU {:?}",
+        bytes.len(),
+        s.rows.len(),
+        s.peak_rss_kb,
+        s.cpu
+    );
     assert!(
         s.code == 0 || s.code == 1,
         "{name}: exit {}: {}",
@@ -229,13 +236,6 @@ fn bounded(name: &str, bytes: &[u8]) -> Scanned {
         s.peak_rss_kb
     );
     assert!(s.cpu < CPU_ALLOWANCE, "{name}: {:?} of CPU", s.cpu);
-    eprintln!(
-        "{name}: {} bytes, {} rows, peak RSS {} KB (baseline {baseline} KB), CPU {:?}",
-        bytes.len(),
-        s.rows.len(),
-        s.peak_rss_kb,
-        s.cpu
-    );
     s
 }
 
@@ -307,4 +307,44 @@ fn many_large_members_are_read_one_at_a_time() {
         s.count("error", "limit_exceeded") > 0,
         "the inflated total must run out"
     );
+}
+
+// ---- documents built to cost time or memory ----
+
+/// A zip holding the given members, each deflated.
+fn package(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut zip = RawZip::default();
+    for (name, plain) in members {
+        zip.member(name, &Data::deflated(plain));
+    }
+    zip.finish()
+}
+
+const CONTENT_TYPES: &[u8] = br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>"#;
+
+/// A docx whose body holds `n` paragraph properties never closed, each
+/// under a prefix of its own: no later start tag of the same name stops
+/// a search for its end tag.
+fn unclosed_properties_docx(n: usize) -> Vec<u8> {
+    let mut body = String::from(
+        r#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>INTERNAL</w:t></w:r></w:p>"#,
+    );
+    for i in 0..n {
+        body.push_str(&format!("<p{i}:pPr><w:r><w:t>x</w:t></w:r>"));
+    }
+    body.push_str("</w:body></w:document>");
+    package(&[
+        ("[Content_Types].xml", CONTENT_TYPES),
+        ("word/document.xml", body.as_bytes()),
+    ])
+}
+
+#[test]
+fn unclosed_properties_under_many_prefixes_take_linear_time() {
+    // Once 56 s of CPU: each skip searched to the end of the part for its
+    // end tag.
+    let s = bounded("unclosed.docx", &unclosed_properties_docx(200_000));
+    assert_eq!(s.rows.len(), 1);
+    assert_eq!(s.cell(&s.rows[0], "error"), "", "{:?}", s.rows[0]);
+    assert_eq!(s.cell(&s.rows[0], "level"), "INTERNAL", "{:?}", s.rows[0]);
 }
