@@ -211,6 +211,13 @@ fn bounded(name: &str, bytes: &[u8]) -> Scanned {
     std::fs::create_dir_all(&tree).unwrap();
     std::fs::write(tree.join(name), bytes).unwrap();
     let s = scan(&tree);
+    eprintln!(
+        "{name}: {} bytes, {} rows, peak RSS {} KB (baseline {baseline} KB), CPU {:?}",
+        bytes.len(),
+        s.rows.len(),
+        s.peak_rss_kb,
+        s.cpu
+    );
     assert!(
         s.code == 0 || s.code == 1,
         "{name}: exit {}: {}",
@@ -229,13 +236,6 @@ fn bounded(name: &str, bytes: &[u8]) -> Scanned {
         s.peak_rss_kb
     );
     assert!(s.cpu < CPU_ALLOWANCE, "{name}: {:?} of CPU", s.cpu);
-    eprintln!(
-        "{name}: {} bytes, {} rows, peak RSS {} KB (baseline {baseline} KB), CPU {:?}",
-        bytes.len(),
-        s.rows.len(),
-        s.peak_rss_kb,
-        s.cpu
-    );
     s
 }
 
@@ -307,4 +307,212 @@ fn many_large_members_are_read_one_at_a_time() {
         s.count("error", "limit_exceeded") > 0,
         "the inflated total must run out"
     );
+}
+
+// ---- documents built to cost time or memory ----
+
+/// A zip holding the given members, each deflated.
+fn package(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut zip = RawZip::default();
+    for (name, plain) in members {
+        zip.member(name, &Data::deflated(plain));
+    }
+    zip.finish()
+}
+
+const CONTENT_TYPES: &[u8] = br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>"#;
+
+/// A docx whose body holds `n` paragraph properties never closed, each
+/// under a prefix of its own: no later start tag of the same name stops
+/// a search for its end tag.
+fn unclosed_properties_docx(n: usize) -> Vec<u8> {
+    let mut body = String::from(
+        r#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>INTERNAL</w:t></w:r></w:p>"#,
+    );
+    for i in 0..n {
+        body.push_str(&format!("<p{i}:pPr><w:r><w:t>x</w:t></w:r>"));
+    }
+    body.push_str("</w:body></w:document>");
+    package(&[
+        ("[Content_Types].xml", CONTENT_TYPES),
+        ("word/document.xml", body.as_bytes()),
+    ])
+}
+
+#[test]
+fn unclosed_properties_under_many_prefixes_take_linear_time() {
+    // Once 56 s of CPU: each skip searched to the end of the part for its
+    // end tag.
+    let s = bounded("unclosed.docx", &unclosed_properties_docx(200_000));
+    assert_eq!(s.rows.len(), 1);
+    assert_eq!(s.cell(&s.rows[0], "error"), "", "{:?}", s.rows[0]);
+    assert_eq!(s.cell(&s.rows[0], "level"), "INTERNAL", "{:?}", s.rows[0]);
+}
+
+/// A PDF stream object: `dict` entries, then `data` as is.
+fn pdf_stream(dict: &str, data: &[u8]) -> Vec<u8> {
+    let mut v = format!("<< {dict} /Length {} >>\nstream\n", data.len()).into_bytes();
+    v.extend_from_slice(data);
+    v.extend_from_slice(b"\nendstream");
+    v
+}
+
+/// A form XObject drawing `draws` `/X` and showing a line of text.
+fn pdf_form(next: Option<usize>, draws: usize) -> Vec<u8> {
+    let resources = match next {
+        Some(id) => format!("/Resources << /XObject << /X {id} 0 R >> >>"),
+        None => String::new(),
+    };
+    let content = format!("BT (INTERNAL text) Tj ET {}", "/X Do ".repeat(draws));
+    pdf_stream(
+        &format!("/Type /XObject /Subtype /Form /BBox [0 0 10 10] {resources}"),
+        content.as_bytes(),
+    )
+}
+
+/// One page (object 3) drawing form object 5 (content 4); `forms` are
+/// objects 5 on.
+fn pdf_drawing(forms: Vec<Vec<u8>>) -> Vec<u8> {
+    let mut bodies = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /XObject << /X 5 0 R >> >> >>"
+            .to_vec(),
+        pdf_stream("", b"/X Do"),
+    ];
+    bodies.extend(forms);
+    common::pdf(&bodies)
+}
+
+#[test]
+fn a_chain_of_forms_drawing_each_other_is_bounded() {
+    // Form n draws form n+1 ten times: 10^8 runs of the last form. Once
+    // 12 s of CPU and 230 MB.
+    let depth = 12;
+    let forms = (0..depth)
+        .map(|i| pdf_form((i + 1 < depth).then_some(6 + i), 10))
+        .collect();
+    let pdf = pdf_drawing(forms);
+    assert!(pdf.len() < 4096, "{} bytes", pdf.len());
+    let s = bounded("chain.pdf", &pdf);
+    assert_eq!(s.rows.len(), 1);
+    assert_eq!(s.cell(&s.rows[0], "error"), "limit_exceeded");
+}
+
+#[test]
+fn a_form_drawing_itself_is_drawn_once() {
+    // Once 12 s of CPU, 225 MB and millions of characters of text.
+    let pdf = pdf_drawing(vec![pdf_form(Some(5), 10)]);
+    assert!(pdf.len() < 1024, "{} bytes", pdf.len());
+    let s = bounded("self.pdf", &pdf);
+    assert_eq!(s.rows.len(), 1);
+    assert_eq!(s.cell(&s.rows[0], "error"), "", "{:?}", s.rows[0]);
+    assert_eq!(
+        s.cell(&s.rows[0], "text_chars"),
+        "INTERNAL text".len().to_string()
+    );
+}
+
+/// A page tree whose one Pages node lists `kids` pages: the same page
+/// over and over when `distinct` is false, else a page object each; a
+/// page shows `page_lines` lines.
+/// There are as many objects as kids either way (lopdf's page iterator
+/// stops after as many kids as the file has objects).
+fn pdf_page_tree(kids: usize, distinct: bool, page_lines: usize) -> Vec<u8> {
+    let ids: Vec<usize> = (0..kids)
+        .map(|i| if distinct { 4 + i } else { 4 })
+        .collect();
+    let list: String = ids.iter().map(|id| format!("{id} 0 R ")).collect();
+    let mut bodies = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        format!("<< /Type /Pages /Kids [{list}] /Count {kids} >>").into_bytes(),
+        pdf_stream("", "BT (INTERNAL) Tj ET\n".repeat(page_lines).as_bytes()),
+    ];
+    let page = b"<< /Type /Page /Parent 2 0 R /Contents 3 0 R >>".to_vec();
+    if distinct {
+        bodies.extend(std::iter::repeat_n(page, kids));
+    } else {
+        bodies.push(page);
+        bodies.extend(std::iter::repeat_n(b"null".to_vec(), kids));
+    }
+    common::pdf(&bodies)
+}
+
+#[test]
+fn a_page_listed_60_000_times_is_read_once() {
+    // Once read 60,000 times: 4 s of CPU and 109 MB.
+    let s = bounded("kids.pdf", &pdf_page_tree(60_000, false, 200));
+    assert_eq!(s.rows.len(), 1);
+    assert_eq!(s.cell(&s.rows[0], "error"), "", "{:?}", s.rows[0]);
+    let one_page = "INTERNAL".len() * 200;
+    assert_eq!(s.cell(&s.rows[0], "text_chars"), one_page.to_string());
+}
+
+#[test]
+fn a_page_tree_of_many_pages_is_bounded() {
+    // 100,000 pages once took 145 MB: more objects than the limit now.
+    let s = bounded("pages.pdf", &pdf_page_tree(60_000, true, 1));
+    assert_eq!(s.rows.len(), 1);
+    assert_eq!(s.cell(&s.rows[0], "error"), "", "{:?}", s.rows[0]);
+    let s = bounded("more.pdf", &pdf_page_tree(100_000, true, 1));
+    assert_eq!(s.cell(&s.rows[0], "error"), "limit_exceeded");
+}
+
+#[test]
+fn a_million_objects_are_refused_in_bounded_memory() {
+    let mut bodies = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [] /Count 0 >>".to_vec(),
+    ];
+    bodies.extend(std::iter::repeat_n(b"<< /A [1 2 3] >>".to_vec(), 1_000_000));
+    let s = bounded("objects.pdf", &common::pdf(&bodies));
+    assert_eq!(s.rows.len(), 1);
+    assert_eq!(s.cell(&s.rows[0], "error"), "limit_exceeded");
+}
+
+/// A zlib stream of `gib` GiB of spaces, built from one deflated MiB
+/// repeated (each copy ends byte-aligned by a sync flush).
+fn zlib_bomb(gib: usize) -> Vec<u8> {
+    let mut z = flate2::Compress::new(flate2::Compression::best(), false);
+    let mut mib = Vec::with_capacity(8192);
+    z.compress_vec(&vec![b' '; 1 << 20], &mut mib, flate2::FlushCompress::Sync)
+        .unwrap();
+    let mut out = vec![0x78, 0xda];
+    for _ in 0..gib * 1024 {
+        out.extend_from_slice(&mib);
+    }
+    out.extend_from_slice(&[0x03, 0x00]); // an empty final block
+    out.extend_from_slice(&[0; 4]); // no checksum: inflating never gets there
+    out
+}
+
+/// A PDF with a 2 GiB Flate stream as page content, XMP metadata or
+/// object stream.
+fn pdf_inflating(role: &str) -> Vec<u8> {
+    let bomb = zlib_bomb(2);
+    let catalog = if role == "xmp" {
+        "<< /Type /Catalog /Pages 2 0 R /Metadata 4 0 R >>"
+    } else {
+        "<< /Type /Catalog /Pages 2 0 R >>"
+    };
+    let dict = match role {
+        "objects" => "/Type /ObjStm /N 1 /First 4 /Filter /FlateDecode",
+        "xmp" => "/Type /Metadata /Subtype /XML /Filter /FlateDecode",
+        _ => "/Filter /FlateDecode",
+    };
+    common::pdf(&[
+        catalog.as_bytes().to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>".to_vec(),
+        pdf_stream(dict, &bomb),
+    ])
+}
+
+#[test]
+fn two_gib_streams_are_refused_in_bounded_memory() {
+    for role in ["content", "xmp", "objects"] {
+        let s = bounded(&format!("{role}.pdf"), &pdf_inflating(role));
+        assert_eq!(s.rows.len(), 1, "{role}");
+        assert_eq!(s.cell(&s.rows[0], "error"), "limit_exceeded", "{role}");
+    }
 }

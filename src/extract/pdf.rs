@@ -4,12 +4,15 @@
 //! metadata packet.
 //!
 //! Limits: object and cross-reference streams are inflated by lopdf while
-//! loading, bounded by `max_part_bytes` per stream but not charged to the
-//! file's inflated total and not interruptible by the deadline. Every stream
+//! loading, bounded by [`MAX_LOAD_STREAM_BYTES`] per stream but not charged
+//! to the file's inflated total and not interruptible by the deadline; a
+//! file with more than [`MAX_OBJECTS`] objects is not loaded. Every stream
 //! we inflate ourselves (page contents, forms, fonts, CMaps, XMP) is bounded
-//! by the part limit and the compression-ratio limit and charged to the total.
+//! by [`MAX_STREAM_BYTES`], the compression-ratio limit and what is left of
+//! the file's inflated total, and charged to that total; so is each form
+//! drawn again. A page listed many times is read once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
@@ -35,6 +38,25 @@ const MAX_FORM_DEPTH: usize = 8;
 const MAX_GSTATE_DEPTH: usize = 256;
 /// Operators between deadline checks.
 const OPS_PER_CHECK: u32 = 4096;
+/// Largest stream we inflate ourselves: page contents, forms, CMaps and
+/// XMP hold operators and text, never images, and one must fit the
+/// per-file memory allowance of issue 16 (100 MB) while it is read, its
+/// buffer growing (a step may briefly hold it twice).
+const MAX_STREAM_BYTES: u64 = 32 * 1024 * 1024;
+/// Largest object or cross-reference stream lopdf inflates while loading:
+/// lopdf's buffer doubles as it grows. Writers put a few hundred objects
+/// in one, and an xref stream of a million objects takes 5 MB.
+const MAX_LOAD_STREAM_BYTES: u64 = 16 * 1024 * 1024;
+/// Most indirect objects a PDF may hold: lopdf keeps each in memory at
+/// about 1.3 KB (a million small ones took 1.4 GB), so that these fit the
+/// per-file memory allowance. A document of a thousand pages holds some
+/// ten thousand. Pages are read once each, so this bounds them too.
+const MAX_OBJECTS: usize = 64 * 1024;
+/// Deepest page tree followed (lopdf's own bound).
+const MAX_PAGE_TREE_DEPTH: usize = 256;
+/// What drawing a form costs the file's inflated total beyond its content:
+/// a form of a few operators drawn again and again costs time too.
+const FORM_DRAW_COST: u64 = 1024;
 
 pub fn extract(bytes: &[u8], budget: &Budget) -> Extracted {
     match catch_unwind(AssertUnwindSafe(|| extract_inner(bytes, budget))) {
@@ -54,7 +76,17 @@ fn extract_inner(bytes: &[u8], budget: &Budget) -> Extracted {
     let by_ratio = (bytes.len() as u64)
         .saturating_mul(budget.limits.max_ratio)
         .max(16 * 1024 * 1024);
-    let load_limit = budget.limits.max_part_bytes.min(by_ratio);
+    let load_limit = budget
+        .limits
+        .max_part_bytes
+        .min(by_ratio)
+        .min(MAX_LOAD_STREAM_BYTES);
+    if count_objects(bytes) > MAX_OBJECTS {
+        out.error = Some(ExtractError::limit(
+            "the PDF's number of objects exceeds the limit",
+        ));
+        return out;
+    }
     let options = LoadOptions {
         max_decompressed_size: Some(load_limit.min(usize::MAX as u64) as usize),
         ..LoadOptions::default()
@@ -121,6 +153,14 @@ fn extract_inner(bytes: &[u8], budget: &Budget) -> Extracted {
     out
 }
 
+/// The indirect objects a file spells out (`1 0 obj`), counted before
+/// lopdf loads them all: an `obj` keyword not part of `endobj`.
+fn count_objects(bytes: &[u8]) -> usize {
+    memchr::memmem::find_iter(bytes, b"obj")
+        .filter(|&at| at < 3 || &bytes[at - 3..at] != b"end")
+        .count()
+}
+
 fn has_encrypted_payload(doc: &Document) -> bool {
     doc.objects.values().any(|o| {
         let dict = match o {
@@ -138,12 +178,24 @@ pub(crate) struct StreamReader<'a> {
 }
 
 impl StreamReader<'_> {
+    /// Inflates `stream`, never past the part limits nor what is left of
+    /// the file's inflated total: a stream whose size no header declares
+    /// is refused once it reaches either, before it takes more memory.
     pub(crate) fn read(&self, stream: &Stream) -> ExtractResult<Vec<u8>> {
         let limits = &self.budget.limits;
         let compressed = stream.content.len() as u64;
         let by_ratio = compressed.saturating_mul(limits.max_ratio).max(1024 * 1024);
-        let limit = limits.max_part_bytes.min(by_ratio).min(usize::MAX as u64) as usize;
-        if let Some(data) = self.inflate_plain(stream, limit)? {
+        let part = limits.max_part_bytes.min(by_ratio).min(MAX_STREAM_BYTES);
+        let room = self.budget.room();
+        let over = || {
+            ExtractError::limit(if room < part {
+                "total inflated size of the file exceeds the limit"
+            } else {
+                "a PDF stream's decompressed size exceeds the limit"
+            })
+        };
+        let limit = part.min(room).min(usize::MAX as u64) as usize;
+        if let Some(data) = self.inflate_plain(stream, limit, over)? {
             self.budget.charge_inflated(data.len() as u64)?;
             return Ok(data);
         }
@@ -152,11 +204,7 @@ impl StreamReader<'_> {
                 Ok(d) => d,
                 Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded {
                     ..
-                })) => {
-                    return Err(ExtractError::limit(
-                        "a PDF stream's decompressed size exceeds the limit",
-                    ))
-                }
+                })) => return Err(over()),
                 Err(_) => match salvage_flate(stream, &f, limit) {
                     Some(d) => d,
                     None => return Err(ExtractError::corrupt("PDF stream could not be decoded")),
@@ -173,7 +221,12 @@ impl StreamReader<'_> {
     /// sets up a new inflater per stream, which costs more than inflating
     /// a page. `None` for other streams and for damaged data, which take
     /// lopdf's path and its salvage.
-    fn inflate_plain(&self, stream: &Stream, limit: usize) -> ExtractResult<Option<Vec<u8>>> {
+    fn inflate_plain(
+        &self,
+        stream: &Stream,
+        limit: usize,
+        over: impl FnOnce() -> ExtractError,
+    ) -> ExtractResult<Option<Vec<u8>>> {
         let plain = matches!(stream.dict.get(b"Filter"), Ok(Object::Name(n)) if n == b"FlateDecode")
             && !stream.dict.has(b"DecodeParms");
         if !plain {
@@ -189,9 +242,7 @@ impl StreamReader<'_> {
             self.budget,
             &mut data,
         ) {
-            Ok(()) if data.len() > limit => Err(ExtractError::limit(
-                "a PDF stream's decompressed size exceeds the limit",
-            )),
+            Ok(()) if data.len() > limit => Err(over()),
             Ok(()) => Ok(Some(data)),
             Err(InflateError::Damaged) => Ok(None),
             Err(InflateError::Budget(e)) => Err(e),
@@ -311,7 +362,7 @@ fn read_pages(
 ) -> ExtractResult<()> {
     let mut walker = Walker::new(doc, reader, budget);
     let mut chars_left = budget.limits.max_text_chars;
-    for (index, page_id) in doc.page_iter().enumerate() {
+    for (index, page_id) in page_ids(doc, budget)?.into_iter().enumerate() {
         budget.check_time()?;
         let n = index + 1;
         let [text, header, footer] = walker.page_text(page_id)?;
@@ -348,6 +399,54 @@ fn read_pages(
         out.push_part(PartKind::Page, format!("page {n}"), text);
     }
     Ok(())
+}
+
+/// The document's pages in order, each once: a page tree may list one
+/// page, or one subtree, 100,000 times. Like lopdf's page iterator, a kid
+/// that is no dictionary stands in for a blank page, and one of another
+/// type is left out.
+fn page_ids(doc: &Document, budget: &Budget) -> ExtractResult<Vec<ObjectId>> {
+    let mut pages = Vec::new();
+    let Some(root) = doc
+        .catalog()
+        .and_then(|c| c.get(b"Pages"))
+        .and_then(Object::as_reference)
+        .ok()
+    else {
+        return Ok(pages);
+    };
+    let mut seen = HashSet::from([root]);
+    let mut levels = vec![kids(doc, root)];
+    let mut steps = 0u32;
+    while let Some(level) = levels.last_mut() {
+        let Some((kid, rest)) = level.split_first() else {
+            levels.pop();
+            continue;
+        };
+        *level = rest;
+        steps += 1;
+        if steps.is_multiple_of(OPS_PER_CHECK) {
+            budget.check_time()?;
+        }
+        let Ok(id) = kid.as_reference() else { continue };
+        if !seen.insert(id) {
+            continue;
+        }
+        match doc.get_dictionary(id).and_then(Dictionary::get_type) {
+            Ok(b"Pages") if levels.len() < MAX_PAGE_TREE_DEPTH => levels.push(kids(doc, id)),
+            Ok(b"Page") | Err(_) => pages.push(id),
+            Ok(_) => {}
+        }
+    }
+    Ok(pages)
+}
+
+/// A Pages node's /Kids, empty when it has none.
+fn kids(doc: &Document, node: ObjectId) -> &[Object] {
+    doc.get_dictionary(node)
+        .and_then(|n| n.get_deref(b"Kids", doc))
+        .and_then(Object::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 type Matrix = [f32; 6];
@@ -412,6 +511,9 @@ struct Walker<'a> {
     budget: &'a Budget,
     fonts: HashMap<ObjectId, Rc<Font>>,
     forms: HashMap<ObjectId, Rc<Vec<u8>>>,
+    /// Forms being drawn, innermost last: a form drawing itself, directly
+    /// or through others, is not drawn again inside itself.
+    drawing: Vec<ObjectId>,
     fallback: Rc<Font>,
     /// Page text, then text of header and footer artifacts.
     texts: [String; 3],
@@ -432,6 +534,7 @@ impl<'a> Walker<'a> {
             budget,
             fonts: HashMap::new(),
             forms: HashMap::new(),
+            drawing: Vec::new(),
             fallback: Rc::new(Font::fallback()),
             texts: Default::default(),
             pens: Default::default(),
@@ -697,18 +800,11 @@ impl<'a> Walker<'a> {
         depth: usize,
     ) -> ExtractResult<()> {
         let doc = self.doc;
-        let id = &id;
-        let content = match self.forms.get(id) {
-            Some(c) => c.clone(),
-            None => {
-                let data = match self.reader.read(stream) {
-                    Ok(d) => Rc::new(d),
-                    Err(e) if e.kind == super::ErrorKind::Corrupt => return Ok(()),
-                    Err(e) => return Err(e),
-                };
-                self.forms.insert(*id, data.clone());
-                data
-            }
+        if self.drawing.contains(&id) {
+            return Ok(());
+        }
+        let Some(content) = self.form_content(id, stream)? else {
+            return Ok(());
         };
         let form_resources = match dict_get(doc, &stream.dict, b"Resources") {
             Some(Object::Dictionary(d)) => Some(d),
@@ -724,7 +820,39 @@ impl<'a> Walker<'a> {
                 inner.ctm = sane(mul(&m, &inner.ctm));
             }
         }
-        self.run(&content, form_resources, &mut inner, depth + 1)
+        self.drawing.push(id);
+        let drawn = self.run(&content, form_resources, &mut inner, depth + 1);
+        self.drawing.pop();
+        drawn
+    }
+
+    /// A form's content, inflated once per document; `None` when it cannot
+    /// be decoded. Each draw is charged to the file's inflated total, a
+    /// draw from the cache as reading the content again: forms drawing
+    /// each other ten times over would otherwise run 10^8 forms.
+    fn form_content(
+        &mut self,
+        id: ObjectId,
+        stream: &Stream,
+    ) -> ExtractResult<Option<Rc<Vec<u8>>>> {
+        let (content, again) = match self.forms.get(&id) {
+            Some(c) => (c.clone(), c.len() as u64),
+            None => {
+                let data = match self.reader.read(stream) {
+                    Ok(d) => Rc::new(d),
+                    Err(e) if e.kind == super::ErrorKind::Corrupt => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                self.forms.insert(id, data.clone());
+                (data, 0)
+            }
+        };
+        self.budget
+            .charge_inflated(again + FORM_DRAW_COST)
+            .map_err(|_| {
+                ExtractError::limit("form XObjects drawn exceed the file's total limit")
+            })?;
+        Ok(Some(content))
     }
 
     /// Text of annotation appearances (form fields, free text, stamps), drawn

@@ -108,6 +108,14 @@ impl Budget {
         }
     }
 
+    /// Bytes that may still be inflated before the per-file total is spent:
+    /// the most a part of undeclared size (a PDF stream) may inflate to.
+    pub fn room(&self) -> u64 {
+        self.limits
+            .max_total_inflated
+            .saturating_sub(self.inflated.get())
+    }
+
     /// Checks a part's declared sizes before inflating it: the part limit and
     /// the compression ratio (a zip bomb declares a huge size for a tiny entry).
     pub fn check_part(&self, compressed: u64, declared: u64) -> ExtractResult<()> {
@@ -177,6 +185,9 @@ mod tests {
         budget.charge_inflated(600).unwrap();
         assert!(budget.check_room(400).is_ok());
         assert!(budget.check_room(401).is_err());
+        assert_eq!(budget.room(), 400);
+        budget.charge_inflated(500).unwrap_err();
+        assert_eq!(budget.room(), 0);
     }
 
     #[test]

@@ -345,3 +345,99 @@ fn trimmed_pages_are_left_alone_and_others_trimmed() {
     assert!(lines_are_trimmed("a\nb"));
     assert!(lines_are_trimmed("  x"));
 }
+
+/// One page (object 3) drawing form 5; the form draws what `xobjects`
+/// names, `draws` times, after showing `shown`.
+fn drawing_pdf(xobjects: &str, draws: usize, shown: &str) -> Vec<u8> {
+    let form = format!("BT ({shown}) Tj ET {}", "/X Do ".repeat(draws));
+    build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /XObject << /X 5 0 R >> >> >>".to_vec(),
+            stream("", b"/X Do"),
+            stream(
+                &format!("/Type /XObject /Subtype /Form /BBox [0 0 9 9] /Resources << /XObject << {xobjects} >> >>"),
+                form.as_bytes(),
+            ),
+            stream("/Type /XObject /Subtype /Form /BBox [0 0 9 9]", b"BT (leaf) Tj ET"),
+        ],
+        "",
+    )
+}
+
+#[test]
+fn a_form_drawing_itself_is_drawn_once() {
+    let out = extract(&drawing_pdf("/X 5 0 R", 10, "self"), &test_budget());
+    assert_eq!(out.error, None);
+    assert_eq!(out.parts[0].text, "self");
+}
+
+#[test]
+fn forms_drawn_again_are_charged_to_the_file() {
+    // A leaf drawn 1,000 times fits a budget of 1,000 draws, not of 100.
+    let pdf = drawing_pdf("/X 6 0 R", 1000, "top");
+    let budget = |draws: u64| {
+        Budget::new(Limits {
+            max_total_inflated: draws * (FORM_DRAW_COST + 16) + 8192,
+            ..Limits::default()
+        })
+    };
+    let out = extract(&pdf, &budget(1000));
+    assert_eq!(out.error, None);
+    assert_eq!(out.parts[0].text.matches("leaf").count(), 1000);
+    let out = extract(&pdf, &budget(100));
+    assert_eq!(out.error.map(|e| e.kind), Some(ErrorKind::LimitExceeded));
+}
+
+#[test]
+fn a_page_listed_again_is_read_once() {
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R 3 0 R 5 0 R 2 0 R 5 0 R] /Count 5 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>".to_vec(),
+            stream("", b"BT (one) Tj ET"),
+            b"<< /Type /Pages /Kids [3 0 R 6 0 R] /Count 2 >>".to_vec(),
+            b"<< /Type /Page /Parent 5 0 R /Contents 7 0 R >>".to_vec(),
+            stream("", b"BT (two) Tj ET"),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &test_budget());
+    assert_eq!(out.error, None);
+    let texts: Vec<&str> = out.parts.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(texts, ["one", "two"]);
+}
+
+#[test]
+fn a_stream_stops_at_what_is_left_of_the_file_total() {
+    use std::io::Write;
+    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(&vec![b' '; 1 << 20]).unwrap();
+    let data = enc.finish().unwrap();
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>".to_vec(),
+            stream("/Filter /FlateDecode", &data),
+        ],
+        "",
+    );
+    let budget = Budget::new(Limits {
+        max_total_inflated: 1 << 19,
+        ..Limits::default()
+    });
+    let out = extract(&pdf, &budget);
+    let error = out.error.expect("the total is exceeded");
+    assert_eq!(error.kind, ErrorKind::LimitExceeded);
+    assert!(error.detail.contains("total"), "{error}");
+}
+
+#[test]
+fn objects_are_counted_without_their_end_keywords() {
+    let pdf = sample_pdf("<< /Title (T) >>");
+    assert_eq!(count_objects(&pdf), 10);
+    assert_eq!(count_objects(b"obj endobj 1 0 obj"), 2);
+}

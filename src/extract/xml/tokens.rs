@@ -144,13 +144,23 @@ fn is_space(b: u8) -> bool {
 pub struct Tokens<'a> {
     src: &'a str,
     pos: usize,
+    /// Bytes searched by [`Tokens::skip_past_end`] calls that found no end
+    /// tag. Elements left open under ever new names (`<p1:pPr>`,
+    /// `<p2:pPr>` ...) each search to the end of the part: once these
+    /// searches have cost as much as reading the part, skips are no longer
+    /// tried, so that their cost stays linear.
+    fruitless: usize,
 }
 
 impl<'a> Tokens<'a> {
     pub fn new(src: &'a str) -> Self {
         // A byte order mark is not text.
         let pos = if src.starts_with('\u{FEFF}') { 3 } else { 0 };
-        Tokens { src, pos }
+        Tokens {
+            src,
+            pos,
+            fruitless: 0,
+        }
     }
 
     /// The next token; `Ok(None)` at the end of the input.
@@ -303,25 +313,39 @@ impl<'a> Tokens<'a> {
     /// section or instruction (which may hold what looks like the end tag)
     /// and at another start tag of the same name (nested, or the next one
     /// of an element left open: searching on to the end of the part for
-    /// each of those would take time quadratic in the part). The caller
-    /// then reads on token by token.
+    /// each of those would take time quadratic in the part), and at once
+    /// when fruitless skips have searched as many bytes as the part holds
+    /// (elements left open under many names). The caller then reads on
+    /// token by token.
     pub fn skip_past_end(&mut self, qname: &str) {
+        if self.fruitless > self.src.len() {
+            return;
+        }
+        match self.end_past(qname) {
+            Ok(after) => self.pos = after,
+            Err(searched_to) => self.fruitless += searched_to - self.pos,
+        }
+    }
+
+    /// The position after the end tag `</qname>` that [`Tokens::skip_past_end`]
+    /// moves to, or where its search stopped.
+    fn end_past(&self, qname: &str) -> Result<usize, usize> {
         let bytes = self.src.as_bytes();
         let mut i = self.pos;
         while let Some(off) = short_scan::find1(&bytes[i..], b'<') {
             let lt = i + off;
             if let Some(after) = end_tag_at(bytes, lt, qname) {
-                self.pos = after;
-                return;
+                return Ok(after);
             }
             let after_name = lt + 1 + qname.len();
             let same_start = short_scan::starts_with(&bytes[lt + 1..], qname.as_bytes())
                 && matches!(bytes.get(after_name), Some(&c) if c == b'>' || c == b'/' || is_space(c));
             if same_start || matches!(bytes.get(lt + 1), Some(b'!' | b'?')) {
-                return;
+                return Err(lt);
             }
             i = lt + 1;
         }
+        Err(bytes.len())
     }
 }
 

@@ -643,7 +643,11 @@ fn check_shortcuts(
     well_formed: bool,
     hits: &Hits,
 ) -> Result<(), TestCaseError> {
-    let at = Tokens { src, pos: p };
+    let at = Tokens {
+        src,
+        pos: p,
+        fruitless: 0,
+    };
     let b = src.as_bytes();
     // Whether the next token, if markup, starts right at `p` (a comment or
     // instruction would be skipped first).

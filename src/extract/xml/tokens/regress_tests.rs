@@ -82,6 +82,31 @@ fn skip_past_end_stops_at_the_next_start_tag_of_the_name() {
     assert_eq!(t.pos, "<w:rPr>".len());
 }
 
+/// Elements left open under a prefix each (`<p1:pPr>`, `<p2:pPr>` ...)
+/// are not stopped by a start tag of their name: each skip searched to
+/// the end of the part. Fruitless searches now stop once they have cost
+/// as much as the part, and the elements are read token by token.
+#[test]
+fn fruitless_skips_cost_at_most_the_part() {
+    let n = 20_000;
+    let src: String = (0..n).map(|i| format!("<p{i}:pPr><w:t>x</w:t>")).collect();
+    let mut t = Tokens::new(&src);
+    let mut texts = 0;
+    while let Some(tok) = t.next_token().unwrap() {
+        match tok {
+            Token::Start(e) if e.local() == "pPr" => t.skip_past_end(e.name),
+            Token::Text("x") => texts += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(texts, n);
+    assert!(
+        t.fruitless <= 2 * src.len(),
+        "{} bytes searched",
+        t.fruitless
+    );
+}
+
 /// A comment or processing instruction in a DOCTYPE's internal subset
 /// with an apostrophe or bracket in its text made the whole part
 /// malformed (or ended the declaration early).
