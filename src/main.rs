@@ -76,7 +76,7 @@ enum Command {
     Detectors(DetectorsArgs),
     /// List the runs in a state store: id, start, end, PATHs, complete or not, counts.
     History(HistoryArgs),
-    /// Render a finished run's report.html again from its files, byte for byte as the scan wrote it.
+    /// Render a finished run's report.html (and findings.xlsx) again from its files, byte for byte as the scan wrote it.
     Report(ReportArgs),
 }
 
@@ -179,7 +179,7 @@ struct ScanArgs {
     /// Read every file again, even those unchanged since the last run.
     #[arg(long)]
     full: bool,
-    /// Report formats: csv, jsonl, html (summary.json, skipped.csv and manifest.json are always written).
+    /// Report formats: csv, jsonl, html, xlsx (summary.json, skipped.csv and manifest.json are always written).
     #[arg(long, value_name = "LIST", default_value = "csv,jsonl,html", value_parser = parse_formats)]
     formats: Formats,
 }
@@ -189,7 +189,7 @@ struct ReportArgs {
     /// A finished run's report folder (a scan's --out).
     #[arg(value_name = "DIR")]
     dir: PathBuf,
-    /// Reports to render again from the run's files: html.
+    /// Reports to render again from the run's files: html, xlsx.
     #[arg(long, value_name = "LIST", default_value = "html", value_parser = parse_formats)]
     formats: Formats,
     /// The policy file the run applied, when it is no longer where the run
@@ -1015,6 +1015,9 @@ fn rendered_names(formats: &Formats) -> Vec<&'static str> {
     let mut names = Vec::new();
     if formats.html {
         names.push(report::HTML_FILE);
+    }
+    if formats.xlsx {
+        names.push(report::XLSX_FILE);
     }
     names
 }

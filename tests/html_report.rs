@@ -318,3 +318,85 @@ fn formats_choose_the_files_written() {
         stderr(&o)
     );
 }
+
+/// The scale figures of the README: a scan of 100,000 small documents,
+/// then the report's size, its first paint and how long filters take in
+/// headless Chromium. Slow (a few minutes): run with
+/// `cargo test --release --test html_report -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn a_report_of_100000_documents_stays_usable() {
+    if !chromium_present() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    let bodies = [
+        "CONFIDENTIAL\nQuarterly figures.\n",
+        "PUBLIC\nPay to IBAN DE89 3704 0044 0532 0130 00 today.\n",
+        "Minutes of the meeting, no marking.\n",
+        "INTERNAL\nReleased to: Precision Systems GmbH\nContact jane.doe@example.com\n",
+        "INTERNAL\nCard 4111 1111 1111 1111\n",
+    ];
+    for i in 0..100_000 {
+        let folder = docs.join(format!("share{:02}/sub{}", i % 40, i % 7));
+        if i < 280 {
+            std::fs::create_dir_all(&folder).unwrap();
+        }
+        std::fs::write(
+            folder.join(format!("doc{i:06}.txt")),
+            bodies[i % bodies.len()],
+        )
+        .unwrap();
+    }
+    let out = tmp.path().join("out");
+    let started = std::time::Instant::now();
+    let o = run(bin()
+        .arg("scan")
+        .arg(&docs)
+        .arg("--quiet")
+        .arg("--no-state")
+        .arg("--out")
+        .arg(&out));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let scan_secs = started.elapsed().as_secs_f64();
+    let report = out.join("report.html");
+    let size = std::fs::metadata(&report).unwrap().len();
+    let summary = read_json(&out.join("summary.json"));
+    assert_eq!(summary["documents"], 100_000);
+
+    let mut browser = cdp::Browser::launch(&tmp.path().join("profile"), Duration::from_secs(300));
+    browser.open_page(1280, 900);
+    let opened = std::time::Instant::now();
+    browser.navigate(&format!("file://{}", report.display()));
+    let load_secs = opened.elapsed().as_secs_f64();
+    let figures = browser.eval(
+        r#"(() => {
+            const paint = performance.getEntriesByName('first-contentful-paint')[0];
+            const time = f => { const t = performance.now(); f(); return performance.now() - t; };
+            const verdict = document.getElementById('filter-verdict');
+            const byVerdict = time(() => { verdict.value = 'UNDER_CLASSIFIED'; verdict.dispatchEvent(new Event('change')); });
+            const shown = Number(document.getElementById('shown-count').textContent);
+            verdict.value = '';
+            const q = document.getElementById('filter-text');
+            const bySearch = time(() => { q.value = 'share07'; window.labelscanReport.applyFilters(); });
+            q.value = '';
+            const sort = time(() => document.querySelector('[data-sort="path"]').click());
+            const body = document.getElementById('grid-body');
+            const scroll = time(() => { body.scrollTop = 1e6; body.dispatchEvent(new Event('scroll')); });
+            return { fcp: paint ? paint.startTime : -1, byVerdict, shown, bySearch, sort, scroll,
+                     drawn: document.querySelectorAll('#grid-rows .grid-row').length };
+        })()"#,
+    );
+    eprintln!(
+        "100,000 documents: scan {scan_secs:.1} s, report.html {:.1} MB, load {load_secs:.2} s, {figures}",
+        size as f64 / 1e6
+    );
+    assert!(
+        figures["drawn"].as_u64().unwrap() < 200,
+        "only the rows in view are drawn"
+    );
+    assert!(figures["byVerdict"].as_f64().unwrap() < 1000.0, "{figures}");
+    let errors = browser.errors();
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+}

@@ -9,7 +9,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::html::{self, RunFiles};
-use super::{ReportSet, JSONL_FILE};
+use super::{xlsx, ReportSet, JSONL_FILE};
 
 /// The report formats a run writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,10 +17,11 @@ pub struct Formats {
     pub csv: bool,
     pub jsonl: bool,
     pub html: bool,
+    pub xlsx: bool,
 }
 
 /// The names `--formats` takes.
-pub const FORMAT_NAMES: [&str; 3] = ["csv", "jsonl", "html"];
+pub const FORMAT_NAMES: [&str; 4] = ["csv", "jsonl", "html", "xlsx"];
 
 impl Default for Formats {
     /// `csv,jsonl,html`.
@@ -29,6 +30,7 @@ impl Default for Formats {
             csv: true,
             jsonl: true,
             html: true,
+            xlsx: false,
         }
     }
 }
@@ -40,6 +42,7 @@ impl Formats {
             csv: false,
             jsonl: false,
             html: false,
+            xlsx: false,
         }
     }
 
@@ -49,6 +52,7 @@ impl Formats {
             "csv" => self.csv = true,
             "jsonl" => self.jsonl = true,
             "html" => self.html = true,
+            "xlsx" => self.xlsx = true,
             _ => {
                 return Err(format!(
                     "unknown report format \"{name}\" (formats: {})",
@@ -62,7 +66,7 @@ impl Formats {
     /// Whether the sinks must stage `findings.jsonl`: the rendered reports
     /// are made from it, and removed again when it was not asked for.
     pub fn stages_jsonl(&self) -> bool {
-        self.jsonl || self.html
+        self.jsonl || self.html || self.xlsx
     }
 }
 
@@ -88,6 +92,9 @@ pub fn render(
     if formats.html {
         html::render(run, policy, &target(html::HTML_FILE))?;
     }
+    if formats.xlsx {
+        xlsx::render(run, &target(xlsx::XLSX_FILE))?;
+    }
     Ok(())
 }
 
@@ -110,11 +117,12 @@ mod tests {
             Formats {
                 csv: true,
                 jsonl: false,
-                html: true
+                html: true,
+                xlsx: false
             }
         );
         assert!(formats.stages_jsonl());
         let err = formats.add("pdf").unwrap_err();
-        assert!(err.contains("csv, jsonl, html"), "{err}");
+        assert!(err.contains("csv, jsonl, html, xlsx"), "{err}");
     }
 }

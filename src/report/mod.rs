@@ -24,6 +24,7 @@ pub mod manifest;
 pub mod set;
 pub mod skipped_csv;
 pub mod summary;
+pub mod xlsx;
 
 pub use manifest::{Manifest, MANIFEST_FILE};
 pub use set::{ReportSet, SetError};
@@ -38,6 +39,8 @@ pub const CHANGES_CSV_FILE: &str = "changes.csv";
 pub const CHANGES_JSONL_FILE: &str = "changes.jsonl";
 /// The auditor report, rendered from the others when the run has finished.
 pub use html::HTML_FILE;
+/// The findings as a workbook (`--formats ...,xlsx`), rendered like report.html.
+pub use xlsx::XLSX_FILE;
 
 /// Receives a run's records as they are finished, then the run's end.
 pub trait RecordSink: Send {
@@ -89,7 +92,7 @@ pub fn report_names() -> Vec<&'static str> {
     REPORT_FILES
         .iter()
         .map(|r| r.name)
-        .chain([CHANGES_CSV_FILE, CHANGES_JSONL_FILE, HTML_FILE])
+        .chain([CHANGES_CSV_FILE, CHANGES_JSONL_FILE, HTML_FILE, XLSX_FILE])
         .collect()
 }
 
