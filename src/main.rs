@@ -15,6 +15,8 @@ use labelscan::detect::DetectorSet;
 use labelscan::model::VerdictCode;
 use labelscan::pipeline::Context;
 use labelscan::policy::{LoadOptions, Loaded, Policy};
+use labelscan::report::formats::{self, Formats};
+use labelscan::report::html::{RunFiles, RunSummary};
 use labelscan::report::lock::{DirLock, LockError};
 use labelscan::report::set::Recovery;
 use labelscan::report::summary::RunOptions;
@@ -74,6 +76,8 @@ enum Command {
     Detectors(DetectorsArgs),
     /// List the runs in a state store: id, start, end, PATHs, complete or not, counts.
     History(HistoryArgs),
+    /// Render a finished run's report.html (and findings.xlsx) again from its files, byte for byte as the scan wrote it.
+    Report(ReportArgs),
 }
 
 #[derive(Args)]
@@ -175,6 +179,23 @@ struct ScanArgs {
     /// Read every file again, even those unchanged since the last run.
     #[arg(long)]
     full: bool,
+    /// Report formats: csv, jsonl, html, xlsx (summary.json, skipped.csv and manifest.json are always written).
+    #[arg(long, value_name = "LIST", default_value = "csv,jsonl,html", value_parser = parse_formats)]
+    formats: Formats,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// A finished run's report folder (a scan's --out).
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+    /// Reports to render again from the run's files: html, xlsx.
+    #[arg(long, value_name = "LIST", default_value = "html", value_parser = parse_formats)]
+    formats: Formats,
+    /// The policy file the run applied, when it is no longer where the run
+    /// read it (its SHA-256 must match the run's).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -215,6 +236,14 @@ fn parse_timeout(s: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_formats(s: &str) -> Result<Formats, String> {
+    let mut formats = Formats::none();
+    for name in s.split(',').filter(|n| !n.trim().is_empty()) {
+        formats.add(name)?;
+    }
+    Ok(formats)
+}
+
 fn parse_code(s: &str) -> Result<VerdictCode, String> {
     VerdictCode::parse(s).ok_or_else(|| {
         let all: Vec<&str> = VerdictCode::ALL.iter().map(|c| c.as_str()).collect();
@@ -238,6 +267,7 @@ fn main() -> ExitCode {
         Command::Detectors(args) => run_detectors(&args),
         Command::Verify { dir } => run_verify(&dir),
         Command::History(args) => run_history(&args),
+        Command::Report(args) => run_report(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -365,6 +395,7 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         ..Limits::default()
     };
     let ctx = load(&args.common, limits, args.quiet)?;
+    let policy_shown = policy_as_applied(&ctx.policy, ctx.as_of)?;
     let state_file = state_path(&args);
     let plan = plan_roots(&args.paths);
     let report_set = ReportSet::begin(&args.out, args.common.show_values)
@@ -425,11 +456,14 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
     // On an error the set is dropped uncommitted: its staging folder is
     // removed and the folder keeps the previous reports; the store rolls
     // the run back.
-    let result = report::file_sinks(&report_set)
+    let result = report::file_sinks(&report_set, &args.formats)
         .and_then(|mut sinks| {
             sinks.extend(state.as_ref().map(|s| s.sink(&report_set)));
             let source = Box::new(Walk::new(plan.roots, filter));
             scan::run(source, inspector, sinks, summary, opts)
+        })
+        .and_then(|result| {
+            formats::finish_staged(&report_set, &args.formats, &policy_shown).map(|_| result)
         })
         .and_then(|result| report_set.commit().map(|_| result))
         .with_context(|| format!("writing reports to {}", args.out.display()))
@@ -923,4 +957,147 @@ fn history_text(run: &labelscan::store::RunRecord) -> String {
             verdicts.join(", ")
         }
     )
+}
+
+/// The policy as `labelscan policy show --json` prints it: the
+/// methodology appendix of `report.html`.
+fn policy_as_applied(policy: &Policy, as_of: NaiveDate) -> Result<serde_json::Value, Failure> {
+    let rows = describe::detector_rows(policy).map_err(usage)?;
+    serde_json::from_str(&describe::policy_json(policy, as_of, &rows)).map_err(usage)
+}
+
+/// `labelscan report DIR`: renders the rendered reports (report.html) of a
+/// finished run again from its files, as a new report set of the folder:
+/// the run's other files are carried into it as they are (linked, not
+/// copied), so the manifest still covers every file.
+fn run_report(args: &ReportArgs) -> Result<u8, Failure> {
+    let dir = &args.dir;
+    let private = RunFiles::new(dir)
+        .summary()
+        .map(|s| s.show_values)
+        .unwrap_or(true);
+    let set = ReportSet::begin(dir, private).map_err(|e| set_failure(dir, e))?;
+    let manifest = match Manifest::read(dir) {
+        Ok(Some(manifest)) => manifest,
+        Ok(None) => return Err(no_manifest(dir)),
+        Err(e) => return Err(mismatch(e.into())),
+    };
+    check_run_inputs(dir, &manifest)?;
+    let run = RunFiles::new(dir);
+    let summary = run.summary().map_err(usage)?;
+    let policy = policy_of_run(&summary, args.policy.as_deref())?;
+    let as_of = parse_date(&summary.as_of).map_err(|e| usage(anyhow::anyhow!(e)))?;
+    let policy_shown = policy_as_applied(&policy, as_of)?;
+    let rendered = rendered_names(&args.formats);
+    let written = carry_over(dir, &set, &manifest, &rendered)
+        .and_then(|_| formats::render(&run, &args.formats, &policy_shown, |n| set.path_of(n)))
+        .and_then(|_| set.commit())
+        .with_context(|| format!("writing reports to {}", dir.display()))
+        .map_err(|e| Failure {
+            code: EXIT_REPORTS,
+            error: e,
+        })?;
+    for name in rendered.iter().filter(|n| written.files.contains_key(**n)) {
+        eprintln!("labelscan: wrote {}", dir.join(name).display());
+    }
+    Ok(0)
+}
+
+fn mismatch(error: anyhow::Error) -> Failure {
+    Failure {
+        code: EXIT_MISMATCH,
+        error,
+    }
+}
+
+/// The report files `formats` renders from the others.
+fn rendered_names(formats: &Formats) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    if formats.html {
+        names.push(report::HTML_FILE);
+    }
+    if formats.xlsx {
+        names.push(report::XLSX_FILE);
+    }
+    names
+}
+
+/// The files a report is rendered from must be the run's own, as its
+/// manifest lists them.
+fn check_run_inputs(dir: &Path, manifest: &Manifest) -> Result<(), Failure> {
+    if !formats::has_findings(dir) || !manifest.files.contains_key(report::JSONL_FILE) {
+        return Err(usage(anyhow::anyhow!(
+            "{}: the run wrote no {}, which the report is rendered from (scan with --formats ...,jsonl)",
+            dir.display(),
+            report::JSONL_FILE
+        )));
+    }
+    let inputs = [
+        report::SUMMARY_FILE,
+        report::JSONL_FILE,
+        report::CHANGES_JSONL_FILE,
+    ];
+    let bad: Vec<String> = report::manifest::check(dir, manifest, &[])
+        .into_iter()
+        .filter(|c| !c.is_ok())
+        .map(|c| c.to_string())
+        .filter(|line| inputs.iter().any(|name| line.contains(name)))
+        .collect();
+    if bad.is_empty() {
+        return Ok(());
+    }
+    Err(mismatch(anyhow::anyhow!(
+        "{}: the run's files do not match {MANIFEST_FILE}, so no report is rendered from them:\n{}",
+        dir.display(),
+        bad.join("\n")
+    )))
+}
+
+/// The policy the run applied: the file it names (or `given`), which must
+/// hash to the run's policy SHA-256, and the same detector definitions.
+fn policy_of_run(summary: &RunSummary, given: Option<&Path>) -> Result<Policy, Failure> {
+    let as_of = parse_date(&summary.as_of).map_err(|e| usage(anyhow::anyhow!(e)))?;
+    let builtin = Policy::default_policy();
+    let mut policy = match given {
+        Some(path) => load_policy(path, as_of)?.policy,
+        None if summary.policy == builtin.origin => builtin,
+        None => load_policy(Path::new(&summary.policy), as_of)?.policy,
+    };
+    if policy.sha256 != summary.policy_sha256 {
+        return Err(usage(anyhow::anyhow!(
+            "the policy {} is not the one run {} applied (its SHA-256 differs); give that policy with --policy FILE",
+            policy.origin,
+            summary.run_id
+        )));
+    }
+    if labelscan::analyse::detector_definitions_sha256() != summary.detectors_sha256 {
+        return Err(usage(anyhow::anyhow!(
+            "run {} used other detector definitions (labelscan {}); render its report with that version",
+            summary.run_id,
+            summary.version
+        )));
+    }
+    // The report names the policy as the run did, wherever it is now.
+    policy.origin = summary.policy.clone();
+    Ok(policy)
+}
+
+/// Links the run's files that are not rendered again into the new set.
+fn carry_over(
+    dir: &Path,
+    set: &ReportSet,
+    manifest: &Manifest,
+    rendered: &[&str],
+) -> std::io::Result<()> {
+    for name in manifest.files.keys() {
+        if rendered.contains(&name.as_str()) {
+            continue;
+        }
+        let (from, to) = (dir.join(name), set.path_of(name));
+        if std::fs::hard_link(&from, &to).is_err() {
+            // A file system without hard links: a copy holds the same bytes.
+            std::fs::copy(&from, &to)?;
+        }
+    }
+    Ok(())
 }

@@ -15,13 +15,16 @@ use crate::model::{DocumentRecord, Skip};
 
 pub mod changes;
 pub mod csv_report;
+pub mod formats;
 mod fs_safe;
+pub mod html;
 pub mod jsonl;
 pub mod lock;
 pub mod manifest;
 pub mod set;
 pub mod skipped_csv;
 pub mod summary;
+pub mod xlsx;
 
 pub use manifest::{Manifest, MANIFEST_FILE};
 pub use set::{ReportSet, SetError};
@@ -34,6 +37,10 @@ pub const SKIPPED_FILE: &str = "skipped.csv";
 /// Written by scans with a state store (see [`changes`]).
 pub const CHANGES_CSV_FILE: &str = "changes.csv";
 pub const CHANGES_JSONL_FILE: &str = "changes.jsonl";
+/// The auditor report, rendered from the others when the run has finished.
+pub use html::HTML_FILE;
+/// The findings as a workbook (`--formats ...,xlsx`), rendered like report.html.
+pub use xlsx::XLSX_FILE;
 
 /// Receives a run's records as they are finished, then the run's end.
 pub trait RecordSink: Send {
@@ -85,14 +92,22 @@ pub fn report_names() -> Vec<&'static str> {
     REPORT_FILES
         .iter()
         .map(|r| r.name)
-        .chain([CHANGES_CSV_FILE, CHANGES_JSONL_FILE])
+        .chain([CHANGES_CSV_FILE, CHANGES_JSONL_FILE, HTML_FILE, XLSX_FILE])
         .collect()
 }
 
-/// The sinks of a scan, writing into `set`'s staging folder.
-pub fn file_sinks(set: &ReportSet) -> std::io::Result<Vec<Box<dyn RecordSink>>> {
+/// The sinks of a scan writing `formats`, into `set`'s staging folder.
+pub fn file_sinks(
+    set: &ReportSet,
+    formats: &formats::Formats,
+) -> std::io::Result<Vec<Box<dyn RecordSink>>> {
     REPORT_FILES
         .iter()
+        .filter(|report| match report.name {
+            CSV_FILE => formats.csv,
+            JSONL_FILE => formats.stages_jsonl(),
+            _ => true,
+        })
         .map(|report| (report.open)(&set.path_of(report.name)))
         .collect()
 }

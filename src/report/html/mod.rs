@@ -1,0 +1,76 @@
+//! `report.html`: the auditor report, one self-contained page rendered
+//! from a finished run's files (`summary.json`, `findings.jsonl`,
+//! `changes.jsonl`) and the policy the run applied. It is rendered after
+//! the sinks have finished, from the staged files during a scan and from
+//! the committed ones by `labelscan report`, so both write the same bytes
+//! and the scan holds no record for it: the findings are streamed from
+//! `findings.jsonl` twice (once for the charts' counts, once into the page).
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use serde_json::Value;
+
+mod charts;
+mod page;
+mod rows;
+mod run;
+
+pub use run::{RunFiles, RunSummary};
+
+/// The report's file name in the report set.
+pub const HTML_FILE: &str = "report.html";
+
+/// Renders the run in `run` with its `policy` (`labelscan policy show
+/// --json` of the policy it applied) into a new file at `out`.
+pub fn render(run: &RunFiles, policy: &Value, out: &Path) -> io::Result<()> {
+    let summary = run.summary()?;
+    let mut aggregates = rows::Aggregates::default();
+    for record in run.findings()? {
+        aggregates.count(&record?);
+    }
+    let changes = first_changes(run)?;
+    let cx = page::Context {
+        summary: &summary,
+        policy,
+        aggregates: &aggregates,
+        changes,
+    };
+    let mut file = super::create_buffered(out)?;
+    file.write_all(page::opening(&cx).as_bytes())?;
+    write_rows(run, &summary.paths_walked, &mut file)?;
+    file.write_all(page::closing().as_bytes())?;
+    file.flush()
+}
+
+/// The findings as one JSON array, a row a line.
+fn write_rows(run: &RunFiles, roots: &[String], out: &mut impl Write) -> io::Result<()> {
+    out.write_all(b"[")?;
+    for (i, record) in run.findings()?.enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        out.write_all(b"\n")?;
+        let row = rows::row(&record?, roots);
+        out.write_all(rows::script_safe_json(&row).as_bytes())?;
+    }
+    out.write_all(b"\n]")
+}
+
+/// The first changes to list and how many there are; `None` without a
+/// state store.
+fn first_changes(run: &RunFiles) -> io::Result<Option<(Vec<run::ChangeLine>, u64)>> {
+    let Some(changes) = run.changes()? else {
+        return Ok(None);
+    };
+    let mut listed = Vec::new();
+    let mut total = 0u64;
+    for change in changes {
+        let change = change?;
+        total += 1;
+        if listed.len() < page::MAX_CHANGES_LISTED {
+            listed.push(change);
+        }
+    }
+    Ok(Some((listed, total)))
+}

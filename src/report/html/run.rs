@@ -1,0 +1,156 @@
+//! What the report is rendered from: a finished run's `summary.json`,
+//! `findings.jsonl` and `changes.jsonl`, read back from the files (the
+//! staged ones during a scan, the committed ones for `labelscan report`),
+//! so that both give the same bytes.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::report::{fs_safe, CHANGES_JSONL_FILE, JSONL_FILE, SUMMARY_FILE};
+
+/// Counts keyed by a name (verdict code, level, status ...).
+pub type Counts = BTreeMap<String, u64>;
+
+/// The parts of `summary.json` the report shows. Unknown keys are ignored
+/// and missing ones default, so that an older run's summary still renders.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RunSummary {
+    pub tool: String,
+    pub version: String,
+    pub run_id: String,
+    pub as_of: String,
+    pub policy: String,
+    pub policy_name: Option<String>,
+    pub policy_version: Option<String>,
+    pub policy_sha256: String,
+    pub detectors_sha256: String,
+    pub paths: Vec<String>,
+    pub paths_walked: Vec<String>,
+    pub paths_resolved: Vec<String>,
+    pub paths_not_walked: Vec<PathNote>,
+    pub show_values: bool,
+    pub host: String,
+    pub user: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub complete: bool,
+    pub duration_seconds: f64,
+    pub files_scanned: u64,
+    pub documents: u64,
+    pub bytes_scanned: u64,
+    pub verdicts: Counts,
+    pub formats: Counts,
+    pub levels: Counts,
+    pub suggested_levels: Counts,
+    pub detectors: Counts,
+    pub errors: Counts,
+    pub documents_without_text: u64,
+    pub files_skipped: u64,
+    pub skipped: Counts,
+    pub files_filtered_out: u64,
+    pub documents_failing: u64,
+    pub fail_on: Vec<String>,
+    pub state: Option<String>,
+    pub baseline_run_id: Option<String>,
+    pub exceptions: Counts,
+    pub changes: Counts,
+    pub by_folder: BTreeMap<String, Counts>,
+    pub releases: BTreeMap<String, Counts>,
+    pub locations: Vec<Location>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PathNote {
+    pub path: String,
+    pub reason: String,
+    pub covered_by: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Location {
+    pub path: String,
+    pub partner: String,
+    pub files: u64,
+}
+
+/// One line of `changes.jsonl`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ChangeLine {
+    pub change: String,
+    pub path: String,
+    pub level_before: String,
+    pub level_after: String,
+    pub suggested_before: String,
+    pub suggested_after: String,
+    pub verdicts_before: Vec<String>,
+    pub verdicts_after: Vec<String>,
+    pub cause: String,
+}
+
+/// A finished run's report files in one folder.
+pub struct RunFiles {
+    dir: PathBuf,
+}
+
+impl RunFiles {
+    pub fn new(dir: &Path) -> RunFiles {
+        RunFiles {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn summary(&self) -> io::Result<RunSummary> {
+        let path = self.dir.join(SUMMARY_FILE);
+        let text = io::read_to_string(fs_safe::open_read(&path)?)?;
+        // The summary holds no document content, but keep the message short.
+        serde_json::from_str(&text)
+            .map_err(|e| io::Error::other(format!("{}: not a run summary ({e})", path.display())))
+    }
+
+    /// Each record of `findings.jsonl`, read one line at a time.
+    pub fn findings(&self) -> io::Result<impl Iterator<Item = io::Result<Value>>> {
+        json_lines(&self.dir.join(JSONL_FILE))
+    }
+
+    /// The run's changes, or `None` when it kept no state store.
+    pub fn changes(&self) -> io::Result<Option<impl Iterator<Item = io::Result<ChangeLine>>>> {
+        let path = self.dir.join(CHANGES_JSONL_FILE);
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Ok(None);
+        }
+        let lines = json_lines(&path)?.map(|line| {
+            line.and_then(|v| {
+                serde_json::from_value(v)
+                    .map_err(|_| io::Error::other("changes.jsonl: a line that is no change"))
+            })
+        });
+        Ok(Some(lines))
+    }
+}
+
+/// The JSON values of a JSON Lines file. A bad line's error names its
+/// number only: its text comes from documents.
+fn json_lines(path: &Path) -> io::Result<impl Iterator<Item = io::Result<Value>>> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let reader = BufReader::with_capacity(256 * 1024, fs_safe::open_read(path)?);
+    Ok(reader
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !matches!(line, Ok(l) if l.is_empty()))
+        .map(move |(n, line)| {
+            serde_json::from_str(&line?)
+                .map_err(|_| io::Error::other(format!("{name} line {}: not a JSON record", n + 1)))
+        }))
+}
