@@ -17,6 +17,7 @@ use crate::model::{
 };
 use crate::pipeline::{inspect_file, unreadable_outcome, Context, FileOutcome};
 use crate::report::changes::ChangesWriter;
+use crate::report::summary::EarlierRun;
 use crate::report::{RecordSink, ReportSet, Summary, CHANGES_CSV_FILE, CHANGES_JSONL_FILE};
 use crate::scan::Inspector;
 use crate::store::{
@@ -126,6 +127,32 @@ fn scope_of(resolved: &[String]) -> String {
     let mut paths = resolved.to_vec();
     paths.sort();
     paths.join("\n")
+}
+
+/// How many earlier runs `summary.json` lists for the report's trend.
+const EARLIER_RUNS: usize = 30;
+
+/// The last completed runs over `scope`, oldest first, with their counts;
+/// none when the store cannot tell (the trend is then left out).
+fn earlier_runs(store: &dyn Store, scope: &str) -> Vec<EarlierRun> {
+    let Ok(runs) = store.runs() else {
+        return Vec::new();
+    };
+    let over_scope: Vec<_> = runs.into_iter().filter(|r| r.scope == scope).collect();
+    let skip = over_scope.len().saturating_sub(EARLIER_RUNS);
+    over_scope
+        .into_iter()
+        .skip(skip)
+        .map(|r| {
+            let counts: serde_json::Value = serde_json::from_str(&r.counts).unwrap_or_default();
+            EarlierRun {
+                run_id: r.run_id,
+                finished_at: r.finished_at,
+                documents: counts["documents"].as_u64().unwrap_or(0),
+                verdicts: serde_json::from_value(counts["verdicts"].clone()).unwrap_or_default(),
+            }
+        })
+        .collect()
 }
 
 /// The counts `history` shows.
@@ -330,6 +357,7 @@ impl RecordSink for StateSink {
         summary.read = summary.read.saturating_sub(reused);
         summary.state = Some(self.location.clone());
         summary.baseline_run_id = self.baseline.as_ref().map(|b| b.run_id.clone());
+        summary.earlier_runs = earlier_runs(&**read(&self.store), &self.run.scope);
         let mut counts: BTreeMap<String, u64> = ChangeKind::ALL
             .iter()
             .map(|k| (k.as_str().to_string(), 0))

@@ -243,8 +243,19 @@ fn report_renders_the_same_bytes_again_and_the_set_still_verifies() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     scan_examples(&out, &[]);
-    // A second run, so that the report has a baseline and changes.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(!html.contains("Verdicts over earlier runs"), "no trend yet");
+    let first_run = read_json(&out.join("summary.json"))["run_id"].clone();
+    // A second run, so that the report has a baseline, changes and a trend.
     scan_examples(&out, &[]);
+    let summary = read_json(&out.join("summary.json"));
+    let earlier = summary["earlier_runs"].as_array().expect("earlier_runs");
+    assert_eq!(earlier.len(), 1, "{summary}");
+    assert_eq!(earlier[0]["run_id"], first_run);
+    assert_eq!(
+        earlier[0]["verdicts"], summary["verdicts"],
+        "nothing changed"
+    );
     let first = std::fs::read(out.join("report.html")).unwrap();
     std::fs::remove_file(out.join("report.html")).unwrap();
     let o = run(bin().arg("report").arg(&out));
@@ -258,6 +269,16 @@ fn report_renders_the_same_bytes_again_and_the_set_still_verifies() {
         "the second run has a baseline"
     );
     assert!(html.contains("http-equiv=\"Content-Security-Policy\""));
+    let trend = html
+        .split("aria-label=\"Verdicts over earlier runs\"")
+        .nth(1)
+        .expect("the trend chart")
+        .split("</svg>")
+        .next()
+        .unwrap();
+    assert!(trend.contains("(this run)"), "{trend}");
+    let bars = trend.matches("(this run)").count();
+    assert_eq!(bars, 2, "this run's label and its title: {trend}");
 }
 
 #[test]

@@ -74,6 +74,15 @@ pub struct LocationCount {
     pub files: u64,
 }
 
+/// An earlier run's counts, as the state store keeps them.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct EarlierRun {
+    pub run_id: String,
+    pub finished_at: String,
+    pub documents: u64,
+    pub verdicts: BTreeMap<String, u64>,
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
     pub tool: &'static str,
@@ -142,6 +151,11 @@ pub struct Summary {
     /// Documents by change since that run (`NEW`, `REMOVED`, `CHANGED`);
     /// empty without a state store.
     pub changes: BTreeMap<String, u64>,
+    /// The earlier completed runs over the same PATHs in the state store
+    /// (the last 30, oldest first), for the report's trend; absent without
+    /// a store or before a second run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub earlier_runs: Vec<EarlierRun>,
     /// Verdict counts per PATH walked.
     pub by_path: BTreeMap<String, VerdictCounts>,
     /// Verdict counts per top-level folder below each PATH (files directly

@@ -273,6 +273,16 @@ fn verdict_order(s: &RunSummary) -> Vec<String> {
     codes
 }
 
+/// Per run, oldest first and this one last: its finish time and verdicts.
+fn trend(s: &RunSummary) -> Vec<(String, Counts)> {
+    let earlier = s
+        .earlier_runs
+        .iter()
+        .map(|r| (r.finished_at.clone(), r.verdicts.clone()));
+    let this = (format!("{} (this run)", s.finished_at), s.verdicts.clone());
+    earlier.chain(std::iter::once(this)).collect()
+}
+
 fn charts_section(cx: &Context) -> Markup {
     let s = cx.summary;
     let mut folders: Vec<(String, Counts)> = s.by_folder.clone().into_iter().collect();
@@ -288,6 +298,11 @@ fn charts_section(cx: &Context) -> Markup {
             p.note { "Folders with the most problems first. Hover a bar for its counts." }
             @if folders.is_empty() { p { "No documents." } }
             @else { (charts::stacked_bars("Verdicts per top-level folder", &folders, &verdict_order(s))) }
+            @if !s.earlier_runs.is_empty() {
+                h3 { "Verdicts over earlier runs" }
+                p.note { "The earlier completed runs over the same PATHs in the state store, then this one: verdict counts per run (a document may count under several verdicts)." }
+                (charts::stacked_bars("Verdicts over earlier runs", &trend(s), &verdict_order(s)))
+            }
             h3 { "Labelled level against suggested level" }
             (charts::level_matrix(&levels(cx.policy), &cx.aggregates.matrix))
             h3 { "Releases per partner by agreement status" }

@@ -59,10 +59,21 @@ pub struct RunSummary {
     pub baseline_run_id: Option<String>,
     pub exceptions: Counts,
     pub changes: Counts,
+    pub earlier_runs: Vec<EarlierRun>,
     pub by_folder: BTreeMap<String, Counts>,
     pub releases: BTreeMap<String, Counts>,
     pub locations: Vec<Location>,
     pub warnings: Vec<String>,
+}
+
+/// An earlier run over the same PATHs, as `summary.json` lists it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EarlierRun {
+    pub run_id: String,
+    pub finished_at: String,
+    pub documents: u64,
+    pub verdicts: Counts,
 }
 
 #[derive(Debug, Default, Deserialize)]
