@@ -417,7 +417,9 @@ fn a_report_of_100000_documents_stays_usable() {
         figures["drawn"].as_u64().unwrap() < 200,
         "only the rows in view are drawn"
     );
-    assert!(figures["byVerdict"].as_f64().unwrap() < 1000.0, "{figures}");
+    // The time targets (filtering under a second) are checked by
+    // benches/report.sh, which runs this test: never in a test itself.
+    println!("report-figures {figures}");
     let errors = browser.errors();
     assert!(errors.is_empty(), "console errors: {errors:#?}");
 }

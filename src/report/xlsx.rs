@@ -40,6 +40,11 @@ pub fn render_split(run: &RunFiles, out: &Path, per_sheet: u32) -> io::Result<()
     let summary = run.summary()?;
     let sheets = sheet_count(summary.documents, per_sheet);
     let mut workbook = Workbook::new();
+    // Constant-memory sheets spill their rows to unnamed temporary files:
+    // beside the workbook, inside --out, never in the system's temp folder.
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        workbook.set_tempdir(dir).map_err(xlsx_error)?;
+    }
     workbook.set_properties(&properties(&summary)?);
     summary_sheet(workbook.add_worksheet(), &summary, sheets, per_sheet).map_err(xlsx_error)?;
     let mut findings = run.findings()?;
