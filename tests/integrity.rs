@@ -302,14 +302,21 @@ fn a_second_scan_on_the_same_folder_is_refused() {
     assert!(documents >= 1500, "the first scan's reports, not a mix");
 }
 
-#[test]
-fn a_full_disk_fails_the_run_and_keeps_the_previous_set() {
+/// A report folder holding a complete set (and that set's summary.json),
+/// and a tree of 400 files to scan into it.
+fn a_set_and_a_tree_to_scan() -> (tempfile::TempDir, Vec<u8>, tempfile::TempDir) {
     let out = tempfile::tempdir().unwrap();
     let o = scan(&repo().join("examples"), out.path());
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let before = std::fs::read(out.path().join("summary.json")).unwrap();
     let tree = tempfile::tempdir().unwrap();
     make_tree(tree.path(), "a", 400);
+    (out, before, tree)
+}
+
+#[test]
+fn a_full_disk_fails_the_run_and_keeps_the_previous_set() {
+    let (out, before, tree) = a_set_and_a_tree_to_scan();
     // A file-size limit of 16 blocks stands in for a full disk: writes
     // beyond it fail (EFBIG) as they would with ENOSPC.
     let full = Command::new("sh")
@@ -339,12 +346,7 @@ fn a_full_disk_fails_the_run_and_keeps_the_previous_set() {
 
 #[test]
 fn a_full_disk_under_the_state_store_is_a_write_failure() {
-    let out = tempfile::tempdir().unwrap();
-    let o = scan(&repo().join("examples"), out.path());
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let before = std::fs::read(out.path().join("summary.json")).unwrap();
-    let tree = tempfile::tempdir().unwrap();
-    make_tree(tree.path(), "a", 400);
+    let (out, before, tree) = a_set_and_a_tree_to_scan();
     let state = out.path().join("new-store.sqlite");
     let full = Command::new("sh")
         .arg("-c")

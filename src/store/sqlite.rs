@@ -125,6 +125,20 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl SqliteStore {
+    /// A store on an open connection, with no run being written.
+    fn with_connection(path: &Path, conn: Connection) -> SqliteStore {
+        SqliteStore {
+            path: path.to_path_buf(),
+            conn: Mutex::new(Some(conn)),
+            readers: Mutex::new(Vec::new()),
+            queue: None,
+            batch: Mutex::new(Vec::new()),
+            writer: None,
+            run: 0,
+            scope: 0,
+        }
+    }
+
     /// Opens or creates the store at `path`, migrating an older schema and
     /// refusing a newer one or a file that is no store.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
@@ -137,16 +151,7 @@ impl SqliteStore {
         )
         .map_err(|e| unusable(path, e))?;
         migrate(&conn, path)?;
-        Ok(SqliteStore {
-            path: path.to_path_buf(),
-            conn: Mutex::new(Some(conn)),
-            readers: Mutex::new(Vec::new()),
-            queue: None,
-            batch: Mutex::new(Vec::new()),
-            writer: None,
-            run: 0,
-            scope: 0,
-        })
+        Ok(SqliteStore::with_connection(path, conn))
     }
 
     /// Opens an existing store to read it (`history`), without migrating it.
@@ -171,16 +176,7 @@ impl SqliteStore {
                 )))
             }
         }
-        Ok(SqliteStore {
-            path: path.to_path_buf(),
-            conn: Mutex::new(Some(conn)),
-            readers: Mutex::new(Vec::new()),
-            queue: None,
-            batch: Mutex::new(Vec::new()),
-            writer: None,
-            run: 0,
-            scope: 0,
-        })
+        Ok(SqliteStore::with_connection(path, conn))
     }
 
     fn conn(&mut self) -> Result<&mut Connection, StoreError> {
