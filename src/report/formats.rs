@@ -75,9 +75,29 @@ impl Formats {
 /// `policy` is `labelscan policy show --json` of the policy the run applied.
 pub fn finish_staged(set: &ReportSet, formats: &Formats, policy: &Value) -> io::Result<()> {
     let run = RunFiles::new(set.staging_dir());
-    render(&run, formats, policy, |name| set.path_of(name))?;
+    // The sinks' files go to disk while the others are rendered, so that
+    // the commit's fsync of them finds little left to write.
+    std::thread::scope(|scope| {
+        let flushing = scope.spawn(|| sync_files_in(set.staging_dir()));
+        let rendered = render(&run, formats, policy, |name| set.path_of(name));
+        // A failed flush is not fatal here: the commit syncs every file
+        // again and fails the run if that fails.
+        let _ = flushing.join();
+        rendered
+    })?;
     if formats.stages_jsonl() && !formats.jsonl {
         std::fs::remove_file(set.path_of(JSONL_FILE))?;
+    }
+    Ok(())
+}
+
+/// Flushes each file in `dir` to disk.
+fn sync_files_in(dir: &Path) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::File::open(entry.path())?.sync_data()?;
+        }
     }
     Ok(())
 }

@@ -4,9 +4,10 @@
 //! the sinks have finished, from the staged files during a scan and from
 //! the committed ones by `labelscan report`, so both write the same bytes
 //! and the scan holds no record for it: the findings are streamed from
-//! `findings.jsonl` twice (once for the charts' counts, once into the page).
+//! `findings.jsonl` twice (once for the charts' counts, once into the page),
+//! each line parsed in place, its evidence copied as raw JSON text.
 
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
 use std::path::Path;
 
 use serde_json::Value;
@@ -26,9 +27,7 @@ pub const HTML_FILE: &str = "report.html";
 pub fn render(run: &RunFiles, policy: &Value, out: &Path) -> io::Result<()> {
     let summary = run.summary()?;
     let mut aggregates = rows::Aggregates::default();
-    for record in run.findings()? {
-        aggregates.count(&record?);
-    }
+    for_each_finding(run, |line| Ok(aggregates.count(line)?))?;
     let changes = first_changes(run)?;
     let cx = page::Context {
         summary: &summary,
@@ -45,16 +44,53 @@ pub fn render(run: &RunFiles, policy: &Value, out: &Path) -> io::Result<()> {
 
 /// The findings as one JSON array, a row a line.
 fn write_rows(run: &RunFiles, roots: &[String], out: &mut impl Write) -> io::Result<()> {
-    out.write_all(b"[")?;
-    for (i, record) in run.findings()?.enumerate() {
-        if i > 0 {
-            out.write_all(b",")?;
+    let mut row = Vec::with_capacity(64 * 1024);
+    row.push(b'[');
+    let mut first = true;
+    for_each_finding(run, |line| {
+        if !first {
+            row.push(b',');
         }
-        out.write_all(b"\n")?;
-        let row = rows::row(&record?, roots);
-        out.write_all(rows::script_safe_json(&row).as_bytes())?;
+        first = false;
+        row.push(b'\n');
+        rows::write_row(line, roots, &mut row)?;
+        if row.len() >= 48 * 1024 {
+            out.write_all(&row)?;
+            row.clear();
+        }
+        Ok(())
+    })?;
+    row.extend_from_slice(b"\n]");
+    out.write_all(&row)
+}
+
+/// Calls `each` with every line of `findings.jsonl`. A bad line's error
+/// names its number only: its text comes from documents.
+fn for_each_finding(
+    run: &RunFiles,
+    mut each: impl FnMut(&str) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut lines = run.finding_lines()?;
+    let mut line = String::new();
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        if lines.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        number += 1;
+        let text = line.trim_end_matches(['\n', '\r']);
+        if text.is_empty() {
+            continue;
+        }
+        each(text).map_err(|e| match e.kind() {
+            io::ErrorKind::InvalidData => io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("findings.jsonl line {number}: not a findings record"),
+            ),
+            _ => e,
+        })?;
     }
-    out.write_all(b"\n]")
 }
 
 /// The first changes to list and how many there are; `None` without a

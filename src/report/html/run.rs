@@ -132,6 +132,12 @@ impl RunFiles {
         json_lines(&self.dir.join(JSONL_FILE))
     }
 
+    /// `findings.jsonl`, to be read a line at a time.
+    pub fn finding_lines(&self) -> io::Result<impl BufRead> {
+        let file = fs_safe::open_read(&self.dir.join(JSONL_FILE))?;
+        Ok(BufReader::with_capacity(256 * 1024, file))
+    }
+
     /// The run's changes, or `None` when it kept no state store.
     pub fn changes(&self) -> io::Result<Option<impl Iterator<Item = io::Result<ChangeLine>>>> {
         let path = self.dir.join(CHANGES_JSONL_FILE);
