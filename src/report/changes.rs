@@ -2,8 +2,7 @@
 //! completed run over the same PATHs (SPEC "Scheduled scans"), one row per
 //! document that is new, removed or judged differently.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
@@ -27,8 +26,8 @@ pub const HEADER: [&str; 11] = [
 
 /// Writes both change reports side by side.
 pub struct ChangesWriter {
-    csv: csv::Writer<BufWriter<File>>,
-    jsonl: BufWriter<File>,
+    csv: csv::Writer<super::ReportWriter>,
+    jsonl: super::ReportWriter,
 }
 
 #[derive(Serialize)]

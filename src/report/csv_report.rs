@@ -1,8 +1,7 @@
 //! `findings.csv`: one row per document, columns in the SPEC's order, safe
 //! to open in a spreadsheet.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 use super::{RecordSink, Summary};
@@ -11,7 +10,7 @@ use crate::model::DocumentRecord;
 /// Writes `findings.csv`: UTF-8 with a byte-order mark, so that spreadsheets
 /// read names like "Geschäftsbericht" correctly.
 pub struct CsvSink {
-    csv: csv::Writer<BufWriter<File>>,
+    csv: csv::Writer<super::ReportWriter>,
 }
 
 impl CsvSink {
@@ -24,7 +23,10 @@ impl CsvSink {
 
 /// A new CSV report: a byte-order mark, so that spreadsheets read names
 /// like "Geschäftsbericht" correctly, then the header row.
-pub fn create_csv(path: &Path, header: &[&str]) -> std::io::Result<csv::Writer<BufWriter<File>>> {
+pub fn create_csv(
+    path: &Path,
+    header: &[&str],
+) -> std::io::Result<csv::Writer<super::ReportWriter>> {
     let mut file = super::create_buffered(path)?;
     file.write_all("\u{feff}".as_bytes())?;
     let mut csv = csv::WriterBuilder::new().from_writer(file);

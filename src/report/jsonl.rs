@@ -1,8 +1,7 @@
 //! `findings.jsonl`: one JSON object per document with the CSV's fields plus
 //! the full evidence.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
@@ -15,7 +14,7 @@ use crate::model::{
 
 /// Writes `findings.jsonl`, one line per record.
 pub struct JsonlSink {
-    out: BufWriter<File>,
+    out: super::ReportWriter,
 }
 
 impl JsonlSink {

@@ -24,6 +24,7 @@ pub mod manifest;
 pub mod set;
 pub mod skipped_csv;
 pub mod summary;
+mod writeback;
 pub mod xlsx;
 
 pub use manifest::{Manifest, MANIFEST_FILE};
@@ -118,10 +119,13 @@ fn create_report_file(path: &Path) -> std::io::Result<File> {
     fs_safe::create_new(path)
 }
 
+/// A report file being written.
+pub type ReportWriter = BufWriter<writeback::WritebackFile>;
+
 /// A buffered report file: large buffers, since rows are small and many.
-fn create_buffered(path: &Path) -> std::io::Result<BufWriter<File>> {
+fn create_buffered(path: &Path) -> std::io::Result<ReportWriter> {
     Ok(BufWriter::with_capacity(
         256 * 1024,
-        create_report_file(path)?,
+        writeback::WritebackFile::new(create_report_file(path)?),
     ))
 }

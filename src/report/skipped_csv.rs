@@ -1,8 +1,6 @@
 //! `skipped.csv`: every path under the PATHs that was not inspected, and
 //! why, so that an auditor sees the scan's coverage and not just a count.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 
 use super::csv_report::{create_csv, defuse};
@@ -14,7 +12,7 @@ pub const HEADER: [&str; 2] = ["path", "reason"];
 /// Writes `skipped.csv` with the same conventions as `findings.csv`
 /// (UTF-8 with a byte-order mark, formula-safe cells).
 pub struct SkippedCsvSink {
-    csv: csv::Writer<BufWriter<File>>,
+    csv: csv::Writer<super::ReportWriter>,
 }
 
 impl SkippedCsvSink {

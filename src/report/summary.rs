@@ -125,6 +125,9 @@ pub struct Summary {
     pub formats: BTreeMap<String, u64>,
     pub levels: BTreeMap<String, u64>,
     pub suggested_levels: BTreeMap<String, u64>,
+    /// Documents per labelled level (`none`) and, within it, per suggested
+    /// level (`unknown`): the report's level matrix.
+    pub level_matrix: BTreeMap<String, BTreeMap<String, u64>>,
     pub detectors: BTreeMap<String, u64>,
     pub errors: BTreeMap<String, u64>,
     /// Documents from which no text could be read (no suggested level).
@@ -193,10 +196,8 @@ impl Summary {
             count_verdicts(&mut self.by_folder, &scope.folder, r);
         }
         *self.formats.entry(r.format().to_string()).or_default() += 1;
-        *self
-            .levels
-            .entry(r.level().unwrap_or("none").to_string())
-            .or_default() += 1;
+        let level = r.level().unwrap_or("none");
+        *self.levels.entry(level.to_string()).or_default() += 1;
         let suggested = match r.suggested_level() {
             "" => "unknown",
             name => name,
@@ -205,6 +206,16 @@ impl Summary {
             .suggested_levels
             .entry(suggested.to_string())
             .or_default() += 1;
+        let by_suggested = match self.level_matrix.get_mut(level) {
+            Some(counts) => counts,
+            None => self.level_matrix.entry(level.to_string()).or_default(),
+        };
+        match by_suggested.get_mut(suggested) {
+            Some(count) => *count += 1,
+            None => {
+                by_suggested.insert(suggested.to_string(), 1);
+            }
+        }
         for d in r.analysis.detections.iter().filter(|d| d.fired) {
             *self.detectors.entry(d.detector.clone()).or_default() += 1;
         }

@@ -41,6 +41,15 @@ pub struct Aggregates {
 }
 
 impl Aggregates {
+    /// Adds `n` documents labelled `level` and suggested `suggested`.
+    pub fn add(&mut self, level: &str, suggested: &str, n: u64) {
+        *self
+            .matrix
+            .entry((level.to_string(), suggested.to_string()))
+            .or_default() += n;
+        self.rows += n;
+    }
+
     /// Counts one line of `findings.jsonl`.
     pub fn count(&mut self, line: &str) -> Result<(), NotARecord> {
         let levels: LevelsOnly = serde_json::from_str(line).map_err(|_| NotARecord)?;

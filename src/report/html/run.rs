@@ -47,6 +47,8 @@ pub struct RunSummary {
     pub formats: Counts,
     pub levels: Counts,
     pub suggested_levels: Counts,
+    /// Absent from summaries older than 0.4.1: the report counts it then.
+    pub level_matrix: BTreeMap<String, Counts>,
     pub detectors: Counts,
     pub errors: Counts,
     pub documents_without_text: u64,
@@ -132,10 +134,9 @@ impl RunFiles {
         json_lines(&self.dir.join(JSONL_FILE))
     }
 
-    /// `findings.jsonl`, to be read a line at a time.
-    pub fn finding_lines(&self) -> io::Result<impl BufRead> {
-        let file = fs_safe::open_read(&self.dir.join(JSONL_FILE))?;
-        Ok(BufReader::with_capacity(256 * 1024, file))
+    /// `findings.jsonl`, opened for reading.
+    pub fn findings_file(&self) -> io::Result<std::fs::File> {
+        fs_safe::open_read(&self.dir.join(JSONL_FILE))
     }
 
     /// The run's changes, or `None` when it kept no state store.
