@@ -7,7 +7,7 @@
 //! `findings.jsonl` in blocks, each line parsed in place and its evidence
 //! copied as raw JSON text, the lines of a block on every core.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use serde_json::Value;
@@ -186,23 +186,11 @@ fn for_each_block(
     }
 }
 
-/// Reads into `block` until it holds at least `size` more bytes than now
-/// or the file ends; true at the end.
-fn fill(file: &mut impl io::Read, block: &mut Vec<u8>, size: usize) -> io::Result<bool> {
-    let want = block.len() + size;
-    while block.len() < want {
-        let start = block.len();
-        block.resize(want, 0);
-        let read = file.read(&mut block[start..]);
-        block.truncate(start + *read.as_ref().unwrap_or(&0));
-        match read {
-            Ok(0) => return Ok(true),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(false)
+/// Reads `size` more bytes into `block`; true when the file ended first.
+fn fill(file: &mut impl Read, block: &mut Vec<u8>, size: usize) -> io::Result<bool> {
+    let wanted = u64::try_from(size).unwrap_or(u64::MAX);
+    let read = file.by_ref().take(wanted).read_to_end(block)?;
+    Ok(read < size)
 }
 
 /// The first changes to list and how many there are; `None` without a
