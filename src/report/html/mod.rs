@@ -154,7 +154,7 @@ fn not_a_record(line: u64) -> io::Error {
 }
 
 /// How much of `findings.jsonl` is rendered at a time.
-const BLOCK: usize = 4 * 1024 * 1024;
+const BLOCK: usize = 1024 * 1024;
 
 /// Calls `each` with `findings.jsonl` in blocks of whole lines (about
 /// `block_size` bytes, more for a longer line) and the number of each
