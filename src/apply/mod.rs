@@ -151,6 +151,49 @@ fn resolved_folder(folder: &Path) -> PathBuf {
     }
 }
 
+/// Applies every document of `findings` on `jobs` threads and hands the
+/// rows to `record` in the run's order (so `apply.csv` follows
+/// `findings.jsonl`). Workers overlap one file's fsync with another's
+/// work; at most `4 * jobs` rows wait for an earlier one.
+pub fn apply_all<E: Send>(
+    findings: impl Iterator<Item = Result<Finding, E>> + Send,
+    run: &Run,
+    ctx: &Context,
+    opts: &ApplyOptions,
+    jobs: usize,
+    record: &mut dyn FnMut(Row) -> Result<(), E>,
+) -> Result<(), E> {
+    use std::collections::BTreeMap;
+    use std::sync::{mpsc, Mutex};
+    let source = Mutex::new(findings.enumerate());
+    let (tx, rx) = mpsc::sync_channel::<(usize, Result<Row, E>)>(4 * jobs.max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            let (tx, source) = (tx.clone(), &source);
+            scope.spawn(move || loop {
+                let next = source.lock().map(|mut s| s.next()).unwrap_or(None);
+                let Some((i, finding)) = next else { break };
+                let row = finding.map(|f| apply_one(&f, run, ctx, opts));
+                if tx.send((i, row)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut waiting = BTreeMap::new();
+        let mut next = 0;
+        for (i, row) in rx {
+            waiting.insert(i, row);
+            while let Some(row) = waiting.remove(&next) {
+                next += 1;
+                // An error stops the run: dropping the receiver ends the workers.
+                record(row?)?;
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Decides, and unless `dry_run` writes, one document of the run.
 pub fn apply_one(finding: &Finding, run: &Run, ctx: &Context, opts: &ApplyOptions) -> Row {
     let mut row = Row::of(finding);
