@@ -153,6 +153,9 @@ pub fn policy_text(policy: &Policy, as_of: NaiveDate, rows: &[DetectorRow]) -> S
     for (guid, level) in &policy.labels.msip {
         put(format!("  MSIP label {guid} -> {}", scheme.name(*level)));
     }
+    if let Some(site) = &policy.labels.msip_site_id {
+        put(format!("  MSIP site id (tenant, for apply): {site}"));
+    }
     put("detectors:".into());
     for line in detectors_text(rows).lines() {
         put(format!("  {line}"));
@@ -271,6 +274,7 @@ pub fn policy_json(policy: &Policy, as_of: NaiveDate, rows: &[DetectorRow]) -> S
             "custom_properties": policy.labels.custom_properties,
             "release_properties": policy.labels.release_properties,
             "msip": msip,
+            "msip_site_id": policy.labels.msip_site_id,
         },
         "detectors": rows,
         "keywords": policy.keywords.iter().map(|k| json!({

@@ -16,6 +16,8 @@
 //! - [`scan`] drives a job source through the pipeline into the sinks;
 //!   [`explain`] renders one file for a person; [`describe`] renders the
 //!   policy and its detectors.
+//! - [`apply`]: a finished run's suggestions written into the documents
+//!   as labels (`labelscan apply`).
 //! - [`state`]: a scan with a state store (reuse of stored analyses,
 //!   changes since the last run).
 
@@ -37,6 +39,7 @@ pub mod pipeline;
 pub mod report;
 pub mod store;
 
+pub mod apply;
 pub mod describe;
 pub mod explain;
 pub mod scan;

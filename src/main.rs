@@ -78,6 +78,45 @@ enum Command {
     History(HistoryArgs),
     /// Render a finished run's report.html (and findings.xlsx) again from its files, byte for byte as the scan wrote it.
     Report(ReportArgs),
+    /// Write a finished run's suggested levels into its OOXML and ODF documents as labels (copies under DEST, or in place with a backup).
+    Apply(ApplyArgs),
+}
+
+#[derive(Args)]
+struct ApplyArgs {
+    /// A finished run's report folder (a scan's --out).
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+    /// Write labelled copies under DEST, at the documents' paths below their PATH.
+    #[arg(long, value_name = "DEST", conflicts_with = "in_place")]
+    to: Option<PathBuf>,
+    /// Rewrite the originals; requires --backup.
+    #[arg(long)]
+    in_place: bool,
+    /// With --in-place: copy each original here first.
+    #[arg(long, value_name = "DIR")]
+    backup: Option<PathBuf>,
+    /// The level to write: `suggested` (the run's suggestion) or a level of the policy; never lower than the document's.
+    #[arg(long, value_name = "suggested|LEVEL", default_value = "suggested")]
+    level: String,
+    /// Decide and check everything, write nothing but apply.csv (to --out, or standard output).
+    #[arg(long)]
+    dry_run: bool,
+    /// Folder for apply.csv; default: DEST (or the backup folder with --in-place).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Policy file with [labels.msip] and msip_site_id; default: the run's policy.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// The date agreements are checked against; default: the run's as-of date.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    as_of: Option<NaiveDate>,
+    /// Worker threads; default: 4 per CPU (writes wait for fsync).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// No closing line on stderr.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -268,6 +307,7 @@ fn main() -> ExitCode {
         Command::Verify { dir } => run_verify(&dir),
         Command::History(args) => run_history(&args),
         Command::Report(args) => run_report(&args),
+        Command::Apply(args) => run_apply(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -1100,4 +1140,169 @@ fn carry_over(
         }
     }
     Ok(())
+}
+
+/// `labelscan apply DIR`: labels the documents of a finished run.
+fn run_apply(args: &ApplyArgs) -> Result<u8, Failure> {
+    use labelscan::apply::{self, ApplyCsv, ApplyOptions, LevelChoice, Status, Target};
+    let target = match (&args.to, args.in_place, &args.backup) {
+        (_, true, None) => {
+            return Err(usage(anyhow::anyhow!(
+            "--in-place needs --backup DIR: every original is copied there before it is rewritten"
+        )))
+        }
+        (_, true, Some(backup)) => Target::InPlace {
+            backup: backup.clone(),
+        },
+        (Some(dest), false, None) => Target::To(dest.clone()),
+        (Some(_), false, Some(_)) => {
+            return Err(usage(anyhow::anyhow!("--backup goes with --in-place only")))
+        }
+        (None, false, _) => {
+            return Err(usage(anyhow::anyhow!(
+                "say where the labelled files go: --to DEST, or --in-place --backup DIR"
+            )))
+        }
+    };
+    let run = apply::run::Run::open(&args.dir).map_err(|e| match e {
+        apply::run::RunError::Unusable(_) => usage(e),
+        apply::run::RunError::Mismatch(_) => mismatch(e.into()),
+    })?;
+    apply::check_target(&run, &target).map_err(|e| usage(anyhow::anyhow!(e)))?;
+    let ctx = apply_context(args, &run.summary)?;
+    let level = match args.level.as_str() {
+        "suggested" => LevelChoice::Suggested,
+        name => LevelChoice::Fixed(ctx.policy.scheme.level_of(name).ok_or_else(|| {
+            usage(anyhow::anyhow!(
+                "--level {name}: not a level of the policy ({}) nor `suggested`",
+                ctx.policy.scheme.levels.join(", ")
+            ))
+        })?),
+    };
+    warn_label_settings(&ctx.policy, args.quiet);
+    let opts = ApplyOptions {
+        target: target.clone(),
+        level,
+        dry_run: args.dry_run,
+    };
+    let csv_folder = args.out.clone().or_else(|| match (&target, args.dry_run) {
+        (_, true) => None,
+        (Target::To(dest), false) => Some(dest.clone()),
+        (Target::InPlace { backup }, false) => Some(backup.clone()),
+    });
+    let written = |e: std::io::Error| Failure {
+        code: EXIT_REPORTS,
+        error: anyhow::Error::new(e).context("writing apply.csv"),
+    };
+    let mut csv = match &csv_folder {
+        Some(folder) => ApplyCsv::create_in(folder).map_err(written)?,
+        None => ApplyCsv::stdout().map_err(written)?,
+    };
+    let mut counts = std::collections::BTreeMap::new();
+    let findings = run
+        .findings()
+        .map_err(|e| usage(anyhow::Error::new(e)))?
+        .map(|f| f.map_err(|e| mismatch(anyhow::Error::new(e))));
+    // Writing is mostly waiting for fsync: more workers than CPUs keep
+    // the CPUs busy (benches/README.md "apply": 4 per CPU halved the time).
+    let jobs = args.jobs.unwrap_or_else(|| {
+        4 * std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    apply::apply_all(findings, &run, &ctx, &opts, jobs, &mut |row| {
+        *counts.entry(row.status).or_insert(0u64) += 1;
+        csv.write(&row).map_err(written)
+    })?;
+    let csv_path = csv.path.clone();
+    csv.finish().map_err(written)?;
+    if !args.quiet {
+        let parts: Vec<String> = Status::ALL
+            .iter()
+            .filter_map(|s| counts.get(s).map(|n| format!("{} {n}", s.as_str())))
+            .collect();
+        let record = csv_path
+            .map(|p| format!("; every decision in {}", p.display()))
+            .unwrap_or_default();
+        eprintln!(
+            "labelscan: {} documents of run {}: {}{record}",
+            counts.values().sum::<u64>(),
+            run.summary.run_id,
+            parts.join(", ")
+        );
+    }
+    Ok(if counts.contains_key(&Status::Failed) {
+        EXIT_REPORTS
+    } else {
+        0
+    })
+}
+
+/// The policy and date `apply` labels with: `--policy` (its levels must
+/// name every level the run reported) or the run's own policy.
+fn apply_context(args: &ApplyArgs, summary: &RunSummary) -> Result<Context, Failure> {
+    let run_as_of = parse_date(&summary.as_of).map_err(|e| usage(anyhow::anyhow!(e)))?;
+    let as_of = args.as_of.unwrap_or(run_as_of);
+    let policy = match &args.policy {
+        Some(path) => {
+            let policy = load_policy(path, as_of)?.policy;
+            let unknown: Vec<&String> = summary
+                .levels
+                .keys()
+                .filter(|name| name.as_str() != "none" && policy.scheme.level_of(name).is_none())
+                .collect();
+            if !unknown.is_empty() {
+                return Err(usage(anyhow::anyhow!(
+                    "the policy {} has no level {:?} that run {} reported; apply with a policy of the same scheme",
+                    policy.origin,
+                    unknown,
+                    summary.run_id
+                )));
+            }
+            policy
+        }
+        None => policy_of_run(summary, None)?,
+    };
+    let detectors = DetectorSet::compile(&policy)
+        .map_err(|e| usage(anyhow::anyhow!("{}: {e}", policy.origin)))?;
+    Ok(Context::new(
+        policy,
+        detectors,
+        as_of,
+        false,
+        Limits::default(),
+    ))
+}
+
+/// Says up front what the policy lets `apply` write.
+fn warn_label_settings(policy: &Policy, quiet: bool) {
+    if quiet {
+        return;
+    }
+    let labels = &policy.labels;
+    if labels.msip_site_id.is_none() {
+        eprintln!("labelscan: note: the policy has no [labels] msip_site_id: no Purview label is written, only the custom property");
+    } else {
+        let missing: Vec<&str> = policy
+            .scheme
+            .levels
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                labels
+                    .msip_guid_of(labelscan::model::Level::new(*i))
+                    .is_none()
+            })
+            .map(|(_, name)| name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            eprintln!(
+                "labelscan: note: [labels.msip] maps no GUID to {}: documents labelled so get no Purview label, only the custom property",
+                missing.join(", ")
+            );
+        }
+    }
+    if labels.custom_properties.is_empty() {
+        eprintln!("labelscan: note: the policy names no labels.custom_properties: no custom property is written");
+    }
 }

@@ -137,6 +137,22 @@ pub struct LabelSettings {
     pub release_properties: Vec<String>,
     /// Label GUID (lower-case, no braces) -> level.
     pub msip: BTreeMap<String, Level>,
+    /// The GUIDs of `msip` in the policy file's order.
+    pub msip_order: Vec<String>,
+    /// `msip_site_id`: the Entra tenant id `apply` writes labels for
+    /// (lower-case, no braces); `None` when unset or not a GUID.
+    pub msip_site_id: Option<String>,
+}
+
+impl LabelSettings {
+    /// The Purview label `apply` writes for `level`: the first GUID the
+    /// policy maps to it.
+    pub fn msip_guid_of(&self, level: Level) -> Option<&str> {
+        self.msip_order
+            .iter()
+            .find(|guid| self.msip.get(*guid) == Some(&level))
+            .map(String::as_str)
+    }
 }
 
 /// Whether a partner's agreement covers a date.
@@ -447,6 +463,23 @@ levels = ["PUBLIC", "INTERNAL", "CONFIDENTIAL"]
         let words = marking_words(&names(&["öffentlich"])).expect("an ASCII run");
         assert!(words.is_match("ÖFFENTLICH"));
         assert!(marking_words(&names(&["機密"])).is_none());
+    }
+
+    #[test]
+    fn apply_writes_the_first_guid_of_a_level_and_the_tenant_id() {
+        let text = format!(
+            "{MINIMAL}\n[labels]\nmsip_site_id = \"{{5C1D3E2F-0000-4000-8000-00000000ABCD}}\"\n[labels.msip]\n\"ffffffff-0000-4000-8000-000000000001\" = \"CONFIDENTIAL\"\n\"00000000-0000-4000-8000-000000000002\" = \"CONFIDENTIAL\"\n"
+        );
+        let p = Policy::parse(&text, "t").unwrap();
+        assert_eq!(
+            p.labels.msip_guid_of(Level::new(2)),
+            Some("ffffffff-0000-4000-8000-000000000001")
+        );
+        assert_eq!(p.labels.msip_guid_of(Level::new(1)), None);
+        assert_eq!(
+            p.labels.msip_site_id.as_deref(),
+            Some("5c1d3e2f-0000-4000-8000-00000000abcd")
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["analyse", "judge"],
     &["pipeline"],
     &["report", "store"],
-    &["scan", "explain", "describe"],
+    &["scan", "explain", "describe", "apply"],
     &["state"],
 ];
 

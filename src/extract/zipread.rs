@@ -56,7 +56,7 @@ fn map_open_error(e: &ZipError) -> ExtractError {
 /// its carry-less multiplication on wide vectors took half the time of
 /// zlib-rs's in a scan's profile, where this checksum covers every byte
 /// inflated.
-fn crc32(data: &[u8]) -> u32 {
+pub(crate) fn crc32(data: &[u8]) -> u32 {
     // SAFETY: libdeflate reads exactly `data.len()` bytes from a live slice
     // and keeps no pointer; 0 starts a new checksum.
     unsafe { libdeflate_sys::libdeflate_crc32(0, data.as_ptr().cast(), data.len()) }

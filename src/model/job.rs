@@ -224,6 +224,49 @@ pub fn escape_bytes(mut bytes: &[u8]) -> String {
     }
 }
 
+/// The path a report's path text names: the inverse of [`path_text`]
+/// (`\\xNN` back to the byte, `\\\\` back to one backslash). `None` for text
+/// that no name escapes to.
+pub fn path_from_text(text: &str) -> Option<PathBuf> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        let bytes = unescape_bytes(text)?;
+        Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+    }
+    #[cfg(not(unix))]
+    {
+        Some(PathBuf::from(text))
+    }
+}
+
+/// The bytes [`escape_bytes`] made `text` from.
+pub fn unescape_bytes(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        match bytes.get(i + 1)? {
+            b'\\' => {
+                out.push(b'\\');
+                i += 2;
+            }
+            b'x' => {
+                let hex = std::str::from_utf8(bytes.get(i + 2..i + 4)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 4;
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
 /// The absolute, `/`-separated form of a path for location matching, with
 /// `.` and `..` resolved by name (links are not followed: a location names
 /// the path users see); the path as given when it cannot be made absolute.
@@ -258,6 +301,15 @@ mod tests {
         // A literal backslash is doubled, so a name spelling `\xff` differs.
         assert_eq!(escape_bytes(b"a\\xff.txt"), "a\\\\xff.txt");
         assert_eq!(escape_bytes(b"\xc3"), "\\xc3");
+        for name in [
+            &b"a\xff.txt"[..],
+            b"a\\xff.txt",
+            b"\xc3",
+            "Gesch\u{e4}ft".as_bytes(),
+        ] {
+            assert_eq!(unescape_bytes(&escape_bytes(name)).as_deref(), Some(name));
+        }
+        assert_eq!(unescape_bytes("a\\q"), None);
     }
 
     #[test]

@@ -82,7 +82,12 @@ const TOP_KEYS: &[&str] = &[
 ];
 const EXCEPTION_KEYS: &[&str] = &["id", "path", "codes", "reason", "approved_by", "expires"];
 const SCHEME_KEYS: &[&str] = &["levels", "default_suggestion", "aliases"];
-const LABELS_KEYS: &[&str] = &["custom_properties", "release_properties", "msip"];
+const LABELS_KEYS: &[&str] = &[
+    "custom_properties",
+    "release_properties",
+    "msip",
+    "msip_site_id",
+];
 const PARTNER_KEYS: &[&str] = &[
     "name",
     "aliases",
@@ -292,6 +297,8 @@ impl Reader<'_, '_> {
             custom_properties: Vec::new(),
             release_properties: Vec::new(),
             msip: BTreeMap::new(),
+            msip_order: Vec::new(),
+            msip_site_id: None,
         };
         let Some(section) = root.get("labels").and_then(|f| self.section(&f)) else {
             return labels;
@@ -305,8 +312,27 @@ impl Reader<'_, '_> {
         }
         if let Some(msip) = section.get("msip").and_then(|f| self.section(&f)) {
             labels.msip = self.msip(&msip, scheme);
+            labels.msip_order = msip_in_file_order(&msip);
+        }
+        if let Some(f) = section.get("msip_site_id") {
+            labels.msip_site_id = self.site_id(&f);
         }
         labels
+    }
+
+    /// `[labels] msip_site_id`: the tenant `apply` writes labels for.
+    fn site_id(&mut self, field: &Field) -> Option<String> {
+        let raw = self.string(field)?;
+        let guid = normalise_guid(&raw);
+        if is_guid(&guid) {
+            return Some(guid);
+        }
+        self.findings.warning(
+            &field.path,
+            field.value.span(),
+            format!("\"{raw}\" is not a GUID (8-4-4-4-12 hex digits); apply writes no Purview label without a tenant id"),
+        );
+        None
     }
 
     /// `[labels.msip]`: label GUID -> level.
@@ -964,6 +990,18 @@ fn levels_hint(levels: &[String]) -> String {
 }
 
 /// 8-4-4-4-12 hexadecimal digits (braces and case already normalised).
+/// The GUIDs of `[labels.msip]` in the order the file lists them: when
+/// several GUIDs map to one level, `apply` writes the first.
+fn msip_in_file_order(table: &Section) -> Vec<String> {
+    let mut keys: Vec<(usize, String)> = table
+        .entries
+        .iter()
+        .map(|(key, _)| (key.span().start, normalise_guid(key.get_ref())))
+        .collect();
+    keys.sort();
+    keys.into_iter().map(|(_, guid)| guid).collect()
+}
+
 fn is_guid(guid: &str) -> bool {
     let groups: Vec<&str> = guid.split('-').collect();
     groups.len() == 5
