@@ -23,7 +23,8 @@ use labelscan::report::summary::RunOptions;
 use labelscan::report::{self, Manifest, ReportSet, SetError, Summary, MANIFEST_FILE};
 use labelscan::scan::{self, Inspector, ScanOptions};
 use labelscan::state::StateRun;
-use labelscan::store::{SqliteStore, Store, StoreError, DEFAULT_STATE_FILE};
+use labelscan::store::postgres::{is_postgres_url, redacted};
+use labelscan::store::{PostgresStore, SqliteStore, Store, StoreError, DEFAULT_STATE_FILE};
 use labelscan::walk::{plan_roots, Filter, Walk};
 use std::sync::Arc;
 
@@ -85,6 +86,9 @@ struct HistoryArgs {
     /// The state store; default: DIR/labelscan.sqlite for --out DIR.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// A PostgreSQL state store (postgres://user@host/db) instead of a file.
+    #[arg(long, value_name = "URL", conflicts_with = "state")]
+    db: Option<String>,
     /// The report folder whose default state store to read.
     #[arg(long, value_name = "DIR", default_value = "labelscan-report")]
     out: PathBuf,
@@ -176,6 +180,10 @@ struct ScanArgs {
     /// Scan without a state store: every file is read, no changes are reported.
     #[arg(long, conflicts_with = "state")]
     no_state: bool,
+    /// Keep the state in a PostgreSQL database (postgres://user@host/db)
+    /// instead of an SQLite file, to share it between hosts.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["state", "no_state"])]
+    db: Option<String>,
     /// Read every file again, even those unchanged since the last run.
     #[arg(long)]
     full: bool,
@@ -396,7 +404,7 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
     };
     let ctx = load(&args.common, limits, args.quiet)?;
     let policy_shown = policy_as_applied(&ctx.policy, ctx.as_of)?;
-    let state_file = state_path(&args);
+    let state_at = state_location(&args);
     let plan = plan_roots(&args.paths);
     let report_set = ReportSet::begin(&args.out, args.common.show_values)
         .map_err(|e| set_failure(&args.out, e))?;
@@ -444,8 +452,8 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         }
     }
     let paths_unreadable = !plan.unreadable.is_empty();
-    let state = match state_file {
-        Some(path) => Some(begin_state(&path, &ctx, &summary, &plan.roots)?),
+    let state = match &state_at {
+        Some(at) => Some(begin_state(at, &ctx, &summary, &plan.roots)?),
         None => None,
     };
     let ctx = Arc::new(ctx);
@@ -494,22 +502,57 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
     })
 }
 
+/// Where a scan keeps its state: an SQLite file or a PostgreSQL database.
+enum StateAt {
+    File(PathBuf),
+    Db(String),
+}
+
 /// The state store a scan uses, unless `--no-state`.
-fn state_path(args: &ScanArgs) -> Option<PathBuf> {
+fn state_location(args: &ScanArgs) -> Option<StateAt> {
     if args.no_state {
         return None;
     }
-    Some(
+    if let Some(url) = &args.db {
+        return Some(StateAt::Db(url.clone()));
+    }
+    Some(StateAt::File(
         args.state
             .clone()
             .unwrap_or_else(|| args.out.join(DEFAULT_STATE_FILE)),
-    )
+    ))
+}
+
+/// Opens a store to write a run into.
+fn open_store(at: &StateAt) -> Result<(Box<dyn Store>, String), StoreError> {
+    Ok(match at {
+        StateAt::File(path) => (
+            Box::new(SqliteStore::open(path)?),
+            path.display().to_string(),
+        ),
+        StateAt::Db(url) => {
+            check_db_url(url)?;
+            let store = PostgresStore::open(url)?;
+            let location = store.location().to_string();
+            (Box::new(store), location)
+        }
+    })
+}
+
+fn check_db_url(url: &str) -> Result<(), StoreError> {
+    if is_postgres_url(url) {
+        return Ok(());
+    }
+    Err(StoreError::Unusable(format!(
+        "--db takes a PostgreSQL URL (postgres://user@host:port/database), not \"{}\"",
+        redacted(url)
+    )))
 }
 
 /// Opens the store and starts the run in it: busy is exit 6 as for the
 /// report folder, a store this labelscan cannot use is exit 2.
 fn begin_state(
-    path: &Path,
+    at: &StateAt,
     ctx: &Context,
     summary: &Summary,
     roots: &[PathBuf],
@@ -522,8 +565,8 @@ fn begin_state(
         },
         error: e.into(),
     };
-    let store = SqliteStore::open(path).map_err(failure)?;
-    StateRun::begin(Box::new(store), path, ctx, summary, roots).map_err(failure)
+    let (store, location) = open_store(at).map_err(failure)?;
+    StateRun::begin(store, &location, ctx, summary, roots).map_err(failure)
 }
 
 /// The closing line on stderr: totals, findings per verdict, and the
@@ -867,11 +910,22 @@ fn run_detectors(args: &DetectorsArgs) -> Result<u8, Failure> {
 
 /// `labelscan history`: the completed runs in a state store, oldest first.
 fn run_history(args: &HistoryArgs) -> Result<u8, Failure> {
-    let path = args
-        .state
-        .clone()
-        .unwrap_or_else(|| args.out.join(DEFAULT_STATE_FILE));
-    let store = SqliteStore::open_read_only(&path).map_err(usage)?;
+    let (store, location): (Box<dyn Store>, String) = match &args.db {
+        Some(url) => {
+            check_db_url(url).map_err(usage)?;
+            let store = PostgresStore::open_read_only(url).map_err(usage)?;
+            let location = store.location().to_string();
+            (Box::new(store), location)
+        }
+        None => {
+            let path = args
+                .state
+                .clone()
+                .unwrap_or_else(|| args.out.join(DEFAULT_STATE_FILE));
+            let store = SqliteStore::open_read_only(&path).map_err(usage)?;
+            (Box::new(store), path.display().to_string())
+        }
+    };
     let runs = store.runs().map_err(|e| Failure {
         code: EXIT_REPORTS,
         error: e.into(),
@@ -899,7 +953,7 @@ fn run_history(args: &HistoryArgs) -> Result<u8, Failure> {
         print!("{}", history_text(run));
     }
     if runs.is_empty() {
-        println!("(no completed runs in {})", path.display());
+        println!("(no completed runs in {location})");
     }
     Ok(0)
 }

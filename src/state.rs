@@ -5,7 +5,7 @@
 //! and the run is committed to the store only after its reports.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -52,7 +52,7 @@ impl StateRun {
     /// refuses while another scan writes to the store.
     pub fn begin(
         mut store: Box<dyn Store>,
-        location: &Path,
+        location: &str,
         ctx: &Context,
         summary: &Summary,
         roots: &[PathBuf],
@@ -78,7 +78,7 @@ impl StateRun {
         store.begin_run(&run)?;
         Ok(StateRun {
             store: Arc::new(RwLock::new(store)),
-            location: location.display().to_string(),
+            location: location.to_string(),
             run,
             baseline,
             roots: roots.iter().map(|r| location_path(r)).collect(),
