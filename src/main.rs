@@ -18,14 +18,16 @@ use labelscan::policy::{LoadOptions, Loaded, Policy};
 use labelscan::report::formats::{self, Formats};
 use labelscan::report::html::{RunFiles, RunSummary};
 use labelscan::report::lock::{DirLock, LockError};
+use labelscan::report::merge::{self, MergeError, MergedRun};
 use labelscan::report::set::Recovery;
+use labelscan::report::shard_order::ShardOrderSink;
 use labelscan::report::summary::RunOptions;
 use labelscan::report::{self, Manifest, ReportSet, SetError, Summary, MANIFEST_FILE};
 use labelscan::scan::{self, Inspector, ScanOptions};
 use labelscan::state::StateRun;
 use labelscan::store::postgres::{is_postgres_url, redacted};
 use labelscan::store::{PostgresStore, SqliteStore, Store, StoreError, DEFAULT_STATE_FILE};
-use labelscan::walk::{plan_roots, Filter, Walk};
+use labelscan::walk::{plan_roots, Filter, JobSource, Shard, ShardOrder, Sharded, Walk};
 use std::sync::Arc;
 
 /// The scan allocates and frees a buffer per part, cell and hit from several
@@ -77,6 +79,8 @@ enum Command {
     Detectors(DetectorsArgs),
     /// List the runs in a state store: id, start, end, PATHs, complete or not, counts.
     History(HistoryArgs),
+    /// Merge the reports of the N shards of a `scan --shard I/N` into the reports one scan would write.
+    Merge(MergeArgs),
     /// Render a finished run's report.html (and findings.xlsx) again from its files, byte for byte as the scan wrote it.
     Report(ReportArgs),
 }
@@ -184,12 +188,37 @@ struct ScanArgs {
     /// instead of an SQLite file, to share it between hosts.
     #[arg(long, value_name = "URL", conflicts_with_all = ["state", "no_state"])]
     db: Option<String>,
+    /// Scan only shard I of N of the files (I/N; `auto/N` takes I from
+    /// JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID); `labelscan merge`
+    /// puts the N shards' reports together.
+    #[arg(long, value_name = "I/N", conflicts_with = "db")]
+    shard: Option<String>,
     /// Read every file again, even those unchanged since the last run.
     #[arg(long)]
     full: bool,
     /// Report formats: csv, jsonl, html, xlsx (summary.json, skipped.csv and manifest.json are always written).
     #[arg(long, value_name = "LIST", default_value = "csv,jsonl,html", value_parser = parse_formats)]
     formats: Formats,
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// The shards' report folders (each a `scan --shard I/N --out DIR`).
+    #[arg(required = true, value_name = "DIR")]
+    dirs: Vec<PathBuf>,
+    /// Folder for the merged reports.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Report formats: csv, jsonl, html, xlsx.
+    #[arg(long, value_name = "LIST", default_value = "csv,jsonl,html", value_parser = parse_formats)]
+    formats: Formats,
+    /// The policy file the shards applied, when it is no longer where they
+    /// read it (for report.html; its SHA-256 must match).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// No closing line on stderr.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -276,6 +305,7 @@ fn main() -> ExitCode {
         Command::Verify { dir } => run_verify(&dir),
         Command::History(args) => run_history(&args),
         Command::Report(args) => run_report(&args),
+        Command::Merge(args) => run_merge(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -403,6 +433,19 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         ..Limits::default()
     };
     let ctx = load(&args.common, limits, args.quiet)?;
+    let shard = match &args.shard {
+        Some(text) => Some(
+            Shard::parse(text, |name| std::env::var(name).ok())
+                .map_err(|e| usage(anyhow::anyhow!("--shard: {e}")))?,
+        ),
+        None => None,
+    };
+    let mut formats = args.formats;
+    if shard.is_some() {
+        // Merge makes the merged reports from these.
+        formats.csv = true;
+        formats.jsonl = true;
+    }
     let policy_shown = policy_as_applied(&ctx.policy, ctx.as_of)?;
     let state_at = state_location(&args);
     let plan = plan_roots(&args.paths);
@@ -424,8 +467,11 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         fail_on: args.fail_on,
         progress,
         count_ahead: progress.then(|| {
-            Box::new(Walk::new(plan.roots.clone(), filter.clone()))
-                as Box<dyn labelscan::walk::JobSource>
+            shard_of(
+                Box::new(Walk::new(plan.roots.clone(), filter.clone())),
+                shard,
+                &ShardOrder::default(),
+            )
         }),
         file_timeout: ctx.limits.file_timeout,
     };
@@ -444,7 +490,8 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
             .collect(),
         out: args.out.display().to_string(),
     };
-    let summary = scan::new_summary(&ctx, &args.paths, &plan, options);
+    let mut summary = scan::new_summary(&ctx, &args.paths, &plan, options);
+    summary.shard = shard;
     let warned_at_start = summary.warnings.len();
     if !args.quiet {
         for warning in &summary.warnings {
@@ -464,14 +511,19 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
     // On an error the set is dropped uncommitted: its staging folder is
     // removed and the folder keeps the previous reports; the store rolls
     // the run back.
-    let result = report::file_sinks(&report_set, &args.formats)
+    let order = ShardOrder::default();
+    let result = report::file_sinks(&report_set, &formats)
         .and_then(|mut sinks| {
             sinks.extend(state.as_ref().map(|s| s.sink(&report_set)));
-            let source = Box::new(Walk::new(plan.roots, filter));
+            if shard.is_some() {
+                let path = report_set.path_of(report::SHARD_ORDER_FILE);
+                sinks.push(Box::new(ShardOrderSink::create(&path, order.clone())?));
+            }
+            let source = shard_of(Box::new(Walk::new(plan.roots, filter)), shard, &order);
             scan::run(source, inspector, sinks, summary, opts)
         })
         .and_then(|result| {
-            formats::finish_staged(&report_set, &args.formats, &policy_shown).map(|_| result)
+            formats::finish_staged(&report_set, &formats, &policy_shown).map(|_| result)
         })
         .and_then(|result| report_set.commit().map(|_| result))
         .with_context(|| format!("writing reports to {}", args.out.display()))
@@ -500,6 +552,18 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
     } else {
         0
     })
+}
+
+/// The walk, or only its shard's part of it with `--shard`.
+fn shard_of(
+    walk: Box<dyn JobSource>,
+    shard: Option<Shard>,
+    order: &ShardOrder,
+) -> Box<dyn JobSource> {
+    match shard {
+        Some(shard) => Box::new(Sharded::new(walk, shard, order.clone())),
+        None => walk,
+    }
 }
 
 /// Where a scan keeps its state: an SQLite file or a PostgreSQL database.
@@ -1154,4 +1218,55 @@ fn carry_over(
         }
     }
     Ok(())
+}
+
+/// `labelscan merge DIR... --out DIR`: the shards' reports as one set.
+fn run_merge(args: &MergeArgs) -> Result<u8, Failure> {
+    let failure = |e: MergeError| Failure {
+        code: match e {
+            MergeError::Refused(_) => EXIT_USAGE,
+            MergeError::Mismatch(_) => EXIT_MISMATCH,
+            MergeError::Io(_) => EXIT_REPORTS,
+        },
+        error: e.into(),
+    };
+    let shards = merge::read_shards(&args.dirs).map_err(failure)?;
+    let show_values = shards[0].summary.show_values;
+    let set = ReportSet::begin(&args.out, show_values).map_err(|e| set_failure(&args.out, e))?;
+    let run = MergedRun {
+        run_id: scan::new_run_id(),
+        out: args.out.display().to_string(),
+    };
+    let summary = merge::merge_into(&shards, |name| set.path_of(name), args.formats.csv, run)
+        .map_err(failure)?;
+    let run_files = RunFiles::new(set.staging_dir());
+    let policy = policy_of_run(&run_files.summary().map_err(usage)?, args.policy.as_deref())?;
+    let as_of = parse_date(&summary.as_of).map_err(|e| usage(anyhow::anyhow!(e)))?;
+    let policy_shown = policy_as_applied(&policy, as_of)?;
+    formats::finish_staged(&set, &args.formats, &policy_shown)
+        .and_then(|_| match args.formats.jsonl {
+            true => Ok(()),
+            false => std::fs::remove_file(set.path_of(report::JSONL_FILE)),
+        })
+        .and_then(|_| set.commit())
+        .with_context(|| format!("writing reports to {}", args.out.display()))
+        .map_err(|e| Failure {
+            code: EXIT_REPORTS,
+            error: e,
+        })?;
+    if !args.quiet {
+        eprintln!(
+            "labelscan: merged {} shards: {} documents in {} files, {} skipped; reports in {}",
+            shards.len(),
+            summary.documents,
+            summary.files_scanned,
+            summary.files_skipped,
+            args.out.display()
+        );
+    }
+    Ok(if summary.documents_failing > 0 {
+        EXIT_FAIL_ON
+    } else {
+        0
+    })
 }

@@ -23,6 +23,7 @@ use crate::scan::Inspector;
 use crate::store::{
     FileIdentity, RunRecord, StatePair, Store, StoreError, StoredFile, StoredOutcome,
 };
+use crate::walk::Shard;
 
 type SharedStore = Arc<RwLock<Box<dyn Store>>>;
 
@@ -60,7 +61,7 @@ impl StateRun {
         let run = RunRecord {
             seq: 0,
             run_id: summary.run_id.clone(),
-            scope: scope_of(&summary.paths_resolved),
+            scope: scope_of(&summary.paths_resolved, summary.shard),
             paths: serde_json::to_string(&summary.paths).unwrap_or_default(),
             options: serde_json::to_string(&summary.options).unwrap_or_default(),
             policy_sha256: summary.policy_sha256.clone(),
@@ -122,11 +123,16 @@ impl StateRun {
     }
 }
 
-/// Runs compare with earlier runs over the same resolved PATHs.
-fn scope_of(resolved: &[String]) -> String {
+/// Runs compare with earlier runs over the same resolved PATHs (and the
+/// same shard of them: a shard's baseline is the same shard's last run).
+fn scope_of(resolved: &[String], shard: Option<Shard>) -> String {
     let mut paths = resolved.to_vec();
     paths.sort();
-    paths.join("\n")
+    let paths = paths.join("\n");
+    match shard {
+        Some(s) => format!("{paths}\n--shard {}/{}", s.index, s.count),
+        None => paths,
+    }
 }
 
 /// How many earlier runs `summary.json` lists for the report's trend.
