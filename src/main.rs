@@ -18,13 +18,16 @@ use labelscan::policy::{LoadOptions, Loaded, Policy};
 use labelscan::report::formats::{self, Formats};
 use labelscan::report::html::{RunFiles, RunSummary};
 use labelscan::report::lock::{DirLock, LockError};
+use labelscan::report::merge::{self, MergeError, MergedRun};
 use labelscan::report::set::Recovery;
+use labelscan::report::shard_order::ShardOrderSink;
 use labelscan::report::summary::RunOptions;
 use labelscan::report::{self, Manifest, ReportSet, SetError, Summary, MANIFEST_FILE};
 use labelscan::scan::{self, Inspector, ScanOptions};
 use labelscan::state::StateRun;
-use labelscan::store::{SqliteStore, Store, StoreError, DEFAULT_STATE_FILE};
-use labelscan::walk::{plan_roots, Filter, Walk};
+use labelscan::store::postgres::{is_postgres_url, redacted};
+use labelscan::store::{PostgresStore, SqliteStore, Store, StoreError, DEFAULT_STATE_FILE};
+use labelscan::walk::{plan_roots, Filter, JobSource, Shard, ShardOrder, Sharded, Walk};
 use std::sync::Arc;
 
 /// The scan allocates and frees a buffer per part, cell and hit from several
@@ -76,6 +79,8 @@ enum Command {
     Detectors(DetectorsArgs),
     /// List the runs in a state store: id, start, end, PATHs, complete or not, counts.
     History(HistoryArgs),
+    /// Merge the reports of the N shards of a `scan --shard I/N` into the reports one scan would write.
+    Merge(MergeArgs),
     /// Render a finished run's report.html (and findings.xlsx) again from its files, byte for byte as the scan wrote it.
     Report(ReportArgs),
     /// Write a finished run's suggested levels into its OOXML and ODF documents as labels (copies under DEST, or in place with a backup).
@@ -124,6 +129,9 @@ struct HistoryArgs {
     /// The state store; default: DIR/labelscan.sqlite for --out DIR.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// A PostgreSQL state store (postgres://user@host/db) instead of a file.
+    #[arg(long, value_name = "URL", conflicts_with = "state")]
+    db: Option<String>,
     /// The report folder whose default state store to read.
     #[arg(long, value_name = "DIR", default_value = "labelscan-report")]
     out: PathBuf,
@@ -215,12 +223,41 @@ struct ScanArgs {
     /// Scan without a state store: every file is read, no changes are reported.
     #[arg(long, conflicts_with = "state")]
     no_state: bool,
+    /// Keep the state in a PostgreSQL database (postgres://user@host/db)
+    /// instead of an SQLite file, to share it between hosts.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["state", "no_state"])]
+    db: Option<String>,
+    /// Scan only shard I of N of the files (I/N; `auto/N` takes I from
+    /// JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID); `labelscan merge`
+    /// puts the N shards' reports together.
+    #[arg(long, value_name = "I/N", conflicts_with = "db")]
+    shard: Option<String>,
     /// Read every file again, even those unchanged since the last run.
     #[arg(long)]
     full: bool,
     /// Report formats: csv, jsonl, html, xlsx (summary.json, skipped.csv and manifest.json are always written).
     #[arg(long, value_name = "LIST", default_value = "csv,jsonl,html", value_parser = parse_formats)]
     formats: Formats,
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// The shards' report folders (each a `scan --shard I/N --out DIR`).
+    #[arg(required = true, value_name = "DIR")]
+    dirs: Vec<PathBuf>,
+    /// Folder for the merged reports.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Report formats: csv, jsonl, html, xlsx.
+    #[arg(long, value_name = "LIST", default_value = "csv,jsonl,html", value_parser = parse_formats)]
+    formats: Formats,
+    /// The policy file the shards applied, when it is no longer where they
+    /// read it (for report.html; its SHA-256 must match).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// No closing line on stderr.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -308,6 +345,7 @@ fn main() -> ExitCode {
         Command::History(args) => run_history(&args),
         Command::Report(args) => run_report(&args),
         Command::Apply(args) => run_apply(&args),
+        Command::Merge(args) => run_merge(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -435,8 +473,21 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         ..Limits::default()
     };
     let ctx = load(&args.common, limits, args.quiet)?;
+    let shard = match &args.shard {
+        Some(text) => Some(
+            Shard::parse(text, |name| std::env::var(name).ok())
+                .map_err(|e| usage(anyhow::anyhow!("--shard: {e}")))?,
+        ),
+        None => None,
+    };
+    let mut formats = args.formats;
+    if shard.is_some() {
+        // Merge makes the merged reports from these.
+        formats.csv = true;
+        formats.jsonl = true;
+    }
     let policy_shown = policy_as_applied(&ctx.policy, ctx.as_of)?;
-    let state_file = state_path(&args);
+    let state_at = state_location(&args);
     let plan = plan_roots(&args.paths);
     let report_set = ReportSet::begin(&args.out, args.common.show_values)
         .map_err(|e| set_failure(&args.out, e))?;
@@ -456,8 +507,11 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         fail_on: args.fail_on,
         progress,
         count_ahead: progress.then(|| {
-            Box::new(Walk::new(plan.roots.clone(), filter.clone()))
-                as Box<dyn labelscan::walk::JobSource>
+            shard_of(
+                Box::new(Walk::new(plan.roots.clone(), filter.clone())),
+                shard,
+                &ShardOrder::default(),
+            )
         }),
         file_timeout: ctx.limits.file_timeout,
     };
@@ -476,7 +530,8 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
             .collect(),
         out: args.out.display().to_string(),
     };
-    let summary = scan::new_summary(&ctx, &args.paths, &plan, options);
+    let mut summary = scan::new_summary(&ctx, &args.paths, &plan, options);
+    summary.shard = shard;
     let warned_at_start = summary.warnings.len();
     if !args.quiet {
         for warning in &summary.warnings {
@@ -484,8 +539,8 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         }
     }
     let paths_unreadable = !plan.unreadable.is_empty();
-    let state = match state_file {
-        Some(path) => Some(begin_state(&path, &ctx, &summary, &plan.roots)?),
+    let state = match &state_at {
+        Some(at) => Some(begin_state(at, &ctx, &summary, &plan.roots)?),
         None => None,
     };
     let ctx = Arc::new(ctx);
@@ -496,14 +551,19 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
     // On an error the set is dropped uncommitted: its staging folder is
     // removed and the folder keeps the previous reports; the store rolls
     // the run back.
-    let result = report::file_sinks(&report_set, &args.formats)
+    let order = ShardOrder::default();
+    let result = report::file_sinks(&report_set, &formats)
         .and_then(|mut sinks| {
             sinks.extend(state.as_ref().map(|s| s.sink(&report_set)));
-            let source = Box::new(Walk::new(plan.roots, filter));
+            if shard.is_some() {
+                let path = report_set.path_of(report::SHARD_ORDER_FILE);
+                sinks.push(Box::new(ShardOrderSink::create(&path, order.clone())?));
+            }
+            let source = shard_of(Box::new(Walk::new(plan.roots, filter)), shard, &order);
             scan::run(source, inspector, sinks, summary, opts)
         })
         .and_then(|result| {
-            formats::finish_staged(&report_set, &args.formats, &policy_shown).map(|_| result)
+            formats::finish_staged(&report_set, &formats, &policy_shown).map(|_| result)
         })
         .and_then(|result| report_set.commit().map(|_| result))
         .with_context(|| format!("writing reports to {}", args.out.display()))
@@ -534,22 +594,69 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
     })
 }
 
+/// The walk, or only its shard's part of it with `--shard`.
+fn shard_of(
+    walk: Box<dyn JobSource>,
+    shard: Option<Shard>,
+    order: &ShardOrder,
+) -> Box<dyn JobSource> {
+    match shard {
+        Some(shard) => Box::new(Sharded::new(walk, shard, order.clone())),
+        None => walk,
+    }
+}
+
+/// Where a scan keeps its state: an SQLite file or a PostgreSQL database.
+enum StateAt {
+    File(PathBuf),
+    Db(String),
+}
+
 /// The state store a scan uses, unless `--no-state`.
-fn state_path(args: &ScanArgs) -> Option<PathBuf> {
+fn state_location(args: &ScanArgs) -> Option<StateAt> {
     if args.no_state {
         return None;
     }
-    Some(
+    if let Some(url) = &args.db {
+        return Some(StateAt::Db(url.clone()));
+    }
+    Some(StateAt::File(
         args.state
             .clone()
             .unwrap_or_else(|| args.out.join(DEFAULT_STATE_FILE)),
-    )
+    ))
+}
+
+/// Opens a store to write a run into.
+fn open_store(at: &StateAt) -> Result<(Box<dyn Store>, String), StoreError> {
+    Ok(match at {
+        StateAt::File(path) => (
+            Box::new(SqliteStore::open(path)?),
+            path.display().to_string(),
+        ),
+        StateAt::Db(url) => {
+            check_db_url(url)?;
+            let store = PostgresStore::open(url)?;
+            let location = store.location().to_string();
+            (Box::new(store), location)
+        }
+    })
+}
+
+fn check_db_url(url: &str) -> Result<(), StoreError> {
+    if is_postgres_url(url) {
+        return Ok(());
+    }
+    Err(StoreError::Unusable(format!(
+        "--db takes a PostgreSQL URL (postgres://user@host:port/database), not \"{}\"",
+        redacted(url)
+    )))
 }
 
 /// Opens the store and starts the run in it: busy is exit 6 as for the
 /// report folder, a store this labelscan cannot use is exit 2.
 fn begin_state(
-    path: &Path,
+    at: &StateAt,
     ctx: &Context,
     summary: &Summary,
     roots: &[PathBuf],
@@ -562,8 +669,8 @@ fn begin_state(
         },
         error: e.into(),
     };
-    let store = SqliteStore::open(path).map_err(failure)?;
-    StateRun::begin(Box::new(store), path, ctx, summary, roots).map_err(failure)
+    let (store, location) = open_store(at).map_err(failure)?;
+    StateRun::begin(store, &location, ctx, summary, roots).map_err(failure)
 }
 
 /// The closing line on stderr: totals, findings per verdict, and the
@@ -907,11 +1014,22 @@ fn run_detectors(args: &DetectorsArgs) -> Result<u8, Failure> {
 
 /// `labelscan history`: the completed runs in a state store, oldest first.
 fn run_history(args: &HistoryArgs) -> Result<u8, Failure> {
-    let path = args
-        .state
-        .clone()
-        .unwrap_or_else(|| args.out.join(DEFAULT_STATE_FILE));
-    let store = SqliteStore::open_read_only(&path).map_err(usage)?;
+    let (store, location): (Box<dyn Store>, String) = match &args.db {
+        Some(url) => {
+            check_db_url(url).map_err(usage)?;
+            let store = PostgresStore::open_read_only(url).map_err(usage)?;
+            let location = store.location().to_string();
+            (Box::new(store), location)
+        }
+        None => {
+            let path = args
+                .state
+                .clone()
+                .unwrap_or_else(|| args.out.join(DEFAULT_STATE_FILE));
+            let store = SqliteStore::open_read_only(&path).map_err(usage)?;
+            (Box::new(store), path.display().to_string())
+        }
+    };
     let runs = store.runs().map_err(|e| Failure {
         code: EXIT_REPORTS,
         error: e.into(),
@@ -939,7 +1057,7 @@ fn run_history(args: &HistoryArgs) -> Result<u8, Failure> {
         print!("{}", history_text(run));
     }
     if runs.is_empty() {
-        println!("(no completed runs in {})", path.display());
+        println!("(no completed runs in {location})");
     }
     Ok(0)
 }
@@ -1233,6 +1351,57 @@ fn run_apply(args: &ApplyArgs) -> Result<u8, Failure> {
     }
     Ok(if counts.contains_key(&Status::Failed) {
         EXIT_REPORTS
+    } else {
+        0
+    })
+}
+
+/// `labelscan merge DIR... --out DIR`: the shards' reports as one set.
+fn run_merge(args: &MergeArgs) -> Result<u8, Failure> {
+    let failure = |e: MergeError| Failure {
+        code: match e {
+            MergeError::Refused(_) => EXIT_USAGE,
+            MergeError::Mismatch(_) => EXIT_MISMATCH,
+            MergeError::Io(_) => EXIT_REPORTS,
+        },
+        error: e.into(),
+    };
+    let shards = merge::read_shards(&args.dirs).map_err(failure)?;
+    let show_values = shards[0].summary.show_values;
+    let set = ReportSet::begin(&args.out, show_values).map_err(|e| set_failure(&args.out, e))?;
+    let run = MergedRun {
+        run_id: scan::new_run_id(),
+        out: args.out.display().to_string(),
+    };
+    let summary = merge::merge_into(&shards, |name| set.path_of(name), args.formats.csv, run)
+        .map_err(failure)?;
+    let run_files = RunFiles::new(set.staging_dir());
+    let policy = policy_of_run(&run_files.summary().map_err(usage)?, args.policy.as_deref())?;
+    let as_of = parse_date(&summary.as_of).map_err(|e| usage(anyhow::anyhow!(e)))?;
+    let policy_shown = policy_as_applied(&policy, as_of)?;
+    formats::finish_staged(&set, &args.formats, &policy_shown)
+        .and_then(|_| match args.formats.jsonl {
+            true => Ok(()),
+            false => std::fs::remove_file(set.path_of(report::JSONL_FILE)),
+        })
+        .and_then(|_| set.commit())
+        .with_context(|| format!("writing reports to {}", args.out.display()))
+        .map_err(|e| Failure {
+            code: EXIT_REPORTS,
+            error: e,
+        })?;
+    if !args.quiet {
+        eprintln!(
+            "labelscan: merged {} shards: {} documents in {} files, {} skipped; reports in {}",
+            shards.len(),
+            summary.documents,
+            summary.files_scanned,
+            summary.files_skipped,
+            args.out.display()
+        );
+    }
+    Ok(if summary.documents_failing > 0 {
+        EXIT_FAIL_ON
     } else {
         0
     })

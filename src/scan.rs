@@ -102,8 +102,8 @@ pub fn new_summary(
         )
     }));
     Summary {
-        tool: "labelscan",
-        version: crate::VERSION,
+        tool: "labelscan".to_string(),
+        version: crate::VERSION.to_string(),
         run_id: run_id(started),
         as_of: ctx.as_of.to_string(),
         policy: policy.origin.clone(),
@@ -135,6 +135,11 @@ pub fn new_summary(
         warnings,
         ..Default::default()
     }
+}
+
+/// A new run id, for a run starting now.
+pub fn new_run_id() -> String {
+    run_id(chrono::Utc::now())
 }
 
 /// A run id that sorts by start time and is unique across hosts:
@@ -359,6 +364,9 @@ impl Shared {
                     }
                 }
             }
+        }
+        for sink in sinks.iter_mut() {
+            sink.item_end()?;
         }
         if !self.progress.is_hidden() {
             // The counting walk may lag behind the workers on a slow listing.

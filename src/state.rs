@@ -5,7 +5,7 @@
 //! and the run is committed to the store only after its reports.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -23,6 +23,7 @@ use crate::scan::Inspector;
 use crate::store::{
     FileIdentity, RunRecord, StatePair, Store, StoreError, StoredFile, StoredOutcome,
 };
+use crate::walk::Shard;
 
 type SharedStore = Arc<RwLock<Box<dyn Store>>>;
 
@@ -52,7 +53,7 @@ impl StateRun {
     /// refuses while another scan writes to the store.
     pub fn begin(
         mut store: Box<dyn Store>,
-        location: &Path,
+        location: &str,
         ctx: &Context,
         summary: &Summary,
         roots: &[PathBuf],
@@ -60,7 +61,7 @@ impl StateRun {
         let run = RunRecord {
             seq: 0,
             run_id: summary.run_id.clone(),
-            scope: scope_of(&summary.paths_resolved),
+            scope: scope_of(&summary.paths_resolved, summary.shard),
             paths: serde_json::to_string(&summary.paths).unwrap_or_default(),
             options: serde_json::to_string(&summary.options).unwrap_or_default(),
             policy_sha256: summary.policy_sha256.clone(),
@@ -78,7 +79,7 @@ impl StateRun {
         store.begin_run(&run)?;
         Ok(StateRun {
             store: Arc::new(RwLock::new(store)),
-            location: location.display().to_string(),
+            location: location.to_string(),
             run,
             baseline,
             roots: roots.iter().map(|r| location_path(r)).collect(),
@@ -122,11 +123,16 @@ impl StateRun {
     }
 }
 
-/// Runs compare with earlier runs over the same resolved PATHs.
-fn scope_of(resolved: &[String]) -> String {
+/// Runs compare with earlier runs over the same resolved PATHs (and the
+/// same shard of them: a shard's baseline is the same shard's last run).
+fn scope_of(resolved: &[String], shard: Option<Shard>) -> String {
     let mut paths = resolved.to_vec();
     paths.sort();
-    paths.join("\n")
+    let paths = paths.join("\n");
+    match shard {
+        Some(s) => format!("{paths}\n--shard {}/{}", s.index, s.count),
+        None => paths,
+    }
 }
 
 /// How many earlier runs `summary.json` lists for the report's trend.

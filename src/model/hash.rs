@@ -41,6 +41,18 @@ pub fn document_id(path: &str) -> String {
     hex_sha256(path.as_bytes())[..16].to_string()
 }
 
+/// FNV-1a, 64 bits: a hash that is the same on every host, build and
+/// version (unlike std's `DefaultHasher`), for splitting files between
+/// shards. Not for anything an adversary could exploit.
+pub fn stable_hash64(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
 /// Strips braces and lower-cases a GUID.
 pub fn normalise_guid(guid: &str) -> String {
     guid.trim()

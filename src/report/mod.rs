@@ -21,7 +21,9 @@ pub mod html;
 pub mod jsonl;
 pub mod lock;
 pub mod manifest;
+pub mod merge;
 pub mod set;
+pub mod shard_order;
 pub mod skipped_csv;
 pub mod summary;
 mod writeback;
@@ -40,6 +42,8 @@ pub const CHANGES_CSV_FILE: &str = "changes.csv";
 pub const CHANGES_JSONL_FILE: &str = "changes.jsonl";
 /// The auditor report, rendered from the others when the run has finished.
 pub use html::HTML_FILE;
+/// Written by `scan --shard I/N` (see [`shard_order`]).
+pub use shard_order::SHARD_ORDER_FILE;
 /// The findings as a workbook (`--formats ...,xlsx`), rendered like report.html.
 pub use xlsx::XLSX_FILE;
 
@@ -49,6 +53,11 @@ pub trait RecordSink: Send {
     fn record(&mut self, record: &DocumentRecord) -> std::io::Result<()>;
     /// A path that was not inspected, and why.
     fn skipped(&mut self, _skip: &Skip) -> std::io::Result<()> {
+        Ok(())
+    }
+    /// The records and skips of one item of the job source (a file, with
+    /// its archive members, or a path passed over) are all in.
+    fn item_end(&mut self) -> std::io::Result<()> {
         Ok(())
     }
     /// Every record is in: add what only this sink knows to the summary,
@@ -93,7 +102,13 @@ pub fn report_names() -> Vec<&'static str> {
     REPORT_FILES
         .iter()
         .map(|r| r.name)
-        .chain([CHANGES_CSV_FILE, CHANGES_JSONL_FILE, HTML_FILE, XLSX_FILE])
+        .chain([
+            CHANGES_CSV_FILE,
+            CHANGES_JSONL_FILE,
+            HTML_FILE,
+            XLSX_FILE,
+            SHARD_ORDER_FILE,
+        ])
         .collect()
 }
 

@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::RecordSink;
 use crate::model::{DocumentRecord, ReleaseStatus, Scope, VerdictCode};
+use crate::walk::Shard;
 
 /// Writes `summary.json` when the run ends; the driver keeps the counts.
 pub struct SummarySink {
@@ -42,7 +43,7 @@ pub type VerdictCounts = BTreeMap<String, u64>;
 
 /// Every option in effect, so that a run can be reproduced and its scope
 /// read from the summary alone.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct RunOptions {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
@@ -56,7 +57,7 @@ pub struct RunOptions {
 }
 
 /// A PATH that could not be walked at all, or one walked under another.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct PathNote {
     pub path: String,
     /// `not_found`, `permission_denied`, `io`; or `covered_by`.
@@ -67,7 +68,7 @@ pub struct PathNote {
 }
 
 /// A partner exchange location and the files that lie in it.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct LocationCount {
     pub path: String,
     pub partner: String,
@@ -75,7 +76,7 @@ pub struct LocationCount {
 }
 
 /// An earlier run's counts, as the state store keeps them.
-#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EarlierRun {
     pub run_id: String,
     pub finished_at: String,
@@ -83,10 +84,11 @@ pub struct EarlierRun {
     pub verdicts: BTreeMap<String, u64>,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Summary {
-    pub tool: &'static str,
-    pub version: &'static str,
+    pub tool: String,
+    pub version: String,
     /// Unique per run: ties the reports of one run together.
     pub run_id: String,
     pub as_of: String,
@@ -159,6 +161,12 @@ pub struct Summary {
     /// a store or before a second run.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub earlier_runs: Vec<EarlierRun>,
+    /// `scan --shard I/N`: which shard of the run this is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    /// `labelscan merge`: the run ids of the shards merged, by index.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
     /// Verdict counts per PATH walked.
     pub by_path: BTreeMap<String, VerdictCounts>,
     /// Verdict counts per top-level folder below each PATH (files directly
@@ -266,36 +274,36 @@ impl Summary {
                 }
             }
         }
-        let empty: Vec<String> = self
+        let warnings = self.warnings_of_totals();
+        self.warnings.extend(warnings);
+    }
+
+    /// The warnings only the totals can tell: PATHs without documents,
+    /// exchange locations that matched nothing, exceptions never used.
+    pub fn warnings_of_totals(&self) -> Vec<String> {
+        let mut warnings: Vec<String> = self
             .paths_walked
             .iter()
             .filter(|p| !self.by_path.contains_key(p.as_str()))
-            .cloned()
-            .collect();
-        for path in empty {
-            self.warnings.push(format!(
-                "no documents found under {path} (an empty folder, or a share that failed to mount?)"
-            ));
-        }
-        let unmatched: Vec<String> = self
-            .locations
-            .iter()
-            .filter(|l| l.files == 0)
-            .map(|l| {
+            .map(|path| {
                 format!(
-                    "exchange location {} ({}) matched no file",
-                    l.path, l.partner
+                    "no documents found under {path} (an empty folder, or a share that failed to mount?)"
                 )
             })
             .collect();
-        self.warnings.extend(unmatched);
-        let unused: Vec<String> = self
-            .exceptions
-            .iter()
-            .filter(|(_, n)| **n == 0)
-            .map(|(id, _)| format!("exception {id} accepted no verdict (unused?)"))
-            .collect();
-        self.warnings.extend(unused);
+        warnings.extend(self.locations.iter().filter(|l| l.files == 0).map(|l| {
+            format!(
+                "exchange location {} ({}) matched no file",
+                l.path, l.partner
+            )
+        }));
+        warnings.extend(
+            self.exceptions
+                .iter()
+                .filter(|(_, n)| **n == 0)
+                .map(|(id, _)| format!("exception {id} accepted no verdict (unused?)")),
+        );
+        warnings
     }
 }
 

@@ -13,8 +13,11 @@ use serde::{Deserialize, Serialize};
 pub use crate::model::job::FileIdentity;
 use crate::model::{Analysis, DocumentState};
 
+pub mod postgres;
+mod queue;
 pub mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// The file name of the store inside `--out` when `--state` is not given.

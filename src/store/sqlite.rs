@@ -5,12 +5,12 @@
 //! last committed run and never the one in the making.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
+use super::queue::{Write, WriteQueue};
 use super::{FileIdentity, RunRecord, StatePair, Store, StoreError, StoredFile, StoredOutcome};
 use crate::model::DocumentState;
 
@@ -90,29 +90,13 @@ const DIFFERS: &str = "b.path IS NULL
      OR b.level IS NOT a.level OR b.suggested IS NOT a.suggested
      OR b.verdicts IS NOT a.verdicts OR b.excepted IS NOT a.excepted";
 
-/// Queued writes; the channel is bounded so that a slow disk slows the
-/// workers instead of filling memory.
-enum Write {
-    File(Box<StoredFile>),
-    Seen(String),
-    Document(DocumentState),
-}
-
-/// Batches in the queue, and writes per batch: one hand-over to the
-/// writer thread per batch rather than per write (a thread wake-up each
-/// cost more than the write in an unchanged rescan).
-const QUEUE: usize = 16;
-const BATCH: usize = 256;
-
 pub struct SqliteStore {
     path: PathBuf,
     /// The writer connection while no run writes, or after its writer
     /// ended (in a mutex only so that the store can be shared).
     conn: Mutex<Option<Connection>>,
     readers: Mutex<Vec<Connection>>,
-    queue: Option<SyncSender<Vec<Write>>>,
-    /// Writes not yet handed to the writer.
-    batch: Mutex<Vec<Write>>,
+    queue: WriteQueue,
     writer: Option<JoinHandle<(Connection, Result<(), String>)>>,
     /// The run being written (its `seq`).
     run: i64,
@@ -131,8 +115,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             conn: Mutex::new(Some(conn)),
             readers: Mutex::new(Vec::new()),
-            queue: None,
-            batch: Mutex::new(Vec::new()),
+            queue: WriteQueue::default(),
             writer: None,
             run: 0,
             scope: 0,
@@ -206,11 +189,7 @@ impl SqliteStore {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        let last = std::mem::take(self.batch.get_mut().unwrap_or_else(|e| e.into_inner()));
-        if let (Some(queue), false) = (&self.queue, last.is_empty()) {
-            let _ = queue.send(last);
-        }
-        self.queue = None;
+        self.queue.close();
         if let Some(writer) = self.writer.take() {
             let (conn, result) = writer
                 .join()
@@ -236,23 +215,6 @@ impl SqliteStore {
             .unwrap_or_else(|e| e.into_inner())
             .push(conn);
         result
-    }
-
-    fn send(&self, write: Write) {
-        let Some(queue) = &self.queue else {
-            return;
-        };
-        let full = {
-            let mut batch = self.batch.lock().unwrap_or_else(|e| e.into_inner());
-            batch.push(write);
-            if batch.len() < BATCH {
-                return;
-            }
-            std::mem::replace(&mut *batch, Vec::with_capacity(BATCH))
-        };
-        // A send fails only when the writer has stopped on an error, which
-        // `compare` reports.
-        let _ = queue.send(full);
     }
 }
 
@@ -495,7 +457,7 @@ impl Store for SqliteStore {
                 return Err(backend(e));
             }
         }
-        let (queue, receiver) = sync_channel::<Vec<Write>>(QUEUE);
+        let (queue, receiver) = WriteQueue::open();
         let run_seq = self.run;
         let writer = std::thread::Builder::new()
             .name("state-writer".into())
@@ -504,21 +466,21 @@ impl Store for SqliteStore {
                 (conn, result)
             })
             .map_err(backend)?;
-        self.queue = Some(queue);
+        self.queue = queue;
         self.writer = Some(writer);
         Ok(())
     }
 
     fn save_file(&self, file: StoredFile) {
-        self.send(Write::File(Box::new(file)));
+        self.queue.send(Write::File(Box::new(file)));
     }
 
     fn file_seen(&self, key: &str) {
-        self.send(Write::Seen(key.to_string()));
+        self.queue.send(Write::Seen(key.to_string()));
     }
 
     fn save_document(&self, state: DocumentState) {
-        self.send(Write::Document(state));
+        self.queue.send(Write::Document(state));
     }
 
     fn compare(

@@ -4,9 +4,11 @@
 
 pub mod local;
 pub mod roots;
+pub mod shard;
 
 pub use local::{Filter, Walk};
 pub use roots::{plan_roots, RootPlan};
+pub use shard::{Shard, ShardOrder, Sharded};
 
 use crate::model::{FileJob, Skip};
 

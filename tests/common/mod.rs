@@ -2,6 +2,8 @@
 //! building small documents.
 #![allow(dead_code)] // each test crate uses a part of them
 
+pub mod postgres;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

@@ -1,0 +1,806 @@
+//! The PostgreSQL state store (`--db postgres://...`, SPEC "Many hosts"):
+//! the SQLite store's schema and behaviour in a database that many hosts
+//! share. As there, a run's rows are written by one writer thread into one
+//! transaction that commits after the run's reports, and workers look
+//! stored analyses up through connections of their own, which see the last
+//! committed run and never the one in the making. Rows are written a batch
+//! at a time (arrays unnested into one statement), so that a file costs no
+//! round trip of its own.
+//!
+//! Paths are compared byte by byte (`COLLATE "C"`), as in SQLite: the key
+//! ranges of folders and the order of `changes.csv` must not depend on the
+//! database's locale.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{Client, NoTls, Row, Statement};
+
+use super::queue::{Write, WriteQueue};
+use super::{FileIdentity, RunRecord, StatePair, Store, StoreError, StoredFile, StoredOutcome};
+use crate::model::DocumentState;
+
+/// The schema this labelscan writes; the same version numbers as the
+/// SQLite store's, for the same tables.
+pub const SCHEMA_VERSION: i32 = 1;
+
+const MIGRATIONS: &[(i32, &str)] = &[(1, SCHEMA_V1)];
+
+const SCHEMA_V1: &str = r#"
+CREATE TABLE runs (
+    seq BIGSERIAL PRIMARY KEY,
+    run_id TEXT NOT NULL UNIQUE,
+    scope TEXT COLLATE "C" NOT NULL,
+    paths TEXT NOT NULL,
+    options TEXT NOT NULL,
+    policy_sha256 TEXT NOT NULL,
+    tool_version TEXT NOT NULL,
+    detectors_sha256 TEXT NOT NULL,
+    analysis_fingerprint TEXT NOT NULL,
+    as_of TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL DEFAULT '',
+    complete BOOLEAN NOT NULL,
+    show_values BOOLEAN NOT NULL,
+    committed BOOLEAN NOT NULL DEFAULT false,
+    counts TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX runs_by_scope ON runs (scope, committed, seq);
+CREATE TABLE files (
+    key TEXT COLLATE "C" PRIMARY KEY,
+    size BIGINT NOT NULL,
+    mtime_ns BIGINT NOT NULL,
+    inode BIGINT NOT NULL,
+    device BIGINT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    seen_run BIGINT NOT NULL
+);
+CREATE TABLE scopes (
+    id BIGSERIAL PRIMARY KEY,
+    scope TEXT COLLATE "C" NOT NULL UNIQUE
+);
+CREATE TABLE documents (
+    scope BIGINT NOT NULL,
+    path TEXT COLLATE "C" NOT NULL,
+    level TEXT NOT NULL,
+    suggested TEXT NOT NULL,
+    verdicts TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    excepted TEXT NOT NULL,
+    PRIMARY KEY (scope, path)
+);
+"#;
+
+/// Per run, in the writer's session only: the keys of the files seen and
+/// the documents' states (see the SQLite store).
+const RUN_TABLES: &str = r#"
+CREATE TEMP TABLE IF NOT EXISTS seen (key TEXT COLLATE "C" PRIMARY KEY);
+CREATE TEMP TABLE IF NOT EXISTS current (
+    path TEXT COLLATE "C" PRIMARY KEY,
+    level TEXT NOT NULL,
+    suggested TEXT NOT NULL,
+    verdicts TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    excepted TEXT NOT NULL
+);
+TRUNCATE seen, current;
+"#;
+
+/// The rows of this run's documents that are new or differ from the
+/// scope's stored ones.
+const DIFFERS: &str = "b.path IS NULL
+     OR b.level IS DISTINCT FROM a.level OR b.suggested IS DISTINCT FROM a.suggested
+     OR b.verdicts IS DISTINCT FROM a.verdicts OR b.excepted IS DISTINCT FROM a.excepted";
+
+/// Advisory lock keys: one writer at a time (as SQLite's write lock), and
+/// one migration at a time when several hosts start on a new database.
+const WRITER_LOCK: i64 = 0x6c61_6265_6c73_0001;
+const MIGRATION_LOCK: i64 = 0x6c61_6265_6c73_0002;
+
+const RUN_COLUMNS: &str = "seq, run_id, scope, paths, options, policy_sha256, tool_version, detectors_sha256, analysis_fingerprint, as_of, started_at, finished_at, complete, show_values, counts";
+
+/// A reader's connection and its prepared lookup.
+struct Reader {
+    client: Client,
+    lookup: Statement,
+}
+
+pub struct PostgresStore {
+    config: postgres::Config,
+    /// The URL without its password, for messages and the summary.
+    shown: String,
+    /// The writer connection while no run writes, or after its writer ended.
+    conn: Mutex<Option<Client>>,
+    readers: Mutex<Vec<Reader>>,
+    queue: WriteQueue,
+    writer: Option<JoinHandle<(Client, Result<(), String>)>>,
+    /// The run being written (its `seq`), and the id of its scope.
+    run: i64,
+    scope: i64,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// `url` without the password it may carry (`postgres://user:secret@host`
+/// or `password=secret`): URLs are printed and written into summaries.
+pub fn redacted(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let (authority, tail) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        if let Some((userinfo, host)) = authority.rsplit_once('@') {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            return redact_params(&format!("{scheme}://{user}{hidden}@{host}{tail}"));
+        }
+    }
+    redact_params(url)
+}
+
+/// Hides `password=...` in a key-value connection string or a URL's query.
+fn redact_params(text: &str) -> String {
+    let Some(at) = text.find("password=") else {
+        return text.to_string();
+    };
+    let value = at + "password=".len();
+    let end = text[value..]
+        .find(['&', ' '])
+        .map(|i| value + i)
+        .unwrap_or(text.len());
+    format!("{}***{}", &text[..value], &text[end..])
+}
+
+/// Whether a `--db` value names a PostgreSQL database.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url`, creating or migrating the schema
+    /// and refusing a newer one or a database that holds other tables.
+    pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        let mut store = PostgresStore::connect(url)?;
+        let shown = store.shown.clone();
+        migrate(store.client()?, &shown)?;
+        Ok(store)
+    }
+
+    /// Connects to read the runs (`history`), without migrating.
+    pub fn open_read_only(url: &str) -> Result<PostgresStore, StoreError> {
+        let mut store = PostgresStore::connect(url)?;
+        let shown = store.shown.clone();
+        match schema_version(store.client()?).map_err(|e| unusable(&shown, e))? {
+            Some(SCHEMA_VERSION) => Ok(store),
+            Some(v) if v > SCHEMA_VERSION => Err(newer(&shown, v)),
+            Some(v) => Err(StoreError::Unusable(format!(
+                "{shown}: an older state store (schema {v}); a scan with this labelscan migrates it"
+            ))),
+            None => Err(StoreError::Unusable(format!(
+                "{shown}: no labelscan state store in this database (scan with --db URL first)"
+            ))),
+        }
+    }
+
+    fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        let shown = redacted(url);
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Unusable(format!("{shown}: not a PostgreSQL URL ({e})")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("labelscan");
+        }
+        let client = config.connect(NoTls).map_err(|e| unusable(&shown, e))?;
+        Ok(PostgresStore {
+            config,
+            shown,
+            conn: Mutex::new(Some(client)),
+            readers: Mutex::new(Vec::new()),
+            queue: WriteQueue::default(),
+            writer: None,
+            run: 0,
+            scope: 0,
+        })
+    }
+
+    /// Where the store is, as messages and summaries show it.
+    pub fn location(&self) -> &str {
+        &self.shown
+    }
+
+    fn client(&mut self) -> Result<&mut Client, StoreError> {
+        self.conn
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+            .ok_or_else(|| backend("the store's writer is busy"))
+    }
+
+    fn take_client(&mut self) -> Option<Client> {
+        self.conn
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    fn put_client(&mut self, client: Client) {
+        *self.conn.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(client);
+    }
+
+    /// Waits for the writer thread and takes its connection back.
+    fn end_writes(&mut self) -> Result<(), StoreError> {
+        self.queue.close();
+        if let Some(writer) = self.writer.take() {
+            let (client, result) = writer
+                .join()
+                .map_err(|_| backend("the store's writer failed"))?;
+            self.put_client(client);
+            result.map_err(StoreError::Backend)?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on a pooled reader connection, opening one when none is free.
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&mut Reader) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut reader = match pooled {
+            Some(reader) => reader,
+            None => self.new_reader().map_err(backend)?,
+        };
+        let result = f(&mut reader).map_err(backend);
+        // A reader whose connection broke is not pooled again.
+        if !reader.client.is_closed() {
+            self.readers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(reader);
+        }
+        result
+    }
+
+    fn new_reader(&self) -> Result<Reader, postgres::Error> {
+        let mut client = self.config.connect(NoTls)?;
+        let lookup = client.prepare(
+            "SELECT size, mtime_ns, inode, device, fingerprint, outcome FROM files WHERE key = $1",
+        )?;
+        Ok(Reader { client, lookup })
+    }
+
+    /// Starts the run's transaction on `client`: the writer lock, the run's
+    /// row, the run tables and the scope's id.
+    fn start_run(&mut self, client: &mut Client, run: &RunRecord) -> Result<(), StoreError> {
+        client.batch_execute("BEGIN").map_err(backend)?;
+        let locked: bool = client
+            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&WRITER_LOCK])
+            .map_err(backend)?
+            .get(0);
+        if !locked {
+            return Err(StoreError::Busy {
+                path: self.shown.clone(),
+            });
+        }
+        let row = client
+            .query_one(
+                "INSERT INTO runs (run_id, scope, paths, options, policy_sha256, tool_version, detectors_sha256, analysis_fingerprint, as_of, started_at, complete, show_values) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq",
+                &[
+                    &run.run_id,
+                    &run.scope,
+                    &run.paths,
+                    &run.options,
+                    &run.policy_sha256,
+                    &run.tool_version,
+                    &run.detectors_sha256,
+                    &run.analysis_fingerprint,
+                    &run.as_of,
+                    &run.started_at,
+                    &run.complete,
+                    &run.show_values,
+                ],
+            )
+            .map_err(backend)?;
+        self.run = row.get(0);
+        client.batch_execute(RUN_TABLES).map_err(backend)?;
+        self.scope = scope_id(client, &run.scope).map_err(backend)?;
+        Ok(())
+    }
+}
+
+fn unusable(shown: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unusable(format!("{shown}: {e}"))
+}
+
+fn newer(shown: &str, version: i32) -> StoreError {
+    StoreError::Unusable(format!(
+        "{shown}: the state store was written by a newer labelscan (schema {version}, this one knows {SCHEMA_VERSION}); use that version or another --db"
+    ))
+}
+
+fn schema_version(client: &mut impl Queries) -> Result<Option<i32>, postgres::Error> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    client
+        .query_one("SELECT max(version) FROM schema_version", &[])
+        .map(|r| r.get(0))
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`] in one transaction; hosts
+/// starting together on a new database take turns.
+fn migrate(client: &mut Client, shown: &str) -> Result<(), StoreError> {
+    let failed = |e: postgres::Error| unusable(shown, e);
+    let mut tx = client.transaction().map_err(failed)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .map_err(failed)?;
+    let from = match schema_version(&mut tx).map_err(failed)? {
+        Some(v) if v > SCHEMA_VERSION => return Err(newer(shown, v)),
+        Some(v) if v == SCHEMA_VERSION => return Ok(()),
+        Some(v) => v,
+        None => {
+            let taken: bool = tx
+                .query_one(
+                    "SELECT to_regclass('runs') IS NOT NULL OR to_regclass('files') IS NOT NULL",
+                    &[],
+                )
+                .map_err(failed)?
+                .get(0);
+            if taken {
+                return Err(StoreError::Unusable(format!(
+                    "{shown}: the database has tables of its own but no labelscan state store; use another database"
+                )));
+            }
+            tx.batch_execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                .map_err(failed)?;
+            0
+        }
+    };
+    for (version, step) in MIGRATIONS.iter().filter(|(v, _)| *v > from) {
+        tx.batch_execute(step).map_err(failed)?;
+        tx.execute("DELETE FROM schema_version", &[])
+            .map_err(failed)?;
+        tx.execute("INSERT INTO schema_version VALUES ($1)", &[version])
+            .map_err(failed)?;
+    }
+    tx.commit().map_err(failed)
+}
+
+/// Allows `client.transaction()` to stand in for a client above.
+trait Queries {
+    fn query_one(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Row, postgres::Error>;
+}
+
+impl Queries for Client {
+    fn query_one(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Row, postgres::Error> {
+        Client::query_one(self, sql, params)
+    }
+}
+
+impl Queries for postgres::Transaction<'_> {
+    fn query_one(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Row, postgres::Error> {
+        postgres::Transaction::query_one(self, sql, params)
+    }
+}
+
+fn run_of(r: &Row) -> RunRecord {
+    RunRecord {
+        seq: r.get(0),
+        run_id: r.get(1),
+        scope: r.get(2),
+        paths: r.get(3),
+        options: r.get(4),
+        policy_sha256: r.get(5),
+        tool_version: r.get(6),
+        detectors_sha256: r.get(7),
+        analysis_fingerprint: r.get(8),
+        as_of: r.get(9),
+        started_at: r.get(10),
+        finished_at: r.get(11),
+        complete: r.get(12),
+        show_values: r.get(13),
+        counts: r.get(14),
+    }
+}
+
+fn state_of(r: &Row, at: usize) -> Option<DocumentState> {
+    let path: Option<String> = r.get(at);
+    Some(DocumentState {
+        path: path?,
+        level: r.get(at + 1),
+        suggested: r.get(at + 2),
+        verdicts: r.get(at + 3),
+        sha256: r.get(at + 4),
+        excepted: r.get(at + 5),
+    })
+}
+
+impl Store for PostgresStore {
+    fn runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+        self.with_reader(|r| {
+            let rows = r.client.query(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE committed ORDER BY seq"),
+                &[],
+            )?;
+            Ok(rows.iter().map(run_of).collect())
+        })
+    }
+
+    fn baseline(&self, scope: &str) -> Result<Option<RunRecord>, StoreError> {
+        self.with_reader(|r| {
+            let row = r.client.query_opt(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE scope = $1 AND committed ORDER BY seq DESC LIMIT 1"),
+                &[&scope],
+            )?;
+            Ok(row.as_ref().map(run_of))
+        })
+    }
+
+    fn stored_file(&self, key: &str) -> Result<Option<StoredFile>, StoreError> {
+        let row = self.with_reader(|r| r.client.query_opt(&r.lookup, &[&key]))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        // A row that no longer parses (an older shape) is a cache miss.
+        let Ok(outcome) = serde_json::from_str::<StoredOutcome>(row.get(5)) else {
+            return Ok(None);
+        };
+        Ok(Some(StoredFile {
+            key: key.to_string(),
+            identity: FileIdentity {
+                size: row.get::<_, i64>(0) as u64,
+                mtime_ns: row.get(1),
+                inode: row.get::<_, i64>(2) as u64,
+                device: row.get::<_, i64>(3) as u64,
+            },
+            fingerprint: row.get(4),
+            outcome,
+        }))
+    }
+
+    fn begin_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
+        let mut client = self
+            .take_client()
+            .ok_or_else(|| backend("a run is already being written"))?;
+        if let Err(e) = self.start_run(&mut client, run) {
+            let _ = client.batch_execute("ROLLBACK");
+            self.put_client(client);
+            return Err(e);
+        }
+        let (queue, receiver) = WriteQueue::open();
+        let run_seq = self.run;
+        let writer = std::thread::Builder::new()
+            .name("state-writer".into())
+            .spawn(move || {
+                let result = write_all(&mut client, run_seq, receiver).map_err(|e| e.to_string());
+                (client, result)
+            })
+            .map_err(backend)?;
+        self.queue = queue;
+        self.writer = Some(writer);
+        Ok(())
+    }
+
+    fn save_file(&self, file: StoredFile) {
+        self.queue.send(Write::File(Box::new(file)));
+    }
+
+    fn file_seen(&self, key: &str) {
+        self.queue.send(Write::Seen(key.to_string()));
+    }
+
+    fn save_document(&self, state: DocumentState) {
+        self.queue.send(Write::Document(state));
+    }
+
+    fn compare(
+        &mut self,
+        each: &mut dyn FnMut(StatePair) -> std::io::Result<()>,
+    ) -> Result<(), StoreError> {
+        self.end_writes()?;
+        let scope = self.scope;
+        let client = self.client()?;
+        let stmt = client
+            .prepare(&format!(
+                "SELECT b.path, b.level, b.suggested, b.verdicts, b.sha256, b.excepted,
+                        a.path, a.level, a.suggested, a.verdicts, a.sha256, a.excepted,
+                        a.path AS sort_path
+                 FROM current AS a
+                 LEFT JOIN documents AS b ON b.scope = $1 AND b.path = a.path
+                 WHERE {DIFFERS}
+                 UNION ALL
+                 SELECT b.path, b.level, b.suggested, b.verdicts, b.sha256, b.excepted,
+                        NULL, NULL, NULL, NULL, NULL, NULL,
+                        b.path AS sort_path
+                 FROM documents AS b
+                 WHERE b.scope = $1
+                   AND NOT EXISTS (SELECT 1 FROM current AS a WHERE a.path = b.path)
+                 ORDER BY sort_path"
+            ))
+            .map_err(backend)?;
+        let mut rows = client.query_raw(&stmt, [&scope]).map_err(backend)?;
+        while let Some(row) = rows.next().map_err(backend)? {
+            each((state_of(&row, 0), state_of(&row, 6))).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn commit_run(&mut self, run: &RunRecord, roots: &[String]) -> Result<(), StoreError> {
+        self.end_writes()?;
+        let (seq, scope) = (self.run, self.scope);
+        let client = self.client()?;
+        client
+            .execute(
+                "UPDATE runs SET finished_at = $2, complete = $3, counts = $4, committed = true WHERE seq = $1",
+                &[&seq, &run.finished_at, &run.complete, &run.counts],
+            )
+            .map_err(backend)?;
+        for root in roots {
+            let (low, high) = key_range(root);
+            client
+                .execute(
+                    "DELETE FROM files WHERE seen_run <> $1 AND (key = $2 OR (key >= $3 AND key < $4))
+                       AND NOT EXISTS (SELECT 1 FROM seen WHERE seen.key = files.key)",
+                    &[&seq, root, &low, &high],
+                )
+                .map_err(backend)?;
+        }
+        keep_documents(client, scope).map_err(backend)?;
+        client.batch_execute("COMMIT").map_err(backend)
+    }
+}
+
+/// Makes this run's document states the scope's (see the SQLite store).
+fn keep_documents(client: &mut Client, scope: i64) -> Result<(), postgres::Error> {
+    client.execute(
+        &format!(
+            "INSERT INTO documents (scope, path, level, suggested, verdicts, sha256, excepted)
+             SELECT $1, a.path, a.level, a.suggested, a.verdicts, a.sha256, a.excepted
+             FROM current AS a
+             LEFT JOIN documents AS b ON b.scope = $1 AND b.path = a.path
+             WHERE {DIFFERS} OR b.sha256 IS DISTINCT FROM a.sha256
+             ON CONFLICT (scope, path) DO UPDATE SET
+                level = EXCLUDED.level, suggested = EXCLUDED.suggested,
+                verdicts = EXCLUDED.verdicts, sha256 = EXCLUDED.sha256,
+                excepted = EXCLUDED.excepted"
+        ),
+        &[&scope],
+    )?;
+    client.execute(
+        "DELETE FROM documents WHERE scope = $1
+           AND NOT EXISTS (SELECT 1 FROM current AS a WHERE a.path = documents.path)",
+        &[&scope],
+    )?;
+    Ok(())
+}
+
+/// The id of a scope, added when new.
+fn scope_id(client: &mut Client, scope: &str) -> Result<i64, postgres::Error> {
+    client.execute(
+        "INSERT INTO scopes (scope) VALUES ($1) ON CONFLICT (scope) DO NOTHING",
+        &[&scope],
+    )?;
+    Ok(client
+        .query_one("SELECT id FROM scopes WHERE scope = $1", &[&scope])?
+        .get(0))
+}
+
+/// The keys below folder `root`: `[root/, root0)`, since `0` follows `/`.
+fn key_range(root: &str) -> (String, String) {
+    let base = root.trim_end_matches('/');
+    (format!("{base}/"), format!("{base}0"))
+}
+
+/// One batch of queued writes as columns, a row per key (the last write
+/// of a key wins, as `INSERT OR REPLACE` does in SQLite: one statement
+/// may not update a row twice).
+#[derive(Default)]
+struct Columns {
+    files: HashMap<String, StoredFile>,
+    seen: Vec<String>,
+    documents: HashMap<String, DocumentState>,
+}
+
+impl Columns {
+    fn of(batch: Vec<Write>) -> Columns {
+        let mut columns = Columns::default();
+        for write in batch {
+            match write {
+                Write::File(file) => {
+                    columns.files.insert(file.key.clone(), *file);
+                }
+                Write::Seen(key) => columns.seen.push(key),
+                Write::Document(d) => {
+                    columns.documents.insert(d.path.clone(), d);
+                }
+            }
+        }
+        columns
+    }
+}
+
+/// The prepared statements of the writer thread.
+struct Writes {
+    files: Statement,
+    seen: Statement,
+    documents: Statement,
+}
+
+impl Writes {
+    fn prepare(client: &mut Client) -> Result<Writes, postgres::Error> {
+        Ok(Writes {
+            files: client.prepare(
+                "INSERT INTO files (key, size, mtime_ns, inode, device, fingerprint, outcome, seen_run)
+                 SELECT k, s, m, i, d, f, o, $8
+                 FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::text[], $7::text[])
+                      AS t(k, s, m, i, d, f, o)
+                 ON CONFLICT (key) DO UPDATE SET
+                    size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns, inode = EXCLUDED.inode,
+                    device = EXCLUDED.device, fingerprint = EXCLUDED.fingerprint,
+                    outcome = EXCLUDED.outcome, seen_run = EXCLUDED.seen_run",
+            )?,
+            seen: client.prepare(
+                "INSERT INTO seen (key) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+            )?,
+            documents: client.prepare(
+                "INSERT INTO current (path, level, suggested, verdicts, sha256, excepted)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                 ON CONFLICT (path) DO UPDATE SET
+                    level = EXCLUDED.level, suggested = EXCLUDED.suggested,
+                    verdicts = EXCLUDED.verdicts, sha256 = EXCLUDED.sha256,
+                    excepted = EXCLUDED.excepted",
+            )?,
+        })
+    }
+
+    fn files(
+        &self,
+        client: &mut Client,
+        run: i64,
+        files: HashMap<String, StoredFile>,
+    ) -> Result<(), String> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        let n = files.len();
+        let (mut keys, mut sizes, mut mtimes, mut inodes, mut devices, mut prints, mut outcomes) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for (key, file) in files {
+            let id = file.identity;
+            outcomes.push(serde_json::to_string(&file.outcome).map_err(|e| e.to_string())?);
+            keys.push(key);
+            sizes.push(id.size as i64);
+            mtimes.push(id.mtime_ns);
+            inodes.push(id.inode as i64);
+            devices.push(id.device as i64);
+            prints.push(file.fingerprint);
+        }
+        client
+            .execute(
+                &self.files,
+                &[
+                    &keys, &sizes, &mtimes, &inodes, &devices, &prints, &outcomes, &run,
+                ],
+            )
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    fn documents(
+        &self,
+        client: &mut Client,
+        documents: HashMap<String, DocumentState>,
+    ) -> Result<(), postgres::Error> {
+        if documents.is_empty() {
+            return Ok(());
+        }
+        let mut columns: [Vec<String>; 6] = Default::default();
+        for (_, d) in documents {
+            for (column, value) in columns.iter_mut().zip([
+                d.path,
+                d.level,
+                d.suggested,
+                d.verdicts,
+                d.sha256,
+                d.excepted,
+            ]) {
+                column.push(value);
+            }
+        }
+        let [a, b, c, d, e, f] = &columns;
+        client.execute(&self.documents, &[a, b, c, d, e, f])?;
+        Ok(())
+    }
+}
+
+/// The writer thread: applies queued batches until the queue closes.
+fn write_all(
+    client: &mut Client,
+    run: i64,
+    receiver: std::sync::mpsc::Receiver<Vec<Write>>,
+) -> Result<(), String> {
+    let writes = Writes::prepare(client).map_err(|e| e.to_string())?;
+    for batch in receiver {
+        let Columns {
+            files,
+            seen,
+            documents,
+        } = Columns::of(batch);
+        writes.files(client, run, files)?;
+        if !seen.is_empty() {
+            client
+                .execute(&writes.seen, &[&seen])
+                .map_err(|e| e.to_string())?;
+        }
+        writes
+            .documents(client, documents)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+impl Drop for PostgresStore {
+    /// A run that was not committed is rolled back: the database stays as
+    /// the previous run left it (closing the connection would do the same).
+    fn drop(&mut self) {
+        let _ = self.end_writes();
+        if let Some(mut client) = self.take_client() {
+            if self.run != 0 {
+                let _ = client.batch_execute("ROLLBACK");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_leave_the_url() {
+        assert_eq!(
+            redacted("postgres://scan:s3cret@db.example:5432/labelscan"),
+            "postgres://scan:***@db.example:5432/labelscan"
+        );
+        assert_eq!(
+            redacted("postgres://scan@db/labelscan?password=s3cret&sslmode=disable"),
+            "postgres://scan@db/labelscan?password=***&sslmode=disable"
+        );
+        assert_eq!(
+            redacted("host=db user=scan password=s3cret dbname=x"),
+            "host=db user=scan password=*** dbname=x"
+        );
+        assert_eq!(redacted("postgres://db/x"), "postgres://db/x");
+    }
+}

@@ -1,0 +1,255 @@
+//! The PostgreSQL state store (`scan --db postgres://...`): the same
+//! incremental rescans and change reports as the SQLite store, on a real,
+//! throwaway PostgreSQL server (tests/common/postgres.rs).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+mod common;
+use common::postgres::Postgres;
+use common::{bin, repo, stderr};
+
+use labelscan::store::{PostgresStore, RunRecord, Store, StoreError};
+
+const APEX: &str = "policies/examples/apex-precision.toml";
+
+fn scan_command(tree: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut cmd = bin();
+    cmd.current_dir(repo())
+        .arg("scan")
+        .arg(tree)
+        .args(["--quiet", "--jobs", "2", "--out"])
+        .arg(out)
+        .args(extra);
+    cmd
+}
+
+fn scan(tree: &Path, out: &Path, extra: &[&str]) -> Output {
+    let o = scan_command(tree, out, extra).output().unwrap();
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "scan failed: {}",
+        stderr(&o)
+    );
+    o
+}
+
+fn summary(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+}
+
+fn count(out: &Path, key: &str) -> u64 {
+    summary(out)[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key}"))
+}
+
+fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let text = text.strip_prefix('\u{feff}').expect("a BOM");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    reader
+        .records()
+        .map(|r| {
+            header
+                .iter()
+                .cloned()
+                .zip(r.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+/// (change, path relative to the tree, cause) of each `changes.csv` row.
+fn changes(out: &Path, tree: &Path) -> Vec<(String, String, String)> {
+    let prefix = format!("{}/", tree.display());
+    csv_rows(&out.join("changes.csv"))
+        .into_iter()
+        .map(|r| {
+            (
+                r["change"].clone(),
+                r["path"].trim_start_matches(&prefix).to_string(),
+                r["cause"].clone(),
+            )
+        })
+        .collect()
+}
+
+fn text_tree(count: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..count {
+        std::fs::write(
+            dir.path().join(format!("memo-{i:03}.txt")),
+            format!("INTERNAL\nMemo {i}: contact a.b{i}@example.com.\n"),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn a_rescan_through_postgres_reads_only_what_changed_and_reports_the_changes() {
+    let pg = Postgres::start();
+    let tree = text_tree(20);
+    let out = tempfile::tempdir().unwrap();
+    let db = ["--db", pg.url.as_str()];
+    scan(tree.path(), out.path(), &db);
+    assert_eq!(count(out.path(), "read"), 20);
+    assert_eq!(summary(out.path())["changes"]["NEW"], 20);
+    assert_eq!(summary(out.path())["state"], pg.url.as_str());
+    assert!(
+        !out.path().join("labelscan.sqlite").exists(),
+        "no SQLite file beside the reports"
+    );
+    let first_csv = read(&out.path().join("findings.csv"));
+
+    // Unchanged: nothing is read, the same findings, no change rows.
+    scan(tree.path(), out.path(), &db);
+    assert_eq!(count(out.path(), "read"), 0);
+    assert_eq!(count(out.path(), "reused"), 20);
+    assert_eq!(read(&out.path().join("findings.csv")), first_csv);
+    assert!(changes(out.path(), tree.path()).is_empty());
+
+    let t = tree.path();
+    std::fs::write(t.join("memo-003.txt"), "No label here.\n").unwrap();
+    std::fs::write(t.join("memo-100.txt"), "INTERNAL\nA new memo.\n").unwrap();
+    std::fs::remove_file(t.join("memo-007.txt")).unwrap();
+    scan(t, out.path(), &db);
+    assert_eq!(
+        changes(out.path(), t),
+        vec![
+            (
+                "CHANGED".into(),
+                "memo-003.txt".into(),
+                "content_changed".into()
+            ),
+            ("REMOVED".into(), "memo-007.txt".into(), "removed".into()),
+            ("NEW".into(), "memo-100.txt".into(), "new".into()),
+        ]
+    );
+    assert_eq!(count(out.path(), "read"), 2);
+    assert_eq!(count(out.path(), "reused"), 18);
+
+    let h = bin()
+        .args(["history", "--json", "--db", &pg.url])
+        .output()
+        .unwrap();
+    assert_eq!(h.status.code(), Some(0), "{}", stderr(&h));
+    let runs: Vec<serde_json::Value> = String::from_utf8_lossy(&h.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[1]["counts"]["reused"], 20);
+    // The store holds what the SQLite one holds: one row per file.
+    assert_eq!(pg.psql("SELECT count(*) FROM files"), "20");
+}
+
+#[test]
+fn postgres_and_sqlite_stores_give_the_same_reports() {
+    let pg = Postgres::start();
+    let tree = repo().join("examples");
+    let (with_sqlite, with_pg) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let apex = ["--policy", APEX, "--as-of", "2026-11-23"];
+    for _ in 0..2 {
+        scan(&tree, with_sqlite.path(), &apex);
+        scan(
+            &tree,
+            with_pg.path(),
+            &[&apex[..], &["--db", &pg.url]].concat(),
+        );
+        for name in [
+            "findings.csv",
+            "findings.jsonl",
+            "skipped.csv",
+            "changes.csv",
+            "changes.jsonl",
+        ] {
+            assert!(
+                read(&with_sqlite.path().join(name)) == read(&with_pg.path().join(name)),
+                "{name} differs"
+            );
+        }
+        for key in ["documents", "read", "reused"] {
+            assert_eq!(count(with_sqlite.path(), key), count(with_pg.path(), key));
+        }
+    }
+    assert_eq!(count(with_pg.path(), "read"), 0);
+}
+
+fn run(id: &str) -> RunRecord {
+    RunRecord {
+        run_id: id.into(),
+        scope: "/s".into(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_second_writer_is_refused_an_uncommitted_run_leaves_no_trace_and_a_newer_schema_is_refused() {
+    let pg = Postgres::start();
+    let mut first = PostgresStore::open(&pg.url).unwrap();
+    first.begin_run(&run("r1")).unwrap();
+    let mut second = PostgresStore::open(&pg.url).unwrap();
+    let err = second.begin_run(&run("r2")).unwrap_err();
+    assert!(matches!(err, StoreError::Busy { .. }), "{err}");
+    drop(first); // never committed
+    second.begin_run(&run("r2")).unwrap();
+    second.commit_run(&run("r2"), &["/s".into()]).unwrap();
+    let runs = second.runs().unwrap();
+    assert_eq!(runs.len(), 1, "r1 left no trace");
+    assert_eq!(runs[0].run_id, "r2");
+    drop(second);
+
+    pg.psql("UPDATE schema_version SET version = 99");
+    let err = PostgresStore::open(&pg.url).err().unwrap().to_string();
+    assert!(err.contains("newer labelscan"), "{err}");
+
+    let tree = text_tree(1);
+    let out = tempfile::tempdir().unwrap();
+    let empty = pg.new_database("empty_one");
+    let o = scan_command(tree.path(), out.path(), &["--db", &empty])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "an empty database becomes a store: {}",
+        stderr(&o)
+    );
+    // A database that holds another application's tables is not taken over.
+    let taken = pg.new_database("someone_elses");
+    pg.psql_at(&taken, "CREATE TABLE files (name TEXT)");
+    let o = scan_command(tree.path(), out.path(), &["--db", &taken])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no labelscan state store"),
+        "{}",
+        stderr(&o)
+    );
+    let bad = scan_command(tree.path(), out.path(), &["--db", "sqlite:///tmp/x"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    let refused = scan_command(
+        tree.path(),
+        out.path(),
+        &["--db", "postgres://nobody:s3cret@127.0.0.1:1/none"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        !stderr(&refused).contains("s3cret"),
+        "a password is never printed: {}",
+        stderr(&refused)
+    );
+}
