@@ -1922,6 +1922,39 @@ mod tests {
         }
     }
 
+    /// OPC part names are case-insensitive (issue 17, defect 12; POI's
+    /// 49609.xlsx stores `[content_types].xml`).
+    #[test]
+    fn part_names_in_another_case_are_the_same_parts() {
+        let zip = testzip::build(&[
+            ("[content_types].xml", CT),
+            (
+                "_rels/.rels",
+                br#"<Relationships><Relationship Id="rId1" Type="x/officeDocument" Target="xl/workbook.xml"/></Relationships>"#,
+            ),
+            (
+                "XL/Workbook.xml",
+                br#"<workbook xmlns:r="r"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>"#,
+            ),
+            (
+                "XL/_rels/Workbook.xml.rels",
+                br#"<Relationships><Relationship Id="rId1" Type="x/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#,
+            ),
+            (
+                "XL/Worksheets/Sheet1.xml",
+                br#"<worksheet><sheetData><row><c t="inlineStr"><is><t>read</t></is></c></row></sheetData></worksheet>"#,
+            ),
+        ]);
+        assert_eq!(crate::extract::sniff(&zip, "49609.xlsx"), Format::Xlsx);
+        assert_eq!(crate::extract::sniff(&zip, "49609.zip"), Format::Xlsx);
+        let out = extract(Format::Xlsx, &zip, &test_budget());
+        assert!(out.error.is_none(), "{:?}", out.error);
+        assert!(out
+            .parts
+            .iter()
+            .any(|p| p.kind == PartKind::Sheet && p.text == "read"));
+    }
+
     #[test]
     fn a_cell_style_is_read_from_its_attributes() {
         for (tag, want) in [
