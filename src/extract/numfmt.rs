@@ -1316,6 +1316,8 @@ mod tests {
         s
     }
 
+    // The literals are values as workbooks store them, digits and all.
+    #[allow(clippy::excessive_precision)]
     #[test]
     fn general_shows_ten_significant_digits() {
         assert_eq!(general(0.6901686683866837), "0.690168668");

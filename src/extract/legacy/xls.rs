@@ -626,6 +626,8 @@ mod tests {
         rec(kind, &d)
     }
 
+    // The noise value is as the workbook stores it, digits and all.
+    #[allow(clippy::excessive_precision)]
     #[test]
     fn numbers_dates_and_errors_read_as_excel_shows_them() {
         for date1904 in [false, true] {
