@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::detect::{self, DetectError};
+use crate::model::Confidence;
 use crate::policy::Policy;
 
 /// One detector under a policy: a built-in definition with the policy's
@@ -23,6 +24,12 @@ pub struct DetectorRow {
     pub level: String,
     pub min_count: usize,
     pub enabled: bool,
+    /// Hits below this confidence are not counted.
+    pub min_confidence: Confidence,
+    /// How many values the policy allows (never counted).
+    pub allowed_values: usize,
+    /// How a hit's confidence is reached.
+    pub confidence_rule: String,
     pub description: String,
 }
 
@@ -40,6 +47,11 @@ pub fn detector_rows(policy: &Policy) -> Result<Vec<DetectorRow>, DetectError> {
                 level: policy.scheme.name(level).to_string(),
                 min_count: tuning.and_then(|t| t.min_count).unwrap_or(d.min_count),
                 enabled: tuning.and_then(|t| t.enabled).unwrap_or(true),
+                min_confidence: tuning
+                    .and_then(|t| t.min_confidence)
+                    .unwrap_or_else(|| detect::default_min_confidence(&d)),
+                allowed_values: tuning.map_or(0, |t| t.allow.len()),
+                confidence_rule: detect::confidence_rule(&d),
                 kind: "built-in",
                 id: d.id,
                 category: d.category,
@@ -55,6 +67,9 @@ pub fn detector_rows(policy: &Policy) -> Result<Vec<DetectorRow>, DetectError> {
             level: policy.scheme.name(*level).to_string(),
             min_count: rule.min_count,
             enabled: true,
+            min_confidence: Confidence::Low,
+            allowed_values: 0,
+            confidence_rule: "a listed term: high".into(),
             description: rule.description.clone(),
         });
     }
@@ -66,6 +81,9 @@ pub fn detector_rows(policy: &Policy) -> Result<Vec<DetectorRow>, DetectError> {
             level: policy.scheme.name(*level).to_string(),
             min_count: rule.min_count,
             enabled: true,
+            min_confidence: Confidence::Low,
+            allowed_values: 0,
+            confidence_rule: "a regex match: high".into(),
             description: rule.description.clone(),
         });
     }
@@ -74,8 +92,16 @@ pub fn detector_rows(policy: &Policy) -> Result<Vec<DetectorRow>, DetectError> {
 
 /// The detector rows as an aligned table, one detector a line.
 pub fn detectors_text(rows: &[DetectorRow]) -> String {
-    let header = ["id", "kind", "category", "level", "min_count", "enabled"];
-    let cells: Vec<[String; 6]> = rows
+    let header = [
+        "id",
+        "kind",
+        "category",
+        "level",
+        "min_count",
+        "enabled",
+        "min_confidence",
+    ];
+    let cells: Vec<[String; 7]> = rows
         .iter()
         .map(|r| {
             [
@@ -85,6 +111,7 @@ pub fn detectors_text(rows: &[DetectorRow]) -> String {
                 r.level.clone(),
                 r.min_count.to_string(),
                 if r.enabled { "yes" } else { "no" }.to_string(),
+                confidence_name(r.min_confidence).to_string(),
             ]
         })
         .collect();
@@ -105,8 +132,24 @@ pub fn detectors_text(rows: &[DetectorRow]) -> String {
     let mut out = line(&header.map(str::to_string), "description");
     for (row, r) in cells.iter().zip(rows) {
         out.push_str(&line(row, &r.description));
+        let indent = " ".repeat(widths[0] + 2);
+        out.push_str(&format!("{indent}confidence: {}\n", r.confidence_rule));
+        if r.allowed_values > 0 {
+            out.push_str(&format!(
+                "{indent}allowed values (never counted): {}\n",
+                r.allowed_values
+            ));
+        }
     }
     out
+}
+
+fn confidence_name(c: Confidence) -> &'static str {
+    match c {
+        Confidence::Low => "low",
+        Confidence::Medium => "medium",
+        Confidence::High => "high",
+    }
 }
 
 pub fn detectors_json(rows: &[DetectorRow]) -> String {

@@ -26,6 +26,10 @@ pub use crate::model::LabelFindings;
 const EDGE_LINES: usize = 3;
 /// Lines longer than this are prose, not markings.
 const MAX_MARKING_CHARS: usize = 200;
+/// A table row with more filled cells than this is data: a cell that is
+/// only a level word there is a value ("General" in a column of format or
+/// category names), not a marking. Prefixed markings still count.
+const MAX_MARKING_ROW_CELLS: usize = 4;
 
 /// Reads every label source of one document.
 pub fn find_labels(extracted: &Extracted, policy: &Policy) -> LabelFindings {
@@ -282,12 +286,18 @@ fn scan_marking_line(line: &str, location: &str, policy: &Policy, found: &mut La
     }
     // A table row or a header with left/centre/right sections: each cell may be a marking.
     let mut candidates = vec![line];
+    let mut data_row = false;
     if line.contains('\t') {
         candidates.extend(line.split('\t'));
+        data_row =
+            line.split('\t').filter(|c| !c.trim().is_empty()).count() > MAX_MARKING_ROW_CELLS;
     }
     let mut matched = false;
     for candidate in candidates {
         if matched && candidate.len() == line.len() {
+            continue;
+        }
+        if data_row && policy.scheme.level_of(candidate.trim()).is_some() {
             continue;
         }
         if candidate.chars().count() > MAX_MARKING_CHARS {
@@ -606,6 +616,22 @@ release_properties = ["ReleasedTo"]
         // A long row whose cells hold a marking: still read cell by cell.
         let found = scan(&format!("{filler}\tCONFIDENTIAL"));
         assert!(found.sources.iter().any(|s| s.level == Some(Level::new(2))));
+    }
+
+    #[test]
+    fn a_level_word_among_the_cells_of_a_data_row_is_no_marking() {
+        let p = Policy::default_policy();
+        let scan = |line: &str| {
+            let mut found = LabelFindings::default();
+            scan_marking_line(line, "sheet \"Pilot Loans\"", &p, &mut found);
+            found.sources.len()
+        };
+        // 42464-ExpPtg-bad.xls: a column of section names.
+        assert_eq!(scan("loan_number\tGeneral\tLoan Number\t1\t2\t3"), 0);
+        // A marking row, a short title row and a prefixed marking still count.
+        assert_eq!(scan("General"), 1);
+        assert_eq!(scan("Quarterly figures\t\tCONFIDENTIAL"), 1);
+        assert_eq!(scan("a\tb\tc\td\tClassification: CONFIDENTIAL"), 1);
     }
 
     #[test]

@@ -253,6 +253,10 @@ pub struct DetectorTuning {
     pub level: Option<Level>,
     pub min_count: Option<usize>,
     pub enabled: Option<bool>,
+    /// Hits below this confidence are not counted.
+    pub min_confidence: Option<crate::model::Confidence>,
+    /// Values never counted (test data), as written in the policy.
+    pub allow: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -118,6 +118,10 @@ pub struct Definition {
     /// Confidence of a match that has no validator (phrases, heuristics).
     #[serde(default)]
     pub confidence: Option<DefConfidence>,
+    /// Hits below this confidence are not counted (default: low, all
+    /// count); `[detectors.ID] min_confidence` overrides it.
+    #[serde(default)]
+    pub min_confidence: Option<DefConfidence>,
     /// Overlap arbitration: where spans of two detectors overlap, the
     /// higher priority keeps the span.
     #[serde(default = "default_priority")]

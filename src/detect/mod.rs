@@ -60,6 +60,49 @@ pub fn builtin_definitions() -> Result<Vec<Definition>, DetectError> {
     defs::builtin()
 }
 
+/// The confidence below which a definition's hits are not counted, unless
+/// the policy says otherwise.
+pub fn default_min_confidence(d: &Definition) -> Confidence {
+    conf_of(d.min_confidence)
+}
+
+/// How a definition's hits get their confidence, in words (for
+/// `labelscan detectors`): the engine's rule (see the module comment)
+/// applied to this definition.
+pub fn confidence_rule(d: &Definition) -> String {
+    let mut rule = match (&d.validator, d.self_identifying) {
+        (Some(v), true) => format!("{v} check passed: high; structure only: low"),
+        (Some(v), false) if v == "phone" => {
+            "+CC with an assigned country code or (415) 555-0132 punctuation: medium; other formats: low"
+                .to_string()
+        }
+        (Some(v), false) => format!("{v} check passed: medium; structure only: low"),
+        (None, _) => format!("a match: {}", confidence_word(conf_of(d.confidence))),
+    };
+    if d.context_required {
+        rule.push_str("; needs a context word, which raises one step");
+    } else if !d.context.is_empty() {
+        let some_need = d.patterns.iter().any(|p| p.context_required);
+        rule.push_str(if some_need {
+            "; a context word raises one step (some formats need one)"
+        } else {
+            "; a context word raises one step"
+        });
+    }
+    if d.validator.is_some() {
+        rule.push_str("; known test values: low");
+    }
+    rule
+}
+
+fn confidence_word(c: Confidence) -> &'static str {
+    match c {
+        Confidence::Low => "low",
+        Confidence::Medium => "medium",
+        Confidence::High => "high",
+    }
+}
+
 const DIGIT_MARGIN: usize = 40;
 const MAX_SAMPLES: usize = 5;
 const MAX_LOCATIONS: usize = 20;
@@ -92,10 +135,24 @@ struct Compiled {
     context_required: bool,
     self_identifying: bool,
     confidence: Confidence,
+    /// Hits below this confidence are not counted.
+    min_confidence: Confidence,
+    /// Values never counted (test data), as [`allow_key`]s.
+    allow: Vec<String>,
     priority: u32,
     boundary: bool,
     min_lines: usize,
     min_share: f64,
+}
+
+/// How an allowed value and a match are compared: letters and digits only,
+/// case-insensitive, so `4111 1111 1111 1111` also allows `4111-1111-1111-1111`.
+fn allow_key(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,6 +342,12 @@ impl DetectorSet {
                 context_required: d.context_required,
                 self_identifying: d.self_identifying,
                 confidence: conf_of(d.confidence),
+                min_confidence: tuning
+                    .and_then(|t| t.min_confidence)
+                    .unwrap_or_else(|| conf_of(d.min_confidence)),
+                allow: tuning
+                    .map(|t| t.allow.iter().map(|v| allow_key(v)).collect())
+                    .unwrap_or_default(),
                 priority: d.priority,
                 boundary: d.boundary,
                 min_lines: d.min_lines,
@@ -763,6 +826,9 @@ impl DetectorSet {
                 if d.boundary && start > 0 && is_alnum(bytes[start - 1]) {
                     continue;
                 }
+                if d.trigger == Trigger::Digits && part_of_a_decimal(bytes, start, ws + m.end()) {
+                    continue;
+                }
                 let check = match d.validator {
                     Some(v) => {
                         let o = v(m.as_str());
@@ -797,7 +863,7 @@ impl DetectorSet {
                 }
                 let mut conf = match check {
                     Some(Check::Checksum) if d.self_identifying => Confidence::High,
-                    Some(Check::Checksum) => Confidence::Medium,
+                    Some(Check::Checksum | Check::Strong) => Confidence::Medium,
                     Some(_) => Confidence::Low,
                     None => d.confidence,
                 };
@@ -806,6 +872,11 @@ impl DetectorSet {
                 }
                 if check == Some(Check::TestValue) {
                     conf = Confidence::Low;
+                }
+                if conf < d.min_confidence
+                    || (!d.allow.is_empty() && d.allow.contains(&allow_key(&text[start..end])))
+                {
+                    continue;
                 }
                 hits.push(Hit {
                     det,
@@ -817,6 +888,28 @@ impl DetectorSet {
             }
         }
     }
+}
+
+/// Whether the digits `start..end` are a piece of a decimal number rather
+/// than an identifier: the fraction of `0.6901686683866837` (a digit and a
+/// point before them, or a lone `0,`), the integer part of `1234.5`, or the
+/// mantissa of `44059006E+07`. Spreadsheets and measurement tables are full
+/// of such numbers, and their digits pass checksums by chance.
+fn part_of_a_decimal(bytes: &[u8], start: usize, end: usize) -> bool {
+    let before = |i: usize| start.checked_sub(i).map(|i| bytes[i]);
+    let after = |i: usize| bytes.get(end + i).copied();
+    let digit = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_digit());
+    let fraction = before(1) == Some(b'.') && digit(before(2));
+    let decimal_comma = before(1) == Some(b',')
+        && before(2) == Some(b'0')
+        && !before(3).is_some_and(|b| b.is_ascii_alphanumeric());
+    let integer_part = after(0) == Some(b'.') && digit(after(1));
+    let exponent = end > start
+        && matches!(bytes[end - 1], b'E' | b'e')
+        && end >= 2
+        && bytes[end - 2].is_ascii_digit()
+        && (digit(after(0)) || (matches!(after(0), Some(b'+' | b'-')) && digit(after(1))));
+    fraction || decimal_comma || integer_part || exponent
 }
 
 /// Compiles regexes on up to four threads: compiling the built-in set
@@ -889,6 +982,8 @@ fn custom(
         context_required: false,
         self_identifying: false,
         confidence: Confidence::High,
+        min_confidence: Confidence::Low,
+        allow: Vec::new(),
         priority: 0,
         boundary: false,
         min_lines: 0,

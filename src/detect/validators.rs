@@ -12,6 +12,10 @@ pub enum Check {
     Fail,
     /// Plausible by structure (prefix rules, ranges), no checksum.
     Format,
+    /// A structure that names its type by itself, as a checksum would: a
+    /// telephone number written with `+` and an assigned country code, or
+    /// with the North American punctuation `(415) 555-0132`.
+    Strong,
     /// A checksum or a decoding step passed.
     Checksum,
     /// A checksum passed, but this is a well-known test/sample value.
@@ -243,11 +247,33 @@ pub fn phone(s: &str) -> Outcome {
     } else {
         main
     };
-    let o = phone_main(s2);
+    let o = phone_main(s2, s2.len() == main.len());
     ok_if(o.check != Check::Fail, o.check, s)
 }
 
-fn phone_main(s: &str) -> Outcome {
+/// Whether the digits after `+` start with an assigned ITU-T E.164
+/// country code (1 and 7, the assigned two-digit codes, and the ranges of
+/// three-digit codes).
+fn assigned_country_code(d: &[u8]) -> bool {
+    const TWO: &[u8] = &[
+        20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49, 51, 52, 53, 54, 55,
+        56, 57, 58, 60, 61, 62, 63, 64, 65, 66, 81, 82, 84, 86, 90, 91, 92, 93, 94, 95, 98,
+    ];
+    const THREE_PREFIX: &[u8] = &[
+        21, 22, 23, 24, 25, 26, 29, 35, 37, 38, 42, 50, 59, 67, 68, 69, 80, 85, 87, 88, 96, 97, 99,
+    ];
+    match d {
+        [1 | 7, ..] => true,
+        [a, b, rest @ ..] => {
+            let two = a * 10 + b;
+            TWO.contains(&two) || (THREE_PREFIX.contains(&two) && !rest.is_empty())
+        }
+        _ => false,
+    }
+}
+
+/// `written_plus`: the number was written with `+` (not `00`).
+fn phone_main(s: &str, written_plus: bool) -> Outcome {
     let d = digits(s);
     if d.len() < 7 || d.len() > 15 || all_same(&d) {
         return fail();
@@ -258,22 +284,37 @@ fn phone_main(s: &str) -> Outcome {
         if rest.starts_with('0') || d.len() < 8 {
             return fail();
         }
+        // Written `+`: strong when the country code is assigned; `00`
+        // (rewritten to `+` by `phone`) is how ledger references start too.
+        let strength = if written_plus && assigned_country_code(&d) {
+            Check::Strong
+        } else {
+            Check::Format
+        };
         if d[0] == 1 {
             // NANP: +1 NXX NXX XXXX
-            return ok_if(d.len() == 11 && d[1] >= 2 && d[4] >= 2, Check::Format, s);
+            return ok_if(d.len() == 11 && d[1] >= 2 && d[4] >= 2, strength, s);
         }
-        return out(Check::Format, s);
+        return out(strength, s);
     }
     if d[0] == 0 {
         // National format with trunk prefix: 0 + area + subscriber.
         return ok_if(d.len() >= 8 && d[1] != 0, Check::Format, s);
     }
+    // North American punctuation, `(415) 555-0132` or `415-555-0132`,
+    // says "telephone" by itself; ten bare digits do not.
+    let nanp_punctuated = t.starts_with('(') || t.bytes().filter(|&b| b == b'-').count() >= 2;
+    let strength = if nanp_punctuated {
+        Check::Strong
+    } else {
+        Check::Format
+    };
     if d.len() == 10 {
         // NANP without country code: area and exchange start with 2-9.
-        return ok_if(d[0] >= 2 && d[3] >= 2, Check::Format, s);
+        return ok_if(d[0] >= 2 && d[3] >= 2, strength, s);
     }
     if d.len() == 11 && d[0] == 1 {
-        return ok_if(d[1] >= 2 && d[4] >= 2, Check::Format, s);
+        return ok_if(d[1] >= 2 && d[4] >= 2, strength, s);
     }
     fail()
 }

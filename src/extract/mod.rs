@@ -12,6 +12,7 @@ pub mod archive;
 pub mod decode;
 pub mod inflate;
 pub mod legacy;
+pub mod numfmt;
 pub mod odf;
 pub mod ooxml;
 pub mod pdf;

@@ -4,6 +4,7 @@
 //! Every XML part is streamed once by [`xml::Tokens`]; zip members are read
 //! through the bounded [`Package`] reader.
 
+use super::numfmt::{self, NumFmt};
 use super::xml::{self, local, short_scan, Tag, TextBuf, Ticker, Token, Tokens};
 use super::zipread::Package;
 use super::{
@@ -773,6 +774,17 @@ fn workbook(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
             spans: Vec::new(),
         },
     };
+    let styles_part = match rels.iter().find(|r| r.rel_type.ends_with("/styles")) {
+        Some(r) => r.target.clone(),
+        None => "xl/styles.xml".to_string(),
+    };
+    let mut styles = match cx.read_optional(&styles_part)? {
+        Some(t) => parse_styles(&t, cx.budget)?,
+        None => CellStyles::default(),
+    };
+    if let Some(text) = &wb {
+        styles.date1904 = uses_1904_dates(text, cx.budget)?;
+    }
 
     let mut targets: Vec<(String, String)> = Vec::new(); // (sheet name, part)
                                                          // A worksheet part is read once however many sheets name it: 2,000
@@ -808,7 +820,15 @@ fn workbook(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
             continue;
         };
         let loc = format!("sheet \"{name}\"");
-        worksheet(cx, &text, &sst, &loc)?;
+        worksheet(
+            cx,
+            &text,
+            &Book {
+                sst: &sst,
+                styles: &styles,
+            },
+            &loc,
+        )?;
     }
 
     let mut comments = cx.pkg.names_where(|n| {
@@ -824,7 +844,132 @@ fn workbook(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
     Ok(())
 }
 
-fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> ExtractResult<()> {
+/// What every sheet of a workbook needs to write its cells.
+struct Book<'a> {
+    sst: &'a SharedStrings,
+    styles: &'a CellStyles,
+}
+
+/// How the workbook shows numbers: each cell style's number format
+/// (`styles.xml`) and the date system (`workbook.xml`).
+struct CellStyles {
+    /// Distinct formats; the first is General.
+    formats: Vec<NumFmt>,
+    /// Per `cellXfs` entry (a cell's `s`), an index into `formats`.
+    by_xf: Vec<u32>,
+    date1904: bool,
+}
+
+impl Default for CellStyles {
+    fn default() -> Self {
+        CellStyles {
+            formats: vec![NumFmt::general()],
+            by_xf: Vec::new(),
+            date1904: false,
+        }
+    }
+}
+
+impl CellStyles {
+    fn format_of(&self, style: u32) -> &NumFmt {
+        let i = self.by_xf.get(style as usize).copied().unwrap_or(0);
+        &self.formats[i as usize]
+    }
+
+    /// Writes a numeric cell's stored value as its format shows it.
+    fn write_number(&self, out: &mut TextBuf, raw: &str, style: u32) {
+        let format = self.format_of(style);
+        if format.is_general() && numfmt::general_as_stored(raw) {
+            out.push_str(raw);
+            return;
+        }
+        match raw.parse::<f64>() {
+            Ok(v) => out.write_with(|text| format.write(v, self.date1904, text)),
+            Err(_) => out.push_str(raw),
+        }
+    }
+}
+
+/// Reads the custom number formats and the cell styles' format ids.
+fn parse_styles(text: &str, budget: &Budget) -> ExtractResult<CellStyles> {
+    let mut tokens = Tokens::new(text);
+    let mut tick = Ticker::new(budget);
+    let mut custom: Vec<(u16, String)> = Vec::new();
+    let mut xf_ids: Vec<u16> = Vec::new();
+    let (mut in_num_fmts, mut in_cell_xfs) = (false, false);
+    loop {
+        tick.tick()?;
+        match tokens.next_token() {
+            Ok(Some(Token::Start(e))) if matches!(e.local(), "numFmts" | "cellXfs") => {
+                in_num_fmts |= e.local() == "numFmts";
+                in_cell_xfs |= e.local() == "cellXfs";
+            }
+            Ok(Some(Token::Start(e) | Token::Empty(e))) => match e.local() {
+                "numFmt" if in_num_fmts => {
+                    if let (Some(id), Some(code)) = (
+                        e.attr_raw("numFmtId").and_then(|v| v.trim().parse().ok()),
+                        e.attr("formatCode"),
+                    ) {
+                        custom.push((id, code));
+                    }
+                }
+                "xf" if in_cell_xfs => xf_ids.push(
+                    e.attr_raw("numFmtId")
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0),
+                ),
+                _ => {}
+            },
+            Ok(Some(Token::End(name))) => match local(name) {
+                "numFmts" => in_num_fmts = false,
+                "cellXfs" => in_cell_xfs = false,
+                _ => {}
+            },
+            Ok(None) | Err(_) => break,
+            _ => {}
+        }
+    }
+    Ok(compile_styles(&custom, &xf_ids))
+}
+
+/// Compiles each format id the styles use once.
+fn compile_styles(custom: &[(u16, String)], xf_ids: &[u16]) -> CellStyles {
+    let mut styles = CellStyles::default();
+    let mut compiled: Vec<(u16, u32)> = vec![(0, 0)];
+    for &id in xf_ids {
+        let index = match compiled.iter().find(|(i, _)| *i == id) {
+            Some(&(_, index)) => index,
+            None => {
+                let code = custom
+                    .iter()
+                    .rev()
+                    .find(|(i, _)| *i == id)
+                    .map(|(_, c)| c.as_str())
+                    .or_else(|| numfmt::builtin(id))
+                    .unwrap_or("General");
+                styles.formats.push(NumFmt::parse(code));
+                let index = (styles.formats.len() - 1) as u32;
+                compiled.push((id, index));
+                index
+            }
+        };
+        styles.by_xf.push(index);
+    }
+    styles
+}
+
+/// `<workbookPr date1904="1"/>`: serial dates count from 1904.
+fn uses_1904_dates(workbook: &str, budget: &Budget) -> ExtractResult<bool> {
+    let mut yes = false;
+    xml::each_element(workbook, "workbookPr", budget, |e| {
+        yes |= e
+            .attr_raw("date1904")
+            .is_some_and(|v| matches!(v.trim(), "1" | "true" | "on"));
+    })?;
+    Ok(yes)
+}
+
+fn worksheet(cx: &mut Ctx, text: &str, book: &Book, loc: &str) -> ExtractResult<()> {
     let mut tokens = Tokens::new(text);
     let mut tick = Ticker::new(cx.budget);
     let mut out = TextBuf::new(cx.cap);
@@ -841,6 +986,7 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
     let mut cell = Cell {
         cell_type: CellType::Number,
         at: (0, 0),
+        style: 0,
     };
     let mut cells = CellAnchors::default();
     let mut result = Ok(());
@@ -854,15 +1000,16 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
             cell = Cell {
                 cell_type: cell_type_of(&e),
                 at: cursor.cell(&e),
+                style: style_of(&e),
             };
             if let Some(raw) = plain_value_cell(&mut tokens) {
-                write_cell(&mut out, &mut cells, raw, cell, sst);
+                write_cell(&mut out, &mut cells, raw, cell, book);
                 continue;
             }
             value.clear();
             in_v |= enter_cell_child(&mut tokens, "v", &mut value, &mut scratch);
             if !in_v && tokens.eat("</c>") {
-                end_cell(&mut out, &mut cells, &mut value, cell, sst);
+                end_cell(&mut out, &mut cells, &mut value, cell, book);
             }
             continue;
         }
@@ -876,6 +1023,7 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
                     cell = Cell {
                         cell_type: cell_type_of(&e),
                         at: cursor.cell(&e),
+                        style: style_of(&e),
                     };
                     value.clear();
                 }
@@ -899,7 +1047,7 @@ fn worksheet(cx: &mut Ctx, text: &str, sst: &SharedStrings, loc: &str) -> Extrac
                 "t" => in_is_t = false,
                 "is" => in_is = false,
                 "rPh" => skip = skip.saturating_sub(1),
-                "c" => end_cell(&mut out, &mut cells, &mut value, cell, sst),
+                "c" => end_cell(&mut out, &mut cells, &mut value, cell, book),
                 "row" => out.newline(),
                 "oddHeader" | "evenHeader" | "firstHeader" | "oddFooter" | "evenFooter"
                 | "firstFooter" => {
@@ -968,21 +1116,16 @@ fn end_cell(
     cells: &mut CellAnchors,
     value: &mut String,
     cell: Cell,
-    sst: &SharedStrings,
+    book: &Book,
 ) {
-    write_cell(out, cells, value, cell, sst);
+    write_cell(out, cells, value, cell, book);
     value.clear();
 }
 
-/// Writes a cell's value, as read (the shared string it points to, for
-/// `t="s"`), and notes where it starts.
-fn write_cell(
-    out: &mut TextBuf,
-    cells: &mut CellAnchors,
-    value: &str,
-    cell: Cell,
-    sst: &SharedStrings,
-) {
+/// Writes a cell's value as Excel shows it (the shared string it points
+/// to, for `t="s"`; a number in its cell style's format), and notes where
+/// it starts.
+fn write_cell(out: &mut TextBuf, cells: &mut CellAnchors, value: &str, cell: Cell, book: &Book) {
     let cell_type = cell.cell_type;
     // Numbers, booleans and string indexes are ASCII.
     let v = match cell_type {
@@ -994,22 +1137,45 @@ fn write_cell(
         cells.cell_in_plain_text(&out.text, cell.at.0, cell.at.1);
         match cell_type {
             CellType::Shared => {
-                if let Some(s) = sst.get(v) {
+                if let Some(s) = book.sst.get(v) {
                     out.push_str(s);
                 }
             }
             CellType::Bool => out.push_str(if v == "1" { "TRUE" } else { "FALSE" }),
-            CellType::Number | CellType::Inline => out.push_str(v),
+            CellType::Number => book.styles.write_number(out, v, cell.style),
+            CellType::Inline => out.push_str(v),
         }
         out.cell_end();
     }
 }
 
-/// The cell being read: its type and its zero-based (row, column).
+/// The cell being read: its type, its zero-based (row, column) and its
+/// cell style (an index into `cellXfs`).
 #[derive(Clone, Copy)]
 struct Cell {
     cell_type: CellType,
     at: (u32, u32),
+    style: u32,
+}
+
+/// The `s` attribute of a cell (0, the default style, when absent).
+#[inline]
+fn style_of(e: &Tag<'_>) -> u32 {
+    let attrs = e.raw_attributes().as_bytes();
+    let mut from = 0;
+    while let Some(i) = short_scan::find1(&attrs[from..], b's') {
+        let at = from + i;
+        if at > 0 && attrs[at - 1].is_ascii_whitespace() && attrs[at + 1..].starts_with(b"=\"") {
+            return attrs[at + 3..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .fold(0u32, |n, &d| {
+                    n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
+                });
+        }
+        from = at + 1;
+    }
+    0
 }
 
 /// Where the cells of a worksheet are: from the `r` attributes of rows and
@@ -1115,7 +1281,9 @@ fn cell_type_of(e: &Tag<'_>) -> CellType {
     match value {
         Some("s") => CellType::Shared,
         Some("b") => CellType::Bool,
-        Some("inlineStr") => CellType::Inline,
+        // Inline strings, formula strings, errors (`#DIV/0!`) and ISO
+        // dates are written as stored.
+        Some("inlineStr" | "str" | "e" | "d") => CellType::Inline,
         _ => CellType::Number,
     }
 }
@@ -1705,6 +1873,102 @@ mod tests {
                 CellType::Number => "number",
             };
             assert_eq!(got, want, "{tag}");
+        }
+    }
+
+    /// A workbook of numbers in many formats, in the 1900 or 1904 date system.
+    fn formatted_xlsx(date1904: bool) -> Vec<u8> {
+        let wb = format!(
+            r#"<workbook xmlns:r="r"><workbookPr date1904="{}"/><sheets><sheet name="N" sheetId="1" r:id="rId1"/></sheets></workbook>"#,
+            u8::from(date1904)
+        );
+        let rels = br#"<Relationships><Relationship Id="rId1" Type="x/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="x/styles" Target="styles.xml"/></Relationships>"#;
+        // Styles: 0 General, 1 d-mmm-yy (15), 2 custom dd-mmm-yyyy, 3 0.00%,
+        // 4 k-scaling, 5 euro currency, 6 M-scaling; the numFmt of a dxf and
+        // the cellStyleXfs must not shift the cell styles.
+        let styles = br##"<styleSheet><numFmts count="3"><numFmt numFmtId="164" formatCode="dd\-mmm\-yyyy"/><numFmt numFmtId="165" formatCode="#,##0,&quot;k&quot;"/><numFmt numFmtId="166" formatCode="[$&#8364;-407]#,##0.00;[Red]\-[$&#8364;-407]#,##0.00"/><numFmt numFmtId="167" formatCode="0.0,,&quot;M&quot;"/></numFmts>
+<cellStyleXfs count="1"><xf numFmtId="10"/></cellStyleXfs>
+<cellXfs count="7"><xf numFmtId="0"/><xf numFmtId="15" applyNumberFormat="1"/><xf numFmtId="164"/><xf numFmtId="10"/><xf numFmtId="165"/><xf numFmtId="166"/><xf numFmtId="167"/></cellXfs>
+<dxfs><dxf><numFmt numFmtId="168" formatCode="0.000"/></dxf></dxfs></styleSheet>"##;
+        let serial = if date1904 { "43524" } else { "44986" };
+        let sheet = format!(
+            r#"<worksheet><sheetData><row r="1"><c r="A1" s="1"><v>{serial}</v></c><c r="B1" s="2"><v>{serial}</v></c><c r="C1" s="3"><v>0.125</v></c><c r="D1" s="4"><v>1234567</v></c><c r="E1" s="5"><v>-1234.5</v></c><c r="F1" s="6"><v>2500000</v></c></row><row r="2"><c r="A2"><v>0.6901686683866837</v></c><c r="B2" t="e"><v>#DIV/0!</v></c><c r="C2" t="b"><v>0</v></c><c r="D2" t="str"><v>0.6901686683866837</v></c><c r="E2" s="99"><v>7</v></c><c r="F2" s="1"><v>-5</v></c></row></sheetData></worksheet>"#
+        );
+        testzip::build(&[
+            ("[Content_Types].xml", CT),
+            ("xl/workbook.xml", wb.as_bytes()),
+            ("xl/_rels/workbook.xml.rels", rels),
+            ("xl/styles.xml", styles),
+            ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
+        ])
+    }
+
+    #[test]
+    fn numeric_cells_read_as_excel_shows_them() {
+        for date1904 in [false, true] {
+            let out = extract(Format::Xlsx, &formatted_xlsx(date1904), &test_budget());
+            assert!(out.error.is_none(), "{:?}", out.error);
+            let sheet = out
+                .parts
+                .iter()
+                .find(|p| p.kind == PartKind::Sheet)
+                .unwrap();
+            assert_eq!(
+                sheet.text,
+                "1-Mar-23\t01-Mar-2023\t12.50%\t1,235k\t-\u{20ac}1,234.50\t2.5M\n\
+                 0.690168668\t#DIV/0!\tFALSE\t0.6901686683866837\t7\t-5",
+                "date1904 = {date1904}"
+            );
+        }
+    }
+
+    /// OPC part names are case-insensitive (issue 17, defect 12; POI's
+    /// 49609.xlsx stores `[content_types].xml`).
+    #[test]
+    fn part_names_in_another_case_are_the_same_parts() {
+        let zip = testzip::build(&[
+            ("[content_types].xml", CT),
+            (
+                "_rels/.rels",
+                br#"<Relationships><Relationship Id="rId1" Type="x/officeDocument" Target="xl/workbook.xml"/></Relationships>"#,
+            ),
+            (
+                "XL/Workbook.xml",
+                br#"<workbook xmlns:r="r"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>"#,
+            ),
+            (
+                "XL/_rels/Workbook.xml.rels",
+                br#"<Relationships><Relationship Id="rId1" Type="x/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#,
+            ),
+            (
+                "XL/Worksheets/Sheet1.xml",
+                br#"<worksheet><sheetData><row><c t="inlineStr"><is><t>read</t></is></c></row></sheetData></worksheet>"#,
+            ),
+        ]);
+        assert_eq!(crate::extract::sniff(&zip, "49609.xlsx"), Format::Xlsx);
+        assert_eq!(crate::extract::sniff(&zip, "49609.zip"), Format::Xlsx);
+        let out = extract(Format::Xlsx, &zip, &test_budget());
+        assert!(out.error.is_none(), "{:?}", out.error);
+        assert!(out
+            .parts
+            .iter()
+            .any(|p| p.kind == PartKind::Sheet && p.text == "read"));
+    }
+
+    #[test]
+    fn a_cell_style_is_read_from_its_attributes() {
+        for (tag, want) in [
+            ("<c r=\"A1\" s=\"3\" t=\"s\">", 3),
+            ("<c r=\"A1\">", 0),
+            ("<c s=\"12\" r=\"A1\">", 12),
+            ("<c r=\"A1\" t=\"s\" s='4'>", 0),
+            ("<c r=\"A1\"\ts=\"7\">", 7),
+        ] {
+            let mut t = crate::extract::xml::tokens::Tokens::new(tag);
+            let Ok(Some(Token::Start(e))) = t.next_token() else {
+                panic!("{tag}")
+            };
+            assert_eq!(style_of(&e), want, "{tag}");
         }
     }
 

@@ -79,8 +79,10 @@ fn sniff_zip(bytes: &[u8]) -> Option<Format> {
     let mut odf_content = false;
     for name in archive.file_names() {
         let Ok(name) = name else { continue };
-        match name.as_ref() {
-            "[Content_Types].xml" => has_content_types = true,
+        // OPC part names are case-insensitive (ECMA-376 part 2, 6.2.2.3):
+        // some writers store `[content_types].xml` or `XL/Workbook.xml`.
+        match name.to_ascii_lowercase().as_str() {
+            "[content_types].xml" => has_content_types = true,
             "word/document.xml" => return Some(Format::Docx),
             "xl/workbook.xml" => return Some(Format::Xlsx),
             "ppt/presentation.xml" => return Some(Format::Pptx),

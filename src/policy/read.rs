@@ -10,6 +10,8 @@ use globset::GlobBuilder;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+use crate::model::Confidence;
+
 use super::diagnostic::Findings;
 use super::{
     compile_pattern, location_glob, marking_words, normalise_name, AgreementStatus, DetectorTuning,
@@ -97,7 +99,7 @@ const PARTNER_KEYS: &[&str] = &[
     "valid_until",
 ];
 const LOCATION_KEYS: &[&str] = &["path", "partner"];
-const DETECTOR_KEYS: &[&str] = &["level", "min_count", "enabled"];
+const DETECTOR_KEYS: &[&str] = &["level", "min_count", "enabled", "min_confidence", "allow"];
 const KEYWORD_KEYS: &[&str] = &[
     "id",
     "category",
@@ -624,6 +626,13 @@ impl Reader<'_, '_> {
                 level: section.get("level").map(|f| self.level(scheme, &f)),
                 min_count: section.get("min_count").and_then(|f| self.count(&f)),
                 enabled: section.get("enabled").and_then(|f| self.flag(&f)),
+                min_confidence: section
+                    .get("min_confidence")
+                    .and_then(|f| self.confidence(&f)),
+                allow: section
+                    .get("allow")
+                    .map(|f| self.strings(&f))
+                    .unwrap_or_default(),
             };
             detectors.insert(id, tuning);
         }
@@ -930,6 +939,21 @@ impl Reader<'_, '_> {
             self.type_error(field, "a whole number of at least 0");
         }
         number
+    }
+
+    /// `low`, `medium` or `high` (any case).
+    fn confidence(&mut self, field: &Field) -> Option<Confidence> {
+        let value = field.value.get_ref().as_str().map(str::to_ascii_lowercase);
+        let confidence = match value.as_deref() {
+            Some("low") => Some(Confidence::Low),
+            Some("medium") => Some(Confidence::Medium),
+            Some("high") => Some(Confidence::High),
+            _ => None,
+        };
+        if confidence.is_none() {
+            self.type_error(field, "\"low\", \"medium\" or \"high\"");
+        }
+        confidence
     }
 
     fn flag(&mut self, field: &Field) -> Option<bool> {

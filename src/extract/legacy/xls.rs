@@ -6,6 +6,7 @@
 
 use super::bytes::{le_u16, le_u32, le_u64};
 use super::{cp1252_char, read_stream_opt, Ole};
+use crate::extract::numfmt::{self, NumFmt};
 use crate::extract::{CellAnchors, ExtractError, ExtractResult, Extracted, Layout, PartKind};
 use crate::model::budget::Budget;
 
@@ -26,6 +27,57 @@ const MULRK: u16 = 0x00BD;
 const FORMULA: u16 = 0x0006;
 const STRING: u16 = 0x0207;
 const BOOLERR: u16 = 0x0205;
+const FORMAT: u16 = 0x041E;
+const XF: u16 = 0x00E0;
+const DATEMODE: u16 = 0x0022;
+
+/// How the workbook shows numbers: FORMAT records (custom codes by id),
+/// XF records (each cell style's format id) and DATEMODE (1904 dates).
+#[derive(Debug, Default)]
+struct Styles {
+    custom: Vec<(u16, String)>,
+    xf_formats: Vec<u16>,
+    date1904: bool,
+    /// Compiled once the globals are read: per XF, an index into `formats`.
+    formats: Vec<NumFmt>,
+    by_xf: Vec<u32>,
+}
+
+impl Styles {
+    /// Compiles each format id the XFs use, once.
+    fn compile(&mut self) {
+        self.formats = vec![NumFmt::general()];
+        let mut done: Vec<(u16, u32)> = vec![(0, 0)];
+        for &id in &self.xf_formats {
+            let index = match done.iter().find(|(i, _)| *i == id) {
+                Some(&(_, index)) => index,
+                None => {
+                    let code = self
+                        .custom
+                        .iter()
+                        .rev()
+                        .find(|(i, _)| *i == id)
+                        .map(|(_, c)| c.as_str())
+                        .or_else(|| numfmt::builtin(id))
+                        .unwrap_or("General");
+                    self.formats.push(NumFmt::parse(code));
+                    let index = (self.formats.len() - 1) as u32;
+                    done.push((id, index));
+                    index
+                }
+            };
+            self.by_xf.push(index);
+        }
+    }
+
+    /// A number as the cell style `xf` shows it.
+    fn show(&self, value: f64, xf: u16) -> String {
+        let i = self.by_xf.get(usize::from(xf)).copied().unwrap_or(0);
+        let mut out = String::new();
+        self.formats[i as usize].write(value, self.date1904, &mut out);
+        out
+    }
+}
 
 /// What the record walk found.
 #[derive(Debug, Default)]
@@ -121,6 +173,10 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
     let max_chars = budget.limits.max_text_chars;
     // Cell of a FORMULA whose string result follows in a STRING record.
     let mut pending: Option<(u16, u16)> = None;
+    let mut styles = Styles {
+        formats: vec![NumFmt::general()],
+        ..Styles::default()
+    };
     while let (Some(kind), Some(len)) = (le_u16(s, pos), le_u16(s, pos + 2)) {
         count += 1;
         if count.is_multiple_of(4096) {
@@ -137,6 +193,8 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
                     substream += 1;
                     if substream == -1 {
                         biff8 = le_u16(data, 0).is_none_or(|v| v >= 0x0600);
+                    } else if substream == 0 {
+                        styles.compile();
                     }
                 }
                 depth += 1;
@@ -154,6 +212,18 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
         if substream == -1 {
             match kind {
                 FILEPASS => walk.encrypted = true,
+                DATEMODE => styles.date1904 = le_u16(data, 0) == Some(1),
+                XF => styles.xf_formats.push(le_u16(data, 2).unwrap_or(0)),
+                FORMAT => {
+                    let code = if biff8 {
+                        data.get(2..).and_then(long_unicode)
+                    } else {
+                        data.get(2..).and_then(short_ansi)
+                    };
+                    if let (Some(id), Some(code)) = (le_u16(data, 0), code) {
+                        styles.custom.push((id, code));
+                    }
+                }
                 BOUNDSHEET => {
                     let name = if biff8 {
                         data.get(6..).and_then(short_unicode)
@@ -194,6 +264,7 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
         }
         let row = le_u16(data, 0).unwrap_or(0);
         let col = le_u16(data, 2).unwrap_or(0);
+        let xf = le_u16(data, 4).unwrap_or(0);
         let mut cell = |r: u16, c: u16, t: String, walk: &mut Walk| {
             if chars < max_chars && !t.is_empty() {
                 chars += t.len();
@@ -240,19 +311,21 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
             }
             NUMBER => {
                 if let Some(v) = le_u64(data, 6) {
-                    cell(row, col, number(f64::from_bits(v)), &mut walk);
+                    cell(row, col, styles.show(f64::from_bits(v), xf), &mut walk);
                 }
             }
             RK => {
                 if let Some(v) = le_u32(data, 6) {
-                    cell(row, col, number(rk(v)), &mut walk);
+                    cell(row, col, styles.show(rk(v), xf), &mut walk);
                 }
             }
             MULRK => {
                 let n = data.len().saturating_sub(6) / 6;
                 for i in 0..n {
-                    if let Some(v) = le_u32(data, 4 + i * 6 + 2) {
-                        cell(row, col.saturating_add(i as u16), number(rk(v)), &mut walk);
+                    let at = 4 + i * 6;
+                    if let (Some(xf), Some(v)) = (le_u16(data, at), le_u32(data, at + 2)) {
+                        let text = styles.show(rk(v), xf);
+                        cell(row, col.saturating_add(i as u16), text, &mut walk);
                     }
                 }
             }
@@ -261,7 +334,7 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
                     let t = match (is_err, v) {
                         (0, 0) => "FALSE",
                         (0, _) => "TRUE",
-                        _ => "#ERROR",
+                        _ => numfmt::error_text(v),
                     };
                     cell(row, col, t.to_string(), &mut walk);
                 }
@@ -279,10 +352,14 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
                             };
                             cell(row, col, t.to_string(), &mut walk);
                         }
+                        Some(2) => {
+                            let code = data.get(8).copied().unwrap_or(0xFF);
+                            cell(row, col, numfmt::error_text(code).to_string(), &mut walk);
+                        }
                         _ => {}
                     }
                 } else if let Some(v) = le_u64(data, 6) {
-                    cell(row, col, number(f64::from_bits(v)), &mut walk);
+                    cell(row, col, styles.show(f64::from_bits(v), xf), &mut walk);
                 }
             }
             STRING => {
@@ -318,14 +395,6 @@ fn rk(v: u32) -> f64 {
         x / 100.0
     } else {
         x
-    }
-}
-
-fn number(v: f64) -> String {
-    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v}")
     }
 }
 
@@ -545,6 +614,70 @@ mod tests {
         // Truncated records end the walk quietly.
         for cut in 0..s.len() {
             let _ = walk_records(&s[..cut], &budget);
+        }
+    }
+
+    /// A cell record: row, column, XF index, then `value`.
+    fn cell_rec(kind: u16, row: u16, col: u16, xf: u16, value: &[u8]) -> Vec<u8> {
+        let mut d = row.to_le_bytes().to_vec();
+        d.extend_from_slice(&col.to_le_bytes());
+        d.extend_from_slice(&xf.to_le_bytes());
+        d.extend_from_slice(value);
+        rec(kind, &d)
+    }
+
+    // The noise value is as the workbook stores it, digits and all.
+    #[allow(clippy::excessive_precision)]
+    #[test]
+    fn numbers_dates_and_errors_read_as_excel_shows_them() {
+        for date1904 in [false, true] {
+            let mut s = rec(BOF, &[0, 6, 5, 0]);
+            s.extend(rec(DATEMODE, &u16::from(date1904).to_le_bytes()));
+            let mut fmt = 164u16.to_le_bytes().to_vec();
+            fmt.extend(xlstr("#,##0.0,,\"M\""));
+            s.extend(rec(FORMAT, &fmt));
+            // XF 0 General, 1 built-in 15 (d-mmm-yy), 2 custom 164, 3 10 (0.00%).
+            for id in [0u16, 15, 164, 10] {
+                let mut xf = vec![0, 0];
+                xf.extend_from_slice(&id.to_le_bytes());
+                xf.extend_from_slice(&[0; 16]);
+                s.extend(rec(XF, &xf));
+            }
+            s.extend(rec(EOF, &[]));
+            s.extend(rec(BOF, &[0, 6, 0x10, 0]));
+            let serial: f64 = if date1904 { 43524.0 } else { 44986.0 };
+            s.extend(cell_rec(NUMBER, 0, 0, 1, &serial.to_bits().to_le_bytes()));
+            s.extend(cell_rec(
+                NUMBER,
+                0,
+                1,
+                2,
+                &2_500_000f64.to_bits().to_le_bytes(),
+            ));
+            // RK 1250 / 100 with XF 3 (percent); 0.69... in General.
+            s.extend(cell_rec(RK, 0, 2, 3, &((1250u32 << 2) | 3).to_le_bytes()));
+            let noise = 0.690_168_668_386_683_7f64;
+            s.extend(cell_rec(NUMBER, 0, 3, 0, &noise.to_bits().to_le_bytes()));
+            s.extend(cell_rec(BOOLERR, 0, 4, 0, &[0x07, 1]));
+            // A formula's cached error: type 2, code 0x2A, then 0xFFFF.
+            let mut formula = vec![2, 0, 0x2A, 0, 0, 0, 0xFF, 0xFF];
+            formula.extend_from_slice(&[0; 8]);
+            s.extend(cell_rec(FORMULA, 0, 5, 0, &formula));
+            s.extend(rec(EOF, &[]));
+            let w = walk_records(&s, &Budget::new(Limits::default())).unwrap();
+            let texts: Vec<&str> = w.cells[0].iter().map(|c| c.2.as_str()).collect();
+            assert_eq!(
+                texts,
+                [
+                    "1-Mar-23",
+                    "2.5M",
+                    "1250.00%",
+                    "0.690168668",
+                    "#DIV/0!",
+                    "#N/A"
+                ],
+                "date1904 = {date1904}"
+            );
         }
     }
 

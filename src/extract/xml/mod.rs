@@ -177,6 +177,14 @@ impl TextBuf {
         }
     }
 
+    /// Lets `write` append to the text while the cap leaves room.
+    #[inline]
+    pub fn write_with(&mut self, write: impl FnOnce(&mut String)) {
+        if self.room() {
+            write(&mut self.text);
+        }
+    }
+
     /// Appends XML character data, decoding entity references.
     #[inline]
     pub fn push_escaped(&mut self, raw: &str) {
