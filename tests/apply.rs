@@ -24,7 +24,7 @@ const LABEL_PARTS: [&str; 6] = [
 ];
 
 fn policy() -> PathBuf {
-    repo().join("tests/fixtures/apply/apex-purview.toml")
+    repo().join("policies/examples/apex-purview.toml")
 }
 
 fn realworld() -> PathBuf {
