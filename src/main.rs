@@ -423,15 +423,19 @@ fn load(common: &CommonArgs, limits: Limits, quiet: bool) -> Result<Context, Fai
         }
         None => Policy::default_policy(),
     };
+    context_of(policy, as_of, common.show_values, limits)
+}
+
+/// The inspection context of `policy`, its detectors compiled.
+fn context_of(
+    policy: Policy,
+    as_of: NaiveDate,
+    show_values: bool,
+    limits: Limits,
+) -> Result<Context, Failure> {
     let detectors = DetectorSet::compile(&policy)
         .map_err(|e| usage(anyhow::anyhow!("{}: {e}", policy.origin)))?;
-    Ok(Context::new(
-        policy,
-        detectors,
-        as_of,
-        common.show_values,
-        limits,
-    ))
+    Ok(Context::new(policy, detectors, as_of, show_values, limits))
 }
 
 /// Loads a policy file with every check: its errors become one usage
@@ -1195,12 +1199,7 @@ fn check_run_inputs(dir: &Path, manifest: &Manifest) -> Result<(), Failure> {
         report::JSONL_FILE,
         report::CHANGES_JSONL_FILE,
     ];
-    let bad: Vec<String> = report::manifest::check(dir, manifest, &[])
-        .into_iter()
-        .filter(|c| !c.is_ok())
-        .map(|c| c.to_string())
-        .filter(|line| inputs.iter().any(|name| line.contains(name)))
-        .collect();
+    let bad = report::manifest::mismatched(dir, manifest, &inputs);
     if bad.is_empty() {
         return Ok(());
     }
@@ -1432,15 +1431,7 @@ fn apply_context(args: &ApplyArgs, summary: &RunSummary) -> Result<Context, Fail
         }
         None => policy_of_run(summary, None)?,
     };
-    let detectors = DetectorSet::compile(&policy)
-        .map_err(|e| usage(anyhow::anyhow!("{}: {e}", policy.origin)))?;
-    Ok(Context::new(
-        policy,
-        detectors,
-        as_of,
-        false,
-        Limits::default(),
-    ))
+    context_of(policy, as_of, false, Limits::default())
 }
 
 /// Says up front what the policy lets `apply` write.

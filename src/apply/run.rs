@@ -205,12 +205,7 @@ fn check_inputs(dir: &Path, manifest: &Manifest) -> Result<(), RunError> {
         )));
     }
     let inputs = [report::SUMMARY_FILE, report::JSONL_FILE];
-    let bad: Vec<String> = report::manifest::check(dir, manifest, &[])
-        .into_iter()
-        .filter(|c| !c.is_ok())
-        .map(|c| c.to_string())
-        .filter(|line| inputs.iter().any(|name| line.contains(name)))
-        .collect();
+    let bad = report::manifest::mismatched(dir, manifest, &inputs);
     if bad.is_empty() {
         return Ok(());
     }

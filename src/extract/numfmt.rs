@@ -62,6 +62,62 @@ pub fn builtin(id: u16) -> Option<&'static str> {
     })
 }
 
+/// The number formats of a workbook's cell styles: each format id the
+/// styles use, compiled once, and per style an index into them.
+#[derive(Debug)]
+pub struct StyleFormats {
+    /// Distinct formats; the first is General.
+    formats: Vec<NumFmt>,
+    /// Per cell style (xlsx `cellXfs` entry, xls XF record), an index into
+    /// `formats`.
+    by_style: Vec<u32>,
+}
+
+impl Default for StyleFormats {
+    fn default() -> Self {
+        StyleFormats {
+            formats: vec![NumFmt::general()],
+            by_style: Vec::new(),
+        }
+    }
+}
+
+impl StyleFormats {
+    /// Compiles the format of each style from its format id: a custom code
+    /// (`custom`, the last one of an id wins), else a built-in one, else
+    /// General.
+    pub fn compile(custom: &[(u16, String)], style_format_ids: &[u16]) -> StyleFormats {
+        let mut styles = StyleFormats::default();
+        let mut compiled: Vec<(u16, u32)> = vec![(0, 0)];
+        for &id in style_format_ids {
+            let index = match compiled.iter().find(|(i, _)| *i == id) {
+                Some(&(_, index)) => index,
+                None => {
+                    let code = custom
+                        .iter()
+                        .rev()
+                        .find(|(i, _)| *i == id)
+                        .map(|(_, c)| c.as_str())
+                        .or_else(|| builtin(id))
+                        .unwrap_or("General");
+                    styles.formats.push(NumFmt::parse(code));
+                    let index = (styles.formats.len() - 1) as u32;
+                    compiled.push((id, index));
+                    index
+                }
+            };
+            styles.by_style.push(index);
+        }
+        styles
+    }
+
+    /// The format of cell style `style`; General for an unknown one.
+    pub fn of_style(&self, style: usize) -> &NumFmt {
+        let i = self.by_style.get(style).copied().unwrap_or(0);
+        &self.formats[i as usize]
+    }
+}
+
 /// Excel's error values (MS-XLS 2.5.10 BErr) by their code.
 pub fn error_text(code: u8) -> &'static str {
     match code {

@@ -4,7 +4,7 @@
 //! Every XML part is streamed once by [`xml::Tokens`]; zip members are read
 //! through the bounded [`Package`] reader.
 
-use super::numfmt::{self, NumFmt};
+use super::numfmt::{self, NumFmt, StyleFormats};
 use super::xml::{self, local, short_scan, Tag, TextBuf, Ticker, Token, Tokens};
 use super::zipread::Package;
 use super::{
@@ -852,28 +852,16 @@ struct Book<'a> {
 
 /// How the workbook shows numbers: each cell style's number format
 /// (`styles.xml`) and the date system (`workbook.xml`).
+#[derive(Default)]
 struct CellStyles {
-    /// Distinct formats; the first is General.
-    formats: Vec<NumFmt>,
-    /// Per `cellXfs` entry (a cell's `s`), an index into `formats`.
-    by_xf: Vec<u32>,
+    /// Per `cellXfs` entry (a cell's `s`), its number format.
+    formats: StyleFormats,
     date1904: bool,
-}
-
-impl Default for CellStyles {
-    fn default() -> Self {
-        CellStyles {
-            formats: vec![NumFmt::general()],
-            by_xf: Vec::new(),
-            date1904: false,
-        }
-    }
 }
 
 impl CellStyles {
     fn format_of(&self, style: u32) -> &NumFmt {
-        let i = self.by_xf.get(style as usize).copied().unwrap_or(0);
-        &self.formats[i as usize]
+        self.formats.of_style(style as usize)
     }
 
     /// Writes a numeric cell's stored value as its format shows it.
@@ -929,33 +917,10 @@ fn parse_styles(text: &str, budget: &Budget) -> ExtractResult<CellStyles> {
             _ => {}
         }
     }
-    Ok(compile_styles(&custom, &xf_ids))
-}
-
-/// Compiles each format id the styles use once.
-fn compile_styles(custom: &[(u16, String)], xf_ids: &[u16]) -> CellStyles {
-    let mut styles = CellStyles::default();
-    let mut compiled: Vec<(u16, u32)> = vec![(0, 0)];
-    for &id in xf_ids {
-        let index = match compiled.iter().find(|(i, _)| *i == id) {
-            Some(&(_, index)) => index,
-            None => {
-                let code = custom
-                    .iter()
-                    .rev()
-                    .find(|(i, _)| *i == id)
-                    .map(|(_, c)| c.as_str())
-                    .or_else(|| numfmt::builtin(id))
-                    .unwrap_or("General");
-                styles.formats.push(NumFmt::parse(code));
-                let index = (styles.formats.len() - 1) as u32;
-                compiled.push((id, index));
-                index
-            }
-        };
-        styles.by_xf.push(index);
-    }
-    styles
+    Ok(CellStyles {
+        formats: StyleFormats::compile(&custom, &xf_ids),
+        date1904: false,
+    })
 }
 
 /// `<workbookPr date1904="1"/>`: serial dates count from 1904.

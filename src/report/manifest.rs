@@ -214,6 +214,19 @@ pub fn check(dir: &Path, manifest: &Manifest, report_names: &[&str]) -> Vec<File
     checks
 }
 
+/// The files among `names` that the manifest lists and that no longer
+/// match it, as `verify` prints them: what a step reading a finished run
+/// (`report`, `apply`) must refuse. Only those files are read.
+pub fn mismatched(dir: &Path, manifest: &Manifest, names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|name| Some((*name, manifest.files.get(*name)?)))
+        .map(|(name, expected)| check_file(dir, name, expected))
+        .filter(|c| !c.is_ok())
+        .map(|c| c.to_string())
+        .collect()
+}
+
 fn check_file(dir: &Path, name: &str, expected: &FileDigest) -> FileCheck {
     let name = name.to_string();
     match digest(&dir.join(&name)) {

@@ -13,13 +13,12 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls, Row, Statement};
 
-use super::queue::{Write, WriteQueue};
+use super::queue::{QueuedWriter, Write};
 use super::{FileIdentity, RunRecord, StatePair, Store, StoreError, StoredFile, StoredOutcome};
 use crate::model::DocumentState;
 
@@ -116,8 +115,7 @@ pub struct PostgresStore {
     /// The writer connection while no run writes, or after its writer ended.
     conn: Mutex<Option<Client>>,
     readers: Mutex<Vec<Reader>>,
-    queue: WriteQueue,
-    writer: Option<JoinHandle<(Client, Result<(), String>)>>,
+    writes: QueuedWriter<Client>,
     /// The run being written (its `seq`), and the id of its scope.
     run: i64,
     scope: i64,
@@ -205,8 +203,7 @@ impl PostgresStore {
             shown,
             conn: Mutex::new(Some(client)),
             readers: Mutex::new(Vec::new()),
-            queue: WriteQueue::default(),
-            writer: None,
+            writes: QueuedWriter::default(),
             run: 0,
             scope: 0,
         })
@@ -238,11 +235,11 @@ impl PostgresStore {
 
     /// Waits for the writer thread and takes its connection back.
     fn end_writes(&mut self) -> Result<(), StoreError> {
-        self.queue.close();
-        if let Some(writer) = self.writer.take() {
-            let (client, result) = writer
-                .join()
-                .map_err(|_| backend("the store's writer failed"))?;
+        let finished = self
+            .writes
+            .finish()
+            .map_err(|_| backend("the store's writer failed"))?;
+        if let Some((client, result)) = finished {
             self.put_client(client);
             result.map_err(StoreError::Backend)?;
         }
@@ -491,30 +488,24 @@ impl Store for PostgresStore {
             self.put_client(client);
             return Err(e);
         }
-        let (queue, receiver) = WriteQueue::open();
         let run_seq = self.run;
-        let writer = std::thread::Builder::new()
-            .name("state-writer".into())
-            .spawn(move || {
-                let result = write_all(&mut client, run_seq, receiver).map_err(|e| e.to_string());
-                (client, result)
-            })
-            .map_err(backend)?;
-        self.queue = queue;
-        self.writer = Some(writer);
+        self.writes = QueuedWriter::start(client, move |client, receiver| {
+            write_all(client, run_seq, receiver).map_err(|e| e.to_string())
+        })
+        .map_err(backend)?;
         Ok(())
     }
 
     fn save_file(&self, file: StoredFile) {
-        self.queue.send(Write::File(Box::new(file)));
+        self.writes.send(Write::File(Box::new(file)));
     }
 
     fn file_seen(&self, key: &str) {
-        self.queue.send(Write::Seen(key.to_string()));
+        self.writes.send(Write::Seen(key.to_string()));
     }
 
     fn save_document(&self, state: DocumentState) {
-        self.queue.send(Write::Document(state));
+        self.writes.send(Write::Document(state));
     }
 
     fn compare(

@@ -6,6 +6,7 @@
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Mutex;
+use std::thread::JoinHandle;
 
 use super::StoredFile;
 use crate::model::DocumentState;
@@ -66,5 +67,62 @@ impl WriteQueue {
             let _ = sender.send(last);
         }
         self.sender = None;
+    }
+}
+
+/// What the writer thread hands back: its connection and how its writes went.
+pub type WriterEnd<C> = (C, Result<(), String>);
+
+/// A run's writes and the one thread that applies them over the backend's
+/// connection `C`, which it hands back when the queue is closed.
+pub struct QueuedWriter<C> {
+    queue: WriteQueue,
+    thread: Option<JoinHandle<WriterEnd<C>>>,
+}
+
+impl<C> Default for QueuedWriter<C> {
+    fn default() -> Self {
+        QueuedWriter {
+            queue: WriteQueue::default(),
+            thread: None,
+        }
+    }
+}
+
+impl<C: Send + 'static> QueuedWriter<C> {
+    /// Starts the writer thread: `write_all` applies every batch to `conn`
+    /// until the queue is closed.
+    pub fn start(
+        conn: C,
+        write_all: impl FnOnce(&mut C, Receiver<Vec<Write>>) -> Result<(), String> + Send + 'static,
+    ) -> std::io::Result<QueuedWriter<C>> {
+        let (queue, receiver) = WriteQueue::open();
+        let thread = std::thread::Builder::new()
+            .name("state-writer".into())
+            .spawn(move || {
+                let mut conn = conn;
+                let result = write_all(&mut conn, receiver);
+                (conn, result)
+            })?;
+        Ok(QueuedWriter {
+            queue,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a write (see [`WriteQueue::send`]).
+    pub fn send(&self, write: Write) {
+        self.queue.send(write);
+    }
+
+    /// Closes the queue and waits for the writer: its connection and how
+    /// its writes went, or `None` when no writer ran. `Err` when the writer
+    /// thread panicked (its connection is lost).
+    pub fn finish(&mut self) -> Result<Option<WriterEnd<C>>, ()> {
+        self.queue.close();
+        match self.thread.take() {
+            Some(thread) => thread.join().map(Some).map_err(|_| ()),
+            None => Ok(None),
+        }
     }
 }

@@ -6,11 +6,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::thread::JoinHandle;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use super::queue::{Write, WriteQueue};
+use super::queue::{QueuedWriter, Write};
 use super::{FileIdentity, RunRecord, StatePair, Store, StoreError, StoredFile, StoredOutcome};
 use crate::model::DocumentState;
 
@@ -96,8 +95,7 @@ pub struct SqliteStore {
     /// ended (in a mutex only so that the store can be shared).
     conn: Mutex<Option<Connection>>,
     readers: Mutex<Vec<Connection>>,
-    queue: WriteQueue,
-    writer: Option<JoinHandle<(Connection, Result<(), String>)>>,
+    writes: QueuedWriter<Connection>,
     /// The run being written (its `seq`).
     run: i64,
     /// The id of its scope in `scopes`.
@@ -115,8 +113,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             conn: Mutex::new(Some(conn)),
             readers: Mutex::new(Vec::new()),
-            queue: WriteQueue::default(),
-            writer: None,
+            writes: QueuedWriter::default(),
             run: 0,
             scope: 0,
         }
@@ -189,11 +186,11 @@ impl SqliteStore {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        self.queue.close();
-        if let Some(writer) = self.writer.take() {
-            let (conn, result) = writer
-                .join()
-                .map_err(|_| backend("the store's writer failed"))?;
+        let finished = self
+            .writes
+            .finish()
+            .map_err(|_| backend("the store's writer failed"))?;
+        if let Some((conn, result)) = finished {
             self.put_conn(conn);
             result.map_err(StoreError::Backend)?;
         }
@@ -457,30 +454,24 @@ impl Store for SqliteStore {
                 return Err(backend(e));
             }
         }
-        let (queue, receiver) = WriteQueue::open();
         let run_seq = self.run;
-        let writer = std::thread::Builder::new()
-            .name("state-writer".into())
-            .spawn(move || {
-                let result = write_all(&conn, run_seq, receiver).map_err(|e| e.to_string());
-                (conn, result)
-            })
-            .map_err(backend)?;
-        self.queue = queue;
-        self.writer = Some(writer);
+        self.writes = QueuedWriter::start(conn, move |conn, receiver| {
+            write_all(conn, run_seq, receiver).map_err(|e| e.to_string())
+        })
+        .map_err(backend)?;
         Ok(())
     }
 
     fn save_file(&self, file: StoredFile) {
-        self.queue.send(Write::File(Box::new(file)));
+        self.writes.send(Write::File(Box::new(file)));
     }
 
     fn file_seen(&self, key: &str) {
-        self.queue.send(Write::Seen(key.to_string()));
+        self.writes.send(Write::Seen(key.to_string()));
     }
 
     fn save_document(&self, state: DocumentState) {
-        self.queue.send(Write::Document(state));
+        self.writes.send(Write::Document(state));
     }
 
     fn compare(

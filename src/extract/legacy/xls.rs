@@ -6,7 +6,7 @@
 
 use super::bytes::{le_u16, le_u32, le_u64};
 use super::{cp1252_char, read_stream_opt, Ole};
-use crate::extract::numfmt::{self, NumFmt};
+use crate::extract::numfmt::{self, StyleFormats};
 use crate::extract::{CellAnchors, ExtractError, ExtractResult, Extracted, Layout, PartKind};
 use crate::model::budget::Budget;
 
@@ -38,43 +38,22 @@ struct Styles {
     custom: Vec<(u16, String)>,
     xf_formats: Vec<u16>,
     date1904: bool,
-    /// Compiled once the globals are read: per XF, an index into `formats`.
-    formats: Vec<NumFmt>,
-    by_xf: Vec<u32>,
+    /// Compiled once the globals are read: per XF, its number format.
+    formats: StyleFormats,
 }
 
 impl Styles {
     /// Compiles each format id the XFs use, once.
     fn compile(&mut self) {
-        self.formats = vec![NumFmt::general()];
-        let mut done: Vec<(u16, u32)> = vec![(0, 0)];
-        for &id in &self.xf_formats {
-            let index = match done.iter().find(|(i, _)| *i == id) {
-                Some(&(_, index)) => index,
-                None => {
-                    let code = self
-                        .custom
-                        .iter()
-                        .rev()
-                        .find(|(i, _)| *i == id)
-                        .map(|(_, c)| c.as_str())
-                        .or_else(|| numfmt::builtin(id))
-                        .unwrap_or("General");
-                    self.formats.push(NumFmt::parse(code));
-                    let index = (self.formats.len() - 1) as u32;
-                    done.push((id, index));
-                    index
-                }
-            };
-            self.by_xf.push(index);
-        }
+        self.formats = StyleFormats::compile(&self.custom, &self.xf_formats);
     }
 
     /// A number as the cell style `xf` shows it.
     fn show(&self, value: f64, xf: u16) -> String {
-        let i = self.by_xf.get(usize::from(xf)).copied().unwrap_or(0);
         let mut out = String::new();
-        self.formats[i as usize].write(value, self.date1904, &mut out);
+        self.formats
+            .of_style(usize::from(xf))
+            .write(value, self.date1904, &mut out);
         out
     }
 }
@@ -173,10 +152,7 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
     let max_chars = budget.limits.max_text_chars;
     // Cell of a FORMULA whose string result follows in a STRING record.
     let mut pending: Option<(u16, u16)> = None;
-    let mut styles = Styles {
-        formats: vec![NumFmt::general()],
-        ..Styles::default()
-    };
+    let mut styles = Styles::default();
     while let (Some(kind), Some(len)) = (le_u16(s, pos), le_u16(s, pos + 2)) {
         count += 1;
         if count.is_multiple_of(4096) {

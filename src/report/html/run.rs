@@ -15,84 +15,10 @@ use crate::report::{fs_safe, CHANGES_JSONL_FILE, JSONL_FILE, SUMMARY_FILE};
 /// Counts keyed by a name (verdict code, level, status ...).
 pub type Counts = BTreeMap<String, u64>;
 
-/// The parts of `summary.json` the report shows. Unknown keys are ignored
-/// and missing ones default, so that an older run's summary still renders.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct RunSummary {
-    pub tool: String,
-    pub version: String,
-    pub run_id: String,
-    pub as_of: String,
-    pub policy: String,
-    pub policy_name: Option<String>,
-    pub policy_version: Option<String>,
-    pub policy_sha256: String,
-    pub detectors_sha256: String,
-    pub paths: Vec<String>,
-    pub paths_walked: Vec<String>,
-    pub paths_resolved: Vec<String>,
-    pub paths_not_walked: Vec<PathNote>,
-    pub show_values: bool,
-    pub host: String,
-    pub user: String,
-    pub started_at: String,
-    pub finished_at: String,
-    pub complete: bool,
-    pub duration_seconds: f64,
-    pub files_scanned: u64,
-    pub documents: u64,
-    pub bytes_scanned: u64,
-    pub verdicts: Counts,
-    pub formats: Counts,
-    pub levels: Counts,
-    pub suggested_levels: Counts,
-    /// Absent from summaries older than 0.4.1: the report counts it then.
-    pub level_matrix: BTreeMap<String, Counts>,
-    pub detectors: Counts,
-    pub errors: Counts,
-    pub documents_without_text: u64,
-    pub files_skipped: u64,
-    pub skipped: Counts,
-    pub files_filtered_out: u64,
-    pub documents_failing: u64,
-    pub fail_on: Vec<String>,
-    pub state: Option<String>,
-    pub baseline_run_id: Option<String>,
-    pub exceptions: Counts,
-    pub changes: Counts,
-    pub earlier_runs: Vec<EarlierRun>,
-    pub by_folder: BTreeMap<String, Counts>,
-    pub releases: BTreeMap<String, Counts>,
-    pub locations: Vec<Location>,
-    pub warnings: Vec<String>,
-}
-
-/// An earlier run over the same PATHs, as `summary.json` lists it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct EarlierRun {
-    pub run_id: String,
-    pub finished_at: String,
-    pub documents: u64,
-    pub verdicts: Counts,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct PathNote {
-    pub path: String,
-    pub reason: String,
-    pub covered_by: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Location {
-    pub path: String,
-    pub partner: String,
-    pub files: u64,
-}
+/// `summary.json` as the report reads it: the summary the scan wrote.
+/// Unknown keys are ignored and missing ones default, so that an older
+/// run's summary still renders.
+pub use crate::report::summary::Summary as RunSummary;
 
 /// One line of `changes.jsonl`.
 #[derive(Debug, Default, Deserialize)]
