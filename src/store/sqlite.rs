@@ -4,6 +4,7 @@
 //! look stored analyses up through read-only connections, which see the
 //! last committed run and never the one in the making.
 
+use std::hash::{BuildHasher, RandomState};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -65,29 +66,67 @@ CREATE TABLE documents (
 ) WITHOUT ROWID;
 ";
 
-/// Per run, in the writer's connection only (never in the WAL): the keys of
-/// the files seen, and the documents' states. `documents` holds the state
-/// of the last completed run per scope; a run writes only the rows that
-/// differ from it, so a rescan of an unchanged tree writes almost nothing.
+/// Per run, in the writer's connection only (never in the WAL): the
+/// documents that are new or whose state differs from the scope's stored
+/// one, with the stored state (`b_*`, NULL for a new document). The writer
+/// compares each document as it arrives and writes `documents` at once, in
+/// the run's transaction; an unchanged document costs one lookup and no
+/// write, so a rescan of an unchanged tree writes almost nothing.
 const RUN_TABLES: &str = "
-CREATE TEMP TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY) WITHOUT ROWID;
-CREATE TEMP TABLE IF NOT EXISTS current (
+CREATE TEMP TABLE IF NOT EXISTS changed (
     path TEXT PRIMARY KEY,
+    b_level TEXT, b_suggested TEXT, b_verdicts TEXT, b_sha256 TEXT, b_excepted TEXT,
     level TEXT NOT NULL,
     suggested TEXT NOT NULL,
     verdicts TEXT NOT NULL,
     sha256 TEXT NOT NULL,
     excepted TEXT NOT NULL
 ) WITHOUT ROWID;
-DELETE FROM temp.seen;
-DELETE FROM temp.current;
+DELETE FROM temp.changed;
 ";
 
-/// The rows of this run's documents that are new or differ from the
-/// scope's stored ones (`?1` the scope); `extra` adds a column condition.
-const DIFFERS: &str = "b.path IS NULL
-     OR b.level IS NOT a.level OR b.suggested IS NOT a.suggested
-     OR b.verdicts IS NOT a.verdicts OR b.excepted IS NOT a.excepted";
+/// What a run saw, as 128-bit hashes of the files' keys and the documents'
+/// paths (16 bytes each, where rows of a temporary table cost ~200): what
+/// the store holds and the run did not see is gone. The hashes are keyed
+/// at random per run (they never leave the process), so no file name can
+/// be made to collide with another.
+#[derive(Default)]
+struct Seen {
+    keys: SeenKeys,
+    files: Vec<u128>,
+    documents: Vec<u128>,
+}
+
+impl Seen {
+    /// Sorts both lists for [`Seen::has`].
+    fn sorted(mut self) -> Seen {
+        self.files.sort_unstable();
+        self.documents.sort_unstable();
+        self
+    }
+
+    fn has(&self, list: &[u128], text: &str) -> bool {
+        list.binary_search(&self.keys.hash(text)).is_ok()
+    }
+}
+
+/// Two randomly keyed SipHash functions, one for each half of a hash.
+#[derive(Default, Clone)]
+struct SeenKeys(RandomState, RandomState);
+
+impl SeenKeys {
+    fn hash(&self, text: &str) -> u128 {
+        let high = u128::from(self.0.hash_one(text));
+        let low = u128::from(self.1.hash_one(text));
+        (high << 64) | low
+    }
+}
+
+/// The writer thread's side of a run: its connection and what it saw.
+struct RunWriter {
+    conn: Connection,
+    seen: Seen,
+}
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -95,7 +134,9 @@ pub struct SqliteStore {
     /// ended (in a mutex only so that the store can be shared).
     conn: Mutex<Option<Connection>>,
     readers: Mutex<Vec<Connection>>,
-    writes: QueuedWriter<Connection>,
+    writes: QueuedWriter<RunWriter>,
+    /// What the run saw, once its writer has ended.
+    seen: Seen,
     /// The run being written (its `seq`).
     run: i64,
     /// The id of its scope in `scopes`.
@@ -114,6 +155,7 @@ impl SqliteStore {
             conn: Mutex::new(Some(conn)),
             readers: Mutex::new(Vec::new()),
             writes: QueuedWriter::default(),
+            seen: Seen::default(),
             run: 0,
             scope: 0,
         }
@@ -190,8 +232,9 @@ impl SqliteStore {
             .writes
             .finish()
             .map_err(|_| backend("the store's writer failed"))?;
-        if let Some((conn, result)) = finished {
-            self.put_conn(conn);
+        if let Some((writer, result)) = finished {
+            self.put_conn(writer.conn);
+            self.seen = writer.seen.sorted();
             result.map_err(StoreError::Backend)?;
         }
         Ok(())
@@ -454,9 +497,14 @@ impl Store for SqliteStore {
                 return Err(backend(e));
             }
         }
-        let run_seq = self.run;
-        self.writes = QueuedWriter::start(conn, move |conn, receiver| {
-            write_all(conn, run_seq, receiver).map_err(|e| e.to_string())
+        let (run_seq, scope) = (self.run, self.scope);
+        self.seen = Seen::default();
+        let writer = RunWriter {
+            conn,
+            seen: Seen::default(),
+        };
+        self.writes = QueuedWriter::start(writer, move |writer, receiver| {
+            write_all(writer, run_seq, scope, receiver).map_err(|e| e.to_string())
         })
         .map_err(backend)?;
         Ok(())
@@ -479,61 +527,28 @@ impl Store for SqliteStore {
         each: &mut dyn FnMut(StatePair) -> std::io::Result<()>,
     ) -> Result<(), StoreError> {
         self.end_writes()?;
-        // The stored rows are the baseline's: a run that did not complete
-        // left none.
         let scope = self.scope;
-        let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare(&format!(
-                // Two primary-key joins rather than one FULL JOIN of two
-                // subqueries, which SQLite runs as a nested scan
-                // (quadratic in the number of documents).
-                "SELECT b.path, b.level, b.suggested, b.verdicts, b.sha256, b.excepted,
-                        a.path, a.level, a.suggested, a.verdicts, a.sha256, a.excepted,
-                        a.path AS sort_path
-                 FROM temp.current AS a
-                 LEFT JOIN documents AS b ON b.scope = ?1 AND b.path = a.path
-                 WHERE {DIFFERS}
-                 UNION ALL
-                 SELECT b.path, b.level, b.suggested, b.verdicts, b.sha256, b.excepted,
-                        NULL, NULL, NULL, NULL, NULL, NULL,
-                        b.path AS sort_path
-                 FROM documents AS b
-                 WHERE b.scope = ?1
-                   AND NOT EXISTS (SELECT 1 FROM temp.current AS a WHERE a.path = b.path)
-                 ORDER BY sort_path"
-            ))
-            .map_err(backend)?;
-        let mut rows = stmt.query(params![scope]).map_err(backend)?;
-        while let Some(row) = rows.next().map_err(backend)? {
-            let pair = (
-                state_of(row, 0).map_err(backend)?,
-                state_of(row, 6).map_err(backend)?,
-            );
-            each(pair).map_err(backend)?;
-        }
-        Ok(())
+        let seen = std::mem::take(&mut self.seen);
+        let result = {
+            let conn = self.conn()?;
+            compare_with_baseline(conn, scope, &seen, each)
+        };
+        self.seen = seen;
+        result.map_err(backend)
     }
 
     fn commit_run(&mut self, run: &RunRecord, roots: &[String]) -> Result<(), StoreError> {
         self.end_writes()?;
         let (seq, scope) = (self.run, self.scope);
+        let seen = std::mem::take(&mut self.seen);
         let conn = self.conn()?;
         conn.execute(
             "UPDATE runs SET finished_at = ?2, complete = ?3, counts = ?4, committed = 1 WHERE seq = ?1",
             params![seq, run.finished_at, run.complete, run.counts],
         )
         .map_err(backend)?;
-        for root in roots {
-            let (low, high) = key_range(root);
-            conn.execute(
-                "DELETE FROM files WHERE seen_run != ?1 AND (key = ?2 OR (key >= ?3 AND key < ?4))
-                   AND key NOT IN (SELECT key FROM temp.seen)",
-                params![seq, root, low, high],
-            )
-            .map_err(backend)?;
-        }
-        keep_documents(conn, scope).map_err(backend)?;
+        drop_unseen_files(conn, roots, &seen).map_err(backend)?;
+        drop_unseen_documents(conn, scope, &seen).map_err(backend)?;
         conn.execute_batch("COMMIT").map_err(backend)?;
         // Fold the WAL back into the file now that nobody else writes.
         let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
@@ -541,25 +556,115 @@ impl Store for SqliteStore {
     }
 }
 
-/// Makes this run's document states the scope's: new and changed rows
-/// are written (a changed hash too), rows of documents gone are deleted,
-/// equal rows are not touched.
-fn keep_documents(conn: &Connection, scope: i64) -> rusqlite::Result<()> {
-    conn.execute(
-        &format!(
-            "INSERT OR REPLACE INTO documents (scope, path, level, suggested, verdicts, sha256, excepted)
-             SELECT ?1, a.path, a.level, a.suggested, a.verdicts, a.sha256, a.excepted
-             FROM temp.current AS a
-             LEFT JOIN documents AS b ON b.scope = ?1 AND b.path = a.path
-             WHERE {DIFFERS} OR b.sha256 IS NOT a.sha256"
-        ),
-        [scope],
+/// Calls `each` for every document of `scope` that is new, changed (both
+/// from `temp.changed`) or removed (stored, and not among `seen`), in path
+/// order: the two queries are merged as they stream.
+fn compare_with_baseline(
+    conn: &Connection,
+    scope: i64,
+    seen: &Seen,
+    each: &mut dyn FnMut(StatePair) -> std::io::Result<()>,
+) -> rusqlite::Result<()> {
+    let mut changed = conn.prepare(
+        "SELECT b_level, b_suggested, b_verdicts, b_sha256, b_excepted,
+                path, level, suggested, verdicts, sha256, excepted
+         FROM temp.changed ORDER BY path",
     )?;
-    conn.execute(
-        "DELETE FROM documents WHERE scope = ?1
-           AND NOT EXISTS (SELECT 1 FROM temp.current AS a WHERE a.path = documents.path)",
-        [scope],
-    )?;
+    // Paths only: the full state is read for the few that are gone.
+    let mut stored = conn.prepare("SELECT path FROM documents WHERE scope = ?1 ORDER BY path")?;
+    let mut state =
+        conn.prepare_cached("SELECT path, level, suggested, verdicts, sha256, excepted FROM documents WHERE scope = ?1 AND path = ?2")?;
+    let mut changed = changed.query([])?.mapped(|r| {
+        let after = state_of(r, 5)?.ok_or(rusqlite::Error::InvalidColumnType(
+            5,
+            "path".into(),
+            rusqlite::types::Type::Null,
+        ))?;
+        let before = match r.get::<_, Option<String>>(0)? {
+            None => None,
+            Some(level) => Some(DocumentState {
+                path: after.path.clone(),
+                level,
+                suggested: r.get(1)?,
+                verdicts: r.get(2)?,
+                sha256: r.get(3)?,
+                excepted: r.get(4)?,
+            }),
+        };
+        Ok((before, Some(after)))
+    });
+    let mut removed = stored
+        .query([scope])?
+        .mapped(|r| r.get::<_, String>(0))
+        .filter(|path| match path {
+            Ok(path) => !seen.has(&seen.documents, path),
+            Err(_) => true,
+        })
+        .map(|path| state.query_row(params![scope, path?], |r| state_of(r, 0)));
+    let mut next_changed = changed.next().transpose()?;
+    let mut next_removed = removed.next().transpose()?.flatten();
+    loop {
+        let pair = match (&next_changed, &next_removed) {
+            (None, None) => return Ok(()),
+            (Some((_, Some(a))), Some(b)) if a.path < b.path => next_changed.take(),
+            (Some(_), None) => next_changed.take(),
+            _ => next_removed.take().map(|b| (Some(b), None)),
+        };
+        if let Some(pair) = pair {
+            each(pair).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        }
+        if next_changed.is_none() {
+            next_changed = changed.next().transpose()?;
+        }
+        if next_removed.is_none() {
+            next_removed = removed.next().transpose()?.flatten();
+        }
+    }
+}
+
+/// Deletes the stored files below `roots` that the run did not see.
+fn drop_unseen_files(conn: &Connection, roots: &[String], seen: &Seen) -> rusqlite::Result<()> {
+    let mut gone = Vec::new();
+    {
+        let mut keys = conn
+            .prepare_cached("SELECT key FROM files WHERE key = ?1 OR (key >= ?2 AND key < ?3)")?;
+        for root in roots {
+            let (low, high) = key_range(root);
+            let mut rows = keys.query(params![root, low, high])?;
+            while let Some(row) = rows.next()? {
+                let key: String = row.get(0)?;
+                if !seen.has(&seen.files, &key) {
+                    gone.push(key);
+                }
+            }
+        }
+    }
+    let mut delete = conn.prepare_cached("DELETE FROM files WHERE key = ?1")?;
+    for key in gone {
+        delete.execute([key])?;
+    }
+    Ok(())
+}
+
+/// Deletes the stored documents of `scope` that the run did not see: the
+/// scope's states become the run's (new and changed ones were written as
+/// they came).
+fn drop_unseen_documents(conn: &Connection, scope: i64, seen: &Seen) -> rusqlite::Result<()> {
+    let mut gone = Vec::new();
+    {
+        let mut paths = conn.prepare_cached("SELECT path FROM documents WHERE scope = ?1")?;
+        let mut rows = paths.query([scope])?;
+        while let Some(row) = rows.next()? {
+            let path: String = row.get(0)?;
+            if !seen.has(&seen.documents, &path) {
+                gone.push(path);
+            }
+        }
+    }
+    let mut delete = conn.prepare_cached("DELETE FROM documents WHERE scope = ?1 AND path = ?2")?;
+    for path in gone {
+        delete.execute(params![scope, path])?;
+    }
     Ok(())
 }
 
@@ -579,17 +684,16 @@ fn key_range(root: &str) -> (String, String) {
 
 /// The writer thread: applies queued writes until the queue closes.
 fn write_all(
-    conn: &Connection,
+    writer: &mut RunWriter,
     run: i64,
+    scope: i64,
     receiver: std::sync::mpsc::Receiver<Vec<Write>>,
 ) -> rusqlite::Result<()> {
+    let RunWriter { conn, seen } = writer;
     let mut put_file = conn.prepare_cached(
         "INSERT OR REPLACE INTO files (key, size, mtime_ns, inode, device, fingerprint, outcome, seen_run) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
-    let mut seen = conn.prepare_cached("INSERT OR IGNORE INTO temp.seen (key) VALUES (?1)")?;
-    let mut put_document = conn.prepare_cached(
-        "INSERT OR REPLACE INTO temp.current (path, level, suggested, verdicts, sha256, excepted) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
+    let mut documents = DocumentWriter::new(conn, scope)?;
     for write in receiver.into_iter().flatten() {
         match write {
             Write::File(file) => {
@@ -606,23 +710,89 @@ fn write_all(
                     outcome,
                     run
                 ])?;
+                seen.files.push(seen.keys.hash(&file.key));
             }
-            Write::Seen(key) => {
-                seen.execute([key])?;
-            }
+            Write::Seen(key) => seen.files.push(seen.keys.hash(&key)),
             Write::Document(d) => {
-                put_document.execute(params![
-                    d.path,
-                    d.level,
-                    d.suggested,
-                    d.verdicts,
-                    d.sha256,
-                    d.excepted
-                ])?;
+                seen.documents.push(seen.keys.hash(&d.path));
+                documents.save(d)?;
             }
         }
     }
     Ok(())
+}
+
+/// Compares each document of the run with the scope's stored state and
+/// writes only what differs: the new state into `documents`, and a
+/// new or changed one into `temp.changed` too (a new hash alone is no
+/// change to report, but is stored).
+struct DocumentWriter<'c> {
+    stored: rusqlite::CachedStatement<'c>,
+    put: rusqlite::CachedStatement<'c>,
+    changed: rusqlite::CachedStatement<'c>,
+    scope: i64,
+}
+
+impl<'c> DocumentWriter<'c> {
+    fn new(conn: &'c Connection, scope: i64) -> rusqlite::Result<DocumentWriter<'c>> {
+        Ok(DocumentWriter {
+            stored: conn.prepare_cached(
+                "SELECT path, level, suggested, verdicts, sha256, excepted
+                 FROM documents WHERE scope = ?1 AND path = ?2",
+            )?,
+            put: conn.prepare_cached(
+                "INSERT OR REPLACE INTO documents (scope, path, level, suggested, verdicts, sha256, excepted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?,
+            // A path saved twice keeps its first stored state as `b_*`.
+            changed: conn.prepare_cached(
+                "INSERT INTO temp.changed (path, b_level, b_suggested, b_verdicts, b_sha256, b_excepted, level, suggested, verdicts, sha256, excepted)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (path) DO UPDATE SET level = excluded.level, suggested = excluded.suggested,
+                   verdicts = excluded.verdicts, sha256 = excluded.sha256, excepted = excluded.excepted",
+            )?,
+            scope,
+        })
+    }
+
+    fn save(&mut self, d: DocumentState) -> rusqlite::Result<()> {
+        let before = self
+            .stored
+            .query_row(params![self.scope, d.path], |r| state_of(r, 0))
+            .optional()?
+            .flatten();
+        let differs = before.as_ref().is_none_or(|b| {
+            (&b.level, &b.suggested, &b.verdicts, &b.excepted)
+                != (&d.level, &d.suggested, &d.verdicts, &d.excepted)
+        });
+        if differs {
+            let b = before.as_ref();
+            self.changed.execute(params![
+                d.path,
+                b.map(|b| &b.level),
+                b.map(|b| &b.suggested),
+                b.map(|b| &b.verdicts),
+                b.map(|b| &b.sha256),
+                b.map(|b| &b.excepted),
+                d.level,
+                d.suggested,
+                d.verdicts,
+                d.sha256,
+                d.excepted
+            ])?;
+        }
+        if differs || before.is_some_and(|b| b.sha256 != d.sha256) {
+            self.put.execute(params![
+                self.scope,
+                d.path,
+                d.level,
+                d.suggested,
+                d.verdicts,
+                d.sha256,
+                d.excepted
+            ])?;
+        }
+        Ok(())
+    }
 }
 
 impl Drop for SqliteStore {
@@ -697,6 +867,59 @@ mod tests {
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.runs().unwrap().len(), 1);
         assert_eq!(store.baseline("/s").unwrap().unwrap().run_id, "r1");
+    }
+
+    #[test]
+    fn changes_come_in_path_order_and_a_new_hash_alone_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.begin_run(&run("r1")).unwrap();
+        for p in ["/s/a", "/s/b", "/s/c", "/s/d"] {
+            store.save_document(doc(p, "OK"));
+        }
+        store.commit_run(&run("r1"), &["/s".into()]).unwrap();
+
+        store.begin_run(&run("r2")).unwrap();
+        store.save_document(doc("/s/e", "OK"));
+        store.save_document(doc("/s/a", "UNLABELED"));
+        store.save_document(DocumentState {
+            sha256: "new".into(),
+            ..doc("/s/b", "OK")
+        });
+        store.save_document(doc("/s/d", "OK"));
+        let found: Vec<(Option<String>, Option<String>)> = changes(&mut store)
+            .into_iter()
+            .map(|(b, a)| (b.map(|b| b.path), a.map(|a| a.verdicts)))
+            .collect();
+        let expected = [
+            (Some("/s/a".to_string()), Some("UNLABELED".to_string())),
+            (Some("/s/c".to_string()), None),
+            (None, Some("OK".to_string())),
+        ];
+        assert_eq!(found, expected);
+        store.commit_run(&run("r2"), &["/s".into()]).unwrap();
+
+        store.begin_run(&run("r3")).unwrap();
+        store.save_document(doc("/s/a", "UNLABELED"));
+        store.save_document(DocumentState {
+            sha256: "new".into(),
+            ..doc("/s/b", "OK")
+        });
+        store.save_document(doc("/s/d", "OK"));
+        store.save_document(doc("/s/e", "OK"));
+        assert!(changes(&mut store).is_empty(), "r2's states were kept");
+        store.commit_run(&run("r3"), &["/s".into()]).unwrap();
+        let hash: String = store
+            .conn()
+            .unwrap()
+            .query_row(
+                "SELECT sha256 FROM documents WHERE path = '/s/b'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(hash, "new", "a new hash is stored though it is no change");
     }
 
     #[test]
