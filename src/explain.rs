@@ -2,8 +2,9 @@
 //! each verdict was given, for a human.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::model::job::{path_from_text, path_text};
 use crate::model::{DocumentRecord, Extracted, FileJob};
 use crate::pipeline::{documents_of_file, record_of, Context, Document};
 
@@ -17,15 +18,23 @@ pub enum Explained {
 }
 
 /// Inspects `arg` exactly as a scan would: a file, or an archive member
-/// named as the reports name it (`a.zip!/dir/m.docx`). The error is the
-/// file's I/O error when neither exists.
-pub fn inspect(arg: &str, ctx: &Context) -> Result<Explained, std::io::Error> {
-    let (file, member) = split_member(arg);
-    let metadata = std::fs::metadata(file)?;
+/// named as the reports name it (`a.zip!/dir/m.docx`; a name that is not
+/// UTF-8 as the reports escape it, `a\xff.docx`, or as the raw bytes). The
+/// error is the file's I/O error when neither exists.
+pub fn inspect(arg: &Path, ctx: &Context) -> Result<Explained, std::io::Error> {
+    let target = resolve(arg)?;
+    // A link given by name is read where it points (a scan never follows
+    // links, and reads the file it walked without following one).
+    let fs_path = match std::fs::symlink_metadata(&target.file) {
+        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(&target.file)?,
+        _ => target.file.clone(),
+    };
+    let metadata = std::fs::metadata(&fs_path)?;
     if !metadata.is_file() {
         return Err(crate::model::untrusted::not_regular());
     }
-    let job = FileJob::single(file, Path::new(file), &metadata);
+    let job = FileJob::single(&target.file_text, &fs_path, &metadata);
+    let (member, arg) = (target.member, target.wanted);
     let documents = match documents_of_file(&job, ctx).1 {
         Ok(found) => found.documents,
         Err(skip) => {
@@ -50,16 +59,56 @@ pub fn inspect(arg: &str, ctx: &Context) -> Result<Explained, std::io::Error> {
     Ok(Explained::Documents(found))
 }
 
-/// Splits `a.zip!/dir/m.docx` into the file and the member, when `arg`
-/// itself is no file but the part before the first `!/` is.
-fn split_member(arg: &str) -> (&str, Option<&str>) {
-    if Path::new(arg).exists() {
-        return (arg, None);
+/// A FILE argument resolved: the file on disk, its path as the reports
+/// write it, and the member wanted (the report path of it in `wanted`).
+struct Target {
+    file: PathBuf,
+    file_text: String,
+    member: Option<String>,
+    wanted: String,
+}
+
+/// Finds the file `arg` names: itself when it exists; else the report's
+/// path text it is (escaped bytes), with or without an archive member after
+/// the first `!/` whose part before is a file.
+fn resolve(arg: &Path) -> Result<Target, std::io::Error> {
+    let as_text = path_text(arg.as_os_str());
+    if std::fs::symlink_metadata(arg).is_ok() {
+        return Ok(Target {
+            file: arg.to_path_buf(),
+            wanted: as_text.clone(),
+            file_text: as_text,
+            member: None,
+        });
     }
-    match arg.split_once("!/") {
-        Some((file, member)) if Path::new(file).is_file() => (file, Some(member)),
-        _ => (arg, None),
+    // The report's own form when pasted (`a\xff.docx`), then the raw
+    // argument's text.
+    let mut candidates: Vec<String> = arg.to_str().map(str::to_string).into_iter().collect();
+    candidates.push(as_text);
+    for text in &candidates {
+        if let Some(file) = path_from_text(text).filter(|f| f.exists()) {
+            return Ok(Target {
+                file,
+                file_text: text.clone(),
+                member: None,
+                wanted: text.clone(),
+            });
+        }
+        if let Some((file_text, member)) = text.split_once("!/") {
+            if let Some(file) = path_from_text(file_text).filter(|f| f.is_file()) {
+                return Ok(Target {
+                    file,
+                    file_text: file_text.to_string(),
+                    member: Some(member.to_string()),
+                    wanted: text.clone(),
+                });
+            }
+        }
     }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        "no such file or directory",
+    ))
 }
 
 /// Renders the explanation of one FILE argument for a person. `text` adds

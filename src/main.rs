@@ -777,8 +777,7 @@ fn run_explain(args: ExplainArgs) -> Result<u8, Failure> {
     let ctx = load(&args.common, Limits::default(), false)?;
     let mut code = 0;
     for (i, file) in args.files.iter().enumerate() {
-        let path = file.to_string_lossy();
-        let explained = match labelscan::explain::inspect(&path, &ctx) {
+        let explained = match labelscan::explain::inspect(file, &ctx) {
             Ok(explained) => explained,
             Err(e) => {
                 eprintln!("labelscan: {}: {e}", file.display());

@@ -16,7 +16,7 @@ use crate::extract::{self, Outcome};
 use crate::judge::judge_analysis;
 use crate::model::budget::{Budget, Limits};
 use crate::model::hash::hex_sha256;
-use crate::model::untrusted::{open_regular, read_bounded, ReadError};
+use crate::model::untrusted::{open_walked, read_bounded, ReadError};
 use crate::model::{
     DocumentRecord, ErrorKind, ExtractError, Extracted, FileJob, FileOrigin, Format, LevelNames,
     Skip,
@@ -200,11 +200,12 @@ pub fn each_document_of_file(
 const GROWTH_ALLOWANCE: u64 = 1 << 20;
 
 /// Reads a whole file: opened without blocking (a FIFO swapped in after
-/// the walk is refused, not waited on) and without touching its access
+/// the walk is refused, not waited on), never through a symbolic link, and
+/// without touching its access
 /// time where permitted; at most `limit` bytes, and at most
 /// [`GROWTH_ALLOWANCE`] beyond the size the file reports when opened.
 pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, ExtractError> {
-    let (file, metadata) = open_regular(path).map_err(|e| ExtractError::io(&e))?;
+    let (file, metadata) = open_walked(path).map_err(|e| ExtractError::io(&e))?;
     let size = metadata.len();
     let bound = limit.min(size.saturating_add(GROWTH_ALLOWANCE));
     read_bounded(file, size, bound).map_err(|e| match e {

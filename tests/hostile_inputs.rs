@@ -143,6 +143,8 @@ fn empty_and_mainless_packages_get_a_row() {
     std::fs::write(share.path().join("empty.docx"), &empty).unwrap();
     std::fs::write(share.path().join("empty.xlsx"), &empty).unwrap();
     std::fs::write(share.path().join("empty.zip"), &empty).unwrap();
+    let nested = zip(&[("inner.zip", &empty), ("n.txt", b"hello")]);
+    std::fs::write(share.path().join("nested.zip"), &nested).unwrap();
     let mainless = zip(&[("notes.txt", b"just a zip")]);
     std::fs::write(share.path().join("mainless.docx"), &mainless).unwrap();
     std::fs::write(share.path().join("mainless.xlsx"), &mainless).unwrap();
@@ -152,7 +154,11 @@ fn empty_and_mainless_packages_get_a_row() {
         assert_eq!(r["error"], "corrupt", "{name}: {r}");
     }
     assert!(
-        skipped.contains("empty.zip,unsupported:archive/empty"),
+        skipped.contains("/empty.zip,unsupported:archive/empty"),
+        "{skipped}"
+    );
+    assert!(
+        skipped.contains("nested.zip!/inner.zip,unsupported:archive/empty"),
         "{skipped}"
     );
 }
@@ -237,6 +243,39 @@ fn invalid_utf8_names_get_distinct_paths_and_ids() {
     assert!(paths[0].ends_with("/a\\\\xff.txt"), "{paths:?}");
     assert!(paths[1].ends_with("/a\\xfe.txt"), "{paths:?}");
     assert!(paths[2].ends_with("/a\\xff.txt"), "{paths:?}");
+}
+
+/// `explain --json` of each file, named by its raw bytes or by the path text
+/// the reports print, gives the scan's record.
+#[test]
+fn explain_takes_names_that_are_not_utf8_either_way() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let share = tempfile::tempdir().unwrap();
+    let names = [&b"a\xff.txt"[..], b"b\xfe.txt", b"c\\xff.txt"];
+    for name in names {
+        std::fs::write(share.path().join(OsStr::from_bytes(name)), "some text").unwrap();
+    }
+    let (_, records, _) = scan(share.path(), &[]);
+    assert_eq!(records.len(), 3);
+    let explain = |arg: &OsStr| -> serde_json::Value {
+        let o = run(bin().arg("explain").arg("--json").arg(arg));
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        serde_json::from_str(common::stdout(&o).trim()).unwrap()
+    };
+    for record in &records {
+        let reported = record["path"].as_str().unwrap();
+        assert_eq!(
+            &explain(OsStr::new(reported)),
+            record,
+            "by the report's text"
+        );
+    }
+    for name in names {
+        let raw = share.path().join(OsStr::from_bytes(name));
+        let found = explain(raw.as_os_str());
+        assert!(records.contains(&found), "by the raw name {raw:?}: {found}");
+    }
 }
 
 // ---- process edge cases ----

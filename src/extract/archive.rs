@@ -121,7 +121,17 @@ fn visit_member(
                 .and_then(|guard| Package::open(bytes, budget).map(|p| (guard, p)));
             match opened {
                 Ok((_guard, mut inner)) => {
-                    visit(&mut inner, &format!("{path}!/"), budget, on_member)
+                    let mut handed = 0usize;
+                    visit(&mut inner, &format!("{path}!/"), budget, &mut |m| {
+                        handed += 1;
+                        on_member(m)
+                    })?;
+                    // An empty nested archive is listed like an empty file
+                    // archive, not lost.
+                    if handed == 0 {
+                        on_member(member(Extracted::default(), Some(EMPTY_ARCHIVE.into())))?;
+                    }
+                    MemberFlow::Continue(())
                 }
                 Err(e) => on_member(member(Extracted::failed(e), None)),
             }
@@ -159,6 +169,22 @@ mod tests {
             r#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:body></w:document>"#
         );
         testzip::build(&[("word/document.xml", doc.as_bytes())])
+    }
+
+    #[test]
+    fn an_empty_nested_archive_is_a_member() {
+        let empty = testzip::build(&[]);
+        let outer = testzip::build(&[("inner.zip", &empty), ("n.txt", b"hello")]);
+        let found = members(&outer, Limits::default());
+        let paths: Vec<(&str, Option<&str>)> = found
+            .iter()
+            .map(|m| (m.path.as_str(), m.unsupported.as_deref()))
+            .collect();
+        assert_eq!(
+            paths,
+            [("inner.zip", Some(EMPTY_ARCHIVE)), ("n.txt", None)],
+            "{paths:?}"
+        );
     }
 
     #[test]

@@ -13,7 +13,29 @@ use std::path::Path;
 /// sure it is a regular file: a compliance scan must neither hang on a FIFO
 /// nor destroy the "last accessed" evidence of the files it reads.
 pub fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
-    let file = open_nonblocking(path)?;
+    regular(open_nonblocking(path, 0)?)
+}
+
+/// [`open_regular`] for a file the walk found, which never follows a
+/// symbolic link: the walk reports links without reading them, and one
+/// swapped in after the walk (`ln -sf /etc/shadow report.docx` by whoever
+/// can write the share) must not make a scan running as root read its
+/// target.
+pub fn open_walked(path: &Path) -> io::Result<(File, Metadata)> {
+    #[cfg(unix)]
+    let no_follow = libc::O_NOFOLLOW;
+    #[cfg(not(unix))]
+    let no_follow = 0;
+    match open_nonblocking(path, no_follow) {
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a symbolic link where the walk found a file",
+        )),
+        other => regular(other?),
+    }
+}
+
+fn regular(file: File) -> io::Result<(File, Metadata)> {
     let metadata = file.metadata()?;
     if !metadata.is_file() {
         return Err(not_regular());
@@ -27,12 +49,12 @@ pub fn not_regular() -> io::Error {
 }
 
 #[cfg(unix)]
-fn open_nonblocking(path: &Path) -> io::Result<File> {
+fn open_nonblocking(path: &Path, extra_flags: i32) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     let open = |flags: i32| {
         OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | flags)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | extra_flags | flags)
             .open(path)
     };
     match open(libc::O_NOATIME) {
@@ -43,7 +65,7 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
 }
 
 #[cfg(not(unix))]
-fn open_nonblocking(path: &Path) -> io::Result<File> {
+fn open_nonblocking(path: &Path, _extra_flags: i32) -> io::Result<File> {
     OpenOptions::new().read(true).open(path)
 }
 
@@ -93,6 +115,20 @@ pub fn read_small_text(path: &Path, limit: u64) -> io::Result<String> {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_walked_file_is_never_read_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("secret");
+        std::fs::write(&target, "x").unwrap();
+        let link = dir.path().join("report.docx");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = open_walked(&link).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(open_walked(&target).is_ok());
+        assert!(open_regular(&link).is_ok(), "a policy may be a link");
+    }
 
     #[test]
     fn refuses_devices_and_fifos_without_blocking() {
