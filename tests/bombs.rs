@@ -470,6 +470,39 @@ fn a_million_objects_are_refused_in_bounded_memory() {
     assert_eq!(s.cell(&s.rows[0], "error"), "limit_exceeded");
 }
 
+/// A PDF whose `streams` object streams each pack `per_stream` one-byte
+/// objects: no `obj` keyword in the file shows them.
+fn pdf_object_streams(streams: usize, per_stream: usize) -> Vec<u8> {
+    let mut bodies = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [] /Count 0 >>".to_vec(),
+    ];
+    let mut id = 3 + streams;
+    for _ in 0..streams {
+        let (mut index, mut objects) = (String::new(), String::new());
+        for _ in 0..per_stream {
+            index.push_str(&format!("{id} {} ", objects.len()));
+            objects.push_str("1 ");
+            id += 1;
+        }
+        let first = index.len();
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all((index + &objects).as_bytes()).unwrap();
+        let dict = format!("/Type /ObjStm /N {per_stream} /First {first} /Filter /FlateDecode");
+        bodies.push(pdf_stream(&dict, &z.finish().unwrap()));
+    }
+    common::pdf(&bodies)
+}
+
+#[test]
+fn objects_packed_in_object_streams_are_counted() {
+    // 2 million objects in 20 object streams: 1.2 GB before they were
+    // counted as they load.
+    let s = bounded("packed.pdf", &pdf_object_streams(20, 100_000));
+    assert_eq!(s.rows.len(), 1);
+    assert_eq!(s.cell(&s.rows[0], "error"), "limit_exceeded");
+}
+
 /// A zlib stream of `gib` GiB of spaces, built from one deflated MiB
 /// repeated (each copy ends byte-aligned by a sync flush).
 fn zlib_bomb(gib: usize) -> Vec<u8> {

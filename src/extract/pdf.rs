@@ -6,7 +6,9 @@
 //! Limits: object and cross-reference streams are inflated by lopdf while
 //! loading, bounded by [`MAX_LOAD_STREAM_BYTES`] per stream but not charged
 //! to the file's inflated total and not interruptible by the deadline; a
-//! file with more than [`MAX_OBJECTS`] objects is not loaded. Every stream
+//! file that spells out more than [`MAX_OBJECTS`] objects is not loaded,
+//! and objects packed in object streams are counted as they load, the
+//! load dropping all past that number. Every stream
 //! we inflate ourselves (page contents, forms, fonts, CMaps, XMP) is bounded
 //! by [`MAX_STREAM_BYTES`], the compression-ratio limit and what is left of
 //! the file's inflated total, and charged to that total; so is each form
@@ -44,9 +46,11 @@ const OPS_PER_CHECK: u32 = 4096;
 /// buffer growing (a step may briefly hold it twice).
 const MAX_STREAM_BYTES: u64 = 32 * 1024 * 1024;
 /// Largest object or cross-reference stream lopdf inflates while loading:
-/// lopdf's buffer doubles as it grows. Writers put a few hundred objects
-/// in one, and an xref stream of a million objects takes 5 MB.
-const MAX_LOAD_STREAM_BYTES: u64 = 16 * 1024 * 1024;
+/// lopdf's buffer doubles as it grows, and it parses an object stream's
+/// objects all at once before they are counted (4 MiB of the smallest
+/// objects is some 350,000, ~40 MB). Writers put a few hundred objects in
+/// one, and an xref stream of [`MAX_OBJECTS`] objects takes ~450 KB.
+const MAX_LOAD_STREAM_BYTES: u64 = 4 * 1024 * 1024;
 /// Most indirect objects a PDF may hold: lopdf keeps each in memory at
 /// about 1.3 KB (a million small ones took 1.4 GB), so that these fit the
 /// per-file memory allowance. A document of a thousand pages holds some
@@ -87,13 +91,13 @@ fn extract_inner(bytes: &[u8], budget: &Budget) -> Extracted {
         ));
         return out;
     }
-    let options = LoadOptions {
-        max_decompressed_size: Some(load_limit.min(usize::MAX as u64) as usize),
-        ..LoadOptions::default()
-    };
-    let loaded = catch_unwind(AssertUnwindSafe(|| {
-        Document::load_mem_with_options(bytes, options)
-    }));
+    let loaded = catch_unwind(AssertUnwindSafe(|| load_counted(bytes, load_limit)));
+    if objects_loaded() > MAX_OBJECTS {
+        out.error = Some(ExtractError::limit(
+            "the PDF's number of objects exceeds the limit",
+        ));
+        return out;
+    }
     let doc = match loaded {
         Ok(Ok(doc)) => doc,
         Ok(Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded {
@@ -151,6 +155,82 @@ fn extract_inner(bytes: &[u8], budget: &Budget) -> Extracted {
         ));
     }
     out
+}
+
+thread_local! {
+    /// Objects lopdf handed to [`count_loaded`] in this thread's current load.
+    static OBJECTS_LOADED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn objects_loaded() -> usize {
+    OBJECTS_LOADED.with(|n| n.get())
+}
+
+/// lopdf's load filter (a plain function, hence the thread-local count):
+/// counts every object loaded, those packed in object streams included,
+/// which no scan of the raw bytes sees, and drops all past [`MAX_OBJECTS`],
+/// object streams too, so that they are not even unpacked.
+fn count_loaded(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {
+    let n = OBJECTS_LOADED.with(|n| {
+        n.set(n.get() + 1);
+        n.get()
+    });
+    if n > MAX_OBJECTS {
+        return None;
+    }
+    // lopdf keeps its own `object` for objects at file offsets and this
+    // copy for object-stream members, which are never streams: no stream
+    // content is copied.
+    let kept = match object {
+        Object::Stream(_) => Object::Null,
+        other => other.clone(),
+    };
+    Some((id, kept))
+}
+
+/// Loads a PDF counting its objects (see [`count_loaded`]). lopdf rebuilds
+/// a damaged file's cross-references only for loads without a filter, so
+/// that is done here: once more, rebuilt, when no page tree was found.
+fn load_counted(bytes: &[u8], load_limit: u64) -> lopdf::Result<Document> {
+    let load = |force_reconstruct: bool| {
+        OBJECTS_LOADED.with(|n| n.set(0));
+        let options = LoadOptions {
+            max_decompressed_size: Some(load_limit.min(usize::MAX as u64) as usize),
+            filter: Some(count_loaded),
+            force_reconstruct,
+            ..LoadOptions::default()
+        };
+        Document::load_mem_with_options(bytes, options)
+    };
+    let first = load(false);
+    let rebuild = match &first {
+        Ok(doc) => {
+            !page_tree_loaded(doc)
+                && objects_loaded() <= MAX_OBJECTS
+                && doc.xref_recovery != Some(lopdf::xref::XrefRecovery::Reconstructed)
+                && !doc.trailer.has(b"Encrypt")
+        }
+        Err(_) => false,
+    };
+    if rebuild {
+        if let Ok(rebuilt) = load(true) {
+            if page_tree_loaded(&rebuilt) || objects_loaded() > MAX_OBJECTS {
+                return Ok(rebuilt);
+            }
+        }
+    }
+    first
+}
+
+/// Whether the catalog leads to a page tree root with `/Kids`.
+fn page_tree_loaded(doc: &Document) -> bool {
+    doc.catalog()
+        .and_then(|catalog| catalog.get(b"Pages"))
+        .and_then(Object::as_reference)
+        .and_then(|root| doc.get_dictionary(root))
+        .and_then(|root| root.get_deref(b"Kids", doc))
+        .and_then(Object::as_array)
+        .is_ok()
 }
 
 /// The indirect objects a file spells out (`1 0 obj`), counted before
