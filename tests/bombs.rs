@@ -503,6 +503,35 @@ fn objects_packed_in_object_streams_are_counted() {
     assert_eq!(s.cell(&s.rows[0], "error"), "limit_exceeded");
 }
 
+#[test]
+fn a_table_naming_one_large_object_many_times_is_refused() {
+    // 300,000 entries naming one object of a 100,000-number array: lopdf
+    // parsed the array once per entry.
+    let numbers = "1 ".repeat(100_000);
+    let mut pdf = common::pdf(&[
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [] /Count 0 >>".to_vec(),
+        format!("[{numbers}]").into_bytes(),
+    ]);
+    let object = memchr::memmem::find(&pdf, b"3 0 obj").unwrap();
+    let entries = 300_000;
+    let xref = pdf.len();
+    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", entries + 1).as_bytes());
+    for _ in 0..entries {
+        pdf.extend_from_slice(format!("{object:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            entries + 1
+        )
+        .as_bytes(),
+    );
+    let s = bounded("one-object.pdf", &pdf);
+    assert_eq!(s.rows.len(), 1);
+    assert_eq!(s.cell(&s.rows[0], "error"), "limit_exceeded");
+}
+
 /// A zlib stream of `gib` GiB of spaces, built from one deflated MiB
 /// repeated (each copy ends byte-aligned by a sync flush).
 fn zlib_bomb(gib: usize) -> Vec<u8> {

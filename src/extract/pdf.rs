@@ -56,6 +56,11 @@ const MAX_LOAD_STREAM_BYTES: u64 = 4 * 1024 * 1024;
 /// per-file memory allowance. A document of a thousand pages holds some
 /// ten thousand. Pages are read once each, so this bounds them too.
 const MAX_OBJECTS: usize = 64 * 1024;
+/// Most cross-reference entries that may name one file offset: lopdf
+/// parses the object there once per entry, so a table of a million entries
+/// all naming one large object costs a million parses of it. A file
+/// updated incrementally names an unchanged object once per revision.
+const MAX_ENTRIES_PER_OFFSET: usize = 64;
 /// Deepest page tree followed (lopdf's own bound).
 const MAX_PAGE_TREE_DEPTH: usize = 256;
 /// What drawing a form costs the file's inflated total beyond its content:
@@ -88,6 +93,12 @@ fn extract_inner(bytes: &[u8], budget: &Budget) -> Extracted {
     if count_objects(bytes) > MAX_OBJECTS {
         out.error = Some(ExtractError::limit(
             "the PDF's number of objects exceeds the limit",
+        ));
+        return out;
+    }
+    if most_entries_at_one_offset(bytes) > MAX_ENTRIES_PER_OFFSET {
+        out.error = Some(ExtractError::limit(
+            "the PDF's cross-reference table points many entries at one object",
         ));
         return out;
     }
@@ -231,6 +242,24 @@ fn page_tree_loaded(doc: &Document) -> bool {
         .and_then(|root| root.get_deref(b"Kids", doc))
         .and_then(Object::as_array)
         .is_ok()
+}
+
+/// How many in-use entries of the file's classic cross-reference tables
+/// (`0000012345 00000 n`, 20 bytes each) name the most named offset.
+/// Entries of cross-reference streams are compressed and not seen here.
+fn most_entries_at_one_offset(bytes: &[u8]) -> usize {
+    let digits = |b: &[u8]| b.iter().all(u8::is_ascii_digit);
+    let mut offsets: Vec<&[u8]> = memchr::memchr_iter(b'n', bytes)
+        .filter(|&at| at >= 17 && bytes[at - 1] == b' ' && bytes[at - 7] == b' ')
+        .filter(|&at| digits(&bytes[at - 6..at - 1]) && digits(&bytes[at - 17..at - 7]))
+        .map(|at| &bytes[at - 17..at - 7])
+        .collect();
+    offsets.sort_unstable();
+    offsets
+        .chunk_by(|a, b| a == b)
+        .map(<[_]>::len)
+        .max()
+        .unwrap_or(0)
 }
 
 /// The indirect objects a file spells out (`1 0 obj`), counted before

@@ -441,3 +441,16 @@ fn objects_are_counted_without_their_end_keywords() {
     assert_eq!(count_objects(&pdf), 10);
     assert_eq!(count_objects(b"obj endobj 1 0 obj"), 2);
 }
+
+#[test]
+fn entries_naming_one_offset_are_counted() {
+    let entry = |off: u32, generation: u32| format!("{off:010} {generation:05} n \r\n");
+    let mut table = String::from("xref\n0 4\n0000000000 65535 f \r\n");
+    for off in [15, 40, 40] {
+        table.push_str(&entry(off, 0));
+    }
+    table.push_str(&entry(40, 1));
+    table.push_str("0000000099 00000 f \r\n");
+    assert_eq!(most_entries_at_one_offset(table.as_bytes()), 3);
+    assert_eq!(most_entries_at_one_offset(b"no table here"), 0);
+}
