@@ -253,3 +253,46 @@ fn a_second_writer_is_refused_an_uncommitted_run_leaves_no_trace_and_a_newer_sch
         stderr(&refused)
     );
 }
+
+/// Lookups read a folder's stored files in one query: each file is found
+/// in its own folder only (not a sub-folder's, not a sibling `a0`'s), a
+/// folder larger than one query reads is looked up file by file, and a
+/// name with characters of several bytes is found too.
+#[test]
+fn lookups_by_folder_find_each_file_and_only_it() {
+    use labelscan::store::{FileIdentity, StoredFile, StoredOutcome};
+    let pg = Postgres::start();
+    let mut store = PostgresStore::open(&pg.url).unwrap();
+    store.begin_run(&run("r1")).unwrap();
+    let mut keys: Vec<String> = (0..2100).map(|i| format!("/s/big/f{i}")).collect();
+    keys.extend(
+        [
+            "/s/a/x",
+            "/s/a/sub/x",
+            "/s/a0/x",
+            "/s/a/Geschäft-ä.docx",
+            "/s/top",
+        ]
+        .map(String::from),
+    );
+    for (size, key) in keys.iter().enumerate() {
+        store.save_file(StoredFile {
+            key: key.clone(),
+            identity: FileIdentity {
+                size: size as u64,
+                ..Default::default()
+            },
+            fingerprint: "f".into(),
+            outcome: StoredOutcome::default(),
+        });
+    }
+    store.commit_run(&run("r1"), &["/s".into()]).unwrap();
+    let store = PostgresStore::open(&pg.url).unwrap();
+    for (size, key) in keys.iter().enumerate().rev() {
+        let found = store.stored_file(key).unwrap();
+        assert_eq!(found.map(|f| f.identity.size), Some(size as u64), "{key}");
+    }
+    for absent in ["/s/a/y", "/s/a/sub", "/s/big/f2100", "/s/a0/sub/x"] {
+        assert!(store.stored_file(absent).unwrap().is_none(), "{absent}");
+    }
+}

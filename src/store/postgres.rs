@@ -11,8 +11,8 @@
 //! ranges of folders and the order of `changes.csv` must not depend on the
 //! database's locale.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postgres::fallible_iterator::FallibleIterator;
@@ -102,10 +102,81 @@ const MIGRATION_LOCK: i64 = 0x6c61_6265_6c73_0002;
 
 const RUN_COLUMNS: &str = "seq, run_id, scope, paths, options, policy_sha256, tool_version, detectors_sha256, analysis_fingerprint, as_of, started_at, finished_at, complete, show_values, counts";
 
-/// A reader's connection and its prepared lookup.
+/// A reader's connection and its prepared lookups.
 struct Reader {
     client: Client,
     lookup: Statement,
+    /// The stored files directly in one folder (`$1` to `$2` the folder's
+    /// key range, `$3` where a child's name starts), at most `$4` of them.
+    folder: Statement,
+}
+
+/// Most stored files one folder query reads; a larger folder is looked up
+/// a file at a time.
+const FOLDER_ROWS: usize = 2048;
+/// Most stored files the folder cache holds, whatever the folders (a few
+/// MB): the folders read last are kept.
+const CACHED_ROWS: usize = 16 * 1024;
+
+/// A stored file's row, its outcome not yet parsed.
+struct FileRow {
+    identity: FileIdentity,
+    fingerprint: String,
+    outcome: String,
+}
+
+/// The stored files of the folders looked up last, each folder read in one
+/// round trip rather than one per file (workers take a folder's files one
+/// after another); `None` for a folder too large to read whole.
+#[derive(Default)]
+struct FolderCache {
+    folders: VecDeque<(String, Option<Arc<HashMap<String, FileRow>>>)>,
+    rows: usize,
+}
+
+impl FolderCache {
+    fn get(&self, folder: &str) -> Option<Option<Arc<HashMap<String, FileRow>>>> {
+        self.folders
+            .iter()
+            .rev()
+            .find(|(f, _)| f == folder)
+            .map(|(_, rows)| rows.clone())
+    }
+
+    fn put(&mut self, folder: String, rows: Option<Arc<HashMap<String, FileRow>>>) {
+        self.rows += rows.as_ref().map_or(0, |r| r.len());
+        self.folders.push_back((folder, rows));
+        while self.rows > CACHED_ROWS && self.folders.len() > 1 {
+            if let Some((_, gone)) = self.folders.pop_front() {
+                self.rows -= gone.map_or(0, |r| r.len());
+            }
+        }
+    }
+}
+
+fn file_row(row: &Row, at: usize) -> FileRow {
+    FileRow {
+        identity: FileIdentity {
+            size: row.get::<_, i64>(at) as u64,
+            mtime_ns: row.get(at + 1),
+            inode: row.get::<_, i64>(at + 2) as u64,
+            device: row.get::<_, i64>(at + 3) as u64,
+        },
+        fingerprint: row.get(at + 4),
+        outcome: row.get(at + 5),
+    }
+}
+
+/// A stored file from its row; a row that no longer parses (an older
+/// shape) is a cache miss.
+fn stored_of(key: &str, row: &FileRow) -> Option<StoredFile> {
+    let outcome = serde_json::from_str::<StoredOutcome>(&row.outcome).ok()?;
+    Some(StoredFile {
+        key: key.to_string(),
+        identity: row.identity,
+        fingerprint: row.fingerprint.clone(),
+        outcome,
+    })
 }
 
 pub struct PostgresStore {
@@ -115,6 +186,7 @@ pub struct PostgresStore {
     /// The writer connection while no run writes, or after its writer ended.
     conn: Mutex<Option<Client>>,
     readers: Mutex<Vec<Reader>>,
+    folders: Mutex<FolderCache>,
     writes: QueuedWriter<Client>,
     /// The run being written (its `seq`), and the id of its scope.
     run: i64,
@@ -203,6 +275,7 @@ impl PostgresStore {
             shown,
             conn: Mutex::new(Some(client)),
             readers: Mutex::new(Vec::new()),
+            folders: Mutex::new(FolderCache::default()),
             writes: QueuedWriter::default(),
             run: 0,
             scope: 0,
@@ -272,7 +345,37 @@ impl PostgresStore {
         let lookup = client.prepare(
             "SELECT size, mtime_ns, inode, device, fingerprint, outcome FROM files WHERE key = $1",
         )?;
-        Ok(Reader { client, lookup })
+        let folder = client.prepare(
+            "SELECT key, size, mtime_ns, inode, device, fingerprint, outcome FROM files
+             WHERE key >= $1 AND key < $2 AND strpos(substr(key, $3), '/') = 0 LIMIT $4",
+        )?;
+        Ok(Reader {
+            client,
+            lookup,
+            folder,
+        })
+    }
+
+    /// The stored files directly in `folder`, read in one query, or `None`
+    /// when it holds more than [`FOLDER_ROWS`].
+    fn read_folder(
+        &self,
+        folder: &str,
+    ) -> Result<Option<Arc<HashMap<String, FileRow>>>, StoreError> {
+        let (low, high) = (format!("{folder}/"), format!("{folder}0"));
+        // substr counts characters, from 1.
+        let start = (folder.chars().count() + 2) as i32;
+        let limit = FOLDER_ROWS as i64 + 1;
+        let rows =
+            self.with_reader(|r| r.client.query(&r.folder, &[&low, &high, &start, &limit]))?;
+        if rows.len() > FOLDER_ROWS {
+            return Ok(None);
+        }
+        let files = rows
+            .iter()
+            .map(|row| (row.get(0), file_row(row, 1)))
+            .collect();
+        Ok(Some(Arc::new(files)))
     }
 
     /// Starts the run's transaction on `client`: the writer lock, the run's
@@ -458,25 +561,29 @@ impl Store for PostgresStore {
     }
 
     fn stored_file(&self, key: &str) -> Result<Option<StoredFile>, StoreError> {
+        if let Some((folder, _)) = key.rsplit_once('/') {
+            let cached = self
+                .folders
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(folder);
+            let files = match cached {
+                Some(files) => files,
+                None => {
+                    let files = self.read_folder(folder)?;
+                    self.folders
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .put(folder.to_string(), files.clone());
+                    files
+                }
+            };
+            if let Some(files) = files {
+                return Ok(files.get(key).and_then(|row| stored_of(key, row)));
+            }
+        }
         let row = self.with_reader(|r| r.client.query_opt(&r.lookup, &[&key]))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        // A row that no longer parses (an older shape) is a cache miss.
-        let Ok(outcome) = serde_json::from_str::<StoredOutcome>(row.get(5)) else {
-            return Ok(None);
-        };
-        Ok(Some(StoredFile {
-            key: key.to_string(),
-            identity: FileIdentity {
-                size: row.get::<_, i64>(0) as u64,
-                mtime_ns: row.get(1),
-                inode: row.get::<_, i64>(2) as u64,
-                device: row.get::<_, i64>(3) as u64,
-            },
-            fingerprint: row.get(4),
-            outcome,
-        }))
+        Ok(row.and_then(|row| stored_of(key, &file_row(&row, 0))))
     }
 
     fn begin_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
