@@ -125,17 +125,21 @@ struct FileRow {
     outcome: String,
 }
 
+/// A folder's stored files by key; `None` for a folder too large to read
+/// whole.
+type FolderFiles = Option<Arc<HashMap<String, FileRow>>>;
+
 /// The stored files of the folders looked up last, each folder read in one
 /// round trip rather than one per file (workers take a folder's files one
 /// after another); `None` for a folder too large to read whole.
 #[derive(Default)]
 struct FolderCache {
-    folders: VecDeque<(String, Option<Arc<HashMap<String, FileRow>>>)>,
+    folders: VecDeque<(String, FolderFiles)>,
     rows: usize,
 }
 
 impl FolderCache {
-    fn get(&self, folder: &str) -> Option<Option<Arc<HashMap<String, FileRow>>>> {
+    fn get(&self, folder: &str) -> Option<FolderFiles> {
         self.folders
             .iter()
             .rev()
@@ -143,7 +147,7 @@ impl FolderCache {
             .map(|(_, rows)| rows.clone())
     }
 
-    fn put(&mut self, folder: String, rows: Option<Arc<HashMap<String, FileRow>>>) {
+    fn put(&mut self, folder: String, rows: FolderFiles) {
         self.rows += rows.as_ref().map_or(0, |r| r.len());
         self.folders.push_back((folder, rows));
         while self.rows > CACHED_ROWS && self.folders.len() > 1 {
