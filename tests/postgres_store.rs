@@ -2,80 +2,16 @@
 //! incremental rescans and change reports as the SQLite store, on a real,
 //! throwaway PostgreSQL server (tests/common/postgres.rs).
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
 
 mod common;
 use common::postgres::Postgres;
+use common::reports::{changes, count, scan, scan_command, summary};
 use common::{bin, repo, stderr};
 
 use labelscan::store::{PostgresStore, RunRecord, Store, StoreError};
 
 const APEX: &str = "policies/examples/apex-precision.toml";
-
-fn scan_command(tree: &Path, out: &Path, extra: &[&str]) -> Command {
-    let mut cmd = bin();
-    cmd.current_dir(repo())
-        .arg("scan")
-        .arg(tree)
-        .args(["--quiet", "--jobs", "2", "--out"])
-        .arg(out)
-        .args(extra);
-    cmd
-}
-
-fn scan(tree: &Path, out: &Path, extra: &[&str]) -> Output {
-    let o = scan_command(tree, out, extra).output().unwrap();
-    assert!(
-        matches!(o.status.code(), Some(0 | 1)),
-        "scan failed: {}",
-        stderr(&o)
-    );
-    o
-}
-
-fn summary(out: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
-}
-
-fn count(out: &Path, key: &str) -> u64 {
-    summary(out)[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{key}"))
-}
-
-fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let text = text.strip_prefix('\u{feff}').expect("a BOM");
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
-    reader
-        .records()
-        .map(|r| {
-            header
-                .iter()
-                .cloned()
-                .zip(r.unwrap().iter().map(String::from))
-                .collect()
-        })
-        .collect()
-}
-
-/// (change, path relative to the tree, cause) of each `changes.csv` row.
-fn changes(out: &Path, tree: &Path) -> Vec<(String, String, String)> {
-    let prefix = format!("{}/", tree.display());
-    csv_rows(&out.join("changes.csv"))
-        .into_iter()
-        .map(|r| {
-            (
-                r["change"].clone(),
-                r["path"].trim_start_matches(&prefix).to_string(),
-                r["cause"].clone(),
-            )
-        })
-        .collect()
-}
 
 fn text_tree(count: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod common;
+use common::reports::copy_dir;
 use common::{bin, repo, stderr};
 
 const APEX: &str = "policies/examples/apex-precision.toml";
@@ -42,19 +43,6 @@ fn tree() -> tempfile::TempDir {
     std::fs::write(odd.join("~$lock.docx"), "lock").unwrap();
     std::os::unix::fs::symlink("/etc/hostname", odd.join("link.txt")).unwrap();
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
 }
 
 fn scan_command(tree: &Path, out: &Path, extra: &[&str]) -> Command {

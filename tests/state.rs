@@ -3,97 +3,21 @@
 //! and say what changed since the last completed run. The real binary,
 //! a real SQLite file.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 mod common;
+use common::reports::{changes, copy_dir, count, csv_rows, scan, scan_command, summary};
 use common::{bin, repo, stderr};
 
 const APEX: &str = "policies/examples/apex-precision.toml";
-
-fn scan_command(tree: &Path, out: &Path, extra: &[&str]) -> Command {
-    let mut cmd = bin();
-    cmd.current_dir(repo())
-        .arg("scan")
-        .arg(tree)
-        .args(["--quiet", "--jobs", "2", "--out"])
-        .arg(out)
-        .args(extra);
-    cmd
-}
-
-fn scan(tree: &Path, out: &Path, extra: &[&str]) -> Output {
-    let o = scan_command(tree, out, extra).output().unwrap();
-    assert!(
-        matches!(o.status.code(), Some(0 | 1)),
-        "scan failed: {}",
-        stderr(&o)
-    );
-    o
-}
-
-fn summary(out: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
-}
-
-fn count(out: &Path, key: &str) -> u64 {
-    summary(out)[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{key}"))
-}
-
-fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let text = text.strip_prefix('\u{feff}').expect("a BOM");
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
-    reader
-        .records()
-        .map(|r| {
-            header
-                .iter()
-                .cloned()
-                .zip(r.unwrap().iter().map(String::from))
-                .collect()
-        })
-        .collect()
-}
-
-/// (change, path relative to the tree, cause) of each `changes.csv` row.
-fn changes(out: &Path, tree: &Path) -> Vec<(String, String, String)> {
-    let prefix = format!("{}/", tree.display());
-    csv_rows(&out.join("changes.csv"))
-        .into_iter()
-        .map(|r| {
-            (
-                r["change"].clone(),
-                r["path"].trim_start_matches(&prefix).to_string(),
-                r["cause"].clone(),
-            )
-        })
-        .collect()
-}
 
 /// The bundled examples, copied so that the tests may change them.
 fn example_tree() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&repo().join("examples"), dir.path());
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
 }
 
 fn text_tree(count: usize) -> tempfile::TempDir {

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test crate uses a part of them
 
 pub mod postgres;
+pub mod reports;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

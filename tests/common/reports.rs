@@ -1,0 +1,90 @@
+//! Scanning a tree with the real binary and reading the reports it wrote:
+//! `summary.json` counters, CSV rows by column name, `changes.csv`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use super::{bin, repo, stderr};
+
+/// `labelscan scan TREE --quiet --jobs 2 --out OUT EXTRA...`, run from the
+/// repository (policy paths in `extra` are relative to it).
+pub fn scan_command(tree: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut cmd = bin();
+    cmd.current_dir(repo())
+        .arg("scan")
+        .arg(tree)
+        .args(["--quiet", "--jobs", "2", "--out"])
+        .arg(out)
+        .args(extra);
+    cmd
+}
+
+/// Runs [`scan_command`], which must finish (exit 0, or 1 for findings).
+pub fn scan(tree: &Path, out: &Path, extra: &[&str]) -> Output {
+    let o = scan_command(tree, out, extra).output().unwrap();
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "scan failed: {}",
+        stderr(&o)
+    );
+    o
+}
+
+pub fn summary(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+}
+
+/// A number in `summary.json`.
+pub fn count(out: &Path, key: &str) -> u64 {
+    summary(out)[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key}"))
+}
+
+/// The rows of a report CSV (which starts with a BOM), by column name.
+pub fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let text = text.strip_prefix('\u{feff}').expect("a BOM");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    reader
+        .records()
+        .map(|r| {
+            header
+                .iter()
+                .cloned()
+                .zip(r.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+/// (change, path relative to the tree, cause) of each `changes.csv` row.
+pub fn changes(out: &Path, tree: &Path) -> Vec<(String, String, String)> {
+    let prefix = format!("{}/", tree.display());
+    csv_rows(&out.join("changes.csv"))
+        .into_iter()
+        .map(|r| {
+            (
+                r["change"].clone(),
+                r["path"].trim_start_matches(&prefix).to_string(),
+                r["cause"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// Copies the folder `from` to `to`, recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
