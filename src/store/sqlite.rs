@@ -625,19 +625,15 @@ fn compare_with_baseline(
 /// Deletes the stored files below `roots` that the run did not see.
 fn drop_unseen_files(conn: &Connection, roots: &[String], seen: &Seen) -> rusqlite::Result<()> {
     let mut gone = Vec::new();
-    {
-        let mut keys = conn
-            .prepare_cached("SELECT key FROM files WHERE key = ?1 OR (key >= ?2 AND key < ?3)")?;
-        for root in roots {
-            let (low, high) = key_range(root);
-            let mut rows = keys.query(params![root, low, high])?;
-            while let Some(row) = rows.next()? {
-                let key: String = row.get(0)?;
-                if !seen.has(&seen.files, &key) {
-                    gone.push(key);
-                }
-            }
-        }
+    for root in roots {
+        let (low, high) = key_range(root);
+        gone.extend(unseen(
+            conn,
+            "SELECT key FROM files WHERE key = ?1 OR (key >= ?2 AND key < ?3)",
+            params![root, low, high],
+            seen,
+            &seen.files,
+        )?);
     }
     let mut delete = conn.prepare_cached("DELETE FROM files WHERE key = ?1")?;
     for key in gone {
@@ -650,22 +646,33 @@ fn drop_unseen_files(conn: &Connection, roots: &[String], seen: &Seen) -> rusqli
 /// scope's states become the run's (new and changed ones were written as
 /// they came).
 fn drop_unseen_documents(conn: &Connection, scope: i64, seen: &Seen) -> rusqlite::Result<()> {
-    let mut gone = Vec::new();
-    {
-        let mut paths = conn.prepare_cached("SELECT path FROM documents WHERE scope = ?1")?;
-        let mut rows = paths.query([scope])?;
-        while let Some(row) = rows.next()? {
-            let path: String = row.get(0)?;
-            if !seen.has(&seen.documents, &path) {
-                gone.push(path);
-            }
-        }
-    }
+    let sql = "SELECT path FROM documents WHERE scope = ?1";
+    let gone = unseen(conn, sql, params![scope], seen, &seen.documents)?;
     let mut delete = conn.prepare_cached("DELETE FROM documents WHERE scope = ?1 AND path = ?2")?;
     for path in gone {
         delete.execute(params![scope, path])?;
     }
     Ok(())
+}
+
+/// The texts `sql` selects (one column) that are not in `list` of `seen`.
+fn unseen(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    seen: &Seen,
+    list: &[u128],
+) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut gone = Vec::new();
+    while let Some(row) = rows.next()? {
+        let text: String = row.get(0)?;
+        if !seen.has(list, &text) {
+            gone.push(text);
+        }
+    }
+    Ok(gone)
 }
 
 /// The id of a scope, added when new.
