@@ -1,6 +1,8 @@
 // Reference text of a Word/Excel/PowerPoint 97-2003 file through Apache POI
 // (Debian's libapache-poi-java), for tools/fidelity.py, which compiles and
-// runs it:  java -cp POI_JARS:DIR PoiText doc|xls|ppt FILE
+// runs it:  java -cp POI_JARS:DIR PoiText OUTDIR FILE...
+// Each FILE (its extension says doc, xls or ppt) gives OUTDIR/NAME.txt, or
+// OUTDIR/NAME.err with the exception when POI cannot read it.
 //
 // .doc: body, headers/footers, text boxes (WordExtractor.getText) and
 // comments; Word 6/95 through Word6Extractor. .xls: every sheet, cell values
@@ -68,21 +70,34 @@ public class PoiText {
         }
     }
 
-    public static void main(String[] args) throws Exception {
-        if (args.length != 2) {
-            System.err.println("usage: PoiText doc|xls|ppt FILE");
+    static String text(File file) throws IOException {
+        String name = file.getName();
+        switch (name.substring(name.lastIndexOf('.') + 1).toLowerCase()) {
+            case "doc": return doc(file);
+            case "xls": return xls(file);
+            case "ppt": return ppt(file);
+            default: throw new IllegalArgumentException("not doc, xls or ppt: " + name);
+        }
+    }
+
+    public static void main(String[] args) throws IOException {
+        if (args.length < 2) {
+            System.err.println("usage: PoiText OUTDIR FILE...");
             System.exit(2);
         }
-        File file = new File(args[1]);
-        String text;
-        switch (args[0]) {
-            case "doc": text = doc(file); break;
-            case "xls": text = xls(file); break;
-            case "ppt": text = ppt(file); break;
-            default: throw new IllegalArgumentException(args[0]);
+        for (int i = 1; i < args.length; i++) {
+            File file = new File(args[i]);
+            String text;
+            String suffix = ".txt";
+            try {
+                text = text(file);
+            } catch (Throwable e) {
+                text = e.toString();
+                suffix = ".err";
+            }
+            try (PrintStream out = new PrintStream(new File(args[0], file.getName() + suffix), "UTF-8")) {
+                out.print(text);
+            }
         }
-        PrintStream out = new PrintStream(System.out, false, "UTF-8");
-        out.print(text);
-        out.flush();
     }
 }

@@ -78,6 +78,8 @@ CSV_FILTER = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,fals
 WRITER_FILTER = "txt:Text (encoded):UTF8"
 POI_JARS = ["poi", "poi-scratchpad", "commons-collections4", "commons-math3",
             "commons-codec", "commons-compress"]
+BATCH = 20  # files per LibreOffice or POI process
+BATCH_SECONDS = 15  # a batch's timeout: --timeout plus this per file
 TEXT_NS = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
 TOKEN = re.compile(r"[^\W_]+")
 
@@ -149,8 +151,10 @@ class Tools:
         classes = self.out / "java"
         classes.mkdir(parents=True, exist_ok=True)
         cp = ":".join(str(j) for j in jars if j.exists())
-        subprocess.run(["javac", "-nowarn", "-cp", cp, "-d", str(classes),
-                        str(REPO / "tools" / "PoiText.java")], check=True)
+        source, compiled = REPO / "tools" / "PoiText.java", classes / "PoiText.class"
+        if not compiled.exists() or compiled.stat().st_mtime < source.stat().st_mtime:
+            subprocess.run(["javac", "-nowarn", "-cp", cp, "-d", str(classes), str(source)],
+                           check=True)
         return f"{cp}:{classes}"
 
     def missing(self):
@@ -166,39 +170,77 @@ class Tools:
                 self.local.profile = self.out / f"lo-profile-{self.profiles}"
         return self.local.profile
 
-    def text(self, tool, path, ext):
-        if tool == "pdftotext":
-            return self.decode(run(["pdftotext", "-q", "-enc", "UTF-8", str(path), "-"],
-                                   self.timeout)[0])
-        if tool == "pdfminer":
-            return self.decode(run([self.pdf2txt, str(path)], self.timeout)[0])
+    def reference(self, tool, path, ext, key):
+        """{'status': ok|failed|timeout, 'text', 'detail'} of one tool on one file."""
+        try:
+            if tool == "pdftotext":
+                cmd = ["pdftotext", "-q", "-enc", "UTF-8", str(path), "-"]
+            elif tool == "pdfminer":
+                cmd = [self.pdf2txt, str(path)]
+            else:
+                found = self.convert([(path, ext, key)], tool, self.timeout)
+                return found.get(key) or result("timeout", detail=f"over {self.timeout} s")
+            return result("ok", run(cmd, self.timeout)[0].decode("utf-8", "replace"))
+        except RefError as e:
+            return result(e.status, detail=e.detail)
+
+    def convert(self, items, tool, timeout):
+        """Runs LibreOffice or POI once over (path, ext, key) items of one kind:
+        {key: result} for every item, except those a timeout cut off."""
+        with tempfile.TemporaryDirectory(dir=self.out) as tmp:
+            src, dst = Path(tmp, "in"), Path(tmp, "out")
+            src.mkdir()
+            dst.mkdir()
+            links = []
+            for path, ext, key in items:
+                links.append(src / f"{key}.{ext}")
+                links[-1].symlink_to(path)
+            complete = True
+            try:
+                run(self.command(tool, items[0][1], dst, links), timeout)
+            except RefError as e:
+                complete = e.status != "timeout"  # a batch's exit status is no file's
+                if not complete and tool == "libreoffice":
+                    (self.profile() / ".lock").unlink(missing_ok=True)
+            found = {}
+            for path, ext, key in items:
+                got = self.collect(tool, dst, key, ext, complete)
+                if got:
+                    found[key] = got
+            return found
+
+    def command(self, tool, ext, dst, links):
         if tool == "poi":
-            return self.decode(run(["java", "-Djava.awt.headless=true", "-Xshare:auto",
-                                    "-XX:TieredStopAtLevel=1", "-cp", self.poi_cp,
-                                    "PoiText", ext, str(path)], self.timeout)[0])
-        return self.libreoffice(path, APP[ext])
+            return ["java", "-Djava.awt.headless=true", "-XX:TieredStopAtLevel=1", "-cp",
+                    self.poi_cp, "PoiText", str(dst)] + [str(p) for p in links]
+        target = {"writer": WRITER_FILTER, "calc": CSV_FILTER, "impress": "odp"}[APP[ext]]
+        return [self.soffice, f"-env:UserInstallation={self.profile().as_uri()}",
+                "--headless", "--norestore", "--convert-to", target,
+                "--outdir", str(dst)] + [str(p) for p in links]
 
     @staticmethod
-    def decode(data):
-        return data.decode("utf-8", "replace")
+    def collect(tool, dst, key, ext, complete):
+        """One item's result from a run's output folder; None if it was cut off."""
+        if tool == "poi":
+            for suffix, status in ((".txt", "ok"), (".err", "failed")):
+                out = dst / f"{key}.{ext}{suffix}"
+                if out.exists():
+                    text = out.read_text("utf-8", "replace")
+                    return result(status, text if status == "ok" else "", text[:200])
+        else:
+            outputs = sorted(dst.glob(f"{key}[.-]*"))
+            if outputs and APP[ext] == "impress":
+                try:
+                    return result("ok", odf_text(outputs[0]))
+                except (zipfile.BadZipFile, KeyError, ET.ParseError) as e:
+                    return result("failed", detail=f"unreadable ODP: {e}")
+            if outputs:
+                return result("ok", "\n".join(p.read_text("utf-8", "replace") for p in outputs))
+        return result("failed", detail=f"{tool} wrote nothing") if complete else None
 
-    def libreoffice(self, path, app):
-        target = {"writer": WRITER_FILTER, "calc": CSV_FILTER, "impress": "odp"}[app]
-        profile = self.profile()
-        with tempfile.TemporaryDirectory(dir=self.out) as tmp:
-            try:
-                run([self.soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless",
-                     "--norestore", "--convert-to", target, "--outdir", tmp, str(path)],
-                    self.timeout)
-            except RefError:
-                (profile / ".lock").unlink(missing_ok=True)  # left by a killed instance
-                raise
-            outputs = sorted(Path(tmp).iterdir())
-            if not outputs:
-                raise RefError("failed", "LibreOffice wrote nothing")
-            if app == "impress":
-                return odf_text(outputs[0])
-            return "\n".join(p.read_text("utf-8", "replace") for p in outputs)
+
+def result(status, text="", detail=""):
+    return {"status": status, "text": text, "detail": detail}
 
 
 def odf_text(path):
@@ -232,21 +274,57 @@ def references(ext):
     return ["libreoffice"]
 
 
-def cached_reference(tools, tool, path, ext, key, refresh):
-    """{'status': ok|failed|timeout|missing, 'text', 'detail'}, cached per file and tool."""
-    cache = tools.out / "cache" / f"{key}.{tool}.json"
-    if cache.exists() and not refresh:
-        return json.loads(cache.read_text("utf-8"))
-    if tool in tools.missing():
-        return {"status": "missing", "text": "", "detail": f"{tool} not installed"}
-    try:
-        result = {"status": "ok", "text": tools.text(tool, path, ext), "detail": ""}
-    except RefError as e:
-        result = {"status": e.status, "text": "", "detail": e.detail}
-    except (OSError, zipfile.BadZipFile, ET.ParseError) as e:
-        result = {"status": "failed", "text": "", "detail": str(e)[:200]}
-    cache.write_text(json.dumps(result), "utf-8")
-    return result
+class Cache:
+    """Reference results per (file content, tool), as JSON files."""
+
+    def __init__(self, folder, refresh):
+        self.folder = folder
+        self.refresh = refresh
+        self.written = set()
+
+    def path(self, key, tool):
+        return self.folder / f"{key}.{tool}.json"
+
+    def get(self, key, tool):
+        p = self.path(key, tool)
+        if p.exists() and (not self.refresh or (key, tool) in self.written):
+            return json.loads(p.read_text("utf-8"))
+        return None
+
+    def put(self, key, tool, value):
+        self.path(key, tool).write_text(json.dumps(value), "utf-8")
+        self.written.add((key, tool))
+
+
+def cached_reference(ctx, tool, path, ext, key):
+    got = ctx.cache.get(key, tool)
+    if got is None:
+        if tool in ctx.missing:
+            return result("missing", detail=f"{tool} not installed")
+        got = ctx.tools.reference(tool, path, ext, key)
+        ctx.cache.put(key, tool, got)
+    return got
+
+
+def prefill(files, ctx):
+    """LibreOffice and POI start slowly: convert files in batches of BATCH, one
+    process per batch. A batch cut off by its timeout leaves its remaining
+    files to the per-file run."""
+    groups = {}
+    for path in files:
+        ext, key = extension(path), ctx.key(path)
+        for tool in references(ext):
+            if tool in ("poi", "libreoffice") and tool not in ctx.missing \
+                    and ctx.cache.get(key, tool) is None:
+                groups.setdefault((tool, APP[ext]), {})[key] = (path, ext, key)
+    for (tool, app), items in groups.items():
+        items = list(items.values())
+        for i in range(0, len(items), BATCH):
+            batch = items[i:i + BATCH]
+            print(f"  {tool} ({app}): {i + len(batch)}/{len(items)}", file=sys.stderr, flush=True)
+            found = ctx.tools.convert(batch, tool, ctx.args.timeout + BATCH_SECONDS * len(batch))
+            for key, got in found.items():
+                ctx.cache.put(key, tool, got)
 
 
 # ---- labelscan ------------------------------------------------------------
@@ -270,16 +348,19 @@ def labelscan_text(binary, path, timeout):
 
 # ---- one file -------------------------------------------------------------
 
+def extension(path):
+    return path.suffix.lower().lstrip(".")
+
+
 def measure(path, ctx):
-    ext = path.suffix.lower().lstrip(".")
-    key = hashlib.sha1(path.read_bytes()).hexdigest()[:16]
+    ext, key = extension(path), ctx.key(path)
     text, ls_status = labelscan_text(ctx.binary, path, ctx.args.timeout)
     (ctx.out / "labelscan" / f"{key}.txt").write_text(text, "utf-8")
     got = tokens(text)
     row = {"family": FAMILY[ext], "path": str(path.relative_to(ctx.corpus)), "key": key,
            "labelscan": ls_status, "refs": {}}
     for tool in references(ext):
-        ref = cached_reference(ctx.tools, tool, path, ext, key, ctx.args.refresh)
+        ref = cached_reference(ctx, tool, path, ext, key)
         row["refs"][tool] = score(ref, got)
     if ext == "pdf":
         row["refs"]["agreed"] = agreed(row["refs"], got)
@@ -324,7 +405,7 @@ def corpus_files(corpus, only):
     files = []
     for dirpath, _, names in os.walk(corpus):
         for name in names:
-            ext = Path(name).suffix.lower().lstrip(".")
+            ext = extension(Path(name))
             if ext in FAMILY and (not only or FAMILY[ext] in only):
                 files.append(Path(dirpath) / name)
     return sorted(files)
@@ -445,7 +526,7 @@ def write_outputs(rows, out, per_family):
 
 
 def references_of(row):
-    return references(Path(row["path"]).suffix.lower().lstrip("."))
+    return references(extension(Path(row["path"])))
 
 
 class Context:
@@ -456,7 +537,16 @@ class Context:
         for sub in ("cache", "labelscan"):
             (self.out / sub).mkdir(parents=True, exist_ok=True)
         self.tools = Tools(self.out, args.timeout)
+        self.missing = self.tools.missing()
+        self.cache = Cache(self.out / "cache", args.refresh)
+        self.keys = {}
         self.binary = Path(args.labelscan) if args.labelscan else build_text_dump()
+
+    def key(self, path):
+        """Files are known by their content: a copy elsewhere shares its references."""
+        if path not in self.keys:
+            self.keys[path] = hashlib.sha1(path.read_bytes()).hexdigest()[:16]
+        return self.keys[path]
 
 
 def main():
@@ -471,12 +561,12 @@ def main():
     p.add_argument("--labelscan", default="", help="text_dump binary (default: build it)")
     args = p.parse_args()
     ctx = Context(args)
-    missing = ctx.tools.missing()
-    if missing:
+    if ctx.missing:
         print(f"not installed (files needing them count as reference failures): "
-              f"{', '.join(missing)}", file=sys.stderr)
+              f"{', '.join(ctx.missing)}", file=sys.stderr)
     files = corpus_files(ctx.corpus, set(filter(None, args.only.split(","))))
     print(f"{len(files)} files under {ctx.corpus}", file=sys.stderr)
+    prefill(files, ctx)
     write_outputs(run_all(files, ctx), ctx.out, args.worst)
 
 
