@@ -7,8 +7,9 @@
 For every document of the corpus (default ../shared/corpus/realworld) it
 reads labelscan's text (`cargo run --release --example text_dump -- FILE`,
 built first) and the text of reference extractors, and measures the recall
-of the reference's tokens: lower-cased (NFKC, casefold) runs of letters and
-digits that contain at least one letter, counted as a multiset (a token the
+of the reference's tokens: lower-cased (NFKC, casefold, invisible format
+characters removed) runs of letters and digits that contain at least one
+letter, counted as a multiset (a token the
 reference has 3 times and labelscan once counts 1 of 3); the set recall is
 shown beside it.
 
@@ -89,6 +90,9 @@ DC_NS = "{http://purl.org/dc/elements/1.1/}"
 # fills in itself (slide number as "<number>", today's date and time).
 ODF_SKIP = {SVG_NS + "title", SVG_NS + "desc", TEXT_NS + "page-number", TEXT_NS + "date",
             TEXT_NS + "time", DC_NS + "date"}
+# Invisible format characters: soft hyphen, zero-width space and joiners,
+# bidi marks, BOM. POI writes Word's optional breaks as U+200B inside words.
+INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 PDFMINER_CID = re.compile(r"\(cid:\d+\)")
 
 
@@ -120,7 +124,7 @@ def run(cmd, timeout):
 # ---- tokens and recall ----------------------------------------------------
 
 def tokens(text):
-    text = unicodedata.normalize("NFKC", text).casefold()
+    text = INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).casefold()
     return Counter(t for t in TOKEN.findall(text) if any(c.isalpha() for c in t))
 
 
