@@ -3,15 +3,16 @@
 
     nice -n 19 tools/fidelity.py [--corpus DIR] [--out DIR] [--jobs N]
                                  [--timeout S] [--only FAMILY,...] [--refresh]
+                                 [--worst N] [--labelscan TEXT_DUMP_BINARY]
 
 For every document of the corpus (default ../shared/corpus/realworld) it
 reads labelscan's text (`cargo run --release --example text_dump -- FILE`,
-built first) and the text of reference extractors, and measures the recall
-of the reference's tokens: lower-cased (NFKC, casefold, invisible format
-characters removed) runs of letters and digits that contain at least one
-letter, counted as a multiset (a token the
-reference has 3 times and labelscan once counts 1 of 3); the set recall is
-shown beside it.
+built first unless --labelscan names the binary) and the text of reference
+extractors, and measures the recall of the reference's tokens: runs of
+letters and digits that contain at least one letter, after NFKC, casefold
+and removing invisible format characters, counted as a multiset (a token
+the reference has 3 times and labelscan once counts 1 of 3); the set recall
+is shown beside it. Files are grouped into families by extension.
 
 References (Debian packages), the first one that reads the file is used
 (the CSV names it):
