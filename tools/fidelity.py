@@ -242,7 +242,9 @@ class Tools:
                 out = dst / f"{key}.{ext}{suffix}"
                 if out.exists():
                     text = out.read_text("utf-8", "replace")
-                    return result(status, text if status == "ok" else "", text[:200])
+                    if status == "ok":
+                        return result("ok", text)
+                    return result("failed", detail=text[:200])
         else:
             outputs = sorted(dst.glob(f"{key}[.-]*"))
             if outputs and APP[ext] == "impress":
