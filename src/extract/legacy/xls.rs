@@ -30,6 +30,8 @@ const BOOLERR: u16 = 0x0205;
 const FORMAT: u16 = 0x041E;
 const XF: u16 = 0x00E0;
 const DATEMODE: u16 = 0x0022;
+/// The text of a cell comment or a text box; the text follows in CONTINUE records.
+const TXO: u16 = 0x01B6;
 
 /// How the workbook shows numbers: FORMAT records (custom codes by id),
 /// XF records (each cell style's format id) and DATEMODE (1904 dates).
@@ -68,6 +70,8 @@ struct Walk {
     margins: Vec<(usize, bool, String)>,
     /// Cells per sheet substream: (row, column, text).
     cells: Vec<Vec<(u16, u16, String)>>,
+    /// (sheet index, text) of each cell comment and text box.
+    notes: Vec<(usize, String)>,
 }
 
 pub(super) fn extract(
@@ -122,6 +126,14 @@ pub(super) fn extract(
         out.push_part_laid_out(PartKind::Sheet, location, text, Layout::Cells(anchors));
     }
     push_margins(&walk, out);
+    for (i, text) in &walk.notes {
+        let sheet = walk.names.get(*i).map(String::as_str).unwrap_or("?");
+        out.push_part(
+            PartKind::Comment,
+            format!("sheet \"{sheet}\" comment"),
+            text.clone(),
+        );
+    }
     Ok(())
 }
 
@@ -241,6 +253,16 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
         let row = le_u16(data, 0).unwrap_or(0);
         let col = le_u16(data, 2).unwrap_or(0);
         let xf = le_u16(data, 4).unwrap_or(0);
+        if kind == TXO {
+            if biff8 && chars < max_chars {
+                let text = txo_text(data, &s[pos..]);
+                if !text.trim().is_empty() {
+                    chars += text.len();
+                    walk.notes.push((sheet, text));
+                }
+            }
+            continue;
+        }
         let mut cell = |r: u16, c: u16, t: String, walk: &mut Walk| {
             if chars < max_chars && !t.is_empty() {
                 chars += t.len();
@@ -354,6 +376,44 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
         }
     }
     Ok(walk)
+}
+
+/// The text of a TXO record (`cchText` at offset 10) from the CONTINUE
+/// records that follow it (`after`): each starts with a byte saying whether
+/// its characters are 8-bit (the low byte of UTF-16) or UTF-16.
+fn txo_text(txo: &[u8], mut after: &[u8]) -> String {
+    let mut left = le_u16(txo, 10).unwrap_or(0) as usize;
+    let mut text = String::new();
+    while left > 0 && le_u16(after, 0) == Some(CONTINUE) {
+        let Some(len) = le_u16(after, 2).map(usize::from) else {
+            break;
+        };
+        let Some(segment) = after.get(4..4 + len) else {
+            break;
+        };
+        after = &after[4 + len..];
+        let Some((&wide, chars)) = segment.split_first() else {
+            continue;
+        };
+        let taken = if wide & 1 != 0 {
+            let units: Vec<u16> = chars
+                .chunks_exact(2)
+                .take(left)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect();
+            text.extend(char::decode_utf16(units.iter().copied()).map(|c| c.unwrap_or('\u{fffd}')));
+            units.len()
+        } else {
+            let bytes = &chars[..chars.len().min(left)];
+            text.extend(bytes.iter().map(|&b| char::from(b)));
+            bytes.len()
+        };
+        if taken == 0 {
+            break;
+        }
+        left -= taken;
+    }
+    text.replace("\r\n", "\n").replace('\r', "\n")
 }
 
 fn one_line(s: &str) -> String {
@@ -654,6 +714,41 @@ mod tests {
                 ],
                 "date1904 = {date1904}"
             );
+        }
+    }
+
+    #[test]
+    fn comments_and_text_boxes_are_read_from_their_continue_records() {
+        let mut s = rec(BOF, &[0, 6, 5, 0]);
+        s.extend(rec(EOF, &[]));
+        s.extend(rec(BOF, &[0, 6, 0x10, 0]));
+        let txo = |chars: u16| {
+            let mut d = vec![0u8; 18];
+            d[10..12].copy_from_slice(&chars.to_le_bytes());
+            rec(TXO, &d)
+        };
+        // "Secret note" split across two CONTINUEs, 8-bit then UTF-16.
+        s.extend(txo(11));
+        let mut first = vec![0u8];
+        first.extend_from_slice(b"Secret ");
+        s.extend(rec(CONTINUE, &first));
+        let mut second = vec![1u8];
+        for u in "n\u{f6}te".encode_utf16() {
+            second.extend_from_slice(&u.to_le_bytes());
+        }
+        s.extend(rec(CONTINUE, &second));
+        s.extend(rec(CONTINUE, &[0; 16])); // formatting runs
+        s.extend(txo(40)); // claims more than its CONTINUE holds
+        s.extend(rec(CONTINUE, b"\0box"));
+        s.extend(rec(EOF, &[]));
+        let budget = Budget::new(Limits::default());
+        let w = walk_records(&s, &budget).unwrap();
+        assert_eq!(
+            w.notes,
+            vec![(0, "Secret n\u{f6}te".to_string()), (0, "box".to_string())]
+        );
+        for cut in 0..s.len() {
+            let _ = walk_records(&s[..cut], &budget);
         }
     }
 
