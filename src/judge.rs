@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 
-use crate::model::label::ReleaseName;
+use crate::model::label::{release_name_key, ReleaseName};
 use crate::model::{
     Analysis, Detection, Judgement, LabelFindings, Level, LocationEvidence, ReleaseEvidence,
     ReleaseStatus, Tlp, Verdict, VerdictCode,
@@ -275,6 +275,24 @@ fn judge_releases(
         .iter()
         .map(|name| judge_release(name, policy, as_of, level, v))
         .collect()
+}
+
+/// The verdicts a scan would give a document at `level` released to the
+/// party `name` on `as_of` (none when an agreement covers it): the rule
+/// `apply --release-to` asks before it writes a release marking.
+pub fn release_problems(
+    name: &str,
+    policy: &Policy,
+    as_of: NaiveDate,
+    level: Level,
+) -> Vec<Verdict> {
+    let party = ReleaseName {
+        written: name.to_string(),
+        key: release_name_key(name),
+    };
+    let mut v = Verdicts::default();
+    judge_release(&party, policy, as_of, Some(level), &mut v);
+    v.0
 }
 
 /// One named party: the agreement that covers the release, or the verdicts
@@ -570,6 +588,28 @@ partner = "Precision Systems"
                 "RELEASE_AGREEMENT_EXPIRED"
             ]
         );
+    }
+
+    #[test]
+    fn release_problems_are_the_verdicts_a_scan_gives() {
+        let p = Policy::parse(POLICY, "t").unwrap();
+        let problems = |name: &str, level: &str| -> Vec<&'static str> {
+            release_problems(name, &p, as_of(), level_of(level))
+                .iter()
+                .map(|v| v.code.as_str())
+                .collect()
+        };
+        assert!(problems("Precision Systems", "INTERNAL").is_empty());
+        assert!(problems("precision  systems", "PUBLIC").is_empty());
+        assert_eq!(
+            problems("Precision Systems", "CONFIDENTIAL"),
+            ["RELEASE_EXCEEDS_AGREEMENT"]
+        );
+        assert_eq!(
+            problems("Old Partner", "INTERNAL"),
+            ["RELEASE_AGREEMENT_EXPIRED"]
+        );
+        assert_eq!(problems("Nobody", "PUBLIC"), ["RELEASE_UNAUTHORIZED"]);
     }
 
     #[test]

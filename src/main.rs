@@ -85,6 +85,24 @@ enum Command {
     Report(ReportArgs),
     /// Write a finished run's suggested levels into its OOXML and ODF documents as labels (copies under DEST, or in place with a backup).
     Apply(ApplyArgs),
+    /// Take back what one apply wrote, from its apply.csv: restore the originals from the backup (--in-place) or remove the labelled copies (--to); only files still as apply wrote them.
+    Undo(UndoArgs),
+}
+
+#[derive(Args)]
+struct UndoArgs {
+    /// The apply.csv (or apply-<time>.csv) of the apply to take back.
+    #[arg(value_name = "APPLY_CSV")]
+    apply_csv: PathBuf,
+    /// Check everything, change nothing; undo.csv goes to standard output (or --out).
+    #[arg(long)]
+    dry_run: bool,
+    /// Folder for undo.csv; default: the folder of APPLY_CSV.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// No closing line on stderr.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -107,6 +125,17 @@ struct ApplyArgs {
     /// Decide and check everything, write nothing but apply.csv (to --out, or standard output).
     #[arg(long)]
     dry_run: bool,
+    /// Add a visual marking: a header and footer line with the level (docx, xlsx, pptx).
+    #[arg(long)]
+    mark: bool,
+    /// With --mark: the release marking ("INTERNAL // RELEASED TO: PARTNER"); a document whose level a partner's agreement does not cover on the as-of date is skipped.
+    #[arg(
+        long,
+        value_name = "PARTNER[,PARTNER...]",
+        value_delimiter = ',',
+        requires = "mark"
+    )]
+    release_to: Vec<String>,
     /// Folder for apply.csv; default: DEST (or the backup folder with --in-place).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -345,6 +374,7 @@ fn main() -> ExitCode {
         Command::History(args) => run_history(&args),
         Command::Report(args) => run_report(&args),
         Command::Apply(args) => run_apply(&args),
+        Command::Undo(args) => run_undo(&args),
         Command::Merge(args) => run_merge(&args),
     };
     match result {
@@ -1296,10 +1326,17 @@ fn run_apply(args: &ApplyArgs) -> Result<u8, Failure> {
         })?),
     };
     warn_label_settings(&ctx.policy, args.quiet);
+    let mark = match args.mark {
+        true => Some(apply::Mark {
+            release_to: release_partners(&args.release_to, &ctx)?,
+        }),
+        false => None,
+    };
     let opts = ApplyOptions {
         target: target.clone(),
         level,
         dry_run: args.dry_run,
+        mark,
     };
     let csv_folder = args.out.clone().or_else(|| match (&target, args.dry_run) {
         (_, true) => None,
@@ -1349,6 +1386,64 @@ fn run_apply(args: &ApplyArgs) -> Result<u8, Failure> {
     }
     Ok(if counts.contains_key(&Status::Failed) {
         EXIT_REPORTS
+    } else {
+        0
+    })
+}
+
+/// `labelscan undo APPLY_CSV`: takes back what one apply wrote.
+fn run_undo(args: &UndoArgs) -> Result<u8, Failure> {
+    use labelscan::apply::undo::{self, UndoCsv, UndoStatus};
+    let rows = undo::read_apply_csv(&args.apply_csv).map_err(|e| usage(anyhow::anyhow!(e)))?;
+    let folder = args.out.clone().or_else(|| match args.dry_run {
+        true => None,
+        false => Some(
+            args.apply_csv
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
+        ),
+    });
+    let written = |e: std::io::Error| Failure {
+        code: EXIT_REPORTS,
+        error: anyhow::Error::new(e).context("writing undo.csv"),
+    };
+    let mut csv = match &folder {
+        Some(folder) => UndoCsv::create_in(folder).map_err(written)?,
+        None => UndoCsv::stdout().map_err(written)?,
+    };
+    let mut counts = std::collections::BTreeMap::new();
+    for row in &rows {
+        let done = undo::undo_one(row, args.dry_run);
+        *counts.entry(done.status).or_insert(0u64) += 1;
+        csv.write(&done).map_err(written)?;
+    }
+    let csv_path = csv.path.clone();
+    csv.finish().map_err(written)?;
+    if !args.quiet {
+        let parts: Vec<String> = UndoStatus::ALL
+            .iter()
+            .filter_map(|s| counts.get(s).map(|n| format!("{} {n}", s.as_str())))
+            .collect();
+        let record = csv_path
+            .map(|p| format!("; every decision in {}", p.display()))
+            .unwrap_or_default();
+        eprintln!(
+            "labelscan: {} files written by apply: {}{record}",
+            rows.len(),
+            if parts.is_empty() {
+                "none".to_string()
+            } else {
+                parts.join(", ")
+            }
+        );
+    }
+    Ok(if counts.contains_key(&UndoStatus::Failed) {
+        EXIT_REPORTS
+    } else if counts.contains_key(&UndoStatus::Skipped) {
+        // Done, but not all taken back: the caller must look at undo.csv.
+        EXIT_FAIL_ON
     } else {
         0
     })
@@ -1431,6 +1526,54 @@ fn apply_context(args: &ApplyArgs, summary: &RunSummary) -> Result<Context, Fail
         None => policy_of_run(summary, None)?,
     };
     context_of(policy, as_of, false, Limits::default())
+}
+
+/// The partners of `--release-to` as the policy names them. Refused up
+/// front: a name that is no partner, one a release marking cannot carry
+/// (it would read back as other names), and a partner with no agreement
+/// valid on the as-of date at any level.
+fn release_partners(names: &[String], ctx: &Context) -> Result<Vec<String>, Failure> {
+    let policy = &ctx.policy;
+    let mut partners: Vec<String> = Vec::new();
+    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let partner = policy.partner_named(name).ok_or_else(|| {
+            let known: Vec<&str> = policy.partners.iter().map(|p| p.name.as_str()).collect();
+            usage(anyhow::anyhow!(
+                "--release-to {name}: not a partner in the policy ({})",
+                if known.is_empty() {
+                    "it names none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?;
+        let lowest = policy.scheme.lowest();
+        if let Some(problem) =
+            labelscan::judge::release_problems(&partner.name, policy, ctx.as_of, lowest).first()
+        {
+            return Err(usage(anyhow::anyhow!(
+                "--release-to {name}: {} on {}: {}",
+                problem.code.as_str(),
+                ctx.as_of,
+                problem.reason
+            )));
+        }
+        if !partners.contains(&partner.name) {
+            partners.push(partner.name.clone());
+        }
+    }
+    let line =
+        labelscan::apply::mark::marking_line(policy.scheme.name(policy.scheme.lowest()), &partners);
+    let read = labelscan::labels::parse_marking_line(&line, policy)
+        .map(|m| m.released_to)
+        .unwrap_or_default();
+    if read != partners {
+        return Err(usage(anyhow::anyhow!(
+            "--release-to: the marking \"{line}\" would read back as other partners ({}); a partner name holding , ; / & or \"and\" cannot be written in a release marking",
+            read.join(", ")
+        )));
+    }
+    Ok(partners)
 }
 
 /// Says up front what the policy lets `apply` write.

@@ -232,39 +232,71 @@ fn file_name(path: &str) -> &str {
 /// with the same compressed bytes, method, CRC, time and extra field, in
 /// the same order; the archive comment is kept.
 fn assert_members_unchanged(original: &Path, labelled: &Path) {
+    assert_members_unchanged_but(original, labelled, |_| false)
+}
+
+/// The parts a visual marking may change besides the label parts.
+fn marking_part(name: &str) -> bool {
+    // Part names are case-insensitive (`xl/worksheets/Sheet2.xml`).
+    let name = name.to_ascii_lowercase();
+    let name = name.as_str();
+    let file = name.rsplit('/').next().unwrap_or(name);
+    name == "word/document.xml"
+        || name == "word/_rels/document.xml.rels"
+        || name.starts_with("word/") && (file.starts_with("header") || file.starts_with("footer"))
+        || name.starts_with("xl/worksheets/sheet")
+        || name.starts_with("ppt/slidemasters/slidemaster")
+        || name.starts_with("ppt/slidelayouts/slidelayout")
+}
+
+/// As [`assert_members_unchanged`], with the members `also` names left out.
+fn assert_members_unchanged_but(original: &Path, labelled: &Path, also: impl Fn(&str) -> bool) {
     let open = |p: &Path| zip::ZipArchive::new(std::fs::File::open(p).unwrap()).unwrap();
     let (mut a, mut b) = (open(original), open(labelled));
     assert_eq!(a.comment(), b.comment(), "{}", labelled.display());
-    // Indices are in central directory order.
-    let kept: Vec<String> = (0..a.len())
-        .map(|i| a.by_index_raw(i).unwrap().name().unwrap().to_string())
-        .filter(|n| !LABEL_PARTS.contains(&n.as_str()))
-        .collect();
-    let kept_after: Vec<String> = (0..b.len())
-        .map(|i| b.by_index_raw(i).unwrap().name().unwrap().to_string())
-        .filter(|n| !LABEL_PARTS.contains(&n.as_str()))
-        .collect();
-    assert_eq!(kept, kept_after, "member order of {}", labelled.display());
-    for name in kept {
-        let raw = |z: &mut zip::ZipArchive<std::fs::File>| {
-            let index = z.index_for_name(&name).unwrap();
-            let mut f = z.by_index_raw(index).unwrap();
+    // By the names as stored, in central directory order: a Unicode-path
+    // extra field may give a member another name in the zip crate.
+    let stored_names = |p: &Path| -> Vec<String> {
+        let bytes = std::fs::read(p).unwrap();
+        let zip = labelscan::apply::zipraw::RawZip::parse(&bytes).unwrap();
+        zip.entries()
+            .iter()
+            .map(|e| e.name_str().to_string())
+            .collect()
+    };
+    let kept = |z: &mut zip::ZipArchive<std::fs::File>, path: &Path| {
+        let stored = stored_names(path);
+        let mut members = Vec::new();
+        for i in 0..z.len() {
+            let mut f = z.by_index_raw(i).unwrap();
+            let name = stored[i].clone();
+            if LABEL_PARTS.contains(&name.as_str()) || also(&name) {
+                continue;
+            }
             let facts = (
                 f.compression(),
                 f.crc32(),
                 f.compressed_size(),
                 f.last_modified(),
-                f.extra_data(),
+                f.extra_data().map(|e| e.to_vec()),
             );
             let mut bytes = Vec::new();
             f.read_to_end(&mut bytes).unwrap();
-            (facts, bytes)
-        };
-        assert!(
-            raw(&mut a) == raw(&mut b),
-            "{name} differs in {}",
-            labelled.display()
-        );
+            members.push((name, facts, bytes));
+        }
+        members
+    };
+    let (before, after) = (kept(&mut a, original), kept(&mut b, labelled));
+    let names =
+        |m: &[(String, _, Vec<u8>)]| m.iter().map(|(n, _, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&before),
+        names(&after),
+        "member order of {}",
+        labelled.display()
+    );
+    for (x, y) in before.iter().zip(&after) {
+        assert!(x == y, "{} differs in {}", x.0, labelled.display());
     }
 }
 
@@ -483,4 +515,279 @@ fn dest_inside_the_scanned_tree_is_refused() {
         stderr(&o)
     );
     assert!(!store.path("src/ex/labelled").exists());
+}
+
+/// The label sources of a record of kind `kind`, as `(level, location)`.
+fn sources_of(record: &serde_json::Value, kind: &str) -> Vec<(String, String)> {
+    record["label_sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == kind)
+        .map(|s| {
+            (
+                s["level"].as_str().unwrap_or("").to_string(),
+                s["location"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn marked_documents_show_the_level_in_headers_and_footers_and_read_back() {
+    let store = Store::new(false);
+    let o = store.apply(&["--to", "dest", "--mark"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows = rows(&store.path("dest/apply.csv"));
+    let applied = applied(&rows);
+    assert!(applied.len() > 100, "only {} applied", applied.len());
+    store.scan("dest", "run2");
+    let after = store.findings("run2");
+    let mut kinds = BTreeMap::new();
+    for row in &applied {
+        let ooxml = ["docx", "xlsx", "pptx"].contains(&row["format"].as_str());
+        assert!(ooxml, "only OOXML is marked: {row:?}");
+        assert_eq!(row["marked"], "yes", "{row:?}");
+        let record = &after[&row["dest"]];
+        assert_eq!(record["level"], row["level_written"].as_str(), "{row:?}");
+        let markings = sources_of(record, "marking");
+        let ours: Vec<&(String, String)> = markings
+            .iter()
+            .filter(|(level, _)| *level == row["level_written"])
+            .collect();
+        assert!(!ours.is_empty(), "no visible marking read back: {row:?}");
+        for (_, location) in &ours {
+            *kinds.entry(location_kind(location)).or_insert(0) += 1;
+        }
+        let verdicts = record["verdicts"].to_string();
+        assert!(!verdicts.contains("LABEL_CONFLICT"), "{row:?}: {verdicts}");
+        assert_eq!(verdicts_of(record), row["verdicts_after"], "{row:?}");
+        let original = store.path(&row["path"]);
+        assert_members_unchanged_but(&original, &store.path(&row["dest"]), marking_part);
+        if row["format"] == "docx" {
+            let footers =
+                word_parts_holding(&store.path(&row["dest"]), "footer", &row["level_written"]);
+            assert!(footers > 0, "no footer holds the marking: {row:?}");
+        }
+    }
+    // One marking source per level is kept, so a footer's repeats its header's.
+    for kind in ["header", "sheet header", "master"] {
+        assert!(
+            kinds.contains_key(kind),
+            "no marking read back from a {kind}: {kinds:?}"
+        );
+    }
+    for row in rows.iter().filter(|r| r["status"] != "applied") {
+        assert_eq!(row["marked"], "no", "{row:?}");
+    }
+    let odf = rows
+        .iter()
+        .find(|r| r["format"] == "odt")
+        .expect("an odt document");
+    assert_eq!(odf["status"], "skipped");
+    assert!(odf["reason"].contains("--mark"), "{odf:?}");
+}
+
+/// How many Word header (or footer) parts of a package hold `text`.
+fn word_parts_holding(path: &Path, kind: &str, text: &str) -> usize {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let names: Vec<String> = z.file_names().map(|n| n.unwrap().into_owned()).collect();
+    names
+        .iter()
+        .filter(|n| n.to_ascii_lowercase().starts_with(&format!("word/{kind}")))
+        .filter(|n| {
+            let mut xml = String::new();
+            z.by_name(n).unwrap().read_to_string(&mut xml).unwrap();
+            xml.contains(&format!(">{text}<"))
+        })
+        .count()
+}
+
+/// Where a marking was read: a Word header or footer part, a worksheet's
+/// header or footer, or a slide master.
+fn location_kind(location: &str) -> &'static str {
+    if location.contains("oddHeader") || location.contains("oddFooter") {
+        "sheet header"
+    } else if location.contains("slideMaster") || location.contains("slideLayout") {
+        "master"
+    } else if location.contains("header") {
+        "header"
+    } else if location.contains("footer") {
+        "footer"
+    } else {
+        "elsewhere"
+    }
+}
+
+fn verdicts_of(record: &serde_json::Value) -> String {
+    record["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+#[test]
+fn release_to_writes_the_dual_marking_only_where_an_agreement_covers_the_level() {
+    let store = Store::new(true);
+    // On 2027-03-01 Precision Systems' NDA (CONFIDENTIAL) has ended and its
+    // MSA (INTERNAL) holds: CONFIDENTIAL documents may not be released.
+    let o = store.apply(&[
+        "--to",
+        "dest",
+        "--mark",
+        "--release-to",
+        "PrecSys",
+        "--as-of",
+        "2027-03-01",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows = rows(&store.path("dest/apply.csv"));
+    let applied = applied(&rows);
+    assert!(!applied.is_empty(), "{rows:?}");
+    assert!(applied.iter().all(|r| r["level_written"] != "CONFIDENTIAL"));
+    let refused: Vec<_> = rows
+        .iter()
+        .filter(|r| {
+            r["reason"].contains("--release-to Precision Systems: RELEASE_AGREEMENT_EXPIRED")
+        })
+        .collect();
+    assert!(!refused.is_empty(), "{rows:?}");
+    for row in &refused {
+        assert_eq!(row["status"], "skipped");
+        assert_eq!(row["level_written"], "CONFIDENTIAL");
+        assert!(!store.path(&row["dest"]).exists() || row["dest"].is_empty());
+    }
+    let scan = run(bin()
+        .current_dir(store.path(""))
+        .args(["scan", "dest", "--out", "run2", "--no-state", "--quiet"])
+        .args([
+            "--exclude",
+            "apply*.csv",
+            "--as-of",
+            "2027-03-01",
+            "--policy",
+        ])
+        .arg(policy()));
+    assert!(scan.status.code().unwrap() <= 1, "{}", stderr(&scan));
+    let after = store.findings("run2");
+    for row in &applied {
+        let record = &after[&row["dest"]];
+        let released = record["released_to"].as_array().unwrap();
+        assert!(released.contains(&"Precision Systems".into()), "{row:?}");
+        let check = record["release_checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["partner"] == "Precision Systems")
+            .unwrap_or_else(|| panic!("no release check: {row:?}"));
+        assert_eq!(check["status"], "covered", "{row:?}");
+        // A release verdict only where the document had it before (an
+        // earlier marking to another partner).
+        for code in verdicts_of(record)
+            .split(';')
+            .filter(|c| c.starts_with("RELEASE_"))
+        {
+            assert!(row["verdicts_before"].contains(code), "{row:?}: {code}");
+        }
+    }
+}
+
+#[test]
+fn release_to_refuses_unknown_partners_and_lapsed_agreements_up_front() {
+    let store = Store::new(true);
+    for (args, expected) in [
+        (
+            vec!["--mark", "--release-to", "Nobody Ltd"],
+            "not a partner in the policy",
+        ),
+        (
+            vec!["--mark", "--release-to", "Beta Logistics"],
+            "RELEASE_AGREEMENT_EXPIRED",
+        ),
+        (vec!["--release-to", "Precision Systems"], "--mark"),
+    ] {
+        let mut all = vec!["--to", "dest"];
+        all.extend(args);
+        let o = store.apply(&all);
+        assert_eq!(o.status.code(), Some(2), "{all:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(expected), "{all:?}: {}", stderr(&o));
+        assert!(!store.path("dest").exists());
+    }
+}
+
+fn undo(store: &Store, args: &[&str]) -> std::process::Output {
+    run(bin().current_dir(store.path("")).arg("undo").args(args))
+}
+
+#[test]
+fn undo_puts_back_every_original_still_as_apply_wrote_it() {
+    let store = Store::new(true);
+    let before: BTreeMap<PathBuf, String> = tree_digest(&store.path("src")).into_iter().collect();
+    let o = store.apply(&["--in-place", "--backup", "backup", "--mark"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let applied_rows = rows(&store.path("backup/apply.csv"));
+    let applied = applied(&applied_rows);
+    assert!(applied.len() >= 5, "{applied_rows:?}");
+    // A dry run changes nothing.
+    let o = undo(&store, &["backup/apply.csv", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(",would_undo,"));
+    for row in &applied {
+        assert_eq!(sha256(&store.path(&row["path"])), row["sha256_after"]);
+    }
+    // Someone edits one labelled file after apply: undo leaves it alone.
+    let edited = store.path(&applied[0]["path"]);
+    std::fs::write(&edited, b"edited after apply").unwrap();
+    let o = undo(&store, &["backup/apply.csv"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let record = rows(&store.path("backup/undo.csv"));
+    assert_eq!(record.len(), applied.len());
+    for (row, done) in applied.iter().zip(&record) {
+        let original = store.path(&row["path"]);
+        assert_eq!(done["action"], "restore");
+        if original == edited {
+            assert_eq!(done["status"], "skipped", "{done:?}");
+            assert!(done["reason"].contains("changed since apply"));
+            assert_eq!(std::fs::read(&original).unwrap(), b"edited after apply");
+        } else {
+            assert_eq!(done["status"], "restored", "{done:?}");
+            assert_eq!(sha256(&original), before[&original]);
+        }
+        assert!(store.path(&row["backup"]).exists(), "backups are kept");
+    }
+    // Again: nothing left to do but the edited file; an earlier undo.csv stays.
+    let o = undo(&store, &["backup/apply.csv", "--out", "again"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let again = rows(&store.path("again/undo.csv"));
+    assert_eq!(
+        again
+            .iter()
+            .filter(|r| r["status"] == "already_undone")
+            .count(),
+        applied.len() - 1
+    );
+}
+
+#[test]
+fn undo_removes_unchanged_copies_and_refuses_a_file_that_is_no_apply_csv() {
+    let store = Store::new(true);
+    let o = store.apply(&["--to", "dest"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let applied_rows = rows(&store.path("dest/apply.csv"));
+    let applied = applied(&applied_rows);
+    let o = undo(&store, &["dest/apply.csv"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for row in &applied {
+        assert!(!store.path(&row["dest"]).exists(), "{row:?}");
+    }
+    let record = rows(&store.path("dest/undo.csv"));
+    assert!(record
+        .iter()
+        .all(|r| r["status"] == "removed" && r["action"] == "remove"));
+    let o = undo(&store, &["run/findings.csv"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not an apply.csv"), "{}", stderr(&o));
 }

@@ -20,9 +20,11 @@
 
 pub mod csv_out;
 pub mod label;
+pub mod mark;
 pub mod odf;
 pub mod ooxml;
 pub mod run;
+pub mod undo;
 pub mod write;
 pub mod xmledit;
 pub mod zipraw;
@@ -61,6 +63,15 @@ pub struct ApplyOptions {
     pub target: Target,
     pub level: LevelChoice,
     pub dry_run: bool,
+    /// `--mark`: a visual marking too.
+    pub mark: Option<Mark>,
+}
+
+/// The visual marking `--mark` adds (see [`mark`]).
+#[derive(Debug, Clone, Default)]
+pub struct Mark {
+    /// `--release-to`: the partners, as the policy names them.
+    pub release_to: Vec<String>,
 }
 
 /// Why a document was left alone: its status and reason in `apply.csv`.
@@ -198,7 +209,11 @@ pub fn apply_all<E: Send>(
 pub fn apply_one(finding: &Finding, run: &Run, ctx: &Context, opts: &ApplyOptions) -> Row {
     let mut row = Row::of(finding);
     match label_document(finding, run, ctx, opts, &mut row) {
-        Ok(status) => row.status = status,
+        Ok(status) => {
+            row.status = status;
+            row.marked =
+                opts.mark.is_some() && matches!(status, Status::Applied | Status::WouldApply);
+        }
         Err(refusal) => {
             row.status = refusal.status;
             row.reason = refusal.reason;
@@ -259,6 +274,10 @@ fn label_document(
     };
     let level = before.map_or(chosen, |b| b.max(chosen));
     row.level_written = scheme.name(level).to_string();
+    let line = match &opts.mark {
+        Some(mark) => Some(marking_for(mark, kind, level, ctx)?),
+        None => None,
+    };
     let label = label_for(ctx, level, opts, &f.path);
     row.label_guid = label
         .msip
@@ -271,7 +290,7 @@ fn label_document(
             label.level_name
         )));
     }
-    if already_labelled(f, &label) {
+    if already_labelled(f, &label, opts.mark.as_ref()) {
         row.level_written.clear();
         return Ok(Status::Unchanged);
     }
@@ -279,10 +298,13 @@ fn label_document(
         .locate(&f.path)
         .ok_or_else(|| Refusal::failed("the path does not lie under the run's PATHs"))?;
     let (bytes, metadata) = read_unchanged(&fs_path, f)?;
-    let labelled = label_bytes(kind, &bytes, &label)?;
-    check_untouched(&bytes, &labelled, kind)?;
+    let (labelled, marked_parts) = label_bytes(kind, f, &bytes, &label, line.as_deref())?;
+    check_untouched(&bytes, &labelled, kind, &marked_parts)?;
     let after = read_back(&labelled, &fs_path, f, ctx)?;
     check_read_back(&after, level, ctx)?;
+    if let Some(mark) = &opts.mark {
+        check_marking_read_back(&after, level, mark)?;
+    }
     row.verdicts_after = verdict_list(&after);
     row.sha256_after = hex_sha256(&labelled);
     let dest = match &opts.target {
@@ -353,15 +375,58 @@ fn label_for(ctx: &Context, level: Level, opts: &ApplyOptions, salt: &str) -> La
         },
         set_date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         action_id: label::action_id(salt),
-        content_bits: 0,
+        // What the labelling applied, as Office records it.
+        content_bits: match opts.mark {
+            Some(_) => label::CONTENT_BITS_HEADER_FOOTER,
+            None => 0,
+        },
         property: labels.custom_properties.first().cloned(),
     }
 }
 
+/// The marking line for a document at `level`, once every partner of
+/// `--release-to` is found to be covered for it on the as-of date (the
+/// judge's own rule, so that a rescan gives no release verdict).
+fn marking_for(
+    mark: &Mark,
+    kind: PackageKind,
+    level: Level,
+    ctx: &Context,
+) -> Result<String, Refusal> {
+    if kind == PackageKind::Odf {
+        return Err(Refusal::skip(
+            "--mark: labelscan writes visual markings into docx, xlsx and pptx documents, not ODF",
+        ));
+    }
+    for partner in &mark.release_to {
+        let problems = crate::judge::release_problems(partner, &ctx.policy, ctx.as_of, level);
+        if let Some(problem) = problems.first() {
+            return Err(Refusal::skip(format!(
+                "--release-to {partner}: {} ({}); nothing written",
+                problem.code.as_str(),
+                problem.reason
+            )));
+        }
+    }
+    let level_name = ctx.policy.scheme.name(level);
+    Ok(mark::marking_line(level_name, &mark.release_to))
+}
+
 /// The document already carries this label: a Purview label of the same
 /// GUID (or, without one, the policy's property) at the level, and no
-/// other source below it.
-fn already_labelled(f: &Finding, label: &Label) -> bool {
+/// other source below it; with `--mark`, a visual marking at the level
+/// too, released to every partner of `--release-to`.
+fn already_labelled(f: &Finding, label: &Label, mark: Option<&Mark>) -> bool {
+    let marked = mark.is_none_or(|m| {
+        f.label_sources
+            .iter()
+            .any(|s| s.kind == "marking" && s.level.as_deref() == Some(label.level_name.as_str()))
+            && m.release_to.iter().all(|p| f.released_to(p))
+    });
+    marked && carries_label(f, label)
+}
+
+fn carries_label(f: &Finding, label: &Label) -> bool {
     let at_level = |s: &run::SourceLine| s.level.as_deref() == Some(label.level_name.as_str());
     let carries = match &label.msip {
         Some(m) => f.label_sources.iter().any(|s| {
@@ -404,18 +469,41 @@ fn read_unchanged(path: &Path, f: &Finding) -> Result<(Vec<u8>, std::fs::Metadat
     Ok((bytes, metadata))
 }
 
-fn label_bytes(kind: PackageKind, bytes: &[u8], label: &Label) -> Result<Vec<u8>, Refusal> {
+/// The labelled (and with `line`, marked) package, and the parts the
+/// marking changed.
+fn label_bytes(
+    kind: PackageKind,
+    f: &Finding,
+    bytes: &[u8],
+    label: &Label,
+    line: Option<&str>,
+) -> Result<(Vec<u8>, Vec<String>), Refusal> {
     let zip = RawZip::parse(bytes)?;
     match kind {
-        PackageKind::Ooxml => ooxml::label_package(&zip, label, ooxml::Edits::default()),
-        PackageKind::Odf => odf::label_package(&zip, label),
+        PackageKind::Ooxml => {
+            let mut edits = ooxml::Edits::default();
+            if let Some(line) = line {
+                if ooxml::is_signed(&zip) {
+                    return Err(Refusal::signed());
+                }
+                mark::mark_package(&zip, &f.format, line, &mut edits)?;
+            }
+            let marked = edits.names();
+            Ok((ooxml::label_package(&zip, label, edits)?, marked))
+        }
+        PackageKind::Odf => Ok((odf::label_package(&zip, label)?, Vec::new())),
     }
 }
 
-/// The label parts are the only members whose bytes may differ: every
-/// other member of the original is in the result, byte for byte, in the
-/// same order.
-fn check_untouched(original: &[u8], labelled: &[u8], kind: PackageKind) -> Result<(), Refusal> {
+/// The label parts (and the parts the marking changed) are the only
+/// members whose bytes may differ: every other member of the original is
+/// in the result, byte for byte, in the same order.
+fn check_untouched(
+    original: &[u8],
+    labelled: &[u8],
+    kind: PackageKind,
+    marked: &[String],
+) -> Result<(), Refusal> {
     let fail = || {
         Refusal::failed("the rewritten package would change a member other than the label parts; nothing written")
     };
@@ -424,6 +512,7 @@ fn check_untouched(original: &[u8], labelled: &[u8], kind: PackageKind) -> Resul
         RawZip::parse(labelled).map_err(|_| fail())?,
     );
     let label_part = |name: &str| match kind {
+        _ if marked.iter().any(|m| m == name) => true,
         PackageKind::Ooxml => {
             matches!(
                 name,
@@ -535,6 +624,40 @@ fn check_read_back(
             "the labelled file would read back as {}; nothing written",
             after.level().unwrap_or("no level")
         )));
+    }
+    Ok(())
+}
+
+/// With `--mark`, the document must read back with a visual marking at
+/// the level, released to every partner of `--release-to` with no release
+/// verdict.
+fn check_marking_read_back(
+    after: &crate::model::DocumentRecord,
+    level: Level,
+    mark: &Mark,
+) -> Result<(), Refusal> {
+    let marking = after
+        .analysis
+        .labels
+        .sources
+        .iter()
+        .any(|s| s.kind == crate::model::LabelKind::Marking && s.level == Some(level));
+    if !marking {
+        return Err(Refusal::failed(
+            "the visual marking would not read back; nothing written",
+        ));
+    }
+    let releases = &after.judgement.releases;
+    for partner in &mark.release_to {
+        let covered = releases.iter().any(|r| {
+            r.partner.as_deref() == Some(partner.as_str())
+                && r.status == crate::model::ReleaseStatus::Covered
+        });
+        if !covered {
+            return Err(Refusal::failed(format!(
+                "the release to {partner} would not read back as covered; nothing written"
+            )));
+        }
     }
     Ok(())
 }

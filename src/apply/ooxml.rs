@@ -28,10 +28,11 @@ const LABELINFO_DEFAULT: &str = "docMetadata/LabelInfo.xml";
 /// `application/xml`; the real files of shared/reference/labels.md 1.2 say this).
 const LABELINFO_TYPE: &str = "application/vnd.ms-office.classificationlabels+xml";
 const LABELINFO_NS: &str = "http://schemas.microsoft.com/office/2020/mipLabelMetadata";
-const CONTENT_TYPES: &str = "[Content_Types].xml";
+pub const CONTENT_TYPES: &str = "[Content_Types].xml";
+const RELS_NS: &str = "http://schemas.openxmlformats.org/package/2006/relationships";
 const ROOT_RELS: &str = "_rels/.rels";
 /// The XML declaration Office writes before these parts.
-const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\r\n";
+pub const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\r\n";
 
 /// Whether the package carries an XML digital signature: labelling would
 /// break it, so such documents are left alone.
@@ -43,23 +44,27 @@ pub fn is_signed(zip: &RawZip) -> bool {
     })
 }
 
-/// The package with `label` written into it.
+/// The package with `label` written into it, after the `extra` edits
+/// (a visual marking's parts).
 pub fn label_package(zip: &RawZip, label: &Label, extra: Edits) -> Result<Vec<u8>, Refusal> {
     if is_signed(zip) {
         return Err(Refusal::signed());
     }
     let mut edits = extra;
-    let rels = read_text(zip, ROOT_RELS)?.ok_or_else(|| Refusal::broken("no _rels/.rels"))?;
-    let types =
-        read_text(zip, CONTENT_TYPES)?.ok_or_else(|| Refusal::broken("no [Content_Types].xml"))?;
+    let rels = edits
+        .text(zip, ROOT_RELS)?
+        .ok_or_else(|| Refusal::broken("no _rels/.rels"))?;
+    let types = edits
+        .text(zip, CONTENT_TYPES)?
+        .ok_or_else(|| Refusal::broken("no [Content_Types].xml"))?;
     let custom = part_named(&rels, CUSTOM_REL, CUSTOM_DEFAULT)?;
-    let existing = read_text(zip, &custom)?;
+    let existing = edits.text(zip, &custom)?;
     let text = custom_xml(existing.as_deref(), label)?;
     edits.put(zip, &custom, text);
     let mut parts = vec![(custom, CUSTOM_REL, CUSTOM_TYPE)];
     if let Some(msip) = &label.msip {
         let info = part_named(&rels, LABELINFO_REL, LABELINFO_DEFAULT)?;
-        let existing = read_text(zip, &info)?;
+        let existing = edits.text(zip, &info)?;
         let text = label_info_xml(existing.as_deref(), msip, label)?;
         edits.put(zip, &info, text);
         parts.push((info, LABELINFO_REL, LABELINFO_TYPE));
@@ -82,7 +87,10 @@ pub struct Edits {
 }
 
 impl Edits {
+    /// Sets a part's new text (an earlier edit of it is superseded).
     pub fn put(&mut self, zip: &RawZip, name: &str, text: String) {
+        self.replace.retain(|(n, _)| n != name);
+        self.add.retain(|(n, _)| n != name);
         let entry = (name.to_string(), text.into_bytes());
         if zip.has(name) {
             self.replace.push(entry);
@@ -92,10 +100,38 @@ impl Edits {
     }
 
     fn put_if_changed(&mut self, zip: &RawZip, name: &str, text: String) -> Result<(), Refusal> {
-        if read_text(zip, name)?.as_deref() != Some(text.as_str()) {
+        if self.text(zip, name)?.as_deref() != Some(text.as_str()) {
             self.put(zip, name, text);
         }
         Ok(())
+    }
+
+    /// A part as these edits leave it: its new text, else the package's.
+    pub fn text(&self, zip: &RawZip, name: &str) -> Result<Option<String>, Refusal> {
+        let edited = self
+            .replace
+            .iter()
+            .chain(&self.add)
+            .find(|(n, _)| n == name);
+        match edited {
+            // Edits hold text that was a String.
+            Some((_, bytes)) => Ok(Some(String::from_utf8_lossy(bytes).into_owned())),
+            None => read_text(zip, name),
+        }
+    }
+
+    /// Whether the package has `name`, or these edits add it.
+    pub fn has(&self, zip: &RawZip, name: &str) -> bool {
+        zip.has(name) || self.add.iter().any(|(n, _)| n == name)
+    }
+
+    /// The names of every part replaced or added.
+    pub fn names(&self) -> Vec<String> {
+        self.replace
+            .iter()
+            .chain(&self.add)
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 }
 
@@ -128,14 +164,24 @@ fn relationships(rels: &str) -> Result<Vec<Element<'_>>, Refusal> {
 /// The root relationships with one of `rel_type` to `part` (added when
 /// there is none).
 fn ensure_rel(rels: &str, rel_type: &str, part: &str) -> Result<String, Refusal> {
-    let found = relationships(rels)?;
-    if found
+    if relationships(rels)?
         .iter()
         .any(|r| r.attr("Type").as_deref() == Some(rel_type))
     {
         return Ok(rels.to_string());
     }
-    let ids: Vec<String> = found.iter().filter_map(|r| r.attr("Id")).collect();
+    Ok(add_rel(rels, rel_type, part)?.0)
+}
+
+/// `rels` with a new relationship of `rel_type` to `target` (as written
+/// in the part, relative to its source), and the new relationship's id.
+pub fn add_rel(rels: &str, rel_type: &str, target: &str) -> Result<(String, String), Refusal> {
+    let malformed = || Refusal::broken("a relationships part is malformed");
+    let ids: Vec<String> = xmledit::elements(rels, "Relationship")
+        .ok_or_else(malformed)?
+        .iter()
+        .filter_map(|r| r.attr("Id"))
+        .collect();
     let id = (1..)
         .map(|n| format!("rId{n}"))
         .find(|id| !ids.contains(id))
@@ -143,14 +189,19 @@ fn ensure_rel(rels: &str, rel_type: &str, part: &str) -> Result<String, Refusal>
     let prefix = element_prefix(rels);
     let element = format!(
         "<{prefix}Relationship Id=\"{id}\" Type=\"{rel_type}\" Target=\"{}\"/>",
-        xmledit::escape(part)
+        xmledit::escape(target)
     );
-    xmledit::insert_in_root(rels, &element)
-        .ok_or_else(|| Refusal::broken("_rels/.rels is malformed"))
+    let text = xmledit::insert_in_root(rels, &element).ok_or_else(malformed)?;
+    Ok((text, id))
+}
+
+/// An empty relationships part, for a part that had none.
+pub fn empty_rels() -> String {
+    format!("{DECLARATION}<Relationships xmlns=\"{RELS_NS}\"></Relationships>")
 }
 
 /// `[Content_Types].xml` with an override for `part` (added when missing).
-fn ensure_override(types: &str, part: &str, content_type: &str) -> Result<String, Refusal> {
+pub fn ensure_override(types: &str, part: &str, content_type: &str) -> Result<String, Refusal> {
     let malformed = || Refusal::broken("[Content_Types].xml is malformed");
     let overrides = xmledit::elements(types, "Override").ok_or_else(malformed)?;
     let name = format!("/{part}");
@@ -170,7 +221,7 @@ fn ensure_override(types: &str, part: &str, content_type: &str) -> Result<String
 
 /// `p:` when the root element is `<p:Name>`, else empty: new elements
 /// join the root's namespace the way its own name does.
-fn element_prefix(text: &str) -> String {
+pub fn element_prefix(text: &str) -> String {
     match xmledit::root(text).map(|r| r.2) {
         Some(name) if name.contains(':') => {
             format!("{}:", name.split(':').next().unwrap_or(""))

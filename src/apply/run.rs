@@ -55,6 +55,9 @@ pub struct Finding {
     pub text_chars: usize,
     #[serde(default)]
     pub modified: Option<String>,
+    /// The partners its release markings name (canonical names).
+    #[serde(default)]
+    pub released_to: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,6 +70,11 @@ pub struct SourceLine {
 impl Finding {
     pub fn has(&self, code: &str) -> bool {
         self.verdicts.iter().any(|v| v == code)
+    }
+
+    /// Whether a release marking names `partner` (as the policy names it).
+    pub fn released_to(&self, partner: &str) -> bool {
+        self.released_to.iter().any(|p| p == partner)
     }
 }
 

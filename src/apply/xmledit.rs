@@ -140,6 +140,91 @@ pub fn insert_in_root(text: &str, insert: &str) -> Option<String> {
     Some(format!("{}{insert}{}", &text[..at], &text[at..]))
 }
 
+/// The root element's direct children, in order; `None` when the text is
+/// not well-formed enough to find their ends. Unlike [`elements`] this
+/// tells a child from a deeper element of the same name (`extLst`).
+pub fn children(text: &str) -> Option<Vec<Element<'_>>> {
+    let (root_start, root_end, _) = root(text)?;
+    if text[root_start..root_end].ends_with("/>") {
+        return Some(Vec::new());
+    }
+    let mut found = Vec::new();
+    let mut depth = 0usize;
+    let mut open = (0, 0);
+    let mut at = root_end;
+    while let Some(i) = text[at..].find('<') {
+        let start = at + i;
+        let end = markup_end(text, start)?;
+        at = end;
+        let tag = &text[start..end];
+        if tag.starts_with("</") {
+            if depth == 0 {
+                return Some(found); // the root's end tag
+            }
+            depth -= 1;
+            if depth == 0 {
+                let (child, tag_end) = open;
+                found.push(Element {
+                    start: child,
+                    end,
+                    tag: &text[child..tag_end],
+                });
+            }
+        } else if start_name(text, start).is_some() {
+            if tag.ends_with("/>") {
+                if depth == 0 {
+                    found.push(Element { start, end, tag });
+                }
+            } else {
+                if depth == 0 {
+                    open = (start, end);
+                }
+                depth += 1;
+            }
+        }
+    }
+    None
+}
+
+/// The local name of an element.
+pub fn local_name<'a>(text: &'a str, element: &Element<'_>) -> &'a str {
+    start_name(text, element.start).map_or("", local_of)
+}
+
+/// `text` with `insert` as the last content of `element` (a self-closing
+/// element is opened first).
+pub fn append_to(text: &str, element: &Element<'_>, insert: &str) -> String {
+    let at = match element.tag.strip_suffix("/>") {
+        Some(open) => {
+            let name = start_name(text, element.start).unwrap_or_default();
+            return format!(
+                "{}{}>{insert}</{name}>{}",
+                &text[..element.start],
+                open.trim_end(),
+                &text[element.end..]
+            );
+        }
+        None => text[element.start..element.end]
+            .rfind("</")
+            .map_or(element.end, |i| element.start + i),
+    };
+    format!("{}{insert}{}", &text[..at], &text[at..])
+}
+
+/// `text` with `insert` as the first content of `element`.
+pub fn prepend_to(text: &str, element: &Element<'_>, insert: &str) -> String {
+    if element.tag.ends_with("/>") {
+        return append_to(text, element, insert);
+    }
+    let at = element.start + element.tag.len();
+    format!("{}{insert}{}", &text[..at], &text[at..])
+}
+
+/// `text` with `insert` placed at byte `at`.
+pub fn insert_at(text: &str, at: usize, insert: &str) -> String {
+    format!("{}{insert}{}", &text[..at], &text[at..])
+}
+
 /// `text` without the given spans (sorted, not overlapping).
 pub fn without(text: &str, spans: &[(usize, usize)]) -> String {
     let mut out = String::with_capacity(text.len());
@@ -207,6 +292,39 @@ mod tests {
         assert!(without(DOC, &spans)
             .ends_with("<p:r xmlns:p=\"urn:p\" xmlns:vt=\"urn:vt\"><p:y/></p:r>"));
         assert_eq!(escape(r#"a<b>&"c'"#), "a&lt;b&gt;&amp;&quot;c&apos;");
+    }
+
+    #[test]
+    fn children_are_the_roots_own() {
+        let text = r#"<?xml version="1.0"?><w><a><extLst/></a><!-- <b/> --><b x="/>"/><c><c>t</c></c><extLst/></w>"#;
+        let found = children(text).unwrap();
+        let names: Vec<&str> = found.iter().map(|e| local_name(text, e)).collect();
+        assert_eq!(names, ["a", "b", "c", "extLst"]);
+        assert_eq!(&text[found[2].start..found[2].end], "<c><c>t</c></c>");
+        assert_eq!(children("<w/>").unwrap(), vec![]);
+        assert!(children("<w><a></w>").is_none());
+    }
+
+    #[test]
+    fn appending_and_prepending_inside_an_element() {
+        let text = "<r><s a=\"1\"><x/></s><e/></r>";
+        let found = children(text).unwrap();
+        assert_eq!(
+            append_to(text, &found[0], "<y/>"),
+            "<r><s a=\"1\"><x/><y/></s><e/></r>"
+        );
+        assert_eq!(
+            prepend_to(text, &found[0], "<y/>"),
+            "<r><s a=\"1\"><y/><x/></s><e/></r>"
+        );
+        assert_eq!(
+            append_to(text, &found[1], "<y/>"),
+            "<r><s a=\"1\"><x/></s><e><y/></e></r>"
+        );
+        assert_eq!(
+            prepend_to(text, &found[1], "<y/>"),
+            "<r><s a=\"1\"><x/></s><e><y/></e></r>"
+        );
     }
 
     #[test]

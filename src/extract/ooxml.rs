@@ -1354,7 +1354,92 @@ fn presentation(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
         cx.budget.check_time()?;
         flow_part(cx, &name, PartKind::Comment, &FLOW_COMMENTS)?;
     }
+    masters(cx, &rels)
+}
+
+/// The text of slide masters and their layouts outside placeholders (a
+/// classification banner, a release marking): every slide shows it.
+/// Placeholders there hold prompts ("Click to edit Master title style")
+/// that no slide shows, so they are left out.
+fn masters(cx: &mut Ctx, presentation_rels: &[Rel]) -> ExtractResult<()> {
+    let mut parts: Vec<String> = Vec::new();
+    for master in presentation_rels
+        .iter()
+        .filter(|r| r.rel_type.ends_with("/slideMaster"))
+    {
+        parts.push(master.target.clone());
+        for layout in read_rels(cx, &master.target)?
+            .into_iter()
+            .filter(|r| r.rel_type.ends_with("/slideLayout"))
+        {
+            parts.push(layout.target);
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for name in parts {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        cx.budget.check_time()?;
+        let Some(text) = cx.read_optional(&name)? else {
+            continue;
+        };
+        let shapes = without_placeholders(&text);
+        let mut main = TextBuf::new(cx.cap);
+        let r = walk_flow(&shapes, cx.budget, &FLOW_DOC, &mut main, None);
+        cx.out
+            .push_part(PartKind::Master, name.as_str(), main.take());
+        match r {
+            Err(e) if e.kind == ErrorKind::Corrupt => cx
+                .out
+                .parts_read
+                .push(format!("{name} (malformed XML, partly read)")),
+            Err(e) => return Err(e),
+            Ok(()) => {}
+        }
+    }
     Ok(())
+}
+
+/// A master or layout without its placeholder shapes (`sp` elements that
+/// hold a `ph`). Shapes do not nest in shapes, so each one ends at the
+/// first end tag of its name.
+fn without_placeholders(text: &str) -> std::borrow::Cow<'_, str> {
+    let mut kept = String::new();
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(i) = text[at..].find('<') {
+        let start = at + i;
+        at = start + 1;
+        let rest = &text[start + 1..];
+        let name_len = rest
+            .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+            .unwrap_or(rest.len());
+        let qname = &rest[..name_len];
+        if local(qname) != "sp" || rest[name_len..].starts_with('/') {
+            continue;
+        }
+        let close = format!("</{qname}>");
+        let Some(len) = text[start..].find(&close) else {
+            break;
+        };
+        let end = start + len + close.len();
+        let prefix = &qname[..qname.len() - 2];
+        let shape = &text[start..end];
+        let placeholder = shape.match_indices(&format!("<{prefix}ph")).any(|(j, m)| {
+            shape[j + m.len()..].starts_with(|c: char| c.is_whitespace() || c == '/' || c == '>')
+        });
+        if placeholder {
+            kept.push_str(&text[copied..start]);
+            copied = end;
+        }
+        at = end;
+    }
+    if copied == 0 {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    kept.push_str(&text[copied..]);
+    std::borrow::Cow::Owned(kept)
 }
 
 // ---------------------------------------------------------------------------
@@ -1986,6 +2071,50 @@ mod tests {
         assert_eq!(
             x.part_text(PartKind::Comment, "ppt/comments/comment1.xml"),
             Some("fix this")
+        );
+    }
+
+    #[test]
+    fn master_and_layout_text_outside_placeholders() {
+        let pres = br#"<p:presentation xmlns:p="p"/>"#;
+        let rels = br#"<Relationships><Relationship Id="rId1" Type="x/slideMaster" Target="slideMasters/slideMaster1.xml"/></Relationships>"#;
+        let shape = |ph: &str, t: &str| {
+            format!(
+                r#"<p:sp><p:nvSpPr><p:cNvPr id="2" name="s"/><p:nvPr>{ph}</p:nvPr></p:nvSpPr><p:txBody><a:p><a:r><a:t>{t}</a:t></a:r></a:p></p:txBody></p:sp>"#
+            )
+        };
+        let part = |root: &str, shapes: &[String]| {
+            format!(r#"<p:{root} xmlns:p="p" xmlns:a="a"><p:cSld><p:spTree>{}</p:spTree></p:cSld></p:{root}>"#, shapes.concat()).into_bytes()
+        };
+        let master = part(
+            "sldMaster",
+            &[
+                shape(
+                    r#"<p:ph type="title"/>"#,
+                    "Click to edit Master title style",
+                ),
+                shape("", "INTERNAL // RELEASED TO: Precision Systems"),
+                shape(r#"<p:ph type="ftr" idx="3"></p:ph>"#, "footer prompt"),
+            ],
+        );
+        let layout = part("sldLayout", &[shape("<p:phAnim/>", "Layout banner")]);
+        let mrels = br#"<Relationships><Relationship Id="rId1" Type="x/slideLayout" Target="../slideLayouts/slideLayout1.xml"/></Relationships>"#;
+        let z = testzip::build(&[
+            ("ppt/presentation.xml", pres),
+            ("ppt/_rels/presentation.xml.rels", rels),
+            ("ppt/slideMasters/slideMaster1.xml", &master),
+            ("ppt/slideMasters/_rels/slideMaster1.xml.rels", mrels),
+            ("ppt/slideLayouts/slideLayout1.xml", &layout),
+        ]);
+        let x = extract(Format::Pptx, &z, &test_budget());
+        assert!(x.error.is_none(), "{:?}", x.error);
+        assert_eq!(
+            x.part_text(PartKind::Master, "ppt/slideMasters/slideMaster1.xml"),
+            Some("INTERNAL // RELEASED TO: Precision Systems")
+        );
+        assert_eq!(
+            x.part_text(PartKind::Master, "ppt/slideLayouts/slideLayout1.xml"),
+            Some("Layout banner")
         );
     }
 

@@ -33,6 +33,9 @@ pub enum PartKind {
     Embedded,
     /// Any other text the format carries (text boxes, form fields, etc.).
     Other,
+    /// Text of a slide master or layout outside its placeholders: shown on
+    /// every slide that uses it, like a header or footer.
+    Master,
 }
 
 impl PartKind {
@@ -52,6 +55,7 @@ impl PartKind {
             PartKind::SheetName => "sheet_name",
             PartKind::Embedded => "embedded",
             PartKind::Other => "other",
+            PartKind::Master => "master",
         }
     }
 
@@ -63,9 +67,10 @@ impl PartKind {
         )
     }
 
-    /// Header and footer parts: every short line may be a marking.
+    /// Header and footer parts (and slide masters, shown on every slide):
+    /// every short line may be a marking.
     pub fn is_margin(self) -> bool {
-        matches!(self, PartKind::Header | PartKind::Footer)
+        matches!(self, PartKind::Header | PartKind::Footer | PartKind::Master)
     }
 }
 
