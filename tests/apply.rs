@@ -267,9 +267,8 @@ fn assert_members_unchanged_but(original: &Path, labelled: &Path, also: impl Fn(
     let kept = |z: &mut zip::ZipArchive<std::fs::File>, path: &Path| {
         let stored = stored_names(path);
         let mut members = Vec::new();
-        for i in 0..z.len() {
+        for (i, name) in stored.into_iter().enumerate() {
             let mut f = z.by_index_raw(i).unwrap();
-            let name = stored[i].clone();
             if LABEL_PARTS.contains(&name.as_str()) || also(&name) {
                 continue;
             }
