@@ -30,6 +30,8 @@ struct Fib {
     envr: u8,
     chse: u16,
     complex: bool,
+    /// Word 95 fExtChar: with it the text may be stored as UTF-16.
+    ext_char: bool,
     sttbf_ffn: (u32, u32),
 }
 
@@ -64,6 +66,7 @@ fn parse_fib(w: &[u8]) -> ExtractResult<Fib> {
         fib.envr = w.get(18).copied().unwrap_or(0);
         fib.chse = le_u16(w, 20).unwrap_or(0);
         fib.complex = flags & 0x0004 != 0;
+        fib.ext_char = flags & 0x1000 != 0;
         fib.sttbf_ffn = pair(W6_STTBF_FFN).unwrap_or((0, 0));
         fib.clx = pair(W6_CLX).unwrap_or((0, 0));
         return Ok(fib);
@@ -167,25 +170,31 @@ fn extract_word95(
     budget.check_time()?;
     let max_chars = budget.limits.max_text_chars;
     let eight = EightBit::new(word95_codepage(word, fib, &word[start..end]));
+    let wide = fib.ext_char && looks_utf16(&word[start..end]);
+    let mode = if wide {
+        Pieces::Utf16
+    } else {
+        Pieces::EightBit(&eight)
+    };
     let pieces = if fib.complex && fib.clx.1 > 0 {
-        piece_text(
-            word,
-            word,
-            fib.clx,
-            max_chars,
-            budget,
-            Pieces::EightBit(&eight),
-        )
-        .ok()
+        piece_text(word, word, fib.clx, max_chars, budget, mode).ok()
     } else {
         None
     };
     let units = pieces.unwrap_or_else(|| {
         let mut units = Vec::new();
-        eight.extend(
-            &word[start..end.min(start.saturating_add(max_chars))],
-            &mut units,
-        );
+        if wide {
+            let raw = &word[start..end.min(start.saturating_add(max_chars.saturating_mul(2)))];
+            units.extend(
+                raw.chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]])),
+            );
+        } else {
+            eight.extend(
+                &word[start..end.min(start.saturating_add(max_chars))],
+                &mut units,
+            );
+        }
         units
     });
     // Split off footnotes and headers when the story lengths add up.
@@ -237,6 +246,20 @@ fn word95_codepage(word: &[u8], fib: &Fib, text: &[u8]) -> u16 {
         Some(cp) if !is_non_latin_codepage(cp) || mostly_high_bytes(text) => cp,
         _ => 1252,
     }
+}
+
+/// Whether text bytes are UTF-16 of mostly Latin text: Word 95 with
+/// fExtChar may store its text so (POI Bug51944.doc); most odd bytes are 0.
+fn looks_utf16(text: &[u8]) -> bool {
+    let sample = &text[..text.len().min(64 * 1024)];
+    let odd = sample.len() / 2;
+    let zeros = sample
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .filter(|&&b| b == 0)
+        .count();
+    odd > 0 && zeros * 10 >= odd * 6
 }
 
 /// Whether at least a quarter of the letters of 8-bit text are high bytes:
@@ -332,6 +355,8 @@ enum Pieces<'a> {
     Word97,
     /// Word 6/95: every piece is 8-bit text at a byte offset.
     EightBit(&'a EightBit),
+    /// Word 95 with UTF-16 text: every piece is UTF-16 at a byte offset.
+    Utf16,
 }
 
 /// Assembles the document's character stream (all stories) from the piece
@@ -396,7 +421,7 @@ fn piece_text(
             if let Some(raw) = word.get(off..end) {
                 eight.extend(raw, &mut units);
             }
-        } else if fc & 0x4000_0000 != 0 {
+        } else if matches!(pieces, Pieces::Word97) && fc & 0x4000_0000 != 0 {
             let off = ((fc & 0x3FFF_FFFF) / 2) as usize;
             let end = off.saturating_add(count).min(word.len());
             if let Some(raw) = word.get(off..end) {

@@ -397,3 +397,28 @@ fn word95_fast_saved_text_follows_the_piece_table() {
     assert!(x.error.is_none(), "{:?}", x.error);
     assert_eq!(x.texts_of(PartKind::Body).join("\n"), "Hello, world!\n");
 }
+
+#[test]
+fn word95_with_utf16_text_is_read_as_utf16() {
+    // POI Bug51944.doc: nFib 104, fExtChar, text stored as UTF-16.
+    let text: Vec<u8> = "Fax cover, page 1\r"
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
+    let w = Word95 {
+        lid: 0x0409,
+        envr: 0,
+        chse: 0,
+        text: &text,
+        fonts: WESTERN_FONTS,
+    };
+    let mut ole = cfb::CompoundFile::open(Cursor::new(word95(&w))).unwrap();
+    let mut d = Vec::new();
+    std::io::Read::read_to_end(&mut ole.open_stream("/WordDocument").unwrap(), &mut d).unwrap();
+    d[11] |= 0x10; // fExtChar (flags 0x1000)
+    d[0x34..0x38].copy_from_slice(&18u32.to_le_bytes());
+    let file = ole_with(&[("/WordDocument", &d)]);
+    let x = extract(Format::Doc, &file, &Budget::new(Limits::default()));
+    assert!(x.error.is_none(), "{:?}", x.error);
+    assert_eq!(x.texts_of(PartKind::Body).join("\n"), "Fax cover, page 1\n");
+}
