@@ -45,6 +45,64 @@ pub fn codepage(raw: &[u8], codepage: u16) -> String {
     text.into_owned()
 }
 
+/// The code page of a Windows font character set (LOGFONT `lfCharSet`, the
+/// `chs` of Word's font table, RTF's `\\fcharsetN`). `None` for the sets
+/// that say nothing about the text: default, symbol, OEM.
+pub fn charset_codepage(charset: u8) -> Option<u16> {
+    Some(match charset {
+        0 => 1252,
+        77 => 10000,
+        128 => 932,
+        129 => 949,
+        134 => 936,
+        136 => 950,
+        161 => 1253,
+        162 => 1254,
+        163 => 1258,
+        177 => 1255,
+        178 => 1256,
+        186 => 1257,
+        204 => 1251,
+        222 => 874,
+        238 => 1250,
+        _ => return None,
+    })
+}
+
+/// The ANSI code page Windows uses for a language id (LCID), as Word 6/95
+/// and other 8-bit Office formats wrote text in it. `None` when unknown.
+pub fn lid_codepage(lid: u16) -> Option<u16> {
+    let primary = lid & 0x3FF;
+    Some(match primary {
+        // Serbian, Bosnian in Cyrillic; Croatian and the Latin forms are 1250.
+        0x1A if matches!(lid, 0x0C1A | 0x1C1A | 0x201A) => 1251,
+        0x19 | 0x22 | 0x23 | 0x02 | 0x2F | 0x3F | 0x40 | 0x44 | 0x50 => 1251,
+        0x05 | 0x15 | 0x0E | 0x1B | 0x24 | 0x18 | 0x1C | 0x1A => 1250,
+        0x08 => 1253,
+        0x1F | 0x2C | 0x43 => 1254,
+        0x0D => 1255,
+        0x01 | 0x29 | 0x20 => 1256,
+        0x25..=0x27 => 1257,
+        0x2A => 1258,
+        0x1E => 874,
+        0x11 => 932,
+        0x12 => 949,
+        0x04 if matches!(lid, 0x0804 | 0x1004) => 936,
+        0x04 => 950,
+        0 => return None,
+        _ => 1252,
+    })
+}
+
+/// Whether a code page writes a non-Latin script: its text decoded as
+/// Windows-1252 would be nearly all accented letters.
+pub fn is_non_latin_codepage(codepage: u16) -> bool {
+    matches!(
+        codepage,
+        874 | 932 | 936 | 949 | 950 | 1251 | 1253 | 1255 | 1256 | 10007
+    )
+}
+
 /// UTF-16 little-endian code units (an odd last byte is dropped).
 pub fn utf16le(raw: &[u8]) -> String {
     let units = raw
@@ -99,5 +157,12 @@ mod tests {
         assert_eq!(utf16le(b"\x00\xd8"), "\u{FFFD}");
         assert_eq!(cp1252_char(0x80), '\u{20AC}');
         assert_eq!(cp1252_char(b'A'), 'A');
+        assert_eq!(charset_codepage(204), Some(1251));
+        assert_eq!(charset_codepage(2), None);
+        assert_eq!(lid_codepage(0x0419), Some(1251));
+        assert_eq!(lid_codepage(0x041A), Some(1250));
+        assert_eq!(lid_codepage(0x0C1A), Some(1251));
+        assert_eq!(lid_codepage(0x0409), Some(1252));
+        assert_eq!(lid_codepage(0x0404), Some(950));
     }
 }

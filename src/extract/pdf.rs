@@ -24,9 +24,11 @@ use super::inflate::{inflate_into, Framing, InflateError};
 use super::{ExtractError, ExtractResult, Extracted, Layout, PartKind};
 use crate::model::budget::Budget;
 
+mod bidi;
 mod encoding;
 mod font;
 mod lexer;
+mod truetype;
 mod xmp;
 
 use font::Font;
@@ -607,11 +609,14 @@ impl Default for GState {
     }
 }
 
-/// Where the last shown text ended, in device space.
+/// Where the last shown text started and ended, in device space, and how
+/// many bytes of text it added.
 struct Pen {
+    start: (f32, f32),
     end: (f32, f32),
     dir: (f32, f32),
     size: f32,
+    added: usize,
 }
 
 struct Walker<'a> {
@@ -692,6 +697,7 @@ impl<'a> Walker<'a> {
         let mut texts = std::mem::take(&mut self.texts);
         for t in &mut texts {
             trim_lines(t);
+            bidi::visual_to_logical(t);
         }
         Ok(texts)
     }
@@ -1069,6 +1075,16 @@ impl<'a> Walker<'a> {
         let cur = self.cur;
         let out = &mut self.texts[cur];
         if let Some(pen) = &self.pens[cur] {
+            // The same text drawn again a hair's breadth away: a bold effect
+            // (fill, then a slightly offset second fill), read once.
+            let near = 0.2 * size.max(0.1);
+            if (start.0 - pen.start.0).abs() < near
+                && (start.1 - pen.start.1).abs() < near
+                && pen.added == text.len()
+                && out.ends_with(text)
+            {
+                return;
+            }
             let dx = start.0 - pen.end.0;
             let dy = start.1 - pen.end.1;
             let along = dx * dir.0 + dy * dir.1;
@@ -1081,10 +1097,16 @@ impl<'a> Walker<'a> {
                 if !out.is_empty() && !out.ends_with('\n') {
                     out.push('\n');
                 }
-            } else if along > 0.15 * size.max(0.1) && !ends_white && !starts_white {
+            } else if (along > 0.15 * size.max(0.1) || along < -ref_size)
+                && !ends_white
+                && !starts_white
+            {
+                // A gap, or a jump back along the line (text drawn over
+                // other text, words placed right to left): separate words.
                 out.push(' ');
             }
         }
+        let before = out.len();
         // Most shown strings are printable ASCII, which needs no mapping.
         if is_printable_ascii(text.as_bytes()) {
             out.push_str(text);
@@ -1109,7 +1131,14 @@ impl<'a> Walker<'a> {
                 }
             }
         }
-        self.pens[cur] = Some(Pen { end, dir, size });
+        let added = out.len() - before;
+        self.pens[cur] = Some(Pen {
+            start,
+            end,
+            dir,
+            size,
+            added,
+        });
     }
 }
 

@@ -93,25 +93,8 @@ fn codepage(n: i32) -> Option<&'static encoding_rs::Encoding> {
 }
 
 fn charset(n: i32) -> Option<&'static encoding_rs::Encoding> {
-    let cp = match n {
-        0 => 1252,
-        77 => 10000,
-        128 => 932,
-        129 => 949,
-        134 => 936,
-        136 => 950,
-        161 => 1253,
-        162 => 1254,
-        163 => 1258,
-        177 => 1255,
-        178 => 1256,
-        186 => 1257,
-        204 => 1251,
-        222 => 874,
-        238 => 1250,
-        _ => return None,
-    };
-    codepage(cp)
+    let charset = u8::try_from(n).ok()?;
+    codepage(i32::from(super::decode::charset_codepage(charset)?))
 }
 
 impl<'a> Stripper<'a> {

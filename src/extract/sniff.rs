@@ -44,7 +44,10 @@ pub fn sniff(bytes: &[u8], name: &str) -> Format {
     if looks_like_text(bytes) {
         return match by_ext {
             Some(Format::Csv) => Format::Csv,
-            // A text file named .docx is a broken docx, not a text document.
+            // A text file named .docx is a broken docx, not a text document;
+            // one named .doc, .xls or .ppt is text, as Word and Excel open it
+            // (text and tab-separated exports are often named so).
+            Some(Format::Doc | Format::Xls | Format::Ppt) => Format::Text,
             Some(f) if f != Format::Text => f,
             _ => Format::Text,
         };
@@ -176,5 +179,11 @@ mod tests {
         assert_eq!(sniff(b"{\\rtf1 hello}", "x.doc"), Format::Rtf);
         assert_eq!(sniff(b"a,b\n1,2\n", "x.csv"), Format::Csv);
         assert_eq!(sniff(b"hello", "README"), Format::Text);
+        // Issue 17: plain text named like a binary Office file is text.
+        assert_eq!(
+            sniff(b"Dear customer,\r\nplain text", "letter.doc"),
+            Format::Text
+        );
+        assert_eq!(sniff(b"a\tb\n1\t2\n", "export.xls"), Format::Text);
     }
 }

@@ -3,6 +3,7 @@
 
 use super::bytes::{le_u16, le_u32};
 use super::{cp1252_char, read_stream, read_stream_opt, Ole};
+use crate::extract::decode::{charset_codepage, is_non_latin_codepage, lid_codepage};
 use crate::extract::{ExtractError, ExtractResult, Extracted, PartKind};
 use crate::model::budget::Budget;
 
@@ -22,7 +23,21 @@ struct Fib {
     ccp: [u32; 8],
     clx: (u32, u32),
     plcf_hdd: (u32, u32),
+    /// Word 6/95 only: the language id the file was written under, the
+    /// environment (1: Macintosh), the character set of the text (256:
+    /// Macintosh), whether the text is in pieces (fast save), the font table.
+    lid: u16,
+    envr: u8,
+    chse: u16,
+    complex: bool,
+    /// Word 95 fExtChar: with it the text may be stored as UTF-16.
+    ext_char: bool,
+    sttbf_ffn: (u32, u32),
 }
+
+/// Word 6/95 FIB offsets: fcSttbfffn/lcbSttbfffn and fcClx/lcbClx.
+const W6_STTBF_FFN: usize = 0xD0;
+const W6_CLX: usize = 0x160;
 
 fn parse_fib(w: &[u8]) -> ExtractResult<Fib> {
     let bad = || ExtractError::corrupt("Word FIB truncated");
@@ -46,6 +61,14 @@ fn parse_fib(w: &[u8]) -> ExtractResult<Fib> {
         for (i, slot) in fib.ccp.iter_mut().enumerate() {
             *slot = le_u32(w, 0x34 + i * 4).unwrap_or(0);
         }
+        let pair = |at: usize| Some((le_u32(w, at)?, le_u32(w, at + 4)?));
+        fib.lid = le_u16(w, 6).unwrap_or(0);
+        fib.envr = w.get(18).copied().unwrap_or(0);
+        fib.chse = le_u16(w, 20).unwrap_or(0);
+        fib.complex = flags & 0x0004 != 0;
+        fib.ext_char = flags & 0x1000 != 0;
+        fib.sttbf_ffn = pair(W6_STTBF_FFN).unwrap_or((0, 0));
+        fib.clx = pair(W6_CLX).unwrap_or((0, 0));
         return Ok(fib);
     }
     let csw = le_u16(w, 32).ok_or_else(bad)? as usize;
@@ -98,7 +121,7 @@ pub(super) fn extract(
     out.parts_read.push(table_name[1..].to_string());
 
     let max_chars = budget.limits.max_text_chars;
-    let units = piece_text(&word, &table, fib.clx, max_chars, budget)?;
+    let units = piece_text(&word, &table, fib.clx, max_chars, budget, Pieces::Word97)?;
     let mut cp = 0usize;
     let mut story = |len: u32| {
         let start = cp.min(units.len());
@@ -131,7 +154,8 @@ pub(super) fn extract(
     Ok(())
 }
 
-/// Word 6/95: best effort, the text between fcMin and fcMac as 8-bit.
+/// Word 6/95: 8-bit text in the code page of the system that wrote it,
+/// from the piece table of a fast-saved file or else between fcMin and fcMac.
 fn extract_word95(
     word: &[u8],
     fib: &Fib,
@@ -144,11 +168,35 @@ fn extract_word95(
         return Err(ExtractError::corrupt("Word 6/95 text range invalid"));
     }
     budget.check_time()?;
-    let units: Vec<u16> = word[start..end]
-        .iter()
-        .take(budget.limits.max_text_chars)
-        .map(|&b| cp1252_char(b) as u16)
-        .collect();
+    let max_chars = budget.limits.max_text_chars;
+    let eight = EightBit::new(word95_codepage(word, fib, &word[start..end]));
+    let wide = fib.ext_char && looks_utf16(&word[start..end]);
+    let mode = if wide {
+        Pieces::Utf16
+    } else {
+        Pieces::EightBit(&eight)
+    };
+    let pieces = if fib.complex && fib.clx.1 > 0 {
+        piece_text(word, word, fib.clx, max_chars, budget, mode).ok()
+    } else {
+        None
+    };
+    let units = pieces.unwrap_or_else(|| {
+        let mut units = Vec::new();
+        if wide {
+            let raw = &word[start..end.min(start.saturating_add(max_chars.saturating_mul(2)))];
+            units.extend(
+                raw.chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]])),
+            );
+        } else {
+            eight.extend(
+                &word[start..end.min(start.saturating_add(max_chars))],
+                &mut units,
+            );
+        }
+        units
+    });
     // Split off footnotes and headers when the story lengths add up.
     let [text, ftn, hdd, ..] = fib.ccp.map(|c| c as usize);
     let sum = text.saturating_add(ftn).saturating_add(hdd);
@@ -170,6 +218,147 @@ fn extract_word95(
     Ok(())
 }
 
+/// The code page of a Word 6/95 file's text. Word 6 was not Unicode: it
+/// wrote the bytes of the system it ran on. The FIB says Macintosh or
+/// Windows and which language's Word saved the file; an English Word on a
+/// Russian system says English, so the font table's character sets decide
+/// then (Cyrillic text is set in a "Times New Roman Cyr", charset 204), as
+/// in POI's and LibreOffice's readers. A non-Latin font that the text does
+/// not look like (a few accents, not whole words of high bytes) is ignored.
+fn word95_codepage(word: &[u8], fib: &Fib, text: &[u8]) -> u16 {
+    let from_lid = lid_codepage(fib.lid).filter(|&cp| cp != 1252);
+    let from_fonts = word95_font_charsets(word, fib.sttbf_ffn)
+        .into_iter()
+        .filter_map(charset_codepage)
+        .find(|&cp| cp != 1252 && cp != 10000);
+    if fib.chse == 256 || fib.envr == 1 {
+        // Macintosh Roman, or Mac Cyrillic (the only other Mac set we decode).
+        return if from_lid.or(from_fonts) == Some(1251) {
+            10007
+        } else {
+            10000
+        };
+    }
+    if let Some(cp) = from_lid {
+        return cp;
+    }
+    match from_fonts {
+        Some(cp) if !is_non_latin_codepage(cp) || mostly_high_bytes(text) => cp,
+        _ => 1252,
+    }
+}
+
+/// Whether text bytes are UTF-16 of mostly Latin text: Word 95 with
+/// fExtChar may store its text so (POI Bug51944.doc); most odd bytes are 0.
+fn looks_utf16(text: &[u8]) -> bool {
+    let sample = &text[..text.len().min(64 * 1024)];
+    let odd = sample.len() / 2;
+    let zeros = sample
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .filter(|&&b| b == 0)
+        .count();
+    odd > 0 && zeros * 10 >= odd * 6
+}
+
+/// Whether at least a quarter of the letters of 8-bit text are high bytes:
+/// whole words of a non-Latin script, not the accents of a Western text.
+fn mostly_high_bytes(text: &[u8]) -> bool {
+    let sample = &text[..text.len().min(64 * 1024)];
+    let high = sample.iter().filter(|&&b| b >= 0x80).count();
+    let ascii = sample.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    high > 0 && high * 4 >= high + ascii
+}
+
+/// The character set (`chs`) of each font in a Word 6/95 font table: a
+/// 16-bit total size, then FFN entries that start with their size less one
+/// and hold the character set at offset 4.
+fn word95_font_charsets(word: &[u8], (fc, lcb): (u32, u32)) -> Vec<u8> {
+    let start = fc as usize;
+    let Some(table) = word.get(start..start.saturating_add(lcb as usize).min(word.len())) else {
+        return Vec::new();
+    };
+    let mut charsets = Vec::new();
+    let mut p = 2;
+    while let Some(&size_m1) = table.get(p) {
+        let entry = &table[p..table.len().min(p + size_m1 as usize + 1)];
+        if let Some(&chs) = entry.get(4) {
+            charsets.push(chs);
+        }
+        p += size_m1 as usize + 1;
+        if charsets.len() >= 1024 {
+            break;
+        }
+    }
+    charsets
+}
+
+/// 8-bit text of one code page, decoded byte by byte so that indexes stay
+/// character positions: a double-byte character's second position holds
+/// a NUL, which `clean` drops.
+struct EightBit {
+    table: [u16; 256],
+    /// The encoding of a double-byte code page (932, 936, 949, 950).
+    dbcs: Option<&'static encoding_rs::Encoding>,
+}
+
+impl EightBit {
+    fn new(codepage: u16) -> EightBit {
+        let enc = codepage::to_encoding(codepage).unwrap_or(encoding_rs::WINDOWS_1252);
+        let mut table = [0u16; 256];
+        for (b, slot) in table.iter_mut().enumerate() {
+            *slot = if enc == encoding_rs::WINDOWS_1252 || b < 0x80 {
+                cp1252_char(b as u8) as u16
+            } else {
+                let byte = [b as u8];
+                let (text, _) = enc.decode_without_bom_handling(&byte);
+                text.encode_utf16().next().unwrap_or(0xFFFD)
+            };
+        }
+        let dbcs = matches!(codepage, 932 | 936 | 949 | 950).then_some(enc);
+        EightBit { table, dbcs }
+    }
+
+    fn extend(&self, raw: &[u8], units: &mut Vec<u16>) {
+        let Some(enc) = self.dbcs else {
+            units.extend(raw.iter().map(|&b| self.table[b as usize]));
+            return;
+        };
+        let mut i = 0;
+        while i < raw.len() {
+            let b = raw[i];
+            let lead = if enc == encoding_rs::SHIFT_JIS {
+                matches!(b, 0x81..=0x9F | 0xE0..=0xFC)
+            } else {
+                b >= 0x81 && b != 0xFF
+            };
+            if lead && i + 1 < raw.len() {
+                let (text, _) = enc.decode_without_bom_handling(&raw[i..i + 2]);
+                units.push(text.encode_utf16().next().unwrap_or(0xFFFD));
+                units.push(0);
+                i += 2;
+            } else {
+                units.push(self.table[b as usize]);
+                i += 1;
+            }
+        }
+    }
+}
+
+/// How the bytes of a text piece become UTF-16 code units.
+#[derive(Clone, Copy)]
+enum Pieces<'a> {
+    /// Word 97 and later: a flag in each piece's position says 8-bit
+    /// (MS-DOC "compressed": Windows-1252 whatever the language, as
+    /// LibreOffice reads it too; other text is in UTF-16 pieces) or UTF-16.
+    Word97,
+    /// Word 6/95: every piece is 8-bit text at a byte offset.
+    EightBit(&'a EightBit),
+    /// Word 95 with UTF-16 text: every piece is UTF-16 at a byte offset.
+    Utf16,
+}
+
 /// Assembles the document's character stream (all stories) from the piece
 /// table, as UTF-16 code units indexed by character position.
 fn piece_text(
@@ -178,6 +367,7 @@ fn piece_text(
     clx: (u32, u32),
     max_chars: usize,
     budget: &Budget,
+    pieces: Pieces<'_>,
 ) -> ExtractResult<Vec<u16>> {
     let bad = |what: &str| ExtractError::corrupt(format!("Word piece table {what}"));
     let start = clx.0 as usize;
@@ -225,7 +415,13 @@ fn piece_text(
         if count == 0 {
             continue;
         }
-        if fc & 0x4000_0000 != 0 {
+        if let Pieces::EightBit(eight) = pieces {
+            let off = fc as usize;
+            let end = off.saturating_add(count).min(word.len());
+            if let Some(raw) = word.get(off..end) {
+                eight.extend(raw, &mut units);
+            }
+        } else if matches!(pieces, Pieces::Word97) && fc & 0x4000_0000 != 0 {
             let off = ((fc & 0x3FFF_FFFF) / 2) as usize;
             let end = off.saturating_add(count).min(word.len());
             if let Some(raw) = word.get(off..end) {

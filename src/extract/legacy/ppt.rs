@@ -20,6 +20,9 @@ const CSTRING: u16 = 0x0FBA;
 const SLIDE_LIST: u16 = 0x0FF0;
 const HEADERS_FOOTERS: u16 = 0x0FD9;
 const COMMENT10: u16 = 0x2EE0;
+/// BinaryTagDataBlob: an atom by its header whose body is records (the
+/// PowerPoint 2002 extensions of a slide, its comments among them).
+const BINARY_TAG_DATA: u16 = 0x138B;
 const CRYPT_SESSION: u16 = 0x2F14;
 
 const MAX_DEPTH: u32 = 24;
@@ -344,7 +347,7 @@ fn walk(
         }
         pos = body_end;
         let instance = ver_inst >> 4;
-        let is_container = ver_inst & 0x0F == 0x0F;
+        let is_container = ver_inst & 0x0F == 0x0F || kind == BINARY_TAG_DATA;
         if kind == CRYPT_SESSION {
             c.encrypted = true;
             return Ok(());
@@ -520,6 +523,26 @@ mod tests {
         let enc = rec(0xF, 0, CRYPT_SESSION, &[]);
         walk(&enc, 0, enc.len(), Ctx::None, 0, &budget, &mut c).unwrap();
         assert!(c.encrypted);
+    }
+
+    #[test]
+    fn comments_in_a_slides_binary_tag_are_read() {
+        // testPPT_comment.ppt: SlideProgTags > ProgBinaryTag "___PPT10" >
+        // BinaryTagDataBlob (an atom holding records) > Comment10.
+        let mut comment = rec(0, 0, CSTRING, &chars("Ann Author"));
+        comment.extend(rec(0, 1, CSTRING, &chars("Check the budget figure")));
+        comment.extend(rec(0, 2, CSTRING, &chars("AA")));
+        comment.extend(rec(0, 0, 0x2EE1, &[0; 28]));
+        let blob = rec(0, 0, BINARY_TAG_DATA, &rec(0xF, 0, COMMENT10, &comment));
+        let mut tag = rec(0, 0, CSTRING, &chars("___PPT10"));
+        tag.extend(blob);
+        let tags = rec(0xF, 0, 0x1388, &rec(0xF, 0, 0x138A, &tag));
+        let s = rec(0xF, 0, SLIDE, &tags);
+        let budget = Budget::new(Limits::default());
+        let mut c = Collected::default();
+        walk(&s, 0, s.len(), Ctx::None, 0, &budget, &mut c).unwrap();
+        assert_eq!(c.comments, vec!["Check the budget figure".to_string()]);
+        assert_eq!(c.slides, vec![Vec::<String>::new()]);
     }
 
     #[test]

@@ -262,3 +262,163 @@ fn office_document_embedded_as_storage_is_extracted() {
         x.parts
     );
 }
+
+/// What a Word 6/95 file is made of, for `word95`.
+struct Word95<'a> {
+    lid: u16,
+    envr: u8,
+    chse: u16,
+    text: &'a [u8],
+    fonts: &'a [(u8, &'a str)],
+}
+
+/// A Word 6/95 file: the FIB, the 8-bit text from 0x300, the font table after it.
+fn word95(w: &Word95<'_>) -> Vec<u8> {
+    let mut d = vec![0u8; 0x300];
+    d[0..2].copy_from_slice(&0xA5DCu16.to_le_bytes());
+    d[2..4].copy_from_slice(&104u16.to_le_bytes());
+    d[6..8].copy_from_slice(&w.lid.to_le_bytes());
+    d[18] = w.envr;
+    d[20..22].copy_from_slice(&w.chse.to_le_bytes());
+    let fc_mac = 0x300 + w.text.len() as u32;
+    d[24..28].copy_from_slice(&0x300u32.to_le_bytes());
+    d[28..32].copy_from_slice(&fc_mac.to_le_bytes());
+    d[0x34..0x38].copy_from_slice(&(w.text.len() as u32).to_le_bytes());
+    d.extend_from_slice(w.text);
+    let mut table = vec![0u8, 0];
+    for (chs, name) in w.fonts {
+        let entry_len = 6 + name.len() + 1;
+        table.extend_from_slice(&[(entry_len - 1) as u8, 0, 0x90, 1, *chs, 0]);
+        table.extend_from_slice(name.as_bytes());
+        table.push(0);
+    }
+    let table_len = table.len() as u16;
+    table[0..2].copy_from_slice(&table_len.to_le_bytes());
+    let at = d.len() as u32;
+    d[0xD0..0xD4].copy_from_slice(&at.to_le_bytes());
+    d[0xD4..0xD8].copy_from_slice(&(table.len() as u32).to_le_bytes());
+    d.extend_from_slice(&table);
+    ole_with(&[("/WordDocument", &d)])
+}
+
+fn word95_body(w: &Word95<'_>) -> String {
+    let x = extract(Format::Doc, &word95(w), &Budget::new(Limits::default()));
+    assert!(x.error.is_none(), "{:?}", x.error);
+    x.texts_of(PartKind::Body).join("\n")
+}
+
+const WESTERN_FONTS: &[(u8, &str)] = &[(0, "Times New Roman"), (2, "Symbol")];
+const CYRILLIC_FONTS: &[(u8, &str)] = &[
+    (0, "Times New Roman"),
+    (2, "Symbol"),
+    (204, "Times New Roman Cyr"),
+];
+
+#[test]
+fn word95_text_in_the_code_page_of_its_fonts_and_language() {
+    // POI Bug49933.doc: English Word on a Russian system, the text set in a
+    // Cyrillic font, language id 0x409.
+    let russian = Word95 {
+        lid: 0x0409,
+        envr: 0,
+        chse: 0,
+        text: b"\xcf\xf0\xe8\xe2\xe5\xf2, \xec\xe8\xf0\r",
+        fonts: CYRILLIC_FONTS,
+    };
+    assert_eq!(word95_body(&russian), "Привет, мир\n");
+    // A Russian Word says so in its language id, whatever the fonts.
+    let by_lid = Word95 {
+        lid: 0x0419,
+        fonts: WESTERN_FONTS,
+        ..russian
+    };
+    assert_eq!(word95_body(&by_lid), "Привет, мир\n");
+    // Polish Word: Windows-1250.
+    let polish = Word95 {
+        lid: 0x0415,
+        text: b"Za\xbf\xf3\xb3\xe6 g\xea\x9cl\xb9 ja\x9f\xf1\r",
+        fonts: WESTERN_FONTS,
+        ..russian
+    };
+    assert_eq!(word95_body(&polish), "Zażółć gęślą jaźń\n");
+    // A Western text whose font table merely lists a Cyrillic font keeps
+    // its accents: a few high bytes are not words of another script.
+    let french = Word95 {
+        text: b"La strat\xe9gie de l'\xe9t\xe9 est pr\xeate\r",
+        ..russian
+    };
+    assert_eq!(word95_body(&french), "La stratégie de l'été est prête\n");
+    // Word for the Macintosh: Mac Roman ("stratŽgie" as Windows-1252).
+    let mac = Word95 {
+        lid: 0x040C,
+        chse: 256,
+        text: b"strat\x8egie \x88 Paris\r",
+        fonts: WESTERN_FONTS,
+        ..russian
+    };
+    assert_eq!(word95_body(&mac), "stratégie à Paris\n");
+}
+
+#[test]
+fn word95_fast_saved_text_follows_the_piece_table() {
+    // Two pieces stored in the opposite order of the text, an edit appended
+    // at the end of the stream as a fast save does.
+    let text = b"world!\rHello, ";
+    let w = Word95 {
+        lid: 0x0409,
+        envr: 0,
+        chse: 0,
+        text,
+        fonts: WESTERN_FONTS,
+    };
+    let file = word95(&w);
+    let mut ole = cfb::CompoundFile::open(Cursor::new(file)).unwrap();
+    let mut d = Vec::new();
+    std::io::Read::read_to_end(&mut ole.open_stream("/WordDocument").unwrap(), &mut d).unwrap();
+    let mut clx = vec![2u8];
+    let mut plc = Vec::new();
+    for cp in [0u32, 7, 14] {
+        plc.extend_from_slice(&cp.to_le_bytes());
+    }
+    for fc in [0x300u32 + 7, 0x300] {
+        plc.extend_from_slice(&[0, 0]);
+        plc.extend_from_slice(&fc.to_le_bytes());
+        plc.extend_from_slice(&[0, 0]);
+    }
+    clx.extend_from_slice(&(plc.len() as u32).to_le_bytes());
+    clx.extend_from_slice(&plc);
+    let at = d.len() as u32;
+    d[0x160..0x164].copy_from_slice(&at.to_le_bytes());
+    d[0x164..0x168].copy_from_slice(&(clx.len() as u32).to_le_bytes());
+    d[10] |= 0x04; // fComplex
+    d.extend_from_slice(&clx);
+    let file = ole_with(&[("/WordDocument", &d)]);
+    let x = extract(Format::Doc, &file, &Budget::new(Limits::default()));
+    assert!(x.error.is_none(), "{:?}", x.error);
+    assert_eq!(x.texts_of(PartKind::Body).join("\n"), "Hello, world!\n");
+}
+
+#[test]
+fn word95_with_utf16_text_is_read_as_utf16() {
+    // POI Bug51944.doc: nFib 104, fExtChar, text stored as UTF-16.
+    let text: Vec<u8> = "Fax cover, page 1\r"
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
+    let w = Word95 {
+        lid: 0x0409,
+        envr: 0,
+        chse: 0,
+        text: &text,
+        fonts: WESTERN_FONTS,
+    };
+    let mut ole = cfb::CompoundFile::open(Cursor::new(word95(&w))).unwrap();
+    let mut d = Vec::new();
+    std::io::Read::read_to_end(&mut ole.open_stream("/WordDocument").unwrap(), &mut d).unwrap();
+    d[11] |= 0x10; // fExtChar (flags 0x1000)
+    d[0x34..0x38].copy_from_slice(&18u32.to_le_bytes());
+    let file = ole_with(&[("/WordDocument", &d)]);
+    let x = extract(Format::Doc, &file, &Budget::new(Limits::default()));
+    assert!(x.error.is_none(), "{:?}", x.error);
+    assert_eq!(x.texts_of(PartKind::Body).join("\n"), "Fax cover, page 1\n");
+}

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use lopdf::{Dictionary, Document, Object};
 
-use super::encoding::{glyph_text, BaseEncoding, CodeTable};
+use super::encoding::{glyph_char, glyph_text, BaseEncoding, CodeTable};
 use super::lexer::{Lexer, Operand, Token};
 use super::StreamReader;
 
@@ -256,7 +256,58 @@ enum Kind {
         split: CodeSplit,
         default_width: f32,
         widths: HashMap<u32, f32>,
+        /// Without /ToUnicode: the characters the embedded TrueType
+        /// font's own cmap gives its glyphs.
+        glyphs: Option<Box<GlyphChars>>,
     },
+}
+
+/// CID -> glyph id -> character, for a composite TrueType font that has
+/// no /ToUnicode (pdftotext reads these the same way).
+#[derive(Debug)]
+struct GlyphChars {
+    /// /CIDToGIDMap as a stream: glyph id of each CID; `None` is /Identity.
+    cid_to_gid: Option<Vec<u16>>,
+    chars: HashMap<u16, char>,
+}
+
+impl GlyphChars {
+    fn load(doc: &Document, cid_font: &Dictionary, reader: &StreamReader) -> Option<GlyphChars> {
+        if get(doc, cid_font, b"Subtype").and_then(|o| o.as_name().ok()) != Some(b"CIDFontType2") {
+            return None;
+        }
+        let descriptor = match get(doc, cid_font, b"FontDescriptor") {
+            Some(Object::Dictionary(d)) => d,
+            _ => return None,
+        };
+        let Some(Object::Stream(file)) = get(doc, descriptor, b"FontFile2") else {
+            return None;
+        };
+        let chars = super::truetype::glyph_chars(&reader.read(file).ok()?);
+        if chars.is_empty() {
+            return None;
+        }
+        let cid_to_gid = match get(doc, cid_font, b"CIDToGIDMap") {
+            Some(Object::Stream(s)) => Some(
+                reader
+                    .read(s)
+                    .ok()?
+                    .chunks_exact(2)
+                    .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                    .collect(),
+            ),
+            _ => None,
+        };
+        Some(GlyphChars { cid_to_gid, chars })
+    }
+
+    fn char_of(&self, cid: u32) -> Option<char> {
+        let gid = match &self.cid_to_gid {
+            None => u16::try_from(cid).ok()?,
+            Some(map) => *map.get(cid as usize)?,
+        };
+        self.chars.get(&gid).copied()
+    }
 }
 
 #[derive(Debug)]
@@ -413,7 +464,12 @@ impl Font {
                         if code < 256 {
                             // "g3" is glyph 3, the space, in Microsoft TrueType subsets.
                             let n: &[u8] = if n == b"g3" { b"space" } else { n };
-                            set_glyph(&mut table, &mut names, code, n);
+                            if subtype == b"Type3" && glyph_char(n).is_none() {
+                                // Type 3 fonts name glyphs as they like.
+                                set_numeric_glyph(&mut table, &mut names, code, n);
+                            } else {
+                                set_glyph(&mut table, &mut names, code, n);
+                            }
                         }
                         code += 1;
                     }
@@ -478,6 +534,7 @@ impl Font {
         };
         let mut default_width = 1000.0;
         let mut widths = HashMap::new();
+        let mut glyphs = None;
         if let Some(Object::Dictionary(d)) = descendant {
             if let Some(dw) = get(doc, d, b"DW").and_then(num) {
                 default_width = dw;
@@ -485,12 +542,16 @@ impl Font {
             if let Some(Object::Array(w)) = get(doc, d, b"W") {
                 parse_cid_widths(doc, w, &mut widths);
             }
+            if to_unicode.is_none() && !matches!(split, CodeSplit::Utf16 | CodeSplit::Charset(_)) {
+                glyphs = GlyphChars::load(doc, d, reader).map(Box::new);
+            }
         }
         Font {
             kind: Kind::Composite {
                 split,
                 default_width,
                 widths,
+                glyphs,
             },
             to_unicode,
             scale: 0.001,
@@ -521,6 +582,7 @@ impl Font {
                 }
                 out.reserve(bytes.len());
                 for &b in bytes {
+                    let before = out.len();
                     let mapped = match &self.to_unicode {
                         None => false,
                         Some(cm) => cm.lookup(1, u32::from(b), out),
@@ -533,6 +595,11 @@ impl Font {
                             out.push_str(s);
                         }
                     }
+                    // Code 32 advances by the word spacing whatever its
+                    // glyph: a space that maps to nothing still parts words.
+                    if b == b' ' && out.len() == before {
+                        out.push(' ');
+                    }
                 }
                 adv
             }
@@ -540,6 +607,7 @@ impl Font {
                 split,
                 default_width,
                 widths,
+                glyphs,
             } => {
                 let mut adv = Advance::default();
                 if let CodeSplit::Charset(enc) = split {
@@ -574,6 +642,10 @@ impl Font {
                         .to_unicode
                         .as_ref()
                         .is_some_and(|cm| cm.lookup(len8, code, out));
+                    let cid = match split {
+                        CodeSplit::Embedded(cm) => cm.cid(len8, code).unwrap_or(code),
+                        _ => code,
+                    };
                     if !mapped {
                         if let CodeSplit::Utf16 = split {
                             if let Some(c) = char::from_u32(code) {
@@ -581,12 +653,10 @@ impl Font {
                                     out.push(c);
                                 }
                             }
+                        } else if let Some(c) = glyphs.as_ref().and_then(|g| g.char_of(cid)) {
+                            out.push(c);
                         }
                     }
-                    let cid = match split {
-                        CodeSplit::Embedded(cm) => cm.cid(len8, code).unwrap_or(code),
-                        _ => code,
-                    };
                     let w = widths.get(&cid).copied().unwrap_or(*default_width);
                     adv.add(w, len == 1 && code == 32);
                     i += len.max(1);
@@ -730,6 +800,59 @@ fn parse_cid_widths(doc: &Document, w: &[Object], out: &mut HashMap<u32, f32>) {
     }
 }
 
+/// A Type 3 glyph whose name is no standard one: names of a letter or
+/// two and a number ("a65", "C65", "g41", TeX's bitmap fonts) give the
+/// number as the character, as poppler and pdf.js read them; a name that
+/// says nothing leaves the code's own character in place if printable
+/// ASCII (such fonts are mostly laid out in ASCII order).
+fn set_numeric_glyph(
+    table: &mut CodeTable,
+    names: &mut HashMap<u8, Box<str>>,
+    code: usize,
+    name: &[u8],
+) {
+    let mut s = String::new();
+    if glyph_text(name, &mut s) {
+        set_glyph(table, names, code, name);
+        return;
+    }
+    const OT1_LIGATURES: [&str; 5] = ["ff", "fi", "fl", "ffi", "ffl"];
+    names.remove(&(code as u8));
+    table[code] = '\0';
+    match numeric_name(name).unwrap_or(code as u32) {
+        // TeX's OT1 codes 11-15 are its ligatures.
+        value @ 11..=15 => {
+            names.insert(code as u8, OT1_LIGATURES[value as usize - 11].into());
+        }
+        value @ 0x20..=0x7e => table[code] = value as u8 as char,
+        _ => {}
+    }
+}
+
+/// The number of a numeric glyph name: one or two letters and 1 to 4
+/// decimal digits, 2 to 4 digits alone, or "G"/"g"/"x" and two hex digits.
+fn numeric_name(name: &[u8]) -> Option<u32> {
+    let digits_at = name.iter().position(|b| b.is_ascii_digit())?;
+    let (prefix, number) = name.split_at(digits_at);
+    if prefix.len() > 2 || !prefix.iter().all(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    let text = std::str::from_utf8(number).ok()?;
+    let hex_letters = text.bytes().any(|b| b.is_ascii_alphabetic());
+    if matches!(prefix, b"G" | b"g" | b"x") && text.len() == 2 && hex_letters {
+        return u32::from_str_radix(text, 16).ok();
+    }
+    let digits_ok = if prefix.is_empty() {
+        (2..=4).contains(&text.len())
+    } else {
+        (1..=4).contains(&text.len())
+    };
+    if hex_letters || !digits_ok {
+        return None;
+    }
+    text.parse().ok()
+}
+
 fn set_glyph(table: &mut CodeTable, names: &mut HashMap<u8, Box<str>>, code: usize, name: &[u8]) {
     let mut s = String::new();
     if glyph_text(name, &mut s) {
@@ -827,6 +950,17 @@ mod tests {
         assert_eq!(s, "ABC éﬁff");
         assert_eq!(cm.code_len(&[0, 0x24]), Some(2));
         assert!(!cm.lookup(1, 0x24, &mut s));
+    }
+
+    #[test]
+    fn numeric_glyph_names() {
+        assert_eq!(numeric_name(b"a65"), Some(65));
+        assert_eq!(numeric_name(b"C33"), Some(33));
+        assert_eq!(numeric_name(b"g6F"), Some(0x6F));
+        assert_eq!(numeric_name(b"65"), Some(65));
+        assert_eq!(numeric_name(b"glyph12"), None);
+        assert_eq!(numeric_name(b"a12345"), None);
+        assert_eq!(numeric_name(b"abc"), None);
     }
 
     #[test]

@@ -385,7 +385,8 @@ fn forms_drawn_again_are_charged_to_the_file() {
     };
     let out = extract(&pdf, &budget(1000));
     assert_eq!(out.error, None);
-    assert_eq!(out.parts[0].text.matches("leaf").count(), 1000);
+    // Drawn 1,000 times at one place, read once (as overprinted bold text).
+    assert_eq!(out.parts[0].text.matches("leaf").count(), 1);
     let out = extract(&pdf, &budget(100));
     assert_eq!(out.error.map(|e| e.kind), Some(ErrorKind::LimitExceeded));
 }
@@ -453,4 +454,127 @@ fn entries_naming_one_offset_are_counted() {
     table.push_str("0000000099 00000 f \r\n");
     assert_eq!(most_entries_at_one_offset(table.as_bytes()), 3);
     assert_eq!(most_entries_at_one_offset(b"no table here"), 0);
+}
+
+/// A page in two composite TrueType fonts without /ToUnicode, whose
+/// embedded font programs hold only a cmap: F1 shows glyph ids
+/// (/CIDToGIDMap /Identity), F2 CIDs that a /CIDToGIDMap stream maps.
+fn cid_truetype_pdf(content: &[u8]) -> Vec<u8> {
+    use super::truetype::tests::{font_with_cmap, format4_of};
+    let segments = [
+        (0x5E9, 0x5E9, 5), // ש
+        (0x5DC, 0x5DC, 6), // ל
+        (0x5D5, 0x5D5, 7), // ו
+        (0x5DD, 0x5DD, 8), // ם
+        (0x48, 0x48, 9),   // H
+        (0x69, 0x69, 10),  // i
+    ];
+    let font = font_with_cmap(3, 1, &format4_of(&segments));
+    let cid_to_gid = [0u8, 0, 0, 9, 0, 10];
+    let type0 = |descendant: &str| {
+        format!("<< /Type /Font /Subtype /Type0 /BaseFont /ABCDEF+Hebrew /Encoding /Identity-H /DescendantFonts [<< /Type /Font /Subtype /CIDFontType2 /BaseFont /ABCDEF+Hebrew /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /FontDescriptor << /Type /FontDescriptor /FontName /ABCDEF+Hebrew /Flags 4 /FontFile2 6 0 R >> /DW 500 {descendant} >>] >>").into_bytes()
+    };
+    build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R /F2 7 0 R /F3 9 0 R >> >> >>".to_vec(),
+            stream("", content),
+            type0("/CIDToGIDMap /Identity"),
+            stream("", &font),
+            type0("/CIDToGIDMap 8 0 R"),
+            stream("", &cid_to_gid),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+        ],
+        "",
+    )
+}
+
+#[test]
+fn cid_truetype_without_to_unicode_reads_the_font_cmap() {
+    // pdf.js issue16553.pdf and others: Identity-H, no /ToUnicode.
+    let pdf = cid_truetype_pdf(
+        b"BT /F1 12 Tf 72 700 Td <0009000A> Tj ET BT /F2 12 Tf 72 600 Td <00010002> Tj ET",
+    );
+    let out = extract(&pdf, &test_budget());
+    assert_eq!(out.error, None);
+    assert_eq!(out.parts[0].text, "Hi\nHi");
+}
+
+#[test]
+fn right_to_left_text_drawn_in_visual_order_is_read_in_logical_order() {
+    // pdf.js issue11656.pdf: "שלום" drawn left to right as "םולש"; a
+    // number inside keeps its order.
+    let pdf = cid_truetype_pdf(
+        b"BT /F1 12 Tf 72 700 Td <0008000700060005> Tj ET\n\
+BT /F1 12 Tf 72 600 Td <00080007> Tj /F3 12 Tf ( 42 ) Tj /F1 12 Tf <00060005> Tj ET",
+    );
+    let out = extract(&pdf, &test_budget());
+    assert_eq!(out.error, None);
+    assert_eq!(out.parts[0].text, "שלום\nשל 42 ום");
+}
+
+#[test]
+fn type3_glyphs_with_numeric_or_private_names_are_read() {
+    // pdf.js issue918.pdf and TeX bitmap fonts: glyphs named /a72 /a105,
+    // /C33, /g6F, ligature slot 12 (fi), and names that say nothing.
+    let font = b"<< /Type /Font /Subtype /Type3 /FontBBox [0 0 1000 1000] /FontMatrix [0.001 0 0 0.001 0 0] /CharProcs << >> /Encoding << /Type /Encoding /Differences [33 /C33 65 /glyphA 72 /a72 105 /a105 111 /g6F 12 /a12 101 /e] >> /FirstChar 0 /LastChar 255 /Widths [] /Resources << >> >>";
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /T3 5 0 R >> >> >>".to_vec(),
+            stream("", b"BT /T3 12 Tf 72 700 Td (Hi!) Tj 0 -20 Td (\\014le Aloe) Tj ET"),
+            font.to_vec(),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &test_budget());
+    assert_eq!(out.error, None);
+    assert_eq!(out.parts[0].text, "Hi!\nfile Aloe");
+}
+
+#[test]
+fn unmapped_space_glyphs_part_words_and_bold_overprint_is_read_once() {
+    // pdf.js issue4304.pdf: the space's glyph has a name no list knows.
+    // issue19634.pdf: "guest" filled twice, a quarter point apart, for bold.
+    let page = b"BT /F1 12 Tf 72 700 Td (Words that part) Tj ET\n\
+BT /F2 12 Tf 72 600 Td (guest) Tj ET BT /F2 12 Tf 72.25 600 Td (guest) Tj ET\n\
+BT /F2 12 Tf 72 500 Td (guest) Tj (guest) Tj ET";
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R /F2 6 0 R >> >> >>".to_vec(),
+            stream("", page),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding << /Differences [32 /spacealt01] >> >>".to_vec(),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &test_budget());
+    assert_eq!(out.error, None);
+    assert_eq!(out.parts[0].text, "Words that part\nguest\nguestguest");
+}
+
+#[test]
+fn text_drawn_back_over_a_line_is_a_separate_word() {
+    // Tika testOverlappingText.pdf: the second string starts where the first did.
+    let page =
+        b"BT /F1 24 Tf 100 700 Td (Text the first time) Tj 0 0 Td (Text the second time) Tj ET";
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+            stream("", page),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &test_budget());
+    assert_eq!(
+        out.parts[0].text,
+        "Text the first time Text the second time"
+    );
 }
