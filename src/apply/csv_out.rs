@@ -106,9 +106,62 @@ pub const HEADER: [&str; 14] = [
     "verdicts_after",
 ];
 
+/// A decision log (`apply.csv`, `undo.csv`), written and flushed row by
+/// row: a file new in its folder (an earlier one is kept, this one then
+/// named `<stem>-<time>.csv`) or standard output, with a byte-order mark
+/// as findings.csv has, so that spreadsheets read UTF-8.
+pub struct DecisionCsv {
+    out: csv::Writer<Box<dyn Write + Send>>,
+    pub path: Option<PathBuf>,
+}
+
+impl DecisionCsv {
+    pub fn create_in(folder: &Path, stem: &str, header: &[&str]) -> io::Result<DecisionCsv> {
+        std::fs::create_dir_all(folder)?;
+        let mut path = folder.join(format!("{stem}.csv"));
+        if std::fs::symlink_metadata(&path).is_ok() {
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+            path = folder.join(format!("{stem}-{stamp}.csv"));
+        }
+        let file = File::options().write(true).create_new(true).open(&path)?;
+        DecisionCsv::start(Box::new(file), Some(path), header)
+    }
+
+    pub fn stdout(header: &[&str]) -> io::Result<DecisionCsv> {
+        DecisionCsv::start(Box::new(io::stdout()), None, header)
+    }
+
+    fn start(
+        mut sink: Box<dyn Write + Send>,
+        path: Option<PathBuf>,
+        header: &[&str],
+    ) -> io::Result<DecisionCsv> {
+        sink.write_all("\u{feff}".as_bytes())?;
+        let mut out = csv::Writer::from_writer(sink);
+        out.write_record(header)?;
+        out.flush()?;
+        Ok(DecisionCsv { out, path })
+    }
+
+    /// One row, each cell defused against spreadsheet formulas.
+    pub fn write_cells(&mut self, cells: &[&str]) -> io::Result<()> {
+        self.out.write_record(cells.iter().map(|c| defuse(c)))?;
+        self.out.flush()
+    }
+
+    /// Flushes and syncs the file.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.out.flush()?;
+        if let Some(path) = &self.path {
+            File::open(path)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
 /// `apply.csv`, written row by row.
 pub struct ApplyCsv {
-    out: csv::Writer<Box<dyn Write + Send>>,
+    csv: DecisionCsv,
     pub path: Option<PathBuf>,
 }
 
@@ -116,28 +169,21 @@ impl ApplyCsv {
     /// A new `apply.csv` in `folder`; an earlier one is kept, and this
     /// one is named `apply-<time>.csv` instead.
     pub fn create_in(folder: &Path) -> io::Result<ApplyCsv> {
-        std::fs::create_dir_all(folder)?;
-        let mut path = folder.join("apply.csv");
-        if std::fs::symlink_metadata(&path).is_ok() {
-            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-            path = folder.join(format!("apply-{stamp}.csv"));
-        }
-        let file = File::options().write(true).create_new(true).open(&path)?;
-        ApplyCsv::start(Box::new(file), Some(path))
+        Ok(ApplyCsv::of(DecisionCsv::create_in(
+            folder, "apply", &HEADER,
+        )?))
     }
 
     /// `apply.csv` on standard output (`--dry-run` without `--out`).
     pub fn stdout() -> io::Result<ApplyCsv> {
-        ApplyCsv::start(Box::new(io::stdout()), None)
+        Ok(ApplyCsv::of(DecisionCsv::stdout(&HEADER)?))
     }
 
-    fn start(mut sink: Box<dyn Write + Send>, path: Option<PathBuf>) -> io::Result<ApplyCsv> {
-        // As findings.csv: a byte-order mark so that spreadsheets read UTF-8.
-        sink.write_all("\u{feff}".as_bytes())?;
-        let mut out = csv::Writer::from_writer(sink);
-        out.write_record(HEADER)?;
-        out.flush()?;
-        Ok(ApplyCsv { out, path })
+    fn of(csv: DecisionCsv) -> ApplyCsv {
+        ApplyCsv {
+            path: csv.path.clone(),
+            csv,
+        }
     }
 
     pub fn write(&mut self, r: &Row) -> io::Result<()> {
@@ -156,18 +202,12 @@ impl ApplyCsv {
             &r.sha256_after,
             &r.verdicts_before,
             &r.verdicts_after,
-        ]
-        .map(defuse);
-        self.out.write_record(&cells)?;
-        self.out.flush()
+        ];
+        self.csv.write_cells(&cells)
     }
 
     /// Flushes and syncs the file.
-    pub fn finish(mut self) -> io::Result<()> {
-        self.out.flush()?;
-        if let Some(path) = &self.path {
-            File::open(path)?.sync_all()?;
-        }
-        Ok(())
+    pub fn finish(self) -> io::Result<()> {
+        self.csv.finish()
     }
 }

@@ -8,10 +8,10 @@
 //! since is left alone and listed. Backups are kept. Every decision goes
 //! to `undo.csv`.
 
-use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
+use super::csv_out::DecisionCsv;
 use super::write::{self, Existing};
 use crate::model::hash::hex_sha256;
 use crate::report::csv_report::defuse;
@@ -217,33 +217,27 @@ pub const HEADER: [&str; 5] = ["path", "file", "action", "status", "reason"];
 
 /// `undo.csv`, written row by row.
 pub struct UndoCsv {
-    out: csv::Writer<Box<dyn Write + Send>>,
+    csv: DecisionCsv,
     pub path: Option<PathBuf>,
 }
 
 impl UndoCsv {
     /// A new `undo.csv` in `folder` (`undo-<time>.csv` beside an earlier one).
     pub fn create_in(folder: &Path) -> io::Result<UndoCsv> {
-        std::fs::create_dir_all(folder)?;
-        let mut path = folder.join("undo.csv");
-        if std::fs::symlink_metadata(&path).is_ok() {
-            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-            path = folder.join(format!("undo-{stamp}.csv"));
-        }
-        let file = File::options().write(true).create_new(true).open(&path)?;
-        UndoCsv::start(Box::new(file), Some(path))
+        Ok(UndoCsv::of(DecisionCsv::create_in(
+            folder, "undo", &HEADER,
+        )?))
     }
 
     pub fn stdout() -> io::Result<UndoCsv> {
-        UndoCsv::start(Box::new(io::stdout()), None)
+        Ok(UndoCsv::of(DecisionCsv::stdout(&HEADER)?))
     }
 
-    fn start(mut sink: Box<dyn Write + Send>, path: Option<PathBuf>) -> io::Result<UndoCsv> {
-        sink.write_all("\u{feff}".as_bytes())?;
-        let mut out = csv::Writer::from_writer(sink);
-        out.write_record(HEADER)?;
-        out.flush()?;
-        Ok(UndoCsv { out, path })
+    fn of(csv: DecisionCsv) -> UndoCsv {
+        UndoCsv {
+            path: csv.path.clone(),
+            csv,
+        }
     }
 
     pub fn write(&mut self, r: &UndoRow) -> io::Result<()> {
@@ -253,18 +247,12 @@ impl UndoCsv {
             r.action,
             r.status.as_str(),
             &r.reason,
-        ]
-        .map(defuse);
-        self.out.write_record(&cells)?;
-        self.out.flush()
+        ];
+        self.csv.write_cells(&cells)
     }
 
-    pub fn finish(mut self) -> io::Result<()> {
-        self.out.flush()?;
-        if let Some(path) = &self.path {
-            File::open(path)?.sync_all()?;
-        }
-        Ok(())
+    pub fn finish(self) -> io::Result<()> {
+        self.csv.finish()
     }
 }
 
