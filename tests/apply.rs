@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use common::reports::csv_rows as rows;
 use common::{bin, repo, run, stderr};
 
 const AS_OF: &str = "2026-11-23";
@@ -127,22 +128,6 @@ impl Store {
             })
             .collect()
     }
-}
-
-fn rows(csv_path: &Path) -> Vec<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(csv_path).unwrap();
-    let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
-    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
-    reader
-        .records()
-        .map(|r| {
-            header
-                .iter()
-                .cloned()
-                .zip(r.unwrap().iter().map(String::from))
-                .collect()
-        })
-        .collect()
 }
 
 fn applied(rows: &[BTreeMap<String, String>]) -> Vec<&BTreeMap<String, String>> {
