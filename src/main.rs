@@ -586,7 +586,7 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
     // removed and the folder keeps the previous reports; the store rolls
     // the run back.
     let order = ShardOrder::default();
-    let result = report::file_sinks(&report_set, &formats)
+    let result = report::file_sinks(&report_set, &formats, &summary.paths_walked)
         .and_then(|mut sinks| {
             sinks.extend(state.as_ref().map(|s| s.sink(&report_set)));
             if shard.is_some() {

@@ -543,7 +543,7 @@ fn flow_part_at(
     let Some(text) = cx.read_optional(name)? else {
         return Ok(());
     };
-    let mut main = TextBuf::new(cx.cap);
+    let mut main = TextBuf::for_part(cx.cap, text.len());
     let mut deleted = TextBuf::new(cx.cap);
     let r = walk_flow(&text, cx.budget, opts, &mut main, Some(&mut deleted));
     cx.out.push_part(kind, location, main.take());
@@ -568,7 +568,7 @@ fn word(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
     let Some(text) = cx.read_required(main)? else {
         return Err(ExtractError::corrupt("word document part not found"));
     };
-    let mut body = TextBuf::new(cx.cap);
+    let mut body = TextBuf::for_part(cx.cap, text.len());
     let mut deleted = TextBuf::new(cx.cap);
     let r = walk_flow(&text, cx.budget, &FLOW_DOC, &mut body, Some(&mut deleted));
     drop(text);
@@ -635,7 +635,8 @@ struct SharedStrings {
 
 impl SharedStrings {
     fn get(&self, idx: &str) -> Option<&str> {
-        let i = parse_index(idx.trim())?;
+        // Indexes are ASCII digits: the Unicode trim only for anything else.
+        let i = parse_index(idx.trim_ascii()).or_else(|| parse_index(idx.trim()))?;
         let (a, b) = *self.spans.get(i)?;
         self.text.get(a..b)
     }
@@ -937,7 +938,7 @@ fn uses_1904_dates(workbook: &str, budget: &Budget) -> ExtractResult<bool> {
 fn worksheet(cx: &mut Ctx, text: &str, book: &Book, loc: &str) -> ExtractResult<()> {
     let mut tokens = Tokens::new(text);
     let mut tick = Ticker::new(cx.budget);
-    let mut out = TextBuf::new(cx.cap);
+    let mut out = TextBuf::for_part(cx.cap, text.len());
     let mut value = String::new();
     let mut scratch = String::new();
     let mut in_v = false;
@@ -1127,20 +1128,42 @@ struct Cell {
 #[inline]
 fn style_of(e: &Tag<'_>) -> u32 {
     let attrs = e.raw_attributes().as_bytes();
+    // Excel writes `r`, then `s`, then `t`: read those shapes without a
+    // search (there is one for every cell).
+    if let Some(after_ref) = attrs
+        .strip_prefix(b" r=\"")
+        .and_then(|rest| Some(&rest[short_scan::find1(rest, b'"')? + 1..]))
+    {
+        if let Some(value) = after_ref.strip_prefix(b" s=\"") {
+            return leading_number(value);
+        }
+        let only_type = after_ref
+            .strip_prefix(b" t=\"")
+            .and_then(|rest| short_scan::find1(rest, b'"').map(|q| q + 1 == rest.len()));
+        if after_ref.is_empty() || only_type == Some(true) {
+            return 0;
+        }
+    }
     let mut from = 0;
     while let Some(i) = short_scan::find1(&attrs[from..], b's') {
         let at = from + i;
         if at > 0 && attrs[at - 1].is_ascii_whitespace() && attrs[at + 1..].starts_with(b"=\"") {
-            return attrs[at + 3..]
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .fold(0u32, |n, &d| {
-                    n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
-                });
+            return leading_number(&attrs[at + 3..]);
         }
         from = at + 1;
     }
     0
+}
+
+/// The number its leading digits spell (0 for none), saturating.
+#[inline]
+fn leading_number(digits: &[u8]) -> u32 {
+    digits
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0u32, |n, &d| {
+            n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
+        })
 }
 
 /// Where the cells of a worksheet are: from the `r` attributes of rows and
@@ -1157,10 +1180,7 @@ struct CellCursor {
 impl CellCursor {
     fn row(&mut self, e: &Tag<'_>) {
         let next = self.row.map_or(0, |r| r.saturating_add(1));
-        let numbered = e
-            .attr_raw("r")
-            .and_then(|r| parse_index(r.trim()))
-            .and_then(|r| u32::try_from(r).ok()?.checked_sub(1));
+        let numbered = row_number_of(e).and_then(|r| u32::try_from(r).ok()?.checked_sub(1));
         self.row = Some(numbered.unwrap_or(next));
         self.next_col = 0;
     }
@@ -1175,6 +1195,17 @@ impl CellCursor {
         self.next_col = col.saturating_add(1);
         (row, col)
     }
+}
+
+/// The `r` attribute of a row, parsed; Excel writes it first
+/// (`<row r="7" spans="1:3">`), and there is one for every row.
+#[inline]
+fn row_number_of(e: &Tag<'_>) -> Option<usize> {
+    let raw = match e.raw_attributes().strip_prefix(" r=\"") {
+        Some(rest) => &rest[..short_scan::find1(rest.as_bytes(), b'"')?],
+        None => e.attr_raw("r")?,
+    };
+    parse_index(raw.trim())
 }
 
 /// The `r` attribute of a cell, parsed; Excel writes it first (`<c r="B7" s="1">`).
@@ -2013,12 +2044,35 @@ mod tests {
             ("<c s=\"12\" r=\"A1\">", 12),
             ("<c r=\"A1\" t=\"s\" s='4'>", 0),
             ("<c r=\"A1\"\ts=\"7\">", 7),
+            ("<c r=\"A1\" t=\"s\">", 0),
+            ("<c r=\"A1\" t=\"s\" s=\"9\">", 9),
+            ("<c r=\"B7\" cm=\"1\" s=\"5\">", 5),
+            ("<c r=\"A1\" s=\"\">", 0),
         ] {
             let mut t = crate::extract::xml::tokens::Tokens::new(tag);
             let Ok(Some(Token::Start(e))) = t.next_token() else {
                 panic!("{tag}")
             };
             assert_eq!(style_of(&e), want, "{tag}");
+        }
+    }
+
+    #[test]
+    fn a_row_number_is_read_from_its_attributes() {
+        for (tag, want) in [
+            ("<row r=\"7\" spans=\"1:3\">", Some(7)),
+            ("<row r=\"12\">", Some(12)),
+            ("<row spans=\"1:3\" r=\"4\">", Some(4)),
+            ("<row r='5'>", Some(5)),
+            ("<row r=\" 6 \">", Some(6)),
+            ("<row r=\"x\">", None),
+            ("<row>", None),
+        ] {
+            let mut t = crate::extract::xml::tokens::Tokens::new(tag);
+            let Ok(Some(Token::Start(e))) = t.next_token() else {
+                panic!("{tag}")
+            };
+            assert_eq!(row_number_of(&e), want, "{tag}");
         }
     }
 

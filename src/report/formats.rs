@@ -74,7 +74,7 @@ impl Formats {
 /// finished, and drops a staged `findings.jsonl` that was not asked for.
 /// `policy` is `labelscan policy show --json` of the policy the run applied.
 pub fn finish_staged(set: &ReportSet, formats: &Formats, policy: &Value) -> io::Result<()> {
-    let run = RunFiles::new(set.staging_dir());
+    let run = RunFiles::staged(set.staging_dir());
     // The sinks' files go to disk while the others are rendered, so that
     // the commit's fsync of them finds little left to write.
     std::thread::scope(|scope| {
@@ -85,6 +85,7 @@ pub fn finish_staged(set: &ReportSet, formats: &Formats, policy: &Value) -> io::
         let _ = flushing.join();
         rendered
     })?;
+    html::remove_rows_ahead(set.staging_dir())?;
     if formats.stages_jsonl() && !formats.jsonl {
         std::fs::remove_file(set.path_of(JSONL_FILE))?;
     }
@@ -95,7 +96,11 @@ pub fn finish_staged(set: &ReportSet, formats: &Formats, policy: &Value) -> io::
 fn sync_files_in(dir: &Path) -> io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        if entry.file_type()?.is_file() {
+        // The rendered reports are being written (a sync would hold their
+        // writes up; the commit syncs them); the rows rendered ahead are
+        // removed before the commit.
+        let rendered = [html::HTML_FILE, xlsx::XLSX_FILE, html::ROWS_AHEAD_FILE];
+        if entry.file_type()?.is_file() && !rendered.iter().any(|n| entry.file_name() == *n) {
             std::fs::File::open(entry.path())?.sync_data()?;
         }
     }

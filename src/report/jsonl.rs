@@ -6,31 +6,53 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::html::RowsAhead;
 use super::{RecordSink, Summary};
 use crate::model::{
     Confidence, Detection, DocumentRecord, LabelKind, LabelSource, LocationEvidence,
     ReleaseEvidence, ReleaseMarking, ReleaseStatus, TlpMarking, Verdict,
 };
 
-/// Writes `findings.jsonl`, one line per record.
+/// Writes `findings.jsonl`, one line per record, and hands each line to
+/// report.html's rows when the run renders them ahead.
 pub struct JsonlSink {
     out: super::ReportWriter,
+    rows: Option<RowsAhead>,
+    /// The line being written, kept for its capacity.
+    line: Vec<u8>,
 }
 
 impl JsonlSink {
     pub fn create(path: &Path) -> std::io::Result<JsonlSink> {
         Ok(JsonlSink {
             out: super::create_buffered(path)?,
+            rows: None,
+            line: Vec::new(),
         })
+    }
+
+    /// Also renders report.html's rows from each line as it is written.
+    pub fn rendering_rows(mut self, rows: RowsAhead) -> JsonlSink {
+        self.rows = Some(rows);
+        self
     }
 }
 
 impl RecordSink for JsonlSink {
     fn record(&mut self, record: &DocumentRecord) -> std::io::Result<()> {
-        write_line(&mut self.out, record)
+        self.line.clear();
+        write_line(&mut self.line, record)?;
+        self.out.write_all(&self.line)?;
+        match &mut self.rows {
+            Some(rows) => rows.add(&self.line),
+            None => Ok(()),
+        }
     }
 
     fn finish(&mut self, _summary: &Summary) -> std::io::Result<()> {
+        if let Some(rows) = &mut self.rows {
+            rows.finish()?;
+        }
         self.out.flush()
     }
 }

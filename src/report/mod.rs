@@ -40,6 +40,7 @@ pub const SKIPPED_FILE: &str = "skipped.csv";
 /// Written by scans with a state store (see [`changes`]).
 pub const CHANGES_CSV_FILE: &str = "changes.csv";
 pub const CHANGES_JSONL_FILE: &str = "changes.jsonl";
+use html::RowsAhead;
 /// The auditor report, rendered from the others when the run has finished.
 pub use html::HTML_FILE;
 /// Written by `scan --shard I/N` (see [`shard_order`]).
@@ -112,10 +113,12 @@ pub fn report_names() -> Vec<&'static str> {
         .collect()
 }
 
-/// The sinks of a scan writing `formats`, into `set`'s staging folder.
+/// The sinks of a scan writing `formats`, into `set`'s staging folder, for
+/// a run over the PATHs `roots`.
 pub fn file_sinks(
     set: &ReportSet,
     formats: &formats::Formats,
+    roots: &[String],
 ) -> std::io::Result<Vec<Box<dyn RecordSink>>> {
     REPORT_FILES
         .iter()
@@ -124,7 +127,16 @@ pub fn file_sinks(
             JSONL_FILE => formats.stages_jsonl(),
             _ => true,
         })
-        .map(|report| (report.open)(&set.path_of(report.name)))
+        .map(|report| match report.name {
+            // report.html's rows are rendered as the lines are written, on
+            // the workers, not after the run on their own (see `RowsAhead`).
+            JSONL_FILE if formats.html => {
+                let rows = RowsAhead::create(set.staging_dir(), roots)?;
+                let sink = jsonl::JsonlSink::create(&set.path_of(JSONL_FILE))?;
+                Ok(Box::new(sink.rendering_rows(rows)) as Box<dyn RecordSink>)
+            }
+            _ => (report.open)(&set.path_of(report.name)),
+        })
         .collect()
 }
 

@@ -158,6 +158,16 @@ impl TextBuf {
         }
     }
 
+    /// A buffer for the text of an XML part of `xml_len` bytes, sized for
+    /// it up front: text is a fair share of its markup, and growing by
+    /// doubling from nothing copied the text of every sheet several times.
+    pub fn for_part(cap: usize, xml_len: usize) -> Self {
+        TextBuf {
+            text: String::with_capacity((xml_len / 4).min(cap).min(1 << 20)),
+            cap,
+        }
+    }
+
     #[inline]
     fn room(&self) -> bool {
         self.text.len() < self.cap
@@ -195,7 +205,15 @@ impl TextBuf {
 
     /// Drops spaces and tabs at the end of the current line.
     pub fn trim_line_end(&mut self) {
-        let keep = self.text.trim_end_matches([' ', '\t']).len();
+        // Bytes: a space or tab is one byte in UTF-8 and never part of
+        // another character (a char-set pattern decodes every character).
+        let bytes = self.text.as_bytes();
+        let keep = bytes.len()
+            - bytes
+                .iter()
+                .rev()
+                .take_while(|&&b| b == b' ' || b == b'\t')
+                .count();
         self.text.truncate(keep);
     }
 

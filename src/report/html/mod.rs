@@ -12,11 +12,13 @@ use std::path::Path;
 
 use serde_json::Value;
 
+mod ahead;
 mod charts;
 mod page;
 mod rows;
 mod run;
 
+pub use ahead::{remove_rows_ahead, RowsAhead, ROWS_AHEAD_FILE};
 pub use run::{RunFiles, RunSummary};
 
 /// The report's file name in the report set.
@@ -36,7 +38,10 @@ pub fn render(run: &RunFiles, policy: &Value, out: &Path) -> io::Result<()> {
     };
     let mut file = super::create_buffered(out)?;
     file.write_all(page::opening(&cx).as_bytes())?;
-    write_rows(run, &summary.paths_walked, &mut file)?;
+    match run.rows_ahead() {
+        Some(rows) => ahead::copy_rows(&rows, &mut file)?,
+        None => write_rows(run, &summary.paths_walked, &mut file)?,
+    }
     file.write_all(page::closing().as_bytes())?;
     file.flush()
 }

@@ -38,13 +38,33 @@ pub struct ChangeLine {
 /// A finished run's report files in one folder.
 pub struct RunFiles {
     dir: PathBuf,
+    /// A scan's staging folder, which may hold report.html's rows rendered
+    /// during the scan; a finished run's folder is never trusted to.
+    staged: bool,
 }
 
 impl RunFiles {
+    /// The files of a finished run in `dir`.
     pub fn new(dir: &Path) -> RunFiles {
         RunFiles {
             dir: dir.to_path_buf(),
+            staged: false,
         }
+    }
+
+    /// The files a scan staged in `dir`, its own fresh staging folder.
+    pub fn staged(dir: &Path) -> RunFiles {
+        RunFiles {
+            dir: dir.to_path_buf(),
+            staged: true,
+        }
+    }
+
+    /// report.html's rows, when the scan rendered them ahead.
+    pub fn rows_ahead(&self) -> Option<PathBuf> {
+        self.staged
+            .then(|| super::ahead::rows_ahead_in(&self.dir))
+            .flatten()
     }
 
     pub fn summary(&self) -> io::Result<RunSummary> {
