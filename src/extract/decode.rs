@@ -25,7 +25,7 @@ pub fn guess(bytes: &[u8]) -> Cow<'_, str> {
         let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
         return text;
     }
-    match std::str::from_utf8(bytes) {
+    match simdutf8::basic::from_utf8(bytes) {
         Ok(s) => Cow::Borrowed(s),
         Err(_) => {
             encoding_rs::WINDOWS_1252

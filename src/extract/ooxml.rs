@@ -77,10 +77,11 @@ pub fn bytes_to_string(bytes: Vec<u8>) -> String {
     {
         return xml::decode(&bytes).into_owned();
     }
-    match String::from_utf8(bytes) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    if simdutf8::basic::from_utf8(&bytes).is_ok() {
+        // SAFETY: the bytes were just checked to be UTF-8.
+        return unsafe { String::from_utf8_unchecked(bytes) };
     }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 // ---------------------------------------------------------------------------
