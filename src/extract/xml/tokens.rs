@@ -87,6 +87,14 @@ impl<'a> Tag<'a> {
     }
 }
 
+/// `text` without the XML white space at its end, by bytes (a char-set
+/// pattern decodes every character, and this runs for every end tag).
+#[inline]
+fn trim_xml_space_end(text: &str) -> &str {
+    let kept = text.bytes().rev().take_while(|&b| is_space(b)).count();
+    &text[..text.len() - kept]
+}
+
 /// Iterator over a tag's attributes. A key without `=value` or a value
 /// without quotes ends the iteration: what follows cannot be trusted.
 pub struct Attributes<'a> {
@@ -182,7 +190,7 @@ impl<'a> Tokens<'a> {
                     let close = find_byte(bytes, start + 2, b'>')?;
                     self.pos = close + 1;
                     // XML white space only, as `end_tag_at` reads it.
-                    let name = self.src[start + 2..close].trim_end_matches([' ', '\t', '\r', '\n']);
+                    let name = trim_xml_space_end(&self.src[start + 2..close]);
                     return Ok(Some(Token::End(name)));
                 }
                 Some(b'?') => self.pos = find_seq(bytes, start + 2, b"?>")? + 2,
