@@ -238,6 +238,31 @@ fn scan_examples(out: &Path, extra: &[&str]) {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
+/// The scan renders the rows from its records as it writes them, `report`
+/// from the findings lines: the same bytes, partners, releases and
+/// exceptions included.
+#[test]
+fn rows_rendered_during_the_scan_are_those_report_renders_from_the_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let policy = ["--policy", "policies/examples/apex-precision.toml"];
+    scan_examples(
+        &out,
+        &[policy[0], policy[1], "--as-of", "2026-11-23", "--no-state"],
+    );
+    let scanned = std::fs::read(out.join("report.html")).unwrap();
+    let text = String::from_utf8_lossy(&scanned);
+    assert!(text.contains("Precision Systems"), "a partner in the rows");
+    assert!(
+        text.contains("NOT_RELEASED_TO_LOCATION"),
+        "release verdicts in the rows"
+    );
+    std::fs::remove_file(out.join("report.html")).unwrap();
+    let o = run(bin().current_dir(repo()).arg("report").arg(&out));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(std::fs::read(out.join("report.html")).unwrap() == scanned);
+}
+
 #[test]
 fn report_renders_the_same_bytes_again_and_the_set_still_verifies() {
     let tmp = tempfile::tempdir().unwrap();

@@ -2,6 +2,7 @@
 //! the full evidence.
 
 use std::io::Write;
+use std::ops::Range;
 use std::path::Path;
 
 use serde::Serialize;
@@ -10,7 +11,7 @@ use super::html::RowsAhead;
 use super::{RecordSink, Summary};
 use crate::model::{
     Confidence, Detection, DocumentRecord, LabelKind, LabelSource, LocationEvidence,
-    ReleaseEvidence, ReleaseMarking, ReleaseStatus, TlpMarking, Verdict,
+    ReleaseEvidence, ReleaseStatus,
 };
 
 /// Writes `findings.jsonl`, one line per record, and hands each line to
@@ -40,12 +41,19 @@ impl JsonlSink {
 
 impl RecordSink for JsonlSink {
     fn record(&mut self, record: &DocumentRecord) -> std::io::Result<()> {
-        self.line.clear();
-        write_line(&mut self.line, record)?;
-        self.out.write_all(&self.line)?;
-        match &mut self.rows {
-            Some(rows) => rows.add(&self.line),
-            None => Ok(()),
+        let JsonlSink { out, rows, line } = self;
+        line.clear();
+        match rows {
+            Some(rows) => {
+                rows.clear();
+                write_line_noting(line, record, &mut |key, at| rows.note(key, at));
+                out.write_all(line)?;
+                rows.add(record, line)
+            }
+            None => {
+                write_line_noting(line, record, &mut |_, _| {});
+                out.write_all(line)
+            }
         }
     }
 
@@ -175,66 +183,85 @@ fn location_line(l: &LocationEvidence) -> LocationLine<'_> {
     }
 }
 
-#[derive(Serialize)]
-struct Line<'a> {
-    id: &'a str,
-    path: &'a str,
-    format: &'a str,
-    size: u64,
-    sha256: &'a str,
-    level: Option<&'a str>,
-    label_sources: LabelLines<'a>,
-    released_to: &'a [String],
-    tlp: Option<&'a str>,
-    suggested_level: &'a str,
-    detections: DetectionLines<'a>,
-    verdicts: Vec<&'a str>,
-    /// `CODE=EXCEPTION_ID` of each verdict a policy exception accepts.
-    excepted: Vec<String>,
-    reasons: &'a [Verdict],
-    error: Option<&'a str>,
-    error_detail: Option<&'a str>,
-    releases: &'a [ReleaseMarking],
-    tlp_markings: &'a [TlpMarking],
-    parts_read: usize,
-    text_chars: usize,
-    modified: Option<String>,
-    owner: Option<&'a str>,
-    doc_id: &'a str,
-    release_checks: ReleaseCheckLines<'a>,
-    exchange_location: Option<LocationLine<'a>>,
+pub fn write_line(out: &mut impl Write, r: &DocumentRecord) -> std::io::Result<()> {
+    let mut line = Vec::new();
+    write_line_noting(&mut line, r, &mut |_, _| {});
+    out.write_all(&line)
 }
 
-pub fn write_line(out: &mut impl Write, r: &DocumentRecord) -> std::io::Result<()> {
+/// Appends the record's line to `out` (its newline included) and calls
+/// `noted(key, at)` with where in `out` each field's JSON text is written,
+/// so that report.html's rows can take their evidence from the line as it
+/// is, without parsing it again. The fields are written one by one, in
+/// this order, as serde would write them as one object.
+pub fn write_line_noting(
+    out: &mut Vec<u8>,
+    r: &DocumentRecord,
+    noted: &mut dyn FnMut(&'static str, Range<usize>),
+) {
     let a = &r.analysis;
     let j = &r.judgement;
-    let line = Line {
-        id: &r.id,
-        path: &r.path,
-        format: r.format(),
-        size: a.size,
-        sha256: &a.sha256,
-        level: r.level(),
-        label_sources: LabelLines(r),
-        released_to: &j.released_to,
-        tlp: a.labels.strictest_tlp().map(|t| t.as_str()),
-        suggested_level: r.suggested_level(),
-        detections: DetectionLines(r),
-        verdicts: j.verdicts.iter().map(|v| v.code.as_str()).collect(),
-        excepted: j.excepted(),
-        reasons: &j.verdicts,
-        error: a.error.as_ref().map(|e| e.kind.as_str()),
-        error_detail: a.error.as_ref().map(|e| e.detail.as_str()),
-        releases: &a.labels.releases,
-        tlp_markings: &a.labels.tlp,
-        parts_read: a.parts_read,
-        text_chars: a.text_chars,
-        modified: r.origin.modified.map(|_| r.origin.modified_iso()),
-        owner: r.origin.owner.as_deref(),
-        doc_id: &r.id,
-        release_checks: ReleaseCheckLines(r),
-        exchange_location: j.location.as_ref().map(location_line),
+    let mut fields = Fields {
+        out,
+        first: true,
+        noted,
     };
-    serde_json::to_writer(&mut *out, &line)?;
-    out.write_all(b"\n")
+    fields.add("id", &r.id);
+    fields.add("path", &r.path);
+    fields.add("format", r.format());
+    fields.add("size", &a.size);
+    fields.add("sha256", &a.sha256);
+    fields.add("level", &r.level());
+    fields.add("label_sources", &LabelLines(r));
+    fields.add("released_to", &j.released_to);
+    fields.add("tlp", &a.labels.strictest_tlp().map(|t| t.as_str()));
+    fields.add("suggested_level", r.suggested_level());
+    fields.add("detections", &DetectionLines(r));
+    fields.add("verdicts", &VerdictCodes(r));
+    fields.add("excepted", &j.excepted());
+    fields.add("reasons", &j.verdicts);
+    fields.add("error", &a.error.as_ref().map(|e| e.kind.as_str()));
+    fields.add("error_detail", &a.error.as_ref().map(|e| e.detail.as_str()));
+    fields.add("releases", &a.labels.releases);
+    fields.add("tlp_markings", &a.labels.tlp);
+    fields.add("parts_read", &a.parts_read);
+    fields.add("text_chars", &a.text_chars);
+    fields.add(
+        "modified",
+        &r.origin.modified.map(|_| r.origin.modified_iso()),
+    );
+    fields.add("owner", &r.origin.owner.as_deref());
+    fields.add("doc_id", &r.id);
+    fields.add("release_checks", &ReleaseCheckLines(r));
+    fields.add("exchange_location", &j.location.as_ref().map(location_line));
+    fields.out.extend_from_slice(b"}\n");
+}
+
+/// A JSON object written a field at a time.
+struct Fields<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+    noted: &'o mut dyn FnMut(&'static str, Range<usize>),
+}
+
+impl Fields<'_> {
+    fn add<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) {
+        self.out.push(if self.first { b'{' } else { b',' });
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        let start = self.out.len();
+        serde_json::to_writer(&mut *self.out, value).expect("a record always serializes");
+        (self.noted)(key, start..self.out.len());
+    }
+}
+
+/// A record's verdict codes, serialised one by one.
+struct VerdictCodes<'a>(&'a DocumentRecord);
+
+impl Serialize for VerdictCodes<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.judgement.verdicts.iter().map(|v| v.code.as_str()))
+    }
 }

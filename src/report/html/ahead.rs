@@ -6,21 +6,26 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::rows;
+use crate::model::DocumentRecord;
 use crate::report::fs_safe;
 
 /// The rows' file in the staging folder: removed before the set is
 /// committed, so it is never in the manifest.
 pub const ROWS_AHEAD_FILE: &str = ".report-rows.partial";
 
-/// Renders each findings line into the rows' file, as `write_rows` would.
+/// Renders each record into the rows' file, as `write_rows` would from its
+/// findings line.
 pub struct RowsAhead {
     out: BufWriter<File>,
     roots: Vec<String>,
     /// The row being rendered, kept for its capacity.
     row: Vec<u8>,
+    /// Where the current line holds each field of the row's detail.
+    detail: rows::DetailAt,
 }
 
 impl RowsAhead {
@@ -33,16 +38,26 @@ impl RowsAhead {
             ),
             roots: roots.to_vec(),
             row: Vec::new(),
+            detail: rows::DetailAt::default(),
         })
     }
 
-    /// Renders the findings line `line` (its newline included) as ",\n" and
-    /// the row, like every row of the array.
-    pub fn add(&mut self, line: &[u8]) -> io::Result<()> {
-        let line = std::str::from_utf8(line).map_err(|_| rows::NotARecord)?;
+    /// Forgets the fields noted for the line before.
+    pub fn clear(&mut self) {
+        self.detail = rows::DetailAt::default();
+    }
+
+    /// Notes where the line being written holds the field `key`.
+    pub fn note(&mut self, key: &str, at: Range<usize>) {
+        self.detail.note(key, at);
+    }
+
+    /// Renders `record`, whose findings line is `line` (its fields noted),
+    /// as ",\n" and the row, like every row of the array.
+    pub fn add(&mut self, record: &DocumentRecord, line: &[u8]) -> io::Result<()> {
         self.row.clear();
         self.row.extend_from_slice(b",\n");
-        rows::write_row(line.trim_end_matches('\n'), &self.roots, &mut self.row)?;
+        rows::write_row_of(record, line, &self.detail, &self.roots, &mut self.row);
         self.out.write_all(&self.row)
     }
 

@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::borrow::Cow;
 
 use serde::Deserialize;
+
+use crate::model::DocumentRecord;
 use serde_json::value::RawValue;
 
 /// The key a document without a level counts under, as in `summary.json`.
@@ -295,6 +297,98 @@ pub fn write_row(line: &str, roots: &[String], out: &mut Vec<u8>) -> Result<(), 
     out.push(b']');
     make_script_safe(out, start);
     Ok(())
+}
+
+/// Where a findings line holds each field of [`DETAIL_KEYS`], noted as
+/// the line is written.
+#[derive(Default)]
+pub struct DetailAt([Option<std::ops::Range<usize>>; DETAIL_KEYS.len()]);
+
+impl DetailAt {
+    pub fn note(&mut self, key: &str, at: std::ops::Range<usize>) {
+        if let Some(i) = DETAIL_KEYS.iter().position(|k| *k == key) {
+            self.0[i] = Some(at);
+        }
+    }
+}
+
+/// The row [`write_row`] makes of the findings line `line` of `record`,
+/// taken from the record and from the line's fields where `detail` says
+/// they are, without parsing the line.
+pub fn write_row_of(
+    record: &DocumentRecord,
+    line: &[u8],
+    detail: &DetailAt,
+    roots: &[String],
+    out: &mut Vec<u8>,
+) {
+    let j = &record.judgement;
+    let start = out.len();
+    out.push(b'[');
+    push_string(out, &record.path);
+    out.push(b',');
+    push_string(out, &folder_of(&record.path, roots));
+    out.push(b',');
+    push_string(out, record.format());
+    out.push(b',');
+    push_string(out, level_key(record.level()));
+    out.push(b',');
+    push_string(out, suggested_key(Some(record.suggested_level())));
+    out.push(b',');
+    push_strs(out, j.verdicts.iter().map(|v| v.code.as_str()));
+    out.push(b',');
+    let mut partners: BTreeSet<&str> = j
+        .releases
+        .iter()
+        .map(|e| e.partner.as_deref().unwrap_or(NOT_A_PARTNER))
+        .collect();
+    if let Some(location) = &j.location {
+        partners.insert(&location.partner);
+    }
+    push_strs(out, partners);
+    out.push(b',');
+    let detections = &record.analysis.detections;
+    push_strs(
+        out,
+        detections
+            .iter()
+            .filter(|d| d.fired)
+            .map(|d| d.detector.as_str()),
+    );
+    out.push(b',');
+    push_strs(out, j.excepted().iter().map(String::as_str));
+    out.push(b',');
+    out.push(b'{');
+    let mut first = true;
+    for (key, at) in DETAIL_KEYS.iter().zip(&detail.0) {
+        let Some(raw) = at.as_ref().and_then(|at| line.get(at.clone())) else {
+            continue;
+        };
+        if matches!(raw, b"null" | b"[]") {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        push_string(out, key);
+        out.push(b':');
+        out.extend_from_slice(raw);
+    }
+    out.push(b'}');
+    out.push(b']');
+    make_script_safe(out, start);
+}
+
+fn push_strs<'s>(out: &mut Vec<u8>, items: impl IntoIterator<Item = &'s str>) {
+    out.push(b'[');
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_string(out, item);
+    }
+    out.push(b']');
 }
 
 fn push_string(out: &mut Vec<u8>, text: &str) {
