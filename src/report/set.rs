@@ -122,13 +122,23 @@ impl ReportSet {
 
     /// Makes the staged files the report set in DIR (steps 2-4 above);
     /// the sinks must have finished. Returns the manifest written.
-    pub fn commit(mut self) -> io::Result<Manifest> {
+    pub fn commit(self) -> io::Result<Manifest> {
+        self.commit_then(|| ()).map(|(manifest, ())| manifest)
+    }
+
+    /// [`ReportSet::commit`], calling `after` once the new set is in place
+    /// (every file renamed into DIR), side by side with the rest of the
+    /// commit: syncing DIR, removing the journal and the staging folder,
+    /// and freeing the previous set's files. Returns the manifest and what
+    /// `after` returned.
+    pub fn commit_then<T: Send>(
+        mut self,
+        after: impl FnOnce() -> T + Send,
+    ) -> io::Result<(Manifest, T)> {
         let manifest = Manifest::of_staged(&self.staging)?;
         if self.private {
             make_owner_only(&self.staging, &manifest)?;
         }
-        manifest.write_new(&self.staging.join(MANIFEST_FILE))?;
-        fs_safe::sync_dir(&self.staging)?;
         let journal = Journal {
             remove: files_to_remove(&self.dir, &manifest),
             move_in: manifest
@@ -138,15 +148,48 @@ impl ReportSet {
                 .chain([MANIFEST_FILE.to_string()])
                 .collect(),
         };
-        let draft = write_journal_draft(&self.dir, &journal)?;
+        // The manifest, the staging folder's entries and the journal must
+        // all be durable before the journal takes its name: their syncs
+        // run side by side rather than one after another.
+        let manifest_file = manifest.write_new_unsynced(&self.staging.join(MANIFEST_FILE))?;
+        let (draft, draft_file) = write_journal_draft_unsynced(&self.dir, &journal)?;
+        let staging = &self.staging;
+        std::thread::scope(|scope| {
+            let syncs = [
+                scope.spawn(|| manifest_file.sync_all()),
+                scope.spawn(|| fs_safe::sync_dir(staging)),
+            ];
+            let draft_synced = draft_file.sync_all();
+            syncs
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(io::Error::other("sync failed")))
+                })
+                .chain([draft_synced])
+                .collect::<io::Result<Vec<()>>>()
+        })?;
         // The rename below is the commit point. From here on the staged
         // files must stay whatever happens: once the journal exists, a
         // roll forward needs them (the previous set's extra files go).
         self.committed = true;
         std::fs::rename(&draft, self.dir.join(JOURNAL_FILE))?;
         fs_safe::sync_dir(&self.dir)?;
-        roll_forward(&self.dir, &journal)?;
-        Ok(manifest)
+        let replaced = move_in(&self.dir, &journal)?;
+        let dir = &self.dir;
+        std::thread::scope(|scope| {
+            let finishing = scope.spawn(move || {
+                let finished = finish_roll_forward(dir);
+                // The previous set's files are freed here, off the caller's path.
+                drop(replaced);
+                finished
+            });
+            let after = after();
+            let finished = finishing
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("finishing the commit failed")));
+            finished.map(|()| (manifest, after))
+        })
     }
 }
 
@@ -216,13 +259,24 @@ fn make_owner_only(staging: &Path, manifest: &Manifest) -> io::Result<()> {
 
 /// Step 3, first half: the journal, durable under a draft name, so that it
 /// appears under its own name only complete (in one rename).
+#[cfg(test)]
 fn write_journal_draft(dir: &Path, journal: &Journal) -> io::Result<PathBuf> {
+    let (draft, file) = write_journal_draft_unsynced(dir, journal)?;
+    file.sync_all()?;
+    Ok(draft)
+}
+
+/// The journal under its draft name, not yet durable: the caller syncs
+/// the file returned with it.
+fn write_journal_draft_unsynced(
+    dir: &Path,
+    journal: &Journal,
+) -> io::Result<(PathBuf, std::fs::File)> {
     let draft = dir.join(JOURNAL_DRAFT);
     fs_safe::remove_any(&draft)?;
     let mut file = fs_safe::create_new(&draft)?;
     file.write_all(&serde_json::to_vec(journal)?)?;
-    file.sync_all()?;
-    Ok(draft)
+    Ok((draft, file))
 }
 
 fn read_journal(path: &Path) -> io::Result<Journal> {
@@ -246,8 +300,20 @@ fn read_journal(path: &Path) -> io::Result<Journal> {
 /// Step 4, repeatable: a file already moved is no longer staged and is
 /// skipped, so a roll forward interrupted itself is simply run again.
 fn roll_forward(dir: &Path, journal: &Journal) -> io::Result<()> {
+    let replaced = move_in(dir, journal)?;
+    finish_roll_forward(dir)?;
+    drop(replaced);
+    Ok(())
+}
+
+/// Step 4, first half: removes the previous set's extra files and renames
+/// the staged files into DIR. Returns the files replaced or removed, still
+/// open: freeing them is left to whoever drops them.
+fn move_in(dir: &Path, journal: &Journal) -> io::Result<Vec<std::fs::File>> {
     let staging = dir.join(STAGING_DIR);
+    let mut replaced = Vec::new();
     for name in &journal.remove {
+        replaced.extend(fs_safe::hold(&dir.join(name)));
         remove_report_file(&dir.join(name))?;
     }
     for name in &journal.move_in {
@@ -257,14 +323,23 @@ fn roll_forward(dir: &Path, journal: &Journal) -> io::Result<()> {
             Err(e) => return Err(e),
             // rename replaces a link planted at the final name; it never
             // writes through it.
-            Ok(_) => std::fs::rename(&staged, dir.join(name)).map_err(|e| {
-                io::Error::new(e.kind(), format!("{}: {e}", dir.join(name).display()))
-            })?,
+            Ok(_) => {
+                replaced.extend(fs_safe::hold(&dir.join(name)));
+                std::fs::rename(&staged, dir.join(name)).map_err(|e| {
+                    io::Error::new(e.kind(), format!("{}: {e}", dir.join(name).display()))
+                })?
+            }
         }
     }
+    Ok(replaced)
+}
+
+/// Step 4, second half: once the renames are durable, the journal and the
+/// staging folder go.
+fn finish_roll_forward(dir: &Path) -> io::Result<()> {
     fs_safe::sync_dir(dir)?;
     std::fs::remove_file(dir.join(JOURNAL_FILE))?;
-    fs_safe::remove_any(&staging)?;
+    fs_safe::remove_any(&dir.join(STAGING_DIR))?;
     fs_safe::sync_dir(dir)
 }
 
