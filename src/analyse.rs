@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
 
 use crate::detect::DetectorSet;
 use crate::labels::{find_labels, mask_label_values};
@@ -16,19 +17,39 @@ use crate::policy::Policy;
 
 /// What analysing a document needs, shared read-only by all workers.
 pub struct Analyser {
-    pub detectors: DetectorSet,
+    /// Compiled when the first document is analysed (see [`Analyser::lazy`]),
+    /// or given compiled; `Err` holds why compiling failed.
+    detectors: OnceLock<Result<DetectorSet, String>>,
     pub show_values: bool,
     fingerprint: String,
 }
 
 impl Analyser {
     pub fn new(policy: &Policy, detectors: DetectorSet, show_values: bool) -> Analyser {
-        let fingerprint = fingerprint(policy, show_values);
+        let analyser = Analyser::lazy(policy, show_values);
+        let _ = analyser.detectors.set(Ok(detectors));
+        analyser
+    }
+
+    /// An analyser whose detectors are compiled from the policy passed to
+    /// [`Analyser::analyse`] when the first document needs them: a rescan
+    /// that reads no file never pays for compiling them. The policy must
+    /// have been loaded with its checks (patterns, detector ids), so that
+    /// compiling cannot fail on the policy's account.
+    pub fn lazy(policy: &Policy, show_values: bool) -> Analyser {
         Analyser {
-            detectors,
+            detectors: OnceLock::new(),
             show_values,
-            fingerprint,
+            fingerprint: fingerprint(policy, show_values),
         }
+    }
+
+    /// The compiled detectors, compiled now if need be with `policy`.
+    fn detectors(&self, policy: &Policy) -> Result<&DetectorSet, &str> {
+        self.detectors
+            .get_or_init(|| DetectorSet::compile(policy).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(String::as_str)
     }
 
     /// SHA-256 over everything an analysis depends on besides the file:
@@ -65,8 +86,10 @@ impl Analyser {
         });
         let detections = if error.is_none() {
             catch_unwind(AssertUnwindSafe(|| {
-                self.detectors.scan(&extracted.parts, self.show_values)
+                self.detectors(policy)
+                    .map(|d| d.scan(&extracted.parts, self.show_values))
             }))
+            .unwrap_or(Err("a panic"))
             .unwrap_or_else(|_| {
                 error = Some(ExtractError::internal("the detectors"));
                 Vec::new()

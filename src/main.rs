@@ -435,6 +435,21 @@ fn usage(error: impl Into<anyhow::Error>) -> Failure {
 /// Loads the policy and compiles its detectors: both are usage errors (exit
 /// 2). The policy's warnings go to stderr unless `quiet`.
 fn load(common: &CommonArgs, limits: Limits, quiet: bool) -> Result<Context, Failure> {
+    let (policy, as_of) = load_checked(common, quiet)?;
+    context_of(policy, as_of, common.show_values, limits)
+}
+
+/// Loads the policy with every check (its patterns and detector ids
+/// included) for a scan, whose detectors are compiled only when the first
+/// file is read: an unchanged rescan reads none.
+fn load_for_scan(common: &CommonArgs, limits: Limits, quiet: bool) -> Result<Context, Failure> {
+    let (policy, as_of) = load_checked(common, quiet)?;
+    Ok(Context::lazy(policy, as_of, common.show_values, limits))
+}
+
+/// The policy of `common` (checked, its warnings printed unless `quiet`)
+/// and the date it applies on.
+fn load_checked(common: &CommonArgs, quiet: bool) -> Result<(Policy, NaiveDate), Failure> {
     let as_of = common
         .as_of
         .unwrap_or_else(|| chrono::Local::now().date_naive());
@@ -453,7 +468,7 @@ fn load(common: &CommonArgs, limits: Limits, quiet: bool) -> Result<Context, Fai
         }
         None => Policy::default_policy(),
     };
-    context_of(policy, as_of, common.show_values, limits)
+    Ok((policy, as_of))
 }
 
 /// The inspection context of `policy`, its detectors compiled.
@@ -506,7 +521,7 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         file_timeout: Duration::from_secs_f64(args.file_timeout),
         ..Limits::default()
     };
-    let ctx = load(&args.common, limits, args.quiet)?;
+    let ctx = load_for_scan(&args.common, limits, args.quiet)?;
     let shard = match &args.shard {
         Some(text) => Some(
             Shard::parse(text, |name| std::env::var(name).ok())
@@ -597,24 +612,39 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
             scan::run(source, inspector, sinks, summary, opts)
         })
         .and_then(|result| {
-            formats::finish_staged(&report_set, &formats, &policy_shown).map(|_| result)
+            // The store's share of committing the run is done meanwhile:
+            // it needs no report. Should it fail, the store's commit tries
+            // again and reports the error once the reports are in place.
+            std::thread::scope(|scope| {
+                scope.spawn(|| state.as_ref().map(StateRun::prepare_commit));
+                formats::finish_staged(&report_set, &formats, &policy_shown)
+            })
+            .map(|_| result)
         })
-        .and_then(|result| report_set.commit().map(|_| result))
         .with_context(|| format!("writing reports to {}", args.out.display()))
         .map_err(|e| Failure {
             code: EXIT_REPORTS,
             error: e,
         })?;
-    if let Some(state) = state {
-        // The reports are in place; only now does the run become the
-        // baseline of the next one.
-        state.commit(&result.summary).map_err(|e| Failure {
+    // The reports are in place before the run becomes the baseline of the
+    // next one: the store commits once every report file is renamed into
+    // the folder, while the report commit syncs the folder and frees the
+    // previous reports.
+    let (_, stored) = report_set
+        .commit_then(|| state.map(|state| state.commit(&result.summary)))
+        .with_context(|| format!("writing reports to {}", args.out.display()))
+        .map_err(|e| Failure {
+            code: EXIT_REPORTS,
+            error: e,
+        })?;
+    if let Some(Err(e)) = stored {
+        return Err(Failure {
             code: EXIT_REPORTS,
             error: anyhow::anyhow!(
                 "the reports in {} are complete, but the state store could not record the run ({e}); the next run compares with the run before",
                 args.out.display()
             ),
-        })?;
+        });
     }
     if !args.quiet {
         print_closing(&result.summary, &args.out, warned_at_start);

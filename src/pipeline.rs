@@ -34,6 +34,19 @@ pub struct Context {
 }
 
 impl Context {
+    /// A context whose detectors are compiled when the first document is
+    /// analysed (see [`Analyser::lazy`]); `policy` must have been loaded
+    /// with its checks.
+    pub fn lazy(policy: Policy, as_of: NaiveDate, show_values: bool, limits: Limits) -> Context {
+        Context {
+            analyser: Analyser::lazy(&policy, show_values),
+            levels: LevelNames::new(&policy.scheme.levels),
+            policy,
+            as_of,
+            limits,
+        }
+    }
+
     pub fn new(
         policy: Policy,
         detectors: DetectorSet,

@@ -113,6 +113,13 @@ impl StateRun {
         })
     }
 
+    /// What committing the run involves that may be done before its reports
+    /// are committed (see [`Store::prepare_commit`]): call once every sink
+    /// has finished, beside the reports' last steps.
+    pub fn prepare_commit(&self) -> Result<(), StoreError> {
+        write(&self.store).prepare_commit(&self.roots)
+    }
+
     /// Makes the run the baseline of its scope. Call only after the run's
     /// reports are committed.
     pub fn commit(mut self, summary: &Summary) -> Result<(), StoreError> {

@@ -39,6 +39,26 @@ pub fn open_or_create(path: &Path) -> io::Result<File> {
     options.open(path).map_err(|e| named(path, e))
 }
 
+/// The regular file at `path`, opened for reading without following a link
+/// and without blocking; `None` for anything else or nothing. Held across a
+/// rename over `path` or its removal, it defers freeing the file's blocks
+/// (which can take milliseconds per file) to when it is dropped.
+pub fn hold(path: &Path) -> Option<File> {
+    let metadata = std::fs::symlink_metadata(path).ok()?;
+    if !metadata.is_file() {
+        return None;
+    }
+    let mut options = OpenOptions::new();
+    options.read(true);
+    no_follow(&mut options, FILE_MODE);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
+    );
+    options.open(path).ok()
+}
+
 /// Creates a folder only this user can enter; fails if anything exists at `path`.
 pub fn create_private_dir(path: &Path) -> io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();

@@ -87,11 +87,17 @@ impl Manifest {
 
     /// Writes the manifest as a new file and makes it durable.
     pub fn write_new(&self, path: &Path) -> io::Result<()> {
+        self.write_new_unsynced(path)?.sync_all()
+    }
+
+    /// Writes the manifest as a new file, not yet durable: the caller
+    /// syncs the file it returns.
+    pub fn write_new_unsynced(&self, path: &Path) -> io::Result<std::fs::File> {
         let mut file = fs_safe::create_new(path)?;
         let mut text = serde_json::to_vec_pretty(self)?;
         text.push(b'\n');
         file.write_all(&text)?;
-        file.sync_all()
+        Ok(file)
     }
 
     /// The manifest in `dir`: `None` when there is none.

@@ -122,13 +122,23 @@ impl ReportSet {
 
     /// Makes the staged files the report set in DIR (steps 2-4 above);
     /// the sinks must have finished. Returns the manifest written.
-    pub fn commit(mut self) -> io::Result<Manifest> {
+    pub fn commit(self) -> io::Result<Manifest> {
+        self.commit_then(|| ()).map(|(manifest, ())| manifest)
+    }
+
+    /// [`ReportSet::commit`], calling `after` once the new set is in place
+    /// (every file renamed into DIR), side by side with the rest of the
+    /// commit: syncing DIR, removing the journal and the staging folder,
+    /// and freeing the previous set's files. Returns the manifest and what
+    /// `after` returned.
+    pub fn commit_then<T: Send>(
+        mut self,
+        after: impl FnOnce() -> T + Send,
+    ) -> io::Result<(Manifest, T)> {
         let manifest = Manifest::of_staged(&self.staging)?;
         if self.private {
             make_owner_only(&self.staging, &manifest)?;
         }
-        manifest.write_new(&self.staging.join(MANIFEST_FILE))?;
-        fs_safe::sync_dir(&self.staging)?;
         let journal = Journal {
             remove: files_to_remove(&self.dir, &manifest),
             move_in: manifest
@@ -138,15 +148,48 @@ impl ReportSet {
                 .chain([MANIFEST_FILE.to_string()])
                 .collect(),
         };
-        let draft = write_journal_draft(&self.dir, &journal)?;
+        // The manifest, the staging folder's entries and the journal must
+        // all be durable before the journal takes its name: their syncs
+        // run side by side rather than one after another.
+        let manifest_file = manifest.write_new_unsynced(&self.staging.join(MANIFEST_FILE))?;
+        let (draft, draft_file) = write_journal_draft_unsynced(&self.dir, &journal)?;
+        let staging = &self.staging;
+        std::thread::scope(|scope| {
+            let syncs = [
+                scope.spawn(|| manifest_file.sync_all()),
+                scope.spawn(|| fs_safe::sync_dir(staging)),
+            ];
+            let draft_synced = draft_file.sync_all();
+            syncs
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(io::Error::other("sync failed")))
+                })
+                .chain([draft_synced])
+                .collect::<io::Result<Vec<()>>>()
+        })?;
         // The rename below is the commit point. From here on the staged
         // files must stay whatever happens: once the journal exists, a
         // roll forward needs them (the previous set's extra files go).
         self.committed = true;
         std::fs::rename(&draft, self.dir.join(JOURNAL_FILE))?;
         fs_safe::sync_dir(&self.dir)?;
-        roll_forward(&self.dir, &journal)?;
-        Ok(manifest)
+        let replaced = move_in(&self.dir, &journal)?;
+        let dir = &self.dir;
+        std::thread::scope(|scope| {
+            let finishing = scope.spawn(move || {
+                let finished = finish_roll_forward(dir);
+                // The previous set's files are freed here, off the caller's path.
+                drop(replaced);
+                finished
+            });
+            let after = after();
+            let finished = finishing
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("finishing the commit failed")));
+            finished.map(|()| (manifest, after))
+        })
     }
 }
 
@@ -216,13 +259,24 @@ fn make_owner_only(staging: &Path, manifest: &Manifest) -> io::Result<()> {
 
 /// Step 3, first half: the journal, durable under a draft name, so that it
 /// appears under its own name only complete (in one rename).
+#[cfg(test)]
 fn write_journal_draft(dir: &Path, journal: &Journal) -> io::Result<PathBuf> {
+    let (draft, file) = write_journal_draft_unsynced(dir, journal)?;
+    file.sync_all()?;
+    Ok(draft)
+}
+
+/// The journal under its draft name, not yet durable: the caller syncs
+/// the file returned with it.
+fn write_journal_draft_unsynced(
+    dir: &Path,
+    journal: &Journal,
+) -> io::Result<(PathBuf, std::fs::File)> {
     let draft = dir.join(JOURNAL_DRAFT);
     fs_safe::remove_any(&draft)?;
     let mut file = fs_safe::create_new(&draft)?;
     file.write_all(&serde_json::to_vec(journal)?)?;
-    file.sync_all()?;
-    Ok(draft)
+    Ok((draft, file))
 }
 
 fn read_journal(path: &Path) -> io::Result<Journal> {
@@ -246,67 +300,57 @@ fn read_journal(path: &Path) -> io::Result<Journal> {
 /// Step 4, repeatable: a file already moved is no longer staged and is
 /// skipped, so a roll forward interrupted itself is simply run again.
 fn roll_forward(dir: &Path, journal: &Journal) -> io::Result<()> {
+    let replaced = move_in(dir, journal)?;
+    finish_roll_forward(dir)?;
+    drop(replaced);
+    Ok(())
+}
+
+/// Step 4, first half: removes the previous set's extra files and renames
+/// the staged files into DIR. Returns the files replaced or removed, still
+/// open: freeing them is left to whoever drops them.
+fn move_in(dir: &Path, journal: &Journal) -> io::Result<Vec<std::fs::File>> {
     let staging = dir.join(STAGING_DIR);
+    let mut replaced = Vec::new();
     for name in &journal.remove {
-        set_aside(dir, &staging, name)?;
+        replaced.extend(fs_safe::hold(&dir.join(name)));
+        remove_report_file(&dir.join(name))?;
     }
     for name in &journal.move_in {
         let staged = staging.join(name);
         match std::fs::symlink_metadata(&staged) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
+            // rename replaces a link planted at the final name; it never
+            // writes through it.
             Ok(_) => {
-                set_aside(dir, &staging, name)?;
+                replaced.extend(fs_safe::hold(&dir.join(name)));
                 std::fs::rename(&staged, dir.join(name)).map_err(|e| {
                     io::Error::new(e.kind(), format!("{}: {e}", dir.join(name).display()))
                 })?
             }
         }
     }
+    Ok(replaced)
+}
+
+/// Step 4, second half: once the renames are durable, the journal and the
+/// staging folder go.
+fn finish_roll_forward(dir: &Path) -> io::Result<()> {
     fs_safe::sync_dir(dir)?;
     std::fs::remove_file(dir.join(JOURNAL_FILE))?;
-    remove_staging(&staging)?;
+    fs_safe::remove_any(&dir.join(STAGING_DIR))?;
     fs_safe::sync_dir(dir)
 }
 
-/// The prefix of a previous set's file moved into the staging folder.
-const SET_ASIDE: &str = ".previous-";
-
-/// Moves the previous set's file `name` (or a link planted there) out of
-/// DIR into the staging folder, to be removed with it. Renaming the new
-/// file over the old one would free the old one's blocks then and there,
-/// one file after the other (tens of milliseconds a report on a disk
-/// mounted with `discard`); set aside, they are all freed at once at the end.
-fn set_aside(dir: &Path, staging: &Path, name: &str) -> io::Result<()> {
-    let path = dir.join(name);
-    match std::fs::symlink_metadata(&path) {
+/// Removes a file or a link; a folder by that name is not a report and stays.
+fn remove_report_file(path: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
-        // A folder by that name is not a report: it stays (and the rename
-        // of the new file onto it fails with a clear error).
         Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => std::fs::rename(&path, staging.join(format!("{SET_ASIDE}{name}")))
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+        Ok(_) => std::fs::remove_file(path),
     }
-}
-
-/// Removes the staging folder, its files side by side.
-fn remove_staging(staging: &Path) -> io::Result<()> {
-    let files: Vec<PathBuf> = match std::fs::read_dir(staging) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-        Ok(entries) => entries
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_ok_and(|t| !t.is_dir()))
-            .map(|e| e.path())
-            .collect(),
-    };
-    std::thread::scope(|scope| {
-        for file in &files {
-            scope.spawn(move || fs_safe::remove_any(file));
-        }
-    });
-    fs_safe::remove_any(staging)
 }
 
 #[cfg(test)]
@@ -357,33 +401,6 @@ mod tests {
         assert_eq!(recover(d, &lock).unwrap(), Recovery::Discarded);
         assert_eq!(read(d, "a.csv"), "old\n");
         assert!(!d.join(STAGING_DIR).exists());
-    }
-
-    #[test]
-    fn a_commit_interrupted_after_setting_a_file_aside_is_rolled_forward() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        staged_set(d, &[("a.csv", "old a\n")]).commit().unwrap();
-        let set = staged_set(d, &[("a.csv", "new a\n")]);
-        let manifest = Manifest::of_staged(&set.staging).unwrap();
-        manifest
-            .write_new(&set.staging.join(MANIFEST_FILE))
-            .unwrap();
-        let journal = Journal {
-            remove: files_to_remove(d, &manifest),
-            move_in: vec!["a.csv".into(), MANIFEST_FILE.into()],
-        };
-        let draft = write_journal_draft(d, &journal).unwrap();
-        std::fs::rename(draft, d.join(JOURNAL_FILE)).unwrap();
-        // Killed between setting the old a.csv aside and moving the new one in.
-        set_aside(d, &set.staging, "a.csv").unwrap();
-        assert!(!d.join("a.csv").exists());
-        killed(set);
-        let lock = DirLock::exclusive(d).unwrap();
-        assert_eq!(recover(d, &lock).unwrap(), Recovery::Completed);
-        assert_eq!(read(d, "a.csv"), "new a\n");
-        assert_eq!(Manifest::read(d).unwrap(), Some(manifest));
-        assert!(!d.join(JOURNAL_FILE).exists() && !d.join(STAGING_DIR).exists());
     }
 
     #[test]

@@ -117,6 +117,15 @@ pub trait Store: Send + Sync {
         &mut self,
         each: &mut dyn FnMut(StatePair) -> std::io::Result<()>,
     ) -> Result<(), StoreError>;
+    /// Work of [`Store::commit_run`] that can be done before the run's
+    /// reports are committed, within the run's uncommitted transaction, so
+    /// that it runs beside the reports' last steps: dropping the stored
+    /// files below `roots` and the scope's documents that this run did not
+    /// see. Called after [`Store::compare`], with the `roots` later given
+    /// to `commit_run`; optional.
+    fn prepare_commit(&mut self, _roots: &[String]) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Makes the run durable and the new baseline of its scope: called only
     /// after its reports are committed. Drops the stored files of the scope
     /// that this run did not see, and keeps the run's document states as

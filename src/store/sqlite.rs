@@ -141,6 +141,9 @@ pub struct SqliteStore {
     run: i64,
     /// The id of its scope in `scopes`.
     scope: i64,
+    /// Whether the run's unseen files and documents are already dropped
+    /// ([`Store::prepare_commit`]).
+    dropped: bool,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -158,6 +161,7 @@ impl SqliteStore {
             seen: Seen::default(),
             run: 0,
             scope: 0,
+            dropped: false,
         }
     }
 
@@ -499,6 +503,7 @@ impl Store for SqliteStore {
         }
         let (run_seq, scope) = (self.run, self.scope);
         self.seen = Seen::default();
+        self.dropped = false;
         let writer = RunWriter {
             conn,
             seen: Seen::default(),
@@ -537,21 +542,36 @@ impl Store for SqliteStore {
         result.map_err(backend)
     }
 
-    fn commit_run(&mut self, run: &RunRecord, roots: &[String]) -> Result<(), StoreError> {
+    fn prepare_commit(&mut self, roots: &[String]) -> Result<(), StoreError> {
         self.end_writes()?;
-        let (seq, scope) = (self.run, self.scope);
+        if self.dropped {
+            return Ok(());
+        }
+        let scope = self.scope;
         let seen = std::mem::take(&mut self.seen);
+        let dropped = {
+            let conn = self.conn()?;
+            drop_unseen_files(conn, roots, &seen)
+                .and_then(|_| drop_unseen_documents(conn, scope, &seen))
+        };
+        self.seen = seen;
+        dropped.map_err(backend)?;
+        self.dropped = true;
+        Ok(())
+    }
+
+    fn commit_run(&mut self, run: &RunRecord, roots: &[String]) -> Result<(), StoreError> {
+        self.prepare_commit(roots)?;
+        let seq = self.run;
         let conn = self.conn()?;
         conn.execute(
             "UPDATE runs SET finished_at = ?2, complete = ?3, counts = ?4, committed = 1 WHERE seq = ?1",
             params![seq, run.finished_at, run.complete, run.counts],
         )
         .map_err(backend)?;
-        drop_unseen_files(conn, roots, &seen).map_err(backend)?;
-        drop_unseen_documents(conn, scope, &seen).map_err(backend)?;
         conn.execute_batch("COMMIT").map_err(backend)?;
-        // Fold the WAL back into the file now that nobody else writes.
-        let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+        // The WAL is folded back into the file when the store is closed,
+        // the last connection on it (see `Drop`).
         Ok(())
     }
 }
