@@ -35,6 +35,7 @@ pub mod analyse;
 pub mod judge;
 
 pub mod pipeline;
+pub mod queue;
 
 pub mod report;
 pub mod store;

@@ -85,8 +85,26 @@ enum Command {
     Report(ReportArgs),
     /// Write a finished run's suggested levels into its OOXML and ODF documents as labels (copies under DEST, or in place with a backup).
     Apply(ApplyArgs),
+    /// Join the open multi-host runs of a PostgreSQL database (`scan --db`) and work on them until they are done.
+    Worker(WorkerArgs),
     /// Take back what one apply wrote, from its apply.csv: restore the originals from the backup (--in-place) or remove the labelled copies (--to); only files still as apply wrote them.
     Undo(UndoArgs),
+}
+
+#[derive(Args)]
+struct WorkerArgs {
+    /// The PostgreSQL database of the runs (postgres://user@host/db).
+    #[arg(long, value_name = "URL")]
+    db: String,
+    /// Work units worked on at once; default: the number of CPUs.
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Keep waiting for new runs when none is open (a long-lived service).
+    #[arg(long)]
+    follow: bool,
+    /// How long a unit's lease lasts unless renewed (tests shorten it).
+    #[arg(long, value_name = "SECONDS", default_value_t = labelscan::queue::DEFAULT_LEASE_SECS, hide = true)]
+    lease_secs: f64,
 }
 
 #[derive(Args)]
@@ -264,6 +282,9 @@ struct ScanArgs {
     /// Read every file again, even those unchanged since the last run.
     #[arg(long)]
     full: bool,
+    /// With --db: how long a unit's lease lasts unless renewed (tests shorten it).
+    #[arg(long, value_name = "SECONDS", default_value_t = labelscan::queue::DEFAULT_LEASE_SECS, hide = true)]
+    lease_secs: f64,
     /// Report formats: csv, jsonl, html, xlsx (summary.json, skipped.csv and manifest.json are always written).
     #[arg(long, value_name = "LIST", default_value = "csv,jsonl,html", value_parser = parse_formats)]
     formats: Formats,
@@ -301,6 +322,12 @@ struct ReportArgs {
     /// read it (its SHA-256 must match the run's).
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
+    /// With --run: write the reports of a multi-host run from this PostgreSQL database into DIR.
+    #[arg(long, value_name = "URL", requires = "run")]
+    db: Option<String>,
+    /// The multi-host run (its run id) whose reports to write.
+    #[arg(long, value_name = "ID", requires = "db")]
+    run: Option<String>,
 }
 
 #[derive(Args)]
@@ -376,6 +403,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => run_apply(&args),
         Command::Undo(args) => run_undo(&args),
         Command::Merge(args) => run_merge(&args),
+        Command::Worker(args) => run_worker(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -541,6 +569,7 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
     let report_set = ReportSet::begin(&args.out, args.common.show_values)
         .map_err(|e| set_failure(&args.out, e))?;
     let skip_dirs = report_dir_inside(&args.out, report_set.staging_dir(), &plan.roots, args.quiet);
+    let filter_dirs = skip_dirs.clone();
     let filter = Filter::new(&args.include, &args.exclude, skip_dirs).map_err(usage)?;
     let jobs = args
         .jobs
@@ -553,7 +582,7 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
     let progress = !args.quiet && std::io::stderr().is_terminal();
     let opts = ScanOptions {
         jobs,
-        fail_on: args.fail_on,
+        fail_on: args.fail_on.clone(),
         progress,
         count_ahead: progress.then(|| {
             shard_of(
@@ -588,6 +617,23 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
         }
     }
     let paths_unreadable = !plan.unreadable.is_empty();
+    if let Some(url) = &args.db {
+        let queued = Queued {
+            plan: &plan,
+            set: report_set,
+            skip_dirs: filter_dirs,
+            formats,
+            policy_shown: &policy_shown,
+            jobs,
+        };
+        return run_queued_scan(&args, url, ctx, summary, queued).map(|code| {
+            if paths_unreadable && code == 0 {
+                EXIT_PATH
+            } else {
+                code
+            }
+        });
+    }
     let state = match &state_at {
         Some(at) => Some(begin_state(at, &ctx, &summary, &plan.roots)?),
         None => None,
@@ -656,6 +702,245 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
     } else {
         0
     })
+}
+
+/// What a multi-host scan takes over from `run_scan`.
+struct Queued<'a> {
+    plan: &'a labelscan::walk::RootPlan,
+    set: ReportSet,
+    skip_dirs: Vec<PathBuf>,
+    formats: Formats,
+    policy_shown: &'a serde_json::Value,
+    jobs: usize,
+}
+
+/// Failures of the store as exit codes: busy 6, unusable 2, else 5.
+fn store_failure(e: StoreError) -> Failure {
+    Failure {
+        code: match e {
+            StoreError::Busy { .. } => EXIT_BUSY,
+            StoreError::Unusable(_) => EXIT_USAGE,
+            StoreError::Backend(_) => EXIT_REPORTS,
+        },
+        error: e.into(),
+    }
+}
+
+fn queue_failure(e: String) -> Failure {
+    Failure {
+        code: EXIT_REPORTS,
+        error: anyhow::anyhow!(e),
+    }
+}
+
+/// Opens (creating or migrating) the PostgreSQL store of a multi-host run.
+fn open_postgres(url: &str) -> Result<PostgresStore, Failure> {
+    check_db_url(url).map_err(store_failure)?;
+    PostgresStore::open(url).map_err(store_failure)
+}
+
+/// `scan PATH... --db URL` (SPEC "Many hosts"): queues the run in the
+/// database, works on it with `--jobs` threads beside any `labelscan
+/// worker`s, and writes the reports once every unit is done.
+fn run_queued_scan(
+    args: &ScanArgs,
+    url: &str,
+    ctx: Context,
+    summary: Summary,
+    q: Queued,
+) -> Result<u8, Failure> {
+    use labelscan::model::job::{location_path, path_text};
+    use labelscan::queue::{self, RunSpec, WorkerOptions};
+    let store = open_postgres(url)?;
+    let policy_text = match &args.common.policy {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+            usage(anyhow::anyhow!(
+                "cannot read the policy {}: {e}",
+                path.display()
+            ))
+        })?),
+        None => None,
+    };
+    let warned_at_start = summary.warnings.len();
+    let run_id = summary.run_id.clone();
+    let f = q.formats;
+    let spec = RunSpec {
+        roots: q
+            .plan
+            .roots
+            .iter()
+            .map(|r| {
+                std::path::absolute(r)
+                    .unwrap_or_else(|_| r.clone())
+                    .display()
+                    .to_string()
+            })
+            .collect(),
+        displays: q
+            .plan
+            .roots
+            .iter()
+            .map(|r| path_text(r.as_os_str()))
+            .collect(),
+        locations: q.plan.roots.iter().map(|r| location_path(r)).collect(),
+        policy_text,
+        policy_origin: ctx.policy.origin.clone(),
+        show_values: args.common.show_values,
+        max_file_size: ctx.limits.max_file_size,
+        max_inflated: ctx.limits.max_total_inflated,
+        file_timeout: args.file_timeout,
+        skip_dirs: q
+            .skip_dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect(),
+        full: args.full,
+        formats: [f.csv, f.jsonl, f.html, f.xlsx],
+        summary,
+    };
+    let mut client = queue::connect(store.config()).map_err(queue_failure)?;
+    let id = queue::create_run(&mut client, &spec).map_err(queue_failure)?;
+    if !args.quiet {
+        eprintln!(
+            "labelscan: run {run_id} queued in {}; other hosts join it with: labelscan worker --db URL",
+            store.location()
+        );
+    }
+    let opts = WorkerOptions {
+        jobs: q.jobs,
+        run: id,
+        follow: false,
+        lease_secs: args.lease_secs,
+        idle: Duration::from_millis(200),
+    };
+    queue::run_worker(Arc::new(store), opts).map_err(queue_failure)?;
+    let run = queue::find_run(&mut client, &run_id)
+        .map_err(queue_failure)?
+        .ok_or_else(|| queue_failure(format!("run {run_id} is gone from the database")))?;
+    let summary = report_queued(
+        &mut client,
+        url,
+        &run,
+        &ctx,
+        q.set,
+        &q.formats,
+        q.policy_shown,
+        &args.out,
+    )?;
+    if !args.quiet {
+        print_closing(&summary, &args.out, warned_at_start);
+    }
+    Ok(if summary.documents_failing > 0 {
+        EXIT_FAIL_ON
+    } else {
+        0
+    })
+}
+
+/// Writes a finished multi-host run's reports into `set` and commits
+/// them, then the run in the state store, then closes the run.
+#[allow(clippy::too_many_arguments)]
+fn report_queued(
+    client: &mut postgres::Client,
+    url: &str,
+    run: &labelscan::queue::QueuedRun,
+    ctx: &Context,
+    set: ReportSet,
+    formats: &Formats,
+    policy_shown: &serde_json::Value,
+    out: &Path,
+) -> Result<Summary, Failure> {
+    use labelscan::queue;
+    let store = open_postgres(url)?;
+    let reporting = queue::write_reports(client, store, run, ctx, &set).map_err(|e| Failure {
+        code: if e.contains("in use by another") {
+            EXIT_BUSY
+        } else {
+            EXIT_REPORTS
+        },
+        error: anyhow::anyhow!(e),
+    })?;
+    formats::finish_staged(&set, formats, policy_shown)
+        .and_then(|_| set.commit())
+        .with_context(|| format!("writing reports to {}", out.display()))
+        .map_err(|e| Failure {
+            code: EXIT_REPORTS,
+            error: e,
+        })?;
+    let queue::Reporting { summary, state } = reporting;
+    state.commit(&summary).map_err(|e| Failure {
+        code: EXIT_REPORTS,
+        error: anyhow::anyhow!(
+            "the reports in {} are complete, but the state store could not record the run ({e})",
+            out.display()
+        ),
+    })?;
+    queue::mark_reported(client, run.id).map_err(queue_failure)?;
+    Ok(summary)
+}
+
+/// `labelscan worker --db URL`: works on the open multi-host runs.
+fn run_worker(args: &WorkerArgs) -> Result<u8, Failure> {
+    use labelscan::queue::{self, WorkerOptions};
+    if args.lease_secs.is_nan() || args.lease_secs <= 0.0 {
+        return Err(usage(anyhow::anyhow!("--lease-secs must be more than 0")));
+    }
+    let store = open_postgres(&args.db)?;
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        })
+        .max(1);
+    let opts = WorkerOptions {
+        jobs,
+        run: 0,
+        follow: args.follow,
+        lease_secs: args.lease_secs,
+        idle: Duration::from_millis(200),
+    };
+    queue::run_worker(Arc::new(store), opts).map_err(queue_failure)?;
+    Ok(0)
+}
+
+/// `labelscan report DIR --db URL --run ID`: the reports of a finished
+/// multi-host run whose starting host did not write them.
+fn run_queued_report(dir: &Path, url: &str, run_id: &str) -> Result<u8, Failure> {
+    use labelscan::queue;
+    let store = open_postgres(url)?;
+    let mut client = queue::connect(store.config()).map_err(queue_failure)?;
+    drop(store);
+    let run = queue::find_run(&mut client, run_id)
+        .map_err(queue_failure)?
+        .ok_or_else(|| {
+            usage(anyhow::anyhow!(
+                "no multi-host run {run_id} in the database"
+            ))
+        })?;
+    if run.state == "reported" {
+        return Err(usage(anyhow::anyhow!(
+            "the reports of run {run_id} were written already, and the run is the baseline of the next one; use those reports"
+        )));
+    }
+    let ctx = queue::context_of(&run.spec).map_err(|e| usage(anyhow::anyhow!(e)))?;
+    let as_of = ctx.as_of;
+    let policy_shown = policy_as_applied(&ctx.policy, as_of)?;
+    let set = ReportSet::begin(dir, run.spec.show_values).map_err(|e| set_failure(dir, e))?;
+    let formats = run.spec.formats();
+    let summary = report_queued(
+        &mut client,
+        url,
+        &run,
+        &ctx,
+        set,
+        &formats,
+        &policy_shown,
+        dir,
+    )?;
+    print_closing(&summary, dir, summary.warnings.len());
+    Ok(0)
 }
 
 /// The walk, or only its shard's part of it with `--shard`.
@@ -1122,7 +1407,38 @@ fn run_history(args: &HistoryArgs) -> Result<u8, Failure> {
     if runs.is_empty() {
         println!("(no completed runs in {location})");
     }
+    if let Some(url) = &args.db {
+        print_queued_runs(url)?;
+    }
     Ok(0)
+}
+
+/// The multi-host runs of a database and their work units by state.
+fn print_queued_runs(url: &str) -> Result<(), Failure> {
+    use labelscan::queue;
+    let store = PostgresStore::open_read_only(url).map_err(usage)?;
+    let mut client = queue::connect(store.config()).map_err(queue_failure)?;
+    let runs = queue::runs_with_units(&mut client).map_err(queue_failure)?;
+    if runs.is_empty() {
+        return Ok(());
+    }
+    println!();
+    println!(
+        "{:<26} {:<9} {:>8} {:>8} {:>8} {:>8}  STARTED BY",
+        "MULTI-HOST RUN", "STATE", "PENDING", "LEASED", "DONE", "FAILED"
+    );
+    for (run_id, state, host, units) in runs {
+        let state = match (state.as_str(), units.open()) {
+            ("open", 0) => "finished",
+            ("open", _) => "running",
+            (other, _) => other,
+        };
+        println!(
+            "{run_id:<26} {state:<9} {:>8} {:>8} {:>8} {:>8}  {host}",
+            units.pending, units.leased, units.done, units.failed
+        );
+    }
+    Ok(())
 }
 
 fn history_counts(run: &labelscan::store::RunRecord) -> serde_json::Value {
@@ -1193,6 +1509,9 @@ fn policy_as_applied(policy: &Policy, as_of: NaiveDate) -> Result<serde_json::Va
 /// copied), so the manifest still covers every file.
 fn run_report(args: &ReportArgs) -> Result<u8, Failure> {
     let dir = &args.dir;
+    if let (Some(url), Some(run)) = (&args.db, &args.run) {
+        return run_queued_report(dir, url, run);
+    }
     let private = RunFiles::new(dir)
         .summary()
         .map(|s| s.show_values)

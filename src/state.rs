@@ -120,6 +120,12 @@ impl StateRun {
         write(&self.store).prepare_commit(&self.roots)
     }
 
+    /// Files whose stored analyses the run's workers judged again on other
+    /// hosts (a multi-host run): counted as reused, not read.
+    pub fn add_reused(&self, files: u64) {
+        self.reused.fetch_add(files, Ordering::Relaxed);
+    }
+
     /// Makes the run the baseline of its scope. Call only after the run's
     /// reports are committed.
     pub fn commit(mut self, summary: &Summary) -> Result<(), StoreError> {
@@ -130,9 +136,28 @@ impl StateRun {
     }
 }
 
+/// The per-file work of one work unit of a multi-host run: reuse through
+/// `store`'s lookups, else the pipeline, whose results go to `store`'s
+/// writes. Returns the inspector and its count of files reused.
+pub fn unit_inspector(
+    ctx: Arc<Context>,
+    store: Box<dyn Store>,
+    full: bool,
+) -> (Arc<dyn Inspector>, Arc<AtomicU64>) {
+    let reused = Arc::new(AtomicU64::new(0));
+    let inspector = Arc::new(Incremental {
+        fingerprint: ctx.analyser.fingerprint().to_string(),
+        ctx,
+        store: Arc::new(RwLock::new(store)),
+        full,
+        reused: Arc::clone(&reused),
+    });
+    (inspector, reused)
+}
+
 /// Runs compare with earlier runs over the same resolved PATHs (and the
 /// same shard of them: a shard's baseline is the same shard's last run).
-fn scope_of(resolved: &[String], shard: Option<Shard>) -> String {
+pub fn scope_of(resolved: &[String], shard: Option<Shard>) -> String {
     let mut paths = resolved.to_vec();
     paths.sort();
     let paths = paths.join("\n");

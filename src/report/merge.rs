@@ -511,8 +511,8 @@ fn merged_summary(shards: &[ShardSet]) -> Summary {
     m
 }
 
-/// Adds one shard's counts to the merged summary.
-fn add_counts(m: &mut Summary, s: &Summary) {
+/// Adds one shard's (or work unit's) counts to the merged summary.
+pub fn add_counts(m: &mut Summary, s: &Summary) {
     m.duration_seconds = m.duration_seconds.max(s.duration_seconds);
     m.peak_rss_kb = m.peak_rss_kb.max(s.peak_rss_kb);
     m.files_scanned += s.files_scanned;

@@ -84,7 +84,7 @@ pub struct EarlierRun {
     pub verdicts: BTreeMap<String, u64>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Summary {
     pub tool: String,

@@ -24,9 +24,9 @@ use crate::model::DocumentState;
 
 /// The schema this labelscan writes; the same version numbers as the
 /// SQLite store's, for the same tables.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
-const MIGRATIONS: &[(i32, &str)] = &[(1, SCHEMA_V1)];
+const MIGRATIONS: &[(i32, &str)] = &[(1, SCHEMA_V1), (2, crate::queue::SCHEMA_V2)];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE runs (
@@ -195,6 +195,9 @@ pub struct PostgresStore {
     /// The run being written (its `seq`), and the id of its scope.
     run: i64,
     scope: i64,
+    /// A multi-host run whose workers' results the run takes in when it
+    /// begins (see [`PostgresStore::take_in_queued_run`]).
+    queued: Option<i64>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -283,6 +286,7 @@ impl PostgresStore {
             writes: QueuedWriter::default(),
             run: 0,
             scope: 0,
+            queued: None,
         })
     }
 
@@ -417,8 +421,49 @@ impl PostgresStore {
         self.run = row.get(0);
         client.batch_execute(RUN_TABLES).map_err(backend)?;
         self.scope = scope_id(client, &run.scope).map_err(backend)?;
+        if let Some(queued) = self.queued {
+            take_in(client, queued, self.run).map_err(backend)?;
+        }
         Ok(())
     }
+
+    /// The run begun next is the multi-host run `queued` (its id in
+    /// `queue_runs`): the files, seen keys and document states its workers
+    /// committed become the run's, as if one writer had written them.
+    pub fn take_in_queued_run(&mut self, queued: i64) {
+        self.queued = Some(queued);
+    }
+
+    /// The client of the store, for the work queue's own statements.
+    pub fn config(&self) -> &postgres::Config {
+        &self.config
+    }
+}
+
+/// Moves the rows a multi-host run's workers committed into the run's
+/// transaction (see [`PostgresStore::take_in_queued_run`]).
+fn take_in(client: &mut Client, queued: i64, run: i64) -> Result<(), postgres::Error> {
+    client.execute(
+        "INSERT INTO files (key, size, mtime_ns, inode, device, fingerprint, outcome, seen_run)
+         SELECT key, size, mtime_ns, inode, device, fingerprint, outcome, $2
+         FROM queue_files WHERE run = $1
+         ON CONFLICT (key) DO UPDATE SET
+            size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns, inode = EXCLUDED.inode,
+            device = EXCLUDED.device, fingerprint = EXCLUDED.fingerprint,
+            outcome = EXCLUDED.outcome, seen_run = EXCLUDED.seen_run",
+        &[&queued, &run],
+    )?;
+    client.execute(
+        "INSERT INTO seen (key) SELECT key FROM queue_seen WHERE run = $1 ON CONFLICT DO NOTHING",
+        &[&queued],
+    )?;
+    client.execute(
+        "INSERT INTO current (path, level, suggested, verdicts, sha256, excepted)
+         SELECT path, level, suggested, verdicts, sha256, excepted FROM queue_documents WHERE run = $1
+         ON CONFLICT (path) DO NOTHING",
+        &[&queued],
+    )?;
+    Ok(())
 }
 
 fn unusable(shown: &str, e: impl std::fmt::Display) -> StoreError {

@@ -108,7 +108,8 @@ struct Tree {
     folder: Arc<str>,
     /// The root's absolute form, for exchange locations.
     root_location: String,
-    entries: walkdir::IntoIter,
+    /// The walk below the PATH; none for the folders of work units.
+    entries: Option<walkdir::IntoIter>,
 }
 
 impl Walk {
@@ -146,7 +147,7 @@ impl Walk {
             root_display,
             folder: Arc::clone(&root_scope),
             root_scope,
-            entries,
+            entries: Some(entries),
         });
         None
     }
@@ -164,7 +165,7 @@ impl Iterator for Walk {
                 }
                 continue;
             };
-            let Some(entry) = tree.entries.next() else {
+            let Some(entry) = tree.entries.as_mut().and_then(|e| e.next()) else {
                 self.current = None;
                 continue;
             };
@@ -198,6 +199,18 @@ impl Tree {
             Ok(e) => e,
             Err(err) => return Found::Item(WalkItem::Skip(self.walk_error(&err))),
         };
+        let depth = entry.depth();
+        self.entry_item(entry, depth, filter, owners)
+    }
+
+    /// What one entry `depth` levels below the PATH is for the scan.
+    fn entry_item(
+        &mut self,
+        entry: walkdir::DirEntry,
+        depth: usize,
+        filter: &Filter,
+        owners: &mut Owners,
+    ) -> Found {
         let ft = entry.file_type();
         let relative = relative_text(
             entry
@@ -206,15 +219,17 @@ impl Tree {
                 .unwrap_or(entry.path()),
         );
         if ft.is_dir() {
-            if entry.depth() > 0 && filter.skips_dir(entry.path()) {
-                self.entries.skip_current_dir();
+            if depth > 0 && filter.skips_dir(entry.path()) {
+                if let Some(entries) = &mut self.entries {
+                    entries.skip_current_dir();
+                }
             }
-            if entry.depth() == 1 {
+            if depth == 1 {
                 self.folder = Arc::from(join_display(&self.root_display, &relative));
             }
             return Found::Nothing;
         }
-        if entry.depth() == 1 {
+        if depth == 1 {
             self.folder = Arc::clone(&self.root_scope);
         }
         if !filter.wants(&relative) {
@@ -295,5 +310,146 @@ fn join_display(root: &str, relative: &str) -> String {
         format!("{root}{relative}")
     } else {
         format!("{root}/{relative}")
+    }
+}
+
+/// A key that sorts the items of a PATH in walk order: the path below the
+/// PATH, its separators made the least byte, so that a folder's items
+/// follow it and precede its next sibling (the walk goes by file name, a
+/// folder's contents right after it).
+pub fn walk_key(relative: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    relative
+        .as_os_str()
+        .as_bytes()
+        .iter()
+        .map(|&b| if b == b'/' { 0 } else { b })
+        .collect()
+}
+
+/// One entry of a listed folder, in name order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listed {
+    /// A sub-folder, to be listed as a work unit of its own.
+    Folder(PathBuf),
+    /// Something else (a file, a link, ...), by name.
+    Entry(std::ffi::OsString),
+}
+
+/// One PATH as work units walk it: a folder at a time (its entries, not
+/// below), so that hosts can share the walk, with the same items, keys and
+/// scopes as [`Walk`] gives.
+pub struct UnitTree {
+    /// The PATH as this host reaches it (absolute).
+    root: PathBuf,
+    display: String,
+    location: String,
+}
+
+impl UnitTree {
+    /// `root`: the PATH's absolute path; `display`: as the reports print
+    /// it; `location`: its absolute form for exchange locations.
+    pub fn new(root: PathBuf, display: String, location: String) -> UnitTree {
+        UnitTree {
+            root,
+            display,
+            location,
+        }
+    }
+
+    fn tree(&self, folder: Arc<str>) -> Tree {
+        let root_scope: Arc<str> = Arc::from(self.display.as_str());
+        Tree {
+            root: self.root.clone(),
+            root_display: self.display.clone(),
+            root_scope,
+            folder,
+            root_location: self.location.clone(),
+            entries: None,
+        }
+    }
+
+    /// The item of a PATH that is a file, or `None` when it is a folder.
+    pub fn root_file(&self) -> Option<WalkItem> {
+        let m = std::fs::metadata(&self.root).ok()?;
+        if !m.is_file() {
+            return None;
+        }
+        let mut job = FileJob::single(&self.display, &self.root, &m);
+        job.location_path = self.location.clone();
+        Some(WalkItem::File(job))
+    }
+
+    /// The entries of the folder `relative` below the PATH (empty for the
+    /// PATH itself), in name order; the report folder is left out. `Err`:
+    /// the folder cannot be read, as the walk reports it.
+    pub fn list(&self, relative: &Path, filter: &Filter) -> Result<Vec<Listed>, Skip> {
+        let folder = self.root.join(relative);
+        let mut listed = Vec::new();
+        let entries = walkdir::WalkDir::new(&folder)
+            .follow_links(false)
+            .min_depth(1)
+            .max_depth(1)
+            .sort_by_file_name();
+        for entry in entries {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(err) => {
+                    let tree = self.tree(Arc::from(self.display.as_str()));
+                    return Err(tree.walk_error(&err));
+                }
+            };
+            let name = entry.file_name().to_os_string();
+            if entry.file_type().is_dir() {
+                if !filter.skips_dir(entry.path()) {
+                    listed.push(Listed::Folder(relative.join(&name)));
+                }
+            } else {
+                listed.push(Listed::Entry(name));
+            }
+        }
+        Ok(listed)
+    }
+
+    /// The items of entries `names` of folder `relative`, with their walk
+    /// keys, and how many --include/--exclude left out.
+    pub fn items(
+        &self,
+        relative: &Path,
+        names: &[std::ffi::OsString],
+        filter: &Filter,
+    ) -> (Vec<(Vec<u8>, WalkItem)>, u64) {
+        let depth = relative.components().count() + 1;
+        let folder: Arc<str> = match relative.components().next() {
+            Some(first) => Arc::from(join_display(
+                &self.display,
+                &relative_text(Path::new(first.as_os_str())),
+            )),
+            None => Arc::from(self.display.as_str()),
+        };
+        let mut tree = self.tree(folder);
+        let mut owners = Owners::default();
+        let (mut items, mut filtered_out) = (Vec::new(), 0);
+        for name in names {
+            let path = self.root.join(relative).join(name);
+            let key = walk_key(&relative.join(name));
+            let entry = walkdir::WalkDir::new(&path)
+                .follow_links(false)
+                .follow_root_links(false)
+                .max_depth(0)
+                .into_iter()
+                .next();
+            let found = match entry {
+                Some(Ok(entry)) => tree.entry_item(entry, depth, filter, &mut owners),
+                Some(Err(err)) => Found::Item(WalkItem::Skip(tree.walk_error(&err))),
+                None => Found::Nothing,
+            };
+            match found {
+                Found::Item(item) => items.push((key, item)),
+                Found::FilteredOut => filtered_out += 1,
+                Found::Nothing => {}
+            }
+        }
+        (items, filtered_out)
     }
 }

@@ -6,7 +6,7 @@ pub mod local;
 pub mod roots;
 pub mod shard;
 
-pub use local::{Filter, Walk};
+pub use local::{walk_key, Filter, Listed, UnitTree, Walk};
 pub use roots::{plan_roots, RootPlan};
 pub use shard::{Shard, ShardOrder, Sharded};
 

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# The cost of the PostgreSQL work queue (SPEC "Many hosts", issue 20):
+#   - throughput: two processes of `--jobs 1` sharing one run through the
+#     queue (`scan --db URL --jobs 1` plus one `worker --jobs 1`) against one
+#     `scan --jobs 2` (its own SQLite state store), same corpus, alternating
+#     rounds, medians; plus one process alone (`scan --db --jobs 1`), for
+#     how throughput grows with workers on this machine;
+#   - claims per second of the queue: its claim and complete statements on
+#     empty units, run by pgbench (the statements the workers send, without
+#     any file work), 1 and 2 clients;
+#   - database size per million files after the runs.
+# Every database run starts from an empty database: every file is read.
+# See benches/README.md for the figures measured on the 2-core machine.
+#
+# usage: benches/queue.sh            (from anywhere inside the repository)
+# env:   CORPUS  the tree to scan      (default /tmp/labelscan-bench/corpus20k;
+#                generated with 20,000 files when missing)
+#        RUNS    rounds                (default 3)
+#        UNITS   empty units for the claim benchmark (default 20000)
+#        LABELSCAN  a labelscan binary to measure instead of building one
+set -euo pipefail
+
+RUNS=${RUNS:-3}
+UNITS=${UNITS:-20000}
+BENCH_DIR=/tmp/labelscan-bench
+CORPUS=${CORPUS:-$BENCH_DIR/corpus20k}
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+
+die() { echo "queue.sh: error: $*" >&2; exit 1; }
+say() { echo "queue.sh: $*" >&2; }
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+[[ -x $PGBIN/initdb ]] || die "PostgreSQL server binaries not in $PGBIN (apt-get install postgresql)"
+
+if [[ -z ${LABELSCAN:-} ]]; then
+    say "building (cargo build --release)"
+    nice -n 19 cargo build --release --quiet || die "cargo build --release failed"
+    TARGET_DIR=$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+    LABELSCAN=$TARGET_DIR/release/labelscan
+fi
+[[ -x $LABELSCAN ]] || die "no labelscan binary at $LABELSCAN"
+
+if [[ ! -d $CORPUS ]]; then
+    say "generating $CORPUS (20,000 files)"
+    python3 "$ROOT/../shared/bench/make_corpus.py" "$CORPUS" --files 20000 >/dev/null
+fi
+# Another engineer may still be generating it: wait until it stops growing.
+prev=-1
+while :; do
+    now=$(find "$CORPUS" -type f | wc -l)
+    [[ $now -eq $prev ]] && break
+    prev=$now
+    sleep 5
+done
+FILES=$prev
+say "corpus $CORPUS: $FILES files"
+
+# ---- a throwaway PostgreSQL, with its default durability -----------------
+WORK=$(mktemp -d /tmp/labelscan-queue-bench.XXXXXX)
+RUN_AS=()
+if [[ $(id -u) -eq 0 ]]; then
+    chown postgres: "$WORK" 2>/dev/null || chown nobody: "$WORK"
+    RUN_AS=(runuser -u "$(stat -c %U "$WORK")" --)
+fi
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"${RUN_AS[@]}" "$PGBIN/initdb" -D "$WORK/data" -U labelscan -A trust >/dev/null
+"${RUN_AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/log" -w \
+    -o "-p $PORT -k $WORK -c listen_addresses=127.0.0.1" start >/dev/null
+cleanup() {
+    "${RUN_AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/data" -m fast stop >/dev/null 2>&1 || true
+    rm -rf "$WORK" "$BENCH_DIR/queue-out"
+}
+trap cleanup EXIT
+PSQL=("$PGBIN/psql" -h 127.0.0.1 -p "$PORT" -U labelscan -qAtX)
+# A new database per run (called in command substitutions: the count
+# lives in a file).
+echo 0 > "$WORK/databases"
+fresh_db() {
+    local n; n=$(( $(cat "$WORK/databases") + 1 ))
+    echo "$n" > "$WORK/databases"
+    "${PSQL[@]}" -d postgres -c "CREATE DATABASE q$n" >/dev/null
+    echo "postgres://labelscan@127.0.0.1:$PORT/q$n" | tee "$WORK/last-database"
+}
+
+OUT=$BENCH_DIR/queue-out
+mkdir -p "$OUT"
+secs() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.2f}')" "$1" "$2"; }
+now() { date +%s.%N; }
+
+single() {
+    rm -rf "$OUT/single"
+    local t0; t0=$(now)
+    nice -n 19 "$LABELSCAN" scan "$CORPUS" --quiet --jobs 2 --out "$OUT/single" || [[ $? -eq 1 ]]
+    secs "$t0" "$(now)"
+}
+
+queued() { # $1: worker processes besides the starting host
+    local url; url=$(fresh_db)
+    rm -rf "$OUT/queued"
+    local t0; t0=$(now)
+    nice -n 19 "$LABELSCAN" scan "$CORPUS" --quiet --jobs 1 --db "$url" --out "$OUT/queued" 2>/dev/null &
+    local host=$!
+    local pids=()
+    for _ in $(seq 1 "$1"); do
+        nice -n 19 "$LABELSCAN" worker --db "$url" --jobs 1 2>/dev/null &
+        pids+=($!)
+    done
+    wait "$host" || [[ $? -eq 1 ]]
+    local t1; t1=$(now)
+    for p in "${pids[@]}"; do wait "$p"; done
+    secs "$t0" "$t1"
+}
+
+median() { python3 -c "import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))" "$@"; }
+
+declare -a S Q1 Q2
+for round in $(seq 1 "$RUNS"); do
+    s=$(single); q2=$(queued 1); q1=$(queued 0)
+    S+=("$s"); Q2+=("$q2"); Q1+=("$q1")
+    say "round $round: scan --jobs 2 ${s}s | 2 processes x --jobs 1 through the queue ${q2}s | 1 process --jobs 1 through the queue ${q1}s"
+done
+cmp -s "$OUT/single/findings.csv" "$OUT/queued/findings.csv" \
+    || die "the queued run's findings.csv differs from the single scan's"
+
+ms=$(median "${S[@]}"); mq2=$(median "${Q2[@]}"); mq1=$(median "${Q1[@]}")
+python3 - "$FILES" "$ms" "$mq2" "$mq1" <<'EOF'
+import sys
+files, s, q2, q1 = int(sys.argv[1]), *map(float, sys.argv[2:])
+print(f"files: {files}")
+print(f"scan --jobs 2 (single host, SQLite state)      median {s:7.2f}s  {files/s:8.0f} files/s")
+print(f"queue: 2 processes x --jobs 1                  median {q2:7.2f}s  {files/q2:8.0f} files/s  cost {100*(q2/s-1):+.1f}%")
+print(f"queue: 1 process  x --jobs 1                   median {q1:7.2f}s  {files/q1:8.0f} files/s  (2 processes: x{q1/q2:.2f})")
+EOF
+
+# ---- database size -------------------------------------------------------
+LAST_URL=$(cat "$WORK/last-database")
+db=${LAST_URL##*/}
+size=$("${PSQL[@]}" -d "$db" -c "SELECT pg_database_size(current_database())")
+empty=$("${PSQL[@]}" -d postgres -c "SELECT pg_database_size('template1')")
+rows=$(du -cb "$OUT/queued/findings.jsonl" "$OUT/queued/findings.csv" "$OUT/queued/skipped.csv" | tail -1 | cut -f1)
+python3 - "$FILES" "$size" "$empty" "$rows" <<'EOF'
+import sys
+files, size, empty, rows = map(int, sys.argv[1:])
+per_m = (size - empty) / files * 1e6 / 1e9
+print(f"database after one run: {size/1e6:.1f} MB ({per_m:.2f} GB per million files, state store and units);"
+      f" while a run is open its report rows add about {rows/files*1e6/1e9:.2f} GB per million files")
+EOF
+
+# ---- claims per second ---------------------------------------------------
+url=$(fresh_db)
+db=${url##*/}
+"$LABELSCAN" scan "$ROOT/examples" --quiet --db "$url" --out "$OUT/claims" >/dev/null 2>&1 || true
+"${PSQL[@]}" -d "$db" <<EOF >/dev/null
+INSERT INTO queue_runs (run_id, spec) VALUES ('claims', '{}');
+INSERT INTO queue_units (run, root, folder, part)
+SELECT (SELECT id FROM queue_runs WHERE run_id = 'claims'), 0, int4send(i), 0
+FROM generate_series(1, $UNITS) AS i;
+EOF
+RUN=$("${PSQL[@]}" -d "$db" -c "SELECT id FROM queue_runs WHERE run_id = 'claims'")
+cat > "$WORK/claim.sql" <<EOF
+UPDATE queue_units SET state = 'leased', owner = 'bench', lease = nextval('queue_leases'),
+       lease_until = clock_timestamp() + make_interval(secs => 60), attempts = attempts + 1
+WHERE id = (SELECT u.id FROM queue_units u JOIN queue_runs r ON r.id = u.run
+            WHERE r.state = 'open' AND u.run = $RUN
+              AND (u.state = 'pending' OR (u.state = 'leased' AND u.lease_until < clock_timestamp()))
+              AND u.attempts < 5
+            ORDER BY u.id LIMIT 1 FOR UPDATE OF u SKIP LOCKED)
+RETURNING id AS unit, lease \gset
+BEGIN;
+SELECT 1 FROM queue_units WHERE id = :unit AND lease = :lease AND state = 'leased' FOR UPDATE;
+INSERT INTO queue_results (unit, run, summary) VALUES (:unit, $RUN, '{}');
+UPDATE queue_units SET state = 'done', lease_until = NULL, error = NULL WHERE id = :unit;
+COMMIT;
+EOF
+for clients in 1 2; do
+    per=$((UNITS / 2 / clients))
+    tps=$(nice -n 19 "$PGBIN/pgbench" -n -h 127.0.0.1 -p "$PORT" -U labelscan -c "$clients" -j "$clients" \
+        -t "$per" -f "$WORK/claim.sql" "$db" 2>/dev/null | awk '/^tps/ {print $3; exit}')
+    echo "claims+completes per second (pgbench, $clients client(s), durable commits): $tps"
+done

@@ -1,0 +1,1505 @@
+//! The work queue of multi-host scans (SPEC "Many hosts") in PostgreSQL.
+//!
+//! A run (`queue_runs`) holds its scope, policy text and options, so that a
+//! worker needs nothing but the database URL and the mounts. Its work
+//! units (`queue_units`) are folders: the worker that leases a folder lists
+//! it, queues its sub-folders at once (idempotently: a unit listed twice
+//! queues nothing new) and, for a large folder, batches of its files, and
+//! inspects the rest of its files. Units are claimed with `FOR UPDATE SKIP
+//! LOCKED` and leased for a limited time that a heartbeat renews while the
+//! worker lives; a lease that runs out puts the unit back into the queue.
+//! A worker commits a unit's results (each item's report rows with its walk
+//! key, the unit's counts, and its state-store writes) and marks it done in
+//! one transaction that first checks it still holds the lease: a worker
+//! that lost its lease cannot overwrite another's results. A unit that
+//! fails (or whose lease runs out) too often is marked failed with its
+//! error, and the run's reports say so.
+//!
+//! When no unit is pending or leased, the reports are written from the
+//! rows in walk-key order, which is the order of a single host's walk:
+//! the same bytes as a single-host scan.
+
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{Client, NoTls};
+use serde::{Deserialize, Serialize};
+
+use crate::budget::Limits;
+use crate::detect::DetectorSet;
+use crate::model::{DocumentRecord, DocumentState, Skip, VerdictCode};
+use crate::pipeline::Context;
+use crate::policy::{LoadOptions, Policy};
+use crate::report::csv_report::CsvSink;
+use crate::report::jsonl::JsonlSink;
+use crate::report::skipped_csv::SkippedCsvSink;
+use crate::report::summary::SummarySink;
+use crate::report::{
+    formats::Formats, RecordSink, ReportSet, Summary, CSV_FILE, JSONL_FILE, SKIPPED_FILE,
+    SUMMARY_FILE,
+};
+use crate::scan::{self, ScanOptions};
+use crate::state::{self, StateRun};
+use crate::store::{PostgresStore, RunRecord, StatePair, Store, StoreError, StoredFile};
+use crate::walk::{walk_key, Filter, JobSource, Listed, UnitTree, WalkItem};
+
+/// The queue's tables: schema version 2 of the PostgreSQL store.
+pub const SCHEMA_V2: &str = r#"
+CREATE TABLE queue_runs (
+    id BIGSERIAL PRIMARY KEY,
+    run_id TEXT NOT NULL UNIQUE,
+    spec TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'open',
+    host TEXT NOT NULL DEFAULT '',
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    reported_at TIMESTAMPTZ
+);
+CREATE SEQUENCE queue_leases;
+CREATE TABLE queue_units (
+    id BIGSERIAL PRIMARY KEY,
+    run BIGINT NOT NULL REFERENCES queue_runs (id) ON DELETE CASCADE,
+    root INTEGER NOT NULL,
+    folder BYTEA NOT NULL,
+    part INTEGER NOT NULL,
+    names BYTEA,
+    state TEXT NOT NULL DEFAULT 'pending',
+    owner TEXT,
+    lease BIGINT,
+    lease_until TIMESTAMPTZ,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    UNIQUE (run, root, folder, part)
+);
+CREATE INDEX queue_units_open ON queue_units (run, id) WHERE state IN ('pending', 'leased');
+CREATE TABLE queue_items (
+    run BIGINT NOT NULL,
+    root INTEGER NOT NULL,
+    key BYTEA NOT NULL,
+    unit BIGINT NOT NULL,
+    jsonl BYTEA NOT NULL,
+    csv BYTEA NOT NULL,
+    skipped BYTEA NOT NULL,
+    PRIMARY KEY (run, root, key)
+);
+CREATE TABLE queue_results (
+    unit BIGINT PRIMARY KEY,
+    run BIGINT NOT NULL,
+    summary TEXT NOT NULL
+);
+CREATE INDEX queue_results_run ON queue_results (run);
+CREATE TABLE queue_files (
+    run BIGINT NOT NULL,
+    key TEXT COLLATE "C" NOT NULL,
+    size BIGINT NOT NULL,
+    mtime_ns BIGINT NOT NULL,
+    inode BIGINT NOT NULL,
+    device BIGINT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    PRIMARY KEY (run, key)
+);
+CREATE TABLE queue_seen (
+    run BIGINT NOT NULL,
+    key TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (run, key)
+);
+CREATE TABLE queue_documents (
+    run BIGINT NOT NULL,
+    path TEXT COLLATE "C" NOT NULL,
+    level TEXT NOT NULL,
+    suggested TEXT NOT NULL,
+    verdicts TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    excepted TEXT NOT NULL,
+    PRIMARY KEY (run, path)
+);
+"#;
+
+/// Files of a folder inspected as one unit; a larger folder's further
+/// files are queued as batches of this many.
+pub const BATCH_FILES: usize = 256;
+/// Leases a unit may take (claims, or failures) before it is marked failed.
+pub const MAX_ATTEMPTS: i32 = 5;
+/// How long a lease lasts unless renewed; the heartbeat renews it every
+/// third of that while the worker lives.
+pub const DEFAULT_LEASE_SECS: f64 = 60.0;
+
+/// Everything a worker needs to work on a run, stored with the run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// Each walked PATH as an absolute path, as every host must see it.
+    pub roots: Vec<String>,
+    /// Each walked PATH as the reports print it (as given).
+    pub displays: Vec<String>,
+    /// Each walked PATH's absolute form, for exchange locations and keys.
+    pub locations: Vec<String>,
+    /// The policy's text; `None` for the built-in policy.
+    pub policy_text: Option<String>,
+    pub policy_origin: String,
+    pub show_values: bool,
+    pub max_file_size: u64,
+    pub max_inflated: u64,
+    pub file_timeout: f64,
+    /// Folders never listed (the report folder when it lies inside a PATH).
+    pub skip_dirs: Vec<String>,
+    pub full: bool,
+    /// `--formats`: csv, jsonl, html, xlsx.
+    pub formats: [bool; 4],
+    /// The run's summary before any file: scope, provenance, options.
+    pub summary: Summary,
+}
+
+impl RunSpec {
+    pub fn formats(&self) -> Formats {
+        let [csv, jsonl, html, xlsx] = self.formats;
+        Formats {
+            csv,
+            jsonl,
+            html,
+            xlsx,
+        }
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// The inspection context of a run, from its stored policy and options;
+/// refused when this labelscan would judge differently (another version
+/// or other detector definitions) or the policy is not the run's.
+pub fn context_of(spec: &RunSpec) -> Result<Context, String> {
+    let s = &spec.summary;
+    if s.version != crate::VERSION {
+        return Err(format!(
+            "run {} was started by labelscan {}; this is {}: work on it with that version",
+            s.run_id,
+            s.version,
+            crate::VERSION
+        ));
+    }
+    if crate::analyse::detector_definitions_sha256() != s.detectors_sha256 {
+        return Err(format!(
+            "run {} uses other detector definitions than this labelscan",
+            s.run_id
+        ));
+    }
+    let as_of = chrono::NaiveDate::parse_from_str(&s.as_of, "%Y-%m-%d").map_err(err)?;
+    let policy = match &spec.policy_text {
+        None => Policy::default_policy(),
+        Some(text) => {
+            let ids: Vec<String> = crate::detect::builtin_definitions()
+                .map_err(err)?
+                .into_iter()
+                .map(|d| d.id)
+                .collect();
+            let options = LoadOptions {
+                as_of: Some(as_of),
+                builtin_detectors: Some(&ids),
+            };
+            Policy::load(text, &spec.policy_origin, &options)
+                .map_err(|e| format!("the run's policy: {e}"))?
+                .policy
+        }
+    };
+    if policy.sha256 != s.policy_sha256 {
+        return Err(format!(
+            "run {}: its stored policy does not hash to the run's policy SHA-256",
+            s.run_id
+        ));
+    }
+    let detectors = DetectorSet::compile(&policy).map_err(err)?;
+    let limits = Limits {
+        max_file_size: spec.max_file_size,
+        max_total_inflated: spec.max_inflated,
+        file_timeout: Duration::from_secs_f64(spec.file_timeout),
+        ..Limits::default()
+    };
+    Ok(Context::new(
+        policy,
+        detectors,
+        as_of,
+        spec.show_values,
+        limits,
+    ))
+}
+
+/// Who a worker is in logs and in the units it leases: `host:pid`.
+pub fn worker_id() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let host = if rc == 0 {
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        "unknown".to_string()
+    };
+    format!("{host}:{}", std::process::id())
+}
+
+/// Connects a client of its own (each worker thread has one).
+pub fn connect(config: &postgres::Config) -> Result<Client, String> {
+    config.connect(NoTls).map_err(err)
+}
+
+/// Creates a run and queues its PATHs; returns its id in `queue_runs`.
+pub fn create_run(client: &mut Client, spec: &RunSpec) -> Result<i64, String> {
+    let text = serde_json::to_string(spec).map_err(err)?;
+    let mut tx = client.transaction().map_err(err)?;
+    let id: i64 = tx
+        .query_one(
+            "INSERT INTO queue_runs (run_id, spec, host) VALUES ($1, $2, $3) RETURNING id",
+            &[&spec.summary.run_id, &text, &worker_id()],
+        )
+        .map_err(err)?
+        .get(0);
+    for root in 0..spec.roots.len() as i32 {
+        tx.execute(
+            "INSERT INTO queue_units (run, root, folder, part) VALUES ($1, $2, ''::bytea, 0)",
+            &[&id, &root],
+        )
+        .map_err(err)?;
+    }
+    tx.commit().map_err(err)?;
+    Ok(id)
+}
+
+/// A run as the queue keeps it.
+pub struct QueuedRun {
+    pub id: i64,
+    pub run_id: String,
+    pub state: String,
+    pub spec: RunSpec,
+}
+
+/// The run `run_id` (as `summary.json` and `history` name it).
+pub fn find_run(client: &mut Client, run_id: &str) -> Result<Option<QueuedRun>, String> {
+    let row = client
+        .query_opt(
+            "SELECT id, run_id, state, spec FROM queue_runs WHERE run_id = $1",
+            &[&run_id],
+        )
+        .map_err(err)?;
+    row.map(|r| {
+        Ok(QueuedRun {
+            id: r.get(0),
+            run_id: r.get(1),
+            state: r.get(2),
+            spec: serde_json::from_str(r.get::<_, &str>(3)).map_err(err)?,
+        })
+    })
+    .transpose()
+}
+
+/// Units of a run by state.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct UnitCounts {
+    pub pending: i64,
+    pub leased: i64,
+    pub done: i64,
+    pub failed: i64,
+}
+
+impl UnitCounts {
+    pub fn open(&self) -> i64 {
+        self.pending + self.leased
+    }
+}
+
+/// The units of run `run` (every open run for 0) by state.
+pub fn unit_counts(client: &mut Client, run: i64) -> Result<UnitCounts, String> {
+    let row = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE u.state = 'pending'),
+                    count(*) FILTER (WHERE u.state = 'leased'),
+                    count(*) FILTER (WHERE u.state = 'done'),
+                    count(*) FILTER (WHERE u.state = 'failed')
+             FROM queue_units u JOIN queue_runs r ON r.id = u.run
+             WHERE CASE WHEN $1::int8 = 0 THEN r.state = 'open' ELSE u.run = $1::int8 END",
+            &[&run],
+        )
+        .map_err(err)?;
+    Ok(UnitCounts {
+        pending: row.get(0),
+        leased: row.get(1),
+        done: row.get(2),
+        failed: row.get(3),
+    })
+}
+
+/// Units pending or leased in the open runs but those of `refused`.
+fn open_units(client: &mut Client, refused: &[i64]) -> Result<i64, String> {
+    client
+        .query_one(
+            "SELECT count(*) FROM queue_units u JOIN queue_runs r ON r.id = u.run
+             WHERE r.state = 'open' AND u.state IN ('pending', 'leased')
+               AND NOT (u.run = ANY($1))",
+            &[&refused],
+        )
+        .map(|r| r.get(0))
+        .map_err(err)
+}
+
+/// Every queued run with its units by state, oldest first (`history`).
+pub fn runs_with_units(
+    client: &mut Client,
+) -> Result<Vec<(String, String, String, UnitCounts)>, String> {
+    let rows = client
+        .query(
+            "SELECT r.run_id, r.state, r.host,
+                    count(u.id) FILTER (WHERE u.state = 'pending'),
+                    count(u.id) FILTER (WHERE u.state = 'leased'),
+                    count(u.id) FILTER (WHERE u.state = 'done'),
+                    count(u.id) FILTER (WHERE u.state = 'failed')
+             FROM queue_runs r LEFT JOIN queue_units u ON u.run = r.id
+             GROUP BY r.id ORDER BY r.id",
+            &[],
+        )
+        .map_err(err)?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.get(0),
+                r.get(1),
+                r.get(2),
+                UnitCounts {
+                    pending: r.get(3),
+                    leased: r.get(4),
+                    done: r.get(5),
+                    failed: r.get(6),
+                },
+            )
+        })
+        .collect())
+}
+
+/// A leased unit.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    pub id: i64,
+    pub run: i64,
+    pub root: i32,
+    /// The folder below the PATH, as bytes (empty: the PATH itself).
+    pub folder: Vec<u8>,
+    pub part: i32,
+    /// A batch of a large folder: the names of its entries, each ended
+    /// by a 0 byte (no name holds one).
+    pub names: Option<Vec<u8>>,
+    pub attempts: i32,
+    pub lease: i64,
+}
+
+impl Unit {
+    fn folder_path(&self) -> PathBuf {
+        PathBuf::from(OsStr::from_bytes(&self.folder))
+    }
+
+    /// The unit in log lines: its folder (a path, never content).
+    fn describe(&self, spec: &RunSpec) -> String {
+        let root = spec
+            .displays
+            .get(self.root as usize)
+            .cloned()
+            .unwrap_or_default();
+        let folder = self.folder_path();
+        let at = if self.folder.is_empty() {
+            root
+        } else {
+            format!("{root}/{}", folder.display())
+        };
+        match self.part {
+            0 => format!("unit {} ({at})", self.id),
+            p => format!("unit {} ({at}, batch {p})", self.id),
+        }
+    }
+}
+
+/// Claims the next unit of run `$1` (of any open run for 0) but those of
+/// the runs `$5`: pending, or leased with its lease run out. `$2` owner,
+/// `$3` lease seconds, `$4` attempts allowed.
+const CLAIM: &str =
+    "UPDATE queue_units SET state = 'leased', owner = $2, lease = nextval('queue_leases'),
+        lease_until = clock_timestamp() + make_interval(secs => $3),
+        attempts = attempts + 1
+ WHERE id = (
+    SELECT u.id FROM queue_units u JOIN queue_runs r ON r.id = u.run
+    WHERE r.state = 'open' AND ($1::int8 = 0 OR u.run = $1::int8)
+      AND NOT (u.run = ANY($5))
+      AND (u.state = 'pending'
+           OR (u.state = 'leased' AND u.lease_until < clock_timestamp()))
+      AND u.attempts < $4
+    ORDER BY u.id LIMIT 1
+    FOR UPDATE OF u SKIP LOCKED)
+ RETURNING id, run, root, folder, part, names, attempts, lease";
+
+/// Queues sub-folders (`names` NULL) and batches of a folder's files, once.
+const CHILDREN: &str = "INSERT INTO queue_units (run, root, folder, part, names)
+ SELECT $1, $2, f, p, n FROM unnest($3::bytea[], $4::int4[], $5::bytea[]) AS t(f, p, n)
+ ON CONFLICT DO NOTHING";
+
+/// A unit's results and its end, in one statement (one transaction, one
+/// round trip): nothing is written unless the unit is still leased with
+/// lease `$2`, which it locks first.
+const COMPLETE: &str = "WITH held AS (
+    SELECT id FROM queue_units WHERE id = $1 AND lease = $2 AND state = 'leased' FOR UPDATE
+), items AS (
+    INSERT INTO queue_items (run, root, unit, key, jsonl, csv, skipped)
+    SELECT $3, $4, $1, k, j, c, s
+    FROM unnest($5::bytea[], $6::bytea[], $7::bytea[], $8::bytea[]) AS t(k, j, c, s)
+    WHERE EXISTS (SELECT 1 FROM held)
+), files AS (
+    INSERT INTO queue_files (run, key, size, mtime_ns, inode, device, fingerprint, outcome)
+    SELECT $3, k, sz, m, i, d, fp, o
+    FROM unnest($9::text[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::text[], $15::text[])
+         AS t(k, sz, m, i, d, fp, o)
+    WHERE EXISTS (SELECT 1 FROM held)
+    ON CONFLICT DO NOTHING
+), seen AS (
+    INSERT INTO queue_seen (run, key)
+    SELECT $3, k FROM unnest($16::text[]) AS t(k)
+    WHERE EXISTS (SELECT 1 FROM held)
+    ON CONFLICT DO NOTHING
+), documents AS (
+    INSERT INTO queue_documents (run, path, level, suggested, verdicts, sha256, excepted)
+    SELECT $3, a, b, c, d, e, f
+    FROM unnest($17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[])
+         AS t(a, b, c, d, e, f)
+    WHERE EXISTS (SELECT 1 FROM held)
+    ON CONFLICT DO NOTHING
+), result AS (
+    INSERT INTO queue_results (unit, run, summary)
+    SELECT $1, $3, $23 WHERE EXISTS (SELECT 1 FROM held)
+)
+UPDATE queue_units SET state = 'done', lease_until = NULL, error = NULL
+WHERE id IN (SELECT id FROM held)";
+
+/// A worker thread's connection and its prepared statements: a unit costs
+/// a round trip to claim, one to queue what its folder holds, one to commit.
+pub struct Session {
+    pub client: Client,
+    claim: postgres::Statement,
+    children: postgres::Statement,
+    complete: postgres::Statement,
+}
+
+impl Session {
+    pub fn open(config: &postgres::Config) -> Result<Session, String> {
+        let mut client = connect(config)?;
+        // A unit's commit may be lost with the database's last moments (a
+        // crash): the commits after it are lost with it, and the unit is
+        // then done again; no need to wait for the disk on every unit.
+        client
+            .batch_execute("SET synchronous_commit = off")
+            .map_err(err)?;
+        let claim = client.prepare(CLAIM).map_err(err)?;
+        let children = client.prepare(CHILDREN).map_err(err)?;
+        let complete = client.prepare(COMPLETE).map_err(err)?;
+        Ok(Session {
+            client,
+            claim,
+            children,
+            complete,
+        })
+    }
+}
+
+/// Claims the next unit (see [`CLAIM`]).
+pub fn claim(
+    session: &mut Session,
+    run: i64,
+    owner: &str,
+    lease_secs: f64,
+    refused: &[i64],
+) -> Result<Option<Unit>, String> {
+    let row = session
+        .client
+        .query_opt(
+            &session.claim,
+            &[&run, &owner, &lease_secs, &MAX_ATTEMPTS, &refused],
+        )
+        .map_err(err)?;
+    Ok(row.map(|r| Unit {
+        id: r.get(0),
+        run: r.get(1),
+        root: r.get(2),
+        folder: r.get(3),
+        part: r.get(4),
+        names: r.get(5),
+        attempts: r.get(6),
+        lease: r.get(7),
+    }))
+}
+
+/// Marks failed the units whose lease ran out on their last attempt.
+pub fn reap(client: &mut Client) -> Result<u64, String> {
+    client
+        .execute(
+            "UPDATE queue_units SET state = 'failed', lease = NULL,
+                    error = coalesce(error || '; ', '') || format('its lease ran out on attempt %s of %s (the worker died or hung)', attempts, $1::int)
+             WHERE state = 'leased' AND lease_until < clock_timestamp() AND attempts >= $1",
+            &[&MAX_ATTEMPTS],
+        )
+        .map_err(err)
+}
+
+/// Gives a unit back after an error: to the queue, or failed on its last
+/// attempt. Nothing when the lease is no longer this worker's.
+pub fn release(client: &mut Client, unit: &Unit, error: &str) -> Result<bool, String> {
+    let failed: Option<bool> = client
+        .query_opt(
+            "UPDATE queue_units SET state = CASE WHEN attempts >= $3 THEN 'failed' ELSE 'pending' END,
+                    error = $4, lease = NULL, lease_until = NULL
+             WHERE id = $1 AND lease = $2 AND state = 'leased'
+             RETURNING state = 'failed'",
+            &[&unit.id, &unit.lease, &MAX_ATTEMPTS, &error],
+        )
+        .map_err(err)?
+        .map(|r| r.get(0));
+    Ok(failed.unwrap_or(false))
+}
+
+/// Gives a unit back untouched (this worker cannot work on its run): the
+/// claim does not count as an attempt.
+pub fn give_back(client: &mut Client, unit: &Unit) -> Result<(), String> {
+    client
+        .execute(
+            "UPDATE queue_units SET state = 'pending', attempts = attempts - 1,
+                    lease = NULL, lease_until = NULL
+             WHERE id = $1 AND lease = $2 AND state = 'leased'",
+            &[&unit.id, &unit.lease],
+        )
+        .map(drop)
+        .map_err(err)
+}
+
+/// Renews the leases `leases` (those this process holds).
+pub fn renew(client: &mut Client, leases: &[i64], lease_secs: f64) -> Result<u64, String> {
+    client
+        .execute(
+            "UPDATE queue_units SET lease_until = clock_timestamp() + make_interval(secs => $2)
+             WHERE state = 'leased' AND lease = ANY($1)",
+            &[&leases, &lease_secs],
+        )
+        .map_err(err)
+}
+
+/// Queues a listed folder's sub-folders and the further batches of its
+/// files; a folder listed again (its first lister lost its lease) queues
+/// nothing twice.
+fn queue_children(
+    session: &mut Session,
+    unit: &Unit,
+    folders: Vec<Vec<u8>>,
+    batches: Vec<Vec<u8>>,
+) -> Result<(), String> {
+    if folders.is_empty() && batches.is_empty() {
+        return Ok(());
+    }
+    let mut paths: Vec<Vec<u8>> = Vec::with_capacity(folders.len() + batches.len());
+    let mut parts: Vec<i32> = Vec::with_capacity(paths.capacity());
+    let mut names: Vec<Option<Vec<u8>>> = Vec::with_capacity(paths.capacity());
+    for folder in folders {
+        paths.push(folder);
+        parts.push(0);
+        names.push(None);
+    }
+    for (i, batch) in batches.into_iter().enumerate() {
+        paths.push(unit.folder.clone());
+        parts.push(i as i32 + 1);
+        names.push(Some(batch));
+    }
+    session
+        .client
+        .execute(
+            &session.children,
+            &[&unit.run, &unit.root, &paths, &parts, &names],
+        )
+        .map(drop)
+        .map_err(err)
+}
+
+/// One item's rows: `(key, findings.jsonl rows, findings.csv rows,
+/// skipped.csv rows)`.
+pub type ItemRows = (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// A unit's items by walk key, and how many files --include/--exclude
+/// left out.
+type KeyedItems = (Vec<(Vec<u8>, WalkItem)>, u64);
+
+/// What a unit's work gave: each item's rows by walk key, the unit's
+/// counts, and what the state store keeps of it.
+#[derive(Default)]
+pub struct UnitResult {
+    pub items: Vec<ItemRows>,
+    pub summary: String,
+    pub writes: UnitWrites,
+}
+
+/// A unit's writes to the state store, committed with the unit.
+#[derive(Default)]
+pub struct UnitWrites {
+    pub files: Vec<StoredFile>,
+    pub seen: Vec<String>,
+    pub documents: Vec<DocumentState>,
+}
+
+/// Commits a unit's results and marks it done, in one statement that
+/// first checks that the lease is still this worker's (see [`COMPLETE`]).
+/// `Ok(false)`: the lease was lost (another worker has or will have the
+/// unit), nothing was written.
+pub fn complete(session: &mut Session, unit: &Unit, result: &UnitResult) -> Result<bool, String> {
+    let n = result.items.len();
+    let (mut keys, mut jsonl, mut csv, mut skipped) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (k, j, c, s) in &result.items {
+        keys.push(k.as_slice());
+        jsonl.push(j.as_slice());
+        csv.push(c.as_slice());
+        skipped.push(s.as_slice());
+    }
+    let w = &result.writes;
+    let mut fkeys = Vec::new();
+    let (mut sizes, mut mtimes, mut inodes, mut devices) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut prints, mut outcomes) = (Vec::new(), Vec::new());
+    for f in &w.files {
+        fkeys.push(f.key.as_str());
+        sizes.push(f.identity.size as i64);
+        mtimes.push(f.identity.mtime_ns);
+        inodes.push(f.identity.inode as i64);
+        devices.push(f.identity.device as i64);
+        prints.push(f.fingerprint.as_str());
+        outcomes.push(serde_json::to_string(&f.outcome).map_err(err)?);
+    }
+    let mut columns: [Vec<&str>; 6] = Default::default();
+    for d in &w.documents {
+        for (column, value) in columns.iter_mut().zip([
+            &d.path,
+            &d.level,
+            &d.suggested,
+            &d.verdicts,
+            &d.sha256,
+            &d.excepted,
+        ]) {
+            column.push(value.as_str());
+        }
+    }
+    let [a, b, c, d, e, f] = &columns;
+    let done = session
+        .client
+        .execute(
+            &session.complete,
+            &[
+                &unit.id,
+                &unit.lease,
+                &unit.run,
+                &unit.root,
+                &keys,
+                &jsonl,
+                &csv,
+                &skipped,
+                &fkeys,
+                &sizes,
+                &mtimes,
+                &inodes,
+                &devices,
+                &prints,
+                &outcomes,
+                &w.seen,
+                a,
+                b,
+                c,
+                d,
+                e,
+                f,
+                &result.summary,
+            ],
+        )
+        .map_err(err)?;
+    Ok(done == 1)
+}
+
+/// The state store as one unit sees it: lookups of the last completed
+/// run through the shared store, writes kept for the unit's commit.
+struct UnitStore {
+    lookups: Arc<PostgresStore>,
+    writes: Arc<Mutex<UnitWrites>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Store for UnitStore {
+    fn runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+        self.lookups.runs()
+    }
+    fn baseline(&self, scope: &str) -> Result<Option<RunRecord>, StoreError> {
+        self.lookups.baseline(scope)
+    }
+    fn stored_file(&self, key: &str) -> Result<Option<StoredFile>, StoreError> {
+        self.lookups.stored_file(key)
+    }
+    fn begin_run(&mut self, _run: &RunRecord) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn save_file(&self, file: StoredFile) {
+        lock(&self.writes).files.push(file);
+    }
+    fn file_seen(&self, key: &str) {
+        lock(&self.writes).seen.push(key.to_string());
+    }
+    fn save_document(&self, state: DocumentState) {
+        lock(&self.writes).documents.push(state);
+    }
+    fn compare(
+        &mut self,
+        _each: &mut dyn FnMut(StatePair) -> std::io::Result<()>,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn commit_run(&mut self, _run: &RunRecord, _roots: &[String]) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// Counts each item's rows, and keeps each document's state for the store.
+struct ItemSink {
+    counts: Arc<Mutex<Vec<(u64, u64)>>>,
+    writes: Arc<Mutex<UnitWrites>>,
+    findings: u64,
+    skipped: u64,
+}
+
+impl RecordSink for ItemSink {
+    fn record(&mut self, record: &DocumentRecord) -> std::io::Result<()> {
+        self.findings += 1;
+        lock(&self.writes)
+            .documents
+            .push(state::document_state(record));
+        Ok(())
+    }
+    fn skipped(&mut self, _skip: &Skip) -> std::io::Result<()> {
+        self.skipped += 1;
+        Ok(())
+    }
+    fn item_end(&mut self) -> std::io::Result<()> {
+        let counts = (
+            std::mem::take(&mut self.findings),
+            std::mem::take(&mut self.skipped),
+        );
+        lock(&self.counts).push(counts);
+        Ok(())
+    }
+    fn finish(&mut self, _summary: &Summary) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A unit's items as the scan driver's job source.
+struct UnitSource {
+    items: std::vec::IntoIter<WalkItem>,
+    filtered_out: u64,
+}
+
+impl JobSource for UnitSource {
+    fn next_item(&mut self) -> Option<WalkItem> {
+        self.items.next()
+    }
+    fn filtered_out(&self) -> u64 {
+        self.filtered_out
+    }
+}
+
+/// Splits a report file into records (a CSV record may span lines inside
+/// quotes), after `header` records.
+fn records(bytes: &[u8], csv: bool, header: usize) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut quotes = 0usize;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'"' {
+            quotes += 1;
+        }
+        if b == b'\n' && (!csv || quotes.is_multiple_of(2)) {
+            out.push(&bytes[start..=i]);
+            start = i + 1;
+            quotes = 0;
+        }
+    }
+    if start < bytes.len() {
+        out.push(&bytes[start..]);
+    }
+    out.into_iter().skip(header).collect()
+}
+
+/// A run as a worker holds it: its spec, context and trees.
+pub struct RunState {
+    pub id: i64,
+    pub spec: RunSpec,
+    ctx: Arc<Context>,
+    trees: Vec<UnitTree>,
+    filter: Filter,
+    fail_on: Vec<VerdictCode>,
+}
+
+impl RunState {
+    pub fn new(id: i64, spec: RunSpec) -> Result<RunState, String> {
+        let ctx = Arc::new(context_of(&spec)?);
+        let trees = spec
+            .roots
+            .iter()
+            .zip(&spec.displays)
+            .zip(&spec.locations)
+            .map(|((root, display), location)| {
+                UnitTree::new(PathBuf::from(root), display.clone(), location.clone())
+            })
+            .collect();
+        let options = &spec.summary.options;
+        let filter = Filter::new(
+            &options.include,
+            &options.exclude,
+            spec.skip_dirs.iter().map(PathBuf::from).collect(),
+        )
+        .map_err(err)?;
+        let fail_on = options
+            .fail_on
+            .iter()
+            .filter_map(|c| VerdictCode::parse(c))
+            .collect();
+        Ok(RunState {
+            id,
+            spec,
+            ctx,
+            trees,
+            filter,
+            fail_on,
+        })
+    }
+
+    pub fn context(&self) -> &Arc<Context> {
+        &self.ctx
+    }
+}
+
+/// Lists the unit's folder (queuing its sub-folders and further batches)
+/// and gives its items with their keys.
+fn unit_items(session: &mut Session, run: &RunState, unit: &Unit) -> Result<KeyedItems, String> {
+    let tree = run
+        .trees
+        .get(unit.root as usize)
+        .ok_or_else(|| format!("unit {}: no PATH {}", unit.id, unit.root))?;
+    let relative = unit.folder_path();
+    if let Some(names) = &unit.names {
+        let names: Vec<OsString> = names
+            .split(|&b| b == 0)
+            .filter(|n| !n.is_empty())
+            .map(|n| OsStr::from_bytes(n).to_os_string())
+            .collect();
+        return Ok(tree.items(&relative, &names, &run.filter));
+    }
+    if unit.folder.is_empty() {
+        if let Some(item) = tree.root_file() {
+            return Ok((vec![(Vec::new(), item)], 0));
+        }
+    }
+    let listed = match tree.list(&relative, &run.filter) {
+        Ok(listed) => listed,
+        Err(skip) => return Ok((vec![(walk_key(&relative), WalkItem::Skip(skip))], 0)),
+    };
+    let mut folders = Vec::new();
+    let mut names = Vec::new();
+    for entry in listed {
+        match entry {
+            Listed::Folder(path) => folders.push(path.as_os_str().as_bytes().to_vec()),
+            Listed::Entry(name) => names.push(name),
+        }
+    }
+    let rest: Vec<Vec<u8>> = names
+        .get(BATCH_FILES..)
+        .unwrap_or_default()
+        .chunks(BATCH_FILES)
+        .map(|chunk| {
+            let mut joined = Vec::new();
+            for name in chunk {
+                joined.extend_from_slice(name.as_bytes());
+                joined.push(0);
+            }
+            joined
+        })
+        .collect();
+    names.truncate(BATCH_FILES);
+    queue_children(session, unit, folders, rest)?;
+    Ok(tree.items(&relative, &names, &run.filter))
+}
+
+/// A folder for one unit's report files, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> std::io::Result<Scratch> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("labelscan-unit-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir)?;
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Inspects a unit's items with the scan driver and the report sinks of a
+/// single scan, and cuts the rows they wrote into each item's.
+fn inspect_unit(
+    run: &RunState,
+    lookups: &Arc<PostgresStore>,
+    items: Vec<(Vec<u8>, WalkItem)>,
+    filtered_out: u64,
+) -> Result<UnitResult, String> {
+    let scratch = Scratch::new().map_err(err)?;
+    let (keys, items): (Vec<Vec<u8>>, Vec<WalkItem>) = items.into_iter().unzip();
+    let writes = Arc::new(Mutex::new(UnitWrites::default()));
+    let counts = Arc::new(Mutex::new(Vec::with_capacity(keys.len())));
+    let store = UnitStore {
+        lookups: Arc::clone(lookups),
+        writes: Arc::clone(&writes),
+    };
+    let (inspector, reused) =
+        state::unit_inspector(Arc::clone(&run.ctx), Box::new(store), run.spec.full);
+    let path = |name: &str| scratch.0.join(name);
+    let sinks: Vec<Box<dyn RecordSink>> = vec![
+        Box::new(JsonlSink::create(&path(JSONL_FILE)).map_err(err)?),
+        Box::new(CsvSink::create(&path(CSV_FILE)).map_err(err)?),
+        Box::new(SkippedCsvSink::create(&path(SKIPPED_FILE)).map_err(err)?),
+        Box::new(ItemSink {
+            counts: Arc::clone(&counts),
+            writes: Arc::clone(&writes),
+            findings: 0,
+            skipped: 0,
+        }),
+    ];
+    let mut summary = run.spec.summary.clone();
+    summary.warnings.clear();
+    let source = Box::new(UnitSource {
+        items: items.into_iter(),
+        filtered_out,
+    });
+    let opts = ScanOptions {
+        jobs: 1,
+        fail_on: run.fail_on.clone(),
+        progress: false,
+        count_ahead: None,
+        file_timeout: run.ctx.limits.file_timeout,
+    };
+    let result = scan::run(source, inspector, sinks, summary, opts).map_err(err)?;
+    let mut summary = result.summary;
+    let reused = reused.load(Ordering::Relaxed);
+    summary.reused = reused;
+    summary.read = summary.read.saturating_sub(reused);
+    summary.warnings.clear();
+    summary.paths.clear();
+    summary.paths_walked.clear();
+    summary.paths_resolved.clear();
+    summary.paths_not_walked.clear();
+
+    let jsonl = std::fs::read(path(JSONL_FILE)).map_err(err)?;
+    let csv = std::fs::read(path(CSV_FILE)).map_err(err)?;
+    let skipped = std::fs::read(path(SKIPPED_FILE)).map_err(err)?;
+    let (mut jsonl, mut csv, mut skipped) = (
+        records(&jsonl, false, 0).into_iter(),
+        records(&csv, true, 1).into_iter(),
+        records(&skipped, true, 1).into_iter(),
+    );
+    let counts = std::mem::take(&mut *lock(&counts));
+    if counts.len() != keys.len() {
+        return Err(format!(
+            "{} items gave {} results",
+            keys.len(),
+            counts.len()
+        ));
+    }
+    let mut out = Vec::with_capacity(keys.len());
+    let take = |it: &mut std::vec::IntoIter<&[u8]>, n: u64| -> Result<Vec<u8>, String> {
+        let mut rows = Vec::new();
+        for _ in 0..n {
+            rows.extend_from_slice(it.next().ok_or("fewer rows than records")?);
+        }
+        Ok(rows)
+    };
+    for (key, (findings, skips)) in keys.into_iter().zip(counts) {
+        let j = take(&mut jsonl, findings)?;
+        let c = take(&mut csv, findings)?;
+        let s = take(&mut skipped, skips)?;
+        out.push((key, j, c, s));
+    }
+    let writes = std::mem::take(&mut *lock(&writes));
+    Ok(UnitResult {
+        items: out,
+        summary: serde_json::to_string(&summary).map_err(err)?,
+        writes,
+    })
+}
+
+/// How a worker (or the starting host) works on the queue.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Units worked on at once (threads).
+    pub jobs: usize,
+    /// Only this run (the starting host); 0: every open run.
+    pub run: i64,
+    /// Keep waiting for new runs when none is open.
+    pub follow: bool,
+    pub lease_secs: f64,
+    /// How long an idle worker waits before it looks again.
+    pub idle: Duration,
+}
+
+/// What a worker did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WorkerTotals {
+    pub units: u64,
+    pub items: u64,
+    pub lost: u64,
+    pub failed: u64,
+}
+
+/// The leases this process holds, renewed by its heartbeat.
+#[derive(Default)]
+struct Leases(Mutex<HashSet<i64>>);
+
+struct Worker {
+    id: String,
+    config: postgres::Config,
+    lookups: Arc<PostgresStore>,
+    opts: WorkerOptions,
+    leases: Leases,
+    runs: Mutex<Vec<Arc<RunState>>>,
+    /// Runs this worker cannot work on (another version, say), by id.
+    refused: Mutex<HashSet<i64>>,
+    stop: AtomicBool,
+    units: AtomicU64,
+    items: AtomicU64,
+    lost: AtomicU64,
+    failed: AtomicU64,
+}
+
+fn log(id: &str, message: &str) {
+    eprintln!("labelscan worker {id}: {message}");
+}
+
+impl Worker {
+    /// The run `id` as this worker holds it; `Ok(None)` when this worker
+    /// cannot work on it (logged once; its units are left to others).
+    fn run_state(&self, client: &mut Client, id: i64) -> Result<Option<Arc<RunState>>, String> {
+        if let Some(run) = lock(&self.runs).iter().find(|r| r.id == id) {
+            return Ok(Some(Arc::clone(run)));
+        }
+        let row = client
+            .query_one("SELECT run_id, spec FROM queue_runs WHERE id = $1", &[&id])
+            .map_err(err)?;
+        let run_id: String = row.get(0);
+        let state = serde_json::from_str::<RunSpec>(row.get::<_, &str>(1))
+            .map_err(err)
+            .and_then(|spec| RunState::new(id, spec));
+        let run = match state {
+            Ok(run) => Arc::new(run),
+            Err(e) => {
+                if lock(&self.refused).insert(id) {
+                    log(
+                        &self.id,
+                        &format!(
+                            "cannot work on run {run_id}, its units are left to other workers: {e}"
+                        ),
+                    );
+                }
+                return Ok(None);
+            }
+        };
+        log(&self.id, &format!("joined run {run_id}"));
+        lock(&self.runs).push(Arc::clone(&run));
+        Ok(Some(run))
+    }
+
+    /// One thread's loop: claim, work, commit, until no unit is left.
+    fn work(&self) -> Result<(), String> {
+        let mut session = Session::open(&self.config)?;
+        while !self.stop.load(Ordering::Relaxed) {
+            let refused: Vec<i64> = lock(&self.refused).iter().copied().collect();
+            let claimed = claim(
+                &mut session,
+                self.opts.run,
+                &self.id,
+                self.opts.lease_secs,
+                &refused,
+            )?;
+            let Some(unit) = claimed else {
+                let client = &mut session.client;
+                reap(client)?;
+                let open = match self.opts.run {
+                    0 => open_units(client, &refused)?,
+                    run => unit_counts(client, run)?.open(),
+                };
+                if open == 0 && !self.opts.follow {
+                    return Ok(());
+                }
+                std::thread::sleep(self.opts.idle);
+                continue;
+            };
+            lock(&self.leases.0).insert(unit.lease);
+            let outcome = self.work_on(&mut session, &unit);
+            lock(&self.leases.0).remove(&unit.lease);
+            if let Err(e) = outcome {
+                if session.client.is_closed() {
+                    session = Session::open(&self.config)?;
+                }
+                let failed = release(&mut session.client, &unit, &e)?;
+                self.failed.fetch_add(failed as u64, Ordering::Relaxed);
+                log(
+                    &self.id,
+                    &format!(
+                        "unit {} failed on attempt {} ({e}){}",
+                        unit.id,
+                        unit.attempts,
+                        if failed {
+                            "; marked failed"
+                        } else {
+                            "; back in the queue"
+                        }
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn work_on(&self, session: &mut Session, unit: &Unit) -> Result<(), String> {
+        let Some(run) = self.run_state(&mut session.client, unit.run)? else {
+            return give_back(&mut session.client, unit);
+        };
+        if unit.attempts > 1 {
+            log(
+                &self.id,
+                &format!(
+                    "took over {} (attempt {})",
+                    unit.describe(&run.spec),
+                    unit.attempts
+                ),
+            );
+        }
+        let (items, filtered_out) = unit_items(session, &run, unit)?;
+        let n = items.len() as u64;
+        let result = inspect_unit(&run, &self.lookups, items, filtered_out)?;
+        if complete(session, unit, &result)? {
+            self.units.fetch_add(1, Ordering::Relaxed);
+            self.items.fetch_add(n, Ordering::Relaxed);
+        } else {
+            self.lost.fetch_add(1, Ordering::Relaxed);
+            log(
+                &self.id,
+                &format!(
+                    "lost the lease of {} before it was done; its results are dropped, another worker's count",
+                    unit.describe(&run.spec)
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Renews the process's leases every third of their length, until `stop`.
+fn heartbeat(worker: &Worker) {
+    let every = Duration::from_secs_f64((worker.opts.lease_secs / 3.0).max(0.05));
+    let mut client: Option<Client> = None;
+    let mut last = Instant::now();
+    while !worker.stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50).min(every));
+        if last.elapsed() < every {
+            continue;
+        }
+        last = Instant::now();
+        let leases: Vec<i64> = lock(&worker.leases.0).iter().copied().collect();
+        if leases.is_empty() {
+            continue;
+        }
+        if client.as_ref().is_none_or(|c| c.is_closed()) {
+            client = connect(&worker.config).ok();
+        }
+        let Some(c) = client.as_mut() else {
+            log(&worker.id, "cannot reach the database to renew leases");
+            continue;
+        };
+        if let Err(e) = renew(c, &leases, worker.opts.lease_secs) {
+            log(&worker.id, &format!("renewing leases failed: {e}"));
+            client = None;
+        }
+    }
+}
+
+/// Works on the queue with `opts.jobs` threads until no unit of the runs
+/// it works on is pending or leased (or, with `follow`, for ever).
+pub fn run_worker(
+    url_store: Arc<PostgresStore>,
+    opts: WorkerOptions,
+) -> Result<WorkerTotals, String> {
+    let worker = Worker {
+        id: worker_id(),
+        config: url_store.config().clone(),
+        lookups: url_store,
+        opts,
+        leases: Leases::default(),
+        runs: Mutex::new(Vec::new()),
+        refused: Mutex::new(HashSet::new()),
+        stop: AtomicBool::new(false),
+        units: AtomicU64::new(0),
+        items: AtomicU64::new(0),
+        lost: AtomicU64::new(0),
+        failed: AtomicU64::new(0),
+    };
+    let started = Instant::now();
+    log(
+        &worker.id,
+        &format!(
+            "started with {} thread{}, leases of {}s",
+            worker.opts.jobs,
+            if worker.opts.jobs == 1 { "" } else { "s" },
+            worker.opts.lease_secs
+        ),
+    );
+    let errors: Vec<String> = std::thread::scope(|scope| {
+        let beat = scope.spawn(|| heartbeat(&worker));
+        let threads: Vec<_> = (0..worker.opts.jobs.max(1))
+            .map(|i| {
+                std::thread::Builder::new()
+                    .name(format!("unit-{i}"))
+                    .spawn_scoped(scope, || worker.work())
+            })
+            .collect();
+        let mut errors = Vec::new();
+        for t in threads {
+            match t {
+                Ok(t) => match t.join() {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => errors.push(e),
+                    Err(_) => errors.push("a worker thread failed".to_string()),
+                },
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        worker.stop.store(true, Ordering::Relaxed);
+        let _ = beat.join();
+        errors
+    });
+    let totals = WorkerTotals {
+        units: worker.units.load(Ordering::Relaxed),
+        items: worker.items.load(Ordering::Relaxed),
+        lost: worker.lost.load(Ordering::Relaxed),
+        failed: worker.failed.load(Ordering::Relaxed),
+    };
+    log(
+        &worker.id,
+        &format!(
+            "done: {} units ({} items) in {:.1}s; {} leases lost, {} units failed",
+            totals.units,
+            totals.items,
+            started.elapsed().as_secs_f64(),
+            totals.lost,
+            totals.failed
+        ),
+    );
+    match errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(totals),
+    }
+}
+
+/// The reports of a finished run are being written: the state store's run
+/// in the making, to commit once the reports are.
+pub struct Reporting {
+    pub summary: Summary,
+    pub state: StateRun,
+}
+
+/// Writes the reports of finished run `run` into `set`'s staging folder,
+/// as a single host's scan of the same files writes them, and begins the
+/// run in the state store (`store`, told to take in the queued results).
+/// The caller renders the rest, commits `set`, then the state.
+pub fn write_reports(
+    client: &mut Client,
+    store: PostgresStore,
+    run: &QueuedRun,
+    ctx: &Context,
+    set: &ReportSet,
+) -> Result<Reporting, String> {
+    let counts = unit_counts(client, run.id)?;
+    if counts.open() > 0 {
+        return Err(format!(
+            "run {} is not finished: {} units pending, {} leased (start workers with labelscan worker --db URL)",
+            run.run_id, counts.pending, counts.leased
+        ));
+    }
+    let spec = &run.spec;
+    let mut summary = spec.summary.clone();
+    for row in client
+        .query(
+            "SELECT root, folder, part, attempts, coalesce(error, '') FROM queue_units
+             WHERE run = $1 AND state = 'failed' ORDER BY id",
+            &[&run.id],
+        )
+        .map_err(err)?
+    {
+        let unit = Unit {
+            id: 0,
+            run: run.id,
+            root: row.get(0),
+            folder: row.get(1),
+            part: row.get(2),
+            names: None,
+            attempts: row.get(3),
+            lease: 0,
+        };
+        let what = unit.describe(spec);
+        let what = what
+            .split_once(" (")
+            .map(|(_, w)| w.trim_end_matches(')'))
+            .unwrap_or(&what);
+        summary.complete = false;
+        summary.warnings.push(format!(
+            "work unit {what} failed after {} attempts and is not in the reports: {}",
+            unit.attempts,
+            row.get::<_, String>(4)
+        ));
+    }
+    let stmt = client
+        .prepare("SELECT summary FROM queue_results WHERE run = $1 ORDER BY unit")
+        .map_err(err)?;
+    let mut rows = client.query_raw(&stmt, [&run.id]).map_err(err)?;
+    while let Some(row) = rows.next().map_err(err)? {
+        let unit: Summary = serde_json::from_str(row.get::<_, &str>(0)).map_err(err)?;
+        crate::report::merge::add_counts(&mut summary, &unit);
+    }
+    drop(rows);
+    // Units count their reused files apart; the state sink takes them off
+    // the files read, as a single scan's does.
+    let reused = std::mem::take(&mut summary.reused);
+    summary.read += reused;
+
+    let mut store = store;
+    store.take_in_queued_run(run.id);
+    let location = store.location().to_string();
+    let roots: Vec<PathBuf> = spec.locations.iter().map(PathBuf::from).collect();
+    let state = StateRun::begin(Box::new(store), &location, ctx, &summary, &roots).map_err(err)?;
+    state.add_reused(reused);
+
+    write_rows(client, run, set).map_err(err)?;
+    let mut sinks: Vec<Box<dyn RecordSink>> = vec![
+        state.sink(set),
+        Box::new(SummarySink::new(&set.path_of(SUMMARY_FILE))),
+    ];
+    let finished = chrono::Utc::now();
+    let secs = chrono::DateTime::parse_from_rfc3339(&summary.started_at)
+        .map(|s| (finished - s.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1000.0)
+        .unwrap_or(summary.duration_seconds)
+        .max(0.001);
+    let rate = |amount: f64| ((amount / secs) * 10.0).round() / 10.0;
+    summary.duration_seconds = secs;
+    summary.files_per_second = rate(summary.files_scanned as f64);
+    summary.megabytes_per_second = rate(summary.bytes_scanned as f64 / 1e6);
+    summary.finished_at = finished.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    summary.close_counts();
+    for sink in sinks.iter_mut() {
+        sink.conclude(&mut summary).map_err(err)?;
+    }
+    for sink in sinks.iter_mut() {
+        sink.finish(&summary).map_err(err)?;
+    }
+    Ok(Reporting { summary, state })
+}
+
+/// `findings.jsonl`, `findings.csv` and `skipped.csv` from the items' rows
+/// in walk order, each file begun as its sink begins it.
+fn write_rows(client: &mut Client, run: &QueuedRun, set: &ReportSet) -> std::io::Result<()> {
+    use std::io::Write;
+    let formats = run.spec.formats();
+    let empty = Summary::default();
+    let jsonl = formats.stages_jsonl().then(|| set.path_of(JSONL_FILE));
+    let csv = formats.csv.then(|| set.path_of(CSV_FILE));
+    let skipped = set.path_of(SKIPPED_FILE);
+    if let Some(path) = &jsonl {
+        JsonlSink::create(path)?.finish(&empty)?;
+    }
+    if let Some(path) = &csv {
+        CsvSink::create(path)?.finish(&empty)?;
+    }
+    SkippedCsvSink::create(&skipped)?.finish(&empty)?;
+    let append = |path: &Path| -> std::io::Result<std::io::BufWriter<std::fs::File>> {
+        Ok(std::io::BufWriter::with_capacity(
+            256 * 1024,
+            std::fs::OpenOptions::new().append(true).open(path)?,
+        ))
+    };
+    let mut jsonl = jsonl.as_deref().map(append).transpose()?;
+    let mut csv = csv.as_deref().map(append).transpose()?;
+    let mut skipped = append(&skipped)?;
+    let stmt = client
+        .prepare("SELECT jsonl, csv, skipped FROM queue_items WHERE run = $1 ORDER BY root, key")
+        .map_err(std::io::Error::other)?;
+    let mut rows = client
+        .query_raw(&stmt, [&run.id])
+        .map_err(std::io::Error::other)?;
+    while let Some(row) = rows.next().map_err(std::io::Error::other)? {
+        if let Some(out) = &mut jsonl {
+            out.write_all(row.get::<_, &[u8]>(0))?;
+        }
+        if let Some(out) = &mut csv {
+            out.write_all(row.get::<_, &[u8]>(1))?;
+        }
+        skipped.write_all(row.get::<_, &[u8]>(2))?;
+    }
+    for out in [jsonl.as_mut(), csv.as_mut(), Some(&mut skipped)]
+        .into_iter()
+        .flatten()
+    {
+        out.flush()?;
+        out.get_ref().sync_all()?;
+    }
+    Ok(())
+}
+
+/// The run's reports are committed: the run is closed, and the rows only
+/// the reports needed are dropped (its units stay, for `history`).
+pub fn mark_reported(client: &mut Client, run: i64) -> Result<(), String> {
+    let mut tx = client.transaction().map_err(err)?;
+    tx.execute(
+        "UPDATE queue_runs SET state = 'reported', reported_at = now() WHERE id = $1",
+        &[&run],
+    )
+    .map_err(err)?;
+    for table in [
+        "queue_items",
+        "queue_results",
+        "queue_files",
+        "queue_seen",
+        "queue_documents",
+    ] {
+        tx.execute(&format!("DELETE FROM {table} WHERE run = $1"), &[&run])
+            .map_err(err)?;
+    }
+    tx.commit().map_err(err)
+}

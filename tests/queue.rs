@@ -1,0 +1,390 @@
+//! Multi-host scans through the PostgreSQL work queue (SPEC "Many hosts"):
+//! `scan --db` plus three `worker`s over a generated tree, one worker
+//! SIGKILLed while it holds leases and another SIGSTOPped past its lease,
+//! give the reports a single-host scan of the same tree writes, byte for
+//! byte (run provenance aside), with every file exactly once. On a real,
+//! throwaway PostgreSQL server (tests/common/postgres.rs).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::postgres::Postgres;
+use common::reports::copy_dir;
+use common::{bin, repo, stderr};
+
+const APEX: &str = "policies/examples/apex-precision.toml";
+const AS_OF: [&str; 2] = ["--as-of", "2026-11-23"];
+/// Short leases, so that a stopped worker loses its units within the test.
+const LEASE: &str = "1.5";
+/// The reports that must be the same bytes.
+const SAME_BYTES: [&str; 5] = [
+    "findings.csv",
+    "findings.jsonl",
+    "skipped.csv",
+    "changes.csv",
+    "changes.jsonl",
+];
+
+/// Many folders of the bundled examples and of the real-world corpus
+/// (when present), nested, with memos, odd names, a link and a lock file:
+/// a run of a few seconds with many units.
+fn tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..6 {
+        copy_dir(
+            &repo().join("examples"),
+            &dir.path().join(format!("dept-{i}/examples")),
+        );
+    }
+    let realworld = Path::new("/work/shared/corpus/realworld");
+    if realworld.is_dir() {
+        copy_dir(realworld, &dir.path().join("dept-2/realworld"));
+    }
+    for folder in ["alpha", "beta/deep", "gamma", "dept-0/examples/misc/more"] {
+        let at = dir.path().join(folder);
+        std::fs::create_dir_all(&at).unwrap();
+        for i in 0..40 {
+            std::fs::write(
+                at.join(format!("memo-{i:02}.txt")),
+                format!("Memo {i}: mail a.b{i}@example.com, card 4111 1111 1111 1111.\n"),
+            )
+            .unwrap();
+        }
+    }
+    // Folders with a large text each: units that take a while, so that a
+    // worker is caught holding a lease.
+    let mut bulk = String::new();
+    for i in 0..40_000 {
+        bulk.push_str(&format!(
+            "Line {i}: write to x{i}@example.com about 4111 1111 1111 1111.\n"
+        ));
+    }
+    for i in 0..40 {
+        let at = dir.path().join(format!("load/f-{i:02}"));
+        std::fs::create_dir_all(&at).unwrap();
+        std::fs::write(at.join("bulk.txt"), &bulk).unwrap();
+    }
+    // A folder larger than one unit: it is split into batches of files.
+    let big = dir.path().join("big");
+    std::fs::create_dir_all(&big).unwrap();
+    for i in 0..600 {
+        std::fs::write(
+            big.join(format!("n-{i:04}.txt")),
+            format!("INTERNAL\nNote {i}.\n"),
+        )
+        .unwrap();
+    }
+    let odd = dir.path().join("alpha");
+    std::fs::write(odd.join("a \"quoted\", name.txt"), "INTERNAL\nplain\n").unwrap();
+    std::fs::write(odd.join("line\nbreak.txt"), "CONFIDENTIAL\nplain\n").unwrap();
+    std::fs::write(odd.join("=formula.txt"), "nothing\n").unwrap();
+    std::fs::write(odd.join("~$lock.docx"), "lock").unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", odd.join("link.txt")).unwrap();
+    // Names that sort around a folder's: `alpha-2` after `alpha/...`.
+    std::fs::write(dir.path().join("alpha-2.txt"), "INTERNAL\n").unwrap();
+    std::fs::write(dir.path().join("alpha.txt"), "INTERNAL\n").unwrap();
+    dir
+}
+
+fn scan_command(tree: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut cmd = bin();
+    cmd.current_dir(repo())
+        .arg("scan")
+        .arg(tree)
+        .args(["--jobs", "2", "--policy", APEX])
+        .args(AS_OF)
+        .arg("--out")
+        .arg(out)
+        .args(extra);
+    cmd
+}
+
+fn ok(o: Output) -> Output {
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "failed: {}",
+        stderr(&o)
+    );
+    o
+}
+
+fn worker(url: &str) -> Child {
+    bin()
+        .args(["worker", "--db", url, "--jobs", "1", "--lease-secs", LEASE])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// summary.json without what differs between any two runs: ids, hosts,
+/// times, rates, memory, where the reports and the state went.
+fn comparable_summary(out: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    let mut s: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let o = s.as_object_mut().unwrap();
+    for key in [
+        "run_id",
+        "host",
+        "started_at",
+        "finished_at",
+        "duration_seconds",
+        "files_per_second",
+        "megabytes_per_second",
+        "peak_rss_kb",
+        "state",
+        "baseline_run_id",
+        "earlier_runs",
+    ] {
+        o.remove(key);
+    }
+    o["options"].as_object_mut().unwrap().remove("out");
+    s
+}
+
+fn assert_same_reports(single: &Path, multi: &Path) {
+    for name in SAME_BYTES {
+        let (a, b) = (
+            std::fs::read(single.join(name)).unwrap(),
+            std::fs::read(multi.join(name)).unwrap(),
+        );
+        assert!(
+            a == b,
+            "{name} differs:\n--- single\n{}\n--- multi-host\n{}",
+            String::from_utf8_lossy(&a),
+            String::from_utf8_lossy(&b)
+        );
+    }
+    assert_eq!(comparable_summary(single), comparable_summary(multi));
+    assert!(multi.join("report.html").is_file());
+    let v = bin().arg("verify").arg(multi).output().unwrap();
+    assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+}
+
+/// Every document path of `findings.jsonl`, each once.
+fn document_paths(out: &Path) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(out.join("findings.jsonl")).unwrap();
+    let mut paths = BTreeSet::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let path = v["path"].as_str().unwrap().to_string();
+        assert!(paths.insert(path.clone()), "{path} is reported twice");
+    }
+    paths
+}
+
+/// Waits until the worker with process id `pid` holds a lease.
+fn until_leasing(pg: &Postgres, pid: u32, deadline: Instant) -> bool {
+    let sql =
+        format!("SELECT count(*) FROM queue_units WHERE state = 'leased' AND owner LIKE '%:{pid}'");
+    while pg.psql("SELECT to_regclass('queue_units') IS NOT NULL") != "t" {
+        assert!(
+            Instant::now() < deadline,
+            "the queue's tables never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    while Instant::now() < deadline {
+        if pg.psql(&sql) != "0" {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// Stops `child` at a moment it holds a lease (checked once stopped).
+fn stop_while_leasing(pg: &Postgres, child: &Child, deadline: Instant, single: Duration) {
+    let sql = format!(
+        "SELECT count(*) FROM queue_units WHERE state = 'leased' AND owner LIKE '%:{}'",
+        child.id()
+    );
+    loop {
+        assert!(
+            until_leasing(pg, child.id(), deadline),
+            "worker {} never held a lease (the single scan took {single:?})",
+            child.id()
+        );
+        signal(child, libc::SIGSTOP);
+        std::thread::sleep(Duration::from_millis(20));
+        if pg.psql(&sql) != "0" {
+            return;
+        }
+        signal(child, libc::SIGCONT);
+    }
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill() with the id of a child this test started.
+    let rc = unsafe { libc::kill(child.id() as i32, sig) };
+    assert_eq!(rc, 0, "signal {sig} to worker {}", child.id());
+}
+
+#[test]
+fn four_hosts_one_killed_one_stopped_give_the_single_scans_reports() {
+    let pg = Postgres::start();
+    let tree = tree();
+    let work = tempfile::tempdir().unwrap();
+    let single = work.path().join("single");
+    let started = Instant::now();
+    ok(scan_command(tree.path(), &single, &["--quiet"])
+        .output()
+        .unwrap());
+    let single_secs = started.elapsed();
+
+    let multi = work.path().join("multi");
+    let host = scan_command(
+        tree.path(),
+        &multi,
+        &["--db", &pg.url, "--lease-secs", LEASE],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Workers without --follow join the open runs: start them once the
+    // run is queued.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pg.psql("SELECT to_regclass('queue_runs') IS NOT NULL") != "t"
+        || pg.psql("SELECT count(*) FROM queue_runs") == "0"
+    {
+        assert!(Instant::now() < deadline, "the run was never queued");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (mut killed, stopped, third) = (worker(&pg.url), worker(&pg.url), worker(&pg.url));
+
+    stop_while_leasing(&pg, &killed, deadline, single_secs);
+    signal(&killed, libc::SIGKILL);
+    let _ = killed.wait();
+    stop_while_leasing(&pg, &stopped, deadline, single_secs);
+    // Past its lease: another worker takes its unit over.
+    std::thread::sleep(Duration::from_secs_f64(
+        LEASE.parse::<f64>().unwrap() * 2.0 + 0.5,
+    ));
+    signal(&stopped, libc::SIGCONT);
+
+    let host_out = host.wait_with_output().unwrap();
+    assert!(
+        matches!(host_out.status.code(), Some(0 | 1)),
+        "scan --db failed: {}",
+        stderr(&host_out)
+    );
+    let stopped_out = stopped.wait_with_output().unwrap();
+    let third_out = third.wait_with_output().unwrap();
+    assert_eq!(
+        stopped_out.status.code(),
+        Some(0),
+        "{}",
+        stderr(&stopped_out)
+    );
+    assert_eq!(third_out.status.code(), Some(0), "{}", stderr(&third_out));
+
+    assert_same_reports(&single, &multi);
+    let paths = document_paths(&multi);
+    assert_eq!(paths, document_paths(&single));
+    assert!(paths.len() > 700, "{} documents", paths.len());
+
+    // The killed and the stopped worker's units were done again by others.
+    let retried: u64 = pg
+        .psql("SELECT count(*) FROM queue_units WHERE attempts > 1")
+        .parse()
+        .unwrap();
+    assert!(retried >= 2, "{retried} units were taken over");
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM queue_units WHERE state <> 'done'"),
+        "0"
+    );
+    assert!(
+        pg.psql("SELECT count(*) FROM queue_units WHERE part > 0") != "0",
+        "the large folder was split into batches"
+    );
+    assert!(
+        stderr(&stopped_out).contains("lost the lease"),
+        "{}",
+        stderr(&stopped_out)
+    );
+
+    // history shows the run's units by state.
+    let h = bin().args(["history", "--db", &pg.url]).output().unwrap();
+    assert_eq!(h.status.code(), Some(0), "{}", stderr(&h));
+    let text = String::from_utf8_lossy(&h.stdout);
+    assert!(text.contains("MULTI-HOST RUN"), "{text}");
+    assert!(text.contains("reported"), "{text}");
+}
+
+/// An incremental rescan across hosts reads only what changed, and a run
+/// whose starting host died gets its reports from `report --db --run`.
+#[test]
+fn rescans_reuse_across_hosts_and_any_host_writes_a_runs_reports() {
+    let pg = Postgres::start();
+    let tree = tree();
+    let t = tree.path();
+    let work = tempfile::tempdir().unwrap();
+    let single = work.path().join("single");
+    let multi = work.path().join("multi");
+    ok(scan_command(t, &single, &["--quiet"]).output().unwrap());
+    ok(scan_command(t, &multi, &["--quiet", "--db", &pg.url])
+        .output()
+        .unwrap());
+    assert_same_reports(&single, &multi);
+
+    std::fs::write(t.join("alpha/memo-03.txt"), "No label, no data.\n").unwrap();
+    std::fs::write(t.join("gamma/new.txt"), "CONFIDENTIAL\nnew\n").unwrap();
+    std::fs::remove_file(t.join("beta/deep/memo-07.txt")).unwrap();
+    ok(scan_command(t, &single, &["--quiet"]).output().unwrap());
+    ok(scan_command(t, &multi, &["--quiet", "--db", &pg.url])
+        .output()
+        .unwrap());
+    assert_same_reports(&single, &multi);
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(multi.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(s["read"], 2, "only the changed and the new file are read");
+    let changes = std::fs::read_to_string(multi.join("changes.jsonl")).unwrap();
+    assert_eq!(changes.lines().count(), 3, "{changes}");
+
+    // A starting host killed at once: workers finish the run, and any
+    // host writes its reports.
+    let mut host = scan_command(t, &work.path().join("lost"), &["--quiet", "--db", &pg.url])
+        .args(["--lease-secs", LEASE, "--full"])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pg.psql("SELECT count(*) FROM queue_runs WHERE state = 'open'") == "0" {
+        assert!(Instant::now() < deadline, "the run was never queued");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    host.kill().unwrap();
+    let _ = host.wait();
+    let w = bin()
+        .args(["worker", "--db", &pg.url, "--lease-secs", LEASE])
+        .output()
+        .unwrap();
+    assert_eq!(w.status.code(), Some(0), "{}", stderr(&w));
+    let run_id = pg.psql("SELECT run_id FROM queue_runs WHERE state = 'open'");
+    let from_any = work.path().join("from-any-host");
+    let r = bin()
+        .args(["report"])
+        .arg(&from_any)
+        .args(["--db", &pg.url, "--run", &run_id])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+    ok(scan_command(t, &single, &["--quiet", "--full"])
+        .output()
+        .unwrap());
+    assert_eq!(
+        std::fs::read(single.join("findings.csv")).unwrap(),
+        std::fs::read(from_any.join("findings.csv")).unwrap()
+    );
+    let again = bin()
+        .args(["report"])
+        .arg(work.path().join("again"))
+        .args(["--db", &pg.url, "--run", &run_id])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
+}
