@@ -12,14 +12,14 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::analyse::detector_definitions_sha256;
-use crate::model::{ExtractError, FileJob, Scope, VerdictCode};
+use crate::model::{ExtractError, FileJob, Scope, Skip, VerdictCode};
 use crate::pipeline::{inspect_file, unreadable_outcome, Context, FileOutcome};
 use crate::report::summary::{LocationCount, PathNote, RunOptions};
 use crate::report::{RecordSink, Summary};
@@ -235,6 +235,8 @@ struct Shared {
     file_timeout: Duration,
     feed: Mutex<Feed>,
     out: Mutex<Output>,
+    /// Outcomes not yet filed into `out` (see `deliver`).
+    inbox: Mutex<Vec<(u64, Delivery)>>,
     /// Files written so far (`Output::next`), readable without the lock.
     written: AtomicU64,
     /// Set on a write error: workers stop taking files.
@@ -254,29 +256,14 @@ impl Shared {
     /// skips take their place in the ordered output on the way, so that
     /// `skipped.csv` lists them in walk order.
     fn next_job(&self) -> Option<(u64, Arc<FileJob>)> {
-        let (seq, job) = {
-            let mut feed = lock(&self.feed);
-            loop {
-                if self.stop.load(Ordering::Relaxed) {
-                    return None;
-                }
-                let Some(item) = feed.source.next_item() else {
-                    if !feed.exhausted {
-                        feed.exhausted = true;
-                        if !self.counted_ahead {
-                            walk_finished(&self.progress);
-                        }
-                    }
-                    return None;
-                };
-                let seq = feed.next_seq;
-                feed.next_seq += 1;
-                match item {
-                    WalkItem::File(job) => break (seq, job),
-                    WalkItem::Skip(skip) => self.deliver(seq, None, FileOutcome::Skipped(skip)),
-                }
-            }
-        };
+        let mut skips = Vec::new();
+        let next = self.take_job(&mut skips);
+        // Delivered outside the feed's lock: the delivering thread may
+        // become the writer for a while.
+        for (seq, skip) in skips {
+            self.deliver(seq, None, FileOutcome::Skipped(skip));
+        }
+        let (seq, job) = next?;
         // Far ahead of the oldest unwritten file: wait, so that `pending`
         // stays small while one file takes long.
         while seq >= self.written.load(Ordering::Acquire) + REORDER_WINDOW {
@@ -291,10 +278,69 @@ impl Shared {
         Some((seq, Arc::new(job)))
     }
 
+    /// The next file of the walk and its number; the walk skips met on
+    /// the way, with their numbers, go to `skips`.
+    fn take_job(&self, skips: &mut Vec<(u64, Skip)>) -> Option<(u64, FileJob)> {
+        let mut feed = lock(&self.feed);
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            let Some(item) = feed.source.next_item() else {
+                if !feed.exhausted {
+                    feed.exhausted = true;
+                    if !self.counted_ahead {
+                        walk_finished(&self.progress);
+                    }
+                }
+                return None;
+            };
+            let seq = feed.next_seq;
+            feed.next_seq += 1;
+            match item {
+                WalkItem::File(job) => return Some((seq, job)),
+                WalkItem::Skip(skip) => skips.push((seq, skip)),
+            }
+        }
+    }
+
     /// Files one outcome and writes every outcome that is now in order.
+    ///
+    /// The writing is combined, never waited for: an outcome goes to the
+    /// inbox, and whichever thread holds the output drains it. A worker
+    /// that finds the output busy goes back to work instead of sleeping
+    /// on the lock (on a rescan, where a file costs little more than its
+    /// rows, the workers otherwise spent their time waking each other).
     fn deliver(&self, seq: u64, scope: Option<Scope>, outcome: FileOutcome) {
-        let mut out = lock(&self.out);
-        out.pending.insert(seq, (scope, outcome));
+        lock(&self.inbox).push((seq, (scope, outcome)));
+        let mut batch = Vec::new();
+        loop {
+            let mut out = match self.out.try_lock() {
+                Ok(out) => out,
+                Err(TryLockError::Poisoned(e)) => e.into_inner(),
+                // The holder looks at the inbox again after it lets go.
+                Err(TryLockError::WouldBlock) => return,
+            };
+            loop {
+                std::mem::swap(&mut *lock(&self.inbox), &mut batch);
+                if batch.is_empty() {
+                    break;
+                }
+                self.write_in_order(&mut out, batch.drain(..));
+            }
+            drop(out);
+            // An outcome filed while this thread held the output, by a
+            // thread that then found the output busy: written by nobody
+            // else.
+            if lock(&self.inbox).is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// Files `outcomes` and writes every outcome that is now in order.
+    fn write_in_order(&self, out: &mut Output, outcomes: impl Iterator<Item = (u64, Delivery)>) {
+        out.pending.extend(outcomes);
         loop {
             let next = out.next;
             let Some((scope, outcome)) = out.pending.remove(&next) else {
@@ -305,7 +351,7 @@ impl Shared {
             if out.io_error.is_some() {
                 continue;
             }
-            if let Err(e) = self.emit(scope.as_ref(), outcome, &mut out) {
+            if let Err(e) = self.emit(scope.as_ref(), outcome, out) {
                 out.io_error = Some(e);
                 self.stop.store(true, Ordering::Relaxed);
             }
@@ -410,6 +456,7 @@ pub fn run(
             failed: false,
             io_error: None,
         }),
+        inbox: Mutex::new(Vec::new()),
         written: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         fail_on: opts.fail_on,
@@ -439,6 +486,10 @@ pub fn run(
 
     let filtered_out = lock(&shared.feed).source.filtered_out();
     let mut out = lock(&shared.out);
+    // Every delivery drains the inbox before it returns; this one only
+    // makes the end independent of that.
+    let left = std::mem::take(&mut *lock(&shared.inbox));
+    shared.write_in_order(&mut out, left.into_iter());
     if let Some(e) = out.io_error.take() {
         return Err(e);
     }
