@@ -31,8 +31,8 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls};
 use serde::{Deserialize, Serialize};
 
-use crate::budget::Limits;
 use crate::detect::DetectorSet;
+use crate::model::budget::Limits;
 use crate::model::{DocumentRecord, DocumentState, Skip, VerdictCode};
 use crate::pipeline::Context;
 use crate::policy::{LoadOptions, Policy};
@@ -48,78 +48,6 @@ use crate::scan::{self, ScanOptions};
 use crate::state::{self, StateRun};
 use crate::store::{PostgresStore, RunRecord, StatePair, Store, StoreError, StoredFile};
 use crate::walk::{walk_key, Filter, JobSource, Listed, UnitTree, WalkItem};
-
-/// The queue's tables: schema version 2 of the PostgreSQL store.
-pub const SCHEMA_V2: &str = r#"
-CREATE TABLE queue_runs (
-    id BIGSERIAL PRIMARY KEY,
-    run_id TEXT NOT NULL UNIQUE,
-    spec TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'open',
-    host TEXT NOT NULL DEFAULT '',
-    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    reported_at TIMESTAMPTZ
-);
-CREATE SEQUENCE queue_leases;
-CREATE TABLE queue_units (
-    id BIGSERIAL PRIMARY KEY,
-    run BIGINT NOT NULL REFERENCES queue_runs (id) ON DELETE CASCADE,
-    root INTEGER NOT NULL,
-    folder BYTEA NOT NULL,
-    part INTEGER NOT NULL,
-    names BYTEA,
-    state TEXT NOT NULL DEFAULT 'pending',
-    owner TEXT,
-    lease BIGINT,
-    lease_until TIMESTAMPTZ,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
-    UNIQUE (run, root, folder, part)
-);
-CREATE INDEX queue_units_open ON queue_units (run, id) WHERE state IN ('pending', 'leased');
-CREATE TABLE queue_items (
-    run BIGINT NOT NULL,
-    root INTEGER NOT NULL,
-    key BYTEA NOT NULL,
-    unit BIGINT NOT NULL,
-    jsonl BYTEA NOT NULL,
-    csv BYTEA NOT NULL,
-    skipped BYTEA NOT NULL,
-    PRIMARY KEY (run, root, key)
-);
-CREATE TABLE queue_results (
-    unit BIGINT PRIMARY KEY,
-    run BIGINT NOT NULL,
-    summary TEXT NOT NULL
-);
-CREATE INDEX queue_results_run ON queue_results (run);
-CREATE TABLE queue_files (
-    run BIGINT NOT NULL,
-    key TEXT COLLATE "C" NOT NULL,
-    size BIGINT NOT NULL,
-    mtime_ns BIGINT NOT NULL,
-    inode BIGINT NOT NULL,
-    device BIGINT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    PRIMARY KEY (run, key)
-);
-CREATE TABLE queue_seen (
-    run BIGINT NOT NULL,
-    key TEXT COLLATE "C" NOT NULL,
-    PRIMARY KEY (run, key)
-);
-CREATE TABLE queue_documents (
-    run BIGINT NOT NULL,
-    path TEXT COLLATE "C" NOT NULL,
-    level TEXT NOT NULL,
-    suggested TEXT NOT NULL,
-    verdicts TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    excepted TEXT NOT NULL,
-    PRIMARY KEY (run, path)
-);
-"#;
 
 /// Files of a folder inspected as one unit; a larger folder's further
 /// files are queued as batches of this many.

@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["report", "store"],
     &["scan", "explain", "describe", "apply"],
     &["state"],
+    &["queue"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

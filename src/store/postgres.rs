@@ -26,7 +26,7 @@ use crate::model::DocumentState;
 /// SQLite store's, for the same tables.
 pub const SCHEMA_VERSION: i32 = 2;
 
-const MIGRATIONS: &[(i32, &str)] = &[(1, SCHEMA_V1), (2, crate::queue::SCHEMA_V2)];
+const MIGRATIONS: &[(i32, &str)] = &[(1, SCHEMA_V1), (2, SCHEMA_V2)];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE runs (
@@ -71,6 +71,78 @@ CREATE TABLE documents (
     sha256 TEXT NOT NULL,
     excepted TEXT NOT NULL,
     PRIMARY KEY (scope, path)
+);
+"#;
+
+/// The work queue's tables (`src/queue.rs`): schema version 2.
+const SCHEMA_V2: &str = r#"
+CREATE TABLE queue_runs (
+    id BIGSERIAL PRIMARY KEY,
+    run_id TEXT NOT NULL UNIQUE,
+    spec TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'open',
+    host TEXT NOT NULL DEFAULT '',
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    reported_at TIMESTAMPTZ
+);
+CREATE SEQUENCE queue_leases;
+CREATE TABLE queue_units (
+    id BIGSERIAL PRIMARY KEY,
+    run BIGINT NOT NULL REFERENCES queue_runs (id) ON DELETE CASCADE,
+    root INTEGER NOT NULL,
+    folder BYTEA NOT NULL,
+    part INTEGER NOT NULL,
+    names BYTEA,
+    state TEXT NOT NULL DEFAULT 'pending',
+    owner TEXT,
+    lease BIGINT,
+    lease_until TIMESTAMPTZ,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    UNIQUE (run, root, folder, part)
+);
+CREATE INDEX queue_units_open ON queue_units (run, id) WHERE state IN ('pending', 'leased');
+CREATE TABLE queue_items (
+    run BIGINT NOT NULL,
+    root INTEGER NOT NULL,
+    key BYTEA NOT NULL,
+    unit BIGINT NOT NULL,
+    jsonl BYTEA NOT NULL,
+    csv BYTEA NOT NULL,
+    skipped BYTEA NOT NULL,
+    PRIMARY KEY (run, root, key)
+);
+CREATE TABLE queue_results (
+    unit BIGINT PRIMARY KEY,
+    run BIGINT NOT NULL,
+    summary TEXT NOT NULL
+);
+CREATE INDEX queue_results_run ON queue_results (run);
+CREATE TABLE queue_files (
+    run BIGINT NOT NULL,
+    key TEXT COLLATE "C" NOT NULL,
+    size BIGINT NOT NULL,
+    mtime_ns BIGINT NOT NULL,
+    inode BIGINT NOT NULL,
+    device BIGINT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    PRIMARY KEY (run, key)
+);
+CREATE TABLE queue_seen (
+    run BIGINT NOT NULL,
+    key TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (run, key)
+);
+CREATE TABLE queue_documents (
+    run BIGINT NOT NULL,
+    path TEXT COLLATE "C" NOT NULL,
+    level TEXT NOT NULL,
+    suggested TEXT NOT NULL,
+    verdicts TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    excepted TEXT NOT NULL,
+    PRIMARY KEY (run, path)
 );
 "#;
 
