@@ -27,7 +27,7 @@ use labelscan::scan::{self, Inspector, ScanOptions};
 use labelscan::state::StateRun;
 use labelscan::store::postgres::{is_postgres_url, redacted};
 use labelscan::store::{PostgresStore, SqliteStore, Store, StoreError, DEFAULT_STATE_FILE};
-use labelscan::walk::{plan_roots, Filter, JobSource, Shard, ShardOrder, Sharded, Walk};
+use labelscan::walk::{plan_roots, Filter, JobSource, Shard, ShardOrder, Sharded, Walk, WalkAhead};
 use std::sync::Arc;
 
 /// The scan allocates and frees a buffer per part, cell and hit from several
@@ -655,6 +655,7 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
                 sinks.push(Box::new(ShardOrderSink::create(&path, order.clone())?));
             }
             let source = shard_of(Box::new(Walk::new(plan.roots, filter)), shard, &order);
+            let source: Box<dyn JobSource> = Box::new(WalkAhead::start(source)?);
             scan::run(source, inspector, sinks, summary, opts)
         })
         .and_then(|result| {

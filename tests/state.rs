@@ -410,7 +410,7 @@ fn a_killed_scan_leaves_the_store_as_after_the_previous_run() {
 #[test]
 fn a_second_scan_on_the_same_store_is_refused() {
     let tree = tempfile::tempdir().unwrap();
-    memo_tree(tree.path(), "a", 1500);
+    memo_tree(tree.path(), "a", 4000);
     let state_dir = tempfile::tempdir().unwrap();
     let state = state_dir.path().join("s.sqlite");
     let (out1, out2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -419,13 +419,19 @@ fn a_second_scan_on_the_same_store_is_refused() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !out1.path().join(".labelscan-staging").exists() && Instant::now() < deadline {
+    // The sinks' files are created once the run holds the store.
+    let started = out1.path().join(".labelscan-staging").join("findings.csv");
+    while !started.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(1));
     }
-    std::thread::sleep(Duration::from_millis(50));
+    assert!(started.exists(), "the first scan never started writing");
+    // Stopped, the first scan holds the store for as long as the second
+    // takes: a fast first scan cannot finish before the second starts.
+    signal(&first, libc::SIGSTOP);
     let second = scan_command(tree.path(), out2.path(), &state_arg)
         .output()
         .unwrap();
+    signal(&first, libc::SIGCONT);
     assert_eq!(first.wait().unwrap().code(), Some(0));
     assert_eq!(second.status.code(), Some(6), "{}", stderr(&second));
     assert!(
@@ -507,4 +513,11 @@ fn an_exception_suppresses_fail_on_until_it_lapses() {
         "{}",
         stderr(&check)
     );
+}
+
+fn signal(child: &std::process::Child, sig: i32) {
+    // SAFETY: kill(2) with the pid of a child this test started and has
+    // not yet waited for.
+    let rc = unsafe { libc::kill(child.id() as i32, sig) };
+    assert_eq!(rc, 0, "kill({sig}) failed");
 }

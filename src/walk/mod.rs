@@ -2,10 +2,12 @@
 //! from one [`JobSource`]; the walk of local PATHs is one implementation, a
 //! queue of work units leased from a database would be another.
 
+pub mod ahead;
 pub mod local;
 pub mod roots;
 pub mod shard;
 
+pub use ahead::WalkAhead;
 pub use local::{walk_key, Filter, Listed, UnitTree, Walk};
 pub use roots::{plan_roots, RootPlan};
 pub use shard::{Shard, ShardOrder, Sharded};
