@@ -171,11 +171,14 @@ impl SqliteStore {
         let conn = Connection::open(path).map_err(|e| unusable(path, e))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
-        // FULL: the one commit per run must survive a power loss.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA mmap_size = 1073741824;",
-        )
-        .map_err(|e| unusable(path, e))?;
+        // FULL: the one commit per run must survive a power loss. The
+        // writer reads through SQLite's page cache, not a mapping: the
+        // snapshot reader maps the file already, and every page mapped
+        // twice counted twice in the process's resident memory (an
+        // unchanged rescan of 100,000 files peaked at 192-235 MB, the
+        // 81 MB store mapped by both connections).
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+            .map_err(|e| unusable(path, e))?;
         migrate(&conn, path)?;
         Ok(SqliteStore::with_connection(path, conn))
     }
