@@ -19,6 +19,7 @@ pub mod pdf;
 pub mod rtf;
 pub mod sniff;
 pub mod text;
+pub mod wordperfect;
 pub mod xml;
 pub mod zipread;
 
@@ -169,6 +170,7 @@ fn extract_format(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
         }
         Format::EncryptedOoxml => legacy::extract(format, bytes, budget),
         Format::Rtf => rtf::extract(bytes, budget),
+        Format::WordPerfect => wordperfect::extract(bytes, budget),
         Format::Text | Format::Csv => text::extract(bytes, budget),
         Format::Zip | Format::Unsupported => {
             Extracted::failed(ExtractError::corrupt("not a document format"))

@@ -150,7 +150,10 @@ fn extract_inner(bytes: &[u8], budget: &Budget) -> Extracted {
         ));
         return out;
     }
-    let reader = StreamReader { budget };
+    let reader = StreamReader {
+        budget,
+        file: bytes,
+    };
     read_info(&doc, &mut out);
     if let Err(e) = read_xmp(&doc, &reader, &mut out) {
         out.error = Some(e);
@@ -286,6 +289,9 @@ fn has_encrypted_payload(doc: &Document) -> bool {
 /// Inflates streams within the file's budget.
 pub(crate) struct StreamReader<'a> {
     budget: &'a Budget,
+    /// The whole file: a stream whose dictionary has no `/Length` is read
+    /// from it up to its `endstream`.
+    file: &'a [u8],
 }
 
 impl StreamReader<'_> {
@@ -306,6 +312,15 @@ impl StreamReader<'_> {
             })
         };
         let limit = part.min(room).min(usize::MAX as u64) as usize;
+        if let Some(raw) = self.unmeasured(stream) {
+            // Only unfiltered streams: a filtered one would need its own
+            // copy of the stream to decode, and none was seen without a length.
+            if stream.filters().map_or(true, |f| f.is_empty()) {
+                let raw = &raw[..raw.len().min(limit)];
+                self.budget.charge_inflated(raw.len() as u64)?;
+                return Ok(raw.to_vec());
+            }
+        }
         if let Some(data) = self.inflate_plain(stream, limit, over)? {
             self.budget.charge_inflated(data.len() as u64)?;
             return Ok(data);
@@ -325,6 +340,22 @@ impl StreamReader<'_> {
         };
         self.budget.charge_inflated(data.len() as u64)?;
         Ok(data)
+    }
+
+    /// The bytes of a stream whose dictionary gives no `/Length` (lopdf
+    /// leaves its content empty): from where its data starts to the next
+    /// `endstream`, less the end-of-line before it, as pdftotext reads it
+    /// (pdf.js `issue1293r.pdf`). `None` for every other stream.
+    fn unmeasured<'s>(&'s self, stream: &Stream) -> Option<&'s [u8]> {
+        if !stream.content.is_empty() || stream.dict.has(b"Length") {
+            return None;
+        }
+        let start = stream.start_position?;
+        let rest = self.file.get(start..)?;
+        let end = memchr::memmem::find(rest, b"endstream")?;
+        let data = &rest[..end];
+        let data = data.strip_suffix(b"\n").unwrap_or(data);
+        Some(data.strip_suffix(b"\r").unwrap_or(data))
     }
 
     /// A stream with the one filter FlateDecode and no parameters (most
@@ -698,6 +729,7 @@ impl<'a> Walker<'a> {
         for t in &mut texts {
             trim_lines(t);
             bidi::visual_to_logical(t);
+            rejoin_hyphenated(t);
         }
         Ok(texts)
     }
@@ -1229,6 +1261,39 @@ fn trim_lines(text: &mut String) {
         out.pop();
     }
     *text = out;
+}
+
+/// Rejoins words hyphenated at a line end, as pdftotext does: `loa-` at the
+/// end of a line and `ded` at the start of the next become `loaded` (pdf.js
+/// `issue7492.pdf`; issue 17 defect 11), so that a word, a label or a name
+/// broken over two lines is seen whole. Only a hyphen after two letters and
+/// before a lower-case letter: `30-` / `1234` and `ACME-` / `Corp` stay.
+fn rejoin_hyphenated(text: &mut String) {
+    let bytes = text.as_bytes();
+    if memchr::memmem::find(bytes, b"-\n").is_none() {
+        return;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    for at in memchr::memmem::find_iter(bytes, b"-\n") {
+        let mut before = text[..at].chars().rev();
+        let letters_before = matches!(
+            (before.next(), before.next()),
+            (Some(a), Some(b)) if a.is_alphabetic() && b.is_alphabetic()
+        );
+        let lower_after = text[at + 2..]
+            .chars()
+            .next()
+            .is_some_and(char::is_lowercase);
+        if letters_before && lower_after && at >= from {
+            out.push_str(&text[from..at]);
+            from = at + 2;
+        }
+    }
+    if from > 0 {
+        out.push_str(&text[from..]);
+        *text = out;
+    }
 }
 
 /// Whether [`trim_lines`] would leave `text` as it is: no empty line, no

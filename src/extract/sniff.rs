@@ -52,6 +52,15 @@ pub fn sniff(bytes: &[u8], name: &str) -> Format {
             _ => Format::Text,
         };
     }
+    // WordPerfect 4.2 has no header: its function codes are checked only
+    // in a file named like a word-processor document.
+    let wp_name = matches!(by_ext, Some(Format::Doc))
+        || name
+            .rsplit_once('.')
+            .is_some_and(|(_, e)| e.eq_ignore_ascii_case("wpd") || e.eq_ignore_ascii_case("wp"));
+    if wp_name && super::wordperfect::looks_like_wp42(bytes) {
+        return Format::WordPerfect;
+    }
     by_ext.unwrap_or(Format::Unsupported)
 }
 
@@ -117,7 +126,7 @@ fn sniff_ole(bytes: &[u8]) -> Option<Format> {
     if has("/Workbook") || has("/Book") {
         return Some(Format::Xls);
     }
-    if has("/PowerPoint Document") {
+    if has("/PowerPoint Document") || has("/PP40") {
         return Some(Format::Ppt);
     }
     Some(Format::OleOther)

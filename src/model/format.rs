@@ -23,6 +23,9 @@ pub enum Format {
     /// OOXML encrypted with a password or IRM: an OLE file holding `EncryptedPackage`.
     EncryptedOoxml,
     Rtf,
+    /// WordPerfect 4.2 (no header; recognised by its function codes in a
+    /// file named `.doc` or `.wpd`).
+    WordPerfect,
     Text,
     Csv,
     Zip,
@@ -46,6 +49,7 @@ impl Format {
             Format::OleOther => "ole",
             Format::EncryptedOoxml => "ooxml_encrypted",
             Format::Rtf => "rtf",
+            Format::WordPerfect => "wordperfect",
             Format::Text => "text",
             Format::Csv => "csv",
             Format::Zip => "zip",

@@ -9,6 +9,7 @@ use std::io::{Cursor, Read};
 use super::{ErrorKind, ExtractError, ExtractResult, Extracted, Format, LabelInfoEntry, PartKind};
 use crate::model::budget::Budget;
 
+mod agile;
 mod doc;
 mod ppt;
 pub mod propset;
@@ -53,9 +54,7 @@ pub fn extract(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
         return out;
     }
     let result = if format == Format::EncryptedOoxml {
-        Err(ExtractError::encrypted(
-            "OOXML package encrypted (EncryptedPackage stream)",
-        ))
+        extract_encrypted_ooxml(&mut ole, budget, &mut out)
     } else if has_stream(&ole, "/\tDRMContent")
         || find_entry(&ole, "/\u{6}DataSpaces").is_some_and(|p| ole.is_storage(&p))
     {
@@ -77,6 +76,48 @@ pub fn extract(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
         out.error = Some(e);
     }
     out
+}
+
+/// An encrypted OOXML package: read when it opens with the default
+/// password (Office's "protected" files), else `encrypted`.
+fn extract_encrypted_ooxml(
+    ole: &mut Ole<'_>,
+    budget: &Budget,
+    out: &mut Extracted,
+) -> ExtractResult<()> {
+    let encrypted = || ExtractError::encrypted("OOXML package encrypted (EncryptedPackage stream)");
+    let Some(info) = read_stream_opt(ole, "/EncryptionInfo", budget)? else {
+        return Err(encrypted());
+    };
+    let Some(package) = read_stream_opt(ole, "/EncryptedPackage", budget)? else {
+        return Err(encrypted());
+    };
+    let Some(plain) = agile::decrypt_default(&info, &package, budget)? else {
+        return Err(encrypted());
+    };
+    drop(package);
+    let format = super::sniff(&plain, "");
+    if !matches!(
+        format,
+        Format::Docx | Format::Xlsx | Format::Pptx | Format::OoxmlOther
+    ) {
+        return Err(ExtractError::corrupt(
+            "decrypted EncryptedPackage is no OOXML package",
+        ));
+    }
+    out.parts_read.push("EncryptedPackage".into());
+    let inner = super::ooxml::extract(format, &plain, budget);
+    let error = inner.error.clone();
+    out.parts.extend(inner.parts);
+    out.properties.extend(inner.properties);
+    out.label_info.extend(inner.label_info);
+    out.parts_read.extend(
+        inner
+            .parts_read
+            .into_iter()
+            .map(|p| format!("EncryptedPackage {p}")),
+    );
+    error.map_or(Ok(()), Err)
 }
 
 /// Reads the property sets (`\005SummaryInformation`,
@@ -128,10 +169,20 @@ pub fn read_ole_metadata(
 /// Opens a compound file. Some writers leave the FAT listing more sectors
 /// than the file holds (a short last allocation); cfb rejects that, so such
 /// a file is retried padded with empty sectors, which changes no content.
+/// One whose directory links name no entry is retried with those cut.
 pub fn open_ole(bytes: &[u8]) -> std::io::Result<Ole<'_>> {
     use std::borrow::Cow;
     match cfb::CompoundFile::open(Cursor::new(Cow::Borrowed(bytes))) {
         Ok(ole) => Ok(ole),
+        Err(err) if err.to_string().contains("Malformed directory") => {
+            // A directory entry pointing past the directory (a fuzzed or
+            // damaged sibling or child index): POI and LibreOffice ignore
+            // such links; the file is retried with them cut.
+            let Some(repaired) = cut_dangling_directory_links(bytes) else {
+                return Err(err);
+            };
+            cfb::CompoundFile::open(Cursor::new(Cow::Owned(repaired)))
+        }
         Err(err) => {
             let Some(entries) = fat_entries_claimed(&err.to_string()) else {
                 return Err(err);
@@ -150,6 +201,82 @@ pub fn open_ole(bytes: &[u8]) -> std::io::Result<Ole<'_>> {
             cfb::CompoundFile::open(Cursor::new(Cow::Owned(padded)))
         }
     }
+}
+
+/// A copy of an OLE file whose directory entries' left, right and child
+/// links that name no entry, or an unused one, are set to NOSTREAM; `None`
+/// when there is none or the directory cannot be located. Only links are
+/// changed: every stream keeps its bytes.
+fn cut_dangling_directory_links(bytes: &[u8]) -> Option<Vec<u8>> {
+    use bytes::le_u32;
+    const NOSTREAM: u32 = 0xFFFF_FFFF;
+    let shift = bytes::le_u16(bytes, 30)?;
+    if shift != 9 && shift != 12 {
+        return None;
+    }
+    let sector = 1usize << shift;
+    let sector_at = |id: u32| -> Option<usize> {
+        let at = (id as usize).checked_add(1)?.checked_mul(sector)?;
+        (at.checked_add(sector)? <= bytes.len()).then_some(at)
+    };
+    // FAT sectors: 109 in the header, the rest in the DIFAT chain.
+    let fat_count = le_u32(bytes, 44)? as usize;
+    let mut fat_sectors: Vec<u32> = (0..109)
+        .filter_map(|i| le_u32(bytes, 76 + i * 4))
+        .take(fat_count)
+        .collect();
+    let mut difat = le_u32(bytes, 68)?;
+    let mut hops = 0;
+    while fat_sectors.len() < fat_count && difat < 0xFFFF_FFFA && hops < 4096 {
+        let at = sector_at(difat)?;
+        let per = sector / 4 - 1;
+        for i in 0..per {
+            if fat_sectors.len() < fat_count {
+                fat_sectors.push(le_u32(bytes, at + i * 4)?);
+            }
+        }
+        difat = le_u32(bytes, at + per * 4)?;
+        hops += 1;
+    }
+    let next = |id: u32| -> Option<u32> {
+        let per = sector / 4;
+        let fat_sector = *fat_sectors.get(id as usize / per)?;
+        le_u32(bytes, sector_at(fat_sector)? + (id as usize % per) * 4)
+    };
+    // The directory's sectors.
+    let mut dir_sectors = Vec::new();
+    let mut id = le_u32(bytes, 48)?;
+    while id < 0xFFFF_FFFA {
+        if dir_sectors.len() >= 65_536 || dir_sectors.contains(&id) {
+            return None;
+        }
+        dir_sectors.push(id);
+        id = next(id)?;
+    }
+    let entries: Vec<usize> = dir_sectors
+        .iter()
+        .filter_map(|&id| sector_at(id))
+        .flat_map(|at| (0..sector / 128).map(move |k| at + k * 128))
+        .collect();
+    let used = |i: u32| {
+        entries
+            .get(i as usize)
+            .is_some_and(|&at| matches!(bytes[at + 66], 1 | 2 | 5))
+    };
+    let mut copy = None::<Vec<u8>>;
+    for &at in &entries {
+        if !matches!(bytes[at + 66], 1 | 2 | 5) {
+            continue;
+        }
+        for field in [68, 72, 76] {
+            let link = le_u32(bytes, at + field)?;
+            if link != NOSTREAM && !used(link) {
+                let out = copy.get_or_insert_with(|| bytes.to_vec());
+                out[at + field..at + field + 4].copy_from_slice(&NOSTREAM.to_le_bytes());
+            }
+        }
+    }
+    copy
 }
 
 /// N from cfb's "FAT has N entries, but file has only M sectors".

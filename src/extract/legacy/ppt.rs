@@ -79,6 +79,12 @@ pub(super) fn extract(
             ));
         }
     }
+    if !super::has_stream(ole, "/PowerPoint Document") {
+        if let Some(pp40) = read_stream_opt(ole, "/PP40", budget)? {
+            out.parts_read.push("PP40".into());
+            return extract_pp40(&pp40, budget, out);
+        }
+    }
     let s = read_stream(ole, "/PowerPoint Document", budget)?;
     out.parts_read.push("PowerPoint Document".into());
     let current_edit =
@@ -196,6 +202,64 @@ pub(super) fn extract(
     out.push_part(PartKind::Header, "headers", c.headers.join("\n"));
     out.push_part(PartKind::Footer, "footers", c.footers.join("\n"));
     out.push_part(PartKind::Comment, "comments", c.comments.join("\n"));
+    Ok(())
+}
+
+/// PowerPoint 4.0 (a `PP40` stream; POI refuses such files, LibreOffice
+/// reads them). The format is undocumented; each text block is stored as
+/// `01 00`, a u32 length L, L bytes of Windows-1252 text (paragraphs end in
+/// CR), a pad byte when L is odd, then its style runs, which open with
+/// `0C 00` and the same L. A block counts only when both lengths agree, so
+/// stray bytes of pictures do not pass for text. Blocks come in the stream's
+/// order, which is slide order; all go into one part.
+fn extract_pp40(s: &[u8], budget: &Budget, out: &mut Extracted) -> ExtractResult<()> {
+    let max_chars = budget.limits.max_text_chars;
+    let mut text = String::new();
+    let mut blocks = 0usize;
+    let mut i = 0usize;
+    while i + 6 <= s.len() {
+        if i.is_multiple_of(1 << 20) {
+            budget.check_time()?;
+        }
+        if s[i] != 1 || s[i + 1] != 0 {
+            i += 1;
+            continue;
+        }
+        let Some(len) = le_u32(s, i + 2).map(|l| l as usize) else {
+            break;
+        };
+        let start = i + 6;
+        let styles = start.saturating_add(len).saturating_add(len & 1);
+        let confirmed = (1..=0xFFFF).contains(&len)
+            && le_u16(s, styles) == Some(0x000C)
+            && le_u32(s, styles + 2) == Some(len as u32);
+        if !confirmed {
+            i += 1;
+            continue;
+        }
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        for &b in &s[start..start + len] {
+            match b {
+                b'\r' | 0x0B => text.push('\n'),
+                b'\t' => text.push('\t'),
+                b if b < 0x20 => {}
+                b => text.push(super::cp1252_char(b)),
+            }
+        }
+        blocks += 1;
+        if text.len() >= max_chars {
+            break;
+        }
+        i = styles + 6;
+    }
+    if blocks == 0 {
+        return Err(ExtractError::corrupt(
+            "PowerPoint 4.0 stream holds no text block this reader recognises",
+        ));
+    }
+    out.push_part(PartKind::Slide, "slides (PowerPoint 4.0)", text);
     Ok(())
 }
 

@@ -346,6 +346,33 @@ fn trimmed_pages_are_left_alone_and_others_trimmed() {
     assert!(lines_are_trimmed("  x"));
 }
 
+#[test]
+fn hyphenated_line_ends_are_rejoined() {
+    let cases = [
+        (
+            "PDF with custom font loa-\nded successfully",
+            "PDF with custom font loaded successfully",
+        ),
+        (
+            "perfor-\nmance and compi-\nlers",
+            "performance and compilers",
+        ),
+        // Not a word broken in two: digits, capitals, a lone letter, a dash.
+        ("call 030-\n1234", "call 030-\n1234"),
+        ("ACME-\nCorp", "ACME-\nCorp"),
+        ("a-\nb", "a-\nb"),
+        ("end -\nnext", "end -\nnext"),
+        ("Stra\u{df}en-\nb\u{e4}ume", "Stra\u{df}enb\u{e4}ume"),
+        ("no hyphen\nhere", "no hyphen\nhere"),
+        ("ends-\n", "ends-\n"),
+    ];
+    for (input, want) in cases {
+        let mut text = input.to_string();
+        rejoin_hyphenated(&mut text);
+        assert_eq!(text, want, "{input:?}");
+    }
+}
+
 /// One page (object 3) drawing form 5; the form draws what `xobjects`
 /// names, `draws` times, after showing `shown`.
 fn drawing_pdf(xobjects: &str, draws: usize, shown: &str) -> Vec<u8> {
