@@ -45,8 +45,9 @@ const OPS_PER_CHECK: u32 = 4096;
 /// Largest stream we inflate ourselves: page contents, forms, CMaps and
 /// XMP hold operators and text, never images, and one must fit the
 /// per-file memory allowance of issue 16 (100 MB) while it is read, its
-/// buffer growing (a step may briefly hold it twice).
-const MAX_STREAM_BYTES: u64 = 32 * 1024 * 1024;
+/// buffer growing (a step may briefly hold it twice) and its text laid
+/// out: a content stream of 31 MiB of text took 140 MB, so 16 MiB.
+const MAX_STREAM_BYTES: u64 = 16 * 1024 * 1024;
 /// Largest object or cross-reference stream lopdf inflates while loading:
 /// lopdf's buffer doubles as it grows, and it parses an object stream's
 /// objects all at once before they are counted (4 MiB of the smallest
