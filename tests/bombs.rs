@@ -760,3 +760,55 @@ fn a_pdf_content_stream_at_the_stream_limit_is_bounded() {
     let s = bounded("stream.pdf", &pdf);
     assert_eq!(s.rows.len(), 1);
 }
+
+#[test]
+fn a_stream_table_naming_one_large_object_many_times_is_refused() {
+    // The compressed form of the table above (PDF 1.5): 300,000 entries
+    // of a cross-reference stream, PNG-predicted as writers do, naming
+    // one object of a 100,000-number array. Unchecked, lopdf parsed the
+    // array once per entry (to the file's timeout).
+    let numbers = "1 ".repeat(100_000);
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [] /Count 0 >>".to_string(),
+        format!("[{numbers}]"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let entries = 300_000;
+    let xref_at = pdf.len();
+    offsets.push(xref_at);
+    let mut rows = vec![[0u8, 0, 0, 0, 0, 0xff, 0xff]];
+    for n in 1..4 + entries {
+        let offset = offsets.get(n - 1).copied().unwrap_or(offsets[2]) as u32;
+        let o = offset.to_be_bytes();
+        rows.push([1, o[0], o[1], o[2], o[3], 0, 0]);
+    }
+    // PNG "Up" rows: each byte less the one above it.
+    let mut predicted = Vec::new();
+    let mut above = [0u8; 7];
+    for row in &rows {
+        predicted.push(2);
+        predicted.extend(row.iter().zip(above).map(|(b, a)| b.wrapping_sub(a)));
+        above = *row;
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(&predicted).unwrap();
+    let data = z.finish().unwrap();
+    let dict = format!(
+        "/Type /XRef /Size {} /W [1 4 2] /Root 1 0 R /Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns 7 >>",
+        rows.len()
+    );
+    pdf.extend_from_slice(b"4 0 obj\n");
+    pdf.extend_from_slice(&pdf_stream(&dict, &data));
+    pdf.extend_from_slice(format!("\nendobj\nstartxref\n{xref_at}\n%%EOF\n").as_bytes());
+    let s = bounded("one-object-stream.pdf", &pdf);
+    assert_eq!(s.rows.len(), 1);
+    assert_eq!(s.cell(&s.rows[0], "error"), "limit_exceeded");
+}
