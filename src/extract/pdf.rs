@@ -442,7 +442,7 @@ fn type1_offsets(stream: &XrefStream, offsets: &mut Vec<u64>) {
     } else {
         &stream.data
     };
-    let field = |b: &[u8]| b.iter().fold(0u64, |n, &d| n << 8 | u64::from(d));
+    let field = |b: &[u8]| b.iter().fold(0u64, |n, &d| (n << 8) | u64::from(d));
     for e in data.chunks_exact(entry) {
         let kind = if w0 == 0 { 1 } else { field(&e[..w0]) };
         let offset = field(&e[w0..w0 + w1]);
