@@ -589,3 +589,226 @@ fn two_gib_streams_are_refused_in_bounded_memory() {
         assert_eq!(s.cell(&s.rows[0], "error"), "limit_exceeded", "{role}");
     }
 }
+
+// ---- single parts of 250 MiB ----
+
+/// Raw deflate of `head`, then `block` `copies` times, then `tail`, each
+/// compressed on its own (ended byte-aligned by a sync flush, the tail
+/// final), with the whole's CRC-32 and size: a part of hundreds of MiB in
+/// a small file, built in a fraction of the time deflating it whole takes.
+fn repeated_deflate(head: &[u8], block: &[u8], copies: usize, tail: &[u8]) -> Data {
+    let deflate = |plain: &[u8], flush| {
+        let mut z = flate2::Compress::new(flate2::Compression::best(), false);
+        let mut out = Vec::with_capacity(plain.len() + 64);
+        z.compress_vec(plain, &mut out, flush).unwrap();
+        out
+    };
+    let one = deflate(block, flate2::FlushCompress::Sync);
+    let mut compressed = deflate(head, flate2::FlushCompress::Sync);
+    let mut crc = flate2::Crc::new();
+    crc.update(head);
+    for _ in 0..copies {
+        compressed.extend_from_slice(&one);
+        crc.update(block);
+    }
+    compressed.extend_from_slice(&deflate(tail, flate2::FlushCompress::Finish));
+    crc.update(tail);
+    Data {
+        method: 8,
+        crc: crc.sum(),
+        compressed,
+        size: (head.len() + block.len() * copies + tail.len()) as u32,
+    }
+}
+
+/// About 1 MiB of `unit(i)` for i = 0, 1, ...: text that varies enough
+/// to compress about 130:1 when each MiB is deflated on its own.
+fn mib_of(unit: impl Fn(usize) -> String) -> Vec<u8> {
+    let mut block = String::with_capacity(1 << 20);
+    let mut i = 0;
+    while block.len() < (1 << 20) - 200 {
+        block.push_str(&unit(i));
+        i += 1;
+    }
+    block.into_bytes()
+}
+
+/// A package of small members and one member `big` of 250 MiB: `head`,
+/// then about 1 MiB of `unit` repeated, then `tail`.
+fn package_with_huge_part(
+    small: &[(&str, &[u8])],
+    big: &str,
+    head: &str,
+    unit: impl Fn(usize) -> String,
+    tail: &str,
+) -> Vec<u8> {
+    let block = mib_of(unit);
+    let copies = (250 << 20) / block.len();
+    let data = repeated_deflate(head.as_bytes(), &block, copies, tail.as_bytes());
+    let ratio = data.size as usize / data.compressed.len();
+    assert!(
+        (100..200).contains(&ratio),
+        "{big}: {ratio}:1, {} bytes inflated",
+        data.size
+    );
+    let mut zip = RawZip::default();
+    for (name, plain) in small {
+        zip.member(name, &Data::deflated(plain));
+    }
+    zip.member(big, &data);
+    zip.finish()
+}
+
+/// The checks of a document one 250 MiB part of which was read only in
+/// part: one row, `limit_exceeded`, the start of the text read.
+fn partly_read(name: &str, file: &[u8]) {
+    let s = bounded(name, file);
+    assert_eq!(s.rows.len(), 1, "{name}");
+    let row = &s.rows[0];
+    assert_eq!(s.cell(row, "error"), "limit_exceeded", "{name}: {row:?}");
+    assert!(
+        s.cell(row, "reasons").contains("only its first"),
+        "{name}: {row:?}"
+    );
+    let chars: usize = s.cell(row, "text_chars").parse().unwrap();
+    assert!(chars > 1_000_000, "{name}: {chars} characters read");
+}
+
+/// A line of words and a number: the text of one paragraph, cell or line.
+fn words(i: usize) -> String {
+    format!("INTERNAL quarterly figures for region {} ", i % 200)
+}
+
+#[test]
+fn a_docx_part_of_250_mib_is_read_in_part() {
+    let docx = package_with_huge_part(
+        &[("[Content_Types].xml", CONTENT_TYPES)],
+        "word/document.xml",
+        r#"<w:document xmlns:w="w"><w:body>"#,
+        |i| format!("<w:p><w:r><w:t>{}</w:t></w:r></w:p>", words(i)),
+        "</w:body></w:document>",
+    );
+    partly_read("huge.docx", &docx);
+}
+
+#[test]
+fn an_xlsx_sheet_of_250_mib_is_read_in_part() {
+    let xlsx = package_with_huge_part(
+        &[
+            ("[Content_Types].xml", CONTENT_TYPES),
+            (
+                "xl/workbook.xml",
+                br#"<workbook xmlns="s"><sheets/></workbook>"#,
+            ),
+        ],
+        "xl/worksheets/sheet1.xml",
+        r#"<worksheet xmlns="s"><sheetData>"#,
+        |i| {
+            format!(
+                r#"<row><c t="inlineStr"><is><t>{}</t></is></c></row>"#,
+                words(i)
+            )
+        },
+        "</sheetData></worksheet>",
+    );
+    partly_read("huge.xlsx", &xlsx);
+}
+
+#[test]
+fn a_pptx_slide_of_250_mib_is_read_in_part() {
+    let pptx = package_with_huge_part(
+        &[
+            ("[Content_Types].xml", CONTENT_TYPES),
+            ("ppt/presentation.xml", br#"<p:presentation xmlns:p="p"/>"#),
+        ],
+        "ppt/slides/slide1.xml",
+        r#"<p:sld xmlns:p="p" xmlns:a="a"><p:cSld><p:spTree><p:sp><p:txBody>"#,
+        |i| format!("<a:p><a:r><a:t>{}</a:t></a:r></a:p>", words(i)),
+        "</p:txBody></p:sp></p:spTree></p:cSld></p:sld>",
+    );
+    partly_read("huge.pptx", &pptx);
+}
+
+#[test]
+fn an_odt_content_of_250_mib_is_read_in_part() {
+    let odt = package_with_huge_part(
+        &[("mimetype", b"application/vnd.oasis.opendocument.text")],
+        "content.xml",
+        r#"<office:document-content xmlns:office="o" xmlns:text="t"><office:body><office:text>"#,
+        |i| format!("<text:p>{}</text:p>", words(i)),
+        "</office:text></office:body></office:document-content>",
+    );
+    partly_read("huge.odt", &odt);
+}
+
+#[test]
+fn a_pdf_content_stream_at_the_stream_limit_is_bounded() {
+    // Just under the 16 MiB a PDF stream may inflate to, all of it text:
+    // at 31 MiB (the limit was 32) this took 140 MB.
+    let block = mib_of(|i| format!("BT 1 0 0 1 10 {} Tm ({}) Tj ET\n", i % 50, words(i)));
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    for _ in 0..15 {
+        z.write_all(&block).unwrap();
+    }
+    let content = z.finish().unwrap();
+    let pdf = common::pdf(&[
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>".to_vec(),
+        pdf_stream("/Filter /FlateDecode", &content),
+    ]);
+    let s = bounded("stream.pdf", &pdf);
+    assert_eq!(s.rows.len(), 1);
+}
+
+#[test]
+fn a_stream_table_naming_one_large_object_many_times_is_refused() {
+    // The compressed form of the table above (PDF 1.5): 300,000 entries
+    // of a cross-reference stream, PNG-predicted as writers do, naming
+    // one object of a 100,000-number array. Unchecked, lopdf parsed the
+    // array once per entry (to the file's timeout).
+    let numbers = "1 ".repeat(100_000);
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [] /Count 0 >>".to_string(),
+        format!("[{numbers}]"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let entries = 300_000;
+    let xref_at = pdf.len();
+    offsets.push(xref_at);
+    let mut rows = vec![[0u8, 0, 0, 0, 0, 0xff, 0xff]];
+    for n in 1..4 + entries {
+        let offset = offsets.get(n - 1).copied().unwrap_or(offsets[2]) as u32;
+        let o = offset.to_be_bytes();
+        rows.push([1, o[0], o[1], o[2], o[3], 0, 0]);
+    }
+    // PNG "Up" rows: each byte less the one above it.
+    let mut predicted = Vec::new();
+    let mut above = [0u8; 7];
+    for row in &rows {
+        predicted.push(2);
+        predicted.extend(row.iter().zip(above).map(|(b, a)| b.wrapping_sub(a)));
+        above = *row;
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(&predicted).unwrap();
+    let data = z.finish().unwrap();
+    let dict = format!(
+        "/Type /XRef /Size {} /W [1 4 2] /Root 1 0 R /Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns 7 >>",
+        rows.len()
+    );
+    pdf.extend_from_slice(b"4 0 obj\n");
+    pdf.extend_from_slice(&pdf_stream(&dict, &data));
+    pdf.extend_from_slice(format!("\nendobj\nstartxref\n{xref_at}\n%%EOF\n").as_bytes());
+    let s = bounded("one-object-stream.pdf", &pdf);
+    assert_eq!(s.rows.len(), 1);
+    assert_eq!(s.cell(&s.rows[0], "error"), "limit_exceeded");
+}

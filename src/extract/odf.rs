@@ -16,16 +16,9 @@ pub fn extract(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
         Ok(p) => p,
         Err(e) => return Extracted::failed(e),
     };
-    let mut cx = Ctx {
-        pkg,
-        budget,
-        out: Extracted::default(),
-        cap: budget.limits.max_text_chars,
-    };
-    if let Err(e) = run(format, &mut cx) {
-        cx.out.error = Some(e);
-    }
-    cx.out
+    let mut cx = Ctx::new(pkg, budget);
+    let r = run(format, &mut cx);
+    cx.finish(r)
 }
 
 fn run(format: Format, cx: &mut Ctx) -> ExtractResult<()> {
@@ -49,6 +42,8 @@ fn run(format: Format, cx: &mut Ctx) -> ExtractResult<()> {
     let r = walk(cx, &content, "content.xml", mode);
     drop(content);
     match r {
+        // The end of a part read only in part: styles.xml still counts.
+        Err(e) if e.kind == ErrorKind::Corrupt && cx.was_cut() => {}
         Err(e) if e.kind == ErrorKind::Corrupt => return Err(xml::malformed("content.xml")),
         Err(e) => return Err(e),
         Ok(()) => {}

@@ -23,16 +23,9 @@ pub fn extract(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
         Ok(p) => p,
         Err(e) => return Extracted::failed(e),
     };
-    let mut cx = Ctx {
-        pkg,
-        budget,
-        out: Extracted::default(),
-        cap: budget.limits.max_text_chars,
-    };
-    if let Err(e) = run(format, &mut cx) {
-        cx.out.error = Some(e);
-    }
-    cx.out
+    let mut cx = Ctx::new(pkg, budget);
+    let r = run(format, &mut cx);
+    cx.finish(r)
 }
 
 pub(crate) struct Ctx<'a, 'b> {
@@ -40,17 +33,64 @@ pub(crate) struct Ctx<'a, 'b> {
     pub budget: &'b Budget,
     pub out: Extracted,
     pub cap: usize,
+    /// Set when a part was larger than the budget's `max_part_kept` and
+    /// only its start was read: the document is then `limit_exceeded`.
+    pub cut: Option<ExtractError>,
 }
 
-impl Ctx<'_, '_> {
-    /// Reads and decodes a part; `Ok(None)` if it does not exist.
+impl<'a, 'b> Ctx<'a, 'b> {
+    pub fn new(pkg: Package<'a>, budget: &'b Budget) -> Self {
+        Ctx {
+            pkg,
+            budget,
+            out: Extracted::default(),
+            cap: budget.limits.max_text_chars,
+            cut: None,
+        }
+    }
+
+    /// What was read, with the error that stopped the reading. A part
+    /// read only in part makes the document `limit_exceeded` (also when
+    /// its cut end then failed as malformed XML); its text is kept.
+    pub fn finish(mut self, r: ExtractResult<()>) -> Extracted {
+        self.out.error = match (r, self.cut) {
+            (Ok(()), cut) => cut,
+            (Err(e), Some(cut)) if e.kind == ErrorKind::Corrupt => Some(cut),
+            (Err(e), _) => Some(e),
+        };
+        self.out
+    }
+
+    /// Reads and decodes a part; `Ok(None)` if it does not exist. A part
+    /// larger than the budget's `max_part_kept` is read only that far
+    /// (see [`Ctx::cut`]).
     pub fn read_required(&mut self, name: &str) -> ExtractResult<Option<String>> {
         let Some(i) = self.pkg.find(name) else {
             return Ok(None);
         };
-        let bytes = self.pkg.read_index(i, self.budget)?;
-        self.out.parts_read.push(self.pkg.name(i).into_owned());
+        let mut bytes = Vec::new();
+        let cut = self.pkg.read_text_index_into(i, self.budget, &mut bytes)?;
+        let part = self.pkg.name(i).into_owned();
+        if cut {
+            let mib = self.budget.limits.max_part_kept >> 20;
+            self.out
+                .parts_read
+                .push(format!("{part} (only its first {mib} MiB read)"));
+            self.cut.get_or_insert_with(|| {
+                ExtractError::limit(format!(
+                    "a part is larger than {mib} MiB; only its first {mib} MiB were read"
+                ))
+            });
+        } else {
+            self.out.parts_read.push(part);
+        }
         Ok(Some(bytes_to_string(bytes)))
+    }
+
+    /// Whether a part was cut short so far: a malformed end is then no
+    /// reason to stop reading the other parts.
+    pub fn was_cut(&self) -> bool {
+        self.cut.is_some()
     }
 
     /// Reads a secondary part: missing or damaged parts are skipped (and
@@ -575,13 +615,12 @@ fn word(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
     drop(text);
     cx.out.push_part(PartKind::Body, main, body.take());
     cx.out.push_part(PartKind::Deleted, main, deleted.take());
-    r.map_err(|e| {
-        if e.kind == ErrorKind::Corrupt {
-            xml::malformed(main)
-        } else {
-            e
-        }
-    })?;
+    match r {
+        // The end of a part read only in part: the other parts still count.
+        Err(e) if e.kind == ErrorKind::Corrupt && cx.was_cut() => {}
+        Err(e) if e.kind == ErrorKind::Corrupt => return Err(xml::malformed(main)),
+        r => r?,
+    }
 
     let dir = dir_of(main).to_string();
     let in_dir = |n: &str, prefix: &str| -> bool {
@@ -822,15 +861,14 @@ fn workbook(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
             continue;
         };
         let loc = format!("sheet \"{name}\"");
-        worksheet(
-            cx,
-            &text,
-            &Book {
-                sst: &sst,
-                styles: &styles,
-            },
-            &loc,
-        )?;
+        let book = Book {
+            sst: &sst,
+            styles: &styles,
+        };
+        match worksheet(cx, &text, &book, &loc) {
+            Err(e) if e.kind == ErrorKind::Corrupt && cx.was_cut() => {}
+            r => r?,
+        }
     }
 
     let mut comments = cx.pkg.names_where(|n| {

@@ -45,8 +45,9 @@ const OPS_PER_CHECK: u32 = 4096;
 /// Largest stream we inflate ourselves: page contents, forms, CMaps and
 /// XMP hold operators and text, never images, and one must fit the
 /// per-file memory allowance of issue 16 (100 MB) while it is read, its
-/// buffer growing (a step may briefly hold it twice).
-const MAX_STREAM_BYTES: u64 = 32 * 1024 * 1024;
+/// buffer growing (a step may briefly hold it twice) and its text laid
+/// out: a content stream of 31 MiB of text took 140 MB, so 16 MiB.
+const MAX_STREAM_BYTES: u64 = 16 * 1024 * 1024;
 /// Largest object or cross-reference stream lopdf inflates while loading:
 /// lopdf's buffer doubles as it grows, and it parses an object stream's
 /// objects all at once before they are counted (4 MiB of the smallest
@@ -98,7 +99,9 @@ fn extract_inner(bytes: &[u8], budget: &Budget) -> Extracted {
         ));
         return out;
     }
-    if most_entries_at_one_offset(bytes) > MAX_ENTRIES_PER_OFFSET {
+    if most_entries_at_one_offset(bytes) > MAX_ENTRIES_PER_OFFSET
+        || most_stream_entries_at_one_offset(bytes, budget) > MAX_ENTRIES_PER_OFFSET
+    {
         out.error = Some(ExtractError::limit(
             "the PDF's cross-reference table points many entries at one object",
         ));
@@ -251,7 +254,8 @@ fn page_tree_loaded(doc: &Document) -> bool {
 
 /// How many in-use entries of the file's classic cross-reference tables
 /// (`0000012345 00000 n`, 20 bytes each) name the most named offset.
-/// Entries of cross-reference streams are compressed and not seen here.
+/// Entries of cross-reference streams are compressed and not seen here;
+/// [`most_stream_entries_at_one_offset`] reads those.
 fn most_entries_at_one_offset(bytes: &[u8]) -> usize {
     let digits = |b: &[u8]| b.iter().all(u8::is_ascii_digit);
     let mut offsets: Vec<&[u8]> = memchr::memchr_iter(b'n', bytes)
@@ -265,6 +269,207 @@ fn most_entries_at_one_offset(bytes: &[u8]) -> usize {
         .map(<[_]>::len)
         .max()
         .unwrap_or(0)
+}
+
+/// Most cross-reference streams looked into before loading: a file
+/// updated incrementally adds one per revision.
+const MAX_XREF_STREAMS: usize = 64;
+
+/// How many in-use entries of the file's cross-reference streams (PDF 1.5,
+/// compressed) name the most named offset: the same check as
+/// [`most_entries_at_one_offset`] for the tables no byte scan sees. Each
+/// stream is found by its `/XRef` type, inflated (at most
+/// [`MAX_LOAD_STREAM_BYTES`]) and its PNG predictor undone; a stream this
+/// cannot read is left to lopdf.
+fn most_stream_entries_at_one_offset(bytes: &[u8], budget: &Budget) -> usize {
+    let mut offsets: Vec<u64> = Vec::new();
+    let mut seen = 0usize;
+    let mut from = 0usize;
+    while let Some(at) = memchr::memmem::find(&bytes[from..], b"/XRef").map(|i| from + i) {
+        from = at + 5;
+        // `/XRefStm` (a hybrid file's pointer) is no type.
+        if bytes.get(at + 5).is_some_and(u8::is_ascii_alphanumeric) {
+            continue;
+        }
+        let Some(stream) = xref_stream_at(bytes, at, budget) else {
+            continue;
+        };
+        from = from.max(stream.end);
+        type1_offsets(&stream, &mut offsets);
+        seen += 1;
+        if seen >= MAX_XREF_STREAMS {
+            break;
+        }
+    }
+    offsets.sort_unstable();
+    offsets
+        .chunk_by(|a, b| a == b)
+        .map(<[_]>::len)
+        .max()
+        .unwrap_or(0)
+}
+
+/// A cross-reference stream, inflated, with its field widths.
+struct XrefStream {
+    data: Vec<u8>,
+    widths: [usize; 3],
+    /// Bytes per row before the PNG predictor's tag byte (0: none).
+    predicted_columns: usize,
+    /// Where its `endstream` is in the file.
+    end: usize,
+}
+
+/// The cross-reference stream whose dictionary holds the `/XRef` at `at`.
+fn xref_stream_at(bytes: &[u8], at: usize, budget: &Budget) -> Option<XrefStream> {
+    let dict_start = memchr::memmem::rfind(&bytes[at.saturating_sub(4096)..at], b"obj")
+        .map(|i| at.saturating_sub(4096) + i + 3)?;
+    let window = &bytes[at..bytes.len().min(at + 4096)];
+    let keyword = memchr::memmem::find(window, b"stream")?;
+    let dict = &bytes[dict_start..at + keyword];
+    let mut start = at + keyword + b"stream".len();
+    if bytes.get(start) == Some(&b'\r') {
+        start += 1;
+    }
+    if bytes.get(start) == Some(&b'\n') {
+        start += 1;
+    }
+    let end = start + memchr::memmem::find(&bytes[start..], b"endstream")?;
+    let raw = &bytes[start..end];
+    let widths = integers_after(dict, b"/W")?;
+    let widths: [usize; 3] = [*widths.first()?, *widths.get(1)?, *widths.get(2)?];
+    if widths.iter().any(|&w| w > 8) || widths[1] == 0 {
+        return None;
+    }
+    let data = if memchr::memmem::find(dict, b"/Filter").is_none() {
+        raw.to_vec()
+    } else if memchr::memmem::find(dict, b"/FlateDecode").is_some() {
+        let mut data = Vec::new();
+        // Damaged at the end: what came out before is what lopdf reads too.
+        let _ = inflate_into(
+            raw,
+            Framing::Zlib,
+            MAX_LOAD_STREAM_BYTES,
+            raw.len().saturating_mul(8),
+            budget,
+            &mut data,
+        );
+        data
+    } else {
+        return None;
+    };
+    let predictor = integers_after(dict, b"/Predictor")
+        .and_then(|v| v.first().copied())
+        .unwrap_or(1);
+    let predicted_columns = if predictor >= 10 {
+        integers_after(dict, b"/Columns")
+            .and_then(|v| v.first().copied())
+            .unwrap_or(1)
+            .max(1)
+    } else {
+        0
+    };
+    Some(XrefStream {
+        data,
+        widths,
+        predicted_columns,
+        end,
+    })
+}
+
+/// The unsigned integers right after `key` in `dict`, inside `[...]` or
+/// one alone (`/W [1 4 2]`, `/Columns 7`).
+fn integers_after(dict: &[u8], key: &[u8]) -> Option<Vec<usize>> {
+    let mut from = 0;
+    let after = loop {
+        let at = from + memchr::memmem::find(&dict[from..], key)?;
+        from = at + key.len();
+        // `/W` is not `/Width`.
+        if !dict.get(from).is_some_and(u8::is_ascii_alphanumeric) {
+            break &dict[from..];
+        }
+    };
+    let text = after.trim_ascii_start();
+    let (text, many) = match text.strip_prefix(b"[") {
+        Some(rest) => (rest, true),
+        None => (text, false),
+    };
+    // Numbers end at any delimiter: `/Columns 5/Predictor 12`, `[1 3 1]`.
+    let mut values = Vec::new();
+    let mut rest = text;
+    loop {
+        rest = rest.trim_ascii_start();
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || digits > 9 {
+            break;
+        }
+        values.push(std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?);
+        rest = &rest[digits..];
+        let spaced = rest.first().is_some_and(u8::is_ascii_whitespace);
+        if !many || !spaced || values.len() >= 3 {
+            break;
+        }
+    }
+    (!values.is_empty()).then_some(values)
+}
+
+/// Appends the offsets of a stream's in-use (type 1) entries, its PNG
+/// predictor undone (PDF 32000-1, 7.4.4.4).
+fn type1_offsets(stream: &XrefStream, offsets: &mut Vec<u64>) {
+    let [w0, w1, w2] = stream.widths;
+    let entry = w0 + w1 + w2;
+    let rows: Vec<u8>;
+    let data: &[u8] = if stream.predicted_columns > 0 {
+        let columns = stream.predicted_columns;
+        let mut out = Vec::with_capacity(stream.data.len());
+        let mut previous = vec![0u8; columns];
+        for row in stream.data.chunks_exact(columns + 1) {
+            let (tag, row) = (row[0], &row[1..]);
+            let mut current = vec![0u8; columns];
+            for i in 0..columns {
+                let left = if i > 0 { current[i - 1] } else { 0 };
+                let up = previous[i];
+                let upper_left = if i > 0 { previous[i - 1] } else { 0 };
+                current[i] = row[i].wrapping_add(match tag {
+                    1 => left,
+                    2 => up,
+                    3 => ((u16::from(left) + u16::from(up)) / 2) as u8,
+                    4 => paeth(left, up, upper_left),
+                    _ => 0,
+                });
+            }
+            out.extend_from_slice(&current);
+            previous = current;
+        }
+        rows = out;
+        &rows
+    } else {
+        &stream.data
+    };
+    let field = |b: &[u8]| b.iter().fold(0u64, |n, &d| (n << 8) | u64::from(d));
+    for e in data.chunks_exact(entry) {
+        let kind = if w0 == 0 { 1 } else { field(&e[..w0]) };
+        let offset = field(&e[w0..w0 + w1]);
+        // No object lies at offset 0 (the header does): an unused entry.
+        if kind == 1 && offset > 0 {
+            offsets.push(offset);
+        }
+    }
+}
+
+fn paeth(a: u8, b: u8, c: u8) -> u8 {
+    let p = i16::from(a) + i16::from(b) - i16::from(c);
+    let (pa, pb, pc) = (
+        (p - i16::from(a)).abs(),
+        (p - i16::from(b)).abs(),
+        (p - i16::from(c)).abs(),
+    );
+    if pa <= pb && pa <= pc {
+        a
+    } else if pb <= pc {
+        b
+    } else {
+        c
+    }
 }
 
 /// The indirect objects a file spells out (`1 0 obj`), counted before

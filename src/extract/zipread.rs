@@ -227,6 +227,65 @@ impl<'a> Package<'a> {
         result
     }
 
+    /// Inflates text entry `index` (an XML part) into `buf`, cleared first:
+    /// like [`Package::read_index_into`], except that an entry declaring
+    /// more than the budget's `max_part_kept` bytes is inflated only that
+    /// far, before the rest is produced, and cut after its last complete
+    /// tag or line. `Ok(true)` when the entry was cut: its document is then
+    /// only partly read. A cut entry's CRC cannot be checked.
+    pub fn read_text_index_into(
+        &mut self,
+        index: usize,
+        budget: &Budget,
+        buf: &mut Vec<u8>,
+    ) -> ExtractResult<bool> {
+        let kept = budget.limits.max_part_kept;
+        let Some(info) = self.entries.get(index) else {
+            return Err(ExtractError::corrupt("zip entry missing"));
+        };
+        if info.size <= kept || info.encrypted || info.overlaps {
+            return self.read_index_into(index, budget, buf).map(|()| false);
+        }
+        buf.clear();
+        budget.check_time()?;
+        budget.check_part(info.compressed, info.size)?;
+        budget.check_room(kept)?;
+        let damaged = || ExtractError::corrupt("zip entry data is damaged");
+        match self.deflated_data(index) {
+            Some(raw) => {
+                let expected = usize::try_from(kept).unwrap_or(usize::MAX);
+                match inflate_into(raw, Framing::Raw, kept, expected, budget, buf) {
+                    Ok(()) => {}
+                    Err(InflateError::Damaged) => return Err(damaged()),
+                    Err(InflateError::Budget(e)) => return Err(e),
+                }
+            }
+            None => {
+                let mut file = self
+                    .archive
+                    .by_index(index)
+                    .map_err(|e| map_open_error(&e))?;
+                buf.reserve(usize::try_from(kept).unwrap_or(0));
+                (&mut file)
+                    .take(kept)
+                    .read_to_end(buf)
+                    .map_err(|_| damaged())?;
+            }
+        }
+        budget.charge_inflated(buf.len() as u64)?;
+        if (buf.len() as u64) < kept {
+            // Shorter than its declared size: damaged or altered.
+            return Err(damaged());
+        }
+        // After the last complete tag or line: no markup is cut in two, and
+        // no character either ('>' and '\n' are single bytes in UTF-8).
+        let tail = buf.len().saturating_sub(1 << 20);
+        if let Some(at) = memchr::memrchr2(b'>', b'\n', &buf[tail..]) {
+            buf.truncate(tail + at + 1);
+        }
+        Ok(true)
+    }
+
     /// The compressed bytes of a plain deflated entry, borrowed from the
     /// file; `None` for other methods (stored, encrypted, ...), which go
     /// through the `zip` crate's reader.

@@ -14,6 +14,12 @@ pub struct Limits {
     pub max_file_size: u64,
     /// Largest decompressed size of a single part (zip member, PDF stream, OLE stream).
     pub max_part_bytes: u64,
+    /// Most bytes of one text part (an XML part of a zip package) that are
+    /// inflated and kept: a larger part is read only that far, and its
+    /// document is `limit_exceeded` (partly read). Holding the whole of a
+    /// part up to `max_part_bytes` cost about 3.6 bytes of memory per byte
+    /// (the markup, its text, the detectors' work on it).
+    pub max_part_kept: u64,
     /// Total bytes inflated for one top-level file, nested members included.
     pub max_total_inflated: u64,
     /// Highest compression ratio accepted for a part larger than 1 MiB.
@@ -33,6 +39,9 @@ impl Default for Limits {
         Limits {
             max_file_size: 512 * 1024 * 1024,
             max_part_bytes: 256 * 1024 * 1024,
+            // Issue 16: a file may cost at most 100 MB beyond the baseline;
+            // a 16 MiB part of text-heavy markup costs about 60 MB.
+            max_part_kept: 16 * 1024 * 1024,
             // About 0.3 s of inflating and reading on one core: a file may
             // cost that much, not more (issue 16's "under 1 s a file").
             max_total_inflated: 256 * 1024 * 1024,

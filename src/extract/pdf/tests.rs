@@ -483,6 +483,17 @@ fn entries_naming_one_offset_are_counted() {
     assert_eq!(most_entries_at_one_offset(b"no table here"), 0);
 }
 
+#[test]
+fn numbers_of_a_stream_dictionary_end_at_any_delimiter() {
+    let dict = b"<</DecodeParms<</Columns 5/Predictor 12>>/Type/XRef/W[1 3 1]/Width 9>>";
+    assert_eq!(integers_after(dict, b"/W"), Some(vec![1, 3, 1]));
+    assert_eq!(integers_after(dict, b"/Columns"), Some(vec![5]));
+    assert_eq!(integers_after(dict, b"/Predictor"), Some(vec![12]));
+    assert_eq!(integers_after(b"/W [ 1 2 ]", b"/W"), Some(vec![1, 2]));
+    assert_eq!(integers_after(b"/Columns /Five", b"/Columns"), None);
+    assert_eq!(integers_after(b"/Width 9", b"/W"), None);
+}
+
 /// A page in two composite TrueType fonts without /ToUnicode, whose
 /// embedded font programs hold only a cmap: F1 shows glyph ids
 /// (/CIDToGIDMap /Identity), F2 CIDs that a /CIDToGIDMap stream maps.
