@@ -24,9 +24,13 @@ use crate::model::DocumentState;
 
 /// The schema this labelscan writes; the same version numbers as the
 /// SQLite store's, for the same tables.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
-const MIGRATIONS: &[(i32, &str)] = &[(1, SCHEMA_V1), (2, crate::queue::SCHEMA_V2)];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, SCHEMA_V1),
+    (2, crate::queue::SCHEMA_V2),
+    (3, crate::queue::SCHEMA_V3),
+];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE runs (
