@@ -3,8 +3,8 @@
 #   - throughput: two processes of `--jobs 1` sharing one run through the
 #     queue (`scan --db URL --jobs 1` plus one `worker --jobs 1`) against one
 #     `scan --jobs 2` (its own SQLite state store), same corpus, alternating
-#     rounds, medians; plus one process alone (`scan --db --jobs 1`), for
-#     how throughput grows with workers on this machine;
+#     rounds, medians; plus one process alone (`scan --db --jobs 1`) and
+#     three (two workers), for how throughput grows with workers here;
 #   - claims per second of the queue: its claim and complete statements on
 #     empty units, run by pgbench (the statements the workers send, without
 #     any file work), 1 and 2 clients;
@@ -103,6 +103,13 @@ queued() { # $1: worker processes besides the starting host
     nice -n 19 "$LABELSCAN" scan "$CORPUS" --quiet --jobs 1 --db "$url" --out "$OUT/queued" 2>/dev/null &
     local host=$!
     local pids=()
+    # A worker without --follow leaves when no run is open: start the
+    # workers once the host has queued its run (started before, they may
+    # find none, leave at once, and the host works alone).
+    local db=${url##*/}
+    until [[ $("${PSQL[@]}" -d "$db" -c "SELECT count(*) FROM queue_runs" 2>/dev/null) == 1 ]]; do
+        sleep 0.02
+    done
     for _ in $(seq 1 "$1"); do
         nice -n 19 "$LABELSCAN" worker --db "$url" --jobs 1 2>/dev/null &
         pids+=($!)
@@ -115,23 +122,24 @@ queued() { # $1: worker processes besides the starting host
 
 median() { python3 -c "import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))" "$@"; }
 
-declare -a S Q1 Q2
+declare -a S Q1 Q2 Q3
 for round in $(seq 1 "$RUNS"); do
-    s=$(single); q2=$(queued 1); q1=$(queued 0)
-    S+=("$s"); Q2+=("$q2"); Q1+=("$q1")
-    say "round $round: scan --jobs 2 ${s}s | 2 processes x --jobs 1 through the queue ${q2}s | 1 process --jobs 1 through the queue ${q1}s"
+    s=$(single); q2=$(queued 1); q1=$(queued 0); q3=$(queued 2)
+    S+=("$s"); Q2+=("$q2"); Q1+=("$q1"); Q3+=("$q3")
+    say "round $round: scan --jobs 2 ${s}s | 2 processes x --jobs 1 through the queue ${q2}s | 1 process ${q1}s | 3 processes ${q3}s"
 done
 cmp -s "$OUT/single/findings.csv" "$OUT/queued/findings.csv" \
     || die "the queued run's findings.csv differs from the single scan's"
 
-ms=$(median "${S[@]}"); mq2=$(median "${Q2[@]}"); mq1=$(median "${Q1[@]}")
-python3 - "$FILES" "$ms" "$mq2" "$mq1" <<'EOF'
+ms=$(median "${S[@]}"); mq2=$(median "${Q2[@]}"); mq1=$(median "${Q1[@]}"); mq3=$(median "${Q3[@]}")
+python3 - "$FILES" "$ms" "$mq2" "$mq1" "$mq3" <<'EOF'
 import sys
-files, s, q2, q1 = int(sys.argv[1]), *map(float, sys.argv[2:])
+files, s, q2, q1, q3 = int(sys.argv[1]), *map(float, sys.argv[2:])
 print(f"files: {files}")
 print(f"scan --jobs 2 (single host, SQLite state)      median {s:7.2f}s  {files/s:8.0f} files/s")
 print(f"queue: 2 processes x --jobs 1                  median {q2:7.2f}s  {files/q2:8.0f} files/s  cost {100*(q2/s-1):+.1f}%")
 print(f"queue: 1 process  x --jobs 1                   median {q1:7.2f}s  {files/q1:8.0f} files/s  (2 processes: x{q1/q2:.2f})")
+print(f"queue: 3 processes x --jobs 1                  median {q3:7.2f}s  {files/q3:8.0f} files/s  (x{q1/q3:.2f} of 1 process)")
 EOF
 
 # ---- database size -------------------------------------------------------
@@ -163,7 +171,7 @@ cat > "$WORK/claim.sql" <<EOF
 UPDATE queue_units SET state = 'leased', owner = 'bench', lease = nextval('queue_leases'),
        lease_until = clock_timestamp() + make_interval(secs => 60), attempts = attempts + 1
 WHERE id = (SELECT u.id FROM queue_units u JOIN queue_runs r ON r.id = u.run
-            WHERE r.state = 'open' AND u.run = $RUN
+            WHERE r.state = 'open' AND u.run = $RUN AND r.max_units_per_server = 0
               AND (u.state = 'pending' OR (u.state = 'leased' AND u.lease_until < clock_timestamp()))
               AND u.attempts < 5
             ORDER BY u.id LIMIT 1 FOR UPDATE OF u SKIP LOCKED)

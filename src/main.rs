@@ -285,6 +285,10 @@ struct ScanArgs {
     /// With --db: how long a unit's lease lasts unless renewed (tests shorten it).
     #[arg(long, value_name = "SECONDS", default_value_t = labelscan::queue::DEFAULT_LEASE_SECS, hide = true)]
     lease_secs: f64,
+    /// With --db: at most N units of the run worked on at once per file
+    /// server (the mount source of the PATH), across all hosts; 0: no cap.
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "db")]
+    max_units_per_server: u32,
     /// Report formats: csv, jsonl, html, xlsx (summary.json, skipped.csv and manifest.json are always written).
     #[arg(long, value_name = "LIST", default_value = "csv,jsonl,html", value_parser = parse_formats)]
     formats: Formats,
@@ -797,6 +801,13 @@ fn run_queued_scan(
             .collect(),
         full: args.full,
         formats: [f.csv, f.jsonl, f.html, f.xlsx],
+        max_units_per_server: args.max_units_per_server,
+        servers: q
+            .plan
+            .roots
+            .iter()
+            .map(|r| queue::file_server(&std::path::absolute(r).unwrap_or_else(|_| r.clone())))
+            .collect(),
         summary,
     };
     let mut client = queue::connect(store.config()).map_err(queue_failure)?;

@@ -20,7 +20,7 @@
 //! the same bytes as a single-host scan.
 
 use std::collections::HashSet;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -49,11 +49,17 @@ use crate::state::{self, StateRun};
 use crate::store::{PostgresStore, RunRecord, StatePair, Store, StoreError, StoredFile};
 use crate::walk::{walk_key, Filter, JobSource, Listed, UnitTree, WalkItem};
 
-/// Files of a folder inspected as one unit; a larger folder's further
-/// files are queued as batches of this many.
-pub const BATCH_FILES: usize = 256;
+/// Files a unit inspects at most: the files its folders hold past this
+/// many are queued as batches of this many.
+pub const UNIT_FILES: usize = 256;
+/// Sub-folders queued as one unit (listed, and their files inspected, by
+/// the worker that leases it): a unit costs a few round trips, so that
+/// folders of a few files each are worth packing.
+pub const UNIT_FOLDERS: usize = 16;
 /// Leases a unit may take (claims, or failures) before it is marked failed.
 pub const MAX_ATTEMPTS: i32 = 5;
+/// How long an idle worker thread first waits before it looks again.
+const IDLE_FIRST: Duration = Duration::from_millis(10);
 /// How long a lease lasts unless renewed; the heartbeat renews it every
 /// third of that while the worker lives.
 pub const DEFAULT_LEASE_SECS: f64 = 60.0;
@@ -79,6 +85,13 @@ pub struct RunSpec {
     pub full: bool,
     /// `--formats`: csv, jsonl, html, xlsx.
     pub formats: [bool; 4],
+    /// `--max-units-per-server`: units of the run leased at once per
+    /// file server, at most (0: no cap).
+    #[serde(default)]
+    pub max_units_per_server: u32,
+    /// Each PATH's file server (see [`file_server`]).
+    #[serde(default)]
+    pub servers: Vec<String>,
     /// The run's summary before any file: scope, provenance, options.
     pub summary: Summary,
 }
@@ -158,6 +171,89 @@ pub fn context_of(spec: &RunSpec) -> Result<Context, String> {
     ))
 }
 
+/// The file server a PATH is on, for `--max-units-per-server`: the host
+/// of a network file system's mount source (`//server/share` of CIFS/SMB,
+/// `server:/export` of NFS, `user@server:path` of SSHFS), else `local:`
+/// and the device of a local file system (`local:8:1`). Units of one
+/// server count together, whichever run and PATH they belong to.
+pub fn file_server(path: &Path) -> String {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut best: Option<(usize, String)> = None;
+    for line in mountinfo.lines() {
+        let Some((mine, theirs)) = line.split_once(" - ") else {
+            continue;
+        };
+        let fields: Vec<&str> = mine.split(' ').collect();
+        let (Some(device), Some(point)) = (fields.get(2), fields.get(4)) else {
+            continue;
+        };
+        let point = PathBuf::from(unescape_mount(point));
+        if !path.starts_with(&point) {
+            continue;
+        }
+        let depth = point.components().count();
+        if best.as_ref().is_some_and(|(d, _)| *d > depth) {
+            continue;
+        }
+        let mut theirs = theirs.split(' ');
+        let fstype = theirs.next().unwrap_or("");
+        let source = unescape_mount(theirs.next().unwrap_or(""));
+        best = Some((depth, server_of(fstype, &source, device)));
+    }
+    best.map(|(_, server)| server)
+        .unwrap_or_else(|| "local:".to_string())
+}
+
+/// A mount's server from its file system type, source and device.
+fn server_of(fstype: &str, source: &str, device: &str) -> String {
+    let network = [
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "ceph",
+        "glusterfs",
+        "9p",
+    ]
+    .contains(&fstype)
+        || fstype.starts_with("fuse.sshfs");
+    if network {
+        let host = if let Some(unc) = source.strip_prefix("//") {
+            unc.split('/').next().unwrap_or(unc)
+        } else {
+            let before = source.split(":/").next().unwrap_or(source);
+            let before = before.rsplit_once(':').map_or(before, |(h, _)| h);
+            before.rsplit_once('@').map_or(before, |(_, h)| h)
+        };
+        if !host.is_empty() {
+            return host.to_ascii_lowercase();
+        }
+    }
+    format!("local:{device}")
+}
+
+/// A mountinfo field with its octal escapes (`\040` for a space) undone.
+fn unescape_mount(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 4 <= bytes.len() {
+            let digits = std::str::from_utf8(&bytes[i + 1..i + 4]).unwrap_or("");
+            if let Ok(n) = u8::from_str_radix(digits, 8) {
+                out.push(n);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Who a worker is in logs and in the units it leases: `host:pid`.
 pub fn worker_id() -> String {
     let mut buf = [0u8; 256];
@@ -181,17 +277,21 @@ pub fn connect(config: &postgres::Config) -> Result<Client, String> {
 pub fn create_run(client: &mut Client, spec: &RunSpec) -> Result<i64, String> {
     let text = serde_json::to_string(spec).map_err(err)?;
     let mut tx = client.transaction().map_err(err)?;
+    let cap = spec.max_units_per_server as i32;
     let id: i64 = tx
         .query_one(
-            "INSERT INTO queue_runs (run_id, spec, host) VALUES ($1, $2, $3) RETURNING id",
-            &[&spec.summary.run_id, &text, &worker_id()],
+            "INSERT INTO queue_runs (run_id, spec, host, max_units_per_server)
+             VALUES ($1, $2, $3, $4) RETURNING id",
+            &[&spec.summary.run_id, &text, &worker_id(), &cap],
         )
         .map_err(err)?
         .get(0);
     for root in 0..spec.roots.len() as i32 {
+        let server = spec.servers.get(root as usize).cloned().unwrap_or_default();
         tx.execute(
-            "INSERT INTO queue_units (run, root, folder, part) VALUES ($1, $2, ''::bytea, 0)",
-            &[&id, &root],
+            "INSERT INTO queue_units (run, root, folder, part, server)
+             VALUES ($1, $2, ''::bytea, 0, $3)",
+            &[&id, &root, &server],
         )
         .map_err(err)?;
     }
@@ -315,14 +415,20 @@ pub struct Unit {
     pub id: i64,
     pub run: i64,
     pub root: i32,
-    /// The folder below the PATH, as bytes (empty: the PATH itself).
+    /// The folder below the PATH, as bytes (empty: the PATH itself); of
+    /// a pack of folders, its first one.
     pub folder: Vec<u8>,
+    /// 0: the folder `folder` (a PATH); -1: the pack of folders `names`;
+    /// 1, 2, ...: a batch of the files `names` (past the files a unit
+    /// inspects) of the unit whose folder is `folder`.
     pub part: i32,
-    /// A batch of a large folder: the names of its entries, each ended
-    /// by a 0 byte (no name holds one).
+    /// Paths below the PATH, each ended by a 0 byte (no path holds one):
+    /// the folders of a pack, or the files of a batch.
     pub names: Option<Vec<u8>>,
     pub attempts: i32,
     pub lease: i64,
+    /// The file server its PATH is on (see [`file_server`]).
+    pub server: String,
 }
 
 impl Unit {
@@ -343,8 +449,14 @@ impl Unit {
         } else {
             format!("{root}/{}", folder.display())
         };
+        let more = self
+            .names
+            .as_deref()
+            .map_or(0, |n| split_names(n).len().saturating_sub(1));
         match self.part {
             0 => format!("unit {} ({at})", self.id),
+            p if p < 0 && more > 0 => format!("unit {} ({at} and {more} more folders)", self.id),
+            p if p < 0 => format!("unit {} ({at})", self.id),
             p => format!("unit {} ({at}, batch {p})", self.id),
         }
     }
@@ -352,25 +464,58 @@ impl Unit {
 
 /// Claims the next unit of run `$1` (of any open run for 0) but those of
 /// the runs `$5`: pending, or leased with its lease run out. `$2` owner,
-/// `$3` lease seconds, `$4` attempts allowed.
-const CLAIM: &str =
+/// `$3` lease seconds, `$4` attempts allowed. `{RUNS}`: which runs, by
+/// their cap of units per server.
+const CLAIM_OF: &str =
     "UPDATE queue_units SET state = 'leased', owner = $2, lease = nextval('queue_leases'),
         lease_until = clock_timestamp() + make_interval(secs => $3),
         attempts = attempts + 1
  WHERE id = (
+    {WITH}
     SELECT u.id FROM queue_units u JOIN queue_runs r ON r.id = u.run
     WHERE r.state = 'open' AND ($1::int8 = 0 OR u.run = $1::int8)
       AND NOT (u.run = ANY($5))
       AND (u.state = 'pending'
            OR (u.state = 'leased' AND u.lease_until < clock_timestamp()))
       AND u.attempts < $4
+      AND {RUNS}
     ORDER BY u.id LIMIT 1
     FOR UPDATE OF u SKIP LOCKED)
- RETURNING id, run, root, folder, part, names, attempts, lease";
+ RETURNING id, run, root, folder, part, names, attempts, lease, server";
+
+/// The claim of units of runs without a cap: one statement.
+fn claim_sql() -> String {
+    CLAIM_OF
+        .replace("{WITH}", "")
+        .replace("{RUNS}", "r.max_units_per_server = 0")
+}
+
+/// The claim of units of runs with a cap of units per file server: only
+/// while fewer of the server's units are leased (live leases, of any
+/// run). Run after taking [`CAP_LOCK`], so that two claims never both
+/// take the last place.
+fn claim_capped_sql() -> String {
+    CLAIM_OF
+        .replace(
+            "{WITH}",
+            "WITH busy AS MATERIALIZED (
+                SELECT server, count(*) AS n FROM queue_units
+                WHERE state = 'leased' AND lease_until >= clock_timestamp()
+                GROUP BY server)",
+        )
+        .replace(
+            "{RUNS}",
+            "r.max_units_per_server > 0
+      AND coalesce((SELECT n FROM busy WHERE busy.server = u.server), 0) < r.max_units_per_server",
+        )
+}
+
+/// The advisory lock that capped claims take, one at a time.
+const CAP_LOCK: i64 = 0x6c61_6265_6c63_6170;
 
 /// Queues sub-folders (`names` NULL) and batches of a folder's files, once.
-const CHILDREN: &str = "INSERT INTO queue_units (run, root, folder, part, names)
- SELECT $1, $2, f, p, n FROM unnest($3::bytea[], $4::int4[], $5::bytea[]) AS t(f, p, n)
+const CHILDREN: &str = "INSERT INTO queue_units (run, root, folder, part, names, server)
+ SELECT $1, $2, f, p, n, $6 FROM unnest($3::bytea[], $4::int4[], $5::bytea[]) AS t(f, p, n)
  ON CONFLICT DO NOTHING";
 
 /// A unit's results and its end, in one statement (one transaction, one
@@ -414,6 +559,7 @@ WHERE id IN (SELECT id FROM held)";
 pub struct Session {
     pub client: Client,
     claim: postgres::Statement,
+    claim_capped: postgres::Statement,
     children: postgres::Statement,
     complete: postgres::Statement,
 }
@@ -427,19 +573,22 @@ impl Session {
         client
             .batch_execute("SET synchronous_commit = off")
             .map_err(err)?;
-        let claim = client.prepare(CLAIM).map_err(err)?;
+        let claim = client.prepare(&claim_sql()).map_err(err)?;
+        let claim_capped = client.prepare(&claim_capped_sql()).map_err(err)?;
         let children = client.prepare(CHILDREN).map_err(err)?;
         let complete = client.prepare(COMPLETE).map_err(err)?;
         Ok(Session {
             client,
             claim,
+            claim_capped,
             children,
             complete,
         })
     }
 }
 
-/// Claims the next unit (see [`CLAIM`]).
+/// Claims the next unit: of a run without a cap in one statement, else
+/// of a run with a cap of units per file server under [`CAP_LOCK`].
 pub fn claim(
     session: &mut Session,
     run: i64,
@@ -447,13 +596,19 @@ pub fn claim(
     lease_secs: f64,
     refused: &[i64],
 ) -> Result<Option<Unit>, String> {
-    let row = session
+    let params: [&(dyn postgres::types::ToSql + Sync); 5] =
+        [&run, &owner, &lease_secs, &MAX_ATTEMPTS, &refused];
+    let mut row = session
         .client
-        .query_opt(
-            &session.claim,
-            &[&run, &owner, &lease_secs, &MAX_ATTEMPTS, &refused],
-        )
+        .query_opt(&session.claim, &params)
         .map_err(err)?;
+    if row.is_none() {
+        let mut tx = session.client.transaction().map_err(err)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CAP_LOCK])
+            .map_err(err)?;
+        row = tx.query_opt(&session.claim_capped, &params).map_err(err)?;
+        tx.commit().map_err(err)?;
+    }
     Ok(row.map(|r| Unit {
         id: r.get(0),
         run: r.get(1),
@@ -463,6 +618,7 @@ pub fn claim(
         names: r.get(5),
         attempts: r.get(6),
         lease: r.get(7),
+        server: r.get(8),
     }))
 }
 
@@ -519,25 +675,28 @@ pub fn renew(client: &mut Client, leases: &[i64], lease_secs: f64) -> Result<u64
         .map_err(err)
 }
 
-/// Queues a listed folder's sub-folders and the further batches of its
-/// files; a folder listed again (its first lister lost its lease) queues
-/// nothing twice.
+/// Queues the units a unit's listing gave: its sub-folders in packs
+/// (`(first folder, folders)`, part -1) and the batches of its further
+/// files (part 1, 2, ... under the unit's own folder). A unit listed again
+/// (its first lister lost its lease) lists the same and queues nothing
+/// twice: a folder is listed by one unit only, so the first folder of a
+/// pack names it.
 fn queue_children(
     session: &mut Session,
     unit: &Unit,
-    folders: Vec<Vec<u8>>,
+    groups: Vec<(Vec<u8>, Vec<u8>)>,
     batches: Vec<Vec<u8>>,
 ) -> Result<(), String> {
-    if folders.is_empty() && batches.is_empty() {
+    if groups.is_empty() && batches.is_empty() {
         return Ok(());
     }
-    let mut paths: Vec<Vec<u8>> = Vec::with_capacity(folders.len() + batches.len());
+    let mut paths: Vec<Vec<u8>> = Vec::with_capacity(groups.len() + batches.len());
     let mut parts: Vec<i32> = Vec::with_capacity(paths.capacity());
     let mut names: Vec<Option<Vec<u8>>> = Vec::with_capacity(paths.capacity());
-    for folder in folders {
-        paths.push(folder);
-        parts.push(0);
-        names.push(None);
+    for (first, group) in groups {
+        paths.push(first);
+        parts.push(-1);
+        names.push(Some(group));
     }
     for (i, batch) in batches.into_iter().enumerate() {
         paths.push(unit.folder.clone());
@@ -548,7 +707,7 @@ fn queue_children(
         .client
         .execute(
             &session.children,
-            &[&unit.run, &unit.root, &paths, &parts, &names],
+            &[&unit.run, &unit.root, &paths, &parts, &names, &unit.server],
         )
         .map(drop)
         .map_err(err)
@@ -663,6 +822,9 @@ pub fn complete(session: &mut Session, unit: &Unit, result: &UnitResult) -> Resu
 /// run through the shared store, writes kept for the unit's commit.
 struct UnitStore {
     lookups: Arc<PostgresStore>,
+    /// The store held no file when the worker joined the run: nothing to
+    /// look up (a first run costs no lookup round trips).
+    empty: bool,
     writes: Arc<Mutex<UnitWrites>>,
 }
 
@@ -678,6 +840,9 @@ impl Store for UnitStore {
         self.lookups.baseline(scope)
     }
     fn stored_file(&self, key: &str) -> Result<Option<StoredFile>, StoreError> {
+        if self.empty {
+            return Ok(None);
+        }
         self.lookups.stored_file(key)
     }
     fn begin_run(&mut self, _run: &RunRecord) -> Result<(), StoreError> {
@@ -781,6 +946,8 @@ pub struct RunState {
     trees: Vec<UnitTree>,
     filter: Filter,
     fail_on: Vec<VerdictCode>,
+    /// The state store held no file when this worker joined the run.
+    pub empty_store: bool,
 }
 
 impl RunState {
@@ -814,6 +981,7 @@ impl RunState {
             trees,
             filter,
             fail_on,
+            empty_store: false,
         })
     }
 
@@ -822,55 +990,106 @@ impl RunState {
     }
 }
 
-/// Lists the unit's folder (queuing its sub-folders and further batches)
-/// and gives its items with their keys.
+/// Splits a unit's `names` (each ended by a 0 byte) into paths.
+fn split_names(names: &[u8]) -> Vec<PathBuf> {
+    names
+        .split(|&b| b == 0)
+        .filter(|n| !n.is_empty())
+        .map(|n| PathBuf::from(OsStr::from_bytes(n)))
+        .collect()
+}
+
+/// Paths joined as a unit's `names`, each ended by a 0 byte.
+fn join_names<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Vec<u8> {
+    let mut joined = Vec::new();
+    for path in paths {
+        joined.extend_from_slice(path.as_os_str().as_bytes());
+        joined.push(0);
+    }
+    joined
+}
+
+/// The items of files `files` (paths below the PATH, grouped by folder
+/// as listed), with their keys.
+fn file_items(tree: &UnitTree, files: &[PathBuf], filter: &Filter) -> KeyedItems {
+    let (mut items, mut filtered_out) = (Vec::with_capacity(files.len()), 0);
+    let mut at = 0;
+    while at < files.len() {
+        let folder = files[at].parent().unwrap_or(Path::new("")).to_path_buf();
+        let mut names = Vec::new();
+        while let Some(path) = files.get(at) {
+            if path.parent().unwrap_or(Path::new("")) != folder {
+                break;
+            }
+            names.push(path.file_name().unwrap_or_default().to_os_string());
+            at += 1;
+        }
+        let (more, out) = tree.items(&folder, &names, filter);
+        items.extend(more);
+        filtered_out += out;
+    }
+    (items, filtered_out)
+}
+
+/// Lists the unit's folders (queuing their sub-folders, packed into units
+/// of [`UNIT_FOLDERS`], and the files past the unit's [`UNIT_FILES`] as
+/// batches) and gives its items with their keys.
 fn unit_items(session: &mut Session, run: &RunState, unit: &Unit) -> Result<KeyedItems, String> {
     let tree = run
         .trees
         .get(unit.root as usize)
         .ok_or_else(|| format!("unit {}: no PATH {}", unit.id, unit.root))?;
-    let relative = unit.folder_path();
-    if let Some(names) = &unit.names {
-        let names: Vec<OsString> = names
-            .split(|&b| b == 0)
-            .filter(|n| !n.is_empty())
-            .map(|n| OsStr::from_bytes(n).to_os_string())
-            .collect();
-        return Ok(tree.items(&relative, &names, &run.filter));
-    }
-    if unit.folder.is_empty() {
-        if let Some(item) = tree.root_file() {
-            return Ok((vec![(Vec::new(), item)], 0));
+    let members = match (&unit.names, unit.part) {
+        // A batch of files, by path below the PATH.
+        (Some(names), part) if part > 0 => {
+            return Ok(file_items(tree, &split_names(names), &run.filter))
         }
-    }
-    let listed = match tree.list(&relative, &run.filter) {
-        Ok(listed) => listed,
-        Err(skip) => return Ok((vec![(walk_key(&relative), WalkItem::Skip(skip))], 0)),
-    };
-    let mut folders = Vec::new();
-    let mut names = Vec::new();
-    for entry in listed {
-        match entry {
-            Listed::Folder(path) => folders.push(path.as_os_str().as_bytes().to_vec()),
-            Listed::Entry(name) => names.push(name),
-        }
-    }
-    let rest: Vec<Vec<u8>> = names
-        .get(BATCH_FILES..)
-        .unwrap_or_default()
-        .chunks(BATCH_FILES)
-        .map(|chunk| {
-            let mut joined = Vec::new();
-            for name in chunk {
-                joined.extend_from_slice(name.as_bytes());
-                joined.push(0);
+        // Folders listed together.
+        (Some(names), _) => split_names(names),
+        // The PATH itself.
+        (None, _) => {
+            if unit.folder.is_empty() {
+                if let Some(item) = tree.root_file() {
+                    return Ok((vec![(Vec::new(), item)], 0));
+                }
             }
-            joined
+            vec![unit.folder_path()]
+        }
+    };
+    let mut unlisted = Vec::new();
+    let mut folders: Vec<PathBuf> = Vec::new();
+    let mut files: Vec<PathBuf> = Vec::new();
+    for member in &members {
+        match tree.list(member, &run.filter) {
+            Ok(listed) => {
+                for entry in listed {
+                    match entry {
+                        Listed::Folder(path) => folders.push(path),
+                        Listed::Entry(name) => files.push(member.join(name)),
+                    }
+                }
+            }
+            Err(skip) => unlisted.push((walk_key(member), WalkItem::Skip(skip))),
+        }
+    }
+    let rest = files.split_off(files.len().min(UNIT_FILES));
+    let groups: Vec<(Vec<u8>, Vec<u8>)> = folders
+        .chunks(UNIT_FOLDERS)
+        .map(|group| {
+            (
+                group[0].as_os_str().as_bytes().to_vec(),
+                join_names(group.iter().map(PathBuf::as_path)),
+            )
         })
         .collect();
-    names.truncate(BATCH_FILES);
-    queue_children(session, unit, folders, rest)?;
-    Ok(tree.items(&relative, &names, &run.filter))
+    let batches: Vec<Vec<u8>> = rest
+        .chunks(UNIT_FILES)
+        .map(|batch| join_names(batch.iter().map(PathBuf::as_path)))
+        .collect();
+    queue_children(session, unit, groups, batches)?;
+    let (mut items, filtered_out) = file_items(tree, &files, &run.filter);
+    items.extend(unlisted);
+    Ok((items, filtered_out))
 }
 
 /// A folder for one unit's report files, removed when dropped.
@@ -907,6 +1126,7 @@ fn inspect_unit(
     let counts = Arc::new(Mutex::new(Vec::with_capacity(keys.len())));
     let store = UnitStore {
         lookups: Arc::clone(lookups),
+        empty: run.empty_store,
         writes: Arc::clone(&writes),
     };
     let (inspector, reused) =
@@ -1043,9 +1263,14 @@ impl Worker {
             .query_one("SELECT run_id, spec FROM queue_runs WHERE id = $1", &[&id])
             .map_err(err)?;
         let run_id: String = row.get(0);
+        let empty_store: bool = client
+            .query_one("SELECT NOT EXISTS (SELECT 1 FROM files)", &[])
+            .map_err(err)?
+            .get(0);
         let state = serde_json::from_str::<RunSpec>(row.get::<_, &str>(1))
             .map_err(err)
-            .and_then(|spec| RunState::new(id, spec));
+            .and_then(|spec| RunState::new(id, spec))
+            .map(|run| RunState { empty_store, ..run });
         let run = match state {
             Ok(run) => Arc::new(run),
             Err(e) => {
@@ -1068,6 +1293,9 @@ impl Worker {
     /// One thread's loop: claim, work, commit, until no unit is left.
     fn work(&self) -> Result<(), String> {
         let mut session = Session::open(&self.config)?;
+        // An idle thread looks again soon (a unit being listed queues
+        // more), then less and less often, up to `opts.idle`.
+        let mut idle = IDLE_FIRST.min(self.opts.idle);
         while !self.stop.load(Ordering::Relaxed) {
             let refused: Vec<i64> = lock(&self.refused).iter().copied().collect();
             let claimed = claim(
@@ -1087,9 +1315,11 @@ impl Worker {
                 if open == 0 && !self.opts.follow {
                     return Ok(());
                 }
-                std::thread::sleep(self.opts.idle);
+                std::thread::sleep(idle);
+                idle = (idle * 2).min(self.opts.idle);
                 continue;
             };
+            idle = IDLE_FIRST.min(self.opts.idle);
             lock(&self.leases.0).insert(unit.lease);
             let outcome = self.work_on(&mut session, &unit);
             lock(&self.leases.0).remove(&unit.lease);
@@ -1286,7 +1516,7 @@ pub fn write_reports(
     let mut summary = spec.summary.clone();
     for row in client
         .query(
-            "SELECT root, folder, part, attempts, coalesce(error, '') FROM queue_units
+            "SELECT root, folder, part, attempts, coalesce(error, ''), names FROM queue_units
              WHERE run = $1 AND state = 'failed' ORDER BY id",
             &[&run.id],
         )
@@ -1298,9 +1528,10 @@ pub fn write_reports(
             root: row.get(0),
             folder: row.get(1),
             part: row.get(2),
-            names: None,
+            names: row.get(5),
             attempts: row.get(3),
             lease: 0,
+            server: String::new(),
         };
         let what = unit.describe(spec);
         let what = what
@@ -1430,4 +1661,30 @@ pub fn mark_reported(client: &mut Client, run: i64) -> Result<(), String> {
             .map_err(err)?;
     }
     tx.commit().map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_units_server_is_the_host_of_a_network_mount_else_the_device() {
+        assert_eq!(server_of("cifs", "//Files01/share", "0:52"), "files01");
+        assert_eq!(server_of("nfs4", "nas2:/export/home", "0:53"), "nas2");
+        assert_eq!(server_of("fuse.sshfs", "scan@host3:data", "0:54"), "host3");
+        assert_eq!(server_of("ext4", "/dev/vda", "254:0"), "local:254:0");
+        assert_eq!(unescape_mount("/mnt/a\\040b"), "/mnt/a b");
+        assert!(!file_server(Path::new("/")).is_empty());
+    }
+
+    #[test]
+    fn names_round_trip_and_files_keep_their_folders() {
+        let paths = [
+            Path::new("a/b.txt"),
+            Path::new("a/c d.txt"),
+            Path::new("e.txt"),
+        ];
+        let joined = join_names(paths);
+        assert_eq!(split_names(&joined), paths.map(Path::to_path_buf).to_vec());
+    }
 }

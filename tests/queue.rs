@@ -388,3 +388,60 @@ fn rescans_reuse_across_hosts_and_any_host_writes_a_runs_reports() {
         .unwrap();
     assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
 }
+
+/// `--max-units-per-server 1`: the tree is on one file server, so never
+/// more than one of its units is leased at once, whatever the number of
+/// workers; the reports are still the single scan's.
+#[test]
+fn a_cap_of_units_per_file_server_holds_across_workers() {
+    let pg = Postgres::start();
+    let tree = tree();
+    let work = tempfile::tempdir().unwrap();
+    let single = work.path().join("single");
+    ok(scan_command(tree.path(), &single, &["--quiet"])
+        .output()
+        .unwrap());
+    let multi = work.path().join("multi");
+    let mut host = scan_command(
+        tree.path(),
+        &multi,
+        &["--quiet", "--db", &pg.url, "--max-units-per-server", "1"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pg.psql("SELECT to_regclass('queue_runs') IS NOT NULL") != "t"
+        || pg.psql("SELECT count(*) FROM queue_runs") == "0"
+    {
+        assert!(Instant::now() < deadline, "the run was never queued");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let workers = [worker(&pg.url), worker(&pg.url)];
+    let live = "SELECT count(*) FROM queue_units
+                WHERE state = 'leased' AND lease_until >= clock_timestamp()";
+    let (mut most, mut busy) = (0u32, 0u32);
+    let status = loop {
+        if let Some(status) = host.try_wait().unwrap() {
+            break status;
+        }
+        let n: u32 = pg.psql(live).parse().unwrap();
+        most = most.max(n);
+        busy += u32::from(n > 0);
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(matches!(status.code(), Some(0 | 1)), "scan --db: {status}");
+    for w in workers {
+        let out = w.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    assert!(busy > 0, "no unit was ever seen leased");
+    assert_eq!(most, 1, "units leased at once on one server");
+    assert_eq!(pg.psql("SELECT max_units_per_server FROM queue_runs"), "1");
+    assert_eq!(
+        pg.psql("SELECT count(DISTINCT server) FROM queue_units WHERE server <> ''"),
+        "1"
+    );
+    assert_same_reports(&single, &multi);
+}

@@ -24,9 +24,9 @@ use crate::model::DocumentState;
 
 /// The schema this labelscan writes; the same version numbers as the
 /// SQLite store's, for the same tables.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
-const MIGRATIONS: &[(i32, &str)] = &[(1, SCHEMA_V1), (2, SCHEMA_V2)];
+const MIGRATIONS: &[(i32, &str)] = &[(1, SCHEMA_V1), (2, SCHEMA_V2), (3, SCHEMA_V3)];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE runs (
@@ -144,6 +144,14 @@ CREATE TABLE queue_documents (
     excepted TEXT NOT NULL,
     PRIMARY KEY (run, path)
 );
+"#;
+
+/// The work queue's schema version 3: the cap of units per file server (`queue_runs`),
+/// each unit's file server, and the leased units by server.
+const SCHEMA_V3: &str = r#"
+ALTER TABLE queue_runs ADD COLUMN max_units_per_server INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE queue_units ADD COLUMN server TEXT NOT NULL DEFAULT '';
+CREATE INDEX queue_units_leased ON queue_units (server) WHERE state = 'leased';
 "#;
 
 /// Per run, in the writer's session only: the keys of the files seen and
