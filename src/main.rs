@@ -575,14 +575,7 @@ fn run_scan(args: ScanArgs) -> Result<u8, Failure> {
     let skip_dirs = report_dir_inside(&args.out, report_set.staging_dir(), &plan.roots, args.quiet);
     let filter_dirs = skip_dirs.clone();
     let filter = Filter::new(&args.include, &args.exclude, skip_dirs).map_err(usage)?;
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        })
-        .max(1);
+    let jobs = jobs_or_cores(args.jobs);
     let progress = !args.quiet && std::io::stderr().is_terminal();
     let opts = ScanOptions {
         jobs,
@@ -892,20 +885,23 @@ fn report_queued(
 }
 
 /// `labelscan worker --db URL`: works on the open multi-host runs.
+/// `--jobs`, else one worker per core.
+fn jobs_or_cores(jobs: Option<usize>) -> usize {
+    jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    })
+    .max(1)
+}
+
 fn run_worker(args: &WorkerArgs) -> Result<u8, Failure> {
     use labelscan::queue::{self, WorkerOptions};
     if args.lease_secs.is_nan() || args.lease_secs <= 0.0 {
         return Err(usage(anyhow::anyhow!("--lease-secs must be more than 0")));
     }
     let store = open_postgres(&args.db)?;
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        })
-        .max(1);
+    let jobs = jobs_or_cores(args.jobs);
     let opts = WorkerOptions {
         jobs,
         run: 0,

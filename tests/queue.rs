@@ -12,22 +12,13 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::postgres::Postgres;
-use common::reports::copy_dir;
+use common::reports::{assert_same_reports, copy_dir};
 use common::{bin, repo, stderr};
 
 const APEX: &str = "policies/examples/apex-precision.toml";
 const AS_OF: [&str; 2] = ["--as-of", "2026-11-23"];
 /// Short leases, so that a stopped worker loses its units within the test.
 const LEASE: &str = "1.5";
-/// The reports that must be the same bytes.
-const SAME_BYTES: [&str; 5] = [
-    "findings.csv",
-    "findings.jsonl",
-    "skipped.csv",
-    "changes.csv",
-    "changes.jsonl",
-];
-
 /// Many folders of the bundled examples and of the real-world corpus
 /// (when present), nested, with memos, odd names, a link and a lock file:
 /// a run of a few seconds with many units.
@@ -111,6 +102,18 @@ fn ok(o: Output) -> Output {
     o
 }
 
+/// Waits for the host's run to be in the queue: workers without
+/// --follow that find no open run leave at once.
+fn wait_until_queued(pg: &Postgres) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pg.psql("SELECT to_regclass('queue_runs') IS NOT NULL") != "t"
+        || pg.psql("SELECT count(*) FROM queue_runs") == "0"
+    {
+        assert!(Instant::now() < deadline, "the run was never queued");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn worker(url: &str) -> Child {
     bin()
         .args(["worker", "--db", url, "--jobs", "1", "--lease-secs", LEASE])
@@ -118,50 +121,6 @@ fn worker(url: &str) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-/// summary.json without what differs between any two runs: ids, hosts,
-/// times, rates, memory, where the reports and the state went.
-fn comparable_summary(out: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(out.join("summary.json")).unwrap();
-    let mut s: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let o = s.as_object_mut().unwrap();
-    for key in [
-        "run_id",
-        "host",
-        "started_at",
-        "finished_at",
-        "duration_seconds",
-        "files_per_second",
-        "megabytes_per_second",
-        "peak_rss_kb",
-        "state",
-        "baseline_run_id",
-        "earlier_runs",
-    ] {
-        o.remove(key);
-    }
-    o["options"].as_object_mut().unwrap().remove("out");
-    s
-}
-
-fn assert_same_reports(single: &Path, multi: &Path) {
-    for name in SAME_BYTES {
-        let (a, b) = (
-            std::fs::read(single.join(name)).unwrap(),
-            std::fs::read(multi.join(name)).unwrap(),
-        );
-        assert!(
-            a == b,
-            "{name} differs:\n--- single\n{}\n--- multi-host\n{}",
-            String::from_utf8_lossy(&a),
-            String::from_utf8_lossy(&b)
-        );
-    }
-    assert_eq!(comparable_summary(single), comparable_summary(multi));
-    assert!(multi.join("report.html").is_file());
-    let v = bin().arg("verify").arg(multi).output().unwrap();
-    assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
 }
 
 /// Every document path of `findings.jsonl`, each once.
@@ -245,15 +204,10 @@ fn four_hosts_one_killed_one_stopped_give_the_single_scans_reports() {
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
     // Workers without --follow join the open runs: start them once the
     // run is queued.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while pg.psql("SELECT to_regclass('queue_runs') IS NOT NULL") != "t"
-        || pg.psql("SELECT count(*) FROM queue_runs") == "0"
-    {
-        assert!(Instant::now() < deadline, "the run was never queued");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until_queued(&pg);
     let (mut killed, stopped, third) = (worker(&pg.url), worker(&pg.url), worker(&pg.url));
 
     stop_while_leasing(&pg, &killed, deadline, single_secs);
@@ -411,13 +365,7 @@ fn a_cap_of_units_per_file_server_holds_across_workers() {
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while pg.psql("SELECT to_regclass('queue_runs') IS NOT NULL") != "t"
-        || pg.psql("SELECT count(*) FROM queue_runs") == "0"
-    {
-        assert!(Instant::now() < deadline, "the run was never queued");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until_queued(&pg);
     let workers = [worker(&pg.url), worker(&pg.url)];
     let live = "SELECT count(*) FROM queue_units
                 WHERE state = 'leased' AND lease_until >= clock_timestamp()";

@@ -6,20 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod common;
-use common::reports::copy_dir;
+use common::reports::{assert_same_reports, copy_dir};
 use common::{bin, repo, stderr};
 
 const APEX: &str = "policies/examples/apex-precision.toml";
 const AS_OF: [&str; 2] = ["--as-of", "2026-11-23"];
-/// The reports that must be the same bytes.
-const SAME_BYTES: [&str; 5] = [
-    "findings.csv",
-    "findings.jsonl",
-    "skipped.csv",
-    "changes.csv",
-    "changes.jsonl",
-];
-
 /// The bundled examples, plus folders of memos, names that CSV must
 /// quote (a comma, quotes, a line break), a link and an Office lock file.
 fn tree() -> tempfile::TempDir {
@@ -101,51 +92,6 @@ fn merge(dirs: &[PathBuf], out: &Path) -> Output {
         .arg(out)
         .output()
         .unwrap()
-}
-
-/// summary.json without what differs between any two runs: ids, hosts,
-/// times, rates, memory, where the reports and the state went.
-fn comparable_summary(out: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(out.join("summary.json")).unwrap();
-    let mut s: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let o = s.as_object_mut().unwrap();
-    for key in [
-        "run_id",
-        "host",
-        "started_at",
-        "finished_at",
-        "duration_seconds",
-        "files_per_second",
-        "megabytes_per_second",
-        "peak_rss_kb",
-        "state",
-        "baseline_run_id",
-        "earlier_runs",
-        "merged_from",
-    ] {
-        o.remove(key);
-    }
-    o["options"].as_object_mut().unwrap().remove("out");
-    s
-}
-
-fn assert_same_reports(single: &Path, merged: &Path) {
-    for name in SAME_BYTES {
-        let (a, b) = (
-            std::fs::read(single.join(name)).unwrap(),
-            std::fs::read(merged.join(name)).unwrap(),
-        );
-        assert!(
-            a == b,
-            "{name} differs:\n--- single\n{}\n--- merged\n{}",
-            String::from_utf8_lossy(&a),
-            String::from_utf8_lossy(&b)
-        );
-    }
-    assert_eq!(comparable_summary(single), comparable_summary(merged));
-    assert!(merged.join("report.html").is_file());
-    let v = bin().arg("verify").arg(merged).output().unwrap();
-    assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
 }
 
 #[test]

@@ -258,13 +258,18 @@ fn page_tree_loaded(doc: &Document) -> bool {
 /// [`most_stream_entries_at_one_offset`] reads those.
 fn most_entries_at_one_offset(bytes: &[u8]) -> usize {
     let digits = |b: &[u8]| b.iter().all(u8::is_ascii_digit);
-    let mut offsets: Vec<&[u8]> = memchr::memchr_iter(b'n', bytes)
+    let offsets: Vec<&[u8]> = memchr::memchr_iter(b'n', bytes)
         .filter(|&at| at >= 17 && bytes[at - 1] == b' ' && bytes[at - 7] == b' ')
         .filter(|&at| digits(&bytes[at - 6..at - 1]) && digits(&bytes[at - 17..at - 7]))
         .map(|at| &bytes[at - 17..at - 7])
         .collect();
-    offsets.sort_unstable();
-    offsets
+    most_repeated(offsets)
+}
+
+/// How often the most frequent of `items` occurs (0 for none).
+fn most_repeated<T: Ord>(mut items: Vec<T>) -> usize {
+    items.sort_unstable();
+    items
         .chunk_by(|a, b| a == b)
         .map(<[_]>::len)
         .max()
@@ -301,12 +306,7 @@ fn most_stream_entries_at_one_offset(bytes: &[u8], budget: &Budget) -> usize {
             break;
         }
     }
-    offsets.sort_unstable();
-    offsets
-        .chunk_by(|a, b| a == b)
-        .map(<[_]>::len)
-        .max()
-        .unwrap_or(0)
+    most_repeated(offsets)
 }
 
 /// A cross-reference stream, inflated, with its field widths.

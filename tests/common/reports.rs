@@ -88,3 +88,62 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The reports a single scan and a multi-host or merged run must write
+/// with the same bytes.
+pub const SAME_BYTES: [&str; 5] = [
+    "findings.csv",
+    "findings.jsonl",
+    "skipped.csv",
+    "changes.csv",
+    "changes.jsonl",
+];
+
+/// summary.json without what differs between any two runs: ids, hosts,
+/// times, rates, memory, where the reports and the state went, and which
+/// shards a merge took.
+pub fn comparable_summary(out: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    let mut s: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let o = s.as_object_mut().unwrap();
+    for key in [
+        "run_id",
+        "host",
+        "started_at",
+        "finished_at",
+        "duration_seconds",
+        "files_per_second",
+        "megabytes_per_second",
+        "peak_rss_kb",
+        "state",
+        "baseline_run_id",
+        "earlier_runs",
+        "merged_from",
+    ] {
+        o.remove(key);
+    }
+    o["options"].as_object_mut().unwrap().remove("out");
+    s
+}
+
+/// `other`'s reports are `single`'s: the same bytes of [`SAME_BYTES`], the
+/// same summary but for run-specific fields, a report.html, and a folder
+/// `verify` passes.
+pub fn assert_same_reports(single: &Path, other: &Path) {
+    for name in SAME_BYTES {
+        let (a, b) = (
+            std::fs::read(single.join(name)).unwrap(),
+            std::fs::read(other.join(name)).unwrap(),
+        );
+        assert!(
+            a == b,
+            "{name} differs:\n--- single\n{}\n--- other\n{}",
+            String::from_utf8_lossy(&a),
+            String::from_utf8_lossy(&b)
+        );
+    }
+    assert_eq!(comparable_summary(single), comparable_summary(other));
+    assert!(other.join("report.html").is_file());
+    let v = bin().arg("verify").arg(other).output().unwrap();
+    assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+}
