@@ -85,7 +85,6 @@ pub fn finish_staged(set: &ReportSet, formats: &Formats, policy: &Value) -> io::
         let _ = flushing.join();
         rendered
     })?;
-    html::remove_rows_ahead(set.staging_dir())?;
     if formats.stages_jsonl() && !formats.jsonl {
         std::fs::remove_file(set.path_of(JSONL_FILE))?;
     }
@@ -97,9 +96,8 @@ fn sync_files_in(dir: &Path) -> io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         // The rendered reports are being written (a sync would hold their
-        // writes up; the commit syncs them); the rows rendered ahead are
-        // removed before the commit.
-        let rendered = [html::HTML_FILE, xlsx::XLSX_FILE, html::ROWS_AHEAD_FILE];
+        // writes up; the commit syncs them).
+        let rendered = [html::HTML_FILE, xlsx::XLSX_FILE];
         if entry.file_type()?.is_file() && !rendered.iter().any(|n| entry.file_name() == *n) {
             std::fs::File::open(entry.path())?.sync_data()?;
         }

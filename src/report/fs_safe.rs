@@ -22,6 +22,15 @@ pub fn create_new(path: &Path) -> io::Result<File> {
     options.open(path).map_err(|e| named(path, e))
 }
 
+/// Opens an existing file to write at its end (and to read what it
+/// holds), refusing a symbolic link.
+pub fn open_append(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).append(true);
+    no_follow(&mut options, FILE_MODE);
+    options.open(path).map_err(|e| named(path, e))
+}
+
 /// Opens an existing file for reading, refusing a symbolic link.
 pub fn open_read(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();

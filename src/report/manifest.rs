@@ -7,10 +7,9 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-
 use super::fs_safe;
+use super::written;
+use serde::{Deserialize, Serialize};
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 
@@ -59,7 +58,7 @@ impl Manifest {
                 .iter()
                 .map(|(_, path)| {
                     scope.spawn(move || {
-                        let (digest, file) = digest(path)?;
+                        let (digest, file) = digest_staged(path)?;
                         file.sync_all()?;
                         Ok(digest)
                     })
@@ -139,25 +138,20 @@ fn run_id_in(folder: &Path) -> Option<String> {
     summary.get("run_id")?.as_str().map(str::to_string)
 }
 
+/// Size and SHA-256 of a staged file, as it was hashed while this process
+/// wrote it or else read from disk, and the open file.
+fn digest_staged(path: &Path) -> io::Result<(FileDigest, std::fs::File)> {
+    let file = fs_safe::open_read(path)?;
+    match written::take(path, &file.metadata()?) {
+        Some((size, sha256)) => Ok((FileDigest { size, sha256 }, file)),
+        None => digest(path),
+    }
+}
+
 /// Size and SHA-256 of a file (never through a link), and the open file.
 pub fn digest(path: &Path) -> io::Result<(FileDigest, std::fs::File)> {
     let mut file = fs_safe::open_read(path)?;
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let (size, sha256) = written::hash_reader(&mut file)?;
     Ok((FileDigest { size, sha256 }, file))
 }
 

@@ -27,6 +27,7 @@ pub mod shard_order;
 pub mod skipped_csv;
 pub mod summary;
 mod writeback;
+mod written;
 pub mod xlsx;
 
 pub use manifest::{Manifest, MANIFEST_FILE};
@@ -153,6 +154,14 @@ pub type ReportWriter = BufWriter<writeback::WritebackFile>;
 fn create_buffered(path: &Path) -> std::io::Result<ReportWriter> {
     Ok(BufWriter::with_capacity(
         256 * 1024,
-        writeback::WritebackFile::new(create_report_file(path)?),
+        writeback::WritebackFile::new_report(path, create_report_file(path)?)?,
+    ))
+}
+
+/// A report file this run began, opened to write on at its end.
+fn append_buffered(path: &Path) -> std::io::Result<ReportWriter> {
+    Ok(BufWriter::with_capacity(
+        256 * 1024,
+        writeback::WritebackFile::appending_report(path, fs_safe::open_append(path)?)?,
     ))
 }

@@ -100,6 +100,7 @@ impl ReportSet {
         recover(dir, &lock)?;
         let staging = dir.join(STAGING_DIR);
         fs_safe::create_private_dir(&staging)?;
+        super::written::forget_under(&staging);
         Ok(ReportSet {
             dir: dir.to_path_buf(),
             staging,
@@ -195,6 +196,7 @@ impl ReportSet {
 
 impl Drop for ReportSet {
     fn drop(&mut self) {
+        super::written::forget_under(&self.staging);
         if !self.committed {
             let _ = fs_safe::remove_any(&self.staging);
             let _ = fs_safe::remove_any(&self.dir.join(JOURNAL_DRAFT));

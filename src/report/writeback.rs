@@ -10,14 +10,20 @@
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::path::Path;
+
+use super::written::Trail;
 
 /// How much is written between two writeback requests.
-const KICK_EVERY: u64 = 4 * 1024 * 1024;
+const KICK_EVERY: u64 = 1024 * 1024;
 
 /// A file that asks for writeback of what it holds every [`KICK_EVERY`]
-/// bytes. Wrap it in a `BufWriter`: it adds no buffering of its own.
+/// bytes, and hashes what it writes for the manifest (see
+/// [`super::written`]). Wrap it in a `BufWriter`: it adds no buffering of
+/// its own.
 pub struct WritebackFile {
     file: File,
+    trail: Option<Trail>,
     written: u64,
     kicked: u64,
 }
@@ -26,9 +32,32 @@ impl WritebackFile {
     pub fn new(file: File) -> WritebackFile {
         WritebackFile {
             file,
+            trail: None,
             written: 0,
             kicked: 0,
         }
+    }
+
+    /// A report file just created at `path`, hashed as it is written.
+    pub fn new_report(path: &Path, file: File) -> io::Result<WritebackFile> {
+        let trail = Trail::of_new(path, &file)?;
+        Ok(WritebackFile {
+            trail: Some(trail),
+            ..WritebackFile::new(file)
+        })
+    }
+
+    /// A report file at `path` opened to append to it, hashed on from
+    /// what it holds.
+    pub fn appending_report(path: &Path, file: File) -> io::Result<WritebackFile> {
+        let trail = Trail::resumed(path, &file)?;
+        let held = file.metadata()?.len();
+        Ok(WritebackFile {
+            trail: Some(trail),
+            written: held,
+            kicked: held,
+            ..WritebackFile::new(file)
+        })
     }
 
     fn kick_if_due(&mut self) {
@@ -42,6 +71,9 @@ impl WritebackFile {
 impl Write for WritebackFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.write(buf)?;
+        if let Some(trail) = &mut self.trail {
+            trail.wrote(&buf[..n]);
+        }
         self.written += n as u64;
         self.kick_if_due();
         Ok(n)

@@ -101,7 +101,9 @@ impl Seen {
     /// Sorts both lists for [`Seen::has`].
     fn sorted(mut self) -> Seen {
         self.files.sort_unstable();
+        self.files.dedup();
         self.documents.sort_unstable();
+        self.documents.dedup();
         self
     }
 
@@ -594,7 +596,12 @@ fn compare_with_baseline(
          FROM temp.changed ORDER BY path",
     )?;
     // Paths only: the full state is read for the few that are gone.
-    let mut stored = conn.prepare("SELECT path FROM documents WHERE scope = ?1 ORDER BY path")?;
+    let stored_sql = if all_seen(conn, DOCUMENTS_IN_SCOPE, params![scope], &seen.documents)? {
+        "SELECT path FROM documents WHERE scope = ?1 AND 0"
+    } else {
+        "SELECT path FROM documents WHERE scope = ?1 ORDER BY path"
+    };
+    let mut stored = conn.prepare(stored_sql)?;
     let mut state =
         conn.prepare_cached("SELECT path, level, suggested, verdicts, sha256, excepted FROM documents WHERE scope = ?1 AND path = ?2")?;
     let mut changed = changed.query([])?.mapped(|r| {
@@ -645,8 +652,36 @@ fn compare_with_baseline(
     }
 }
 
+/// Counts the stored documents of a scope.
+const DOCUMENTS_IN_SCOPE: &str = "SELECT count(*) FROM documents WHERE scope = ?1";
+
+/// Whether the run saw every stored row that `count_sql` counts. Every
+/// file and document the run saw is stored by now (the unchanged ones
+/// were, the others were written as they came), so when the run saw as
+/// many distinct ones as are stored, none is unseen: a rescan where
+/// nothing was removed is spared the pass over every stored key.
+fn all_seen(
+    conn: &Connection,
+    count_sql: &str,
+    params: impl rusqlite::Params,
+    seen: &[u128],
+) -> rusqlite::Result<bool> {
+    let stored: i64 = conn.query_row(count_sql, params, |r| r.get(0))?;
+    Ok(usize::try_from(stored).is_ok_and(|stored| stored == seen.len()))
+}
+
 /// Deletes the stored files below `roots` that the run did not see.
 fn drop_unseen_files(conn: &Connection, roots: &[String], seen: &Seen) -> rusqlite::Result<()> {
+    let mut stored = 0usize;
+    for root in roots {
+        let (low, high) = key_range(root);
+        let count = "SELECT count(*) FROM files WHERE key = ?1 OR (key >= ?2 AND key < ?3)";
+        let n: i64 = conn.query_row(count, params![root, low, high], |r| r.get(0))?;
+        stored += usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if stored == seen.files.len() {
+        return Ok(());
+    }
     let mut gone = Vec::new();
     for root in roots {
         let (low, high) = key_range(root);
@@ -669,6 +704,9 @@ fn drop_unseen_files(conn: &Connection, roots: &[String], seen: &Seen) -> rusqli
 /// scope's states become the run's (new and changed ones were written as
 /// they came).
 fn drop_unseen_documents(conn: &Connection, scope: i64, seen: &Seen) -> rusqlite::Result<()> {
+    if all_seen(conn, DOCUMENTS_IN_SCOPE, params![scope], &seen.documents)? {
+        return Ok(());
+    }
     let sql = "SELECT path FROM documents WHERE scope = ?1";
     let gone = unseen(conn, sql, params![scope], seen, &seen.documents)?;
     let mut delete = conn.prepare_cached("DELETE FROM documents WHERE scope = ?1 AND path = ?2")?;

@@ -1,27 +1,27 @@
-//! report.html's rows rendered during the scan. The JSONL sink hands each
-//! `findings.jsonl` line over as it writes it, on the worker that delivers
-//! the record, so that the render after the run only copies the rows: on
-//! the 20,000-file benchmark, rendering them from the finished file was the
-//! last tenth of a second of the run, on one core and a half.
+//! report.html's rows rendered during the scan, straight into the staged
+//! page. The JSONL sink hands each `findings.jsonl` line over as it writes
+//! it, on the worker that delivers the record, so that the render after
+//! the run only appends what shows the run (see `page::after_rows`): on the
+//! 20,000-file benchmark, rendering the rows from the finished file was
+//! the last tenth of a second of the run, and copying them from a file of
+//! their own, then hashing the page for the manifest, the last 50 ms of
+//! an unchanged rescan.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::rows;
+use super::{page, rows, HTML_FILE};
 use crate::model::DocumentRecord;
-use crate::report::fs_safe;
+use crate::report::ReportWriter;
 
-/// The rows' file in the staging folder: removed before the set is
-/// committed, so it is never in the manifest.
-pub const ROWS_AHEAD_FILE: &str = ".report-rows.partial";
-
-/// Renders each record into the rows' file, as `write_rows` would from its
-/// findings line.
+/// Renders each record into the staged report.html, as `write_rows`
+/// would from its findings line.
 pub struct RowsAhead {
-    out: BufWriter<File>,
+    out: ReportWriter,
     roots: Vec<String>,
+    /// No row written yet: the array's first row has no comma before it.
+    first: bool,
     /// The row being rendered, kept for its capacity.
     row: Vec<u8>,
     /// Where the current line holds each field of the row's detail.
@@ -29,14 +29,16 @@ pub struct RowsAhead {
 }
 
 impl RowsAhead {
-    /// Starts the rows' file in `staging` for a run over `roots`.
+    /// Starts report.html in `staging` for a run over `roots`, up to the
+    /// findings array's first row.
     pub fn create(staging: &Path, roots: &[String]) -> io::Result<RowsAhead> {
+        let mut out = crate::report::create_buffered(&staging.join(HTML_FILE))?;
+        out.write_all(page::before_rows().as_bytes())?;
+        out.write_all(b"[")?;
         Ok(RowsAhead {
-            out: BufWriter::with_capacity(
-                256 * 1024,
-                fs_safe::create_new(&staging.join(ROWS_AHEAD_FILE))?,
-            ),
+            out,
             roots: roots.to_vec(),
+            first: true,
             row: Vec::new(),
             detail: rows::DetailAt::default(),
         })
@@ -53,47 +55,27 @@ impl RowsAhead {
     }
 
     /// Renders `record`, whose findings line is `line` (its fields noted),
-    /// as ",\n" and the row, like every row of the array.
+    /// as ",\n" and the row, like every row of the array but the first.
     pub fn add(&mut self, record: &DocumentRecord, line: &[u8]) -> io::Result<()> {
         self.row.clear();
-        self.row.extend_from_slice(b",\n");
+        let separator: &[u8] = if self.first { b"\n" } else { b",\n" };
+        self.first = false;
+        self.row.extend_from_slice(separator);
         rows::write_row_of(record, line, &self.detail, &self.roots, &mut self.row);
         self.out.write_all(&self.row)
     }
 
+    /// Closes the findings array; the page is finished by `render`.
     pub fn finish(&mut self) -> io::Result<()> {
+        self.out.write_all(b"\n]")?;
         self.out.flush()
     }
 }
 
-/// The rows rendered ahead in the staging folder `dir`, when there are.
+/// The staged report.html whose rows this run wrote, in the staging folder `dir`.
 pub fn rows_ahead_in(dir: &Path) -> Option<PathBuf> {
-    let path = dir.join(ROWS_AHEAD_FILE);
+    let path = dir.join(HTML_FILE);
     std::fs::symlink_metadata(&path)
         .is_ok_and(|m| m.is_file())
         .then_some(path)
-}
-
-/// Removes the rows rendered ahead from the staging folder `dir`.
-pub fn remove_rows_ahead(dir: &Path) -> io::Result<()> {
-    match std::fs::remove_file(dir.join(ROWS_AHEAD_FILE)) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        other => other,
-    }
-}
-
-/// Writes the findings array from the rows rendered ahead at `path`: the
-/// first row loses its comma, as in `write_rows`.
-pub fn copy_rows(path: &Path, out: &mut impl Write) -> io::Result<()> {
-    let mut rows = fs_safe::open_read(path)?;
-    out.write_all(b"[")?;
-    let mut comma = [0u8; 1];
-    if rows.read(&mut comma)? == 1 && comma[0] != b',' {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "report.html rows: not rendered by this run",
-        ));
-    }
-    io::copy(&mut rows, out)?;
-    out.write_all(b"\n]")
 }

@@ -18,7 +18,7 @@ mod page;
 mod rows;
 mod run;
 
-pub use ahead::{remove_rows_ahead, RowsAhead, ROWS_AHEAD_FILE};
+pub use ahead::RowsAhead;
 pub use run::{RunFiles, RunSummary};
 
 /// The report's file name in the report set.
@@ -36,13 +36,16 @@ pub fn render(run: &RunFiles, policy: &Value, out: &Path) -> io::Result<()> {
         aggregates: &aggregates,
         changes,
     };
-    let mut file = super::create_buffered(out)?;
-    file.write_all(page::opening(&cx).as_bytes())?;
-    match run.rows_ahead() {
-        Some(rows) => ahead::copy_rows(&rows, &mut file)?,
-        None => write_rows(run, &summary.paths_walked, &mut file)?,
-    }
-    file.write_all(page::closing().as_bytes())?;
+    let mut file = match run.rows_ahead() {
+        Some(begun) if begun == out => super::append_buffered(out)?,
+        _ => {
+            let mut file = super::create_buffered(out)?;
+            file.write_all(page::before_rows().as_bytes())?;
+            write_rows(run, &summary.paths_walked, &mut file)?;
+            file
+        }
+    };
+    file.write_all(page::after_rows(&cx).as_bytes())?;
     file.flush()
 }
 

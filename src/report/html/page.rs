@@ -1,7 +1,7 @@
 //! The report's markup (maud escapes every value it inserts). The page is
 //! written in three parts so that the findings can be streamed between
-//! them: [`opening`] up to the findings data block, the rows (see
-//! `rows.rs`), then [`closing`].
+//! them: [`before_rows`] up to the findings data block, the rows (see
+//! `rows.rs`), then [`after_rows`].
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde_json::Value;
@@ -33,9 +33,13 @@ pub struct Context<'a> {
 }
 
 /// The page up to and including the opening tag of the findings block.
-pub fn opening(cx: &Context) -> String {
-    let s = cx.summary;
-    let page = html! {
+/// It depends on nothing of the run, so that a scan can write the rows
+/// straight into the page as the records come (see `ahead.rs`): the
+/// findings are a data block, invisible wherever it stands, so it comes
+/// first in the head (after the character set and the security policy,
+/// which must lead) and what shows the run follows it.
+pub fn before_rows() -> String {
+    let head = html! {
         (DOCTYPE)
         html lang="en" {
             head {
@@ -43,39 +47,50 @@ pub fn opening(cx: &Context) -> String {
                 meta http-equiv="Content-Security-Policy" content=(CSP);
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="referrer" content="no-referrer";
-                title { "labelscan report " (s.run_id) }
-                style { (PreEscaped(STYLE)) }
-            }
-            body {
-                (header(s))
-                main {
-                    (counts(s))
-                    (warnings(s))
-                    (scope(s))
-                    (charts_section(cx))
-                    (changes(cx))
-                    (findings_section(s))
-                    (methodology(cx))
-                }
-                footer { "Written by " (s.tool) " " (s.version) " from run " (s.run_id)
-                    " (summary.json, findings.jsonl). Re-render with: labelscan report DIR" }
-                (meta_block(cx))
             }
         }
     }
     .into_string();
-    // The markup closes body and html; the findings and the script go
-    // before those closing tags.
-    let tail = "</body></html>";
-    let body = page
-        .strip_suffix(tail)
-        .expect("the page ends with its closing tags");
-    format!("{body}<script type=\"application/json\" id=\"findings-data\">")
+    let open = head
+        .strip_suffix("</head></html>")
+        .expect("the markup ends with its closing tags");
+    format!("{open}<script type=\"application/json\" id=\"findings-data\">")
 }
 
-/// The page after the findings block.
-pub fn closing() -> String {
-    format!("</script><script>{SCRIPT}</script></body></html>\n")
+/// The page after the findings block: the rest of the head, the body
+/// showing the run, and the script.
+pub fn after_rows(cx: &Context) -> String {
+    let s = cx.summary;
+    let head_rest = html! {
+        title { "labelscan report " (s.run_id) }
+        style { (PreEscaped(STYLE)) }
+    };
+    let body = html! {
+        body {
+            (header(s))
+            main {
+                (counts(s))
+                (warnings(s))
+                (scope(s))
+                (charts_section(cx))
+                (changes(cx))
+                (findings_section(s))
+                (methodology(cx))
+            }
+            footer { "Written by " (s.tool) " " (s.version) " from run " (s.run_id)
+                " (summary.json, findings.jsonl). Re-render with: labelscan report DIR" }
+            (meta_block(cx))
+        }
+    }
+    .into_string();
+    // The markup closes body; the script goes before that closing tag.
+    let body = body
+        .strip_suffix("</body>")
+        .expect("the body ends with its closing tag");
+    format!(
+        "</script>{}</head>{body}<script>{SCRIPT}</script></body></html>\n",
+        head_rest.into_string()
+    )
 }
 
 /// The facts the script needs besides the rows, as JSON.

@@ -60,7 +60,7 @@ impl RunFiles {
         }
     }
 
-    /// report.html's rows, when the scan rendered them ahead.
+    /// The staged report.html into which the scan wrote the rows, when it did.
     pub fn rows_ahead(&self) -> Option<PathBuf> {
         self.staged
             .then(|| super::ahead::rows_ahead_in(&self.dir))
