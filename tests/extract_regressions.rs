@@ -176,3 +176,14 @@ fn pdf_hyphenated_line_end_is_rejoined() {
     assert_eq!(error, None);
     assert!(text.contains("PDF with custom font loaded successfully"));
 }
+
+/// Defect 10: AES-256 under an owner password only, its crypt filters in
+/// indirect objects: lopdf decrypted with the wrong filter and the page was
+/// silently empty; pdftotext reads `Issue 7665`.
+#[test]
+fn pdf_aes256_with_indirect_crypt_filters_is_decrypted() {
+    let (format, text, error) = read_corpus("mozilla-pdf.js/test/pdfs/issue7665.pdf");
+    assert_eq!(format, Format::Pdf);
+    assert_eq!(error, None);
+    assert!(text.contains("Issue 7665"), "page text missing");
+}
