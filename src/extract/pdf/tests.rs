@@ -703,3 +703,44 @@ fn text_drawn_back_over_a_line_is_a_separate_word() {
         "Text the first time Text the second time"
     );
 }
+
+/// Defect 10: an operator inside a TJ array (pdf.js
+/// `operator-in-TJ-array.pdf`) and a stray `-` operand (`bug1953099.pdf`)
+/// gave a silently empty page; pdftotext reads both lines.
+#[test]
+fn operator_in_a_tj_array_and_a_stray_minus_keep_the_page_text() {
+    let page = b"BT /F1 12 Tf 72 700 Td [(Hello) -250 (World) 0 Tc (Again)] TJ 0 -20 Td - (Stray minus) Tj ET";
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+            stream("", page),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &test_budget());
+    assert_eq!(out.error, None);
+    assert_eq!(out.parts[0].text, "Hello WorldAgain\nStray minus");
+}
+
+/// Defect 11 (pdf.js `issue6132.pdf`: `Ecient`): ligature glyphs named in
+/// an encoding's differences are read and spelled out, so that words match.
+#[test]
+fn ligature_glyphs_are_spelled_out() {
+    let page = b"BT /F1 12 Tf 72 700 Td (E\\214cient \\215le) Tj ET";
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+            stream("", page),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Times-Roman /Encoding << /Differences [140 /ffi /fi] >> >>".to_vec(),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &test_budget());
+    assert_eq!(out.error, None);
+    assert_eq!(out.parts[0].text, "Efficient file");
+}
