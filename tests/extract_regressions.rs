@@ -187,3 +187,16 @@ fn pdf_aes256_with_indirect_crypt_filters_is_decrypted() {
     assert_eq!(error, None);
     assert!(text.contains("Issue 7665"), "page text missing");
 }
+
+/// .doc fields: a hyperlink's target is read after its text; a MACROBUTTON
+/// shows its display text (POI agrees; LibreOffice drops both).
+#[test]
+fn doc_hyperlink_targets_and_macro_button_text_are_read() {
+    let (_, text, error) = read_corpus("apache-poi/test-data/document/hyperlink.doc");
+    assert_eq!(error, None);
+    assert!(text.contains("Hyperlink text (http://testuri.org/)"));
+    let (_, text, error) = read_corpus("apache-poi/test-data/document/Bug53380_2.doc");
+    assert_eq!(error, None);
+    assert!(text.contains("[Document Title]"));
+    assert!(text.contains("[Alt+R for Date]"));
+}
