@@ -188,6 +188,18 @@ fn pdf_aes256_with_indirect_crypt_filters_is_decrypted() {
     assert!(text.contains("Issue 7665"), "page text missing");
 }
 
+/// A rights-management protected .doc: its content stays `encrypted`, and
+/// the notice Word, LibreOffice and POI show in its place is read.
+#[test]
+fn rights_managed_doc_is_encrypted_with_its_notice_read() {
+    let (format, text, error) = read_corpus(
+        "apache-tika/tika-parsers/tika-parsers-standard/tika-parsers-standard-modules/tika-parser-microsoft-module/src/test/resources/test-documents/testWORD_protected_drm.doc",
+    );
+    assert_eq!(format, Format::Doc);
+    assert_eq!(error.as_deref(), Some("encrypted"));
+    assert!(text.contains("Permission for this document is currently restricted"));
+}
+
 /// .doc fields: a hyperlink's target is read after its text; a MACROBUTTON
 /// shows its display text (POI agrees; LibreOffice drops both).
 #[test]
