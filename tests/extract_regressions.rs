@@ -176,3 +176,39 @@ fn pdf_hyphenated_line_end_is_rejoined() {
     assert_eq!(error, None);
     assert!(text.contains("PDF with custom font loaded successfully"));
 }
+
+/// Defect 10: AES-256 under an owner password only, its crypt filters in
+/// indirect objects: lopdf decrypted with the wrong filter and the page was
+/// silently empty; pdftotext reads `Issue 7665`.
+#[test]
+fn pdf_aes256_with_indirect_crypt_filters_is_decrypted() {
+    let (format, text, error) = read_corpus("mozilla-pdf.js/test/pdfs/issue7665.pdf");
+    assert_eq!(format, Format::Pdf);
+    assert_eq!(error, None);
+    assert!(text.contains("Issue 7665"), "page text missing");
+}
+
+/// A rights-management protected .doc: its content stays `encrypted`, and
+/// the notice Word, LibreOffice and POI show in its place is read.
+#[test]
+fn rights_managed_doc_is_encrypted_with_its_notice_read() {
+    let (format, text, error) = read_corpus(
+        "apache-tika/tika-parsers/tika-parsers-standard/tika-parsers-standard-modules/tika-parser-microsoft-module/src/test/resources/test-documents/testWORD_protected_drm.doc",
+    );
+    assert_eq!(format, Format::Doc);
+    assert_eq!(error.as_deref(), Some("encrypted"));
+    assert!(text.contains("Permission for this document is currently restricted"));
+}
+
+/// .doc fields: a hyperlink's target is read after its text; a MACROBUTTON
+/// shows its display text (POI agrees; LibreOffice drops both).
+#[test]
+fn doc_hyperlink_targets_and_macro_button_text_are_read() {
+    let (_, text, error) = read_corpus("apache-poi/test-data/document/hyperlink.doc");
+    assert_eq!(error, None);
+    assert!(text.contains("Hyperlink text (http://testuri.org/)"));
+    let (_, text, error) = read_corpus("apache-poi/test-data/document/Bug53380_2.doc");
+    assert_eq!(error, None);
+    assert!(text.contains("[Document Title]"));
+    assert!(text.contains("[Alt+R for Date]"));
+}

@@ -277,6 +277,41 @@ fn detectors_lists_the_contract_ids() {
     );
 }
 
+/// Issue 17: `labelscan detectors` shows each detector's effective
+/// `min_confidence` and its confidence rule, in the table and in JSON.
+#[test]
+fn detectors_show_min_confidence_and_the_confidence_rule() {
+    let o = run(bin().arg("detectors"));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert_eq!(table_row(&text, "phone")[6], "medium");
+    let after_card = text
+        .lines()
+        .skip_while(|l| !l.starts_with("credit_card "))
+        .nth(1)
+        .unwrap();
+    assert!(
+        after_card
+            .trim_start()
+            .starts_with("confidence: credit_card check passed: medium"),
+        "{after_card}"
+    );
+    let o = run(bin().args(["detectors", "--json"]));
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    for row in &rows {
+        assert!(row["min_confidence"].is_string(), "{}", row["id"]);
+        if row["kind"] == "built-in" {
+            assert!(
+                row["confidence_rule"]
+                    .as_str()
+                    .is_some_and(|r| !r.is_empty()),
+                "{}",
+                row["id"]
+            );
+        }
+    }
+}
+
 #[test]
 fn detectors_under_a_policy_use_its_levels() {
     let (_dir, path) = policy_file(FOREIGN_SCHEME);

@@ -141,10 +141,32 @@ fn extract_inner(bytes: &[u8], budget: &Budget) -> Extracted {
             return out;
         }
     };
+    let doc = if lost_crypt_filter(&doc) {
+        match reload_with_inline_crypt_filters(bytes, load_limit) {
+            Some(doc) => doc,
+            None => {
+                push_raw_xmp(&mut out, bytes);
+                out.error = Some(ExtractError::encrypted(
+                    "PDF crypt filters could not be read",
+                ));
+                return out;
+            }
+        }
+    } else {
+        doc
+    };
     if let Err(e) = budget.check_time() {
         out.error = Some(e);
         return out;
     }
+    let doc = if doc.is_encrypted() && only_attachments_encrypted(&doc) {
+        match load_encryption_hidden(bytes, load_limit) {
+            Some((doc, _)) => doc,
+            None => doc,
+        }
+    } else {
+        doc
+    };
     if doc.is_encrypted() {
         // lopdf leaves /Encrypt in the trailer when the empty password failed.
         push_raw_xmp(&mut out, bytes);
@@ -174,6 +196,147 @@ fn extract_inner(bytes: &[u8], budget: &Budget) -> Extracted {
         ));
     }
     out
+}
+
+/// Whether lopdf decrypted the file with a crypt filter it could not find.
+/// lopdf 0.47 reads a V4/V5 security handler's crypt filters only from a
+/// `/CF` dictionary written inline in `/Encrypt`; when `/CF` or a filter in
+/// it is an indirect object (`issue7665.pdf`, AES-256), the filter that
+/// `/StmF` and `/StrF` name is missing and lopdf decrypts every string and
+/// stream with RC4 instead: the pages come out empty, with no error.
+fn lost_crypt_filter(doc: &Document) -> bool {
+    let Some(state) = doc.encryption_state.as_ref() else {
+        return false;
+    };
+    if state.version() < 4 {
+        return false;
+    }
+    let missing = |name: &[u8]| {
+        !name.is_empty() && name != b"Identity" && !state.crypt_filters().contains_key(name)
+    };
+    missing(state.default_stream_filter()) || missing(state.default_string_filter())
+}
+
+/// The trailer key `/Encrypt` spelled so that lopdf does not see it; as long
+/// as the original, so that no offset of the file moves.
+const HIDDEN_ENCRYPT_KEY: &[u8] = b"EncrypX";
+
+/// Loads a file whose crypt filters lopdf missed (see [`lost_crypt_filter`])
+/// again without decrypting, writes the crypt filters into the `/Encrypt`
+/// dictionary and decrypts with the empty user password: lopdf's key
+/// derivation (ISO 32000-2 Algorithm 2.A for AES-256) and ciphers do the
+/// work. `None` when the file needs a password or its filters cannot be
+/// found either.
+fn reload_with_inline_crypt_filters(bytes: &[u8], load_limit: u64) -> Option<Document> {
+    let (mut doc, id) = load_encryption_hidden(bytes, load_limit)?;
+    let mut encrypt = doc.get_dictionary(id).ok()?.clone();
+    inline_crypt_filters(&doc, &mut encrypt)?;
+    doc.objects.insert(id, Object::Dictionary(encrypt));
+    doc.trailer.set("Encrypt", Object::Reference(id));
+    let decrypted = catch_unwind(AssertUnwindSafe(|| {
+        decrypt_loaded(&mut doc, id, load_limit)
+    }));
+    matches!(decrypted, Ok(Some(()))).then_some(doc)
+}
+
+/// Whether the security handler leaves strings and streams as they are and
+/// encrypts only embedded files (`/StmF` and `/StrF` absent or `/Identity`,
+/// ISO 32000-1 7.6.5; `auth-event-ef-open.pdf`): the pages are plain text
+/// that any reader shows without a password, but lopdf loads no object of
+/// a file whose user password is not empty.
+fn only_attachments_encrypted(doc: &Document) -> bool {
+    let Ok(encrypt) = doc.get_encrypted() else {
+        return false;
+    };
+    let version = encrypt.get(b"V").and_then(Object::as_i64).unwrap_or(0);
+    let identity = |key: &[u8]| match encrypt.get(key) {
+        Err(_) => true,
+        Ok(Object::Name(name)) => name == b"Identity",
+        Ok(_) => false,
+    };
+    version >= 4 && identity(b"StmF") && identity(b"StrF")
+}
+
+/// Loads the file with its `/Encrypt` trailer key hidden, so that lopdf
+/// neither decrypts nor asks for a password: every object as it is stored.
+/// Also the id of the `/Encrypt` dictionary; the trailer no longer names it.
+fn load_encryption_hidden(bytes: &[u8], load_limit: u64) -> Option<(Document, ObjectId)> {
+    let hidden = hide_encrypt_keys(bytes);
+    let mut doc = catch_unwind(AssertUnwindSafe(|| load_counted(&hidden, load_limit)))
+        .ok()?
+        .ok()?;
+    if objects_loaded() > MAX_OBJECTS {
+        return None;
+    }
+    let id = doc
+        .trailer
+        .remove(HIDDEN_ENCRYPT_KEY)?
+        .as_reference()
+        .ok()?;
+    Some((doc, id))
+}
+
+/// Decrypts every object of a document loaded without decrypting, then
+/// unpacks its object streams, each bounded like a load's (lopdf's own
+/// `Document::decrypt` unpacks them without a bound).
+fn decrypt_loaded(doc: &mut Document, encrypt_id: ObjectId, load_limit: u64) -> Option<()> {
+    doc.authenticate_password("").ok()?;
+    let state = lopdf::EncryptionState::decode(doc, "").ok()?;
+    for (&id, object) in doc.objects.iter_mut() {
+        if id != encrypt_id {
+            // A string or stream that does not decrypt stays as it is; the
+            // rest of the document is still read.
+            let _ = lopdf::encryption::decrypt_object(&state, id, object);
+        }
+    }
+    let limit = Some(load_limit.min(usize::MAX as u64) as usize);
+    let mut unpacked = Vec::new();
+    for object in doc.objects.values() {
+        let Ok(stream) = object.as_stream() else {
+            continue;
+        };
+        if stream.dict.has_type(b"ObjStm") {
+            if let Ok(members) = lopdf::ObjectStream::new_with_limit(stream, limit) {
+                unpacked.extend(members.objects);
+            }
+        }
+        if doc.objects.len() + unpacked.len() > MAX_OBJECTS {
+            return None;
+        }
+    }
+    for (id, object) in unpacked {
+        doc.objects.entry(id).or_insert(object);
+    }
+    doc.trailer.remove(b"Encrypt");
+    doc.objects.remove(&encrypt_id);
+    Some(())
+}
+
+/// A copy of the file with every `/Encrypt` key (a trailer's or a
+/// cross-reference stream's; not `/EncryptMetadata`) renamed.
+fn hide_encrypt_keys(bytes: &[u8]) -> Vec<u8> {
+    let mut hidden = bytes.to_vec();
+    let key = b"/Encrypt";
+    for at in memchr::memmem::find_iter(bytes, key) {
+        let next = bytes.get(at + key.len()).copied();
+        if next.is_none_or(|b| lexer::is_white(b) || lexer::is_delim(b)) {
+            hidden[at + 1..at + key.len()].copy_from_slice(HIDDEN_ENCRYPT_KEY);
+        }
+    }
+    hidden
+}
+
+/// Replaces an indirect `/CF`, and indirect filters inside it, by their
+/// dictionaries. `None` when `/CF` cannot be resolved to a dictionary.
+fn inline_crypt_filters(doc: &Document, encrypt: &mut Dictionary) -> Option<()> {
+    let mut filters = encrypt.get_deref(b"CF", doc).ok()?.as_dict().ok()?.clone();
+    for (_, filter) in filters.iter_mut() {
+        if let Ok(id) = filter.as_reference() {
+            *filter = Object::Dictionary(doc.get_dictionary(id).ok()?.clone());
+        }
+    }
+    encrypt.set("CF", Object::Dictionary(filters));
+    Some(())
 }
 
 thread_local! {

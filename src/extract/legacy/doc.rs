@@ -484,36 +484,65 @@ fn split_headers(units: &[u16], table: &[u8], plcf: (u32, u32), out: &mut Extrac
     out.push_part(PartKind::Footer, "footers", footers.join("\n"));
 }
 
+/// Longest field instruction kept to find a hyperlink's target or a macro
+/// button's text; Word's own limit for a field code is 255 characters of
+/// arguments, this leaves room for long URLs.
+const MAX_FIELD_CODE: usize = 4096;
+
+/// A field (0x13 code 0x14 result 0x15) being read.
+#[derive(Default)]
+struct Field {
+    /// True while in its code part.
+    in_code: bool,
+    /// Its code, when it is not inside another field's code.
+    code: String,
+    /// What to add after its result: a hyperlink's target.
+    after_result: Option<String>,
+}
+
 /// Turns Word's character stream into lines: paragraph marks and breaks
-/// become newlines, cell marks tabs (row ends newlines), field codes are
-/// dropped and their results kept, other control characters removed.
+/// become newlines, cell marks tabs (row ends newlines), other control
+/// characters removed. A field shows its result, as Word does; from its
+/// code only what a reader also sees (see [`field_code_text`]).
 pub(super) fn clean(units: &[u16]) -> String {
     let mut s = String::with_capacity(units.len());
-    // One entry per open field: true while in its code part.
-    let mut fields: Vec<bool> = Vec::new();
+    let mut fields: Vec<Field> = Vec::new();
     let mut last_cell = false;
     for r in char::decode_utf16(units.iter().copied()) {
         let c = r.unwrap_or('\u{FFFD}');
         match c {
             '\u{13}' => {
                 if fields.len() < 64 {
-                    fields.push(true);
+                    fields.push(Field {
+                        in_code: true,
+                        ..Field::default()
+                    });
                 }
                 continue;
             }
             '\u{14}' => {
-                if let Some(top) = fields.last_mut() {
-                    *top = false;
-                }
+                end_field_code(&mut fields, &mut s);
                 continue;
             }
             '\u{15}' => {
-                fields.pop();
+                end_field_code(&mut fields, &mut s);
+                if let Some(after) = fields.pop().and_then(|f| f.after_result) {
+                    s.push_str(" (");
+                    s.push_str(&after);
+                    s.push(')');
+                }
                 continue;
             }
             _ => {}
         }
-        if fields.iter().any(|&in_code| in_code) {
+        if let Some(depth) = fields.iter().position(|f| f.in_code) {
+            // Codes of fields nested in another code are never shown.
+            if depth + 1 == fields.len() {
+                let code = &mut fields[depth].code;
+                if code.len() < MAX_FIELD_CODE {
+                    code.push(c);
+                }
+            }
             continue;
         }
         match c {
@@ -552,6 +581,114 @@ pub(super) fn clean(units: &[u16]) -> String {
     s
 }
 
+/// Ends the code part of the innermost field (at its separator, or at its
+/// end when it has no result) and writes what its code shows.
+fn end_field_code(fields: &mut [Field], s: &mut String) {
+    let outer_in_code = fields.iter().rev().skip(1).any(|f| f.in_code);
+    let Some(top) = fields.last_mut() else { return };
+    if !top.in_code {
+        return;
+    }
+    top.in_code = false;
+    if outer_in_code {
+        return;
+    }
+    match field_code_text(&top.code) {
+        Some(FieldText::Shown(text)) => s.push_str(&text),
+        Some(FieldText::AfterResult(text)) => top.after_result = Some(text),
+        None => {}
+    }
+    top.code = String::new();
+}
+
+/// Text of a field's code that a reader sees.
+#[derive(Debug, PartialEq)]
+enum FieldText {
+    /// Shown in place of a result: a MACROBUTTON's display text, which
+    /// Word shows although the field has no result.
+    Shown(String),
+    /// A HYPERLINK's target and screen tip: shown when the pointer rests on
+    /// the link, and where a URL carries a token or an address, a finding
+    /// (SPEC: text a reader does not see at first glance is scanned too).
+    AfterResult(String),
+}
+
+fn field_code_text(code: &str) -> Option<FieldText> {
+    let code = code.trim_start();
+    let (name, rest) = code.split_once(char::is_whitespace).unwrap_or((code, ""));
+    if name.eq_ignore_ascii_case("MACROBUTTON") {
+        let rest = rest.trim_start();
+        let (_macro, display) = rest.split_once(char::is_whitespace)?;
+        let display = display.trim();
+        return (!display.is_empty()).then(|| FieldText::Shown(display.to_string()));
+    }
+    if name.eq_ignore_ascii_case("HYPERLINK") {
+        let shown = hyperlink_target_and_tip(rest);
+        return (!shown.is_empty()).then(|| FieldText::AfterResult(shown.join(" ")));
+    }
+    None
+}
+
+/// The target (first argument) and the `\o` screen tip of a HYPERLINK
+/// field's arguments; a `\l` bookmark or `\t` frame name is no text.
+fn hyperlink_target_and_tip(args: &str) -> Vec<String> {
+    let mut shown = Vec::new();
+    let mut target_seen = false;
+    let mut switch: Option<char> = None;
+    for arg in field_arguments(args) {
+        if let Some(name) = arg.strip_prefix('\\').and_then(|a| a.chars().next()) {
+            let name = name.to_ascii_lowercase();
+            switch = matches!(name, 'l' | 'o' | 't').then_some(name);
+            continue;
+        }
+        match switch.take() {
+            Some('o') => shown.push(arg),
+            Some(_) => {}
+            None if !target_seen => {
+                target_seen = true;
+                shown.push(arg);
+            }
+            None => {}
+        }
+    }
+    shown
+}
+
+/// A field code's arguments: words, or text in straight or curly quotes
+/// without them.
+fn field_arguments(args: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = args.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        let mut arg = String::new();
+        if matches!(c, '"' | '\u{201C}') {
+            chars.next();
+            for c in chars.by_ref() {
+                if matches!(c, '"' | '\u{201D}') {
+                    break;
+                }
+                arg.push(c);
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                arg.push(c);
+                chars.next();
+            }
+        }
+        if !arg.is_empty() {
+            out.push(arg);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -562,10 +699,31 @@ mod tests {
 
     #[test]
     fn clean_handles_fields_cells_and_marks() {
-        let text = u("Hello\r\u{13} HYPERLINK \"x\" \u{14}link\u{15} end\rA\u{7}B\u{7}\u{7}C\u{7}D\u{7}\u{7}line\u{b}two\u{1}");
-        assert_eq!(clean(&text), "Hello\nlink end\nA\tB\nC\tD\nline\ntwo");
+        let text = u("Hello\r\u{13} PAGE \u{14}7\u{15} end\rA\u{7}B\u{7}\u{7}C\u{7}D\u{7}\u{7}line\u{b}two\u{1}");
+        assert_eq!(clean(&text), "Hello\n7 end\nA\tB\nC\tD\nline\ntwo");
         // Nested field: code of the outer field hides the inner one entirely.
         let text = u("a\u{13}IF \u{13}PAGE\u{14}1\u{15} x\u{14}shown\u{15}b");
+        assert_eq!(clean(&text), "ashownb");
+    }
+
+    /// Issue 17: POI's `Bug53380_2.doc`, `hyperlink.doc`. Word shows a
+    /// MACROBUTTON's display text (it has no result) and a hyperlink's
+    /// target on pointing at it; both were dropped with the field code.
+    #[test]
+    fn macrobutton_text_and_hyperlink_targets_are_read() {
+        let text = u("\u{13} MACROBUTTON NoMacro [Document Title] \u{15}\tnext");
+        assert_eq!(clean(&text), "[Document Title]\tnext");
+        let text = u("See \u{13} HYPERLINK \"http://testuri.org/?sig=abc\" \\o \"Tip text\" \u{14}the link\u{15}; after");
+        assert_eq!(
+            clean(&text),
+            "See the link (http://testuri.org/?sig=abc Tip text); after"
+        );
+        // A link to a bookmark of the document itself has no target to show.
+        let text = u("\u{13}HYPERLINK \\l \"_Toc1\"\u{14}Chapter\u{15}");
+        assert_eq!(clean(&text), "Chapter");
+        // A hyperlink inside another field's code stays hidden.
+        let text =
+            u("a\u{13}IF \u{13}HYPERLINK \"http://x.org\"\u{14}in\u{15} x\u{14}shown\u{15}b");
         assert_eq!(clean(&text), "ashownb");
     }
 

@@ -58,16 +58,9 @@ pub fn extract(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
     } else if has_stream(&ole, "/\tDRMContent")
         || find_entry(&ole, "/\u{6}DataSpaces").is_some_and(|p| ole.is_storage(&p))
     {
-        Err(ExtractError::encrypted(
-            "rights-management protected (DRM data space)",
-        ))
+        read_rights_management_notice(format, &mut ole, budget, &mut out)
     } else {
-        match format {
-            Format::Doc => doc::extract(&mut ole, budget, &mut out),
-            Format::Xls => xls::extract(&mut ole, budget, &mut out),
-            Format::Ppt => ppt::extract(&mut ole, budget, &mut out),
-            _ => extract_other(&mut ole, budget, &mut out),
-        }
+        extract_content(format, &mut ole, budget, &mut out)
     };
     // Objects embedded in sub-storages (Word's ObjectPool, Excel's MBD*):
     // after the host's own text, and only if it was readable.
@@ -76,6 +69,39 @@ pub fn extract(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
         out.error = Some(e);
     }
     out
+}
+
+fn extract_content(
+    format: Format,
+    ole: &mut Ole<'_>,
+    budget: &Budget,
+    out: &mut Extracted,
+) -> ExtractResult<()> {
+    match format {
+        Format::Doc => doc::extract(ole, budget, out),
+        Format::Xls => xls::extract(ole, budget, out),
+        Format::Ppt => ppt::extract(ole, budget, out),
+        _ => extract_other(ole, budget, out),
+    }
+}
+
+/// A rights-management (IRM) protected file keeps its content encrypted in
+/// `\tDRMContent`; its ordinary streams hold a notice for readers without
+/// the add-in (`Permission for this document is currently restricted ...`),
+/// which Word, LibreOffice and POI show. That notice is read, as a PDF
+/// wrapper's page is, and the file stays `encrypted`.
+fn read_rights_management_notice(
+    format: Format,
+    ole: &mut Ole<'_>,
+    budget: &Budget,
+    out: &mut Extracted,
+) -> ExtractResult<()> {
+    match extract_content(format, ole, budget, out) {
+        Err(e) if matches!(e.kind, ErrorKind::Timeout | ErrorKind::LimitExceeded) => Err(e),
+        _ => Err(ExtractError::encrypted(
+            "rights-management protected (DRM data space); only its notice was read",
+        )),
+    }
 }
 
 /// An encrypted OOXML package: read when it opens with the default

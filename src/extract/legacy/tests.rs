@@ -180,7 +180,7 @@ fn fixture_doc_properties_header_footer_body() {
     assert_eq!(x.texts_of(PartKind::Footer), vec!["TLP:AMBER"]);
     let body = x.texts_of(PartKind::Body).join("\n");
     assert!(body.starts_with(
-        "Quarterly engineering report for the fixture.\nSecond paragraph with a link inside."
+        "Quarterly engineering report for the fixture.\nSecond paragraph with a link (http://example.com/) inside."
     ));
 }
 

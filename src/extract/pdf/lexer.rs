@@ -378,18 +378,23 @@ impl<'a> Lexer<'a> {
                         }
                     }
                     None => {
-                        // An operator inside an array: malformed; treat as the end.
                         let (start, end) = self.bare_word();
-                        // Operators like `true`, `null` are legitimate values.
+                        // Keywords like `true`, `null` are legitimate values.
                         let word = &self.data[start..end];
                         match word {
                             b"true" => items.push(Operand::Bool(true)),
                             b"false" => items.push(Operand::Bool(false)),
                             b"null" => items.push(Operand::Other),
-                            _ => {
+                            // A text object's end cannot be inside an array:
+                            // its `]` is missing, the array ends here.
+                            b"BT" | b"ET" => {
                                 self.pos = start;
                                 break;
                             }
+                            // Any other operator inside an array is malformed
+                            // and skipped, as pdftotext and pdf.js do, so that
+                            // the strings after it are still shown.
+                            _ => {}
                         }
                     }
                 },
@@ -484,6 +489,31 @@ mod tests {
             ]))
         );
         assert_eq!(t[7], Token::Operand(Operand::Num(-0.5)));
+    }
+
+    /// Issue 17 defect 10 (pdf.js `operator-in-TJ-array.pdf`): an operator
+    /// inside a TJ array ended the array and the page lost its text.
+    #[test]
+    fn operators_inside_an_array_are_skipped() {
+        let t = tokens(b"[(Hello) -250 (World) 0 Tc (Again)] TJ");
+        assert_eq!(
+            t[0],
+            Token::Operand(Operand::Array(vec![
+                Operand::Str(b"Hello".to_vec()),
+                Operand::Num(-250.0),
+                Operand::Str(b"World".to_vec()),
+                Operand::Num(0.0),
+                Operand::Str(b"Again".to_vec()),
+            ]))
+        );
+        assert_eq!(t[1], Token::Operator(b"TJ"));
+        // An array left open ends at the end of its text object.
+        let t = tokens(b"[(Open) ET BT (Next) Tj");
+        assert_eq!(
+            t[0],
+            Token::Operand(Operand::Array(vec![Operand::Str(b"Open".to_vec())]))
+        );
+        assert_eq!(t[1], Token::Operator(b"ET"));
     }
 
     #[test]

@@ -187,6 +187,93 @@ fn owner_password_only_is_decrypted() {
     assert_eq!(out.property("Title"), Some("Secret title"));
 }
 
+/// AES-256 (V5, R6) under an owner password only, its `/CF` and the
+/// filter in it indirect objects, as in pdf.js's `issue7665.pdf`.
+fn encrypt_aes256_with_indirect_crypt_filter(pdf: &[u8]) -> Vec<u8> {
+    use std::sync::Arc;
+    let mut doc = Document::load_mem(pdf).unwrap();
+    let aes256: Arc<dyn lopdf::encryption::crypt_filters::CryptFilter> =
+        Arc::new(lopdf::encryption::crypt_filters::Aes256CryptFilter);
+    let key = [7u8; 32];
+    let version = lopdf::EncryptionVersion::V5 {
+        encrypt_metadata: true,
+        crypt_filters: std::collections::BTreeMap::from([(b"StdCF".to_vec(), aes256)]),
+        file_encryption_key: &key,
+        stream_filter: b"StdCF".to_vec(),
+        string_filter: b"StdCF".to_vec(),
+        owner_password: "owner-secret",
+        user_password: "",
+        permissions: lopdf::Permissions::default(),
+    };
+    let state = lopdf::EncryptionState::try_from(version).unwrap();
+    doc.encrypt(&state).unwrap();
+    let encrypt_id = doc.trailer.get(b"Encrypt").unwrap().as_reference().unwrap();
+    let mut filters = doc
+        .get_dictionary(encrypt_id)
+        .unwrap()
+        .get(b"CF")
+        .unwrap()
+        .as_dict()
+        .unwrap()
+        .clone();
+    let std_cf = filters.get(b"StdCF").unwrap().clone();
+    filters.set("StdCF", doc.add_object(std_cf));
+    let filters_id = doc.add_object(filters);
+    doc.get_dictionary_mut(encrypt_id)
+        .unwrap()
+        .set("CF", filters_id);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+/// Defect 10 (`issue7665.pdf`): lopdf reads crypt filters only from an
+/// inline `/CF`; with an indirect one it decrypted with RC4 and the page
+/// came out empty, with no error.
+#[test]
+fn aes256_with_indirect_crypt_filters_is_decrypted() {
+    let pdf = encrypt_aes256_with_indirect_crypt_filter(&sample_pdf("<< /Title (Secret title) >>"));
+    assert!(memchr::memmem::find(&pdf, b"/AESV3").is_some());
+    let out = extract(&pdf, &test_budget());
+    assert_eq!(out.error, None);
+    assert!(out.parts[0].text.starts_with("CONFIDENTIAL\nHello World"));
+    assert_eq!(out.property("Title"), Some("Secret title"));
+}
+
+/// Defect 7 (`auth-event-ef-open.pdf`, `encrypted-attachment.pdf`): a
+/// user password that guards only embedded files (`/StmF` and `/StrF`
+/// `/Identity`, `/EFF` a real filter); the pages are plain and were
+/// reported `encrypted`.
+#[test]
+fn password_for_attachments_only_leaves_the_pages_readable() {
+    use std::sync::Arc;
+    let mut doc = Document::load_mem(&sample_pdf("<< /Title (Plain title) >>")).unwrap();
+    let aes128: Arc<dyn lopdf::encryption::crypt_filters::CryptFilter> =
+        Arc::new(lopdf::encryption::crypt_filters::Aes128CryptFilter);
+    let version = lopdf::EncryptionVersion::V4 {
+        document: &doc,
+        encrypt_metadata: true,
+        crypt_filters: std::collections::BTreeMap::from([(b"StdCF".to_vec(), aes128)]),
+        stream_filter: b"Identity".to_vec(),
+        string_filter: b"Identity".to_vec(),
+        owner_password: "owner-secret",
+        user_password: "attachment-secret",
+        permissions: lopdf::Permissions::default(),
+    };
+    let state = lopdf::EncryptionState::try_from(version).unwrap();
+    doc.encrypt(&state).unwrap();
+    let encrypt_id = doc.trailer.get(b"Encrypt").unwrap().as_reference().unwrap();
+    let encrypt = doc.get_dictionary_mut(encrypt_id).unwrap();
+    encrypt.set("EFF", Object::Name(b"StdCF".to_vec()));
+    let mut pdf = Vec::new();
+    doc.save_to(&mut pdf).unwrap();
+    assert!(memchr::memmem::find(&pdf, b"/EFF").is_some());
+    let out = extract(&pdf, &test_budget());
+    assert_eq!(out.error, None);
+    assert!(out.parts[0].text.starts_with("CONFIDENTIAL\nHello World"));
+    assert_eq!(out.property("Title"), Some("Plain title"));
+}
+
 #[test]
 fn user_password_is_encrypted_error() {
     let pdf = encrypt(&sample_pdf("<< /Title (Secret title) >>"), "user-secret");
@@ -615,4 +702,45 @@ fn text_drawn_back_over_a_line_is_a_separate_word() {
         out.parts[0].text,
         "Text the first time Text the second time"
     );
+}
+
+/// Defect 10: an operator inside a TJ array (pdf.js
+/// `operator-in-TJ-array.pdf`) and a stray `-` operand (`bug1953099.pdf`)
+/// gave a silently empty page; pdftotext reads both lines.
+#[test]
+fn operator_in_a_tj_array_and_a_stray_minus_keep_the_page_text() {
+    let page = b"BT /F1 12 Tf 72 700 Td [(Hello) -250 (World) 0 Tc (Again)] TJ 0 -20 Td - (Stray minus) Tj ET";
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+            stream("", page),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &test_budget());
+    assert_eq!(out.error, None);
+    assert_eq!(out.parts[0].text, "Hello WorldAgain\nStray minus");
+}
+
+/// Defect 11 (pdf.js `issue6132.pdf`: `Ecient`): ligature glyphs named in
+/// an encoding's differences are read and spelled out, so that words match.
+#[test]
+fn ligature_glyphs_are_spelled_out() {
+    let page = b"BT /F1 12 Tf 72 700 Td (E\\214cient \\215le) Tj ET";
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+            stream("", page),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Times-Roman /Encoding << /Differences [140 /ffi /fi] >> >>".to_vec(),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &test_budget());
+    assert_eq!(out.error, None);
+    assert_eq!(out.parts[0].text, "Efficient file");
 }
