@@ -843,7 +843,7 @@ fn run_queued_scan(
 }
 
 /// Writes a finished multi-host run's reports into `set` and commits
-/// them, then the run in the state store, then closes the run.
+/// them, then the run in the state store, whose commit closes the run.
 #[allow(clippy::too_many_arguments)]
 fn report_queued(
     client: &mut postgres::Client,
@@ -865,22 +865,27 @@ fn report_queued(
         },
         error: anyhow::anyhow!(e),
     })?;
-    formats::finish_staged(&set, formats, policy_shown)
-        .and_then(|_| set.commit())
-        .with_context(|| format!("writing reports to {}", out.display()))
-        .map_err(|e| Failure {
-            code: EXIT_REPORTS,
-            error: e,
-        })?;
     let queue::Reporting { summary, state } = reporting;
-    state.commit(&summary).map_err(|e| Failure {
+    // As a single host's scan: the store's share of the commit (the
+    // documents kept, the queued run closed) is done while the reports are
+    // rendered, and its commit beside the report set's last syncs.
+    let (_, stored) = std::thread::scope(|scope| {
+        scope.spawn(|| state.prepare_commit());
+        formats::finish_staged(&set, formats, policy_shown)
+    })
+    .and_then(|_| set.commit_then(|| state.commit(&summary)))
+    .with_context(|| format!("writing reports to {}", out.display()))
+    .map_err(|e| Failure {
+        code: EXIT_REPORTS,
+        error: e,
+    })?;
+    stored.map_err(|e| Failure {
         code: EXIT_REPORTS,
         error: anyhow::anyhow!(
             "the reports in {} are complete, but the state store could not record the run ({e})",
             out.display()
         ),
     })?;
-    queue::mark_reported(client, run.id).map_err(queue_failure)?;
     Ok(summary)
 }
 

@@ -1497,7 +1497,8 @@ pub struct Reporting {
 /// Writes the reports of finished run `run` into `set`'s staging folder,
 /// as a single host's scan of the same files writes them, and begins the
 /// run in the state store (`store`, told to take in the queued results).
-/// The caller renders the rest, commits `set`, then the state.
+/// The caller renders the rest, commits `set`, then the state, whose
+/// commit closes the queued run.
 pub fn write_reports(
     client: &mut Client,
     store: PostgresStore,
@@ -1563,10 +1564,17 @@ pub fn write_reports(
     store.take_in_queued_run(run.id);
     let location = store.location().to_string();
     let roots: Vec<PathBuf> = spec.locations.iter().map(PathBuf::from).collect();
-    let state = StateRun::begin(Box::new(store), &location, ctx, &summary, &roots).map_err(err)?;
+    // The store takes in the workers' files on its connection while the
+    // rows are read on this one: the run's serial end, on two cores.
+    let (state, rows) = std::thread::scope(|scope| {
+        let rows = scope.spawn(|| write_rows(client, run, set));
+        let state = StateRun::begin(Box::new(store), &location, ctx, &summary, &roots);
+        (state, rows.join())
+    });
+    let state = state.map_err(err)?;
+    rows.map_err(|_| "reading the report rows failed".to_string())?
+        .map_err(err)?;
     state.add_reused(reused);
-
-    write_rows(client, run, set).map_err(err)?;
     let mut sinks: Vec<Box<dyn RecordSink>> = vec![
         state.sink(set),
         Box::new(SummarySink::new(&set.path_of(SUMMARY_FILE))),
@@ -1639,28 +1647,6 @@ fn write_rows(client: &mut Client, run: &QueuedRun, set: &ReportSet) -> std::io:
         out.get_ref().sync_all()?;
     }
     Ok(())
-}
-
-/// The run's reports are committed: the run is closed, and the rows only
-/// the reports needed are dropped (its units stay, for `history`).
-pub fn mark_reported(client: &mut Client, run: i64) -> Result<(), String> {
-    let mut tx = client.transaction().map_err(err)?;
-    tx.execute(
-        "UPDATE queue_runs SET state = 'reported', reported_at = now() WHERE id = $1",
-        &[&run],
-    )
-    .map_err(err)?;
-    for table in [
-        "queue_items",
-        "queue_results",
-        "queue_files",
-        "queue_seen",
-        "queue_documents",
-    ] {
-        tx.execute(&format!("DELETE FROM {table} WHERE run = $1"), &[&run])
-            .map_err(err)?;
-    }
-    tx.commit().map_err(err)
 }
 
 #[cfg(test)]
