@@ -117,8 +117,11 @@ fn a_second_scan_on_one_out_is_refused_then_runs_alone() {
 fn an_out_inside_the_scanned_tree_is_not_scanned() {
     let dir = tempfile::tempdir().unwrap();
     let baseline = baseline_kb(dir.path());
-    let tree = make_tree(dir.path());
-    for out in [tree.clone(), tree.join("reports")] {
+    // A tree of its own for each place: reports written into a tree by
+    // one run are files of that tree for a run into another folder.
+    for (i, inside) in ["", "reports"].into_iter().enumerate() {
+        let tree = make_tree(&dir.path().join(i.to_string()));
+        let out = tree.join(inside);
         for run in ["first", "second"] {
             let name = format!("{run} scan into {}", out.display());
             let m = run_measured(&mut scan(&tree, &out));
