@@ -32,11 +32,17 @@ pub struct Measured {
 /// Runs `cmd` to its end, with stdout and stderr captured, measuring the
 /// child alone (`wait4`).
 pub fn run_measured(cmd: &mut Command) -> Measured {
-    let mut child = cmd
+    let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("labelscan starts");
+    wait_measured(child)
+}
+
+/// Waits for `child` with `wait4`, which returns the rusage of that child
+/// only (and reaps it).
+fn wait_measured(mut child: std::process::Child) -> Measured {
     let mut out_pipe = child.stdout.take().expect("stdout piped");
     // Read on a thread of its own: a child blocked on a full stdout pipe
     // would never close stderr.
