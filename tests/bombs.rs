@@ -778,27 +778,3 @@ fn nested_embedded_documents_share_the_files_budget() {
     let row = &s.rows[0];
     assert_eq!(s.cell(row, "error"), "limit_exceeded", "{row:?}");
 }
-
-#[test]
-fn a_documents_text_is_bounded_across_its_parts() {
-    // Eight headers of 8 MiB of markup (4.4 MiB of text) each: every part within the limit
-    // of one part, 35 MiB of text in all, twice what one document may keep.
-    let block = mib_of(|i| format!("<w:p><w:r><w:t>{}</w:t></w:r></w:p>", words(i)));
-    let header = repeated_deflate(br#"<w:hdr xmlns:w="w">"#, &block, 8, b"</w:hdr>");
-    let mut zip = RawZip::default();
-    zip.member("[Content_Types].xml", &Data::deflated(CONTENT_TYPES));
-    let body = br#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>INTERNAL</w:t></w:r></w:p></w:body></w:document>"#;
-    zip.member("word/document.xml", &Data::deflated(body));
-    for i in 1..=8 {
-        zip.member(&format!("word/header{i}.xml"), &header);
-    }
-    let s = bounded("headers.docx", &zip.finish());
-    assert_eq!(s.rows.len(), 1);
-    let row = &s.rows[0];
-    assert_eq!(s.cell(row, "error"), "limit_exceeded", "{row:?}");
-    let chars: usize = s.cell(row, "text_chars").parse().unwrap();
-    assert!(
-        (8 << 20..=16 << 20).contains(&chars),
-        "{chars} characters kept"
-    );
-}

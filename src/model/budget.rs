@@ -56,9 +56,8 @@ impl Default for Limits {
             max_depth: 4,
             max_entries: 20_000,
             max_pieces: 50_000,
-            // Per document: 16 MiB of text costs about 60 MB to analyse
-            // (issue 16's 100 MB a file); as much as one part may keep.
-            max_text_chars: 16 * 1024 * 1024,
+            // Per document, all parts together (it was per part).
+            max_text_chars: 64 * 1024 * 1024,
             file_timeout: Duration::from_secs(60),
         }
     }
