@@ -6,6 +6,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::time::Duration;
 
 use chrono::NaiveDate;
 
@@ -103,39 +104,81 @@ pub struct Documents {
 /// included): a row bomb (zips of zips of overlapping entries) ends there.
 pub const MAX_ROWS_PER_FILE: usize = 20_000;
 
+/// What a sink says once it has taken a document or a skip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// Read on. The duration is how long the sink waited for the file's
+    /// turn in the reports: waiting is no work of the file's, so its
+    /// deadline moves by as much.
+    Go(Duration),
+    /// The file was given up (the scan stops, or the watchdog reported it
+    /// as timed out): read no further.
+    Stop,
+}
+
 /// Where the documents of one file go as they are read: analysed at once
 /// by a scan (so that only one member's text is held at a time), kept
 /// whole by `explain`.
 pub trait DocumentSink {
-    fn document(&mut self, document: Document);
-    fn skipped(&mut self, skip: Skip);
+    fn document(&mut self, document: Document) -> Pace;
+    fn skipped(&mut self, skip: Skip) -> Pace;
 }
 
 impl DocumentSink for Documents {
-    fn document(&mut self, document: Document) {
+    fn document(&mut self, document: Document) -> Pace {
         self.documents.push(document);
+        Pace::Go(Duration::ZERO)
     }
 
-    fn skipped(&mut self, skip: Skip) {
+    fn skipped(&mut self, skip: Skip) -> Pace {
         self.skipped.push(skip);
+        Pace::Go(Duration::ZERO)
     }
 }
 
+/// Where a scan's rows of one file go before the file is done: the scan
+/// driver writes them to the reports as soon as every earlier file is
+/// written, so that an archive's rows are streamed out, never all held.
+pub trait EarlyRows {
+    /// Writes a batch of the file's rows (the next ones, in order); returns
+    /// how the file's reading goes on.
+    fn rows(&mut self, records: Vec<DocumentRecord>, skipped: Vec<Skip>) -> Pace;
+}
+
+/// Rows of one file held before they are handed over early: an archive's
+/// records then cost at most this many at a time (about 3 KB each).
+pub const ROWS_PER_BATCH: usize = 256;
+
 /// A scan's sink: each document becomes its record right away, and its
-/// text is dropped.
+/// text is dropped; with `early`, full batches of rows go out at once.
 struct RecordsOf<'a> {
     ctx: &'a Context,
     records: Vec<DocumentRecord>,
     skipped: Vec<Skip>,
+    early: Option<&'a mut dyn EarlyRows>,
 }
 
 impl<'a> RecordsOf<'a> {
-    fn new(ctx: &'a Context) -> Self {
+    fn new(ctx: &'a Context, early: Option<&'a mut dyn EarlyRows>) -> Self {
         RecordsOf {
             ctx,
             records: Vec::new(),
             skipped: Vec::new(),
+            early,
         }
+    }
+
+    /// Hands a full batch over early, if a writer takes one.
+    fn pace(&mut self) -> Pace {
+        let Some(early) = self.early.as_deref_mut() else {
+            return Pace::Go(Duration::ZERO);
+        };
+        if self.records.len() + self.skipped.len() < ROWS_PER_BATCH {
+            return Pace::Go(Duration::ZERO);
+        }
+        let records = std::mem::take(&mut self.records);
+        let skipped = std::mem::take(&mut self.skipped);
+        early.rows(records, skipped)
     }
 
     fn outcome(self, size: u64, found: Result<(), Skip>) -> FileOutcome {
@@ -151,19 +194,22 @@ impl<'a> RecordsOf<'a> {
 }
 
 impl DocumentSink for RecordsOf<'_> {
-    fn document(&mut self, document: Document) {
+    fn document(&mut self, document: Document) -> Pace {
         self.records.push(record_of(&document, self.ctx));
+        self.pace()
     }
 
-    fn skipped(&mut self, skip: Skip) {
+    fn skipped(&mut self, skip: Skip) -> Pace {
         self.skipped.push(skip);
+        self.pace()
     }
 }
 
 /// Inspects one file from disk. Never fails: problems become `UNREADABLE`
-/// records.
-pub fn inspect_file(job: &FileJob, ctx: &Context) -> FileOutcome {
-    let mut sink = RecordsOf::new(ctx);
+/// records. The rows of an archive with many members go to `early` in
+/// batches as they are made; the outcome holds the rest.
+pub fn inspect_file(job: &FileJob, ctx: &Context, early: &mut dyn EarlyRows) -> FileOutcome {
+    let mut sink = RecordsOf::new(ctx, Some(early));
     let (size, found) = each_document_of_file(job, ctx, &mut sink);
     sink.outcome(size, found)
 }
@@ -234,9 +280,9 @@ pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, ExtractError> {
     })
 }
 
-/// Inspects a file already in memory.
+/// Inspects a file already in memory, all of its rows held in the outcome.
 pub fn inspect_bytes(job: &FileJob, bytes: &[u8], ctx: &Context) -> FileOutcome {
-    let mut sink = RecordsOf::new(ctx);
+    let mut sink = RecordsOf::new(ctx, None);
     let found = each_document_of(job, bytes, ctx, &mut sink);
     sink.outcome(bytes.len() as u64, found)
 }
@@ -252,6 +298,7 @@ pub fn each_document_of(
     ctx: &Context,
     sink: &mut dyn DocumentSink,
 ) -> Result<(), Skip> {
+    let budget = Budget::new(ctx.limits.clone());
     let mut rows = 0usize;
     let mut too_many = false;
     let mut on_member = |m: Member| {
@@ -260,10 +307,15 @@ pub fn each_document_of(
             return MemberFlow::Break(());
         }
         rows += 1;
-        member_document(job, m, sink);
-        MemberFlow::Continue(())
+        match member_document(job, m, sink) {
+            Pace::Go(waited) => {
+                budget.postpone(waited);
+                MemberFlow::Continue(())
+            }
+            Pace::Stop => MemberFlow::Break(()),
+        }
     };
-    let outcome = extract_guarded(bytes, &job.display_path, &ctx.limits, &mut on_member);
+    let outcome = extract_guarded(bytes, &job.display_path, &budget, &mut on_member);
     match outcome {
         Outcome::Document(format, extracted) => {
             sink.document(whole_file(job, bytes, format, extracted));
@@ -280,11 +332,10 @@ pub fn each_document_of(
 }
 
 /// An archive member as a document of its own, or a skip.
-fn member_document(job: &FileJob, m: Member, sink: &mut dyn DocumentSink) {
+fn member_document(job: &FileJob, m: Member, sink: &mut dyn DocumentSink) -> Pace {
     let path = format!("{}!/{}", job.display_path, m.path);
     if let Some(kind) = m.unsupported {
-        sink.skipped(unsupported(path, &kind));
-        return;
+        return sink.skipped(unsupported(path, &kind));
     }
     sink.document(Document {
         location_path: format!("{}!/{}", job.location_path, m.path),
@@ -294,7 +345,7 @@ fn member_document(job: &FileJob, m: Member, sink: &mut dyn DocumentSink) {
         sha256: m.sha256,
         extracted: m.extracted,
         origin: job.origin.clone(),
-    });
+    })
 }
 
 /// The archive's own row once its members reached [`MAX_ROWS_PER_FILE`]:
@@ -327,18 +378,17 @@ fn unsupported(path: String, kind: &str) -> Skip {
     }
 }
 
-/// Extracts a file under its own budget, archive members through
+/// Extracts a file under its budget, archive members through
 /// `on_member`; a panic in a parser becomes a `corrupt` document instead of
 /// ending the scan.
 pub fn extract_guarded(
     bytes: &[u8],
     name: &str,
-    limits: &Limits,
+    budget: &Budget,
     on_member: &mut dyn FnMut(Member) -> MemberFlow,
 ) -> Outcome {
-    let budget = Budget::new(limits.clone());
     catch_unwind(AssertUnwindSafe(|| {
-        extract::extract_each(bytes, name, &budget, on_member)
+        extract::extract_each(bytes, name, budget, on_member)
     }))
     .unwrap_or_else(|_| {
         Outcome::Document(

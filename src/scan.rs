@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::analyse::detector_definitions_sha256;
-use crate::model::{ExtractError, FileJob, Scope, Skip, VerdictCode};
-use crate::pipeline::{inspect_file, unreadable_outcome, Context, FileOutcome};
+use crate::model::{DocumentRecord, ExtractError, FileJob, Scope, Skip, VerdictCode};
+use crate::pipeline::{inspect_file, unreadable_outcome, Context, EarlyRows, FileOutcome, Pace};
 use crate::report::summary::{LocationCount, PathNote, RunOptions};
 use crate::report::{RecordSink, Summary};
 use crate::walk::{JobSource, RootPlan, WalkItem};
@@ -29,14 +29,15 @@ use crate::walk::{JobSource, RootPlan, WalkItem};
 /// driver's own tests.
 pub trait Inspector: Send + Sync {
     /// Everything about one file. May be slow or panic: the driver copes.
-    fn inspect(&self, job: &FileJob) -> FileOutcome;
+    /// Rows handed to `early` are written before the outcome's own.
+    fn inspect(&self, job: &FileJob, early: &mut dyn EarlyRows) -> FileOutcome;
     /// The outcome of a file the driver gave up on (`timeout`, `internal`).
     fn failed(&self, job: &FileJob, error: ExtractError) -> FileOutcome;
 }
 
 impl Inspector for Context {
-    fn inspect(&self, job: &FileJob) -> FileOutcome {
-        inspect_file(job, self)
+    fn inspect(&self, job: &FileJob, early: &mut dyn EarlyRows) -> FileOutcome {
+        inspect_file(job, self, early)
     }
 
     fn failed(&self, job: &FileJob, error: ExtractError) -> FileOutcome {
@@ -313,6 +314,12 @@ impl Shared {
     /// rows, the workers otherwise spent their time waking each other).
     fn deliver(&self, seq: u64, scope: Option<Scope>, outcome: FileOutcome) {
         lock(&self.inbox).push((seq, (scope, outcome)));
+        self.drain_inbox();
+    }
+
+    /// Writes what waits in the inbox, unless another thread holds the
+    /// output (it looks at the inbox again after it lets go).
+    fn drain_inbox(&self) {
         let mut batch = Vec::new();
         loop {
             let mut out = match self.out.try_lock() {
@@ -336,6 +343,55 @@ impl Shared {
                 return;
             }
         }
+    }
+
+    /// Writes rows of file `seq` before the file is done, once every
+    /// earlier file is written: an archive's rows are streamed to the
+    /// reports instead of held until its end. The worker waits for that
+    /// turn; the watchdog does not count the wait as the file's time.
+    fn write_early(
+        &self,
+        slot: &Slot,
+        seq: u64,
+        scope: &Scope,
+        records: Vec<DocumentRecord>,
+        skipped: Vec<Skip>,
+    ) -> Pace {
+        let waiting = Instant::now();
+        let work_started = slot.started_ms.load(Ordering::Acquire);
+        let still_mine = || {
+            !self.stop.load(Ordering::Relaxed) && slot.state.load(Ordering::Acquire) == token(seq)
+        };
+        let rebase = || {
+            let waited = waiting.elapsed().as_millis() as u64;
+            slot.started_ms
+                .store(work_started.saturating_add(waited), Ordering::Release);
+        };
+        while self.written.load(Ordering::Acquire) < seq {
+            if !still_mine() {
+                return Pace::Stop;
+            }
+            rebase();
+            thread::sleep(Duration::from_millis(1));
+        }
+        let mut out = lock(&self.out);
+        // Checked under the output's lock: a file the watchdog has given up
+        // gets no more rows, and nothing is written after an error.
+        if !still_mine() || out.next != seq || out.io_error.is_some() {
+            return Pace::Stop;
+        }
+        let written = self.emit_rows(Some(scope), &records, &skipped, &mut out);
+        if let Err(e) = written {
+            out.io_error = Some(e);
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        drop(out);
+        self.drain_inbox();
+        rebase();
+        if self.stop.load(Ordering::Relaxed) {
+            return Pace::Stop;
+        }
+        Pace::Go(waiting.elapsed())
     }
 
     /// Files `outcomes` and writes every outcome that is now in order.
@@ -364,21 +420,15 @@ impl Shared {
         outcome: FileOutcome,
         out: &mut Output,
     ) -> std::io::Result<()> {
-        let Output {
-            sinks,
-            summary,
-            failed,
-            ..
-        } = out;
         match outcome {
             FileOutcome::Skipped(skip) => {
-                summary.skip(&skip.reason);
-                for sink in sinks.iter_mut() {
+                out.summary.skip(&skip.reason);
+                for sink in out.sinks.iter_mut() {
                     sink.skipped(&skip)?;
                 }
                 if scope.is_some() {
                     // A file the pipeline looked at: not a supported format.
-                    summary.read += 1;
+                    out.summary.read += 1;
                     self.progress.inc(1);
                 }
             }
@@ -387,30 +437,14 @@ impl Shared {
                 records,
                 skipped,
             } => {
-                summary.files_scanned += 1;
-                summary.read += 1;
-                summary.bytes_scanned += size;
+                out.summary.files_scanned += 1;
+                out.summary.read += 1;
+                out.summary.bytes_scanned += size;
                 self.progress.inc(1);
-                for skip in &skipped {
-                    summary.skip(&skip.reason);
-                    for sink in sinks.iter_mut() {
-                        sink.skipped(skip)?;
-                    }
-                }
-                for record in &records {
-                    // Excepted verdicts are reported but accepted: they
-                    // never fail the run.
-                    if record.judgement.fails_on(&self.fail_on) {
-                        *failed = true;
-                        summary.documents_failing += 1;
-                    }
-                    summary.count(record, scope);
-                    for sink in sinks.iter_mut() {
-                        sink.record(record)?;
-                    }
-                }
+                self.emit_rows(scope, &records, &skipped, out)?;
             }
         }
+        let Output { sinks, summary, .. } = out;
         for sink in sinks.iter_mut() {
             sink.item_end()?;
         }
@@ -426,6 +460,56 @@ impl Shared {
             ));
         }
         Ok(())
+    }
+
+    /// Writes rows of one file: its skipped members, then its records.
+    fn emit_rows(
+        &self,
+        scope: Option<&Scope>,
+        records: &[DocumentRecord],
+        skipped: &[Skip],
+        out: &mut Output,
+    ) -> std::io::Result<()> {
+        let Output {
+            sinks,
+            summary,
+            failed,
+            ..
+        } = out;
+        for skip in skipped {
+            summary.skip(&skip.reason);
+            for sink in sinks.iter_mut() {
+                sink.skipped(skip)?;
+            }
+        }
+        for record in records {
+            // Excepted verdicts are reported but accepted: they never
+            // fail the run.
+            if record.judgement.fails_on(&self.fail_on) {
+                *failed = true;
+                summary.documents_failing += 1;
+            }
+            summary.count(record, scope);
+            for sink in sinks.iter_mut() {
+                sink.record(record)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A worker's way to the reports for the file it is on.
+struct Streamer<'a> {
+    shared: &'a Shared,
+    slot: &'a Slot,
+    seq: u64,
+    scope: &'a Scope,
+}
+
+impl EarlyRows for Streamer<'_> {
+    fn rows(&mut self, records: Vec<DocumentRecord>, skipped: Vec<Skip>) -> Pace {
+        self.shared
+            .write_early(self.slot, self.seq, self.scope, records, skipped)
     }
 }
 
@@ -622,12 +706,20 @@ fn worker_loop(slot: Arc<Slot>, shared: Arc<Shared>) {
         slot.started_ms
             .store(shared.epoch.elapsed().as_millis() as u64, Ordering::Release);
         slot.state.store(token(seq), Ordering::Release);
-        let outcome = catch_unwind(AssertUnwindSafe(|| shared.inspector.inspect(&job)))
-            .unwrap_or_else(|_| {
-                shared
-                    .inspector
-                    .failed(&job, ExtractError::internal("the pipeline"))
-            });
+        let mut early = Streamer {
+            shared: &shared,
+            slot: &slot,
+            seq,
+            scope: &job.scope,
+        };
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            shared.inspector.inspect(&job, &mut early)
+        }))
+        .unwrap_or_else(|_| {
+            shared
+                .inspector
+                .failed(&job, ExtractError::internal("the pipeline"))
+        });
         if slot
             .state
             .compare_exchange(token(seq), IDLE, Ordering::AcqRel, Ordering::Acquire)
@@ -792,8 +884,21 @@ mod tests {
     }
 
     impl Inspector for Fake {
-        fn inspect(&self, job: &FileJob) -> FileOutcome {
+        fn inspect(&self, job: &FileJob, early: &mut dyn EarlyRows) -> FileOutcome {
             self.calls.fetch_add(1, Ordering::Relaxed);
+            if job.display_path.contains("many") {
+                // An archive: three batches of two members handed over
+                // early, the archive's own row last.
+                for batch in 0..3 {
+                    thread::sleep(Duration::from_millis(1));
+                    let records = (0..2)
+                        .map(|m| record(&format!("{}!/m{batch}{m}", job.display_path), None))
+                        .collect();
+                    if early.rows(records, Vec::new()) == Pace::Stop {
+                        break;
+                    }
+                }
+            }
             if job.display_path.contains("slow") {
                 thread::sleep(Duration::from_secs(5));
             }
@@ -897,6 +1002,31 @@ mod tests {
         assert_eq!(paths, refs);
         assert_eq!(result.summary.files_scanned, 300);
         assert!(!result.failed);
+    }
+
+    #[test]
+    fn rows_written_early_keep_their_place_in_source_order() {
+        let names: Vec<String> = (0..120)
+            .map(|i| match i % 5 {
+                0 => format!("many-{i:03}"),
+                1 => format!("jitter-{i:03}"),
+                _ => format!("f-{i:03}"),
+            })
+            .collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (seen, result) = drive(&refs, 3);
+        let paths: Vec<&str> = seen.iter().map(|(p, _)| p.as_str()).collect();
+        let mut expected = Vec::new();
+        for name in &names {
+            if name.starts_with("many") {
+                for member in ["m00", "m01", "m10", "m11", "m20", "m21"] {
+                    expected.push(format!("{name}!/{member}"));
+                }
+            }
+            expected.push(name.clone());
+        }
+        assert_eq!(paths, expected);
+        assert_eq!(result.summary.files_scanned, 120);
     }
 
     #[test]

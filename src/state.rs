@@ -15,7 +15,7 @@ use crate::model::{
     Analysis, Change, ChangeKind, DocumentRecord, DocumentState, ErrorKind, ExtractError, FileJob,
     Skip,
 };
-use crate::pipeline::{inspect_file, unreadable_outcome, Context, FileOutcome};
+use crate::pipeline::{inspect_file, unreadable_outcome, Context, EarlyRows, FileOutcome, Pace};
 use crate::report::changes::ChangesWriter;
 use crate::report::summary::EarlierRun;
 use crate::report::{RecordSink, ReportSet, Summary, CHANGES_CSV_FILE, CHANGES_JSONL_FILE};
@@ -216,8 +216,22 @@ struct Incremental {
     reused: Arc<AtomicU64>,
 }
 
+/// Passes rows written early on, and notes that some were: the outcome
+/// then lacks them, so the file is not stored (its next run reads it again).
+struct Noting<'a> {
+    early: &'a mut dyn EarlyRows,
+    handed: bool,
+}
+
+impl EarlyRows for Noting<'_> {
+    fn rows(&mut self, records: Vec<DocumentRecord>, skipped: Vec<Skip>) -> Pace {
+        self.handed = true;
+        self.early.rows(records, skipped)
+    }
+}
+
 impl Inspector for Incremental {
-    fn inspect(&self, job: &FileJob) -> FileOutcome {
+    fn inspect(&self, job: &FileJob, early: &mut dyn EarlyRows) -> FileOutcome {
         let identity = job.origin.identity;
         if let (false, Some(identity)) = (self.full, identity) {
             if let Some(outcome) = self.reuse(job, identity) {
@@ -225,7 +239,14 @@ impl Inspector for Incremental {
                 return outcome;
             }
         }
-        let outcome = inspect_file(job, &self.ctx);
+        let mut noting = Noting {
+            early,
+            handed: false,
+        };
+        let outcome = inspect_file(job, &self.ctx, &mut noting);
+        if noting.handed {
+            return outcome;
+        }
         if let (Some(identity), Some(stored)) = (identity, stored_outcome(job, &outcome)) {
             read(&self.store).save_file(StoredFile {
                 key: job.location_path.clone(),

@@ -1,23 +1,14 @@
 //! Archives built to cost memory, time or rows (issue 16): each is
-//! generated here, scanned by the real binary, and must end with exit 0 or
-//! 1, between 1 and 20,000 rows, under 2 s of CPU (the child's own rusage,
-//! so other tests running beside it do not count) and under 100 MB of
-//! peak RSS beyond a scan of one small file (`summary.json`'s
-//! `peak_rss_kb`: `ru_maxrss` would count this test process's memory,
-//! which the child inherits until it `exec`s).
+//! generated here, scanned by the real binary, and must keep the bounds of
+//! `common::bounds` (exit 0 or 1, 1 to 20,000 rows, under 2 s of CPU and
+//! under 100 MB of peak RSS beyond a scan of one small file).
 
 mod common;
 
 use std::io::Write;
-use std::path::Path;
-use std::time::Duration;
 
 use common::bin;
-
-/// Most rows one top-level file may yield (`pipeline::MAX_ROWS_PER_FILE`).
-const MAX_ROWS: usize = 20_000;
-const RSS_ALLOWANCE_KB: i64 = 100 * 1024;
-const CPU_ALLOWANCE: Duration = Duration::from_secs(2);
+use common::bounds::{assert_scan_bounded, baseline_kb, rows, run_measured, MAX_ROWS};
 
 /// A zip written byte by byte, so that a test controls what the central
 /// directory says: several entries may point at one local header.
@@ -131,75 +122,8 @@ fn overlapping(plain: &[u8], entries: usize) -> Vec<u8> {
 
 /// What one scan cost and gave.
 struct Scanned {
-    code: i32,
     header: csv::StringRecord,
     rows: Vec<csv::StringRecord>,
-    stderr: String,
-    peak_rss_kb: i64,
-    cpu: Duration,
-}
-
-/// Scans `tree` into a fresh folder beside it, measuring the child alone.
-fn scan(tree: &Path) -> Scanned {
-    let out = tree.with_extension("out");
-    let child = bin()
-        .arg("scan")
-        .arg(tree)
-        .arg("--out")
-        .arg(&out)
-        .arg("--quiet")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("labelscan starts");
-    let (code, usage, stderr) = wait_measured(child);
-    let mut reader = csv::Reader::from_path(out.join("findings.csv")).expect("findings.csv");
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
-    let peak_rss_kb = summary["peak_rss_kb"].as_i64().expect("peak_rss_kb");
-    assert!(peak_rss_kb > 0, "the peak RSS is measured");
-    let header = reader.headers().expect("a header row").clone();
-    let rows = reader.records().map(|r| r.unwrap()).collect();
-    Scanned {
-        code,
-        header,
-        rows,
-        stderr,
-        peak_rss_kb,
-        cpu: cpu_time(&usage),
-    }
-}
-
-/// Waits for `child` with wait4, which returns the rusage of that child only.
-fn wait_measured(mut child: std::process::Child) -> (i32, libc::rusage, String) {
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        std::io::Read::read_to_string(&mut e, &mut stderr).unwrap();
-    }
-    let mut status = 0;
-    // SAFETY: rusage is plain data that wait4 fills in; the pid is our own
-    // child, not yet waited for.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
-    assert!(
-        libc::WIFEXITED(status),
-        "labelscan did not exit normally: {stderr}"
-    );
-    (libc::WEXITSTATUS(status), usage, stderr)
-}
-
-fn cpu_time(u: &libc::rusage) -> Duration {
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(u.ru_utime) + tv(u.ru_stime)
-}
-
-/// The peak RSS of scanning one small text file: the scanner's baseline.
-fn baseline_kb(dir: &Path) -> i64 {
-    let tree = dir.join("baseline");
-    std::fs::create_dir_all(&tree).unwrap();
-    std::fs::write(tree.join("a.txt"), "INTERNAL\nhello\n").unwrap();
-    scan(&tree).peak_rss_kb
 }
 
 /// Scans a tree holding `bytes` as `name` and checks the bounds every
@@ -210,33 +134,19 @@ fn bounded(name: &str, bytes: &[u8]) -> Scanned {
     let tree = dir.path().join("tree");
     std::fs::create_dir_all(&tree).unwrap();
     std::fs::write(tree.join(name), bytes).unwrap();
-    let s = scan(&tree);
-    eprintln!(
-        "{name}: {} bytes, {} rows, peak RSS {} KB (baseline {baseline} KB), CPU {:?}",
-        bytes.len(),
-        s.rows.len(),
-        s.peak_rss_kb,
-        s.cpu
+    let out = dir.path().join("tree.out");
+    let m = run_measured(
+        bin()
+            .arg("scan")
+            .arg(&tree)
+            .arg("--out")
+            .arg(&out)
+            .arg("--quiet"),
     );
-    assert!(
-        s.code == 0 || s.code == 1,
-        "{name}: exit {}: {}",
-        s.code,
-        s.stderr
-    );
-    assert!(!s.stderr.contains("panicked"), "{name}: {}", s.stderr);
-    assert!(
-        (1..=MAX_ROWS).contains(&s.rows.len()),
-        "{name}: {} rows",
-        s.rows.len()
-    );
-    assert!(
-        s.peak_rss_kb - baseline < RSS_ALLOWANCE_KB,
-        "{name}: peak RSS {} KB against a baseline of {baseline} KB",
-        s.peak_rss_kb
-    );
-    assert!(s.cpu < CPU_ALLOWANCE, "{name}: {:?} of CPU", s.cpu);
-    s
+    eprintln!("{name}: {} bytes", bytes.len());
+    assert_scan_bounded(name, &m, &out, baseline);
+    let (header, rows) = rows(&out);
+    Scanned { header, rows }
 }
 
 impl Scanned {
@@ -811,4 +721,60 @@ fn a_stream_table_naming_one_large_object_many_times_is_refused() {
     let s = bounded("one-object-stream.pdf", &pdf);
     assert_eq!(s.rows.len(), 1);
     assert_eq!(s.cell(&s.rows[0], "error"), "limit_exceeded");
+}
+
+// ---- one budget per top-level file: members, embedded documents, text ----
+
+#[test]
+fn a_plain_member_of_250_mib_of_text_is_read_in_part() {
+    // Inflated whole, this member once cost its 250 MiB and more.
+    let block = mib_of(|i| format!("{}\n", words(i)));
+    let data = repeated_deflate(b"", &block, (250 << 20) / block.len(), b"");
+    let mut zip = RawZip::default();
+    zip.member("notes.txt", &Data::deflated(b"INTERNAL\nhello\n"));
+    zip.member("huge.txt", &data);
+    let s = bounded("members.zip", &zip.finish());
+    assert_eq!(s.rows.len(), 2);
+    let huge = &s.rows[1];
+    assert!(s.cell(huge, "path").ends_with("huge.txt"), "{huge:?}");
+    assert_eq!(s.cell(huge, "error"), "limit_exceeded", "{huge:?}");
+    assert!(
+        s.cell(huge, "reasons").contains("only its first"),
+        "{huge:?}"
+    );
+    let chars: usize = s.cell(huge, "text_chars").parse().unwrap();
+    assert!(chars > 1_000_000, "{chars} characters read");
+    assert_eq!(s.cell(&s.rows[0], "error"), "", "the small member is whole");
+}
+
+/// A docx holding `text` and, under `word/embeddings/`, `inner` `count`
+/// times (each copy a member of its own: shared data would be refused).
+fn docx_embedding(text: &str, inner: Option<&[u8]>, count: usize) -> Vec<u8> {
+    let body = format!(
+        r#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:body></w:document>"#
+    );
+    let mut zip = RawZip::default();
+    zip.member("[Content_Types].xml", &Data::deflated(CONTENT_TYPES));
+    zip.member("word/document.xml", &Data::deflated(body.as_bytes()));
+    if let Some(inner) = inner {
+        let inner = Data::deflated(inner);
+        for i in 0..count {
+            zip.member(&format!("word/embeddings/e{i}.docx"), &inner);
+        }
+    }
+    zip.finish()
+}
+
+#[test]
+fn nested_embedded_documents_share_the_files_budget() {
+    // 30 documents per level, 3 levels deep: 27,930 embedded documents
+    // and 84,000 parts, more than the pieces one file may have read.
+    let mut doc = docx_embedding("INTERNAL leaf", None, 0);
+    for level in 0..3 {
+        doc = docx_embedding(&format!("INTERNAL level {level}"), Some(&doc), 30);
+    }
+    let s = bounded("nested.docx", &doc);
+    assert_eq!(s.rows.len(), 1);
+    let row = &s.rows[0];
+    assert_eq!(s.cell(row, "error"), "limit_exceeded", "{row:?}");
 }

@@ -2,13 +2,17 @@
 //! label property, an MSIP `_Name`, a release property, a release marking)
 //! never appear verbatim in any report file, nor in `explain` (text and
 //! `--json`), nor on stdout or stderr, while masking is on. With
-//! `--show-values` they do appear, so the test can fail.
+//! `--show-values` they do appear, so the test can fail. The scan and
+//! `explain` of the planted document keep the bounds of `common::bounds`.
 
 use std::io::{Cursor, Write};
 use std::path::Path;
 use std::process::Output;
 
 mod common;
+use common::bounds::{
+    assert_run_bounded, assert_scan_bounded, baseline_kb, run_measured, Measured,
+};
 use common::{bin, repo, run, stderr, stdout};
 
 /// Each planted value, one per place a document can carry label text.
@@ -88,7 +92,7 @@ fn policy_with_partner(dir: &Path) -> std::path::PathBuf {
 }
 
 struct Setup {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     share: std::path::PathBuf,
     policy: std::path::PathBuf,
     out: std::path::PathBuf,
@@ -105,15 +109,15 @@ fn setup() -> Setup {
         share,
         policy,
         out,
-        _dir: dir,
+        dir,
     }
 }
 
 /// Every output of a command: stdout, stderr, and each file under `out`.
-fn outputs(o: &Output, out: Option<&Path>) -> Vec<(String, String)> {
+fn outputs(o: &Measured, out: Option<&Path>) -> Vec<(String, String)> {
     let mut all = vec![
-        ("stdout".to_string(), stdout(o)),
-        ("stderr".to_string(), stderr(o)),
+        ("stdout".to_string(), o.stdout.clone()),
+        ("stderr".to_string(), o.stderr.clone()),
     ];
     if let Some(out) = out {
         for entry in walkdir::WalkDir::new(out) {
@@ -142,33 +146,49 @@ fn leaked(outputs: &[(String, String)]) -> Vec<String> {
     found
 }
 
-fn scan(s: &Setup, extra: &[&str]) -> Output {
-    run(bin()
-        .arg("scan")
+fn scan_command(s: &Setup, extra: &[&str]) -> std::process::Command {
+    let mut cmd = bin();
+    cmd.arg("scan")
         .arg(&s.share)
         .arg("--policy")
         .arg(&s.policy)
         .arg("--out")
         .arg(&s.out)
         .args(["--as-of", "2026-06-01"])
-        .args(extra))
+        .args(extra);
+    cmd
 }
 
-fn explain(s: &Setup, extra: &[&str]) -> Output {
-    run(bin()
-        .arg("explain")
-        .arg(s.share.join("planted.docx"))
+fn scan(s: &Setup, extra: &[&str]) -> Output {
+    run(&mut scan_command(s, extra))
+}
+
+fn explain_command(s: &Setup, file: &Path, extra: &[&str]) -> std::process::Command {
+    let mut cmd = bin();
+    cmd.arg("explain")
+        .arg(file)
         .arg("--policy")
         .arg(&s.policy)
         .args(["--as-of", "2026-06-01"])
-        .args(extra))
+        .args(extra);
+    cmd
+}
+
+fn explain(s: &Setup, extra: &[&str]) -> Output {
+    run(&mut explain_command(
+        s,
+        &s.share.join("planted.docx"),
+        extra,
+    ))
 }
 
 #[test]
 fn planted_label_values_are_masked_everywhere() {
     let s = setup();
-    let o = scan(&s, &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let baseline = baseline_kb(s.dir.path());
+    let o = run_measured(&mut scan_command(&s, &[]));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_scan_bounded("planted.docx", &o, &s.out, baseline);
     let all = outputs(&o, Some(&s.out));
     assert!(all.len() > 3, "the scan wrote reports");
     assert_eq!(leaked(&all), Vec::<String>::new());
@@ -188,15 +208,20 @@ fn planted_label_values_are_masked_everywhere() {
     );
 
     // (`--text` prints the extracted text itself, on purpose.)
+    let small = s.dir.path().join("small.txt");
+    std::fs::write(&small, "INTERNAL\nhello\n").unwrap();
     for extra in [&[][..], &["--json"][..]] {
-        let o = explain(&s, extra);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let baseline = run_measured(&mut explain_command(&s, &small, extra));
+        let planted = s.share.join("planted.docx");
+        let o = run_measured(&mut explain_command(&s, &planted, extra));
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        assert_run_bounded(&format!("explain {extra:?}"), &o, &baseline);
         assert_eq!(
             leaked(&outputs(&o, None)),
             Vec::<String>::new(),
             "{extra:?}"
         );
-        assert!(stdout(&o).contains(PARTNER));
+        assert!(o.stdout.contains(PARTNER));
     }
 }
 

@@ -566,7 +566,8 @@ fn read_back(
     ctx: &Context,
 ) -> Result<crate::model::DocumentRecord, Refusal> {
     let name = fs_path.to_string_lossy();
-    let outcome = pipeline::extract_guarded(bytes, &name, &ctx.limits, &mut |_| {
+    let budget = crate::model::budget::Budget::new(ctx.limits.clone());
+    let outcome = pipeline::extract_guarded(bytes, &name, &budget, &mut |_| {
         crate::extract::archive::MemberFlow::Continue(())
     });
     let crate::extract::Outcome::Document(format, extracted) = outcome else {

@@ -2,7 +2,7 @@
 //! opened recursively (one nesting level each), their members' paths joined
 //! with `!/`.
 
-use super::zipread::Package;
+use super::zipread::{EntryInfo, Package};
 use super::{sniff, ExtractError, Extracted, Format, Outcome};
 use crate::model::budget::Budget;
 use crate::model::hash::hex_sha256;
@@ -85,15 +85,76 @@ fn visit(
             continue;
         }
         let path = format!("{prefix}{}", info.name);
-        if let Err(e) = pkg.read_index_into(i, budget, &mut buf) {
-            on_member(failed_member(path, info.size, &info.name, e))?;
-            continue;
-        }
+        let read = if read_whole(&info, budget) {
+            pkg.read_index_into(i, budget, &mut buf).map(|()| false)
+        } else {
+            pkg.read_text_index_into(i, budget, &mut buf)
+        };
+        let cut = match read {
+            Ok(cut) => cut,
+            Err(e) => {
+                on_member(failed_member(path, info.size, &info.name, e))?;
+                continue;
+            }
+        };
         let bytes = std::mem::take(&mut buf);
-        visit_member(path, &info.name, &bytes, budget, on_member)?;
+        if cut {
+            on_member(partly_read_member(path, &info, &bytes, budget))?;
+        } else {
+            visit_member(path, &info.name, &bytes, budget, on_member)?;
+        }
         buf = bytes;
     }
     MemberFlow::Continue(())
+}
+
+/// How many times its compressed size a member may inflate to and still be
+/// held whole: a member costs memory in proportion to the bytes on disk,
+/// never what a small file of high compression asks for.
+const WHOLE_MEMBER_GROWTH: u64 = 8;
+
+/// Whether a member is inflated whole: when it is small (the budget's
+/// `max_part_kept`), or not much larger than its compressed bytes. Any
+/// other member is inflated only that far, before the rest is produced.
+fn read_whole(info: &EntryInfo, budget: &Budget) -> bool {
+    let kept = budget.limits.max_part_kept;
+    info.size <= kept.max(info.compressed.saturating_mul(WHOLE_MEMBER_GROWTH))
+}
+
+/// A member of which only the first `max_part_kept` bytes were inflated:
+/// text is read that far (its document `limit_exceeded`, partly read);
+/// anything else needs all of its bytes, so it is not read.
+fn partly_read_member(path: String, info: &EntryInfo, start: &[u8], budget: &Budget) -> Member {
+    let mib = budget.limits.max_part_kept >> 20;
+    let format = sniff(start, &info.name);
+    let mut unsupported = None;
+    let extracted = match format {
+        Format::Text | Format::Csv => {
+            let mut x = super::extract_document(format, start, budget);
+            x.parts_read = vec![format!("text (only its first {mib} MiB read)")];
+            x.error.get_or_insert_with(|| {
+                ExtractError::limit(format!(
+                    "the member inflates to more than {mib} MiB at a high compression ratio; only its first {mib} MiB were read"
+                ))
+            });
+            x
+        }
+        Format::Unsupported => {
+            unsupported = Some(super::sniff::describe_unsupported(start, &info.name));
+            Extracted::default()
+        }
+        _ => Extracted::failed(ExtractError::limit(format!(
+            "the member inflates to more than {mib} MiB at a high compression ratio; it was not read"
+        ))),
+    };
+    Member {
+        path,
+        size: info.size,
+        sha256: String::new(),
+        format,
+        extracted,
+        unsupported,
+    }
 }
 
 /// One member read from its archive: a nested archive is visited in turn,

@@ -92,9 +92,56 @@ pub fn extract_document(format: Format, bytes: &[u8], budget: &Budget) -> Extrac
     if let Err(e) = budget.check_time() {
         return Extracted::failed(e);
     }
+    budget.begin_document();
     let mut out = extract_format(format, bytes, budget);
     push_property_text(&mut out);
+    if keep_text_within(&mut out.parts, budget.limits.max_text_chars, every_part) {
+        out.error.get_or_insert_with(text_limit_error);
+    }
     out
+}
+
+fn text_limit_error() -> ExtractError {
+    ExtractError::limit("the document's text exceeds the limit; the rest was not read")
+}
+
+/// Keeps at most `limit` bytes of the text of the parts that `counts`, in
+/// order: the part that crosses the limit is cut at a character boundary,
+/// and later counted parts are dropped. True when the limit was reached:
+/// the extractors cut each part to what the document may still keep, so
+/// a document that reaches the limit exactly was cut there.
+fn keep_text_within(parts: &mut Vec<Part>, limit: usize, counts: fn(&Part) -> bool) -> bool {
+    let mut kept = 0usize;
+    let mut reached = false;
+    parts.retain_mut(|part| {
+        if !counts(part) {
+            return true;
+        }
+        let room = limit - kept;
+        if reached || part.text.len() < room {
+            kept += part.text.len().min(room);
+            return !reached;
+        }
+        reached = true;
+        let mut end = room;
+        while !part.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        part.text.truncate(end);
+        kept = limit;
+        !part.text.is_empty()
+    });
+    reached
+}
+
+fn every_part(_: &Part) -> bool {
+    true
+}
+
+/// A document's own part, not one of a document embedded in it (those
+/// were charged when they joined it).
+fn own_part(part: &Part) -> bool {
+    part.kind != PartKind::Embedded
 }
 
 /// The one path for documents embedded in another: extracts `bytes` one
@@ -111,13 +158,25 @@ pub fn embed(
     budget: &Budget,
     out: &mut Extracted,
 ) -> Option<ExtractError> {
-    let inner = match budget.enter() {
-        Ok(_guard) => match budget.check_time() {
+    let mut inner = match budget.enter() {
+        Ok(_guard) => match budget.check_time().and_then(|()| budget.charge_piece()) {
             Ok(()) => extract_format(format, bytes, budget),
             Err(e) => Extracted::failed(e),
         },
         Err(e) => Extracted::failed(e),
     };
+    // Charged as it joins the container: later parts and embedded
+    // documents get only what is left of the document's allowance.
+    if keep_text_within(&mut inner.parts, budget.text_room(), own_part) {
+        inner.error.get_or_insert_with(text_limit_error);
+    }
+    let own: usize = inner
+        .parts
+        .iter()
+        .filter(|p| own_part(p))
+        .map(|p| p.text.len())
+        .sum();
+    budget.charge_text(own);
     let error = inner.error.clone();
     out.absorb_embedded(prefix, inner);
     error
@@ -175,5 +234,42 @@ fn extract_format(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
         Format::Zip | Format::Unsupported => {
             Extracted::failed(ExtractError::corrupt("not a document format"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(texts: &[&str]) -> Vec<Part> {
+        texts
+            .iter()
+            .map(|t| Part::new(PartKind::Body, "p", t.to_string()))
+            .collect()
+    }
+
+    fn texts(parts: &[Part]) -> Vec<&str> {
+        parts.iter().map(|p| p.text.as_str()).collect()
+    }
+
+    #[test]
+    fn text_is_kept_within_the_documents_limit_in_order() {
+        let mut p = parts(&["abcd", "efgh", "ijkl"]);
+        assert!(!keep_text_within(&mut p, 13, every_part));
+        assert_eq!(texts(&p), ["abcd", "efgh", "ijkl"]);
+        assert!(keep_text_within(&mut p, 6, every_part));
+        assert_eq!(texts(&p), ["abcd", "ef"]);
+        // Cut at a character boundary, never inside one.
+        let mut p = parts(&["ab", "éé"]);
+        assert!(keep_text_within(&mut p, 3, every_part));
+        assert_eq!(texts(&p), ["ab"]);
+        // Parts of embedded documents were counted when they joined.
+        let mut p = parts(&["abcd"]);
+        p.insert(
+            0,
+            Part::new(PartKind::Embedded, "e", "xxxxxxxx".to_string()),
+        );
+        assert!(!keep_text_within(&mut p, 5, own_part));
+        assert_eq!(p.len(), 2);
     }
 }

@@ -85,7 +85,7 @@ fn walk(cx: &mut Ctx, text: &str, part: &str, mode: Mode) -> ExtractResult<()> {
     let budget = cx.budget;
     let mut tokens = Tokens::new(text);
     let mut tick = Ticker::new(budget);
-    let mut bufs: [TextBuf; 6] = std::array::from_fn(|_| TextBuf::new(cx.cap));
+    let mut bufs: [TextBuf; 6] = std::array::from_fn(|_| TextBuf::new(cx.cap()));
     let default_tgt = if mode == Mode::Styles {
         Tgt::Skip
     } else {

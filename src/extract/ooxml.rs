@@ -32,7 +32,6 @@ pub(crate) struct Ctx<'a, 'b> {
     pub pkg: Package<'a>,
     pub budget: &'b Budget,
     pub out: Extracted,
-    pub cap: usize,
     /// Set when a part was larger than the budget's `max_part_kept` and
     /// only its start was read: the document is then `limit_exceeded`.
     pub cut: Option<ExtractError>,
@@ -44,9 +43,18 @@ impl<'a, 'b> Ctx<'a, 'b> {
             pkg,
             budget,
             out: Extracted::default(),
-            cap: budget.limits.max_text_chars,
             cut: None,
         }
+    }
+
+    /// Most text the next part may hold: what the document may still
+    /// keep, less the parts read so far.
+    pub fn cap(&self) -> usize {
+        let kept: usize = (self.out.parts.iter())
+            .filter(|p| p.kind != PartKind::Embedded)
+            .map(|p| p.text.len())
+            .sum();
+        self.budget.text_room().saturating_sub(kept)
     }
 
     /// What was read, with the error that stopped the reading. A part
@@ -267,7 +275,7 @@ fn run(format: Format, cx: &mut Ctx) -> ExtractResult<()> {
                     return Err(ExtractError::corrupt("OOXML main part not found"));
                 }
             } else if let Some(text) = cx.read_required(&main)? {
-                let mut body = TextBuf::new(cx.cap);
+                let mut body = TextBuf::new(cx.cap());
                 let r = walk_flow(&text, cx.budget, &FLOW_DOC, &mut body, None);
                 cx.out.push_part(PartKind::Body, main.clone(), body.take());
                 r.map_err(|_| xml::malformed(&main))?;
@@ -584,8 +592,8 @@ fn flow_part_at(
     let Some(text) = cx.read_optional(name)? else {
         return Ok(());
     };
-    let mut main = TextBuf::for_part(cx.cap, text.len());
-    let mut deleted = TextBuf::new(cx.cap);
+    let mut main = TextBuf::for_part(cx.cap(), text.len());
+    let mut deleted = TextBuf::new(cx.cap());
     let r = walk_flow(&text, cx.budget, opts, &mut main, Some(&mut deleted));
     cx.out.push_part(kind, location, main.take());
     cx.out
@@ -609,8 +617,8 @@ fn word(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
     let Some(text) = cx.read_required(main)? else {
         return Err(ExtractError::corrupt("word document part not found"));
     };
-    let mut body = TextBuf::for_part(cx.cap, text.len());
-    let mut deleted = TextBuf::new(cx.cap);
+    let mut body = TextBuf::for_part(cx.cap(), text.len());
+    let mut deleted = TextBuf::new(cx.cap());
     let r = walk_flow(&text, cx.budget, &FLOW_DOC, &mut body, Some(&mut deleted));
     drop(text);
     cx.out.push_part(PartKind::Body, main, body.take());
@@ -977,7 +985,7 @@ fn uses_1904_dates(workbook: &str, budget: &Budget) -> ExtractResult<bool> {
 fn worksheet(cx: &mut Ctx, text: &str, book: &Book, loc: &str) -> ExtractResult<()> {
     let mut tokens = Tokens::new(text);
     let mut tick = Ticker::new(cx.budget);
-    let mut out = TextBuf::for_part(cx.cap, text.len());
+    let mut out = TextBuf::for_part(cx.cap(), text.len());
     let mut value = String::new();
     let mut scratch = String::new();
     let mut in_v = false;
@@ -1455,7 +1463,7 @@ fn masters(cx: &mut Ctx, presentation_rels: &[Rel]) -> ExtractResult<()> {
             continue;
         };
         let shapes = without_placeholders(&text);
-        let mut main = TextBuf::new(cx.cap);
+        let mut main = TextBuf::new(cx.cap());
         let r = walk_flow(&shapes, cx.budget, &FLOW_DOC, &mut main, None);
         cx.out
             .push_part(PartKind::Master, name.as_str(), main.take());
@@ -1665,6 +1673,7 @@ fn embedded(cx: &mut Ctx) {
             Ok(b) => b,
             Err(e) => {
                 cx.out.parts_read.push(format!("{name} (not read: {e})"));
+                note_limit(cx, e);
                 continue;
             }
         };
@@ -1677,9 +1686,20 @@ fn embedded(cx: &mut Ctx) {
         }
         let prefix = format!("embedded {name}");
         match super::embed(format, &bytes, &prefix, cx.budget, &mut cx.out) {
-            Some(e) => cx.out.parts_read.push(format!("{prefix} (error: {e})")),
+            Some(e) => {
+                cx.out.parts_read.push(format!("{prefix} (error: {e})"));
+                note_limit(cx, e);
+            }
             None => cx.out.parts_read.push(prefix),
         }
+    }
+}
+
+/// An embedded document cut short by a limit of the file's budget (its
+/// pieces, text or inflated bytes): the container is only partly read too.
+fn note_limit(cx: &mut Ctx, e: ExtractError) {
+    if e.kind == ErrorKind::LimitExceeded {
+        cx.cut.get_or_insert(e);
     }
 }
 

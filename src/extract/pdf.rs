@@ -871,7 +871,7 @@ fn read_pages(
     out: &mut Extracted,
 ) -> ExtractResult<()> {
     let mut walker = Walker::new(doc, reader, budget);
-    let mut chars_left = budget.limits.max_text_chars;
+    let mut chars_left = budget.text_room();
     for (index, page_id) in page_ids(doc, budget)?.into_iter().enumerate() {
         budget.check_time()?;
         let n = index + 1;

@@ -122,7 +122,7 @@ impl<'a> Stripper<'a> {
             table_font: -1,
             skip: 0,
             chars: 0,
-            max_chars: budget.limits.max_text_chars,
+            max_chars: budget.text_room(),
             counts: HashMap::new(),
         }
     }

@@ -11,7 +11,7 @@ pub fn extract(bytes: &[u8], budget: &Budget) -> Extracted {
         ));
     }
     let mut out = Extracted::default();
-    let limit = budget.limits.max_text_chars;
+    let limit = budget.text_room();
     let text = decode(bytes);
     let text = if text.len() > limit {
         let mut end = limit;

@@ -66,7 +66,7 @@ pub fn extract(bytes: &[u8], budget: &Budget) -> Extracted {
         out.error = Some(e);
         return out;
     }
-    let limit = budget.limits.max_text_chars;
+    let limit = budget.text_room();
     let mut text = String::with_capacity(bytes.len().min(limit));
     let mut i = 0;
     while i < bytes.len() && text.len() < limit {

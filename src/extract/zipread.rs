@@ -163,6 +163,7 @@ impl<'a> Package<'a> {
     ) -> ExtractResult<()> {
         buf.clear();
         budget.check_time()?;
+        budget.charge_piece()?;
         let info = self
             .entries
             .get(index)
@@ -248,6 +249,7 @@ impl<'a> Package<'a> {
         }
         buf.clear();
         budget.check_time()?;
+        budget.charge_piece()?;
         budget.check_part(info.compressed, info.size)?;
         budget.check_room(kept)?;
         let damaged = || ExtractError::corrupt("zip entry data is damaged");

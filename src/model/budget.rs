@@ -28,7 +28,14 @@ pub struct Limits {
     pub max_depth: u32,
     /// Most entries read from one zip container.
     pub max_entries: usize,
-    /// Most characters of text kept per document; the rest is dropped (not an error).
+    /// Most pieces read from one top-level file, of every container in it
+    /// together: zip entries inflated (package parts, archive members) and
+    /// embedded documents. Bounds the time of nests of small documents
+    /// that stay within every other limit.
+    pub max_pieces: u64,
+    /// Most bytes of text kept per document, all its parts and embedded
+    /// documents together (an archive member is a document of its own);
+    /// the rest is not read, and the document is `limit_exceeded`.
     pub max_text_chars: usize,
     /// Wall-clock budget for one top-level file.
     pub file_timeout: Duration,
@@ -48,6 +55,8 @@ impl Default for Limits {
             max_ratio: 200,
             max_depth: 4,
             max_entries: 20_000,
+            max_pieces: 50_000,
+            // Per document, all parts together (it was per part).
             max_text_chars: 64 * 1024 * 1024,
             file_timeout: Duration::from_secs(60),
         }
@@ -58,9 +67,13 @@ impl Default for Limits {
 #[derive(Debug)]
 pub struct Budget {
     pub limits: Limits,
-    deadline: Instant,
+    deadline: Cell<Instant>,
     inflated: Cell<u64>,
     depth: Cell<u32>,
+    pieces: Cell<u64>,
+    /// Text kept so far by the document being read, its embedded
+    /// documents included.
+    text_kept: Cell<usize>,
 }
 
 impl Budget {
@@ -68,16 +81,18 @@ impl Budget {
         let deadline = Instant::now() + limits.file_timeout;
         Budget {
             limits,
-            deadline,
+            deadline: Cell::new(deadline),
             inflated: Cell::new(0),
             depth: Cell::new(0),
+            pieces: Cell::new(0),
+            text_kept: Cell::new(0),
         }
     }
 
     /// Fails with `timeout` once the file's time is up. Call it in every loop
     /// whose length the file controls (pages, parts, XML events in batches).
     pub fn check_time(&self) -> ExtractResult<()> {
-        if Instant::now() >= self.deadline {
+        if Instant::now() >= self.deadline.get() {
             Err(ExtractError::timeout())
         } else {
             Ok(())
@@ -86,7 +101,15 @@ impl Budget {
 
     /// Time left before the deadline.
     pub fn remaining(&self) -> Duration {
-        self.deadline.saturating_duration_since(Instant::now())
+        self.deadline
+            .get()
+            .saturating_duration_since(Instant::now())
+    }
+
+    /// Moves the deadline `by` later: time the file spent waiting (for its
+    /// turn in the reports) rather than being read.
+    pub fn postpone(&self, by: Duration) {
+        self.deadline.set(self.deadline.get() + by);
     }
 
     /// Accounts `bytes` more inflated output; fails with `limit_exceeded`
@@ -141,6 +164,20 @@ impl Budget {
         Ok(())
     }
 
+    /// Accounts one more piece read (a zip entry, an embedded document);
+    /// fails with `limit_exceeded` once the file's pieces are spent.
+    pub fn charge_piece(&self) -> ExtractResult<()> {
+        let pieces = self.pieces.get().saturating_add(1);
+        self.pieces.set(pieces);
+        if pieces > self.limits.max_pieces {
+            Err(ExtractError::limit(
+                "the file holds more parts, members and embedded documents than the limit",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
     /// Enters one level of nesting (embedded document, archive member);
     /// the guard leaves it again when dropped.
     pub fn enter(&self) -> ExtractResult<DepthGuard<'_>> {
@@ -156,6 +193,26 @@ impl Budget {
 
     pub fn depth(&self) -> u32 {
         self.depth.get()
+    }
+
+    /// A new document (a file, or an archive member) starts: its text
+    /// allowance is whole again.
+    pub fn begin_document(&self) {
+        self.text_kept.set(0);
+    }
+
+    /// Bytes of text the current document may still keep: the most one
+    /// part may grow to.
+    pub fn text_room(&self) -> usize {
+        self.limits
+            .max_text_chars
+            .saturating_sub(self.text_kept.get())
+    }
+
+    /// Accounts `bytes` more text kept by the current document.
+    pub fn charge_text(&self, bytes: usize) {
+        self.text_kept
+            .set(self.text_kept.get().saturating_add(bytes));
     }
 }
 
@@ -197,6 +254,35 @@ mod tests {
         assert_eq!(budget.room(), 400);
         budget.charge_inflated(500).unwrap_err();
         assert_eq!(budget.room(), 0);
+    }
+
+    #[test]
+    fn pieces_and_text_are_counted_per_file_and_document() {
+        let budget = Budget::new(Limits {
+            max_pieces: 2,
+            max_text_chars: 100,
+            ..Limits::default()
+        });
+        assert!(budget.charge_piece().is_ok());
+        assert!(budget.charge_piece().is_ok());
+        assert!(budget.charge_piece().is_err());
+        budget.charge_text(60);
+        assert_eq!(budget.text_room(), 40);
+        budget.charge_text(60);
+        assert_eq!(budget.text_room(), 0);
+        budget.begin_document();
+        assert_eq!(budget.text_room(), 100);
+    }
+
+    #[test]
+    fn a_postponed_deadline_moves() {
+        let budget = Budget::new(Limits {
+            file_timeout: Duration::ZERO,
+            ..Limits::default()
+        });
+        assert!(budget.check_time().is_err());
+        budget.postpone(Duration::from_secs(60));
+        assert!(budget.check_time().is_ok());
     }
 
     #[test]

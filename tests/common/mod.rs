@@ -2,6 +2,7 @@
 //! building small documents.
 #![allow(dead_code)] // each test crate uses a part of them
 
+pub mod bounds;
 pub mod postgres;
 pub mod reports;
 

@@ -120,7 +120,7 @@ pub(super) fn extract(
         .ok_or_else(|| ExtractError::corrupt("Word table stream missing"))?;
     out.parts_read.push(table_name[1..].to_string());
 
-    let max_chars = budget.limits.max_text_chars;
+    let max_chars = budget.text_room();
     let units = piece_text(&word, &table, fib.clx, max_chars, budget, Pieces::Word97)?;
     let mut cp = 0usize;
     let mut story = |len: u32| {
@@ -168,7 +168,7 @@ fn extract_word95(
         return Err(ExtractError::corrupt("Word 6/95 text range invalid"));
     }
     budget.check_time()?;
-    let max_chars = budget.limits.max_text_chars;
+    let max_chars = budget.text_room();
     let eight = EightBit::new(word95_codepage(word, fib, &word[start..end]));
     let wide = fib.ext_char && looks_utf16(&word[start..end]);
     let mode = if wide {

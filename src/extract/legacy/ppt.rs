@@ -213,7 +213,7 @@ pub(super) fn extract(
 /// stray bytes of pictures do not pass for text. Blocks come in the stream's
 /// order, which is slide order; all go into one part.
 fn extract_pp40(s: &[u8], budget: &Budget, out: &mut Extracted) -> ExtractResult<()> {
-    let max_chars = budget.limits.max_text_chars;
+    let max_chars = budget.text_room();
     let mut text = String::new();
     let mut blocks = 0usize;
     let mut i = 0usize;
@@ -394,7 +394,7 @@ fn walk(
     c: &mut Collected,
 ) -> ExtractResult<()> {
     let mut pos = start;
-    let max_chars = budget.limits.max_text_chars;
+    let max_chars = budget.text_room();
     while pos + 8 <= end {
         let (Some(ver_inst), Some(kind), Some(len)) =
             (le_u16(s, pos), le_u16(s, pos + 2), le_u32(s, pos + 4))

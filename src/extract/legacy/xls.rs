@@ -161,7 +161,7 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
     let mut count = 0usize;
     let mut sst: Vec<String> = Vec::new();
     let mut chars = 0usize;
-    let max_chars = budget.limits.max_text_chars;
+    let max_chars = budget.text_room();
     // Cell of a FORMULA whose string result follows in a STRING record.
     let mut pending: Option<(u16, u16)> = None;
     let mut styles = Styles::default();
