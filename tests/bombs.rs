@@ -7,8 +7,7 @@ mod common;
 
 use std::io::Write;
 
-use common::bin;
-use common::bounds::{assert_scan_bounded, baseline_kb, rows, run_measured, MAX_ROWS};
+use common::bounds::{assert_scan_bounded, baseline_kb, quiet_scan, rows, run_measured, MAX_ROWS};
 
 /// A zip written byte by byte, so that a test controls what the central
 /// directory says: several entries may point at one local header.
@@ -135,14 +134,7 @@ fn bounded(name: &str, bytes: &[u8]) -> Scanned {
     std::fs::create_dir_all(&tree).unwrap();
     std::fs::write(tree.join(name), bytes).unwrap();
     let out = dir.path().join("tree.out");
-    let m = run_measured(
-        bin()
-            .arg("scan")
-            .arg(&tree)
-            .arg("--out")
-            .arg(&out)
-            .arg("--quiet"),
-    );
+    let m = run_measured(&mut quiet_scan(&tree, &out));
     eprintln!("{name}: {} bytes", bytes.len());
     assert_scan_bounded(name, &m, &out, baseline);
     let (header, rows) = rows(&out);

@@ -131,31 +131,28 @@ pub fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What `file` holds from its start (opened readable, at offset 0).
 fn hash_from_start(file: &File) -> io::Result<(Sha256, u64)> {
     let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut at = 0u64;
-    loop {
-        let n = std::os::unix::fs::FileExt::read_at(file, &mut buf, at)?;
-        if n == 0 {
-            return Ok((hasher, size));
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-        at += n as u64;
-    }
+    let size = hash_into(&mut hasher, &mut &*file)?;
+    Ok((hasher, size))
 }
 
 /// The size and hex SHA-256 of everything `reader` yields.
 pub fn hash_reader(reader: &mut impl Read) -> io::Result<(u64, String)> {
     let mut hasher = Sha256::new();
+    let size = hash_into(&mut hasher, reader)?;
+    Ok((size, hex(&hasher.finalize())))
+}
+
+/// Feeds everything `reader` yields to `hasher`; returns how many bytes.
+fn hash_into(hasher: &mut Sha256, reader: &mut impl Read) -> io::Result<u64> {
     let mut size = 0u64;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = reader.read(&mut buf)?;
         if n == 0 {
-            return Ok((size, hex(&hasher.finalize())));
+            return Ok(size);
         }
         hasher.update(&buf[..n]);
         size += n as u64;

@@ -99,20 +99,36 @@ pub fn rows(out: &Path) -> (csv::StringRecord, Vec<csv::StringRecord>) {
     (header, rows)
 }
 
+/// `labelscan scan TREE --out OUT --quiet`.
+pub fn quiet_scan(tree: &Path, out: &Path) -> Command {
+    let mut command = bin();
+    command
+        .arg("scan")
+        .arg(tree)
+        .arg("--out")
+        .arg(out)
+        .arg("--quiet");
+    command
+}
+
+/// Exit 0 or 1, and no panic message.
+fn assert_ended_cleanly(name: &str, m: &Measured) {
+    assert!(
+        m.code == 0 || m.code == 1,
+        "{name}: exit {}: {}",
+        m.code,
+        m.stderr
+    );
+    assert!(!m.stderr.contains("panicked"), "{name}: {}", m.stderr);
+}
+
 /// The peak RSS of scanning one small text file: the scanner's baseline.
 pub fn baseline_kb(dir: &Path) -> i64 {
     let tree = dir.join("baseline");
     std::fs::create_dir_all(&tree).unwrap();
     std::fs::write(tree.join("a.txt"), "INTERNAL\nhello\n").unwrap();
     let out = dir.join("baseline.out");
-    let m = run_measured(
-        bin()
-            .arg("scan")
-            .arg(&tree)
-            .arg("--out")
-            .arg(&out)
-            .arg("--quiet"),
-    );
+    let m = run_measured(&mut quiet_scan(&tree, &out));
     assert_eq!(m.code, 0, "{}", m.stderr);
     peak_rss_kb(&out)
 }
@@ -125,13 +141,7 @@ pub fn assert_scan_bounded(
     out: &Path,
     baseline_kb: i64,
 ) -> Vec<csv::StringRecord> {
-    assert!(
-        m.code == 0 || m.code == 1,
-        "{name}: exit {}: {}",
-        m.code,
-        m.stderr
-    );
-    assert!(!m.stderr.contains("panicked"), "{name}: {}", m.stderr);
+    assert_ended_cleanly(name, m);
     let (_, rows) = rows(out);
     let peak = peak_rss_kb(out);
     eprintln!(
@@ -156,13 +166,7 @@ pub fn assert_scan_bounded(
 /// 0 or 1, CPU, and `ru_maxrss` against that of `baseline`, a run of the
 /// same command on a small file from this same test process.
 pub fn assert_run_bounded(name: &str, m: &Measured, baseline: &Measured) {
-    assert!(
-        m.code == 0 || m.code == 1,
-        "{name}: exit {}: {}",
-        m.code,
-        m.stderr
-    );
-    assert!(!m.stderr.contains("panicked"), "{name}: {}", m.stderr);
+    assert_ended_cleanly(name, m);
     eprintln!(
         "{name}: max RSS {} KB (baseline {} KB), CPU {:?}",
         m.max_rss_kb, baseline.max_rss_kb, m.cpu
