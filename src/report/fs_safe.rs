@@ -68,6 +68,24 @@ pub fn hold(path: &Path) -> Option<File> {
     options.open(path).ok()
 }
 
+/// Drops the regular file at `path` from the page cache, if it is one. Its
+/// contents stay on disk untouched; only clean cached pages go.
+pub fn uncache(path: &Path) {
+    let Some(file) = hold(path) else {
+        return;
+    };
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a plain system call on a descriptor `file` owns.
+        unsafe {
+            libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
+}
+
 /// Creates a folder only this user can enter; fails if anything exists at `path`.
 pub fn create_private_dir(path: &Path) -> io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();

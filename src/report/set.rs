@@ -46,6 +46,8 @@ pub struct ReportSet {
     staging: PathBuf,
     private: bool,
     committed: bool,
+    /// Dropping the previous set's files from the page cache.
+    uncaching: Option<std::thread::JoinHandle<()>>,
     _lock: DirLock,
 }
 
@@ -106,6 +108,7 @@ impl ReportSet {
             staging,
             private,
             committed: false,
+            uncaching: uncache_previous(dir),
             _lock: lock,
         })
     }
@@ -136,6 +139,9 @@ impl ReportSet {
         mut self,
         after: impl FnOnce() -> T + Send,
     ) -> io::Result<(Manifest, T)> {
+        if let Some(uncaching) = self.uncaching.take() {
+            let _ = uncaching.join();
+        }
         let manifest = Manifest::of_staged(&self.staging)?;
         if self.private {
             make_owner_only(&self.staging, &manifest)?;
@@ -233,6 +239,21 @@ pub fn recover(dir: &Path, lock: &DirLock) -> io::Result<Recovery> {
     } else {
         Recovery::Clean
     })
+}
+
+/// Drops the previous set's files from the page cache while the run goes
+/// on, on a thread of its own. The files stay as they are until the
+/// commit replaces them; but freeing their cached pages there (8,000 pages
+/// for a 20,000-file set, about 10 ms) would hold up the end of the run,
+/// when the machine has a core to spare at the start. `None` when there is
+/// no previous set.
+fn uncache_previous(dir: &Path) -> Option<std::thread::JoinHandle<()>> {
+    let previous = Manifest::read(dir).ok()??;
+    let paths: Vec<PathBuf> = previous.files.keys().map(|name| dir.join(name)).collect();
+    std::thread::Builder::new()
+        .name("uncache".into())
+        .spawn(move || paths.iter().for_each(|path| fs_safe::uncache(path)))
+        .ok()
 }
 
 /// The previous set's files (by its manifest) that the new set does not
