@@ -95,15 +95,26 @@ struct Seen {
     keys: SeenKeys,
     files: Vec<u128>,
     documents: Vec<u128>,
+    /// Files and documents the run added to the store (not replaced).
+    new_files: usize,
+    new_documents: usize,
 }
 
 impl Seen {
     /// Sorts both lists for [`Seen::has`].
     fn sorted(mut self) -> Seen {
-        self.files.sort_unstable();
-        self.files.dedup();
-        self.documents.sort_unstable();
-        self.documents.dedup();
+        let sort = |list: &mut Vec<u128>| {
+            list.sort_unstable();
+            list.dedup();
+        };
+        let Seen {
+            files, documents, ..
+        } = &mut self;
+        // Side by side: the run waits for both.
+        std::thread::scope(|scope| {
+            scope.spawn(|| sort(documents));
+            sort(files);
+        });
         self
     }
 
@@ -124,10 +135,68 @@ impl SeenKeys {
     }
 }
 
+/// How many rows the store holds: files below the run's roots, documents
+/// of its scope. Unknown is counted (a pass over the index); known, the
+/// run adds what it stored anew, and when that equals what it saw, none
+/// is unseen and an unchanged rescan is spared both passes.
+#[derive(Default, Clone, Copy, Debug, PartialEq)]
+struct Held {
+    files: Option<usize>,
+    documents: Option<usize>,
+}
+
+/// Where a run's counts keep what the store held after it.
+const HELD_FILES: &str = "store_files";
+const HELD_DOCUMENTS: &str = "store_documents";
+
+impl Held {
+    /// What the store held after the scope's baseline run, as its counts
+    /// say. Documents change only with runs of their scope; files below the
+    /// roots also with other scopes' runs, so their count holds only while
+    /// the baseline is the last committed run of all.
+    fn after_baseline(conn: &Connection, scope: &str) -> rusqlite::Result<Held> {
+        let baseline = conn
+            .query_row(
+                "SELECT seq, counts, seq = (SELECT max(seq) FROM runs WHERE committed = 1)
+                 FROM runs WHERE scope = ?1 AND committed = 1 ORDER BY seq DESC LIMIT 1",
+                [scope],
+                |r| Ok((r.get::<_, String>(1)?, r.get::<_, bool>(2)?)),
+            )
+            .optional()?;
+        let Some((counts, last)) = baseline else {
+            return Ok(Held::default());
+        };
+        let counts: serde_json::Value = serde_json::from_str(&counts).unwrap_or_default();
+        let held = |key: &str| counts[key].as_u64().and_then(|n| usize::try_from(n).ok());
+        Ok(Held {
+            files: held(HELD_FILES).filter(|_| last),
+            documents: held(HELD_DOCUMENTS),
+        })
+    }
+
+    /// `counts` with what the store holds added.
+    fn noted_in(self, counts: &str) -> String {
+        let mut value: serde_json::Value = serde_json::from_str(counts).unwrap_or_default();
+        if let serde_json::Value::Object(map) = &mut value {
+            if let Some(n) = self.files {
+                map.insert(HELD_FILES.into(), n.into());
+            }
+            if let Some(n) = self.documents {
+                map.insert(HELD_DOCUMENTS.into(), n.into());
+            }
+            return value.to_string();
+        }
+        counts.to_string()
+    }
+}
+
 /// The writer thread's side of a run: its connection and what it saw.
 struct RunWriter {
     conn: Connection,
     seen: Seen,
+    /// A reader of the last committed run's states, for [`InOrder`];
+    /// none if it could not be opened (the writer then searches each).
+    baseline: Option<Connection>,
 }
 
 pub struct SqliteStore {
@@ -146,6 +215,12 @@ pub struct SqliteStore {
     /// Whether the run's unseen files and documents are already dropped
     /// ([`Store::prepare_commit`]).
     dropped: bool,
+    /// What the store held when the run began, if known, and once its
+    /// writes are in (before dropping what it did not see).
+    held_before: Held,
+    held: Held,
+    /// The thread closing the run's readers.
+    closing_readers: Option<std::thread::JoinHandle<()>>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -164,6 +239,9 @@ impl SqliteStore {
             run: 0,
             scope: 0,
             dropped: false,
+            held_before: Held::default(),
+            held: Held::default(),
+            closing_readers: None,
         }
     }
 
@@ -233,10 +311,17 @@ impl SqliteStore {
     /// readers go: their snapshots would keep the checkpoint from folding
     /// the run into the file.
     fn end_writes(&mut self) -> Result<(), StoreError> {
-        self.readers
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.readers_closed();
+        let readers = std::mem::take(self.readers.get_mut().unwrap_or_else(|e| e.into_inner()));
+        if !readers.is_empty() {
+            // Closing a reader unmaps its pages and frees its cache, some
+            // milliseconds for a few of them: beside the end of the run,
+            // not on its way (they must be gone before the writer closes).
+            self.closing_readers = std::thread::Builder::new()
+                .name("close-readers".into())
+                .spawn(move || drop(readers))
+                .ok();
+        }
         let finished = self
             .writes
             .finish()
@@ -247,6 +332,45 @@ impl SqliteStore {
             result.map_err(StoreError::Backend)?;
         }
         Ok(())
+    }
+
+    /// Waits until the readers [`SqliteStore::end_writes`] let go are closed.
+    fn readers_closed(&mut self) {
+        if let Some(closing) = self.closing_readers.take() {
+            let _ = closing.join();
+        }
+    }
+
+    /// The documents of the run's scope the store holds with the run's
+    /// writes in: the baseline's plus those the run added, or counted.
+    fn documents_held(&mut self) -> Result<usize, StoreError> {
+        if let Some(n) = self.held.documents {
+            return Ok(n);
+        }
+        let added = self.seen.new_documents;
+        let n = match self.held_before.documents {
+            Some(n) => n + added,
+            None => {
+                let scope = self.scope;
+                count(self.conn()?, DOCUMENTS_IN_SCOPE, params![scope]).map_err(backend)?
+            }
+        };
+        self.held.documents = Some(n);
+        Ok(n)
+    }
+
+    /// The stored files below `roots` with the run's writes in.
+    fn files_held(&mut self, roots: &[String]) -> Result<usize, StoreError> {
+        if let Some(n) = self.held.files {
+            return Ok(n);
+        }
+        let added = self.seen.new_files;
+        let n = match self.held_before.files {
+            Some(n) => n + added,
+            None => files_below(self.conn()?, roots).map_err(backend)?,
+        };
+        self.held.files = Some(n);
+        Ok(n)
     }
 
     fn with_reader<T>(
@@ -497,9 +621,10 @@ impl Store for SqliteStore {
         self.run = conn.last_insert_rowid();
         let scope = conn
             .execute_batch(RUN_TABLES)
-            .and_then(|_| scope_id(&conn, &run.scope));
+            .and_then(|_| scope_id(&conn, &run.scope))
+            .and_then(|id| Ok((id, Held::after_baseline(&conn, &run.scope)?)));
         match scope {
-            Ok(id) => self.scope = id,
+            Ok((id, held)) => (self.scope, self.held_before) = (id, held),
             Err(e) => {
                 let _ = conn.execute_batch("ROLLBACK");
                 self.put_conn(conn);
@@ -509,9 +634,11 @@ impl Store for SqliteStore {
         let (run_seq, scope) = (self.run, self.scope);
         self.seen = Seen::default();
         self.dropped = false;
+        self.held = Held::default();
         let writer = RunWriter {
             conn,
             seen: Seen::default(),
+            baseline: baseline_reader(&self.path).ok(),
         };
         self.writes = QueuedWriter::start(writer, move |writer, receiver| {
             write_all(writer, run_seq, scope, receiver).map_err(|e| e.to_string())
@@ -538,10 +665,12 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         self.end_writes()?;
         let scope = self.scope;
+        let held = self.documents_held()?;
         let seen = std::mem::take(&mut self.seen);
+        let all_seen = held == seen.documents.len();
         let result = {
             let conn = self.conn()?;
-            compare_with_baseline(conn, scope, &seen, each)
+            compare_with_baseline(conn, scope, &seen, all_seen, each)
         };
         self.seen = seen;
         result.map_err(backend)
@@ -553,14 +682,20 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let scope = self.scope;
+        let documents = self.documents_held()?;
+        let files = self.files_held(roots)?;
         let seen = std::mem::take(&mut self.seen);
         let dropped = {
             let conn = self.conn()?;
-            drop_unseen_files(conn, roots, &seen)
-                .and_then(|_| drop_unseen_documents(conn, scope, &seen))
+            drop_unseen_files(conn, roots, &seen, files)
+                .and_then(|f| Ok((f, drop_unseen_documents(conn, scope, &seen, documents)?)))
         };
         self.seen = seen;
-        dropped.map_err(backend)?;
+        let (files_dropped, documents_dropped) = dropped.map_err(backend)?;
+        self.held = Held {
+            files: Some(files - files_dropped),
+            documents: Some(documents - documents_dropped),
+        };
         self.dropped = true;
         Ok(())
     }
@@ -568,10 +703,11 @@ impl Store for SqliteStore {
     fn commit_run(&mut self, run: &RunRecord, roots: &[String]) -> Result<(), StoreError> {
         self.prepare_commit(roots)?;
         let seq = self.run;
+        let counts = self.held.noted_in(&run.counts);
         let conn = self.conn()?;
         conn.execute(
             "UPDATE runs SET finished_at = ?2, complete = ?3, counts = ?4, committed = 1 WHERE seq = ?1",
-            params![seq, run.finished_at, run.complete, run.counts],
+            params![seq, run.finished_at, run.complete, counts],
         )
         .map_err(backend)?;
         conn.execute_batch("COMMIT").map_err(backend)?;
@@ -588,6 +724,7 @@ fn compare_with_baseline(
     conn: &Connection,
     scope: i64,
     seen: &Seen,
+    all_seen: bool,
     each: &mut dyn FnMut(StatePair) -> std::io::Result<()>,
 ) -> rusqlite::Result<()> {
     let mut changed = conn.prepare(
@@ -596,7 +733,7 @@ fn compare_with_baseline(
          FROM temp.changed ORDER BY path",
     )?;
     // Paths only: the full state is read for the few that are gone.
-    let stored_sql = if all_seen(conn, DOCUMENTS_IN_SCOPE, params![scope], &seen.documents)? {
+    let stored_sql = if all_seen {
         "SELECT path FROM documents WHERE scope = ?1 AND 0"
     } else {
         "SELECT path FROM documents WHERE scope = ?1 ORDER BY path"
@@ -655,32 +792,39 @@ fn compare_with_baseline(
 /// Counts the stored documents of a scope.
 const DOCUMENTS_IN_SCOPE: &str = "SELECT count(*) FROM documents WHERE scope = ?1";
 
-/// Whether the run saw every stored row that `count_sql` counts. Every
-/// file and document the run saw is stored by now (the unchanged ones
-/// were, the others were written as they came), so when the run saw as
-/// many distinct ones as are stored, none is unseen: a rescan where
-/// nothing was removed is spared the pass over every stored key.
-fn all_seen(
+/// Counts what `count_sql` selects.
+fn count(
     conn: &Connection,
     count_sql: &str,
     params: impl rusqlite::Params,
-    seen: &[u128],
-) -> rusqlite::Result<bool> {
-    let stored: i64 = conn.query_row(count_sql, params, |r| r.get(0))?;
-    Ok(usize::try_from(stored).is_ok_and(|stored| stored == seen.len()))
+) -> rusqlite::Result<usize> {
+    let n: i64 = conn.query_row(count_sql, params, |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
-/// Deletes the stored files below `roots` that the run did not see.
-fn drop_unseen_files(conn: &Connection, roots: &[String], seen: &Seen) -> rusqlite::Result<()> {
+/// Counts the stored files below `roots`.
+fn files_below(conn: &Connection, roots: &[String]) -> rusqlite::Result<usize> {
     let mut stored = 0usize;
     for root in roots {
         let (low, high) = key_range(root);
-        let count = "SELECT count(*) FROM files WHERE key = ?1 OR (key >= ?2 AND key < ?3)";
-        let n: i64 = conn.query_row(count, params![root, low, high], |r| r.get(0))?;
-        stored += usize::try_from(n).unwrap_or(usize::MAX);
+        let sql = "SELECT count(*) FROM files WHERE key = ?1 OR (key >= ?2 AND key < ?3)";
+        stored = stored.saturating_add(count(conn, sql, params![root, low, high])?);
     }
-    if stored == seen.files.len() {
-        return Ok(());
+    Ok(stored)
+}
+
+/// Deletes the stored files below `roots` that the run did not see, of
+/// the `held` there; returns how many. Every file the run saw is stored by
+/// now (the unchanged ones were, the others were written as they came),
+/// so when the run saw as many as are held, none is unseen.
+fn drop_unseen_files(
+    conn: &Connection,
+    roots: &[String],
+    seen: &Seen,
+    held: usize,
+) -> rusqlite::Result<usize> {
+    if held == seen.files.len() {
+        return Ok(0);
     }
     let mut gone = Vec::new();
     for root in roots {
@@ -694,26 +838,31 @@ fn drop_unseen_files(conn: &Connection, roots: &[String], seen: &Seen) -> rusqli
         )?);
     }
     let mut delete = conn.prepare_cached("DELETE FROM files WHERE key = ?1")?;
-    for key in gone {
+    for key in &gone {
         delete.execute([key])?;
     }
-    Ok(())
+    Ok(gone.len())
 }
 
-/// Deletes the stored documents of `scope` that the run did not see: the
-/// scope's states become the run's (new and changed ones were written as
-/// they came).
-fn drop_unseen_documents(conn: &Connection, scope: i64, seen: &Seen) -> rusqlite::Result<()> {
-    if all_seen(conn, DOCUMENTS_IN_SCOPE, params![scope], &seen.documents)? {
-        return Ok(());
+/// Deletes the stored documents of `scope` that the run did not see, of
+/// the `held` there; returns how many. The scope's states become the
+/// run's (new and changed ones were written as they came).
+fn drop_unseen_documents(
+    conn: &Connection,
+    scope: i64,
+    seen: &Seen,
+    held: usize,
+) -> rusqlite::Result<usize> {
+    if held == seen.documents.len() {
+        return Ok(0);
     }
     let sql = "SELECT path FROM documents WHERE scope = ?1";
     let gone = unseen(conn, sql, params![scope], seen, &seen.documents)?;
     let mut delete = conn.prepare_cached("DELETE FROM documents WHERE scope = ?1 AND path = ?2")?;
-    for path in gone {
+    for path in &gone {
         delete.execute(params![scope, path])?;
     }
-    Ok(())
+    Ok(gone.len())
 }
 
 /// The texts `sql` selects (one column) that are not in `list` of `seen`.
@@ -757,9 +906,25 @@ fn write_all(
     scope: i64,
     receiver: std::sync::mpsc::Receiver<Vec<Write>>,
 ) -> rusqlite::Result<()> {
-    let RunWriter { conn, seen } = writer;
-    let mut put_file = conn.prepare_cached(
-        "INSERT OR REPLACE INTO files (key, size, mtime_ns, inode, device, fingerprint, outcome, seen_run) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    let RunWriter {
+        conn,
+        seen,
+        baseline,
+    } = writer;
+    let mut ordered = match baseline {
+        Some(reader) => Some(reader.prepare(STATES_IN_ORDER)?),
+        None => None,
+    };
+    let mut in_order = match &mut ordered {
+        Some(statement) => Some(InOrder::new(statement.query([scope])?)),
+        None => None,
+    };
+    // Added and replaced files apart: the run counts what it added.
+    let mut add_file = conn.prepare_cached(
+        "INSERT OR IGNORE INTO files (key, size, mtime_ns, inode, device, fingerprint, outcome, seen_run) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let mut replace_file = conn.prepare_cached(
+        "UPDATE files SET size = ?2, mtime_ns = ?3, inode = ?4, device = ?5, fingerprint = ?6, outcome = ?7, seen_run = ?8 WHERE key = ?1",
     )?;
     let mut documents = DocumentWriter::new(conn, scope)?;
     for write in receiver.into_iter().flatten() {
@@ -768,7 +933,7 @@ fn write_all(
                 let outcome = serde_json::to_string(&file.outcome)
                     .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
                 let id = file.identity;
-                put_file.execute(params![
+                let row = params![
                     file.key,
                     id.size as i64,
                     id.mtime_ns,
@@ -777,13 +942,20 @@ fn write_all(
                     file.fingerprint,
                     outcome,
                     run
-                ])?;
+                ];
+                if add_file.execute(row)? == 1 {
+                    seen.new_files += 1;
+                } else {
+                    replace_file.execute(row)?;
+                }
                 seen.files.push(seen.keys.hash(&file.key));
             }
             Write::Seen(key) => seen.files.push(seen.keys.hash(&key)),
             Write::Document(d) => {
                 seen.documents.push(seen.keys.hash(&d.path));
-                documents.save(d)?;
+                if documents.save(d, in_order.as_mut())? {
+                    seen.new_documents += 1;
+                }
             }
         }
     }
@@ -822,18 +994,30 @@ impl<'c> DocumentWriter<'c> {
         })
     }
 
-    fn save(&mut self, d: DocumentState) -> rusqlite::Result<()> {
-        let before = self
-            .stored
-            .query_row(params![self.scope, d.path], |r| state_of(r, 0))
-            .optional()?
-            .flatten();
-        let differs = before.as_ref().is_none_or(|b| {
-            (&b.level, &b.suggested, &b.verdicts, &b.excepted)
-                != (&d.level, &d.suggested, &d.verdicts, &d.excepted)
-        });
+    /// Saves `d`; returns whether the scope had no state for it.
+    /// Saves `d`; returns whether the scope had no state for it. Its stored
+    /// state comes from `in_order` while the documents come in path
+    /// order, else from a search in the run's own transaction (which also
+    /// sees a path saved earlier in the run).
+    fn save(&mut self, d: DocumentState, in_order: Option<&mut InOrder>) -> rusqlite::Result<bool> {
+        let seen = match in_order {
+            Some(in_order) => in_order.seek(&d.path)?,
+            None => Seek::OutOfOrder,
+        };
+        let stored = match seen {
+            Seek::At(row) => Some(Compared::of(&d, row)),
+            Seek::Absent => None,
+            Seek::OutOfOrder => self
+                .stored
+                .query_row(params![self.scope, d.path], |r| {
+                    Ok(state_of(r, 0)?.map(|b| Compared::of(&d, &b)))
+                })
+                .optional()?
+                .flatten(),
+        };
+        let differs = stored.as_ref().is_none_or(|c| c.before.is_some());
         if differs {
-            let b = before.as_ref();
+            let b = stored.as_ref().and_then(|c| c.before.as_ref());
             self.changed.execute(params![
                 d.path,
                 b.map(|b| &b.level),
@@ -848,7 +1032,7 @@ impl<'c> DocumentWriter<'c> {
                 d.excepted
             ])?;
         }
-        if differs || before.is_some_and(|b| b.sha256 != d.sha256) {
+        if differs || stored.as_ref().is_some_and(|c| !c.same_hash) {
             self.put.execute(params![
                 self.scope,
                 d.path,
@@ -859,6 +1043,118 @@ impl<'c> DocumentWriter<'c> {
                 d.excepted
             ])?;
         }
+        Ok(stored.is_none())
+    }
+}
+
+/// A document's stored state against its state in the run.
+struct Compared {
+    /// The stored state when it differs (copied only then).
+    before: Option<DocumentState>,
+    same_hash: bool,
+}
+
+impl Compared {
+    fn of(d: &DocumentState, stored: &DocumentState) -> Compared {
+        let same = (
+            &stored.level,
+            &stored.suggested,
+            &stored.verdicts,
+            &stored.excepted,
+        ) == (&d.level, &d.suggested, &d.verdicts, &d.excepted);
+        Compared {
+            before: (!same).then(|| stored.clone()),
+            same_hash: stored.sha256 == d.sha256,
+        }
+    }
+}
+
+/// The stored states of a run's scope, in path order.
+const STATES_IN_ORDER: &str = "SELECT path, level, suggested, verdicts, sha256, excepted
+     FROM documents WHERE scope = ?1 ORDER BY path";
+
+/// A reader that stays in one read transaction: the last committed run's
+/// states, none of the run's own. Unmapped: the snapshot readers map the
+/// file already, and a page mapped twice counts twice in resident memory.
+fn baseline_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = read_only(path)?;
+    conn.execute_batch("BEGIN DEFERRED")?;
+    Ok(conn)
+}
+
+/// The scope's stored states read in step with the run's documents, which
+/// come in the walk's order: path order, but where a folder's name sorts
+/// before a file name it prefixes (`a/x` is walked before `a.txt`). In
+/// order, a document costs a step through the states; out of order (or a
+/// path seen again) the writer searches, as without this.
+struct InOrder<'s> {
+    rows: rusqlite::Rows<'s>,
+    /// The state the rows are at, copied into buffers that are reused.
+    at: DocumentState,
+    started: bool,
+    ended: bool,
+    /// The last path sought.
+    last: String,
+}
+
+enum Seek<'a> {
+    At(&'a DocumentState),
+    Absent,
+    OutOfOrder,
+}
+
+impl<'s> InOrder<'s> {
+    fn new(rows: rusqlite::Rows<'s>) -> InOrder<'s> {
+        InOrder {
+            rows,
+            at: DocumentState::default(),
+            started: false,
+            ended: false,
+            last: String::new(),
+        }
+    }
+
+    fn seek(&mut self, path: &str) -> rusqlite::Result<Seek<'_>> {
+        if self.started && path <= self.last.as_str() {
+            return Ok(Seek::OutOfOrder);
+        }
+        self.last.clear();
+        self.last.push_str(path);
+        if !self.started {
+            self.started = true;
+            self.step()?;
+        }
+        while !self.ended && self.at.path.as_str() < path {
+            self.step()?;
+        }
+        Ok(if !self.ended && self.at.path == path {
+            Seek::At(&self.at)
+        } else {
+            Seek::Absent
+        })
+    }
+
+    /// Moves to the next stored state.
+    fn step(&mut self) -> rusqlite::Result<()> {
+        let Some(row) = self.rows.next()? else {
+            self.ended = true;
+            return Ok(());
+        };
+        let at = &mut self.at;
+        for (i, field) in [
+            &mut at.path,
+            &mut at.level,
+            &mut at.suggested,
+            &mut at.verdicts,
+            &mut at.sha256,
+            &mut at.excepted,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            field.clear();
+            field.push_str(row.get_ref(i)?.as_str()?);
+        }
         Ok(())
     }
 }
@@ -868,6 +1164,7 @@ impl Drop for SqliteStore {
     /// previous run left it.
     fn drop(&mut self) {
         let _ = self.end_writes();
+        self.readers_closed();
         if let Some(conn) = self.take_conn() {
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
@@ -1039,6 +1336,139 @@ mod tests {
         assert!(
             store.stored_file("/other/c").unwrap().is_some(),
             "another scope"
+        );
+    }
+
+    fn file(key: &str, size: u64) -> StoredFile {
+        StoredFile {
+            key: key.into(),
+            identity: FileIdentity {
+                size,
+                ..Default::default()
+            },
+            fingerprint: "f".into(),
+            outcome: StoredOutcome::default(),
+        }
+    }
+
+    fn held_after(store: &SqliteStore, id: &str) -> (u64, u64) {
+        let run = store.runs().unwrap().into_iter().find(|r| r.run_id == id);
+        let counts: serde_json::Value = serde_json::from_str(&run.unwrap().counts).unwrap();
+        let held = |key: &str| counts[key].as_u64().unwrap();
+        (held(HELD_FILES), held(HELD_DOCUMENTS))
+    }
+
+    #[test]
+    fn what_a_run_leaves_is_counted_and_the_next_run_of_the_scope_goes_on_from_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("s.sqlite")).unwrap();
+        let on = |id: &str, scope: &str| RunRecord {
+            scope: scope.into(),
+            counts: "{}".into(),
+            ..run(id)
+        };
+        store.begin_run(&on("r1", "/s")).unwrap();
+        for key in ["/s/a", "/s/b"] {
+            store.save_file(file(key, 1));
+            store.save_document(doc(key, "OK"));
+        }
+        store.commit_run(&on("r1", "/s"), &["/s".into()]).unwrap();
+        assert_eq!(held_after(&store, "r1"), (2, 2));
+
+        // b read again (replaced, not added), nothing unseen: nothing dropped.
+        store.begin_run(&on("r2", "/s")).unwrap();
+        assert_eq!(store.held_before.files, Some(2));
+        store.file_seen("/s/a");
+        store.save_file(file("/s/b", 2));
+        store.save_document(doc("/s/a", "OK"));
+        store.save_document(doc("/s/b", "OK"));
+        assert!(changes(&mut store).is_empty());
+        store.commit_run(&on("r2", "/s"), &["/s".into()]).unwrap();
+        assert_eq!(held_after(&store, "r2"), (2, 2));
+        assert_eq!(store.stored_file("/s/b").unwrap().unwrap().identity.size, 2);
+
+        // b unseen: removed and dropped, though no pass counted the store.
+        store.begin_run(&on("r3", "/s")).unwrap();
+        store.file_seen("/s/a");
+        store.save_document(doc("/s/a", "OK"));
+        let found = changes(&mut store);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0.as_ref().unwrap().path, "/s/b");
+        assert!(found[0].1.is_none());
+        store.commit_run(&on("r3", "/s"), &["/s".into()]).unwrap();
+        assert_eq!(held_after(&store, "r3"), (1, 1));
+        assert!(store.stored_file("/s/b").unwrap().is_none());
+
+        // Another scope's run adds a file below /s: /s's count no longer
+        // holds, and the next /s run counts and drops it.
+        store.begin_run(&on("r4", "/s/sub")).unwrap();
+        store.save_file(file("/s/sub/c", 1));
+        store
+            .commit_run(&on("r4", "/s/sub"), &["/s/sub".into()])
+            .unwrap();
+        store.begin_run(&on("r5", "/s")).unwrap();
+        assert_eq!(
+            store.held_before,
+            Held {
+                files: None,
+                documents: Some(1)
+            }
+        );
+        store.file_seen("/s/a");
+        store.save_document(doc("/s/a", "OK"));
+        store.commit_run(&on("r5", "/s"), &["/s".into()]).unwrap();
+        assert!(
+            store.stored_file("/s/sub/c").unwrap().is_none(),
+            "unseen by /s"
+        );
+        assert_eq!(held_after(&store, "r5"), (1, 1));
+    }
+
+    #[test]
+    fn stored_states_are_read_in_step_and_sought_when_out_of_order_or_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("s.sqlite")).unwrap();
+        let on = |id: &str| RunRecord {
+            counts: "{}".into(),
+            ..run(id)
+        };
+        store.begin_run(&on("r1")).unwrap();
+        for p in ["/s/a", "/s/a.txt", "/s/a/x", "/s/b"] {
+            store.save_document(doc(p, "OK"));
+        }
+        store.commit_run(&on("r1"), &["/s".into()]).unwrap();
+
+        // The walk's order: a folder before the file its name prefixes.
+        store.begin_run(&on("r2")).unwrap();
+        store.save_document(doc("/s/a/x", "OK"));
+        store.save_document(doc("/s/a.txt", "OK"));
+        store.save_document(doc("/s/b", "UNLABELED"));
+        store.save_document(doc("/s/c", "OK"));
+        store.save_document(doc("/s/c", "UNLABELED"));
+        let found: Vec<(Option<String>, Option<String>)> = changes(&mut store)
+            .into_iter()
+            .map(|(b, a)| (b.map(|b| b.verdicts), a.map(|a| a.path)))
+            .collect();
+        let expected = [
+            (Some("OK".to_string()), None),
+            (Some("OK".to_string()), Some("/s/b".to_string())),
+            (None, Some("/s/c".to_string())),
+        ];
+        assert_eq!(found, expected, "a removed, b changed, c new once");
+        store.commit_run(&on("r2"), &["/s".into()]).unwrap();
+        assert_eq!(held_after(&store, "r2").1, 4);
+        let verdicts: String = store
+            .conn()
+            .unwrap()
+            .query_row(
+                "SELECT verdicts FROM documents WHERE path = '/s/c'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            verdicts, "UNLABELED",
+            "the later state of a path saved twice"
         );
     }
 }
