@@ -4,10 +4,14 @@ use sha2::{Digest, Sha256};
 
 /// SHA-256 of `bytes`, as 64 lower-case hex digits.
 pub fn hex_sha256(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
+    hex(&Sha256::digest(bytes))
+}
+
+/// `bytes` as lower-case hex digits.
+fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(64);
-    for &b in digest.iter() {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
         out.push(char::from(HEX[usize::from(b >> 4)]));
         out.push(char::from(HEX[usize::from(b & 15)]));
     }
@@ -38,7 +42,7 @@ pub fn random_hex(bytes: usize) -> String {
 
 /// A stable id for a document: the first 16 hex digits of SHA-256 of its path.
 pub fn document_id(path: &str) -> String {
-    hex_sha256(path.as_bytes())[..16].to_string()
+    hex(&Sha256::digest(path.as_bytes())[..8])
 }
 
 /// FNV-1a, 64 bits: a hash that is the same on every host, build and
@@ -59,4 +63,15 @@ pub fn normalise_guid(guid: &str) -> String {
         .trim_start_matches('{')
         .trim_end_matches('}')
         .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_document_id_is_the_start_of_its_path_hash() {
+        let path = "/share/a.docx";
+        assert_eq!(document_id(path), hex_sha256(path.as_bytes())[..16]);
+    }
 }

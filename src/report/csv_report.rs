@@ -1,6 +1,7 @@
 //! `findings.csv`: one row per document, columns in the SPEC's order, safe
 //! to open in a spreadsheet.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::Path;
 
@@ -36,7 +37,8 @@ pub fn create_csv(
 
 impl RecordSink for CsvSink {
     fn record(&mut self, record: &DocumentRecord) -> std::io::Result<()> {
-        self.csv.write_record(row(record))?;
+        self.csv
+            .write_record(row(record).iter().map(|cell| cell.as_bytes()))?;
         Ok(())
     }
 
@@ -70,63 +72,99 @@ pub const HEADER: [&str; 18] = [
 ];
 
 /// The cells of one row, formula-injection safe.
-pub fn row(r: &DocumentRecord) -> [String; 18] {
+pub fn row(r: &DocumentRecord) -> [Cow<'_, str>; 18] {
     let a = &r.analysis;
     let j = &r.judgement;
-    let sources: Vec<String> = a
-        .labels
-        .sources
-        .iter()
-        .map(|s| format!("{}:{}", s.kind.as_str(), s.value))
-        .collect();
-    let detections: Vec<String> = a
-        .detections
-        .iter()
-        .filter(|d| d.fired)
-        .map(|d| format!("{}:{}", d.detector, d.count))
-        .collect();
-    let codes: Vec<&str> = j.verdicts.iter().map(|v| v.code.as_str()).collect();
-    let reasons: Vec<String> = j
-        .verdicts
-        .iter()
-        .filter(|v| !v.reason.is_empty())
-        .map(|v| format!("{}: {}", v.code.as_str(), v.reason))
-        .collect();
+    let sources = joined(a.labels.sources.iter(), ";", |s, out| {
+        out.push_str(s.kind.as_str());
+        out.push(':');
+        out.push_str(&s.value);
+    });
+    let detections = joined(a.detections.iter().filter(|d| d.fired), ";", |d, out| {
+        out.push_str(&d.detector);
+        out.push(':');
+        out.push_str(&d.count.to_string());
+    });
+    let codes = joined(j.verdicts.iter(), ";", |v, out| {
+        out.push_str(v.code.as_str())
+    });
+    let reasons = joined(
+        j.verdicts.iter().filter(|v| !v.reason.is_empty()),
+        "; ",
+        |v, out| {
+            out.push_str(v.code.as_str());
+            out.push_str(": ");
+            out.push_str(&v.reason);
+        },
+    );
     [
-        r.path.clone(),
-        r.format().to_string(),
-        a.size.to_string(),
-        a.sha256.clone(),
-        r.level().unwrap_or_default().to_string(),
-        sources.join(";"),
-        j.released_to.join(";"),
-        a.labels
-            .strictest_tlp()
-            .map(|t| t.as_str().to_string())
-            .unwrap_or_default(),
-        r.suggested_level().to_string(),
-        detections.join(";"),
-        codes.join(";"),
-        reasons.join("; "),
-        a.error
-            .as_ref()
-            .map(|e| e.kind.as_str().to_string())
-            .unwrap_or_default(),
-        r.origin.modified_iso(),
-        r.origin.owner.as_deref().unwrap_or_default().to_string(),
-        a.text_chars.to_string(),
-        r.id.clone(),
-        j.excepted().join(";"),
+        Cow::Borrowed(r.path.as_str()),
+        Cow::Borrowed(r.format()),
+        Cow::Owned(a.size.to_string()),
+        Cow::Borrowed(a.sha256.as_str()),
+        Cow::Borrowed(r.level().unwrap_or_default()),
+        Cow::Owned(sources),
+        Cow::Owned(j.released_to.join(";")),
+        Cow::Borrowed(
+            a.labels
+                .strictest_tlp()
+                .map(|t| t.as_str())
+                .unwrap_or_default(),
+        ),
+        Cow::Borrowed(r.suggested_level()),
+        Cow::Owned(detections),
+        Cow::Owned(codes),
+        Cow::Owned(reasons),
+        Cow::Borrowed(
+            a.error
+                .as_ref()
+                .map(|e| e.kind.as_str())
+                .unwrap_or_default(),
+        ),
+        Cow::Owned(r.origin.modified_iso()),
+        Cow::Borrowed(r.origin.owner.as_deref().unwrap_or_default()),
+        Cow::Owned(a.text_chars.to_string()),
+        Cow::Borrowed(r.id.as_str()),
+        Cow::Owned(j.excepted().join(";")),
     ]
-    .map(|cell| defuse(&cell))
+    .map(defused)
+}
+
+/// The items `write` writes, separated by `separator`.
+fn joined<T>(
+    items: impl Iterator<Item = T>,
+    separator: &str,
+    write: impl Fn(T, &mut String),
+) -> String {
+    let mut out = String::new();
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push_str(separator);
+        }
+        write(item, &mut out);
+    }
+    out
+}
+
+/// [`defuse`] that copies only a cell it changes.
+fn defused(cell: Cow<'_, str>) -> Cow<'_, str> {
+    if needs_defusing(&cell) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        cell
+    }
+}
+
+fn needs_defusing(cell: &str) -> bool {
+    matches!(
+        cell.as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    )
 }
 
 /// Prefixes a cell that a spreadsheet would run as a formula with `'`.
 pub fn defuse(cell: &str) -> String {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
-        _ => cell.to_string(),
-    }
+    defused(Cow::Borrowed(cell)).into_owned()
 }
 
 #[cfg(test)]

@@ -191,10 +191,7 @@ impl Summary {
     pub fn count(&mut self, r: &DocumentRecord, scope: Option<&Scope>) {
         self.documents += 1;
         for v in &r.judgement.verdicts {
-            *self
-                .verdicts
-                .entry(v.code.as_str().to_string())
-                .or_default() += 1;
+            bump(&mut self.verdicts, v.code.as_str());
             if let Some(id) = &v.excepted {
                 *self.exceptions.entry(id.clone()).or_default() += 1;
             }
@@ -203,17 +200,14 @@ impl Summary {
             count_verdicts(&mut self.by_path, &scope.root, r);
             count_verdicts(&mut self.by_folder, &scope.folder, r);
         }
-        *self.formats.entry(r.format().to_string()).or_default() += 1;
+        bump(&mut self.formats, r.format());
         let level = r.level().unwrap_or("none");
-        *self.levels.entry(level.to_string()).or_default() += 1;
+        bump(&mut self.levels, level);
         let suggested = match r.suggested_level() {
             "" => "unknown",
             name => name,
         };
-        *self
-            .suggested_levels
-            .entry(suggested.to_string())
-            .or_default() += 1;
+        bump(&mut self.suggested_levels, suggested);
         let by_suggested = match self.level_matrix.get_mut(level) {
             Some(counts) => counts,
             None => self.level_matrix.entry(level.to_string()).or_default(),
@@ -225,10 +219,10 @@ impl Summary {
             }
         }
         for d in r.analysis.detections.iter().filter(|d| d.fired) {
-            *self.detectors.entry(d.detector.clone()).or_default() += 1;
+            bump(&mut self.detectors, &d.detector);
         }
         if let Some(e) = &r.analysis.error {
-            *self.errors.entry(e.kind.as_str().to_string()).or_default() += 1;
+            bump(&mut self.errors, e.kind.as_str());
         } else if r.analysis.text_chars == 0 {
             self.documents_without_text += 1;
         }
@@ -304,6 +298,16 @@ impl Summary {
                 .map(|(id, _)| format!("exception {id} accepted no verdict (unused?)")),
         );
         warnings
+    }
+}
+
+/// Adds one to `counts[key]`, copying the key only the first time.
+fn bump(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_string(), 1);
+        }
     }
 }
 

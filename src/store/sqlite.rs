@@ -549,6 +549,8 @@ impl Store for SqliteStore {
                 "SELECT size, mtime_ns, inode, device, fingerprint, outcome FROM files WHERE key = ?1",
             )?;
             stmt.query_row([key], |r| {
+                // Parsed where SQLite keeps the text, not from a copy.
+                let outcome = serde_json::from_slice::<StoredOutcome>(r.get_ref(5)?.as_bytes()?);
                 Ok((
                     FileIdentity {
                         size: r.get::<_, i64>(0)? as u64,
@@ -557,16 +559,13 @@ impl Store for SqliteStore {
                         device: r.get::<_, i64>(3)? as u64,
                     },
                     r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
+                    outcome,
                 ))
             })
             .optional()
         })?;
-        let Some((identity, fingerprint, outcome)) = row else {
-            return Ok(None);
-        };
         // A row that no longer parses (an older shape) is a cache miss.
-        let Ok(outcome) = serde_json::from_str::<StoredOutcome>(&outcome) else {
+        let Some((identity, fingerprint, Ok(outcome))) = row else {
             return Ok(None);
         };
         Ok(Some(StoredFile {

@@ -212,12 +212,7 @@ impl Tree {
         owners: &mut Owners,
     ) -> Found {
         let ft = entry.file_type();
-        let relative = relative_text(
-            entry
-                .path()
-                .strip_prefix(&self.root)
-                .unwrap_or(entry.path()),
-        );
+        let relative = relative_text(below(entry.path(), &self.root));
         if ft.is_dir() {
             if depth > 0 && filter.skips_dir(entry.path()) {
                 if let Some(entries) = &mut self.entries {
@@ -306,11 +301,30 @@ fn relative_text(relative: &Path) -> String {
 
 /// The PATH argument joined with the relative path, as the user typed the PATH.
 fn join_display(root: &str, relative: &str) -> String {
-    if root.ends_with('/') || root.ends_with(std::path::MAIN_SEPARATOR) {
-        format!("{root}{relative}")
-    } else {
-        format!("{root}/{relative}")
+    let mut joined = String::with_capacity(root.len() + 1 + relative.len());
+    joined.push_str(root);
+    if !(root.ends_with('/') || root.ends_with(std::path::MAIN_SEPARATOR)) {
+        joined.push('/');
     }
+    joined.push_str(relative);
+    joined
+}
+
+/// `path` below `root`, which the walk built it from: its bytes after
+/// root's (component by component only if they are not there).
+fn below<'p>(path: &'p Path, root: &Path) -> &'p Path {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let (bytes, prefix) = (path.as_os_str().as_bytes(), root.as_os_str().as_bytes());
+        if let Some(rest) = bytes.strip_prefix(prefix) {
+            let rest = rest.strip_prefix(b"/").unwrap_or(rest);
+            if rest.first() != Some(&b'/') {
+                return Path::new(std::ffi::OsStr::from_bytes(rest));
+            }
+        }
+    }
+    path.strip_prefix(root).unwrap_or(path)
 }
 
 /// A key that sorts the items of a PATH in walk order: the path below the
@@ -451,5 +465,32 @@ impl UnitTree {
             }
         }
         (items, filtered_out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn below_agrees_with_strip_prefix_on_the_paths_a_walk_builds() {
+        for root in ["/a/b", "/a/b/", ".", "a//b", "/", "x", "./x/"] {
+            let root = Path::new(root);
+            for name in ["", "f.docx", "d/e.pdf", "d/.hidden", "ü/ß.txt"] {
+                let path = if name.is_empty() {
+                    root.to_path_buf()
+                } else {
+                    root.join(name)
+                };
+                let expected = path.strip_prefix(root).unwrap();
+                assert_eq!(
+                    below(&path, root),
+                    expected,
+                    "{} below {}",
+                    path.display(),
+                    root.display()
+                );
+            }
+        }
     }
 }
