@@ -212,3 +212,57 @@ fn doc_hyperlink_targets_and_macro_button_text_are_read() {
     assert!(text.contains("[Document Title]"));
     assert!(text.contains("[Alt+R for Date]"));
 }
+
+/// Format, text and error kind of a fixture under `tests/fixtures/`.
+fn read_fixture(rel: &str) -> (Format, String, Option<String>) {
+    let bytes = std::fs::read(repo().join("tests/fixtures").join(rel)).unwrap();
+    let budget = Budget::new(Limits::default());
+    let Outcome::Document(format, x) = extract(&bytes, rel, &budget) else {
+        panic!("{rel} is one document");
+    };
+    let text: Vec<&str> = x.parts.iter().map(|p| p.text.as_str()).collect();
+    let error = x.error.map(|e| e.kind.as_str().to_string());
+    (format, text.join("\n"), error)
+}
+
+/// Defect 7: an .xls encrypted under Excel's default password
+/// `VelvetSweatshop` (a workbook only protected against changes) opens in
+/// Excel, LibreOffice and POI without a password; it was `encrypted` with
+/// no text. Every FILEPASS method: RC4 with MD5 keys, RC4 CryptoAPI with
+/// 40- and 128-bit keys, XOR obfuscation (fixtures written by POI,
+/// `tests/fixtures/encrypted_xls/MakeEncryptedXls.java`).
+#[test]
+fn default_password_xls_is_decrypted_with_every_method() {
+    for file in [
+        "velvet-rc4.xls",
+        "velvet-cryptoapi40.xls",
+        "velvet-cryptoapi128.xls",
+        "velvet-xor.xls",
+    ] {
+        let (format, text, error) = read_fixture(&format!("encrypted_xls/{file}"));
+        assert_eq!(format, Format::Xls, "{file}");
+        assert_eq!(error, None, "{file}");
+        assert!(text.contains("Payroll"), "{file}: sheet name");
+        assert!(text.contains("CONFIDENTIAL salary list"), "{file}");
+        // Rows past the first 1,024-byte RC4 block, and the second sheet.
+        assert!(
+            text.contains("Employee 60 of the night shift\t1060.5"),
+            "{file}"
+        );
+        assert!(text.contains("Second sheet closing words"), "{file}");
+    }
+}
+
+/// A workbook under a real password stays `encrypted` and nothing is
+/// decrypted into noise: RC4 CryptoAPI (fixture) and RC4 1.1 (POI's
+/// `password.xls`, which neither POI nor LibreOffice reads either).
+#[test]
+fn real_password_xls_stays_encrypted() {
+    let (format, text, error) = read_fixture("encrypted_xls/secret-cryptoapi.xls");
+    assert_eq!(format, Format::Xls);
+    assert_eq!(error.as_deref(), Some("encrypted"));
+    assert!(!text.contains("Payroll") && !text.contains("Employee"));
+    let (format, _, error) = read_corpus("apache-poi/test-data/spreadsheet/password.xls");
+    assert_eq!(format, Format::Xls);
+    assert_eq!(error.as_deref(), Some("encrypted"));
+}

@@ -10,6 +10,7 @@ use super::{ErrorKind, ExtractError, ExtractResult, Extracted, Format, LabelInfo
 use crate::model::budget::Budget;
 
 mod agile;
+mod biffcrypt;
 mod doc;
 mod ppt;
 pub mod propset;

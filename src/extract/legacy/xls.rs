@@ -86,12 +86,22 @@ pub(super) fn extract(
             None => return Err(ExtractError::corrupt("Excel Workbook stream missing")),
         },
     };
-    out.parts_read.push(name.into());
-    let mut walk = walk_records(&stream, budget)?;
+    let mut walk = walk_records(&stream, budget, false)?;
     if walk.encrypted {
-        return Err(ExtractError::encrypted(
-            "Excel workbook encrypted (FILEPASS)",
-        ));
+        // Protected with the default password (VelvetSweatshop): read as
+        // Excel, LibreOffice and POI read it; any other stays `encrypted`.
+        let Some(plain) = super::biffcrypt::decrypt_default(&stream, budget)? else {
+            out.parts_read.push(name.into());
+            return Err(ExtractError::encrypted(
+                "Excel workbook encrypted (FILEPASS)",
+            ));
+        };
+        drop(stream);
+        out.parts_read
+            .push(format!("{name} (decrypted with the default password)"));
+        walk = walk_records(&plain, budget, true)?;
+    } else {
+        out.parts_read.push(name.into());
     }
     if walk.names.is_empty() && walk.cells.is_empty() {
         return Err(ExtractError::corrupt("Excel workbook has no sheets"));
@@ -151,7 +161,9 @@ fn push_margins(walk: &Walk, out: &mut Extracted) {
 
 /// Walks the BIFF record stream: FILEPASS, BOUNDSHEET, SST, cell records,
 /// HEADER and FOOTER. Charts embedded in a sheet (nested BOF/EOF) are skipped.
-fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
+/// A FILEPASS record ends the walk (what follows is encrypted) unless the
+/// stream was `decrypted` already.
+fn walk_records(s: &[u8], budget: &Budget, decrypted: bool) -> ExtractResult<Walk> {
     let mut walk = Walk::default();
     let mut pos = 0usize;
     let mut biff8 = true;
@@ -199,7 +211,10 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
         }
         if substream == -1 {
             match kind {
-                FILEPASS => walk.encrypted = true,
+                FILEPASS if !decrypted => {
+                    walk.encrypted = true;
+                    break;
+                }
                 DATEMODE => styles.date1904 = le_u16(data, 0) == Some(1),
                 XF => styles.xf_formats.push(le_u16(data, 2).unwrap_or(0)),
                 FORMAT => {
@@ -633,7 +648,7 @@ mod tests {
         s.extend(rec(FOOTER, &xlstr("&LTLP:AMBER")));
         s.extend(rec(EOF, &[]));
         let budget = Budget::new(Limits::default());
-        let w = walk_records(&s, &budget).unwrap();
+        let w = walk_records(&s, &budget, false).unwrap();
         assert_eq!(w.cells[0].len(), 0);
         assert!(!w.encrypted);
         assert_eq!(w.names, vec!["Budget".to_string()]);
@@ -646,10 +661,10 @@ mod tests {
         );
         let mut e = rec(BOF, &[0, 6, 5, 0]);
         e.extend(rec(FILEPASS, &[1, 0]));
-        assert!(walk_records(&e, &budget).unwrap().encrypted);
+        assert!(walk_records(&e, &budget, false).unwrap().encrypted);
         // Truncated records end the walk quietly.
         for cut in 0..s.len() {
-            let _ = walk_records(&s[..cut], &budget);
+            let _ = walk_records(&s[..cut], &budget, false);
         }
     }
 
@@ -700,7 +715,7 @@ mod tests {
             formula.extend_from_slice(&[0; 8]);
             s.extend(cell_rec(FORMULA, 0, 5, 0, &formula));
             s.extend(rec(EOF, &[]));
-            let w = walk_records(&s, &Budget::new(Limits::default())).unwrap();
+            let w = walk_records(&s, &Budget::new(Limits::default()), false).unwrap();
             let texts: Vec<&str> = w.cells[0].iter().map(|c| c.2.as_str()).collect();
             assert_eq!(
                 texts,
@@ -742,13 +757,13 @@ mod tests {
         s.extend(rec(CONTINUE, b"\0box"));
         s.extend(rec(EOF, &[]));
         let budget = Budget::new(Limits::default());
-        let w = walk_records(&s, &budget).unwrap();
+        let w = walk_records(&s, &budget, false).unwrap();
         assert_eq!(
             w.notes,
             vec![(0, "Secret n\u{f6}te".to_string()), (0, "box".to_string())]
         );
         for cut in 0..s.len() {
-            let _ = walk_records(&s[..cut], &budget);
+            let _ = walk_records(&s[..cut], &budget, false);
         }
     }
 
@@ -793,7 +808,7 @@ mod tests {
         s.extend(rec(EOF, &[]));
         s.extend(rec(EOF, &[]));
         let budget = Budget::new(Limits::default());
-        let w = walk_records(&s, &budget).unwrap();
+        let w = walk_records(&s, &budget, false).unwrap();
         assert_eq!(w.names, vec!["S1".to_string()]);
         let mut cells = w.cells[0].clone();
         cells.sort();
@@ -807,7 +822,7 @@ mod tests {
             ]
         );
         for cut in 0..s.len() {
-            let _ = walk_records(&s[..cut], &budget);
+            let _ = walk_records(&s[..cut], &budget, false);
         }
     }
 }
