@@ -266,3 +266,51 @@ fn real_password_xls_stays_encrypted() {
     assert_eq!(format, Format::Xls);
     assert_eq!(error.as_deref(), Some("encrypted"));
 }
+
+/// Defect 9: Excel 2.x, 3.0 and 4.0 worksheets are bare BIFF record
+/// streams, not OLE files; they were `corrupt`. Their cells are read as
+/// Excel shows them, whatever the file's name (content decides).
+#[test]
+fn excel_2_3_4_worksheets_are_read() {
+    for (file, expected) in [
+        (
+            "excel4.xls",
+            "Excel 4 worksheet label\t1-Mar-23\n25.0%\t1234.5\ncached formula text\tTRUE",
+        ),
+        (
+            "excel3.xls",
+            "Excel 3 worksheet label\t2.50\nExcel 3 formula text",
+        ),
+        (
+            "excel2.xls",
+            "Excel 2 worksheet label\t42\n50%\tExcel 2 formula text",
+        ),
+    ] {
+        let (format, text, error) = read_fixture(&format!("old_formats/{file}"));
+        assert_eq!(format, Format::Xls, "{file}");
+        assert_eq!(error, None, "{file}");
+        assert!(text.contains(expected), "{file}: {text:?}");
+    }
+    let (_, text, _) = read_fixture("old_formats/excel4.xls");
+    assert!(text.contains("Excel 4 header text"));
+    // Named otherwise, still a spreadsheet.
+    let bytes = std::fs::read(repo().join("tests/fixtures/old_formats/excel4.xls")).unwrap();
+    let budget = Budget::new(Limits::default());
+    let Outcome::Document(format, x) = extract(&bytes, "report.dat", &budget) else {
+        panic!("one document");
+    };
+    assert_eq!(format, Format::Xls);
+    assert!(x.error.is_none());
+}
+
+/// Defect 9: a Word for Windows 2.0 document (no OLE container, FIB
+/// wIdent 0xA5DB) was `corrupt`; its body, footnote and header are read.
+#[test]
+fn word_2_document_is_read() {
+    let (format, text, error) = read_fixture("old_formats/word2.doc");
+    assert_eq!(format, Format::Doc);
+    assert_eq!(error, None);
+    assert!(text.contains("Word for Windows 2.0 document body, caf\u{e9} cr\u{e8}me."));
+    assert!(text.contains("A footnote of the old format."));
+    assert!(text.contains("Old header line"));
+}
