@@ -212,3 +212,105 @@ fn doc_hyperlink_targets_and_macro_button_text_are_read() {
     assert!(text.contains("[Document Title]"));
     assert!(text.contains("[Alt+R for Date]"));
 }
+
+/// Format, text and error kind of a fixture under `tests/fixtures/`.
+fn read_fixture(rel: &str) -> (Format, String, Option<String>) {
+    let bytes = std::fs::read(repo().join("tests/fixtures").join(rel)).unwrap();
+    let budget = Budget::new(Limits::default());
+    let Outcome::Document(format, x) = extract(&bytes, rel, &budget) else {
+        panic!("{rel} is one document");
+    };
+    let text: Vec<&str> = x.parts.iter().map(|p| p.text.as_str()).collect();
+    let error = x.error.map(|e| e.kind.as_str().to_string());
+    (format, text.join("\n"), error)
+}
+
+/// Defect 7: an .xls encrypted under Excel's default password
+/// `VelvetSweatshop` (a workbook only protected against changes) opens in
+/// Excel, LibreOffice and POI without a password; it was `encrypted` with
+/// no text. Every FILEPASS method: RC4 with MD5 keys, RC4 CryptoAPI with
+/// 40- and 128-bit keys, XOR obfuscation (fixtures written by POI,
+/// `tests/fixtures/encrypted_xls/MakeEncryptedXls.java`).
+#[test]
+fn default_password_xls_is_decrypted_with_every_method() {
+    for file in [
+        "velvet-rc4.xls",
+        "velvet-cryptoapi40.xls",
+        "velvet-cryptoapi128.xls",
+        "velvet-xor.xls",
+    ] {
+        let (format, text, error) = read_fixture(&format!("encrypted_xls/{file}"));
+        assert_eq!(format, Format::Xls, "{file}");
+        assert_eq!(error, None, "{file}");
+        assert!(text.contains("Payroll"), "{file}: sheet name");
+        assert!(text.contains("CONFIDENTIAL salary list"), "{file}");
+        // Rows past the first 1,024-byte RC4 block, and the second sheet.
+        assert!(
+            text.contains("Employee 60 of the night shift\t1060.5"),
+            "{file}"
+        );
+        assert!(text.contains("Second sheet closing words"), "{file}");
+    }
+}
+
+/// A workbook under a real password stays `encrypted` and nothing is
+/// decrypted into noise: RC4 CryptoAPI (fixture) and RC4 1.1 (POI's
+/// `password.xls`, which neither POI nor LibreOffice reads either).
+#[test]
+fn real_password_xls_stays_encrypted() {
+    let (format, text, error) = read_fixture("encrypted_xls/secret-cryptoapi.xls");
+    assert_eq!(format, Format::Xls);
+    assert_eq!(error.as_deref(), Some("encrypted"));
+    assert!(!text.contains("Payroll") && !text.contains("Employee"));
+    let (format, _, error) = read_corpus("apache-poi/test-data/spreadsheet/password.xls");
+    assert_eq!(format, Format::Xls);
+    assert_eq!(error.as_deref(), Some("encrypted"));
+}
+
+/// Defect 9: Excel 2.x, 3.0 and 4.0 worksheets are bare BIFF record
+/// streams, not OLE files; they were `corrupt`. Their cells are read as
+/// Excel shows them, whatever the file's name (content decides).
+#[test]
+fn excel_2_3_4_worksheets_are_read() {
+    for (file, expected) in [
+        (
+            "excel4.xls",
+            "Excel 4 worksheet label\t1-Mar-23\n25.0%\t1234.5\ncached formula text\tTRUE",
+        ),
+        (
+            "excel3.xls",
+            "Excel 3 worksheet label\t2.50\nExcel 3 formula text",
+        ),
+        (
+            "excel2.xls",
+            "Excel 2 worksheet label\t42\n50%\tExcel 2 formula text",
+        ),
+    ] {
+        let (format, text, error) = read_fixture(&format!("old_formats/{file}"));
+        assert_eq!(format, Format::Xls, "{file}");
+        assert_eq!(error, None, "{file}");
+        assert!(text.contains(expected), "{file}: {text:?}");
+    }
+    let (_, text, _) = read_fixture("old_formats/excel4.xls");
+    assert!(text.contains("Excel 4 header text"));
+    // Named otherwise, still a spreadsheet.
+    let bytes = std::fs::read(repo().join("tests/fixtures/old_formats/excel4.xls")).unwrap();
+    let budget = Budget::new(Limits::default());
+    let Outcome::Document(format, x) = extract(&bytes, "report.dat", &budget) else {
+        panic!("one document");
+    };
+    assert_eq!(format, Format::Xls);
+    assert!(x.error.is_none());
+}
+
+/// Defect 9: a Word for Windows 2.0 document (no OLE container, FIB
+/// wIdent 0xA5DB) was `corrupt`; its body, footnote and header are read.
+#[test]
+fn word_2_document_is_read() {
+    let (format, text, error) = read_fixture("old_formats/word2.doc");
+    assert_eq!(format, Format::Doc);
+    assert_eq!(error, None);
+    assert!(text.contains("Word for Windows 2.0 document body, caf\u{e9} cr\u{e8}me."));
+    assert!(text.contains("A footnote of the old format."));
+    assert!(text.contains("Old header line"));
+}

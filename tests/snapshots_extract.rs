@@ -22,7 +22,10 @@ const FOLDERS: [&str; 2] = ["examples", "tests/fixtures"];
 
 /// Scripts that generate the fixtures: not documents.
 fn is_generator(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("py" | "sh"))
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("py" | "sh" | "java")
+    )
 }
 
 fn repo() -> PathBuf {

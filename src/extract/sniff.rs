@@ -41,6 +41,14 @@ pub fn sniff(bytes: &[u8], name: &str) -> Format {
     if bytes.starts_with(b"{\\rtf") {
         return Format::Rtf;
     }
+    // Excel 2.x-4.0 worksheets and Word 1.x/2.0 documents are bare record
+    // streams, not OLE files: their first record or FIB says so.
+    if super::legacy::is_bare_biff(bytes) {
+        return Format::Xls;
+    }
+    if super::legacy::is_word2(bytes) {
+        return Format::Doc;
+    }
     if looks_like_text(bytes) {
         return match by_ext {
             Some(Format::Csv) => Format::Csv,
@@ -194,5 +202,23 @@ mod tests {
             Format::Text
         );
         assert_eq!(sniff(b"a\tb\n1\t2\n", "export.xls"), Format::Text);
+    }
+
+    /// Issue 17 defect 9: Excel 2.x-4.0 worksheets and Word 1.x/2.0
+    /// documents are no OLE files; their first record or FIB decides.
+    #[test]
+    fn bare_biff_and_word_2_by_content() {
+        // BOF (BIFF4, worksheet), then an EOF record.
+        let biff4 = [9, 4, 6, 0, 0, 0, 0x10, 0, 0, 0, 0x0A, 0, 0, 0];
+        assert_eq!(sniff(&biff4, "old.xls"), Format::Xls);
+        assert_eq!(sniff(&biff4, "old.dat"), Format::Xls);
+        let mut word2 = vec![0u8; 0x80];
+        word2[..4].copy_from_slice(&[0xDB, 0xA5, 0x2D, 0]);
+        word2[24..28].copy_from_slice(&0x40u32.to_le_bytes());
+        word2[28..32].copy_from_slice(&0x50u32.to_le_bytes());
+        assert_eq!(sniff(&word2, "letter.doc"), Format::Doc);
+        // Text past the file's end: not Word 2.
+        word2[28..32].copy_from_slice(&0x500u32.to_le_bytes());
+        assert_eq!(sniff(&word2, "x.bin"), Format::Unsupported);
     }
 }

@@ -132,7 +132,7 @@ impl Aes {
 /// SHA-1 (FIPS 180-4) of the concatenated `parts`: Office 2010 writes
 /// agile files with SHA-1 and AES-128, and no SHA-1 crate is in the tree.
 /// Used to derive keys, not to check integrity.
-fn sha1(parts: &[&[u8]]) -> [u8; 20] {
+pub(super) fn sha1(parts: &[&[u8]]) -> [u8; 20] {
     let mut h: [u32; 5] = [
         0x6745_2301,
         0xEFCD_AB89,

@@ -154,6 +154,60 @@ pub(super) fn extract(
     Ok(())
 }
 
+/// Word for Windows 1.x and 2.0 (wIdent 0xA59B or 0xA5DB, nFib below
+/// Word 6's 101): no OLE container, the file is the document stream, its
+/// FIB starts as Word 6's (fcMin, fcMac, ccpText ... at the same offsets).
+pub(crate) fn is_word2(bytes: &[u8]) -> bool {
+    let (Some(ident), Some(n_fib), Some(fc_min), Some(fc_mac)) = (
+        le_u16(bytes, 0),
+        le_u16(bytes, 2),
+        le_u32(bytes, 24),
+        le_u32(bytes, 28),
+    ) else {
+        return false;
+    };
+    matches!(ident, 0xA59B | 0xA5DB)
+        && (0x10..101).contains(&n_fib)
+        && fc_min >= 0x20
+        && fc_min < fc_mac
+        && fc_mac as usize <= bytes.len()
+}
+
+/// Word 1.x/2.0: 8-bit Windows text between fcMin and fcMac, split into
+/// the main text, footnotes and headers by their lengths. A fast-saved file
+/// (fComplex) is read the same way: where its piece table lives in this
+/// FIB is not known here, so text it deleted may show too.
+pub(super) fn extract_word2(
+    bytes: &[u8],
+    budget: &Budget,
+    out: &mut Extracted,
+) -> ExtractResult<()> {
+    if bytes.len() as u64 > budget.limits.max_part_bytes {
+        return Err(ExtractError::limit(
+            "a Word 2 document's size exceeds the part limit",
+        ));
+    }
+    out.parts_read.push("Word 2 document".into());
+    let bad = || ExtractError::corrupt("Word 2 FIB truncated");
+    let flags = le_u16(bytes, 10).ok_or_else(bad)?;
+    if flags & 0x0100 != 0 {
+        return Err(ExtractError::encrypted(
+            "Word document encrypted (FIB fEncrypted)",
+        ));
+    }
+    let mut fib = Fib {
+        n_fib: le_u16(bytes, 2).ok_or_else(bad)?,
+        fc_min: le_u32(bytes, 24).ok_or_else(bad)?,
+        fc_mac: le_u32(bytes, 28).ok_or_else(bad)?,
+        lid: le_u16(bytes, 6).unwrap_or(0),
+        ..Fib::default()
+    };
+    for (i, slot) in fib.ccp.iter_mut().take(3).enumerate() {
+        *slot = le_u32(bytes, 0x34 + i * 4).unwrap_or(0);
+    }
+    extract_word95(bytes, &fib, budget, out)
+}
+
 /// Word 6/95: 8-bit text in the code page of the system that wrote it,
 /// from the piece table of a fast-saved file or else between fcMin and fcMac.
 fn extract_word95(

@@ -10,12 +10,15 @@ use super::{ErrorKind, ExtractError, ExtractResult, Extracted, Format, LabelInfo
 use crate::model::budget::Budget;
 
 mod agile;
+mod biffcrypt;
 mod doc;
 mod ppt;
 pub mod propset;
 mod xls;
 
+pub(crate) use doc::is_word2;
 pub use propset::{read_property_set, OleProperty};
+pub(crate) use xls::is_bare_biff;
 
 type Ole<'a> = cfb::CompoundFile<Cursor<std::borrow::Cow<'a, [u8]>>>;
 
@@ -41,6 +44,16 @@ pub(crate) mod bytes {
 /// label metadata are returned even when the content is encrypted.
 pub fn extract(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
     let mut out = Extracted::default();
+    // Excel 2.x-4.0 and Word 1.x/2.0 files have no OLE container.
+    let bare = match format {
+        Format::Xls if xls::is_bare_biff(bytes) => Some(xls::extract_bare(bytes, budget, &mut out)),
+        Format::Doc if doc::is_word2(bytes) => Some(doc::extract_word2(bytes, budget, &mut out)),
+        _ => None,
+    };
+    if let Some(result) = bare {
+        out.error = result.err();
+        return out;
+    }
     let mut ole = match open_ole(bytes) {
         Ok(ole) => ole,
         Err(_) => {

@@ -33,6 +33,49 @@ const DATEMODE: u16 = 0x0022;
 /// The text of a cell comment or a text box; the text follows in CONTINUE records.
 const TXO: u16 = 0x01B6;
 
+// Excel 2.x-4.0 (BIFF2-4): a worksheet is a bare record stream, not in an
+// OLE file; a BIFF4 workbook bundles worksheet streams after its globals.
+/// BOF of BIFF2, BIFF3 and BIFF4.
+const BOF2: u16 = 0x0009;
+const BOF3: u16 = 0x0209;
+const BOF4: u16 = 0x0409;
+/// BIFF2 cells: row, column, 3 attribute bytes, then the value.
+const INTEGER2: u16 = 0x0002;
+const NUMBER2: u16 = 0x0003;
+const LABEL2: u16 = 0x0004;
+const BOOLERR2: u16 = 0x0005;
+const STRING2: u16 = 0x0007;
+/// FORMULA of BIFF3 and BIFF4 (BIFF2, 5 and 8 use 0x0006).
+const FORMULA3: u16 = 0x0206;
+const FORMULA4: u16 = 0x0406;
+/// FORMAT of BIFF2 and BIFF3: the code alone, numbered by its order.
+const FORMAT2: u16 = 0x001E;
+/// XF of BIFF3 and BIFF4: the number format's index in byte 1.
+const XF3: u16 = 0x0243;
+const XF4: u16 = 0x0443;
+/// A BIFF4 workbook's sheet name (BUNDLESHEET).
+const BUNDLESHEET: u16 = 0x008F;
+/// BOF types: workbook globals (BIFF5/8) and a BIFF4 workbook.
+const GLOBALS: u16 = 0x0005;
+const WORKBOOK4: u16 = 0x0100;
+
+/// Whether `bytes` is a bare BIFF record stream (an Excel 2.x-4.0 worksheet
+/// or workbook, or a BIFF5/8 stream saved without its OLE container): a
+/// BOF of a known size and sheet type, and a second record header.
+pub(crate) fn is_bare_biff(bytes: &[u8]) -> bool {
+    let (Some(kind), Some(len)) = (le_u16(bytes, 0), le_u16(bytes, 2)) else {
+        return false;
+    };
+    let len = usize::from(len);
+    matches!(kind, BOF2 | BOF3 | BOF4 | BOF)
+        && matches!(len, 4 | 6 | 8 | 16)
+        && matches!(
+            le_u16(bytes, 6),
+            Some(GLOBALS | WORKBOOK4 | 0x0010 | 0x0020 | 0x0040)
+        )
+        && le_u16(bytes, 4 + len + 2).is_some_and(|l| 4 + len + 4 + usize::from(l) <= bytes.len())
+}
+
 /// How the workbook shows numbers: FORMAT records (custom codes by id),
 /// XF records (each cell style's format id) and DATEMODE (1904 dates).
 #[derive(Debug, Default)]
@@ -86,26 +129,75 @@ pub(super) fn extract(
             None => return Err(ExtractError::corrupt("Excel Workbook stream missing")),
         },
     };
-    out.parts_read.push(name.into());
-    let mut walk = walk_records(&stream, budget)?;
+    let mut walk = walk_records(&stream, budget, false)?;
     if walk.encrypted {
-        return Err(ExtractError::encrypted(
-            "Excel workbook encrypted (FILEPASS)",
+        // Protected with the default password (VelvetSweatshop): read as
+        // Excel, LibreOffice and POI read it; any other stays `encrypted`.
+        let Some(plain) = super::biffcrypt::decrypt_default(&stream, budget)? else {
+            out.parts_read.push(name.into());
+            return Err(ExtractError::encrypted(
+                "Excel workbook encrypted (FILEPASS)",
+            ));
+        };
+        drop(stream);
+        out.parts_read
+            .push(format!("{name} (decrypted with the default password)"));
+        walk = walk_records(&plain, budget, true)?;
+    } else {
+        out.parts_read.push(name.into());
+    }
+    push_walk(walk, budget, out)
+}
+
+/// An Excel 2.x-4.0 file (or a BIFF5/8 stream without its OLE container):
+/// the file is the record stream.
+pub(super) fn extract_bare(
+    bytes: &[u8],
+    budget: &Budget,
+    out: &mut Extracted,
+) -> ExtractResult<()> {
+    if bytes.len() as u64 > budget.limits.max_part_bytes {
+        return Err(ExtractError::limit(
+            "a BIFF record stream's size exceeds the part limit",
         ));
     }
+    out.parts_read.push("BIFF record stream".into());
+    let walk = walk_records(bytes, budget, false)?;
+    if walk.encrypted {
+        let Some(plain) = super::biffcrypt::decrypt_default(bytes, budget)? else {
+            return Err(ExtractError::encrypted(
+                "Excel workbook encrypted (FILEPASS)",
+            ));
+        };
+        return push_walk(walk_records(&plain, budget, true)?, budget, out);
+    }
+    push_walk(walk, budget, out)
+}
+
+/// The parts of a walked workbook: per sheet its name and cells, then
+/// headers and footers, then comments.
+fn push_walk(mut walk: Walk, budget: &Budget, out: &mut Extracted) -> ExtractResult<()> {
     if walk.names.is_empty() && walk.cells.is_empty() {
         return Err(ExtractError::corrupt("Excel workbook has no sheets"));
     }
     let sheets = walk.names.len().max(walk.cells.len());
     for i in 0..sheets {
         budget.check_time()?;
-        let name = walk
-            .names
-            .get(i)
-            .cloned()
-            .unwrap_or_else(|| format!("#{}", i + 1));
-        let location = format!("sheet \"{name}\"");
-        out.push_part_laid_out(PartKind::SheetName, location.clone(), name, Layout::Whole);
+        // A bare worksheet (Excel 2.x-4.0) has no name of its own: Excel
+        // shows the file's. Nothing is made up for the text then.
+        let location = match walk.names.get(i) {
+            Some(name) => {
+                let location = format!("sheet \"{name}\"");
+                out.push_part_laid_out(
+                    PartKind::SheetName,
+                    location.clone(),
+                    name.clone(),
+                    Layout::Whole,
+                );
+                location
+            }
+            None => format!("sheet #{}", i + 1),
+        };
         let Some(cells) = walk.cells.get_mut(i) else {
             continue;
         };
@@ -151,10 +243,16 @@ fn push_margins(walk: &Walk, out: &mut Extracted) {
 
 /// Walks the BIFF record stream: FILEPASS, BOUNDSHEET, SST, cell records,
 /// HEADER and FOOTER. Charts embedded in a sheet (nested BOF/EOF) are skipped.
-fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
+/// A FILEPASS record ends the walk (what follows is encrypted) unless the
+/// stream was `decrypted` already.
+fn walk_records(s: &[u8], budget: &Budget, decrypted: bool) -> ExtractResult<Walk> {
     let mut walk = Walk::default();
     let mut pos = 0usize;
     let mut biff8 = true;
+    // 2, 3, 4 (Excel 2.x-4.0: style records in each worksheet), 5 or 8.
+    let mut version = 8u8;
+    // FORMAT and XF records seen since the formats were last compiled.
+    let mut restyled = false;
     // -1: globals; n: n-th sheet substream.
     let mut substream: isize = -2;
     let mut depth = 0u32;
@@ -175,14 +273,34 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
             break;
         };
         pos += 4 + len;
+        let is_bof = kind == BOF
+            || (matches!(kind, BOF2 | BOF3 | BOF4) && (version <= 4 || substream == -2));
         match kind {
-            BOF => {
+            _ if is_bof => {
                 if depth == 0 {
-                    substream += 1;
-                    if substream == -1 {
-                        biff8 = le_u16(data, 0).is_none_or(|v| v >= 0x0600);
-                    } else if substream == 0 {
-                        styles.compile();
+                    if substream == -2 {
+                        version = match kind {
+                            BOF2 => 2,
+                            BOF3 => 3,
+                            BOF4 => 4,
+                            _ if le_u16(data, 0).is_some_and(|v| v < 0x0600) => 5,
+                            _ => 8,
+                        };
+                        biff8 = version == 8;
+                        // A bare worksheet has no globals: its cells start here.
+                        let globals = matches!(le_u16(data, 2), Some(GLOBALS | WORKBOOK4));
+                        substream = if globals || version >= 5 { -1 } else { 0 };
+                    } else {
+                        substream += 1;
+                    }
+                    if version <= 4 && substream >= 0 {
+                        // Each BIFF2-4 worksheet has its own formats.
+                        let date1904 = styles.date1904;
+                        styles = Styles {
+                            date1904,
+                            ..Styles::default()
+                        };
+                        restyled = true;
                     }
                 }
                 depth += 1;
@@ -197,12 +315,42 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
         if depth != 1 {
             continue;
         }
+        // Excel 2.x-4.0 keep formats in each worksheet.
+        if version <= 4 && substream >= 0 {
+            match kind {
+                DATEMODE => styles.date1904 = le_u16(data, 0) == Some(1),
+                FORMAT2 | FORMAT | XF3 | XF4 => {
+                    old_style_record(kind, data, &mut styles);
+                    restyled = true;
+                    continue;
+                }
+                _ => {}
+            }
+        }
         if substream == -1 {
             match kind {
-                FILEPASS => walk.encrypted = true,
+                FILEPASS if !decrypted => {
+                    walk.encrypted = true;
+                    break;
+                }
                 DATEMODE => styles.date1904 = le_u16(data, 0) == Some(1),
-                XF => styles.xf_formats.push(le_u16(data, 2).unwrap_or(0)),
+                XF => {
+                    styles.xf_formats.push(le_u16(data, 2).unwrap_or(0));
+                    restyled = true;
+                }
+                FORMAT2 | XF3 | XF4 => {
+                    old_style_record(kind, data, &mut styles);
+                    restyled = true;
+                }
+                FORMAT if version == 4 => {
+                    old_style_record(kind, data, &mut styles);
+                    restyled = true;
+                }
+                BUNDLESHEET => walk
+                    .names
+                    .push(data.get(6..).and_then(short_ansi).unwrap_or_default()),
                 FORMAT => {
+                    restyled = true;
                     let code = if biff8 {
                         data.get(2..).and_then(long_unicode)
                     } else {
@@ -250,9 +398,75 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
         while walk.cells.len() <= sheet {
             walk.cells.push(Vec::new());
         }
+        if restyled {
+            if version == 2 {
+                // BIFF2 cells name their number format directly.
+                styles.xf_formats = (0..64).collect();
+            }
+            styles.compile();
+            restyled = false;
+        }
         let row = le_u16(data, 0).unwrap_or(0);
         let col = le_u16(data, 2).unwrap_or(0);
         let xf = le_u16(data, 4).unwrap_or(0);
+        if version == 2 {
+            // Attributes: byte 1 holds the number format's index.
+            let format = u16::from(data.get(5).copied().unwrap_or(0) & 0x3F);
+            let mut cell = |r: u16, c: u16, t: String, walk: &mut Walk| {
+                if chars < max_chars && !t.is_empty() {
+                    chars += t.len();
+                    walk.cells[sheet].push((r, c, t));
+                }
+            };
+            match kind {
+                INTEGER2 => {
+                    if let Some(v) = le_u16(data, 7) {
+                        cell(row, col, styles.show(f64::from(v), format), &mut walk);
+                    }
+                }
+                NUMBER2 => {
+                    if let Some(v) = le_u64(data, 7) {
+                        cell(row, col, styles.show(f64::from_bits(v), format), &mut walk);
+                    }
+                }
+                LABEL2 => {
+                    if let Some(t) = data.get(7..).and_then(short_ansi) {
+                        cell(row, col, one_line(&t), &mut walk);
+                    }
+                }
+                BOOLERR2 => {
+                    if let (Some(&v), Some(&is_err)) = (data.get(7), data.get(8)) {
+                        cell(row, col, boolerr_text(v, is_err).to_string(), &mut walk);
+                    }
+                }
+                FORMULA => {
+                    pending = None;
+                    match formula_result(data.get(7..).unwrap_or_default()) {
+                        Some(Cached::Text) => pending = Some((row, col)),
+                        Some(Cached::Shown(t)) => cell(row, col, t, &mut walk),
+                        Some(Cached::Number(v)) => {
+                            cell(row, col, styles.show(v, format), &mut walk)
+                        }
+                        None => {}
+                    }
+                }
+                STRING2 => {
+                    if let (Some((r, c)), Some(t)) = (pending.take(), short_ansi(data)) {
+                        cell(r, c, one_line(&t), &mut walk);
+                    }
+                }
+                HEADER | FOOTER if !data.is_empty() => {
+                    if let Some(raw) = short_ansi(data) {
+                        let text = strip_header_codes(&raw);
+                        if !text.trim().is_empty() {
+                            walk.margins.push((sheet, kind == FOOTER, text));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
         if kind == TXO {
             if biff8 && chars < max_chars {
                 let text = txo_text(data, &s[pos..]);
@@ -329,43 +543,25 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
             }
             BOOLERR => {
                 if let (Some(&v), Some(&is_err)) = (data.get(6), data.get(7)) {
-                    let t = match (is_err, v) {
-                        (0, 0) => "FALSE",
-                        (0, _) => "TRUE",
-                        _ => numfmt::error_text(v),
-                    };
-                    cell(row, col, t.to_string(), &mut walk);
+                    cell(row, col, boolerr_text(v, is_err).to_string(), &mut walk);
                 }
             }
-            FORMULA => {
+            FORMULA | FORMULA3 | FORMULA4 => {
                 pending = None;
-                if data.get(12..14) == Some(&[0xFF, 0xFF]) {
-                    match data.get(6) {
-                        Some(0) => pending = Some((row, col)),
-                        Some(1) => {
-                            let t = if data.get(8).copied().unwrap_or(0) != 0 {
-                                "TRUE"
-                            } else {
-                                "FALSE"
-                            };
-                            cell(row, col, t.to_string(), &mut walk);
-                        }
-                        Some(2) => {
-                            let code = data.get(8).copied().unwrap_or(0xFF);
-                            cell(row, col, numfmt::error_text(code).to_string(), &mut walk);
-                        }
-                        _ => {}
-                    }
-                } else if let Some(v) = le_u64(data, 6) {
-                    cell(row, col, styles.show(f64::from_bits(v), xf), &mut walk);
+                match formula_result(data.get(6..).unwrap_or_default()) {
+                    Some(Cached::Text) => pending = Some((row, col)),
+                    Some(Cached::Shown(t)) => cell(row, col, t, &mut walk),
+                    Some(Cached::Number(v)) => cell(row, col, styles.show(v, xf), &mut walk),
+                    None => {}
                 }
             }
             STRING => {
                 if let Some((r, c)) = pending.take() {
+                    // BIFF3-5: 8-bit characters after a 16-bit count.
                     let t = if biff8 {
                         long_unicode(data)
                     } else {
-                        short_ansi(data)
+                        ansi16(data)
                     };
                     if let Some(t) = t {
                         cell(r, c, one_line(&t), &mut walk);
@@ -376,6 +572,61 @@ fn walk_records(s: &[u8], budget: &Budget) -> ExtractResult<Walk> {
         }
     }
     Ok(walk)
+}
+
+/// A FORMULA record's cached result (its 8 bytes at `result`): a number,
+/// or, when the last two bytes are 0xFFFF, a string (in the next STRING
+/// record), a Boolean or an error, by the first byte.
+enum Cached {
+    Number(f64),
+    Text,
+    Shown(String),
+}
+
+fn formula_result(result: &[u8]) -> Option<Cached> {
+    if result.get(6..8) == Some(&[0xFF, 0xFF]) {
+        let value = result.get(2).copied().unwrap_or(0);
+        return match result.first()? {
+            0 => Some(Cached::Text),
+            1 => Some(Cached::Shown(boolerr_text(value, 0).into())),
+            2 => Some(Cached::Shown(boolerr_text(value, 1).into())),
+            _ => None,
+        };
+    }
+    le_u64(result, 0).map(|v| Cached::Number(f64::from_bits(v)))
+}
+
+/// A BOOLERR value: a Boolean, or an error code when `is_err` is set.
+fn boolerr_text(value: u8, is_err: u8) -> &'static str {
+    match (is_err, value) {
+        (0, 0) => "FALSE",
+        (0, _) => "TRUE",
+        _ => numfmt::error_text(value),
+    }
+}
+
+/// FORMAT and XF records of Excel 2.x-4.0: FORMAT records list every
+/// format the sheet uses, numbered by their order (BIFF4's has a 16-bit
+/// field first, which is not used); BIFF3/4 XF hold the number format's
+/// index in byte 1.
+fn old_style_record(kind: u16, data: &[u8], styles: &mut Styles) {
+    let code = match kind {
+        FORMAT2 => short_ansi(data),
+        FORMAT => data.get(2..).and_then(short_ansi),
+        _ => None,
+    };
+    match kind {
+        FORMAT2 | FORMAT => {
+            if let Some(code) = code {
+                let id = styles.custom.len() as u16;
+                styles.custom.push((id, code));
+            }
+        }
+        XF3 | XF4 => styles
+            .xf_formats
+            .push(u16::from(data.get(1).copied().unwrap_or(0))),
+        _ => {}
+    }
 }
 
 /// The text of a TXO record (`cchText` at offset 10) from the CONTINUE
@@ -564,6 +815,18 @@ fn long_unicode(d: &[u8]) -> Option<String> {
     chars(d.get(3..)?, n, high)
 }
 
+/// BIFF3-5 byte string: u16 count, 8-bit chars.
+fn ansi16(d: &[u8]) -> Option<String> {
+    let n = usize::from(le_u16(d, 0)?);
+    Some(
+        d.get(2..)?
+            .iter()
+            .take(n)
+            .map(|&b| cp1252_char(b))
+            .collect(),
+    )
+}
+
 /// BIFF5 string: u8 count, 8-bit chars.
 fn short_ansi(d: &[u8]) -> Option<String> {
     let n = *d.first()? as usize;
@@ -633,7 +896,7 @@ mod tests {
         s.extend(rec(FOOTER, &xlstr("&LTLP:AMBER")));
         s.extend(rec(EOF, &[]));
         let budget = Budget::new(Limits::default());
-        let w = walk_records(&s, &budget).unwrap();
+        let w = walk_records(&s, &budget, false).unwrap();
         assert_eq!(w.cells[0].len(), 0);
         assert!(!w.encrypted);
         assert_eq!(w.names, vec!["Budget".to_string()]);
@@ -646,10 +909,10 @@ mod tests {
         );
         let mut e = rec(BOF, &[0, 6, 5, 0]);
         e.extend(rec(FILEPASS, &[1, 0]));
-        assert!(walk_records(&e, &budget).unwrap().encrypted);
+        assert!(walk_records(&e, &budget, false).unwrap().encrypted);
         // Truncated records end the walk quietly.
         for cut in 0..s.len() {
-            let _ = walk_records(&s[..cut], &budget);
+            let _ = walk_records(&s[..cut], &budget, false);
         }
     }
 
@@ -700,7 +963,7 @@ mod tests {
             formula.extend_from_slice(&[0; 8]);
             s.extend(cell_rec(FORMULA, 0, 5, 0, &formula));
             s.extend(rec(EOF, &[]));
-            let w = walk_records(&s, &Budget::new(Limits::default())).unwrap();
+            let w = walk_records(&s, &Budget::new(Limits::default()), false).unwrap();
             let texts: Vec<&str> = w.cells[0].iter().map(|c| c.2.as_str()).collect();
             assert_eq!(
                 texts,
@@ -742,13 +1005,13 @@ mod tests {
         s.extend(rec(CONTINUE, b"\0box"));
         s.extend(rec(EOF, &[]));
         let budget = Budget::new(Limits::default());
-        let w = walk_records(&s, &budget).unwrap();
+        let w = walk_records(&s, &budget, false).unwrap();
         assert_eq!(
             w.notes,
             vec![(0, "Secret n\u{f6}te".to_string()), (0, "box".to_string())]
         );
         for cut in 0..s.len() {
-            let _ = walk_records(&s[..cut], &budget);
+            let _ = walk_records(&s[..cut], &budget, false);
         }
     }
 
@@ -793,7 +1056,7 @@ mod tests {
         s.extend(rec(EOF, &[]));
         s.extend(rec(EOF, &[]));
         let budget = Budget::new(Limits::default());
-        let w = walk_records(&s, &budget).unwrap();
+        let w = walk_records(&s, &budget, false).unwrap();
         assert_eq!(w.names, vec!["S1".to_string()]);
         let mut cells = w.cells[0].clone();
         cells.sort();
@@ -807,7 +1070,142 @@ mod tests {
             ]
         );
         for cut in 0..s.len() {
-            let _ = walk_records(&s[..cut], &budget);
+            let _ = walk_records(&s[..cut], &budget, false);
         }
+    }
+
+    /// A BIFF2-5 byte string: u8 count, characters.
+    fn ansi8(s: &str) -> Vec<u8> {
+        let mut d = vec![s.len() as u8];
+        d.extend_from_slice(s.as_bytes());
+        d
+    }
+
+    fn texts(w: &Walk, sheet: usize) -> Vec<String> {
+        let mut cells = w.cells[sheet].clone();
+        cells.sort();
+        cells.into_iter().map(|c| c.2).collect()
+    }
+
+    /// Issue 17 defect 9: an Excel 4.0 worksheet is a bare BIFF4 stream
+    /// with its own formats; labels, numbers as formatted, RK, a formula's
+    /// cached string (STRING with a 16-bit count), Booleans and headers.
+    #[test]
+    fn excel_4_worksheet_is_read() {
+        let mut s = rec(BOF4, &[0, 0, 0x10, 0, 0, 0]);
+        // FORMATs numbered by order (the first field is not used).
+        for code in ["General", "0.0%"] {
+            let mut fmt = vec![0xFF, 0xFF];
+            fmt.extend(ansi8(code));
+            s.extend(rec(FORMAT, &fmt));
+        }
+        // XF 0 General, 1 built-in 14 (a date: no FORMAT 14), 2 "0.0%".
+        for f in [0u8, 14, 1] {
+            s.extend(rec(XF4, &[0, f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+        }
+        s.extend(rec(HEADER, &ansi8("&CQuarterly figures")));
+        let mut label = vec![0, 0, 0, 0, 0, 0];
+        label.extend_from_slice(&11u16.to_le_bytes());
+        label.extend_from_slice(b"Total sales");
+        s.extend(rec(LABEL, &label));
+        s.extend(cell_rec(NUMBER, 0, 1, 1, &44986f64.to_bits().to_le_bytes()));
+        s.extend(cell_rec(RK, 0, 2, 2, &((25u32 << 2) | 3).to_le_bytes()));
+        let mut formula = vec![0, 0, 0, 0, 0, 0, 0xFF, 0xFF];
+        formula.extend_from_slice(&[0; 8]);
+        s.extend(cell_rec(FORMULA4, 1, 0, 0, &formula));
+        let mut string = 8u16.to_le_bytes().to_vec();
+        string.extend_from_slice(b"computed");
+        s.extend(rec(STRING, &string));
+        s.extend(cell_rec(BOOLERR, 1, 1, 0, &[1, 0]));
+        s.extend(rec(EOF, &[]));
+        assert!(is_bare_biff(&s));
+        let budget = Budget::new(Limits::default());
+        let w = walk_records(&s, &budget, false).unwrap();
+        assert!(w.names.is_empty());
+        assert_eq!(
+            texts(&w, 0),
+            ["Total sales", "3/1/2023", "25.0%", "computed", "TRUE"]
+        );
+        assert_eq!(w.margins, vec![(0, false, "Quarterly figures".to_string())]);
+        for cut in 0..s.len() {
+            let _ = walk_records(&s[..cut], &budget, false);
+        }
+    }
+
+    /// Excel 3.0: FORMAT records numbered by their order, a numeric
+    /// formula result, and an Excel 4.0 workbook's named sheets.
+    #[test]
+    fn excel_3_worksheet_and_excel_4_workbook_are_read() {
+        let mut s = rec(BOF3, &[0, 0, 0x10, 0, 0, 0]);
+        s.extend(rec(FORMAT2, &ansi8("General")));
+        s.extend(rec(FORMAT2, &ansi8("0.00")));
+        s.extend(rec(XF3, &[0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+        let mut formula = 2.5f64.to_bits().to_le_bytes().to_vec();
+        formula.extend_from_slice(&[0; 6]);
+        s.extend(cell_rec(FORMULA3, 0, 0, 0, &formula));
+        s.extend(rec(EOF, &[]));
+        let budget = Budget::new(Limits::default());
+        let w = walk_records(&s, &budget, false).unwrap();
+        assert_eq!(texts(&w, 0), ["2.50"]);
+
+        let mut b = rec(BOF4, &[0, 0, 0, 1, 0, 0]);
+        let mut bundle = vec![0u8; 6];
+        bundle.extend(ansi8("Alpha"));
+        b.extend(rec(BUNDLESHEET, &bundle));
+        b.extend(rec(EOF, &[]));
+        b.extend(rec(BOF4, &[0, 0, 0x10, 0, 0, 0]));
+        let mut label = vec![0, 0, 0, 0, 0, 0];
+        label.extend_from_slice(&4u16.to_le_bytes());
+        label.extend_from_slice(b"in A");
+        b.extend(rec(LABEL, &label));
+        b.extend(rec(EOF, &[]));
+        assert!(is_bare_biff(&b));
+        let w = walk_records(&b, &budget, false).unwrap();
+        assert_eq!(w.names, ["Alpha"]);
+        assert_eq!(texts(&w, 0), ["in A"]);
+    }
+
+    /// Excel 2.x: cells carry 3 attribute bytes, the second naming the
+    /// number format; integers, labels, formulas with string results.
+    #[test]
+    fn excel_2_worksheet_is_read() {
+        let mut s = rec(BOF2, &[2, 0, 0x10, 0]);
+        s.extend(rec(FORMAT2, &ansi8("General")));
+        s.extend(rec(FORMAT2, &ansi8("0%")));
+        let cell2 = |kind: u16, row: u16, col: u16, format: u8, value: &[u8]| {
+            let mut d = row.to_le_bytes().to_vec();
+            d.extend_from_slice(&col.to_le_bytes());
+            d.extend_from_slice(&[0, format, 0]);
+            d.extend_from_slice(value);
+            rec(kind, &d)
+        };
+        s.extend(cell2(LABEL2, 0, 0, 0, &ansi8("Old sheet")));
+        s.extend(cell2(INTEGER2, 0, 1, 0, &42u16.to_le_bytes()));
+        s.extend(cell2(NUMBER2, 0, 2, 1, &0.5f64.to_bits().to_le_bytes()));
+        let formula = [0, 0, 0, 0, 0, 0, 0xFF, 0xFF];
+        s.extend(cell2(FORMULA, 1, 0, 0, &formula));
+        s.extend(rec(STRING2, &ansi8("from a formula")));
+        s.extend(cell2(BOOLERR2, 1, 1, 0, &[0x07, 1]));
+        s.extend(rec(EOF, &[]));
+        assert!(is_bare_biff(&s));
+        let budget = Budget::new(Limits::default());
+        let w = walk_records(&s, &budget, false).unwrap();
+        assert_eq!(
+            texts(&w, 0),
+            ["Old sheet", "42", "50%", "from a formula", "#DIV/0!"]
+        );
+        for cut in 0..s.len() {
+            let _ = walk_records(&s[..cut], &budget, false);
+        }
+    }
+
+    #[test]
+    fn bare_biff_needs_a_bof_of_a_known_shape() {
+        assert!(!is_bare_biff(b""));
+        assert!(!is_bare_biff(b"\x09\x00\x04\x00hello world"));
+        // A BOF whose next record runs past the end.
+        let mut s = rec(BOF4, &[0, 0, 0x10, 0, 0, 0]);
+        s.extend_from_slice(&[0x04, 0x02, 0xFF, 0x00]);
+        assert!(!is_bare_biff(&s));
     }
 }
