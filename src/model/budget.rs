@@ -115,15 +115,12 @@ impl Budget {
     /// Accounts `bytes` more inflated output; fails with `limit_exceeded`
     /// when the per-file total is exceeded.
     pub fn charge_inflated(&self, bytes: u64) -> ExtractResult<()> {
-        let total = self.inflated.get().saturating_add(bytes);
-        self.inflated.set(total);
-        if total > self.limits.max_total_inflated {
-            Err(ExtractError::limit(
-                "total inflated size of the file exceeds the limit",
-            ))
-        } else {
-            Ok(())
-        }
+        charge(
+            &self.inflated,
+            bytes,
+            self.limits.max_total_inflated,
+            "total inflated size of the file exceeds the limit",
+        )
     }
 
     /// Fails with `limit_exceeded` before anything is inflated when `declared`
@@ -167,15 +164,12 @@ impl Budget {
     /// Accounts one more piece read (a zip entry, an embedded document);
     /// fails with `limit_exceeded` once the file's pieces are spent.
     pub fn charge_piece(&self) -> ExtractResult<()> {
-        let pieces = self.pieces.get().saturating_add(1);
-        self.pieces.set(pieces);
-        if pieces > self.limits.max_pieces {
-            Err(ExtractError::limit(
-                "the file holds more parts, members and embedded documents than the limit",
-            ))
-        } else {
-            Ok(())
-        }
+        charge(
+            &self.pieces,
+            1,
+            self.limits.max_pieces,
+            "the file holds more parts, members and embedded documents than the limit",
+        )
     }
 
     /// Enters one level of nesting (embedded document, archive member);
@@ -224,6 +218,17 @@ pub struct DepthGuard<'a> {
 impl Drop for DepthGuard<'_> {
     fn drop(&mut self) {
         self.budget.depth.set(self.budget.depth.get() - 1);
+    }
+}
+
+/// Adds `n` to `spent`; `limit_exceeded` with `detail` once it passes `limit`.
+fn charge(spent: &Cell<u64>, n: u64, limit: u64, detail: &str) -> ExtractResult<()> {
+    let total = spent.get().saturating_add(n);
+    spent.set(total);
+    if total > limit {
+        Err(ExtractError::limit(detail))
+    } else {
+        Ok(())
     }
 }
 

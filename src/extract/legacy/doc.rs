@@ -182,11 +182,11 @@ pub(super) fn extract_word2(
     budget: &Budget,
     out: &mut Extracted,
 ) -> ExtractResult<()> {
-    if bytes.len() as u64 > budget.limits.max_part_bytes {
-        return Err(ExtractError::limit(
-            "a Word 2 document's size exceeds the part limit",
-        ));
-    }
+    super::within_part_limit(
+        bytes.len() as u64,
+        budget,
+        "a Word 2 document's size exceeds the part limit",
+    )?;
     out.parts_read.push("Word 2 document".into());
     let bad = || ExtractError::corrupt("Word 2 FIB truncated");
     let flags = le_u16(bytes, 10).ok_or_else(bad)?;

@@ -362,17 +362,22 @@ fn read_stream_opt(
     }
 }
 
+/// `limit_exceeded` with `detail` when a part of `len` bytes is over the part limit.
+fn within_part_limit(len: u64, budget: &Budget, detail: &str) -> ExtractResult<()> {
+    if len > budget.limits.max_part_bytes {
+        Err(ExtractError::limit(detail))
+    } else {
+        Ok(())
+    }
+}
+
 fn read_stream(ole: &mut Ole<'_>, path: &str, budget: &Budget) -> ExtractResult<Vec<u8>> {
     let stored = find_entry(ole, path).unwrap_or_else(|| path.to_string());
     let mut stream = ole
         .open_stream(&stored)
         .map_err(|_| ExtractError::corrupt("OLE stream cannot be opened"))?;
     let len = stream.len();
-    if len > budget.limits.max_part_bytes {
-        return Err(ExtractError::limit(
-            "an OLE stream's size exceeds the part limit",
-        ));
-    }
+    within_part_limit(len, budget, "an OLE stream's size exceeds the part limit")?;
     budget.charge_inflated(len)?;
     let mut data = Vec::with_capacity(len.min(8 * 1024 * 1024) as usize);
     (&mut stream)

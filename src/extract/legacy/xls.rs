@@ -156,11 +156,11 @@ pub(super) fn extract_bare(
     budget: &Budget,
     out: &mut Extracted,
 ) -> ExtractResult<()> {
-    if bytes.len() as u64 > budget.limits.max_part_bytes {
-        return Err(ExtractError::limit(
-            "a BIFF record stream's size exceeds the part limit",
-        ));
-    }
+    super::within_part_limit(
+        bytes.len() as u64,
+        budget,
+        "a BIFF record stream's size exceeds the part limit",
+    )?;
     out.parts_read.push("BIFF record stream".into());
     let walk = walk_records(bytes, budget, false)?;
     if walk.encrypted {
@@ -506,16 +506,7 @@ fn walk_records(s: &[u8], budget: &Budget, decrypted: bool) -> ExtractResult<Wal
                 let t = if biff8 {
                     data.get(6..).and_then(long_unicode)
                 } else {
-                    data.get(6..).and_then(|d| {
-                        let n = le_u16(d, 0)? as usize;
-                        Some(
-                            d.get(2..)?
-                                .iter()
-                                .take(n)
-                                .map(|&b| cp1252_char(b))
-                                .collect(),
-                        )
-                    })
+                    data.get(6..).and_then(ansi16)
                 };
                 if let Some(t) = t {
                     cell(row, col, one_line(&t), &mut walk);
