@@ -84,7 +84,11 @@ impl Analyser {
             error.get_or_insert_with(|| ExtractError::internal("the labels stage"));
             Default::default()
         });
-        let detections = if error.is_none() {
+        // A document cut by a limit is scanned as far as it was read: a
+        // card number in its first 16 MiB is evidence whatever follows.
+        let scanned = error.is_none()
+            || crate::model::analysis::partly_read(error.as_ref(), extracted.content_chars());
+        let detections = if scanned {
             catch_unwind(AssertUnwindSafe(|| {
                 self.detectors(policy)
                     .map(|d| d.scan(&extracted.parts, self.show_values))

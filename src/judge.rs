@@ -18,6 +18,10 @@ pub struct Case<'a> {
     pub location_path: &'a str,
     /// Whether the content could be read (false for `UNREADABLE`).
     pub content_known: bool,
+    /// Whether a limit cut the content after part of it was read: the
+    /// detections of that part are evidence (a level at least as high as
+    /// theirs), and the rest is unknown (no level from what did not fire).
+    pub partly_read: bool,
     /// The reason, when unreadable.
     pub unreadable: Option<String>,
     /// Characters of content text read (document properties aside): with
@@ -32,6 +36,7 @@ impl<'a> Case<'a> {
             detections: &analysis.detections,
             location_path,
             content_known: analysis.content_known(),
+            partly_read: analysis.content_partly_read(),
             unreadable: analysis.error.as_ref().map(|e| e.to_string()),
             text_chars: analysis.text_chars,
         }
@@ -75,9 +80,12 @@ pub fn judge(case: &Case, policy: &Policy, as_of: NaiveDate) -> Judgement {
             ),
         );
     }
-    if level.is_none() && unmapped.is_empty() && case.content_known {
+    let unlabeled_known = case.content_known || (case.partly_read && suggested.is_some());
+    if level.is_none() && unmapped.is_empty() && unlabeled_known {
         let mut reason = "no protection level in metadata, properties or markings".to_string();
-        if suggested.is_none() {
+        if case.partly_read {
+            reason.push_str(PARTLY_READ_NOTE);
+        } else if suggested.is_none() {
             reason.push_str(NO_TEXT_NOTE);
         }
         v.push(VerdictCode::Unlabeled, reason);
@@ -171,12 +179,17 @@ fn apply_exceptions(
 const NO_TEXT_NOTE: &str =
     "; no text could be read (an image-only scan?), so no level is suggested";
 
+/// Why an unlabeled document read only in part has the suggestion it has.
+const PARTLY_READ_NOTE: &str =
+    "; only part of the content was read, so the suggestion is the least the part read calls for";
+
 /// The level the content calls for: the highest fired detector's; the
 /// scheme's default when text was read and nothing fired; none when the
 /// content is unknown or no text could be read, since an image-only scan
-/// is not evidence of PUBLIC content.
+/// is not evidence of PUBLIC content. Of a document read in part, only a
+/// fired detector's level: what was not read may call for more.
 fn suggested_for(case: &Case, policy: &Policy) -> Option<Level> {
-    if !case.content_known {
+    if !case.content_known && !case.partly_read {
         return None;
     }
     let fired = case
@@ -187,7 +200,7 @@ fn suggested_for(case: &Case, policy: &Policy) -> Option<Level> {
         .max();
     match fired {
         Some(level) => Some(level),
-        None if case.text_chars == 0 => None,
+        None if case.text_chars == 0 || case.partly_read => None,
         None => Some(policy.scheme.default_suggestion),
     }
 }
@@ -439,7 +452,7 @@ fn judge_tlp(
     suggested: Option<Level>,
     v: &mut Verdicts,
 ) {
-    if !case.content_known {
+    if !case.content_known && !case.partly_read {
         return;
     }
     for marking in &case.labels.tlp {
@@ -539,6 +552,7 @@ partner = "Precision Systems"
             detections,
             location_path: path,
             content_known: true,
+            partly_read: false,
             unreadable: None,
             text_chars: 100,
         };
@@ -563,6 +577,50 @@ partner = "Precision Systems"
             codes(labels, &[detection("CONFIDENTIAL")], "a.docx"),
             vec!["UNDER_CLASSIFIED"]
         );
+    }
+
+    /// A document cut by a limit after part of its text: its verdict codes
+    /// and suggested level.
+    fn partly_read(
+        labels: LabelFindings,
+        detections: &[Detection],
+    ) -> (Vec<&'static str>, Option<Level>) {
+        let p = Policy::parse(POLICY, "t").unwrap();
+        let case = Case {
+            labels: &labels,
+            detections,
+            location_path: "big.txt",
+            content_known: false,
+            partly_read: true,
+            unreadable: Some("limit_exceeded: only the first 16 MiB were read".into()),
+            text_chars: 100,
+        };
+        let j = judge(&case, &p, as_of());
+        (
+            j.verdicts.iter().map(|v| v.code.as_str()).collect(),
+            j.suggested,
+        )
+    }
+
+    #[test]
+    fn a_document_read_in_part_is_judged_on_what_fired() {
+        let (codes, suggested) =
+            partly_read(LabelFindings::default(), &[detection("CONFIDENTIAL")]);
+        assert_eq!(codes, ["UNLABELED", "UNREADABLE"]);
+        assert_eq!(suggested, Some(level_of("CONFIDENTIAL")));
+        let internal = LabelFindings {
+            sources: vec![marking("INTERNAL")],
+            ..Default::default()
+        };
+        let (codes, _) = partly_read(internal.clone(), &[detection("CONFIDENTIAL")]);
+        assert_eq!(codes, ["UNDER_CLASSIFIED", "UNREADABLE"]);
+        // Nothing fired in the part read: the rest is unknown, so neither a
+        // default level nor UNLABELED.
+        let (codes, suggested) = partly_read(LabelFindings::default(), &[]);
+        assert_eq!(codes, ["UNREADABLE"]);
+        assert_eq!(suggested, None);
+        let (codes, _) = partly_read(internal, &[]);
+        assert_eq!(codes, ["UNREADABLE"]);
     }
 
     #[test]
@@ -632,6 +690,7 @@ partner = "Precision Systems"
             detections: &[],
             location_path: "x",
             content_known: true,
+            partly_read: false,
             unreadable: None,
             text_chars: 100,
         };
@@ -707,6 +766,7 @@ partner = "Precision Systems"
             detections,
             location_path: "/srv/share/exchange/precision/a.docx",
             content_known: true,
+            partly_read: false,
             unreadable: None,
             text_chars,
         };

@@ -4,6 +4,7 @@
 //! reach the same records for the same file, policy and date. No global
 //! state: everything a file needs comes in through [`Context`].
 
+use std::io::{self, Read};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::time::Duration;
@@ -243,12 +244,184 @@ pub fn each_document_of_file(
         sink.document(unreadable_document(job, err));
         return (job.size, Ok(()));
     }
-    match read_file(&job.fs_path, ctx.limits.max_file_size) {
-        Ok(bytes) => (bytes.len() as u64, each_document_of(job, &bytes, ctx, sink)),
+    match read_for_inspection(&job.fs_path, &job.display_path, &ctx.limits) {
+        Ok(FileRead::Whole(bytes)) => {
+            (bytes.len() as u64, each_document_of(job, &bytes, ctx, sink))
+        }
+        Ok(FileRead::TextStart(start)) => {
+            sink.document(text_start_document(job, start, ctx));
+            (job.size, Ok(()))
+        }
         Err(err) => {
             sink.document(unreadable_document(job, err));
             (job.size, Ok(()))
         }
+    }
+}
+
+/// A file as read for inspection.
+pub enum FileRead {
+    Whole(Vec<u8>),
+    /// A text file longer than a document may keep: only its start.
+    TextStart(TextStart),
+}
+
+/// The start of a large text file, with the size and SHA-256 of all of it.
+pub struct TextStart {
+    pub bytes: Vec<u8>,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// How much of a file is read before its format is known.
+const HEAD_BYTES: usize = 64 * 1024;
+
+/// Reads a file for inspection ([`read_file`]'s safeguards): whole, except
+/// a text file (by content and name, as [`extract::sniff`] tells) longer
+/// than a document's text may be, of which only what can be kept is held;
+/// the rest is read only to be hashed. A 500 MB log costs the 16 MiB of
+/// text it may keep, not 500 MB.
+pub fn read_for_inspection(
+    path: &Path,
+    name: &str,
+    limits: &Limits,
+) -> Result<FileRead, ExtractError> {
+    let (file, metadata) = open_walked(path).map_err(|e| ExtractError::io(&e))?;
+    let size = metadata.len();
+    let bound = limits
+        .max_file_size
+        .min(size.saturating_add(GROWTH_ALLOWANCE));
+    let mut file = file.take(bound.saturating_add(1));
+    let mut bytes = Vec::new();
+    (&mut file)
+        .take(HEAD_BYTES as u64)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ExtractError::io(&e))?;
+    let keep = text_bytes_kept(&bytes, name, limits);
+    let read = match keep {
+        Some(keep) if size > keep as u64 => read_text_start(file, bytes, keep),
+        _ => {
+            bytes.reserve(size.min(bound).saturating_sub(bytes.len() as u64) as usize + 1);
+            file.read_to_end(&mut bytes).map(|_| FileRead::Whole(bytes))
+        }
+    };
+    let read = read.map_err(|e| ExtractError::io(&e))?;
+    let total = match &read {
+        FileRead::Whole(bytes) => bytes.len() as u64,
+        FileRead::TextStart(start) => start.size,
+    };
+    if total > bound {
+        return Err(grew_error(size, bound == limits.max_file_size));
+    }
+    Ok(read)
+}
+
+/// How many bytes of a text file are read to fill a document's text:
+/// `None` when `head` (the file's first bytes) is no text format.
+fn text_bytes_kept(head: &[u8], name: &str, limits: &Limits) -> Option<usize> {
+    if !matches!(extract::sniff(head, name), Format::Text | Format::Csv) {
+        return None;
+    }
+    // UTF-16 takes two bytes for a character that UTF-8 writes in one.
+    let per_char = if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+        2
+    } else {
+        1
+    };
+    Some(
+        limits
+            .max_text_chars
+            .saturating_mul(per_char)
+            .max(HEAD_BYTES),
+    )
+}
+
+/// Reads on to `keep` bytes and keeps them, cut before a character split
+/// in two; hashes the rest of the file without keeping it.
+fn read_text_start(mut file: impl Read, mut bytes: Vec<u8>, keep: usize) -> io::Result<FileRead> {
+    use sha2::{Digest, Sha256};
+    bytes.reserve(keep.saturating_sub(bytes.len()));
+    (&mut file)
+        .take(keep.saturating_sub(bytes.len()) as u64)
+        .read_to_end(&mut bytes)?;
+    let mut hasher = Sha256::new();
+    hasher.update(&bytes);
+    let mut size = bytes.len() as u64;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    bytes.truncate(whole_characters(&bytes));
+    Ok(FileRead::TextStart(TextStart {
+        bytes,
+        size,
+        sha256: crate::model::hash::hex(&hasher.finalize()),
+    }))
+}
+
+/// The length of `bytes` without a character cut at its end: an
+/// incomplete UTF-8 sequence, or the odd byte of UTF-16. A cut sequence
+/// would make the text look like no UTF-8 at all.
+fn whole_characters(bytes: &[u8]) -> usize {
+    let n = bytes.len();
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return n & !1;
+    }
+    for back in 1..=n.min(4) {
+        let lead = bytes[n - back];
+        if lead & 0xC0 == 0x80 {
+            continue;
+        }
+        let needs = match lead {
+            0xF0.. => 4,
+            0xE0.. => 3,
+            0xC0.. => 2,
+            _ => 1,
+        };
+        return if needs > back { n - back } else { n };
+    }
+    n
+}
+
+/// The document of a large text file read in part: `limit_exceeded`
+/// whatever its text, since the rest of the file was not read.
+fn text_start_document(job: &FileJob, start: TextStart, ctx: &Context) -> Document {
+    let budget = Budget::new(ctx.limits.clone());
+    let format = extract::sniff(&start.bytes, &job.display_path);
+    let mut extracted = catch_unwind(AssertUnwindSafe(|| {
+        extract::extract_document(format, &start.bytes, &budget)
+    }))
+    .unwrap_or_else(|_| {
+        Extracted::failed(ExtractError::corrupt(
+            "the parser failed on malformed content",
+        ))
+    });
+    // The file's own cut says more than the text limit it also reached.
+    if extracted
+        .error
+        .as_ref()
+        .is_none_or(|e| e.kind == ErrorKind::LimitExceeded)
+    {
+        extracted.error = Some(ExtractError::limit(format!(
+            "only the first {} MiB of the file were read",
+            start.bytes.len() >> 20
+        )));
+    }
+    Document {
+        path: job.display_path.clone(),
+        location_path: job.location_path.clone(),
+        format,
+        size: start.size,
+        sha256: start.sha256,
+        extracted,
+        origin: job.origin.clone(),
     }
 }
 
@@ -269,15 +442,24 @@ pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, ExtractError> {
     let bound = limit.min(size.saturating_add(GROWTH_ALLOWANCE));
     read_bounded(file, size, bound).map_err(|e| match e {
         ReadError::Io(e) => ExtractError::io(&e),
-        ReadError::TooLarge { .. } if bound == limit => ExtractError::new(
+        ReadError::TooLarge { .. } => grew_error(size, bound == limit),
+    })
+}
+
+/// A file that held more than it may: beyond `--max-file-size`
+/// (`at_limit`), or beyond the size it reported when opened.
+fn grew_error(size: u64, at_limit: bool) -> ExtractError {
+    if at_limit {
+        ExtractError::new(
             ErrorKind::TooLarge,
             "file grew beyond --max-file-size while reading",
-        ),
-        ReadError::TooLarge { .. } => ExtractError::new(
+        )
+    } else {
+        ExtractError::new(
             ErrorKind::TooLarge,
             format!("file holds more than its reported size of {size} bytes (it grew while being read, or its file system does not report sizes)"),
-        ),
-    })
+        )
+    }
 }
 
 /// Inspects a file already in memory, all of its rows held in the outcome.
@@ -451,6 +633,57 @@ mod tests {
             .parts
             .push(Part::new(PartKind::Body, "body", text.to_string()));
         analyser.analyse(policy, Format::Text, 10, "ab".into(), &extracted)
+    }
+
+    #[test]
+    fn a_cut_character_is_left_out_of_a_text_start() {
+        assert_eq!(whole_characters(b"abc"), 3);
+        assert_eq!(whole_characters("aé".as_bytes()), 3);
+        assert_eq!(whole_characters(&"aé".as_bytes()[..2]), 1);
+        assert_eq!(whole_characters(&"a€".as_bytes()[..3]), 1);
+        assert_eq!(whole_characters("a€".as_bytes()), 4);
+        assert_eq!(whole_characters(&"a😀".as_bytes()[..4]), 1);
+        assert_eq!(whole_characters("a😀".as_bytes()), 5);
+        assert_eq!(whole_characters(b"\xff\xfea\x00b"), 4);
+        // Windows-1252 bytes are whole characters: at most the last one goes.
+        assert_eq!(whole_characters(b"caf\xe9s"), 5);
+        assert_eq!(whole_characters(b""), 0);
+    }
+
+    #[test]
+    fn a_large_text_file_is_read_in_part_and_hashed_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.log");
+        let line = "é ".repeat(40) + "\n";
+        let text = line.repeat(3000);
+        std::fs::write(&path, &text).unwrap();
+        let limits = Limits {
+            max_text_chars: 100_000,
+            ..Limits::default()
+        };
+        let FileRead::TextStart(start) = read_for_inspection(&path, "big.log", &limits).unwrap()
+        else {
+            panic!("read whole");
+        };
+        assert_eq!(start.size, text.len() as u64);
+        assert_eq!(start.sha256, hex_sha256(text.as_bytes()));
+        assert!(start.bytes.len() <= 100_000 && start.bytes.len() > 99_990);
+        assert!(std::str::from_utf8(&start.bytes).is_ok());
+        // Below the limit, and of any other format, a file is read whole.
+        let small = Limits {
+            max_text_chars: text.len(),
+            ..Limits::default()
+        };
+        assert!(matches!(
+            read_for_inspection(&path, "big.log", &small).unwrap(),
+            FileRead::Whole(b) if b == text.as_bytes()
+        ));
+        let pdf = dir.path().join("big.pdf");
+        std::fs::write(&pdf, format!("%PDF-1.4\n{text}")).unwrap();
+        assert!(matches!(
+            read_for_inspection(&pdf, "big.pdf", &limits).unwrap(),
+            FileRead::Whole(_)
+        ));
     }
 
     #[test]

@@ -770,3 +770,32 @@ fn nested_embedded_documents_share_the_files_budget() {
     let row = &s.rows[0];
     assert_eq!(s.cell(row, "error"), "limit_exceeded", "{row:?}");
 }
+
+/// A text file far longer than a document's text may be: only its start is
+/// held (16 MiB), the rest is read to be hashed, and what was read is
+/// scanned (a card number in it fires).
+#[test]
+fn a_text_file_of_128_mib_is_held_in_part_and_scanned() {
+    let mut text = b"Card 4111 1111 1111 1111 paid\n".to_vec();
+    let line = "no secrets in this line, only words and words and words\n";
+    while text.len() < 128 << 20 {
+        text.extend_from_slice(line.as_bytes());
+    }
+    let s = bounded("huge.log", &text);
+    assert_eq!(s.rows.len(), 1);
+    let row = &s.rows[0];
+    assert_eq!(s.cell(row, "error"), "limit_exceeded", "{row:?}");
+    assert!(
+        s.cell(row, "reasons")
+            .contains("only the first 16 MiB of the file were read"),
+        "{row:?}"
+    );
+    assert_eq!(s.cell(row, "size"), text.len().to_string());
+    use sha2::Digest;
+    let sha = sha2::Sha256::digest(&text);
+    let hex: String = sha.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(s.cell(row, "sha256"), hex);
+    assert_eq!(s.cell(row, "detections"), "credit_card:1", "{row:?}");
+    assert_eq!(s.cell(row, "suggested_level"), "CONFIDENTIAL", "{row:?}");
+    assert_eq!(s.cell(row, "verdicts"), "UNLABELED;UNREADABLE", "{row:?}");
+}

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::detection::Detection;
-use super::error::ExtractError;
+use super::error::{ErrorKind, ExtractError};
 use super::format::Format;
 use super::label::LabelFindings;
 
@@ -16,7 +16,9 @@ use super::label::LabelFindings;
 /// 2: detection locations name paragraphs, lines, cells and properties;
 /// `text_chars` counts characters of content text, properties aside.
 /// 3: release names are all masked, with keys ([`super::label::ReleaseMarking`]).
-pub const ANALYSIS_VERSION: u32 = 3;
+/// 4: a document read only in part (`limit_exceeded`) carries the
+/// detections of the text that was read.
+pub const ANALYSIS_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
@@ -42,4 +44,16 @@ impl Analysis {
     pub fn content_known(&self) -> bool {
         self.error.is_none()
     }
+
+    /// Whether a limit cut the content after some of its text was read
+    /// (`limit_exceeded`): what was read is evidence, the rest is unknown.
+    pub fn content_partly_read(&self) -> bool {
+        partly_read(self.error.as_ref(), self.text_chars)
+    }
+}
+
+/// Whether a document with `error` and `text_chars` of content text was
+/// read in part: a limit stopped the extractor after some text.
+pub fn partly_read(error: Option<&ExtractError>, text_chars: usize) -> bool {
+    matches!(error, Some(e) if e.kind == ErrorKind::LimitExceeded) && text_chars > 0
 }

@@ -8,7 +8,7 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
 }
 
 /// `bytes` as lower-case hex digits.
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for &b in bytes {
