@@ -56,6 +56,14 @@ pub const UNIT_FILES: usize = 256;
 /// the worker that leases it): a unit costs a few round trips, so that
 /// folders of a few files each are worth packing.
 pub const UNIT_FOLDERS: usize = 16;
+/// Rows (documents and skipped members) a unit gathers before the files
+/// it has not begun go back to the queue as a unit of their own: a unit's
+/// rows and document states are held until it commits, and a folder of
+/// archives of 20,000 members each must not hold millions of them.
+pub const UNIT_ROWS: u64 = 20_000;
+/// `part` of a unit of the files a unit left for the queue past
+/// [`UNIT_ROWS`] (its `folder` is the first of them, `names` all of them).
+pub const REST_PART: i32 = -2;
 /// Leases a unit may take (claims, or failures) before it is marked failed.
 pub const MAX_ATTEMPTS: i32 = 5;
 /// How long an idle worker thread first waits before it looks again.
@@ -420,7 +428,8 @@ pub struct Unit {
     pub folder: Vec<u8>,
     /// 0: the folder `folder` (a PATH); -1: the pack of folders `names`;
     /// 1, 2, ...: a batch of the files `names` (past the files a unit
-    /// inspects) of the unit whose folder is `folder`.
+    /// inspects) of the unit whose folder is `folder`; [`REST_PART`]: the
+    /// files `names` a unit left past [`UNIT_ROWS`], the first `folder`.
     pub part: i32,
     /// Paths below the PATH, each ended by a 0 byte (no path holds one):
     /// the folders of a pack, or the files of a batch.
@@ -455,6 +464,7 @@ impl Unit {
             .map_or(0, |n| split_names(n).len().saturating_sub(1));
         match self.part {
             0 => format!("unit {} ({at})", self.id),
+            REST_PART => format!("unit {} ({at} and {more} more files)", self.id),
             p if p < 0 && more > 0 => format!("unit {} ({at} and {more} more folders)", self.id),
             p if p < 0 => format!("unit {} ({at})", self.id),
             p => format!("unit {} ({at}, batch {p})", self.id),
@@ -520,13 +530,14 @@ const CHILDREN: &str = "INSERT INTO queue_units (run, root, folder, part, names,
 
 /// A unit's results and its end, in one statement (one transaction, one
 /// round trip): nothing is written unless the unit is still leased with
-/// lease `$2`, which it locks first.
+/// lease `$2`, which it locks first. The files it left past [`UNIT_ROWS`]
+/// are queued in the same transaction.
 const COMPLETE: &str = "WITH held AS (
     SELECT id FROM queue_units WHERE id = $1 AND lease = $2 AND state = 'leased' FOR UPDATE
 ), items AS (
-    INSERT INTO queue_items (run, root, unit, key, jsonl, csv, skipped)
-    SELECT $3, $4, $1, k, j, c, s
-    FROM unnest($5::bytea[], $6::bytea[], $7::bytea[], $8::bytea[]) AS t(k, j, c, s)
+    INSERT INTO queue_items (run, root, unit, key, seq, jsonl, csv, skipped)
+    SELECT $3, $4, $1, k, q, j, c, s
+    FROM unnest($5::bytea[], $24::int4[], $6::bytea[], $7::bytea[], $8::bytea[]) AS t(k, q, j, c, s)
     WHERE EXISTS (SELECT 1 FROM held)
 ), files AS (
     INSERT INTO queue_files (run, key, size, mtime_ns, inode, device, fingerprint, outcome)
@@ -550,6 +561,11 @@ const COMPLETE: &str = "WITH held AS (
 ), result AS (
     INSERT INTO queue_results (unit, run, summary)
     SELECT $1, $3, $23 WHERE EXISTS (SELECT 1 FROM held)
+), rest AS (
+    INSERT INTO queue_units (run, root, folder, part, names, server)
+    SELECT $3, $4, $25, $26, $27, $28
+    WHERE EXISTS (SELECT 1 FROM held) AND $27::bytea IS NOT NULL
+    ON CONFLICT DO NOTHING
 )
 UPDATE queue_units SET state = 'done', lease_until = NULL, error = NULL
 WHERE id IN (SELECT id FROM held)";
@@ -713,9 +729,30 @@ fn queue_children(
         .map_err(err)
 }
 
-/// One item's rows: `(key, findings.jsonl rows, findings.csv rows,
-/// skipped.csv rows)`.
-pub type ItemRows = (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>);
+/// One item's rows, or a piece of them: its walk key, the piece's number
+/// (pieces written ahead come first), and the rows.
+pub struct ItemRows {
+    key: Vec<u8>,
+    seq: i32,
+    rows: Rows,
+}
+
+impl ItemRows {
+    fn piece(&self) -> Piece<'_> {
+        Piece {
+            key: self.key.clone(),
+            seq: self.seq,
+            rows: &self.rows,
+        }
+    }
+}
+
+/// Rows borrowed to be written ahead.
+struct Piece<'a> {
+    key: Vec<u8>,
+    seq: i32,
+    rows: &'a Rows,
+}
 
 /// A unit's items by walk key, and how many files --include/--exclude
 /// left out.
@@ -726,6 +763,11 @@ type KeyedItems = (Vec<(Vec<u8>, WalkItem)>, u64);
 #[derive(Default)]
 pub struct UnitResult {
     pub items: Vec<ItemRows>,
+    /// The files left for the queue past [`UNIT_ROWS`]: the first one's
+    /// path and all of them as `names`.
+    pub rest: Option<(Vec<u8>, Vec<u8>)>,
+    /// Items worked on (those left for the queue aside).
+    pub worked: u64,
     pub summary: String,
     pub writes: UnitWrites,
 }
@@ -744,17 +786,19 @@ pub struct UnitWrites {
 /// unit), nothing was written.
 pub fn complete(session: &mut Session, unit: &Unit, result: &UnitResult) -> Result<bool, String> {
     let n = result.items.len();
-    let (mut keys, mut jsonl, mut csv, mut skipped) = (
+    let (mut keys, mut seqs, mut jsonl, mut csv, mut skipped) = (
+        Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    for (k, j, c, s) in &result.items {
-        keys.push(k.as_slice());
-        jsonl.push(j.as_slice());
-        csv.push(c.as_slice());
-        skipped.push(s.as_slice());
+    for item in &result.items {
+        keys.push(item.key.as_slice());
+        seqs.push(item.seq);
+        jsonl.push(item.rows.jsonl.as_slice());
+        csv.push(item.rows.csv.as_slice());
+        skipped.push(item.rows.skipped.as_slice());
     }
     let w = &result.writes;
     let mut fkeys = Vec::new();
@@ -812,6 +856,14 @@ pub fn complete(session: &mut Session, unit: &Unit, result: &UnitResult) -> Resu
                 e,
                 f,
                 &result.summary,
+                &seqs,
+                &result
+                    .rest
+                    .as_ref()
+                    .map_or(&[][..], |(first, _)| first.as_slice()),
+                &REST_PART,
+                &result.rest.as_ref().map(|(_, names)| names.as_slice()),
+                &unit.server,
             ],
         )
         .map_err(err)?;
@@ -868,74 +920,214 @@ impl Store for UnitStore {
     }
 }
 
-/// Counts each item's rows, and keeps each document's state for the store.
+/// Held rows of a unit past this many bytes are written to the queue
+/// before the unit commits ([`Spill`]): a unit holds at most about this
+/// much of rows, whatever its files yield.
+const SPILL_BYTES: usize = 2 << 20;
+
+/// One item's rows as the reports write them: `findings.jsonl`,
+/// `findings.csv` and `skipped.csv` lines.
+#[derive(Default)]
+struct Rows {
+    jsonl: Vec<u8>,
+    csv: Vec<u8>,
+    skipped: Vec<u8>,
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        self.jsonl.len() + self.csv.len() + self.skipped.len()
+    }
+}
+
+/// Writes a unit's rows to the queue before it commits, under its lease,
+/// on a connection of its own (the unit's session waits on the scan).
+struct Spill {
+    config: postgres::Config,
+    client: Option<(Client, postgres::Statement)>,
+    run: i64,
+    root: i32,
+    unit: i64,
+    lease: i64,
+}
+
+/// Pieces of items' rows written under a lease: they count once the unit
+/// is done under that lease (see [`write_rows`]).
+const SPILLED: &str =
+    "INSERT INTO queue_items (run, root, unit, key, seq, lease, jsonl, csv, skipped)
+ SELECT $1, $2, $3, k, q, $4, j, c, s
+ FROM unnest($5::bytea[], $6::int4[], $7::bytea[], $8::bytea[], $9::bytea[]) AS t(k, q, j, c, s)";
+
+impl Spill {
+    fn write(&mut self, pieces: &[Piece]) -> Result<(), String> {
+        if self.client.is_none() {
+            let mut client = connect(&self.config)?;
+            let stmt = client.prepare(SPILLED).map_err(err)?;
+            self.client = Some((client, stmt));
+        }
+        let Some((client, stmt)) = &mut self.client else {
+            unreachable!("connected above")
+        };
+        let keys: Vec<&[u8]> = pieces.iter().map(|p| p.key.as_slice()).collect();
+        let pieces: Vec<(i32, &Rows)> = pieces.iter().map(|p| (p.seq, p.rows)).collect();
+        let seqs: Vec<i32> = pieces.iter().map(|p| p.0).collect();
+        let jsonl: Vec<&[u8]> = pieces.iter().map(|p| p.1.jsonl.as_slice()).collect();
+        let csv: Vec<&[u8]> = pieces.iter().map(|p| p.1.csv.as_slice()).collect();
+        let skipped: Vec<&[u8]> = pieces.iter().map(|p| p.1.skipped.as_slice()).collect();
+        client
+            .execute(
+                stmt,
+                &[
+                    &self.run,
+                    &self.root,
+                    &self.unit,
+                    &self.lease,
+                    &keys,
+                    &seqs,
+                    &jsonl,
+                    &csv,
+                    &skipped,
+                ],
+            )
+            .map(drop)
+            .map_err(err)
+    }
+}
+
+/// Renders each item's rows as the report sinks of a single scan would
+/// write them, keeps each document's state for the store, and writes the
+/// rows ahead past [`SPILL_BYTES`].
 struct ItemSink {
-    counts: Arc<Mutex<Vec<(u64, u64)>>>,
+    /// Keys of the items the source gave, in order: the front one's rows
+    /// are being made.
+    given: Arc<Mutex<std::collections::VecDeque<Vec<u8>>>>,
+    /// Rows held for the commit.
+    held: Arc<Mutex<Vec<ItemRows>>>,
+    held_bytes: usize,
+    current: Rows,
+    /// Pieces of the current item already written ahead.
+    current_seq: i32,
     writes: Arc<Mutex<UnitWrites>>,
-    findings: u64,
-    skipped: u64,
+    /// The unit's rows so far, for its source.
+    rows: Arc<AtomicU64>,
+    line: Vec<u8>,
+    spill: Spill,
+}
+
+impl ItemSink {
+    /// Appends one CSV record to `to`, quoted as the report files quote.
+    fn csv_record<I, T>(to: &mut Vec<u8>, cells: I) -> std::io::Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        let mut writer = csv::WriterBuilder::new()
+            .buffer_capacity(1024)
+            .from_writer(to);
+        writer.write_record(cells)?;
+        writer.flush()
+    }
+
+    /// Writes ahead every held row and the current item's so far, once
+    /// they are more than [`SPILL_BYTES`].
+    fn spill_if_large(&mut self) -> std::io::Result<()> {
+        if self.held_bytes + self.current.len() < SPILL_BYTES {
+            return Ok(());
+        }
+        let mut held = lock(&self.held);
+        let mut pieces: Vec<Piece> = held.iter().map(ItemRows::piece).collect();
+        if self.current.len() > 0 {
+            let key = lock(&self.given).front().cloned().unwrap_or_default();
+            pieces.push(Piece {
+                key,
+                seq: self.current_seq,
+                rows: &self.current,
+            });
+            self.current_seq += 1;
+        }
+        let written = self.spill.write(&pieces).map_err(std::io::Error::other);
+        drop(pieces);
+        held.clear();
+        self.held_bytes = 0;
+        // Cleared, not dropped: the buffers are filled again at once.
+        self.current.jsonl.clear();
+        self.current.csv.clear();
+        self.current.skipped.clear();
+        written
+    }
 }
 
 impl RecordSink for ItemSink {
     fn record(&mut self, record: &DocumentRecord) -> std::io::Result<()> {
-        self.findings += 1;
+        self.rows.fetch_add(1, Ordering::Relaxed);
+        self.line.clear();
+        crate::report::jsonl::write_line_noting(&mut self.line, record, &mut |_, _| {});
+        self.current.jsonl.extend_from_slice(&self.line);
+        Self::csv_record(
+            &mut self.current.csv,
+            crate::report::csv_report::row(record)
+                .iter()
+                .map(|c| c.as_bytes()),
+        )?;
         lock(&self.writes)
             .documents
             .push(state::document_state(record));
-        Ok(())
+        self.spill_if_large()
     }
-    fn skipped(&mut self, _skip: &Skip) -> std::io::Result<()> {
-        self.skipped += 1;
-        Ok(())
+    fn skipped(&mut self, skip: &Skip) -> std::io::Result<()> {
+        self.rows.fetch_add(1, Ordering::Relaxed);
+        Self::csv_record(
+            &mut self.current.skipped,
+            crate::report::skipped_csv::row(skip),
+        )?;
+        self.spill_if_large()
     }
     fn item_end(&mut self) -> std::io::Result<()> {
-        let counts = (
-            std::mem::take(&mut self.findings),
-            std::mem::take(&mut self.skipped),
-        );
-        lock(&self.counts).push(counts);
-        Ok(())
+        let key = lock(&self.given)
+            .pop_front()
+            .ok_or_else(|| std::io::Error::other("an item the source never gave"))?;
+        let rows = std::mem::take(&mut self.current);
+        self.held_bytes += rows.len();
+        lock(&self.held).push(ItemRows {
+            key,
+            seq: std::mem::take(&mut self.current_seq),
+            rows,
+        });
+        self.spill_if_large()
     }
     fn finish(&mut self, _summary: &Summary) -> std::io::Result<()> {
         Ok(())
     }
 }
 
-/// A unit's items as the scan driver's job source.
+/// A unit's items as the scan driver's job source: each key given goes
+/// to `given`. Past [`UNIT_ROWS`] rows it gives no more files (skips
+/// still, a row each): their keys go to `left`, for the queue.
 struct UnitSource {
-    items: std::vec::IntoIter<WalkItem>,
+    items: std::vec::IntoIter<(Vec<u8>, WalkItem)>,
     filtered_out: u64,
+    rows: Arc<AtomicU64>,
+    given: Arc<Mutex<std::collections::VecDeque<Vec<u8>>>>,
+    left: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl JobSource for UnitSource {
     fn next_item(&mut self) -> Option<WalkItem> {
-        self.items.next()
+        loop {
+            let (key, item) = self.items.next()?;
+            let full = self.rows.load(Ordering::Relaxed) >= UNIT_ROWS;
+            match item {
+                WalkItem::File(_) if full => lock(&self.left).push(key),
+                item => {
+                    lock(&self.given).push_back(key);
+                    return Some(item);
+                }
+            }
+        }
     }
     fn filtered_out(&self) -> u64 {
         self.filtered_out
     }
-}
-
-/// Splits a report file into records (a CSV record may span lines inside
-/// quotes), after `header` records.
-fn records(bytes: &[u8], csv: bool, header: usize) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut quotes = 0usize;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'"' {
-            quotes += 1;
-        }
-        if b == b'\n' && (!csv || quotes.is_multiple_of(2)) {
-            out.push(&bytes[start..=i]);
-            start = i + 1;
-            quotes = 0;
-        }
-    }
-    if start < bytes.len() {
-        out.push(&bytes[start..]);
-    }
-    out.into_iter().skip(header).collect()
 }
 
 /// A run as a worker holds it: its spec, context and trees.
@@ -1041,7 +1233,7 @@ fn unit_items(session: &mut Session, run: &RunState, unit: &Unit) -> Result<Keye
         .ok_or_else(|| format!("unit {}: no PATH {}", unit.id, unit.root))?;
     let members = match (&unit.names, unit.part) {
         // A batch of files, by path below the PATH.
-        (Some(names), part) if part > 0 => {
+        (Some(names), part) if part > 0 || part == REST_PART => {
             return Ok(file_items(tree, &split_names(names), &run.filter))
         }
         // Folders listed together.
@@ -1092,38 +1284,21 @@ fn unit_items(session: &mut Session, run: &RunState, unit: &Unit) -> Result<Keye
     Ok((items, filtered_out))
 }
 
-/// A folder for one unit's report files, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> std::io::Result<Scratch> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("labelscan-unit-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir(&dir)?;
-        Ok(Scratch(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Inspects a unit's items with the scan driver and the report sinks of a
-/// single scan, and cuts the rows they wrote into each item's.
+/// Inspects a unit's items with the scan driver, its rows rendered as a
+/// single scan's report sinks render them.
 fn inspect_unit(
     run: &RunState,
     lookups: &Arc<PostgresStore>,
     items: Vec<(Vec<u8>, WalkItem)>,
     filtered_out: u64,
+    spill: Spill,
 ) -> Result<UnitResult, String> {
-    let scratch = Scratch::new().map_err(err)?;
-    let (keys, items): (Vec<Vec<u8>>, Vec<WalkItem>) = items.into_iter().unzip();
+    let total = items.len() as u64;
     let writes = Arc::new(Mutex::new(UnitWrites::default()));
-    let counts = Arc::new(Mutex::new(Vec::with_capacity(keys.len())));
+    let held = Arc::new(Mutex::new(Vec::with_capacity(items.len())));
+    let given = Arc::new(Mutex::new(std::collections::VecDeque::new()));
+    let rows = Arc::new(AtomicU64::new(0));
+    let left = Arc::new(Mutex::new(Vec::new()));
     let store = UnitStore {
         lookups: Arc::clone(lookups),
         empty: run.empty_store,
@@ -1131,23 +1306,25 @@ fn inspect_unit(
     };
     let (inspector, reused) =
         state::unit_inspector(Arc::clone(&run.ctx), Box::new(store), run.spec.full);
-    let path = |name: &str| scratch.0.join(name);
-    let sinks: Vec<Box<dyn RecordSink>> = vec![
-        Box::new(JsonlSink::create(&path(JSONL_FILE)).map_err(err)?),
-        Box::new(CsvSink::create(&path(CSV_FILE)).map_err(err)?),
-        Box::new(SkippedCsvSink::create(&path(SKIPPED_FILE)).map_err(err)?),
-        Box::new(ItemSink {
-            counts: Arc::clone(&counts),
-            writes: Arc::clone(&writes),
-            findings: 0,
-            skipped: 0,
-        }),
-    ];
+    let sinks: Vec<Box<dyn RecordSink>> = vec![Box::new(ItemSink {
+        given: Arc::clone(&given),
+        held: Arc::clone(&held),
+        held_bytes: 0,
+        current: Rows::default(),
+        current_seq: 0,
+        writes: Arc::clone(&writes),
+        rows: Arc::clone(&rows),
+        line: Vec::new(),
+        spill,
+    })];
     let mut summary = run.spec.summary.clone();
     summary.warnings.clear();
     let source = Box::new(UnitSource {
         items: items.into_iter(),
         filtered_out,
+        rows,
+        given: Arc::clone(&given),
+        left: Arc::clone(&left),
     });
     let opts = ScanOptions {
         jobs: 1,
@@ -1166,43 +1343,34 @@ fn inspect_unit(
     summary.paths_walked.clear();
     summary.paths_resolved.clear();
     summary.paths_not_walked.clear();
-
-    let jsonl = std::fs::read(path(JSONL_FILE)).map_err(err)?;
-    let csv = std::fs::read(path(CSV_FILE)).map_err(err)?;
-    let skipped = std::fs::read(path(SKIPPED_FILE)).map_err(err)?;
-    let (mut jsonl, mut csv, mut skipped) = (
-        records(&jsonl, false, 0).into_iter(),
-        records(&csv, true, 1).into_iter(),
-        records(&skipped, true, 1).into_iter(),
-    );
-    let counts = std::mem::take(&mut *lock(&counts));
-    if counts.len() != keys.len() {
-        return Err(format!(
-            "{} items gave {} results",
-            keys.len(),
-            counts.len()
-        ));
-    }
-    let mut out = Vec::with_capacity(keys.len());
-    let take = |it: &mut std::vec::IntoIter<&[u8]>, n: u64| -> Result<Vec<u8>, String> {
-        let mut rows = Vec::new();
-        for _ in 0..n {
-            rows.extend_from_slice(it.next().ok_or("fewer rows than records")?);
-        }
-        Ok(rows)
-    };
-    for (key, (findings, skips)) in keys.into_iter().zip(counts) {
-        let j = take(&mut jsonl, findings)?;
-        let c = take(&mut csv, findings)?;
-        let s = take(&mut skipped, skips)?;
-        out.push((key, j, c, s));
+    if !lock(&given).is_empty() {
+        return Err("an item gave no result".to_string());
     }
     let writes = std::mem::take(&mut *lock(&writes));
+    let items = std::mem::take(&mut *lock(&held));
+    let left = std::mem::take(&mut *lock(&left));
     Ok(UnitResult {
-        items: out,
+        items,
+        rest: left_for_queue(&left),
+        worked: total - left.len() as u64,
         summary: serde_json::to_string(&summary).map_err(err)?,
         writes,
     })
+}
+
+/// The files left for the queue, by key: the first one's path and all of
+/// them as a unit's `names`, paths below the PATH (a key is one with its
+/// separators as 0 bytes).
+fn left_for_queue(left: &[Vec<u8>]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let path_of =
+        |key: &[u8]| -> Vec<u8> { key.iter().map(|&b| if b == 0 { b'/' } else { b }).collect() };
+    let first = path_of(left.first()?);
+    let mut names = Vec::new();
+    for key in left {
+        names.extend(path_of(key));
+        names.push(0);
+    }
+    Some((first, names))
 }
 
 /// How a worker (or the starting host) works on the queue.
@@ -1362,11 +1530,18 @@ impl Worker {
             );
         }
         let (items, filtered_out) = unit_items(session, &run, unit)?;
-        let n = items.len() as u64;
-        let result = inspect_unit(&run, &self.lookups, items, filtered_out)?;
+        let spill = Spill {
+            config: self.config.clone(),
+            client: None,
+            run: unit.run,
+            root: unit.root,
+            unit: unit.id,
+            lease: unit.lease,
+        };
+        let result = inspect_unit(&run, &self.lookups, items, filtered_out, spill)?;
         if complete(session, unit, &result)? {
             self.units.fetch_add(1, Ordering::Relaxed);
-            self.items.fetch_add(n, Ordering::Relaxed);
+            self.items.fetch_add(result.worked, Ordering::Relaxed);
         } else {
             self.lost.fetch_add(1, Ordering::Relaxed);
             log(
@@ -1625,7 +1800,11 @@ fn write_rows(client: &mut Client, run: &QueuedRun, set: &ReportSet) -> std::io:
     let mut csv = csv.as_deref().map(append).transpose()?;
     let mut skipped = append(&skipped)?;
     let stmt = client
-        .prepare("SELECT jsonl, csv, skipped FROM queue_items WHERE run = $1 ORDER BY root, key")
+        .prepare(
+            "SELECT i.jsonl, i.csv, i.skipped FROM queue_items i JOIN queue_units u ON u.id = i.unit
+             WHERE i.run = $1 AND (i.lease = 0 OR (i.lease = u.lease AND u.state = 'done'))
+             ORDER BY i.root, i.key, i.seq",
+        )
         .map_err(std::io::Error::other)?;
     let mut rows = client
         .query_raw(&stmt, [&run.id])

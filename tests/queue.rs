@@ -393,3 +393,133 @@ fn a_cap_of_units_per_file_server_holds_across_workers() {
     );
     assert_same_reports(&single, &multi);
 }
+
+/// A zip of `members` small text members: that many rows.
+fn zip_of_members(members: usize, tag: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    for i in 0..members {
+        w.start_file(format!("m-{i:05}.txt"), options).unwrap();
+        write!(w, "INTERNAL\nmember {i} of archive {tag}\n").unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// A folder of archives with thousands of members each: a unit holds its
+/// rows until it commits, so past 20,000 rows it leaves the files it has
+/// not begun to a unit of their own (in the same transaction), and no
+/// unit holds all of them. The reports are still the single scan's.
+#[test]
+fn a_unit_leaves_files_past_its_row_limit_to_the_queue() {
+    let pg = Postgres::start();
+    let tree = tempfile::tempdir().unwrap();
+    let archives = tree.path().join("archives");
+    std::fs::create_dir_all(&archives).unwrap();
+    for i in 0..6 {
+        std::fs::write(
+            archives.join(format!("a-{i}.zip")),
+            zip_of_members(9_000, i),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        archives.join("z-last.txt"),
+        "CONFIDENTIAL\nafter the archives\n",
+    )
+    .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let single = work.path().join("single");
+    let multi = work.path().join("multi");
+    ok(scan_command(tree.path(), &single, &["--quiet"])
+        .output()
+        .unwrap());
+    ok(
+        scan_command(tree.path(), &multi, &["--quiet", "--db", &pg.url])
+            .output()
+            .unwrap(),
+    );
+    assert_same_reports(&single, &multi);
+    assert_eq!(document_paths(&multi).len(), 6 * 9_000 + 1);
+    // 54,001 rows in one folder of 7 files: without the limit, one unit.
+    // With it, the folder's unit stops after the archive that passes
+    // 20,000 rows (a-2, 27,000), and so does the unit of the rest.
+    let rest = pg.psql(
+        "SELECT string_agg(convert_from(folder, 'UTF8'), ' ' ORDER BY id) FROM queue_units \
+         WHERE part = -2 AND state = 'done'",
+    );
+    assert_eq!(rest, "archives/a-3.zip archives/z-last.txt");
+    // Rows are written ahead past 2 MiB: a unit holds no archive's rows
+    // whole (27,000 rows of about 1 KB each were held, 4 times over, before).
+    let peak = |out: &Path| common::reports::summary(out)["peak_rss_kb"].as_i64().unwrap();
+    let (single_kb, multi_kb) = (peak(&single), peak(&multi));
+    eprintln!("peak RSS: single {single_kb} KB, queued {multi_kb} KB");
+    assert!(
+        multi_kb - single_kb < 50_000,
+        "queued {multi_kb} KB against a single scan's {single_kb} KB"
+    );
+}
+
+/// Rows a worker wrote ahead under a lease it then lost are not the
+/// run's: the reports take an item's pieces only from the lease its unit
+/// was done under (or from the unit's commit).
+#[test]
+fn rows_written_ahead_under_a_lost_lease_are_left_out() {
+    let pg = Postgres::start();
+    let tree = tempfile::tempdir().unwrap();
+    for i in 0..5 {
+        std::fs::write(
+            tree.path().join(format!("memo-{i}.txt")),
+            format!("CONFIDENTIAL\nmemo {i}, card 4111 1111 1111 1111\n"),
+        )
+        .unwrap();
+    }
+    let work = tempfile::tempdir().unwrap();
+    let mut host = scan_command(
+        tree.path(),
+        &work.path().join("lost"),
+        &["--quiet", "--db", &pg.url],
+    )
+    .args(["--lease-secs", LEASE])
+    .spawn()
+    .unwrap();
+    wait_until_queued(&pg);
+    host.kill().unwrap();
+    let _ = host.wait();
+    let w = bin()
+        .args(["worker", "--db", &pg.url, "--lease-secs", LEASE])
+        .output()
+        .unwrap();
+    assert_eq!(w.status.code(), Some(0), "{}", stderr(&w));
+    // A piece of memo-2's rows from a lease that is not the one its unit
+    // was done under.
+    let orphan = "INSERT INTO queue_items (run, root, unit, key, seq, lease, jsonl, csv, skipped)
+         SELECT u.run, 0, u.id, convert_to('memo-2.txt', 'UTF8'), 0, u.lease + 1000,
+                convert_to('LOST\n', 'UTF8'), convert_to('LOST\n', 'UTF8'), ''::bytea
+         FROM queue_units u WHERE u.state = 'done' LIMIT 1";
+    pg.psql(orphan);
+    let run_id = pg.psql("SELECT run_id FROM queue_runs WHERE state = 'open'");
+    let out = work.path().join("reported");
+    let r = bin()
+        .arg("report")
+        .arg(&out)
+        .args(["--db", &pg.url, "--run", &run_id])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+    let single = work.path().join("single");
+    ok(
+        scan_command(tree.path(), &single, &["--quiet", "--no-state"])
+            .output()
+            .unwrap(),
+    );
+    for name in ["findings.jsonl", "findings.csv"] {
+        let got = std::fs::read_to_string(out.join(name)).unwrap();
+        assert!(!got.contains("LOST"), "{name}: {got}");
+        assert_eq!(
+            got,
+            std::fs::read_to_string(single.join(name)).unwrap(),
+            "{name}"
+        );
+    }
+}

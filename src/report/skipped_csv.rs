@@ -23,14 +23,18 @@ impl SkippedCsvSink {
     }
 }
 
+/// The cells of a skip's row.
+pub fn row(skip: &Skip) -> [String; 2] {
+    [defuse(&skip.path), defuse(&skip.reason)]
+}
+
 impl RecordSink for SkippedCsvSink {
     fn record(&mut self, _record: &DocumentRecord) -> std::io::Result<()> {
         Ok(())
     }
 
     fn skipped(&mut self, skip: &Skip) -> std::io::Result<()> {
-        self.csv
-            .write_record([defuse(&skip.path), defuse(&skip.reason)])?;
+        self.csv.write_record(row(skip))?;
         Ok(())
     }
 

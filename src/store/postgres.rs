@@ -24,9 +24,14 @@ use crate::model::DocumentState;
 
 /// The schema this labelscan writes; the same version numbers as the
 /// SQLite store's, for the same tables.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
-const MIGRATIONS: &[(i32, &str)] = &[(1, SCHEMA_V1), (2, SCHEMA_V2), (3, SCHEMA_V3)];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, SCHEMA_V1),
+    (2, SCHEMA_V2),
+    (3, SCHEMA_V3),
+    (4, SCHEMA_V4),
+];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE runs (
@@ -152,6 +157,18 @@ const SCHEMA_V3: &str = r#"
 ALTER TABLE queue_runs ADD COLUMN max_units_per_server INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE queue_units ADD COLUMN server TEXT NOT NULL DEFAULT '';
 CREATE INDEX queue_units_leased ON queue_units (server) WHERE state = 'leased';
+"#;
+
+/// The work queue's schema version 4: an item's rows in pieces. A unit
+/// whose rows grow large writes them as it goes, under its lease (`lease`,
+/// pieces `seq` in order), instead of holding them until it commits; its
+/// commit writes the rest with `lease` 0. Pieces under a lease count only
+/// if the unit was done under that lease (see `queue::write_rows`).
+const SCHEMA_V4: &str = r#"
+ALTER TABLE queue_items ADD COLUMN seq INTEGER NOT NULL DEFAULT 0,
+    ADD COLUMN lease BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE queue_items DROP CONSTRAINT queue_items_pkey;
+ALTER TABLE queue_items ADD PRIMARY KEY (run, root, key, seq, lease);
 "#;
 
 /// Per run, in the writer's session only: the keys of the files seen and
