@@ -252,6 +252,7 @@ pub fn each_document_of_file(
             sink.document(text_start_document(job, start, ctx));
             (job.size, Ok(()))
         }
+        Ok(FileRead::ZipOnDisk(zip)) => (zip.size, zip_on_disk_documents(job, &zip, ctx, sink)),
         Err(err) => {
             sink.document(unreadable_document(job, err));
             (job.size, Ok(()))
@@ -264,7 +265,22 @@ pub enum FileRead {
     Whole(Vec<u8>),
     /// A text file longer than a document may keep: only its start.
     TextStart(TextStart),
+    /// A zip file too large to hold, read in place.
+    ZipOnDisk(ZipOnDisk),
 }
+
+/// A zip file read in place: the open file, its first bytes, and the size
+/// and SHA-256 of all of it.
+pub struct ZipOnDisk {
+    pub file: std::fs::File,
+    pub head: Vec<u8>,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// Zip files up to this size are read whole (their entries inflated from
+/// memory, the fastest way); larger ones are read in place.
+const ZIP_HELD_WHOLE: u64 = 32 << 20;
 
 /// The start of a large text file, with the size and SHA-256 of all of it.
 pub struct TextStart {
@@ -298,8 +314,10 @@ pub fn read_for_inspection(
         .read_to_end(&mut bytes)
         .map_err(|e| ExtractError::io(&e))?;
     let keep = text_bytes_kept(&bytes, name, limits);
+    let zip = bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06");
     let read = match keep {
         Some(keep) if size > keep as u64 => read_text_start(file, bytes, keep),
+        None if zip && size > ZIP_HELD_WHOLE => read_zip_identity(file, bytes),
         _ => {
             bytes.reserve(size.min(bound).saturating_sub(bytes.len() as u64) as usize + 1);
             file.read_to_end(&mut bytes).map(|_| FileRead::Whole(bytes))
@@ -309,6 +327,7 @@ pub fn read_for_inspection(
     let total = match &read {
         FileRead::Whole(bytes) => bytes.len() as u64,
         FileRead::TextStart(start) => start.size,
+        FileRead::ZipOnDisk(zip) => zip.size,
     };
     if total > bound {
         return Err(grew_error(size, bound == limits.max_file_size));
@@ -366,6 +385,32 @@ fn read_text_start(mut file: impl Read, mut bytes: Vec<u8>, keep: usize) -> io::
     }))
 }
 
+/// Hashes a zip file too large to hold to its end (after `head`, already
+/// read), holding a buffer at a time; its entries are read later in place.
+fn read_zip_identity(mut file: io::Take<std::fs::File>, head: Vec<u8>) -> io::Result<FileRead> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(&head);
+    let mut size = head.len() as u64;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok(FileRead::ZipOnDisk(ZipOnDisk {
+        file: file.into_inner(),
+        head,
+        size,
+        sha256: crate::model::hash::hex(&hasher.finalize()),
+    }))
+}
+
 /// The length of `bytes` without a character cut at its end: an
 /// incomplete UTF-8 sequence, or the odd byte of UTF-16. A cut sequence
 /// would make the text look like no UTF-8 at all.
@@ -388,6 +433,30 @@ fn whole_characters(bytes: &[u8]) -> usize {
         return if needs > back { n - back } else { n };
     }
     n
+}
+
+/// The documents of a zip file read in place ([`each_document_of`]).
+fn zip_on_disk_documents(
+    job: &FileJob,
+    zip: &ZipOnDisk,
+    ctx: &Context,
+    sink: &mut dyn DocumentSink,
+) -> Result<(), Skip> {
+    let identity = || (zip.size, zip.sha256.clone());
+    let name = &job.display_path;
+    each_document_by(job, &identity, ctx, sink, &mut |budget, on_member| {
+        catch_unwind(AssertUnwindSafe(|| {
+            extract::extract_each_zip_file(&zip.file, zip.size, &zip.head, name, budget, on_member)
+        }))
+        .unwrap_or_else(|_| {
+            Outcome::Document(
+                extract::sniff(&zip.head, name),
+                Extracted::failed(ExtractError::corrupt(
+                    "the parser failed on malformed content",
+                )),
+            )
+        })
+    })
 }
 
 /// The document of a large text file read in part: `limit_exceeded`
@@ -480,6 +549,26 @@ pub fn each_document_of(
     ctx: &Context,
     sink: &mut dyn DocumentSink,
 ) -> Result<(), Skip> {
+    let identity = || (bytes.len() as u64, hex_sha256(bytes));
+    each_document_by(job, &identity, ctx, sink, &mut |budget, on_member| {
+        extract_guarded(bytes, &job.display_path, budget, on_member)
+    })
+}
+
+/// The size and SHA-256 of a whole file.
+type Identity<'a> = dyn Fn() -> (u64, String) + 'a;
+
+/// How a file is extracted: under a budget, members to a callback.
+type ExtractBy<'a> = dyn FnMut(&Budget, &mut dyn FnMut(Member) -> MemberFlow) -> Outcome + 'a;
+
+/// [`each_document_of`] with the file's extraction and identity given.
+fn each_document_by(
+    job: &FileJob,
+    identity: &Identity,
+    ctx: &Context,
+    sink: &mut dyn DocumentSink,
+    extract_by: &mut ExtractBy,
+) -> Result<(), Skip> {
     let budget = Budget::new(ctx.limits.clone());
     let mut rows = 0usize;
     let mut too_many = false;
@@ -497,15 +586,15 @@ pub fn each_document_of(
             Pace::Stop => MemberFlow::Break(()),
         }
     };
-    let outcome = extract_guarded(bytes, &job.display_path, &budget, &mut on_member);
+    let outcome = extract_by(&budget, &mut on_member);
     match outcome {
         Outcome::Document(format, extracted) => {
-            sink.document(whole_file(job, bytes, format, extracted));
+            sink.document(whole_file(job, identity, format, extracted));
             Ok(())
         }
         Outcome::Archive(_) => {
             if too_many {
-                sink.document(too_many_rows(job, bytes));
+                sink.document(too_many_rows(job, identity));
             }
             Ok(())
         }
@@ -532,22 +621,28 @@ fn member_document(job: &FileJob, m: Member, sink: &mut dyn DocumentSink) -> Pac
 
 /// The archive's own row once its members reached [`MAX_ROWS_PER_FILE`]:
 /// `limit_exceeded`, so that the members not read are accounted for.
-fn too_many_rows(job: &FileJob, bytes: &[u8]) -> Document {
+fn too_many_rows(job: &FileJob, identity: &Identity) -> Document {
     let error = ExtractError::limit(format!(
         "the archive holds more than {} documents and members; the rest were not read",
         MAX_ROWS_PER_FILE - 1
     ));
-    whole_file(job, bytes, Format::Zip, Extracted::failed(error))
+    whole_file(job, identity, Format::Zip, Extracted::failed(error))
 }
 
 /// The file itself as one document, with what was extracted from it.
-fn whole_file(job: &FileJob, bytes: &[u8], format: Format, extracted: Extracted) -> Document {
+fn whole_file(
+    job: &FileJob,
+    identity: &Identity,
+    format: Format,
+    extracted: Extracted,
+) -> Document {
+    let (size, sha256) = identity();
     Document {
         path: job.display_path.clone(),
         location_path: job.location_path.clone(),
         format,
-        size: bytes.len() as u64,
-        sha256: hex_sha256(bytes),
+        size,
+        sha256,
         extracted,
         origin: job.origin.clone(),
     }

@@ -451,7 +451,11 @@ fn a_unit_leaves_files_past_its_row_limit_to_the_queue() {
     assert_eq!(rest, "archives/a-3.zip archives/z-last.txt");
     // Rows are written ahead past 2 MiB: a unit holds no archive's rows
     // whole (27,000 rows of about 1 KB each were held, 4 times over, before).
-    let peak = |out: &Path| common::reports::summary(out)["peak_rss_kb"].as_i64().unwrap();
+    let peak = |out: &Path| {
+        common::reports::summary(out)["peak_rss_kb"]
+            .as_i64()
+            .unwrap()
+    };
     let (single_kb, multi_kb) = (peak(&single), peak(&multi));
     eprintln!("peak RSS: single {single_kb} KB, queued {multi_kb} KB");
     assert!(

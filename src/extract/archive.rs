@@ -50,13 +50,25 @@ pub fn each_member(
     budget: &Budget,
     on_member: &mut dyn FnMut(Member) -> MemberFlow,
 ) -> Result<usize, ExtractError> {
-    let mut pkg = Package::open(bytes, budget)?;
+    Ok(each_member_of(
+        Package::open(bytes, budget)?,
+        budget,
+        on_member,
+    ))
+}
+
+/// [`each_member`] of an archive already opened (in memory or on disk).
+pub fn each_member_of(
+    mut pkg: Package<'_>,
+    budget: &Budget,
+    on_member: &mut dyn FnMut(Member) -> MemberFlow,
+) -> usize {
     let mut handed = 0usize;
     let _ = visit(&mut pkg, "", budget, &mut |m| {
         handed += 1;
         on_member(m)
     });
-    Ok(handed)
+    handed
 }
 
 fn failed_member(path: String, size: u64, name: &str, e: ExtractError) -> Member {

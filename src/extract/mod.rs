@@ -93,12 +93,51 @@ pub fn extract_document(format: Format, bytes: &[u8], budget: &Budget) -> Extrac
         return Extracted::failed(e);
     }
     budget.begin_document();
-    let mut out = extract_format(format, bytes, budget);
+    finish_document(extract_format(format, bytes, budget), budget)
+}
+
+/// A document's properties as text, and its text within the limit.
+fn finish_document(mut out: Extracted, budget: &Budget) -> Extracted {
     push_property_text(&mut out);
     if keep_text_within(&mut out.parts, budget.limits.max_text_chars, every_part) {
         out.error.get_or_insert_with(text_limit_error);
     }
     out
+}
+
+/// [`extract_each`] of a zip file on disk, too large to hold: a package
+/// (OOXML, ODF) or an archive, its entries read in place one at a time.
+/// `head`: the file's first bytes.
+pub fn extract_each_zip_file(
+    file: &std::fs::File,
+    len: u64,
+    head: &[u8],
+    name: &str,
+    budget: &Budget,
+    on_member: &mut dyn FnMut(archive::Member) -> archive::MemberFlow,
+) -> Outcome {
+    let by_ext = Format::from_extension(name).unwrap_or(Format::Zip);
+    let pkg = match zipread::Package::open_file(file, len, budget) {
+        Ok(pkg) => pkg,
+        Err(e) => return Outcome::Document(by_ext, Extracted::failed(e)),
+    };
+    let format = sniff::sniff_package(&pkg, head, name);
+    match format {
+        Format::Zip => match archive::each_member_of(pkg, budget, on_member) {
+            0 => Outcome::Unsupported(archive::EMPTY_ARCHIVE.to_string()),
+            _ => Outcome::Archive(Vec::new()),
+        },
+        Format::Odt | Format::Ods | Format::Odp => {
+            budget.begin_document();
+            let out = odf::extract_package(format, pkg, budget);
+            Outcome::Document(format, finish_document(out, budget))
+        }
+        _ => {
+            budget.begin_document();
+            let out = ooxml::extract_package(format, pkg, budget);
+            Outcome::Document(format, finish_document(out, budget))
+        }
+    }
 }
 
 fn text_limit_error() -> ExtractError {

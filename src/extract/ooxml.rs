@@ -19,10 +19,14 @@ const LABELINFO_REL: &str =
 const LABELINFO_DEFAULT: &str = "docMetadata/LabelInfo.xml";
 
 pub fn extract(format: Format, bytes: &[u8], budget: &Budget) -> Extracted {
-    let pkg = match Package::open(bytes, budget) {
-        Ok(p) => p,
-        Err(e) => return Extracted::failed(e),
-    };
+    match Package::open(bytes, budget) {
+        Ok(pkg) => extract_package(format, pkg, budget),
+        Err(e) => Extracted::failed(e),
+    }
+}
+
+/// [`extract`] of a package already opened (in memory or on disk).
+pub fn extract_package(format: Format, pkg: Package<'_>, budget: &Budget) -> Extracted {
     let mut cx = Ctx::new(pkg, budget);
     let r = run(format, &mut cx);
     cx.finish(r)

@@ -81,31 +81,60 @@ fn is_zip_based(f: Format) -> bool {
 
 /// Tells OOXML and ODF packages from plain archives by their member names.
 fn sniff_zip(bytes: &[u8]) -> Option<Format> {
-    // ODF stores an uncompressed `mimetype` member first (ODF 1.2 part 3, 3.3).
-    if bytes.len() > 38 && &bytes[30..38] == b"mimetype" {
-        let head = &bytes[38..bytes.len().min(38 + 80)];
-        if head.starts_with(b"application/vnd.oasis.opendocument.text") {
-            return Some(Format::Odt);
-        }
-        if head.starts_with(b"application/vnd.oasis.opendocument.spreadsheet") {
-            return Some(Format::Ods);
-        }
-        if head.starts_with(b"application/vnd.oasis.opendocument.presentation") {
-            return Some(Format::Odp);
-        }
+    if let Some(f) = sniff_mimetype(bytes) {
+        return Some(f);
     }
     let archive = zip::ZipArchive::new(Cursor::new(bytes)).ok()?;
+    Some(zip_by_names(archive.file_names().filter_map(Result::ok)))
+}
+
+/// ODF stores an uncompressed `mimetype` member first (ODF 1.2 part 3, 3.3).
+fn sniff_mimetype(bytes: &[u8]) -> Option<Format> {
+    if bytes.len() <= 38 || &bytes[30..38] != b"mimetype" {
+        return None;
+    }
+    let head = &bytes[38..bytes.len().min(38 + 80)];
+    if head.starts_with(b"application/vnd.oasis.opendocument.text") {
+        return Some(Format::Odt);
+    }
+    if head.starts_with(b"application/vnd.oasis.opendocument.spreadsheet") {
+        return Some(Format::Ods);
+    }
+    if head.starts_with(b"application/vnd.oasis.opendocument.presentation") {
+        return Some(Format::Odp);
+    }
+    None
+}
+
+/// A zip package's format as [`sniff`] tells it, of one opened on disk
+/// (`head`: the file's first bytes).
+pub fn sniff_package(pkg: &super::zipread::Package<'_>, head: &[u8], name: &str) -> Format {
+    let by_ext = Format::from_extension(name);
+    let found = match sniff_mimetype(head) {
+        Some(f) => f,
+        None => zip_by_names(pkg.entries().iter().map(|e| e.name.as_str())),
+    };
+    match found {
+        Format::Zip => match by_ext {
+            Some(f) if is_zip_based(f) => f,
+            _ => Format::Zip,
+        },
+        f => f,
+    }
+}
+
+/// The format the member names of a zip say.
+fn zip_by_names<S: AsRef<str>>(names: impl Iterator<Item = S>) -> Format {
     let mut has_content_types = false;
     let mut odf_content = false;
-    for name in archive.file_names() {
-        let Ok(name) = name else { continue };
+    for name in names {
         // OPC part names are case-insensitive (ECMA-376 part 2, 6.2.2.3):
         // some writers store `[content_types].xml` or `XL/Workbook.xml`.
-        match name.to_ascii_lowercase().as_str() {
+        match name.as_ref().to_ascii_lowercase().as_str() {
             "[content_types].xml" => has_content_types = true,
-            "word/document.xml" => return Some(Format::Docx),
-            "xl/workbook.xml" => return Some(Format::Xlsx),
-            "ppt/presentation.xml" => return Some(Format::Pptx),
+            "word/document.xml" => return Format::Docx,
+            "xl/workbook.xml" => return Format::Xlsx,
+            "ppt/presentation.xml" => return Format::Pptx,
             "content.xml" => odf_content = true,
             _ => {}
         }
@@ -113,12 +142,12 @@ fn sniff_zip(bytes: &[u8]) -> Option<Format> {
     if has_content_types {
         // Main parts may live under other names; the OOXML extractor follows
         // the package relationships to find them.
-        return Some(Format::OoxmlOther);
+        return Format::OoxmlOther;
     }
     if odf_content {
-        return Some(Format::Odt);
+        return Format::Odt;
     }
-    Some(Format::Zip)
+    Format::Zip
 }
 
 /// Tells Word, Excel, PowerPoint and encrypted OOXML apart by their streams.

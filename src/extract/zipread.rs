@@ -5,7 +5,9 @@
 //! the file's [`Budget`] before and while inflating.
 
 use std::borrow::Cow;
-use std::io::{Cursor, Read};
+use std::fs::File;
+use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 
 use zip::result::ZipError;
 use zip::ZipArchive;
@@ -31,11 +33,70 @@ pub struct EntryInfo {
     pub crc32: u32,
 }
 
-/// An opened zip container over an in-memory file.
+/// An opened zip container: over a file in memory, or over a file on disk
+/// too large to hold (its entries read with positioned reads, one at a
+/// time, so that memory follows the entry being read, not the file).
 pub struct Package<'a> {
-    bytes: &'a [u8],
-    archive: ZipArchive<Cursor<&'a [u8]>>,
+    /// The file in memory; `None` on disk.
+    bytes: Option<&'a [u8]>,
+    archive: ZipArchive<Source<'a>>,
     entries: Vec<EntryInfo>,
+}
+
+/// Where a package's bytes are.
+enum Source<'a> {
+    Memory(Cursor<&'a [u8]>),
+    Disk(BufReader<DiskReader<'a>>),
+}
+
+/// A file read with `pread` from its own position: the zip reader's seeks
+/// cost no system call, and the file's shared offset is never moved.
+struct DiskReader<'a> {
+    file: &'a File,
+    len: u64,
+    pos: u64,
+}
+
+impl Read for DiskReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let room = self.len.saturating_sub(self.pos);
+        let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for DiskReader<'_> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let at = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = at.ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start")
+        })?;
+        Ok(self.pos)
+    }
+}
+
+impl Read for Source<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Source::Memory(c) => c.read(buf),
+            Source::Disk(d) => d.read(buf),
+        }
+    }
+}
+
+impl Seek for Source<'_> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        match self {
+            Source::Memory(c) => c.seek(to),
+            Source::Disk(d) => d.seek(to),
+        }
+    }
 }
 
 fn map_open_error(e: &ZipError) -> ExtractError {
@@ -80,7 +141,22 @@ impl<'a> Package<'a> {
     /// Opens the central directory; `corrupt` if there is none, `limit_exceeded`
     /// if it lists more entries than allowed.
     pub fn open(bytes: &'a [u8], budget: &Budget) -> ExtractResult<Self> {
-        let archive = ZipArchive::new(Cursor::new(bytes))
+        Self::open_source(Source::Memory(Cursor::new(bytes)), Some(bytes), budget)
+    }
+
+    /// [`Package::open`] over a file on disk of `len` bytes, read in place.
+    pub fn open_file(file: &'a File, len: u64, budget: &Budget) -> ExtractResult<Self> {
+        let reader = DiskReader { file, len, pos: 0 };
+        let source = Source::Disk(BufReader::with_capacity(64 * 1024, reader));
+        Self::open_source(source, None, budget)
+    }
+
+    fn open_source(
+        source: Source<'a>,
+        bytes: Option<&'a [u8]>,
+        budget: &Budget,
+    ) -> ExtractResult<Self> {
+        let archive = ZipArchive::new(source)
             .map_err(|_| ExtractError::corrupt("zip central directory not found or damaged"))?;
         if archive.len() > budget.limits.max_entries {
             return Err(ExtractError::limit("zip has more entries than the limit"));
@@ -298,7 +374,7 @@ impl<'a> Package<'a> {
         }
         let start = usize::try_from(file.data_start()?).ok()?;
         let len = usize::try_from(file.compressed_size()).ok()?;
-        self.bytes.get(start..start.checked_add(len)?)
+        self.bytes?.get(start..start.checked_add(len)?)
     }
 
     /// Inflates entry `index` into a new buffer.
