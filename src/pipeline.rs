@@ -307,8 +307,17 @@ pub fn read_for_inspection(
     let bound = limits
         .max_file_size
         .min(size.saturating_add(GROWTH_ALLOWANCE));
+    // Most files: read whole at once, as [`read_file`] reads them.
+    if size <= ZIP_HELD_WHOLE.min(limits.max_text_chars as u64) {
+        return read_bounded(file, size, bound)
+            .map(FileRead::Whole)
+            .map_err(|e| match e {
+                ReadError::Io(e) => ExtractError::io(&e),
+                ReadError::TooLarge { .. } => grew_error(size, bound == limits.max_file_size),
+            });
+    }
     let mut file = file.take(bound.saturating_add(1));
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(HEAD_BYTES);
     (&mut file)
         .take(HEAD_BYTES as u64)
         .read_to_end(&mut bytes)
