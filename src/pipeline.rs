@@ -123,6 +123,8 @@ pub enum Pace {
 pub trait DocumentSink {
     fn document(&mut self, document: Document) -> Pace;
     fn skipped(&mut self, skip: Skip) -> Pace;
+    /// The file waited `more` for its turn ([`large_turn`]): not its time.
+    fn waited(&mut self, _more: Duration) {}
 }
 
 impl DocumentSink for Documents {
@@ -144,6 +146,8 @@ pub trait EarlyRows {
     /// Writes a batch of the file's rows (the next ones, in order); returns
     /// how the file's reading goes on.
     fn rows(&mut self, records: Vec<DocumentRecord>, skipped: Vec<Skip>) -> Pace;
+    /// The file waited `more` for its turn ([`large_turn`]): not its time.
+    fn waited(&mut self, _more: Duration) {}
 }
 
 /// Rows of one file held before they are handed over early: an archive's
@@ -204,6 +208,12 @@ impl DocumentSink for RecordsOf<'_> {
         self.skipped.push(skip);
         self.pace()
     }
+
+    fn waited(&mut self, more: Duration) {
+        if let Some(early) = self.early.as_deref_mut() {
+            early.waited(more);
+        }
+    }
 }
 
 /// Inspects one file from disk. Never fails: problems become `UNREADABLE`
@@ -244,9 +254,16 @@ pub fn each_document_of_file(
         sink.document(unreadable_document(job, err));
         return (job.size, Ok(()));
     }
-    match read_for_inspection(&job.fs_path, &job.display_path, &ctx.limits) {
+    let mut waited = |more: Duration| sink.waited(more);
+    let read = read_for_inspection(&job.fs_path, &job.display_path, &ctx.limits, &mut waited);
+    match read {
         Ok(FileRead::Whole(bytes)) => {
             (bytes.len() as u64, each_document_of(job, &bytes, ctx, sink))
+        }
+        Ok(FileRead::LargeWhole(bytes, turn)) => {
+            let found = each_document_of(job, &bytes, ctx, sink);
+            drop(turn);
+            (bytes.len() as u64, found)
         }
         Ok(FileRead::TextStart(start)) => {
             sink.document(text_start_document(job, start, ctx));
@@ -267,6 +284,36 @@ pub enum FileRead {
     TextStart(TextStart),
     /// A zip file too large to hold, read in place.
     ZipOnDisk(ZipOnDisk),
+    /// A file over [`LARGE_HELD`] held whole (a PDF, an OLE file) during
+    /// its turn: held until the turn is dropped.
+    LargeWhole(Vec<u8>, LargeTurn),
+}
+
+/// Files held whole above this size take turns, process-wide.
+const LARGE_HELD: u64 = 32 << 20;
+
+/// The turn of the one file held whole above [`LARGE_HELD`]: PDFs and OLE
+/// files are read whole, and workers each holding one of up to
+/// `--max-file-size` would hold that many times as much.
+pub type LargeTurn = std::sync::MutexGuard<'static, ()>;
+
+static LARGE_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Waits for the turn to hold a large file whole, telling `waited` how
+/// long, a little at a time.
+fn large_turn(waited: &mut dyn FnMut(Duration)) -> LargeTurn {
+    let mut last = std::time::Instant::now();
+    loop {
+        match LARGE_TURN.try_lock() {
+            Ok(turn) => return turn,
+            Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {}
+        }
+        std::thread::sleep(Duration::from_millis(2));
+        let now = std::time::Instant::now();
+        waited(now - last);
+        last = now;
+    }
 }
 
 /// A zip file read in place: the open file, its first bytes, and the size
@@ -301,6 +348,7 @@ pub fn read_for_inspection(
     path: &Path,
     name: &str,
     limits: &Limits,
+    waited: &mut dyn FnMut(Duration),
 ) -> Result<FileRead, ExtractError> {
     let (file, metadata) = open_walked(path).map_err(|e| ExtractError::io(&e))?;
     let size = metadata.len();
@@ -324,17 +372,26 @@ pub fn read_for_inspection(
         .map_err(|e| ExtractError::io(&e))?;
     let keep = text_bytes_kept(&bytes, name, limits);
     let zip = bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06");
+    // A large video, image or disk image is skipped by what its start
+    // says: reading the rest would tell nothing more.
+    if !zip && extract::sniff(&bytes, name) == Format::Unsupported {
+        return Ok(FileRead::Whole(bytes));
+    }
     let read = match keep {
         Some(keep) if size > keep as u64 => read_text_start(file, bytes, keep),
         None if zip && size > ZIP_HELD_WHOLE => read_zip_identity(file, bytes),
         _ => {
+            let turn = (size > LARGE_HELD).then(|| large_turn(waited));
             bytes.reserve(size.min(bound).saturating_sub(bytes.len() as u64) as usize + 1);
-            file.read_to_end(&mut bytes).map(|_| FileRead::Whole(bytes))
+            file.read_to_end(&mut bytes).map(|_| match turn {
+                Some(turn) => FileRead::LargeWhole(bytes, turn),
+                None => FileRead::Whole(bytes),
+            })
         }
     };
     let read = read.map_err(|e| ExtractError::io(&e))?;
     let total = match &read {
-        FileRead::Whole(bytes) => bytes.len() as u64,
+        FileRead::Whole(bytes) | FileRead::LargeWhole(bytes, _) => bytes.len() as u64,
         FileRead::TextStart(start) => start.size,
         FileRead::ZipOnDisk(zip) => zip.size,
     };
@@ -765,7 +822,8 @@ mod tests {
             max_text_chars: 100_000,
             ..Limits::default()
         };
-        let FileRead::TextStart(start) = read_for_inspection(&path, "big.log", &limits).unwrap()
+        let FileRead::TextStart(start) =
+            read_for_inspection(&path, "big.log", &limits, &mut |_| {}).unwrap()
         else {
             panic!("read whole");
         };
@@ -779,13 +837,13 @@ mod tests {
             ..Limits::default()
         };
         assert!(matches!(
-            read_for_inspection(&path, "big.log", &small).unwrap(),
+            read_for_inspection(&path, "big.log", &small, &mut |_| {}).unwrap(),
             FileRead::Whole(b) if b == text.as_bytes()
         ));
         let pdf = dir.path().join("big.pdf");
         std::fs::write(&pdf, format!("%PDF-1.4\n{text}")).unwrap();
         assert!(matches!(
-            read_for_inspection(&pdf, "big.pdf", &limits).unwrap(),
+            read_for_inspection(&pdf, "big.pdf", &limits, &mut |_| {}).unwrap(),
             FileRead::Whole(_)
         ));
     }

@@ -511,6 +511,12 @@ impl EarlyRows for Streamer<'_> {
         self.shared
             .write_early(self.slot, self.seq, self.scope, records, skipped)
     }
+    fn waited(&mut self, more: Duration) {
+        // The watchdog does not count a wait for a turn as the file's time.
+        self.slot
+            .started_ms
+            .fetch_add(more.as_millis() as u64, Ordering::AcqRel);
+    }
 }
 
 /// Runs every file of `source` through `inspector` on `opts.jobs` workers

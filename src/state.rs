@@ -228,6 +228,9 @@ impl EarlyRows for Noting<'_> {
         self.handed = true;
         self.early.rows(records, skipped)
     }
+    fn waited(&mut self, more: std::time::Duration) {
+        self.early.waited(more)
+    }
 }
 
 impl Inspector for Incremental {

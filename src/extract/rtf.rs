@@ -570,6 +570,12 @@ pub fn extract(bytes: &[u8], budget: &Budget) -> Extracted {
     }
     if let Err(e) = result {
         out.error = Some(e);
+    } else if s.chars >= s.max_chars {
+        // The text stopped at the document's limit; tidying may have made
+        // it shorter than the limit, so say so here.
+        out.error = Some(ExtractError::limit(
+            "the document's text exceeds the limit; the rest was not read",
+        ));
     }
     out
 }
@@ -581,6 +587,22 @@ mod tests {
 
     fn run(rtf: &str) -> Extracted {
         extract(rtf.as_bytes(), &Budget::new(Limits::default()))
+    }
+
+    #[test]
+    fn text_past_the_limit_is_limit_exceeded_not_cut_silently() {
+        let limits = Limits {
+            max_text_chars: 1000,
+            ..Limits::default()
+        };
+        let rtf = format!("{{\\rtf1\\ansi {}}}", "some words   \\par\n".repeat(200));
+        let out = extract(rtf.as_bytes(), &Budget::new(limits));
+        assert_eq!(
+            out.error.unwrap().kind,
+            super::super::ErrorKind::LimitExceeded
+        );
+        let out = extract(rtf.as_bytes(), &Budget::new(Limits::default()));
+        assert_eq!(out.error, None);
     }
 
     #[test]
