@@ -17,7 +17,7 @@ use crate::extract::archive::{Member, MemberFlow};
 use crate::extract::{self, Outcome};
 use crate::judge::judge_analysis;
 use crate::model::budget::{Budget, Limits};
-use crate::model::hash::hex_sha256;
+use crate::model::hash::{hash_reader, hex_sha256};
 use crate::model::untrusted::{open_walked, read_bounded, ReadError};
 use crate::model::{
     DocumentRecord, ErrorKind, ExtractError, Extracted, FileJob, FileOrigin, Format, LevelNames,
@@ -370,13 +370,19 @@ pub fn read_for_inspection(
         .take(HEAD_BYTES as u64)
         .read_to_end(&mut bytes)
         .map_err(|e| ExtractError::io(&e))?;
-    let keep = text_bytes_kept(&bytes, name, limits);
     let zip = bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06");
+    // A zip's head holds no central directory to sniff: its kind is read later.
+    let format = if zip {
+        Format::Zip
+    } else {
+        extract::sniff(&bytes, name)
+    };
     // A large video, image or disk image is skipped by what its start
     // says: reading the rest would tell nothing more.
-    if !zip && extract::sniff(&bytes, name) == Format::Unsupported {
+    if format == Format::Unsupported {
         return Ok(FileRead::Whole(bytes));
     }
+    let keep = text_bytes_kept(&bytes, format, limits);
     let read = match keep {
         Some(keep) if size > keep as u64 => read_text_start(file, bytes, keep),
         None if zip && size > ZIP_HELD_WHOLE => read_zip_identity(file, bytes),
@@ -402,9 +408,9 @@ pub fn read_for_inspection(
 }
 
 /// How many bytes of a text file are read to fill a document's text:
-/// `None` when `head` (the file's first bytes) is no text format.
-fn text_bytes_kept(head: &[u8], name: &str, limits: &Limits) -> Option<usize> {
-    if !matches!(extract::sniff(head, name), Format::Text | Format::Csv) {
+/// `None` when the file (`format`, sniffed from `head`) is no text format.
+fn text_bytes_kept(head: &[u8], format: Format, limits: &Limits) -> Option<usize> {
+    if !matches!(format, Format::Text | Format::Csv) {
         return None;
     }
     // UTF-16 takes two bytes for a character that UTF-8 writes in one.
@@ -424,56 +430,28 @@ fn text_bytes_kept(head: &[u8], name: &str, limits: &Limits) -> Option<usize> {
 /// Reads on to `keep` bytes and keeps them, cut before a character split
 /// in two; hashes the rest of the file without keeping it.
 fn read_text_start(mut file: impl Read, mut bytes: Vec<u8>, keep: usize) -> io::Result<FileRead> {
-    use sha2::{Digest, Sha256};
     bytes.reserve(keep.saturating_sub(bytes.len()));
     (&mut file)
         .take(keep.saturating_sub(bytes.len()) as u64)
         .read_to_end(&mut bytes)?;
-    let mut hasher = Sha256::new();
-    hasher.update(&bytes);
-    let mut size = bytes.len() as u64;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
+    let (size, sha256) = hash_reader(&mut bytes.as_slice().chain(file))?;
     bytes.truncate(whole_characters(&bytes));
     Ok(FileRead::TextStart(TextStart {
         bytes,
         size,
-        sha256: crate::model::hash::hex(&hasher.finalize()),
+        sha256,
     }))
 }
 
 /// Hashes a zip file too large to hold to its end (after `head`, already
 /// read), holding a buffer at a time; its entries are read later in place.
 fn read_zip_identity(mut file: io::Take<std::fs::File>, head: Vec<u8>) -> io::Result<FileRead> {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    hasher.update(&head);
-    let mut size = head.len() as u64;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
+    let (size, sha256) = hash_reader(&mut head.as_slice().chain(&mut file))?;
     Ok(FileRead::ZipOnDisk(ZipOnDisk {
         file: file.into_inner(),
         head,
         size,
-        sha256: crate::model::hash::hex(&hasher.finalize()),
+        sha256,
     }))
 }
 
@@ -514,14 +492,7 @@ fn zip_on_disk_documents(
         catch_unwind(AssertUnwindSafe(|| {
             extract::extract_each_zip_file(&zip.file, zip.size, &zip.head, name, budget, on_member)
         }))
-        .unwrap_or_else(|_| {
-            Outcome::Document(
-                extract::sniff(&zip.head, name),
-                Extracted::failed(ExtractError::corrupt(
-                    "the parser failed on malformed content",
-                )),
-            )
-        })
+        .unwrap_or_else(|_| Outcome::Document(extract::sniff(&zip.head, name), parser_failed()))
     })
 }
 
@@ -533,11 +504,7 @@ fn text_start_document(job: &FileJob, start: TextStart, ctx: &Context) -> Docume
     let mut extracted = catch_unwind(AssertUnwindSafe(|| {
         extract::extract_document(format, &start.bytes, &budget)
     }))
-    .unwrap_or_else(|_| {
-        Extracted::failed(ExtractError::corrupt(
-            "the parser failed on malformed content",
-        ))
-    });
+    .unwrap_or_else(|_| parser_failed());
     // The file's own cut says more than the text limit it also reached.
     if extracted
         .error
@@ -733,14 +700,14 @@ pub fn extract_guarded(
     catch_unwind(AssertUnwindSafe(|| {
         extract::extract_each(bytes, name, budget, on_member)
     }))
-    .unwrap_or_else(|_| {
-        Outcome::Document(
-            extract::sniff(bytes, name),
-            Extracted::failed(ExtractError::corrupt(
-                "the parser failed on malformed content",
-            )),
-        )
-    })
+    .unwrap_or_else(|_| Outcome::Document(extract::sniff(bytes, name), parser_failed()))
+}
+
+/// What a document is when its parser panicked: `corrupt`, never a lost run.
+fn parser_failed() -> Extracted {
+    Extracted::failed(ExtractError::corrupt(
+        "the parser failed on malformed content",
+    ))
 }
 
 /// Analysis and judgement of one document: its record.

@@ -182,6 +182,32 @@ fn signal(child: &Child, sig: i32) {
     assert_eq!(rc, 0, "signal {sig} to worker {}", child.id());
 }
 
+/// A run whose starting host (`scan --db` of `tree`, with `extra`) is
+/// killed once the run is open, then worked to its end by one worker and
+/// left open, its reports unwritten: its run id.
+fn finished_by_a_worker(pg: &Postgres, tree: &Path, out: &Path, extra: &[&str]) -> String {
+    let mut host = scan_command(tree, out, &["--quiet", "--db", &pg.url])
+        .args(["--lease-secs", LEASE])
+        .args(extra)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pg.psql("SELECT to_regclass('queue_runs') IS NOT NULL") != "t"
+        || pg.psql("SELECT count(*) FROM queue_runs WHERE state = 'open'") == "0"
+    {
+        assert!(Instant::now() < deadline, "the run was never queued");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    host.kill().unwrap();
+    let _ = host.wait();
+    let w = bin()
+        .args(["worker", "--db", &pg.url, "--lease-secs", LEASE])
+        .output()
+        .unwrap();
+    assert_eq!(w.status.code(), Some(0), "{}", stderr(&w));
+    pg.psql("SELECT run_id FROM queue_runs WHERE state = 'open'")
+}
+
 #[test]
 fn four_hosts_one_killed_one_stopped_give_the_single_scans_reports() {
     let pg = Postgres::start();
@@ -302,23 +328,7 @@ fn rescans_reuse_across_hosts_and_any_host_writes_a_runs_reports() {
 
     // A starting host killed at once: workers finish the run, and any
     // host writes its reports.
-    let mut host = scan_command(t, &work.path().join("lost"), &["--quiet", "--db", &pg.url])
-        .args(["--lease-secs", LEASE, "--full"])
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while pg.psql("SELECT count(*) FROM queue_runs WHERE state = 'open'") == "0" {
-        assert!(Instant::now() < deadline, "the run was never queued");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    host.kill().unwrap();
-    let _ = host.wait();
-    let w = bin()
-        .args(["worker", "--db", &pg.url, "--lease-secs", LEASE])
-        .output()
-        .unwrap();
-    assert_eq!(w.status.code(), Some(0), "{}", stderr(&w));
-    let run_id = pg.psql("SELECT run_id FROM queue_runs WHERE state = 'open'");
+    let run_id = finished_by_a_worker(&pg, t, &work.path().join("lost"), &["--full"]);
     let from_any = work.path().join("from-any-host");
     let r = bin()
         .args(["report"])
@@ -479,22 +489,7 @@ fn rows_written_ahead_under_a_lost_lease_are_left_out() {
         .unwrap();
     }
     let work = tempfile::tempdir().unwrap();
-    let mut host = scan_command(
-        tree.path(),
-        &work.path().join("lost"),
-        &["--quiet", "--db", &pg.url],
-    )
-    .args(["--lease-secs", LEASE])
-    .spawn()
-    .unwrap();
-    wait_until_queued(&pg);
-    host.kill().unwrap();
-    let _ = host.wait();
-    let w = bin()
-        .args(["worker", "--db", &pg.url, "--lease-secs", LEASE])
-        .output()
-        .unwrap();
-    assert_eq!(w.status.code(), Some(0), "{}", stderr(&w));
+    let run_id = finished_by_a_worker(&pg, tree.path(), &work.path().join("lost"), &[]);
     // A piece of memo-2's rows from a lease that is not the one its unit
     // was done under.
     let orphan = "INSERT INTO queue_items (run, root, unit, key, seq, lease, jsonl, csv, skipped)
@@ -502,7 +497,6 @@ fn rows_written_ahead_under_a_lost_lease_are_left_out() {
                 convert_to('LOST\n', 'UTF8'), convert_to('LOST\n', 'UTF8'), ''::bytea
          FROM queue_units u WHERE u.state = 'done' LIMIT 1";
     pg.psql(orphan);
-    let run_id = pg.psql("SELECT run_id FROM queue_runs WHERE state = 'open'");
     let out = work.path().join("reported");
     let r = bin()
         .arg("report")

@@ -7,6 +7,30 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
+/// Size and SHA-256 (hex) of everything `reader` yields, read a buffer at
+/// a time.
+pub fn hash_reader(reader: &mut impl std::io::Read) -> std::io::Result<(u64, String)> {
+    let mut hasher = Sha256::new();
+    let size = hash_into(&mut hasher, reader)?;
+    Ok((size, hex(&hasher.finalize())))
+}
+
+/// Feeds everything `reader` yields to `hasher`; returns how many bytes.
+pub fn hash_into(hasher: &mut Sha256, reader: &mut impl std::io::Read) -> std::io::Result<u64> {
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(size),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+}
+
 /// `bytes` as lower-case hex digits.
 pub fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";

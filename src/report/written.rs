@@ -12,12 +12,14 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
+
+use crate::model::hash::{hash_into, hex};
 
 /// What was written to one file so far.
 #[derive(Clone)]
@@ -127,10 +129,6 @@ pub fn forget_under(dir: &Path) {
     with_book(|book| book.retain(|path, _| !path.starts_with(dir)));
 }
 
-pub fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// What `file` holds from its start (opened readable, at offset 0).
 fn hash_from_start(file: &File) -> io::Result<(Sha256, u64)> {
     let mut hasher = Sha256::new();
@@ -138,26 +136,7 @@ fn hash_from_start(file: &File) -> io::Result<(Sha256, u64)> {
     Ok((hasher, size))
 }
 
-/// The size and hex SHA-256 of everything `reader` yields.
-pub fn hash_reader(reader: &mut impl Read) -> io::Result<(u64, String)> {
-    let mut hasher = Sha256::new();
-    let size = hash_into(&mut hasher, reader)?;
-    Ok((size, hex(&hasher.finalize())))
-}
-
-/// Feeds everything `reader` yields to `hasher`; returns how many bytes.
-fn hash_into(hasher: &mut Sha256, reader: &mut impl Read) -> io::Result<u64> {
-    let mut size = 0u64;
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = reader.read(&mut buf)?;
-        if n == 0 {
-            return Ok(size);
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-}
+pub use crate::model::hash::hash_reader;
 
 #[cfg(test)]
 mod tests {
