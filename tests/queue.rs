@@ -168,11 +168,30 @@ fn stop_while_leasing(pg: &Postgres, child: &Child, deadline: Instant, single: D
             child.id()
         );
         signal(child, libc::SIGSTOP);
-        std::thread::sleep(Duration::from_millis(20));
-        if pg.psql(&sql) != "0" {
+        // Twice, apart: a commit sent just before the stop may reach the
+        // server a moment after the first look.
+        let held = (0..2).all(|_| {
+            settle(pg);
+            pg.psql(&sql) != "0"
+        });
+        if held {
             return;
         }
         signal(child, libc::SIGCONT);
+    }
+}
+
+/// Waits until no unit's commit is running in the server: one the worker
+/// sent before it was stopped may still mark its unit done, and a lease
+/// seen before that is not one the worker will lose.
+fn settle(pg: &Postgres) {
+    let running = "SELECT count(*) FROM pg_stat_activity
+                   WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE 'WITH held AS%'";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    std::thread::sleep(Duration::from_millis(50));
+    while pg.psql(running) != "0" {
+        assert!(Instant::now() < deadline, "a unit's commit ran for 10 s");
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
