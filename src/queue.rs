@@ -1458,16 +1458,46 @@ impl Worker {
         Ok(Some(run))
     }
 
-    /// One thread's loop: claim, work, commit, until no unit is left.
+    /// One thread's loop: claim, work, hand to the commit, until no unit
+    /// is left. A unit's commit runs on a connection of its own while the
+    /// next unit is claimed and inspected (at most one unit waits for its
+    /// commit, its lease still renewed), so the inspection does not wait
+    /// for the server.
     fn work(&self) -> Result<(), String> {
         let mut session = Session::open(&self.config)?;
+        let mut commits = Session::open(&self.config)?;
+        std::thread::scope(|scope| {
+            let (hand, inspected) = std::sync::mpsc::sync_channel::<(Unit, UnitResult)>(0);
+            let committer = std::thread::Builder::new()
+                .name("unit-commit".to_string())
+                .spawn_scoped(scope, move || {
+                    for (unit, result) in inspected {
+                        self.commit(&mut commits, &unit, &result)?;
+                    }
+                    Ok::<(), String>(())
+                })
+                .map_err(err)?;
+            let worked = self.claim_and_inspect(&mut session, &hand);
+            drop(hand);
+            let committed = committer
+                .join()
+                .unwrap_or_else(|_| Err("a unit's commit failed".to_string()));
+            worked.and(committed)
+        })
+    }
+
+    fn claim_and_inspect(
+        &self,
+        session: &mut Session,
+        hand: &std::sync::mpsc::SyncSender<(Unit, UnitResult)>,
+    ) -> Result<(), String> {
         // An idle thread looks again soon (a unit being listed queues
         // more), then less and less often, up to `opts.idle`.
         let mut idle = IDLE_FIRST.min(self.opts.idle);
         while !self.stop.load(Ordering::Relaxed) {
             let refused: Vec<i64> = lock(&self.refused).iter().copied().collect();
             let claimed = claim(
-                &mut session,
+                session,
                 self.opts.run,
                 &self.id,
                 self.opts.lease_secs,
@@ -1476,6 +1506,8 @@ impl Worker {
             let Some(unit) = claimed else {
                 let client = &mut session.client;
                 reap(client)?;
+                // A unit waiting for its commit here is still leased, so
+                // counts as open.
                 let open = match self.opts.run {
                     0 => open_units(client, &refused)?,
                     run => unit_counts(client, run)?.open(),
@@ -1489,35 +1521,56 @@ impl Worker {
             };
             idle = IDLE_FIRST.min(self.opts.idle);
             lock(&self.leases.0).insert(unit.lease);
-            let outcome = self.work_on(&mut session, &unit);
-            lock(&self.leases.0).remove(&unit.lease);
-            if let Err(e) = outcome {
-                if session.client.is_closed() {
-                    session = Session::open(&self.config)?;
+            match self.inspect(session, &unit) {
+                Ok(Some(result)) => {
+                    if hand.send((unit, result)).is_err() {
+                        // The commit thread ended on an error, which the
+                        // caller reports.
+                        return Ok(());
+                    }
                 }
-                let failed = release(&mut session.client, &unit, &e)?;
-                self.failed.fetch_add(failed as u64, Ordering::Relaxed);
-                log(
-                    &self.id,
-                    &format!(
-                        "unit {} failed on attempt {} ({e}){}",
-                        unit.id,
-                        unit.attempts,
-                        if failed {
-                            "; marked failed"
-                        } else {
-                            "; back in the queue"
-                        }
-                    ),
-                );
+                Ok(None) => {
+                    lock(&self.leases.0).remove(&unit.lease);
+                }
+                Err(e) => {
+                    if session.client.is_closed() {
+                        *session = Session::open(&self.config)?;
+                    }
+                    self.give_up(&mut session.client, &unit, &e)?;
+                }
             }
         }
         Ok(())
     }
 
-    fn work_on(&self, session: &mut Session, unit: &Unit) -> Result<(), String> {
+    /// A unit that failed goes back to the queue, or is marked failed on
+    /// its last attempt.
+    fn give_up(&self, client: &mut Client, unit: &Unit, e: &str) -> Result<(), String> {
+        lock(&self.leases.0).remove(&unit.lease);
+        let failed = release(client, unit, e)?;
+        self.failed.fetch_add(failed as u64, Ordering::Relaxed);
+        log(
+            &self.id,
+            &format!(
+                "unit {} failed on attempt {} ({e}){}",
+                unit.id,
+                unit.attempts,
+                if failed {
+                    "; marked failed"
+                } else {
+                    "; back in the queue"
+                }
+            ),
+        );
+        Ok(())
+    }
+
+    /// Lists and inspects a unit; `Ok(None)` when this worker cannot work
+    /// on its run (the unit is given back).
+    fn inspect(&self, session: &mut Session, unit: &Unit) -> Result<Option<UnitResult>, String> {
         let Some(run) = self.run_state(&mut session.client, unit.run)? else {
-            return give_back(&mut session.client, unit);
+            give_back(&mut session.client, unit)?;
+            return Ok(None);
         };
         if unit.attempts > 1 {
             log(
@@ -1538,19 +1591,47 @@ impl Worker {
             unit: unit.id,
             lease: unit.lease,
         };
-        let result = inspect_unit(&run, &self.lookups, items, filtered_out, spill)?;
-        if complete(session, unit, &result)? {
-            self.units.fetch_add(1, Ordering::Relaxed);
-            self.items.fetch_add(result.worked, Ordering::Relaxed);
-        } else {
-            self.lost.fetch_add(1, Ordering::Relaxed);
-            log(
-                &self.id,
-                &format!(
-                    "lost the lease of {} before it was done; its results are dropped, another worker's count",
-                    unit.describe(&run.spec)
-                ),
-            );
+        inspect_unit(&run, &self.lookups, items, filtered_out, spill).map(Some)
+    }
+
+    /// Commits an inspected unit on the commit thread's connection.
+    fn commit(
+        &self,
+        session: &mut Session,
+        unit: &Unit,
+        result: &UnitResult,
+    ) -> Result<(), String> {
+        if session.client.is_closed() {
+            *session = Session::open(&self.config)?;
+        }
+        let done = complete(session, unit, result);
+        match done {
+            Ok(true) => {
+                lock(&self.leases.0).remove(&unit.lease);
+                self.units.fetch_add(1, Ordering::Relaxed);
+                self.items.fetch_add(result.worked, Ordering::Relaxed);
+            }
+            Ok(false) => {
+                lock(&self.leases.0).remove(&unit.lease);
+                self.lost.fetch_add(1, Ordering::Relaxed);
+                let what = lock(&self.runs)
+                    .iter()
+                    .find(|r| r.id == unit.run)
+                    .map(|run| unit.describe(&run.spec))
+                    .unwrap_or_else(|| format!("unit {}", unit.id));
+                log(
+                    &self.id,
+                    &format!(
+                        "lost the lease of {what} before it was done; its results are dropped, another worker's count"
+                    ),
+                );
+            }
+            Err(e) => {
+                if session.client.is_closed() {
+                    *session = Session::open(&self.config)?;
+                }
+                self.give_up(&mut session.client, unit, &e)?;
+            }
         }
         Ok(())
     }
