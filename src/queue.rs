@@ -68,6 +68,8 @@ pub const REST_PART: i32 = -2;
 pub const MAX_ATTEMPTS: i32 = 5;
 /// How long an idle worker thread first waits before it looks again.
 const IDLE_FIRST: Duration = Duration::from_millis(10);
+/// Wait before connecting again after the server dropped a connection.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
 /// How long a lease lasts unless renewed; the heartbeat renews it every
 /// third of that while the worker lives.
 pub const DEFAULT_LEASE_SECS: f64 = 60.0;
@@ -1496,13 +1498,28 @@ impl Worker {
         let mut idle = IDLE_FIRST.min(self.opts.idle);
         while !self.stop.load(Ordering::Relaxed) {
             let refused: Vec<i64> = lock(&self.refused).iter().copied().collect();
-            let claimed = claim(
-                session,
-                self.opts.run,
-                &self.id,
-                self.opts.lease_secs,
-                &refused,
-            )?;
+            let claim_next = |session: &mut Session| {
+                claim(
+                    session,
+                    self.opts.run,
+                    &self.id,
+                    self.opts.lease_secs,
+                    &refused,
+                )
+            };
+            // The server may have ended the connection since the last
+            // unit: once, a new one.
+            let claimed = match claim_next(session) {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    log(
+                        &self.id,
+                        &format!("claiming failed ({e}); connecting again"),
+                    );
+                    *session = self.reconnect()?;
+                    claim_next(session)?
+                }
+            };
             let Some(unit) = claimed else {
                 let client = &mut session.client;
                 reap(client)?;
@@ -1523,31 +1540,37 @@ impl Worker {
             lock(&self.leases.0).insert(unit.lease);
             match self.inspect(session, &unit) {
                 Ok(Some(result)) => {
-                    if hand.send((unit, result)).is_err() {
+                    if let Err(std::sync::mpsc::SendError((unit, _))) = hand.send((unit, result)) {
                         // The commit thread ended on an error, which the
-                        // caller reports.
+                        // caller reports; the unit's lease runs out and
+                        // another worker does it.
+                        lock(&self.leases.0).remove(&unit.lease);
                         return Ok(());
                     }
                 }
                 Ok(None) => {
                     lock(&self.leases.0).remove(&unit.lease);
                 }
-                Err(e) => {
-                    if session.client.is_closed() {
-                        *session = Session::open(&self.config)?;
-                    }
-                    self.give_up(&mut session.client, &unit, &e)?;
-                }
+                Err(e) => self.give_up(session, &unit, &e)?,
             }
         }
         Ok(())
     }
 
     /// A unit that failed goes back to the queue, or is marked failed on
-    /// its last attempt.
-    fn give_up(&self, client: &mut Client, unit: &Unit, e: &str) -> Result<(), String> {
+    /// its last attempt. The error may have been the connection's (the
+    /// server ended it, the network cut it), so when giving the unit back
+    /// fails the session starts anew and tries once more; should that fail
+    /// too, the unit's lease, no longer renewed, runs out.
+    fn give_up(&self, session: &mut Session, unit: &Unit, e: &str) -> Result<(), String> {
         lock(&self.leases.0).remove(&unit.lease);
-        let failed = release(client, unit, e)?;
+        let failed = match release(&mut session.client, unit, e) {
+            Ok(failed) => failed,
+            Err(_) => {
+                *session = self.reconnect()?;
+                release(&mut session.client, unit, e)?
+            }
+        };
         self.failed.fetch_add(failed as u64, Ordering::Relaxed);
         log(
             &self.id,
@@ -1563,6 +1586,13 @@ impl Worker {
             ),
         );
         Ok(())
+    }
+
+    /// A new session after a lost connection, after a pause: a server
+    /// restarting refuses connections for a moment.
+    fn reconnect(&self) -> Result<Session, String> {
+        std::thread::sleep(RECONNECT_PAUSE);
+        Session::open(&self.config)
     }
 
     /// Lists and inspects a unit; `Ok(None)` when this worker cannot work
@@ -1601,18 +1631,21 @@ impl Worker {
         unit: &Unit,
         result: &UnitResult,
     ) -> Result<(), String> {
-        if session.client.is_closed() {
-            *session = Session::open(&self.config)?;
+        let done = match session.client.is_closed() {
+            true => Session::open(&self.config).map(|s| *session = s),
+            false => Ok(()),
         }
-        let done = complete(session, unit, result);
+        .and_then(|()| complete(session, unit, result));
+        // Done, lost or failed, the lease is no longer renewed: should the
+        // unit not be given back below, it runs out and another worker
+        // does the unit.
+        lock(&self.leases.0).remove(&unit.lease);
         match done {
             Ok(true) => {
-                lock(&self.leases.0).remove(&unit.lease);
                 self.units.fetch_add(1, Ordering::Relaxed);
                 self.items.fetch_add(result.worked, Ordering::Relaxed);
             }
             Ok(false) => {
-                lock(&self.leases.0).remove(&unit.lease);
                 self.lost.fetch_add(1, Ordering::Relaxed);
                 let what = lock(&self.runs)
                     .iter()
@@ -1626,12 +1659,7 @@ impl Worker {
                     ),
                 );
             }
-            Err(e) => {
-                if session.client.is_closed() {
-                    *session = Session::open(&self.config)?;
-                }
-                self.give_up(&mut session.client, unit, &e)?;
-            }
+            Err(e) => self.give_up(session, unit, &e)?,
         }
         Ok(())
     }
