@@ -462,13 +462,21 @@ fn commits_cut_by_the_server_are_done_again() {
         .spawn()
         .unwrap();
     wait_until_queued(&pg);
+    // Every other unit's commit lingers in the server, so that the test
+    // catches some while they run, however loaded the machine.
+    pg.psql(
+        "CREATE FUNCTION linger() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN IF NEW.unit % 2 = 0 THEN PERFORM pg_sleep(0.5); END IF; RETURN NEW; END $$;
+         CREATE TRIGGER linger BEFORE INSERT ON queue_results
+           FOR EACH ROW EXECUTE FUNCTION linger()",
+    );
     let other = worker(&pg.url);
     let cut = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
                WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE 'WITH held AS%'";
     let mut cuts = 0;
     while cuts < 3 && host.try_wait().unwrap().is_none() {
         cuts += pg.psql(cut).parse::<u32>().unwrap();
-        std::thread::sleep(Duration::from_millis(1));
+        std::thread::sleep(Duration::from_millis(20));
     }
     let host_out = host.wait_with_output().unwrap();
     let other_out = other.wait_with_output().unwrap();
