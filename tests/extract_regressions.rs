@@ -267,6 +267,40 @@ fn real_password_xls_stays_encrypted() {
     assert_eq!(error.as_deref(), Some("encrypted"));
 }
 
+/// Defect 7: OOXML packages encrypted under the default password
+/// `VelvetSweatshop` (agile AES-128/SHA-1 as Office 2010 writes it,
+/// AES-256/SHA-512 as Office 2013 and later do, and ECMA-376 standard
+/// encryption as Office 2007 does) open in Excel, Word, LibreOffice and
+/// POI without a password; they were `encrypted` with no text. Fixtures:
+/// `tests/fixtures/encrypted_ooxml/MakeEncryptedOoxml.java`; LibreOffice
+/// 7.4 reads all three, and refuses the one under a real password.
+#[test]
+fn default_password_ooxml_is_decrypted_agile_and_standard() {
+    for (file, expected) in [
+        (
+            "velvet-agile-aes128.docx",
+            "Protected only against changes: body text of the document",
+        ),
+        (
+            "velvet-agile-aes256.xlsx",
+            "CONFIDENTIAL salary list\nEmployee 1 of the night shift\t1001.5",
+        ),
+        (
+            "velvet-standard.xlsx",
+            "Employee 3 of the night shift\t1003.5",
+        ),
+    ] {
+        let (format, text, error) = read_fixture(&format!("encrypted_ooxml/{file}"));
+        assert_eq!(format, Format::EncryptedOoxml, "{file}");
+        assert_eq!(error, None, "{file}");
+        assert!(text.contains(expected), "{file}: {text:?}");
+    }
+    let (format, text, error) = read_fixture("encrypted_ooxml/secret-agile-aes256.xlsx");
+    assert_eq!(format, Format::EncryptedOoxml);
+    assert_eq!(error.as_deref(), Some("encrypted"));
+    assert!(!text.contains("salary"), "decrypted with a wrong key?");
+}
+
 /// Defect 9: Excel 2.x, 3.0 and 4.0 worksheets are bare BIFF record
 /// streams, not OLE files; they were `corrupt`. Their cells are read as
 /// Excel shows them, whatever the file's name (content decides).

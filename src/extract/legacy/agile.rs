@@ -1,8 +1,10 @@
 //! OOXML packages encrypted with ECMA-376 *agile* encryption (MS-OFFCRYPTO
-//! 2.3.4.10-2.3.4.15) under the default password `VelvetSweatshop`: Office
-//! writes such files when a workbook is only protected against changes, and
-//! Excel, LibreOffice and POI open them without asking (issue 17 defect 7).
-//! Any other password leaves the file `encrypted`, as before.
+//! 2.3.4.10-2.3.4.15, Office 2010 and later) or *standard* encryption
+//! (2.3.4.5-2.3.4.9, Office 2007) under the default password
+//! `VelvetSweatshop`: Office writes such files when a workbook is only
+//! protected against changes, and Excel, LibreOffice and POI open them
+//! without asking (issue 17 defect 7). Any other password leaves the file
+//! `encrypted`, as before.
 //!
 //! The password's key is checked against the file's verifier first, so a
 //! file with a real password is never decrypted into noise.
@@ -11,7 +13,7 @@ use aes::cipher::{BlockCipherDecrypt, KeyInit};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use super::attr_value;
-use super::bytes::{le_u16, le_u64};
+use super::bytes::{le_u16, le_u32, le_u64};
 use crate::extract::{ExtractError, ExtractResult};
 use crate::model::budget::Budget;
 
@@ -127,6 +129,20 @@ impl Aes {
             prev.copy_from_slice(chunk);
         }
     }
+
+    /// ECB decryption of whole 16-byte blocks (standard encryption).
+    fn decrypt_ecb(&self, data: &[u8], out: &mut Vec<u8>) {
+        for chunk in data.chunks_exact(16) {
+            let mut block = aes::Block::default();
+            block.copy_from_slice(chunk);
+            match self {
+                Aes::K128(c) => c.decrypt_block(&mut block),
+                Aes::K192(c) => c.decrypt_block(&mut block),
+                Aes::K256(c) => c.decrypt_block(&mut block),
+            }
+            out.extend_from_slice(&block);
+        }
+    }
 }
 
 /// SHA-1 (FIPS 180-4) of the concatenated `parts`: Office 2010 writes
@@ -203,7 +219,11 @@ pub fn decrypt_default(
     package: &[u8],
     budget: &Budget,
 ) -> ExtractResult<Option<Vec<u8>>> {
-    // EncryptionVersionInfo 4.4, reserved 0x40, then the XML descriptor.
+    // EncryptionVersionInfo 4.4, reserved 0x40, then the XML descriptor;
+    // 2.2, 3.2 or 4.2 is standard encryption.
+    if le_u16(info, 2) == Some(2) && matches!(le_u16(info, 0), Some(2..=4)) {
+        return decrypt_standard(info, package, budget);
+    }
     if le_u16(info, 0) != Some(4) || le_u16(info, 2) != Some(4) || info.len() < 8 {
         return Ok(None);
     }
@@ -217,16 +237,8 @@ pub fn decrypt_default(
     let Some(secret) = secret_key(&encryptor, DEFAULT_PASSWORD, budget)? else {
         return Ok(None);
     };
-    let Some(size) = le_u64(package, 0) else {
-        return Err(ExtractError::corrupt("EncryptedPackage truncated"));
-    };
+    let size = package_size(package, budget)?;
     let body = &package[8..];
-    if size > body.len() as u64 || size > budget.limits.max_part_bytes {
-        return Err(ExtractError::corrupt(
-            "EncryptedPackage size exceeds its stream",
-        ));
-    }
-    budget.charge_inflated(size)?;
     let Some(cipher) = Aes::new(&secret[..key_data.key_bytes.min(secret.len())]) else {
         return Ok(None);
     };
@@ -245,6 +257,105 @@ pub fn decrypt_default(
             key_data.block_size,
         );
         cipher.decrypt_cbc(&iv, segment, &mut plain);
+    }
+    plain.truncate(size as usize);
+    Ok(Some(plain))
+}
+
+/// The package's length from the first 8 bytes of `EncryptedPackage`,
+/// checked against the stream and the part limit.
+fn package_size(package: &[u8], budget: &Budget) -> ExtractResult<u64> {
+    let Some(size) = le_u64(package, 0) else {
+        return Err(ExtractError::corrupt("EncryptedPackage truncated"));
+    };
+    if size > (package.len() - 8) as u64 || size > budget.limits.max_part_bytes {
+        return Err(ExtractError::corrupt(
+            "EncryptedPackage size exceeds its stream",
+        ));
+    }
+    budget.charge_inflated(size)?;
+    Ok(size)
+}
+
+/// Standard encryption (MS-OFFCRYPTO 2.3.4.5-2.3.4.9): AES in ECB mode
+/// under a key derived with 50,000 rounds of SHA-1, checked against the
+/// header's verifier. RC4 CryptoAPI packages (fAES clear) are left
+/// `encrypted`: Office never writes them for OOXML.
+fn decrypt_standard(
+    info: &[u8],
+    package: &[u8],
+    budget: &Budget,
+) -> ExtractResult<Option<Vec<u8>>> {
+    const F_CRYPTOAPI: u32 = 0x04;
+    const F_AES: u32 = 0x20;
+    let (Some(flags), Some(header_size)) = (le_u32(info, 4), le_u32(info, 8)) else {
+        return Ok(None);
+    };
+    if flags & (F_CRYPTOAPI | F_AES) != F_CRYPTOAPI | F_AES {
+        return Ok(None);
+    }
+    // EncryptionHeader: flags, size extra, AlgID, AlgIDHash, KeySize (bits) ...
+    let header = 12usize;
+    let (Some(alg_id), Some(key_bits)) = (le_u32(info, header + 8), le_u32(info, header + 16))
+    else {
+        return Ok(None);
+    };
+    let key_bytes = match (alg_id, key_bits) {
+        (0x660E, 128) | (0x660F, 192) | (0x6610, 256) => key_bits as usize / 8,
+        _ => return Ok(None),
+    };
+    // EncryptionVerifier: salt size, salt, verifier, hash size, its hash.
+    let v = header.saturating_add(header_size as usize);
+    let (Some(16), Some(salt), Some(verifier), Some(20), Some(verifier_hash)) = (
+        le_u32(info, v),
+        info.get(v + 4..v + 20),
+        info.get(v + 20..v + 36),
+        le_u32(info, v + 36),
+        info.get(v + 40..v + 72),
+    ) else {
+        return Ok(None);
+    };
+    let utf16: Vec<u8> = DEFAULT_PASSWORD
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let mut h = sha1(&[salt, &utf16]);
+    for i in 0..50_000u32 {
+        h = sha1(&[&i.to_le_bytes(), &h]);
+    }
+    let h = sha1(&[&h, &0u32.to_le_bytes()]);
+    // The key: SHA-1 of the hash XORed into 64 bytes of 0x36, then of 0x5C.
+    let derive = |fill: u8| {
+        let mut buf = [fill; 64];
+        for (b, x) in buf.iter_mut().zip(h) {
+            *b ^= x;
+        }
+        sha1(&[&buf])
+    };
+    let mut key = derive(0x36).to_vec();
+    key.extend_from_slice(&derive(0x5C));
+    key.truncate(key_bytes);
+    let Some(cipher) = Aes::new(&key) else {
+        return Ok(None);
+    };
+    let mut plain_verifier = Vec::with_capacity(16);
+    cipher.decrypt_ecb(verifier, &mut plain_verifier);
+    let mut plain_hash = Vec::with_capacity(32);
+    cipher.decrypt_ecb(verifier_hash, &mut plain_hash);
+    if sha1(&[&plain_verifier])[..] != plain_hash[..20] {
+        return Ok(None);
+    }
+    let size = package_size(package, budget)?;
+    let body = &package[8..];
+    let mut plain = Vec::with_capacity(body.len());
+    for (i, chunk) in body.chunks(SEGMENT).enumerate() {
+        if plain.len() as u64 >= size {
+            break;
+        }
+        if i.is_multiple_of(256) {
+            budget.check_time()?;
+        }
+        cipher.decrypt_ecb(chunk, &mut plain);
     }
     plain.truncate(size as usize);
     Ok(Some(plain))
@@ -398,11 +509,17 @@ mod tests {
     }
 
     #[test]
-    fn not_agile_is_none() {
+    fn truncated_or_unknown_headers_are_none() {
         let budget = crate::extract::test_budget();
-        let standard = [3u8, 0, 2, 0, 0x24, 0, 0, 0];
-        assert!(decrypt_default(&standard, &[0; 16], &budget)
-            .unwrap()
-            .is_none());
+        // Standard encryption whose header stops after its flags; RC4
+        // CryptoAPI (fAES clear); extensible encryption (4.3).
+        for info in [
+            &[3u8, 0, 2, 0, 0x24, 0, 0, 0][..],
+            &[3, 0, 2, 0, 0x04, 0, 0, 0, 0, 0, 0, 0],
+            &[4, 0, 3, 0, 0x24, 0, 0, 0],
+            &[],
+        ] {
+            assert!(decrypt_default(info, &[0; 16], &budget).unwrap().is_none());
+        }
     }
 }

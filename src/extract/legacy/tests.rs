@@ -422,3 +422,82 @@ fn word95_with_utf16_text_is_read_as_utf16() {
     assert!(x.error.is_none(), "{:?}", x.error);
     assert_eq!(x.texts_of(PartKind::Body).join("\n"), "Fax cover, page 1\n");
 }
+
+#[test]
+fn word95_fast_saved_utf16_text_follows_the_piece_table() {
+    // POI Bug51944.doc is both: fExtChar with UTF-16 text, and fast-saved,
+    // its pieces out of stream order. Read whole between fcMin and fcMac,
+    // its text came out in another order than POI's and LibreOffice's.
+    let text: Vec<u8> = "page 2 of the fax\rFax cover, "
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
+    let w = Word95 {
+        lid: 0x0409,
+        envr: 0,
+        chse: 0,
+        text: &text,
+        fonts: WESTERN_FONTS,
+    };
+    let mut ole = cfb::CompoundFile::open(Cursor::new(word95(&w))).unwrap();
+    let mut d = Vec::new();
+    std::io::Read::read_to_end(&mut ole.open_stream("/WordDocument").unwrap(), &mut d).unwrap();
+    d[11] |= 0x10; // fExtChar (flags 0x1000)
+    d[0x34..0x38].copy_from_slice(&29u32.to_le_bytes());
+    // Pieces: characters 0-11 ("Fax cover, ") stored second, 11-29 first.
+    let mut plc = Vec::new();
+    for cp in [0u32, 11, 29] {
+        plc.extend_from_slice(&cp.to_le_bytes());
+    }
+    for fc in [0x300u32 + 18 * 2, 0x300] {
+        plc.extend_from_slice(&[0, 0]);
+        plc.extend_from_slice(&fc.to_le_bytes());
+        plc.extend_from_slice(&[0, 0]);
+    }
+    let mut clx = vec![2u8];
+    clx.extend_from_slice(&(plc.len() as u32).to_le_bytes());
+    clx.extend_from_slice(&plc);
+    let at = d.len() as u32;
+    d[0x160..0x164].copy_from_slice(&at.to_le_bytes());
+    d[0x164..0x168].copy_from_slice(&(clx.len() as u32).to_le_bytes());
+    d[10] |= 0x04; // fComplex
+    d.extend_from_slice(&clx);
+    let file = ole_with(&[("/WordDocument", &d)]);
+    let x = extract(Format::Doc, &file, &Budget::new(Limits::default()));
+    assert!(x.error.is_none(), "{:?}", x.error);
+    assert_eq!(
+        x.texts_of(PartKind::Body).join("\n"),
+        "Fax cover, page 2 of the fax\n"
+    );
+}
+
+/// A BIFF record: type, length, data.
+fn biff(kind: u16, data: &[u8]) -> Vec<u8> {
+    let mut r = kind.to_le_bytes().to_vec();
+    r.extend_from_slice(&(data.len() as u16).to_le_bytes());
+    r.extend_from_slice(data);
+    r
+}
+
+#[test]
+fn excel_5_sheet_without_a_name_is_read() {
+    // POI 64130.xls (OldExcelExtractor's testSheetWithNoName): an Excel 5
+    // workbook (a `Book` stream) whose sheet has an empty name, then one
+    // whose BOUNDSHEET stops before its name; POI reads the cells.
+    let mut s = biff(0x0809, &[0, 5, 5, 0, 0, 0, 0, 0]);
+    s.extend(biff(0x0085, &[0, 0, 0, 0, 0, 0, 0]));
+    s.extend(biff(0x0085, &[0, 0, 0, 0, 0, 0]));
+    s.extend(biff(0x000A, &[]));
+    for word in ["Dawn", "Dusk"] {
+        s.extend(biff(0x0809, &[0, 5, 0x10, 0, 0, 0, 0, 0]));
+        let mut label = vec![0, 0, 0, 0, 0x0F, 0];
+        label.extend_from_slice(&(word.len() as u16).to_le_bytes());
+        label.extend_from_slice(word.as_bytes());
+        s.extend(biff(0x0204, &label));
+        s.extend(biff(0x000A, &[]));
+    }
+    let file = ole_with(&[("/Book", &s)]);
+    let x = extract(Format::Xls, &file, &Budget::new(Limits::default()));
+    assert!(x.error.is_none(), "{:?}", x.error);
+    assert_eq!(x.texts_of(PartKind::Sheet), ["Dawn", "Dusk"]);
+}

@@ -744,3 +744,63 @@ fn ligature_glyphs_are_spelled_out() {
     assert_eq!(out.error, None);
     assert_eq!(out.parts[0].text, "Efficient file");
 }
+
+/// Defect 5 (pdf.js `issue14999_reduced.pdf`, empty despite its
+/// /ToUnicode): a Type 3 font with a bogus /FontBBox, a tiny /FontMatrix
+/// and glyph names that say nothing (`/a1` is code 1, a control
+/// character); its /ToUnicode map gives the text.
+#[test]
+fn type3_font_text_comes_from_its_to_unicode_map() {
+    let font = b"<< /Type /Font /Subtype /Type3 /FontBBox [0 0 0 0] /FontMatrix [0.01 0 0 0.01 0 0] /CharProcs << >> /Encoding << /Type /Encoding /Differences [1 /a1 /a2 /a3 /a4] >> /FirstChar 1 /LastChar 4 /Widths [50 50 50 25] /Resources << >> /ToUnicode 6 0 R >>";
+    let cmap = b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n\
+1 begincodespacerange <00> <FF> endcodespacerange\n\
+4 beginbfchar <01> <0043> <02> <0061> <03> <0074> <04> <0020> endbfchar\nendcmap end end";
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /T3 5 0 R >> >> >>".to_vec(),
+            stream("", b"BT /T3 12 Tf 72 700 Td <01020304010203> Tj ET"),
+            font.to_vec(),
+            stream("", cmap),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &test_budget());
+    assert_eq!(out.error, None);
+    assert_eq!(out.parts[0].text, "Cat Cat");
+}
+
+/// Defect 6 (Tika `testPDF_acroform3.pdf`): form fields are separate text
+/// pieces; a field's value shown beside its label, or in a field placed
+/// left of the one before it, is a word of its own, not glued to the last.
+#[test]
+fn form_field_values_beside_other_text_are_separate_words() {
+    let field = |x: u32, id: u32| {
+        format!("<< /Type /Annot /Subtype /Widget /FT /Tx /Rect [{x} 695 {} 715] /AP << /N {id} 0 R >> >>", x + 100)
+            .into_bytes()
+    };
+    let appearance = |value: &str| {
+        stream(
+            "/Type /XObject /Subtype /Form /BBox [0 0 100 20] /Resources << /Font << /F1 5 0 R >> >>",
+            format!("/Tx BMC BT /F1 12 Tf 2 5 Td ({value}) Tj ET EMC").as_bytes(),
+        )
+    };
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Annots [6 0 R 7 0 R] /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+            stream("", b"BT /F1 12 Tf 72 700 Td (Name:) Tj ET"),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+            field(110, 8),
+            field(10, 9),
+            appearance("Alice"),
+            appearance("Smith"),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &test_budget());
+    assert_eq!(out.error, None);
+    assert_eq!(out.parts[0].text, "Name: Alice Smith");
+}
