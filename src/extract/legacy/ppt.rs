@@ -32,7 +32,7 @@ const FSP: u16 = 0xF00A;
 const CHILD_ANCHOR: u16 = 0xF00F;
 const TERTIARY_OPT: u16 = 0xF122;
 /// The group property that makes a group a table (MS-ODRAW tableProperties).
-const TABLE_PROPERTIES: u16 = 0x03A0;
+const TABLE_PROPERTIES: u16 = 0x039F;
 const LINE_SHAPE: u16 = 20;
 
 const MAX_DEPTH: u32 = 24;
