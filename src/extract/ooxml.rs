@@ -608,13 +608,11 @@ impl Marks {
     /// [`field_code_text`]).
     fn field_char(&mut self, e: &Tag<'_>, main: &mut TextBuf) {
         match e.attr_raw("fldCharType") {
-            Some("begin") => {
-                if self.fields.len() < MAX_OPEN_FIELDS {
-                    self.fields.push(FlowField {
-                        in_code: true,
-                        ..FlowField::default()
-                    });
-                }
+            Some("begin") if self.fields.len() < MAX_OPEN_FIELDS => {
+                self.fields.push(FlowField {
+                    in_code: true,
+                    ..FlowField::default()
+                });
             }
             Some("separate") => self.end_code(main),
             Some("end") => {
