@@ -111,6 +111,7 @@ impl Analyser {
             error,
             parts_read: extracted.parts_read.len(),
             text_chars: extracted.content_chars(),
+            no_text_cause: extracted.no_text_cause.clone(),
         }
     }
 }

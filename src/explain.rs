@@ -210,6 +210,9 @@ fn render(out: &mut String, r: &DocumentRecord, ex: &Extracted, text: bool) {
         },
         a.text_chars
     );
+    if let Some(cause) = a.no_text_cause.as_deref().filter(|_| a.text_chars == 0) {
+        let _ = writeln!(out, "no text:     {cause}");
+    }
     let _ = writeln!(out, "\nlabel sources:");
     if a.labels.sources.is_empty() {
         let _ = writeln!(out, "  (none)");

@@ -1,6 +1,8 @@
 //! Verdicts: compares a document's labels, releases and TLP markings with
 //! its content and the policy, and says why for each code.
 
+use std::fmt::Write as _;
+
 use chrono::NaiveDate;
 
 use crate::model::label::{release_name_key, ReleaseName};
@@ -27,6 +29,8 @@ pub struct Case<'a> {
     /// Characters of content text read (document properties aside): with
     /// none, the content is unknown and no level is suggested.
     pub text_chars: usize,
+    /// Why no text could be read, when the extractor knows.
+    pub no_text_cause: Option<&'a str>,
 }
 
 impl<'a> Case<'a> {
@@ -39,6 +43,7 @@ impl<'a> Case<'a> {
             partly_read: analysis.content_partly_read(),
             unreadable: analysis.error.as_ref().map(|e| e.to_string()),
             text_chars: analysis.text_chars,
+            no_text_cause: analysis.no_text_cause.as_deref(),
         }
     }
 }
@@ -86,7 +91,15 @@ pub fn judge(case: &Case, policy: &Policy, as_of: NaiveDate) -> Judgement {
         if case.partly_read {
             reason.push_str(PARTLY_READ_NOTE);
         } else if suggested.is_none() {
-            reason.push_str(NO_TEXT_NOTE);
+            match case.no_text_cause.filter(|_| case.text_chars == 0) {
+                Some(cause) => {
+                    let _ = write!(
+                        reason,
+                        "; no text could be read ({cause}), so no level is suggested"
+                    );
+                }
+                None => reason.push_str(NO_TEXT_NOTE),
+            }
         }
         v.push(VerdictCode::Unlabeled, reason);
     }
@@ -555,6 +568,7 @@ partner = "Precision Systems"
             partly_read: false,
             unreadable: None,
             text_chars: 100,
+            no_text_cause: None,
         };
         judge(&case, &p, as_of())
             .verdicts
@@ -594,6 +608,7 @@ partner = "Precision Systems"
             partly_read: true,
             unreadable: Some("limit_exceeded: only the first 16 MiB were read".into()),
             text_chars: 100,
+            no_text_cause: None,
         };
         let j = judge(&case, &p, as_of());
         (
@@ -693,6 +708,7 @@ partner = "Precision Systems"
             partly_read: false,
             unreadable: None,
             text_chars: 100,
+            no_text_cause: None,
         };
         let codes: Vec<_> = judge(&case, &p, as_of())
             .verdicts
@@ -769,6 +785,7 @@ partner = "Precision Systems"
             partly_read: false,
             unreadable: None,
             text_chars,
+            no_text_cause: None,
         };
         judge(&case, &p, as_of())
     }
@@ -839,7 +856,27 @@ partner = "Precision Systems"
         let j = judged(&nothing, &[], 0);
         assert_eq!(j.suggested, None);
         let unlabeled = j.verdicts.iter().find(|v| v.code == VerdictCode::Unlabeled);
-        assert!(unlabeled.unwrap().reason.contains("no text could be read"));
+        assert!(unlabeled.unwrap().reason.contains("(an image-only scan?)"));
+        // Defect 10: pages that draw text no font decodes say so.
+        let p = Policy::parse(POLICY, "t").unwrap();
+        let case = Case {
+            labels: &nothing,
+            detections: &[],
+            location_path: "/srv/a.pdf",
+            content_known: true,
+            partly_read: false,
+            unreadable: None,
+            text_chars: 0,
+            no_text_cause: Some("its pages draw 5 glyphs whose fonts map them to no character"),
+        };
+        let j = judge(&case, &p, as_of());
+        assert_eq!(j.suggested, None);
+        let unlabeled = j.verdicts.iter().find(|v| v.code == VerdictCode::Unlabeled);
+        assert_eq!(
+            unlabeled.unwrap().reason,
+            "no protection level in metadata, properties or markings; no text could be read \
+(its pages draw 5 glyphs whose fonts map them to no character), so no level is suggested"
+        );
         // Text read, nothing fired: the scheme's default.
         assert_eq!(judged(&nothing, &[], 5).suggested, Some(level_of("PUBLIC")));
         // A detector fired on the properties of a text-less file: that is evidence.

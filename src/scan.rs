@@ -868,6 +868,7 @@ mod tests {
             error,
             parts_read: 0,
             text_chars: 0,
+            no_text_cause: None,
         };
         let judgement = Judgement {
             level: None,

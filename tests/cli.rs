@@ -344,6 +344,30 @@ fn explain_says_why() {
     );
 }
 
+/// Issue 17, defect 10: a PDF whose page draws glyphs no font maps to
+/// characters is empty, but its row says why, not "an image-only scan?"
+/// (`tests/fixtures/pdf_no_text/make.py`).
+#[test]
+fn explain_says_why_a_pdf_with_drawn_text_has_none() {
+    let o = run(bin().current_dir(repo()).args([
+        "explain",
+        "tests/fixtures/pdf_no_text/undecodable_glyphs.pdf",
+        "--as-of",
+        "2026-11-23",
+    ]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let cause = "its pages draw 4 glyphs whose fonts map them to no character";
+    assert!(text.contains(&format!("no text:     {cause}")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "no text could be read ({cause}), so no level is suggested"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("image-only"), "{text}");
+}
+
 /// The real-world corpus in ../shared: every file gets a row or a skip, and the scan finishes.
 /// Without the corpus the test fails (locally too): it is not optional.
 #[test]

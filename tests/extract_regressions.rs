@@ -348,3 +348,38 @@ fn word_2_document_is_read() {
     assert!(text.contains("A footnote of the old format."));
     assert!(text.contains("Old header line"));
 }
+
+/// pdf.js `PDFJS-7562-reduced.pdf`: a composite TrueType font without
+/// /ToUnicode whose subset program has no cmap and no `post` table, its
+/// CIDs the original font's glyph ids (standard Macintosh order): the page
+/// was empty; pdftotext prints the glyph ids as characters (`6XPPD`).
+#[test]
+fn pdf_glyph_ids_in_macintosh_order_are_read() {
+    let (format, text, error) = read_corpus("mozilla-pdf.js/test/pdfs/PDFJS-7562-reduced.pdf");
+    assert_eq!(format, Format::Pdf);
+    assert_eq!(error, None);
+    assert!(text.contains("Summa"), "page text missing");
+}
+
+/// Defect 11: PowerPoint stored this table's cells last first; POI and
+/// LibreOffice read them row by row.
+#[test]
+fn ppt_table_cells_are_read_row_by_row() {
+    let (_, text, error) = read_corpus("apache-poi/test-data/slideshow/bug60345_suba.ppt");
+    assert_eq!(error, None);
+    assert!(text.contains("Group\tPre\t3 mon\t6 mon\nEN\t492\t752.5\t600.5\nCP\t486.5\t782.5\t772.5\nMF\t62.75\t90\t82.25"));
+    assert!(text.contains("Group\t3 mon\t6 mon\nEN\t233 (154-350)\t206 (105-384)"));
+}
+
+/// Defect 11: a docx hyperlink's target follows its text, as in `.doc`;
+/// a phonetic guide follows its base text instead of being glued to it.
+#[test]
+fn docx_hyperlink_targets_and_phonetic_guides_are_read() {
+    let (_, text, error) = read_corpus("apache-poi/test-data/document/TestDocument.docx");
+    assert_eq!(error, None);
+    assert!(text.contains("hyperlink (http://poi.apache.org/) here"));
+    let (_, text, error) = read_corpus("apache-poi/test-data/integration/stress019.docx");
+    assert_eq!(error, None);
+    assert!(text.contains("担当者(ふり)"), "guide glued to its base?");
+    assert!(!text.contains("ふり担当者"));
+}

@@ -4,6 +4,7 @@
 //! Every XML part is streamed once by [`xml::Tokens`]; zip members are read
 //! through the bounded [`Package`] reader.
 
+use super::legacy::{field_code_text, FieldText, MAX_FIELD_CODE};
 use super::numfmt::{self, NumFmt, StyleFormats};
 use super::xml::{self, local, short_scan, Tag, TextBuf, Ticker, Token, Tokens};
 use super::zipread::Package;
@@ -204,6 +205,28 @@ pub fn parse_rels(text: &str, base_dir: &str, budget: &Budget) -> ExtractResult<
     Ok(rels)
 }
 
+/// The targets of the hyperlinks of `part` (whose text is `text`): its
+/// relationships of the hyperlink type, (id, URL). Read only when the part
+/// has a hyperlink element.
+fn hyperlink_targets(cx: &mut Ctx, part: &str, text: &str) -> ExtractResult<Vec<(String, String)>> {
+    let mut links = Vec::new();
+    if memchr::memmem::find(text.as_bytes(), b"hyperlink ").is_none() {
+        return Ok(links);
+    }
+    let Some(rels) = cx.read_optional(&rels_name(part))? else {
+        return Ok(links);
+    };
+    xml::each_element(&rels, "Relationship", cx.budget, |e| {
+        let is_link = e
+            .attr_raw("Type")
+            .is_some_and(|t| t.ends_with("/hyperlink"));
+        if let (true, Some(id), Some(target)) = (is_link, e.attr("Id"), e.attr("Target")) {
+            links.push((id, target));
+        }
+    })?;
+    Ok(links)
+}
+
 fn read_rels(cx: &mut Ctx, part: &str) -> ExtractResult<Vec<Rel>> {
     let name = rels_name(part);
     match cx.read_optional(&name)? {
@@ -325,17 +348,26 @@ fn kind_of_main(main: &str) -> Kind {
 // Paragraph flow (WordprocessingML and DrawingML text)
 
 /// What a flow walk treats as text and as line ends.
-pub struct FlowOpts {
+#[derive(Clone, Copy)]
+pub struct FlowOpts<'l> {
     /// Comment parts: `text` elements hold text too (besides `t`), and a
     /// comment (`comment`, `cm`, `threadedComment`) ends a line.
     pub comments: bool,
+    /// The part's hyperlink relationships: (id, target URL).
+    pub links: &'l [(String, String)],
 }
 
-pub const FLOW_DOC: FlowOpts = FlowOpts { comments: false };
+pub const FLOW_DOC: FlowOpts<'static> = FlowOpts {
+    comments: false,
+    links: &[],
+};
 
-const FLOW_COMMENTS: FlowOpts = FlowOpts { comments: true };
+const FLOW_COMMENTS: FlowOpts<'static> = FlowOpts {
+    comments: true,
+    links: &[],
+};
 
-impl FlowOpts {
+impl FlowOpts<'_> {
     /// Elements whose text content is collected. Compares with constants,
     /// which compile to a few instructions; a list walked at run time costs a
     /// `memcmp` call per element of every part.
@@ -368,8 +400,12 @@ pub fn walk_flow(
     let mut skip: u32 = 0; // inside mc:Fallback, rPh, w:tabs ...
     let mut cells: u32 = 0;
     let mut run_names: Option<RunNames> = None;
+    let mut marks = Marks::default();
     loop {
         tick.tick()?;
+        if marks.pending.is_some() {
+            marks.settle(main, false);
+        }
         let token = match tokens.next_token() {
             Ok(Some(t)) => t,
             Ok(None) => break,
@@ -411,7 +447,8 @@ pub fn walk_flow(
                             text_depth += 1;
                         }
                     }
-                    _ => {}
+                    "instrText" => marks.field_code(&mut tokens, e.name),
+                    _ => marks.start(&e, opts, main),
                 }
             }
             Token::Empty(e) => {
@@ -423,6 +460,7 @@ pub fn walk_flow(
                     "br" | "cr" => main.push('\n'),
                     "noBreakHyphen" => main.push('-'),
                     "tc" => main.cell_end(),
+                    "fldChar" => marks.field_char(&e, main),
                     _ => {}
                 }
             }
@@ -436,6 +474,7 @@ pub fn walk_flow(
                 }
                 match name {
                     "p" => {
+                        marks.settle(main, true);
                         if cells > 0 {
                             main.soft_break();
                         } else {
@@ -453,7 +492,7 @@ pub fn walk_flow(
                     "delText" => del_depth = del_depth.saturating_sub(1),
                     _ if opts.is_text_elem(name) => text_depth = text_depth.saturating_sub(1),
                     _ if opts.is_line_elem(name) => main.newline(),
-                    _ => {}
+                    _ => marks.end(name, main),
                 }
             }
             Token::Text(t) if skip == 0 => {
@@ -469,7 +508,203 @@ pub fn walk_flow(
             _ => {}
         }
     }
+    marks.settle(main, true);
     Ok(())
+}
+
+/// What a flow shows beside its runs' text: a hyperlink's target after
+/// the link text, `text (URL)`, as the `.doc` reader writes it (from
+/// `w:hyperlink` and its relationship, or a HYPERLINK field); a phonetic
+/// guide (`w:ruby`) after its base text, `base(guide)`, not glued to it.
+#[derive(Default)]
+struct Marks {
+    /// Open `w:hyperlink` and `w:fldSimple` elements: what each adds at
+    /// its end.
+    links: Vec<Option<String>>,
+    /// Open complex fields (`w:fldChar` begin ... end), innermost last.
+    fields: Vec<FlowField>,
+    /// Where the phonetic guide being read started in the text.
+    guide_at: Option<usize>,
+    /// The guide read, waiting for the end of its base text.
+    guide: String,
+    /// A link's target waiting for the end of the word its text ends in
+    /// (a link over part of a word), and where the link text ended.
+    pending: Option<(usize, String)>,
+}
+
+#[derive(Default)]
+struct FlowField {
+    in_code: bool,
+    code: String,
+    after_result: Option<String>,
+}
+
+/// Most fields open at once; deeper ones are read as plain runs.
+const MAX_OPEN_FIELDS: usize = 64;
+
+impl Marks {
+    /// A start tag the flow walk has no use of its own for.
+    #[inline]
+    fn start(&mut self, e: &Tag<'_>, opts: &FlowOpts<'_>, main: &mut TextBuf) {
+        match e.local() {
+            "hyperlink" if self.links.len() < MAX_OPEN_FIELDS => {
+                let target = e
+                    .attr_prefixed("id")
+                    .and_then(|id| opts.links.iter().find(|(i, _)| *i == id))
+                    .map(|(_, url)| url.clone());
+                let shown: Vec<String> = target
+                    .into_iter()
+                    .chain(e.attr("tooltip"))
+                    .filter(|s| !s.trim().is_empty())
+                    .collect();
+                self.links
+                    .push((!shown.is_empty()).then(|| shown.join(" ")));
+            }
+            "fldSimple" if self.links.len() < MAX_OPEN_FIELDS => {
+                let code = e.attr("instr").unwrap_or_default();
+                let after = match field_code_text(&code) {
+                    Some(FieldText::AfterResult(text)) => Some(text),
+                    _ => None,
+                };
+                self.links.push(after);
+            }
+            "fldChar" => self.field_char(e, main),
+            "rt" => self.guide_at = Some(main.text.len()),
+            _ => {}
+        }
+    }
+
+    /// An end tag the flow walk has no use of its own for.
+    #[inline]
+    fn end(&mut self, name: &str, main: &mut TextBuf) {
+        match name {
+            "hyperlink" | "fldSimple" => {
+                if let Some(Some(after)) = self.links.pop() {
+                    self.after_link(main, after);
+                }
+            }
+            "rt" => {
+                if let Some(at) = self.guide_at.take().filter(|&at| at <= main.text.len()) {
+                    if main.text.is_char_boundary(at) {
+                        self.guide = main.text.split_off(at);
+                    }
+                }
+            }
+            "rubyBase" => {
+                let guide = std::mem::take(&mut self.guide);
+                let guide = guide.trim();
+                if !guide.is_empty() {
+                    main.push('(');
+                    main.push_str(guide);
+                    main.push(')');
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `w:fldChar`: a field's begin, the separator before its result, or
+    /// its end. Its code shows what Word shows of it (see
+    /// [`field_code_text`]).
+    fn field_char(&mut self, e: &Tag<'_>, main: &mut TextBuf) {
+        match e.attr_raw("fldCharType") {
+            Some("begin") if self.fields.len() < MAX_OPEN_FIELDS => {
+                self.fields.push(FlowField {
+                    in_code: true,
+                    ..FlowField::default()
+                });
+            }
+            Some("separate") => self.end_code(main),
+            Some("end") => {
+                self.end_code(main);
+                if let Some(after) = self.fields.pop().and_then(|f| f.after_result) {
+                    self.after_link(main, after);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Ends the code of the innermost field; a field inside another
+    /// field's code shows nothing.
+    fn end_code(&mut self, main: &mut TextBuf) {
+        let outer_in_code = self.fields.iter().rev().skip(1).any(|f| f.in_code);
+        let Some(top) = self.fields.last_mut().filter(|f| f.in_code) else {
+            return;
+        };
+        top.in_code = false;
+        let code = std::mem::take(&mut top.code);
+        if outer_in_code {
+            return;
+        }
+        match field_code_text(&code) {
+            Some(FieldText::Shown(text)) => main.push_str(&text),
+            Some(FieldText::AfterResult(text)) => top.after_result = Some(text),
+            None => {}
+        }
+    }
+
+    /// `w:instrText`: a piece of the innermost field's code, kept while
+    /// that field reads its code; never text of its own.
+    fn field_code(&mut self, tokens: &mut Tokens<'_>, qname: &str) {
+        let before = tokens.clone();
+        match tokens.text_before_end(qname) {
+            Some(raw) => {
+                if let Some(top) = self.fields.last_mut().filter(|f| f.in_code) {
+                    if top.code.len() < MAX_FIELD_CODE {
+                        xml::unescape_into(raw, &mut top.code);
+                    }
+                }
+            }
+            None => {
+                *tokens = before;
+                tokens.skip_past_end(qname);
+            }
+        }
+    }
+}
+
+impl Marks {
+    /// Writes a link's target after its text, once the word the text ends
+    /// in ends: a link over part of a word leaves the word whole.
+    fn after_link(&mut self, main: &mut TextBuf, after: String) {
+        self.settle(main, true);
+        if main.text.ends_with(char::is_alphanumeric) {
+            self.pending = Some((main.text.len(), after));
+        } else {
+            push_after(main, &after);
+        }
+    }
+
+    /// Writes the waiting target where the word it follows ended, if it
+    /// has; at the end of a paragraph (`force`), after what there is.
+    #[inline]
+    fn settle(&mut self, main: &mut TextBuf, force: bool) {
+        let Some((at, _)) = &self.pending else {
+            return;
+        };
+        let at = (*at).min(main.text.len());
+        let tail = main.text.get(at..).unwrap_or("");
+        let end = match tail.find(|c: char| !c.is_alphanumeric()) {
+            Some(i) => at + i,
+            None if force => main.text.len(),
+            None => return,
+        };
+        if let Some((_, after)) = self.pending.take() {
+            let mut piece = String::with_capacity(after.len() + 3);
+            piece.push_str(" (");
+            piece.push_str(&after);
+            piece.push(')');
+            main.insert_str(end, &piece);
+        }
+    }
+}
+
+/// ` (what)` after a link's text.
+fn push_after(main: &mut TextBuf, what: &str) {
+    main.push_str(" (");
+    main.push_str(what);
+    main.push(')');
 }
 
 /// Qualified names of a run's common children, with the prefix the part
@@ -574,10 +809,7 @@ fn holds_no_text(name: &str) -> bool {
 
 #[inline]
 fn is_skipped(name: &str) -> bool {
-    matches!(
-        name,
-        "Fallback" | "rPh" | "tabs" | "instrText" | "delInstrText" | "fld"
-    )
+    matches!(name, "Fallback" | "rPh" | "tabs" | "delInstrText")
 }
 
 /// Walks a flow part and pushes its text (and deleted text) as parts.
@@ -596,9 +828,14 @@ fn flow_part_at(
     let Some(text) = cx.read_optional(name)? else {
         return Ok(());
     };
+    let links = hyperlink_targets(cx, name, &text)?;
+    let opts = FlowOpts {
+        links: &links,
+        ..*opts
+    };
     let mut main = TextBuf::for_part(cx.cap(), text.len());
     let mut deleted = TextBuf::new(cx.cap());
-    let r = walk_flow(&text, cx.budget, opts, &mut main, Some(&mut deleted));
+    let r = walk_flow(&text, cx.budget, &opts, &mut main, Some(&mut deleted));
     cx.out.push_part(kind, location, main.take());
     cx.out
         .push_part(PartKind::Deleted, location, deleted.take());
@@ -621,9 +858,14 @@ fn word(cx: &mut Ctx, main: &str) -> ExtractResult<()> {
     let Some(text) = cx.read_required(main)? else {
         return Err(ExtractError::corrupt("word document part not found"));
     };
+    let links = hyperlink_targets(cx, main, &text)?;
+    let opts = FlowOpts {
+        links: &links,
+        ..FLOW_DOC
+    };
     let mut body = TextBuf::for_part(cx.cap(), text.len());
     let mut deleted = TextBuf::new(cx.cap());
-    let r = walk_flow(&text, cx.budget, &FLOW_DOC, &mut body, Some(&mut deleted));
+    let r = walk_flow(&text, cx.budget, &opts, &mut body, Some(&mut deleted));
     drop(text);
     cx.out.push_part(PartKind::Body, main, body.take());
     cx.out.push_part(PartKind::Deleted, main, deleted.take());
@@ -1894,6 +2136,50 @@ mod tests {
         assert_eq!(l.method, "Privileged");
         assert_eq!(l.location, "meta/Labels.xml");
         assert!(x.parts_read.iter().any(|p| p == "word/header1.xml"));
+    }
+
+    /// Defect 11: hyperlinks read as the `.doc` reader writes them, `text
+    /// (URL)`, from a `w:hyperlink` relationship (with its screen tip), a
+    /// HYPERLINK field or a simple field; a bookmark link adds nothing; a
+    /// phonetic guide follows its base text instead of being glued to it.
+    #[test]
+    fn docx_hyperlinks_and_phonetic_guides() {
+        let document = r#"<w:document xmlns:w="w" xmlns:r="r"><w:body>
+<w:p><w:r><w:t xml:space="preserve">Mail </w:t></w:r><w:hyperlink r:id="rId7" w:tooltip="Write to us"><w:r><w:t>the desk</w:t></w:r></w:hyperlink><w:r><w:t>.</w:t></w:r></w:p>
+<w:p><w:hyperlink w:anchor="_Toc1"><w:r><w:t>Chapter</w:t></w:r></w:hyperlink></w:p>
+<w:p><w:r><w:t xml:space="preserve">By the </w:t></w:r><w:hyperlink r:id="rId7"><w:r><w:t>Konstitu</w:t></w:r></w:hyperlink><w:r><w:t>tion itself</w:t></w:r></w:p>
+<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText xml:space="preserve"> HYPERLINK "https://example.org/a?token=</w:instrText></w:r><w:r><w:instrText>x&amp;y" </w:instrText></w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>the site</w:t></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r><w:r><w:t xml:space="preserve"> and </w:t></w:r><w:fldSimple w:instr=" HYPERLINK &quot;http://b.example/&quot; "><w:r><w:t>b</w:t></w:r></w:fldSimple></w:p>
+<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText>PAGE</w:instrText></w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>7</w:t></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>
+<w:p><w:r><w:ruby><w:rubyPr><w:hps w:val="10"/></w:rubyPr><w:rt><w:r><w:t>たんとうしゃ</w:t></w:r></w:rt><w:rubyBase><w:r><w:t>担当者</w:t></w:r></w:rubyBase></w:ruby></w:r><w:r><w:t>氏名</w:t></w:r></w:p>
+</w:body></w:document>"#;
+        let rels = br#"<Relationships><Relationship Id="rId7" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink" Target="mailto:desk@example.org?subject=a&amp;b" TargetMode="External"/><Relationship Id="rId8" Type="x/styles" Target="styles.xml"/></Relationships>"#;
+        let z = testzip::build(&[
+            ("word/document.xml", document.as_bytes()),
+            ("word/_rels/document.xml.rels", rels),
+        ]);
+        let x = extract(Format::Docx, &z, &test_budget());
+        assert_eq!(x.error, None);
+        assert_eq!(
+            x.part_text(PartKind::Body, "word/document.xml"),
+            Some(
+                "Mail the desk (mailto:desk@example.org?subject=a&b Write to us).\n\
+                 Chapter\n\
+                 By the Konstitution (mailto:desk@example.org?subject=a&b) itself\n\
+                 the site (https://example.org/a?token=x&y) and b (http://b.example/)\n\
+                 7\n\
+                 担当者(たんとうしゃ)氏名"
+            )
+        );
+    }
+
+    /// Defect 11: a slide's slide-number and date fields show their cached
+    /// text, as PowerPoint shows it.
+    #[test]
+    fn pptx_field_text_is_read() {
+        let slide = r#"<p:sld xmlns:a="a" xmlns:p="p"><p:cSld><p:spTree><p:sp><p:txBody><a:p><a:fld id="{1}" type="slidenum"><a:rPr lang="en-US"/><a:t>4</a:t></a:fld><a:r><a:t xml:space="preserve"> of the deck, </a:t></a:r><a:fld id="{2}" type="datetime1"><a:rPr lang="en-US"/><a:t>12/4/2026</a:t></a:fld></a:p></p:txBody></p:sp></p:spTree></p:cSld></p:sld>"#;
+        let mut main = TextBuf::new(1 << 20);
+        walk_flow(slide, &test_budget(), &FLOW_DOC, &mut main, None).unwrap();
+        assert_eq!(main.take().trim(), "4 of the deck, 12/4/2026");
     }
 
     #[test]

@@ -695,6 +695,23 @@ impl StreamReader<'_> {
         }
         let data = match stream.filters() {
             Ok(f) if !f.is_empty() => match stream.decompressed_content_with_limit(limit) {
+                // A lone FlateDecode reaches here only when
+                // `inflate_plain` found it damaged; lopdf then gives what
+                // it inflated before the damage, nothing for data that is
+                // no Flate stream at all. That stream could not be
+                // decoded, and must not pass for an empty one.
+                Ok(d)
+                    if d.is_empty()
+                        && matches!(f.as_slice(), [b"FlateDecode"])
+                        && !stream.dict.has(b"DecodeParms") =>
+                {
+                    match salvage_flate(stream, &f, limit) {
+                        Some(d) => d,
+                        None => {
+                            return Err(ExtractError::corrupt("PDF stream could not be decoded"))
+                        }
+                    }
+                }
                 Ok(d) => d,
                 Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded {
                     ..
@@ -872,11 +889,30 @@ fn read_pages(
 ) -> ExtractResult<()> {
     let mut walker = Walker::new(doc, reader, budget);
     let mut chars_left = budget.text_room();
+    let mut silent = Silence::default();
     for (index, page_id) in page_ids(doc, budget)?.into_iter().enumerate() {
         budget.check_time()?;
         let n = index + 1;
         let [text, header, footer] = walker.page_text(page_id)?;
-        out.parts_read.push(format!("page {n}"));
+        let page_silent = [&text, &header, &footer]
+            .iter()
+            .all(|t| t.trim().is_empty());
+        silent.any_text |= !page_silent;
+        silent.glyphs += walker.silent_glyphs;
+        silent.broken_streams += walker.broken_streams;
+        out.parts_read
+            .push(match (walker.broken_streams, walker.silent_glyphs) {
+                (0, 0) => format!("page {n}"),
+                (0, glyphs) if page_silent => {
+                    format!(
+                        "page {n} (no text: {glyphs} glyphs whose fonts map them to no character)"
+                    )
+                }
+                (0, glyphs) => {
+                    format!("page {n} ({glyphs} glyphs whose fonts map them to no character)")
+                }
+                (broken, _) => format!("page {n} ({broken} content streams could not be decoded)"),
+            });
         if chars_left > header.len() + footer.len() {
             chars_left -= header.len() + footer.len();
             // The page names the place: a margin holds a line or two.
@@ -908,7 +944,41 @@ fn read_pages(
         chars_left -= text.len();
         out.push_part(PartKind::Page, format!("page {n}"), text);
     }
+    out.no_text_cause = silent.cause();
     Ok(())
+}
+
+/// What the pages of a document drew that gave no text.
+#[derive(Default)]
+struct Silence {
+    any_text: bool,
+    glyphs: u64,
+    broken_streams: u32,
+}
+
+impl Silence {
+    /// Why pages that draw something gave no text at all; `None` when
+    /// some page has text, or nothing says text was there (an image-only
+    /// scan). Counts only, never content.
+    fn cause(&self) -> Option<String> {
+        if self.any_text {
+            return None;
+        }
+        let mut causes = Vec::new();
+        if self.glyphs > 0 {
+            causes.push(format!(
+                "its pages draw {} glyphs whose fonts map them to no character",
+                self.glyphs
+            ));
+        }
+        if self.broken_streams > 0 {
+            causes.push(format!(
+                "{} of its content streams could not be decoded",
+                self.broken_streams
+            ));
+        }
+        (!causes.is_empty()).then(|| causes.join(", and "))
+    }
 }
 
 /// The document's pages in order, each once: a page tree may list one
@@ -1037,6 +1107,11 @@ struct Walker<'a> {
     marked: Vec<usize>,
     ops: u32,
     scratch: String,
+    /// Of the page being read: glyphs shown in strings whose font maps
+    /// none of their codes to a character, and content streams (the
+    /// page's, its forms') that could not be decoded.
+    silent_glyphs: u64,
+    broken_streams: u32,
 }
 
 impl<'a> Walker<'a> {
@@ -1055,6 +1130,8 @@ impl<'a> Walker<'a> {
             marked: Vec::new(),
             ops: 0,
             scratch: String::new(),
+            silent_glyphs: 0,
+            broken_streams: 0,
         }
     }
 
@@ -1065,6 +1142,8 @@ impl<'a> Walker<'a> {
         self.pens = Default::default();
         self.cur = 0;
         self.marked.clear();
+        self.silent_glyphs = 0;
+        self.broken_streams = 0;
         let doc = self.doc;
         let Ok(page) = doc.get_dictionary(page_id) else {
             return Ok(Default::default());
@@ -1080,7 +1159,10 @@ impl<'a> Walker<'a> {
                     content.extend_from_slice(&data);
                     content.push(b'\n');
                 }
-                Err(e) if e.kind == super::ErrorKind::Corrupt => continue,
+                Err(e) if e.kind == super::ErrorKind::Corrupt => {
+                    self.broken_streams += 1;
+                    continue;
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -1355,7 +1437,10 @@ impl<'a> Walker<'a> {
             None => {
                 let data = match self.reader.read(stream) {
                     Ok(d) => Rc::new(d),
-                    Err(e) if e.kind == super::ErrorKind::Corrupt => return Ok(None),
+                    Err(e) if e.kind == super::ErrorKind::Corrupt => {
+                        self.broken_streams += 1;
+                        return Ok(None);
+                    }
                     Err(e) => return Err(e),
                 };
                 self.forms.insert(id, data.clone());
@@ -1430,6 +1515,9 @@ impl<'a> Walker<'a> {
         self.scratch.clear();
         let mut scratch = std::mem::take(&mut self.scratch);
         let sum = font.decode(bytes, &mut scratch);
+        if scratch.is_empty() {
+            self.silent_glyphs += u64::from(sum.glyphs);
+        }
         let mut advance = (sum.width * font.scale * gs.size
             + sum.glyphs as f32 * gs.char_spacing
             + sum.spaces as f32 * gs.word_spacing)

@@ -18,7 +18,8 @@ use super::label::LabelFindings;
 /// 3: release names are all masked, with keys ([`super::label::ReleaseMarking`]).
 /// 4: a document read only in part (`limit_exceeded`) carries the
 /// detections of the text that was read.
-pub const ANALYSIS_VERSION: u32 = 4;
+/// 5: `no_text_cause`.
+pub const ANALYSIS_VERSION: u32 = 5;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
@@ -37,6 +38,10 @@ pub struct Analysis {
     /// Characters of content text read, document properties aside (0 for
     /// an image-only scan).
     pub text_chars: usize,
+    /// Why content that should hold text gave none, when the extractor
+    /// knows (glyphs no font maps to characters); counts, never content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_text_cause: Option<String>,
 }
 
 impl Analysis {

@@ -406,6 +406,9 @@ pub struct Extracted {
     /// Parts (zip members, streams, pages) read, for `explain`.
     pub parts_read: Vec<String>,
     pub error: Option<ExtractError>,
+    /// Why a document that should hold text gave none (a PDF whose pages
+    /// draw glyphs no font maps to characters), for the verdict's reason.
+    pub no_text_cause: Option<String>,
 }
 
 /// Accessors the extractors' unit tests share.

@@ -541,7 +541,7 @@ fn split_headers(units: &[u16], table: &[u8], plcf: (u32, u32), out: &mut Extrac
 /// Longest field instruction kept to find a hyperlink's target or a macro
 /// button's text; Word's own limit for a field code is 255 characters of
 /// arguments, this leaves room for long URLs.
-const MAX_FIELD_CODE: usize = 4096;
+pub(crate) const MAX_FIELD_CODE: usize = 4096;
 
 /// A field (0x13 code 0x14 result 0x15) being read.
 #[derive(Default)]
@@ -657,7 +657,7 @@ fn end_field_code(fields: &mut [Field], s: &mut String) {
 
 /// Text of a field's code that a reader sees.
 #[derive(Debug, PartialEq)]
-enum FieldText {
+pub(crate) enum FieldText {
     /// Shown in place of a result: a MACROBUTTON's display text, which
     /// Word shows although the field has no result.
     Shown(String),
@@ -667,7 +667,7 @@ enum FieldText {
     AfterResult(String),
 }
 
-fn field_code_text(code: &str) -> Option<FieldText> {
+pub(crate) fn field_code_text(code: &str) -> Option<FieldText> {
     let code = code.trim_start();
     let (name, rest) = code.split_once(char::is_whitespace).unwrap_or((code, ""));
     if name.eq_ignore_ascii_case("MACROBUTTON") {

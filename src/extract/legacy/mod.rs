@@ -16,7 +16,7 @@ mod ppt;
 pub mod propset;
 mod xls;
 
-pub(crate) use doc::is_word2;
+pub(crate) use doc::{field_code_text, is_word2, FieldText, MAX_FIELD_CODE};
 pub use propset::{read_property_set, OleProperty};
 pub(crate) use xls::is_bare_biff;
 

@@ -24,6 +24,16 @@ const COMMENT10: u16 = 0x2EE0;
 /// PowerPoint 2002 extensions of a slide, its comments among them).
 const BINARY_TAG_DATA: u16 = 0x138B;
 const CRYPT_SESSION: u16 = 0x2F14;
+/// OfficeArt records of a slide's drawing: a group, a shape, a shape's
+/// place inside its group, and the tertiary property table.
+const SPGR_CONTAINER: u16 = 0xF003;
+const SP_CONTAINER: u16 = 0xF004;
+const FSP: u16 = 0xF00A;
+const CHILD_ANCHOR: u16 = 0xF00F;
+const TERTIARY_OPT: u16 = 0xF122;
+/// The group property that makes a group a table (MS-ODRAW tableProperties).
+const TABLE_PROPERTIES: u16 = 0x039F;
+const LINE_SHAPE: u16 = 20;
 
 const MAX_DEPTH: u32 = 24;
 
@@ -420,6 +430,12 @@ fn walk(
             if depth >= MAX_DEPTH {
                 continue;
             }
+            if kind == SPGR_CONTAINER {
+                if let Some(cells) = table_cells(s, body, body_end) {
+                    read_table(s, cells, ctx, depth, budget, c)?;
+                    continue;
+                }
+            }
             let inner = match kind {
                 SLIDE_LIST if instance == 0 => Ctx::SlideList,
                 SLIDE_LIST if instance == 2 => Ctx::NotesList,
@@ -493,12 +509,7 @@ fn walk(
                     },
                     (CSTRING, Ctx::Comment) if instance == 1 => Some(&mut c.comments),
                     (CSTRING, _) => None,
-                    (_, Ctx::SlideList) => c.list_slides.last_mut(),
-                    (_, Ctx::NotesList) => c.list_notes.last_mut(),
-                    (_, Ctx::Slide) => c.slides.last_mut(),
-                    (_, Ctx::Notes) => c.notes.last_mut(),
-                    (_, Ctx::Master) => c.masters.last_mut(),
-                    _ => None,
+                    _ => c.text_list(ctx),
                 };
                 if let Some(list) = target {
                     if !list.contains(&text) {
@@ -508,6 +519,148 @@ fn walk(
             }
             _ => {}
         }
+    }
+    Ok(())
+}
+
+impl Collected {
+    /// Where the text of a shape in `ctx` goes.
+    fn text_list(&mut self, ctx: Ctx) -> Option<&mut Vec<String>> {
+        match ctx {
+            Ctx::SlideList => self.list_slides.last_mut(),
+            Ctx::NotesList => self.list_notes.last_mut(),
+            Ctx::Slide => self.slides.last_mut(),
+            Ctx::Notes => self.notes.last_mut(),
+            Ctx::Master => self.masters.last_mut(),
+            _ => None,
+        }
+    }
+}
+
+/// One cell of a table: where it sits in the group, and its records.
+struct Cell {
+    top: i32,
+    left: i32,
+    body: std::ops::Range<usize>,
+}
+
+/// The child records of the container body `start..end`: (type, instance,
+/// body range).
+fn children(
+    s: &[u8],
+    start: usize,
+    end: usize,
+) -> impl Iterator<Item = (u16, u16, std::ops::Range<usize>)> + '_ {
+    let mut pos = start;
+    std::iter::from_fn(move || {
+        let ver_inst = le_u16(s, pos)?;
+        let kind = le_u16(s, pos.checked_add(2)?)?;
+        let len = le_u32(s, pos.checked_add(4)?)? as usize;
+        let body = pos.checked_add(8)?;
+        let body_end = body.checked_add(len).filter(|&e| e <= end)?;
+        pos = body_end;
+        Some((kind, ver_inst >> 4, body..body_end))
+    })
+}
+
+/// The cells of a group that is a table (its own shape, the group's first
+/// child, carries tableProperties with its first bit set), as PowerPoint
+/// writes tables: one shape per cell, placed by a child anchor. Border
+/// lines are shapes too, and are left out. `None` for any other group.
+fn table_cells(s: &[u8], start: usize, end: usize) -> Option<Vec<Cell>> {
+    let mut shapes = children(s, start, end).filter(|(kind, _, _)| *kind == SP_CONTAINER);
+    let (_, _, group) = shapes.next()?;
+    let table = children(s, group.start, group.end).any(|(kind, count, props)| {
+        kind == TERTIARY_OPT
+            && (0..count as usize).any(|i| {
+                let at = props.start + i * 6;
+                at + 6 <= props.end
+                    && le_u16(s, at).is_some_and(|id| id & 0x3FFF == TABLE_PROPERTIES)
+                    && le_u32(s, at + 2).is_some_and(|v| v & 1 == 1)
+            })
+    });
+    if !table {
+        return None;
+    }
+    let mut cells = Vec::new();
+    for (_, _, shape) in shapes {
+        let mut anchor = None;
+        let mut line = false;
+        for (kind, instance, body) in children(s, shape.start, shape.end) {
+            match kind {
+                FSP => line = instance == LINE_SHAPE,
+                CHILD_ANCHOR => {
+                    let (Some(left), Some(top)) =
+                        (le_u32(s, body.start), le_u32(s, body.start + 4))
+                    else {
+                        continue;
+                    };
+                    anchor = Some((top as i32, left as i32));
+                }
+                _ => {}
+            }
+        }
+        if let (Some((top, left)), false) = (anchor, line) {
+            cells.push(Cell {
+                top,
+                left,
+                body: shape,
+            });
+        }
+    }
+    Some(cells)
+}
+
+/// Reads a table's cells in reading order, whatever order the file stores
+/// them in (PowerPoint writes some tables last cell first): rows by their
+/// top edge, cells of a row by their left edge. The table becomes one
+/// text, cells tab-separated and rows on lines of their own, like the
+/// tables of the other formats; a cell's own line breaks become spaces.
+fn read_table(
+    s: &[u8],
+    mut cells: Vec<Cell>,
+    ctx: Ctx,
+    depth: u32,
+    budget: &Budget,
+    c: &mut Collected,
+) -> ExtractResult<()> {
+    cells.sort_by_key(|cell| (cell.top, cell.left));
+    let mut table = String::new();
+    let mut row_top = None;
+    for cell in &cells {
+        // Each cell is read on its own, so that equal texts of two cells
+        // are both kept.
+        let mut own = Collected {
+            chars: c.chars,
+            slides: vec![Vec::new()],
+            ..Default::default()
+        };
+        walk(
+            s,
+            cell.body.start,
+            cell.body.end,
+            Ctx::Slide,
+            depth + 2,
+            budget,
+            &mut own,
+        )?;
+        c.chars = own.chars;
+        c.records += own.records;
+        c.encrypted |= own.encrypted;
+        match row_top {
+            None => {}
+            Some(top) if top == cell.top => table.push('\t'),
+            Some(_) => table.push('\n'),
+        }
+        row_top = Some(cell.top);
+        let text = own.slides.concat().join(" ");
+        table.push_str(&text.replace('\n', " "));
+    }
+    if table.trim().is_empty() {
+        return Ok(());
+    }
+    if let Some(list) = c.text_list(ctx) {
+        list.push(table);
     }
     Ok(())
 }
@@ -607,6 +760,61 @@ mod tests {
         walk(&s, 0, s.len(), Ctx::None, 0, &budget, &mut c).unwrap();
         assert_eq!(c.comments, vec!["Check the budget figure".to_string()]);
         assert_eq!(c.slides, vec![Vec::<String>::new()]);
+    }
+
+    /// Defect 11 (POI `bug60345_suba.ppt`): PowerPoint stored a table's
+    /// cells last first, and two cells holding `10` kept only one.
+    #[test]
+    fn table_cells_are_read_row_by_row() {
+        let anchor = |top: i32, left: i32| {
+            let mut a = left.to_le_bytes().to_vec();
+            a.extend_from_slice(&top.to_le_bytes());
+            a.extend_from_slice(&(left + 100).to_le_bytes());
+            a.extend_from_slice(&(top + 50).to_le_bytes());
+            rec(0, 0, CHILD_ANCHOR, &a)
+        };
+        let cell = |top: i32, left: i32, text: &str| {
+            let mut sp = rec(2, 1, FSP, &[0; 8]);
+            sp.extend(anchor(top, left));
+            if !text.is_empty() {
+                sp.extend(rec(0xF, 0, 0xF00D, &rec(0, 0, TEXT_CHARS, &chars(text))));
+            }
+            rec(0xF, 0, SP_CONTAINER, &sp)
+        };
+        let group = |table: bool, cells: &[Vec<u8>]| {
+            let mut own = rec(2, 0, FSP, &[0; 8]);
+            let mut prop = (TABLE_PROPERTIES | 0x4000).to_le_bytes().to_vec();
+            prop.extend_from_slice(&u32::from(table).to_le_bytes());
+            own.extend(rec(3, 1, TERTIARY_OPT, &prop));
+            let mut body = rec(0xF, 0, SP_CONTAINER, &own);
+            for c in cells {
+                body.extend_from_slice(c);
+            }
+            rec(0xF, 0, SPGR_CONTAINER, &body)
+        };
+        let mut line = rec(2, LINE_SHAPE, FSP, &[0; 8]);
+        line.extend(anchor(0, 0));
+        let cells = [
+            cell(50, 100, "10"),
+            cell(50, 0, "10"),
+            rec(0xF, 0, SP_CONTAINER, &line),
+            cell(0, 200, ""),
+            cell(0, 100, "Pre\rmedian"),
+            cell(0, 0, "Group"),
+        ];
+        let mut drawing = group(true, &cells);
+        drawing.extend(group(false, &cells[..2]));
+        let s = rec(0xF, 0, SLIDE, &rec(0xF, 0, 0xF002, &drawing));
+        let budget = Budget::new(Limits::default());
+        let mut c = Collected::default();
+        walk(&s, 0, s.len(), Ctx::None, 0, &budget, &mut c).unwrap();
+        assert_eq!(
+            c.slides,
+            vec![vec![
+                "Group\tPre median\t\n10\t10".to_string(),
+                "10".to_string()
+            ]]
+        );
     }
 
     #[test]

@@ -239,6 +239,9 @@ fn symbol() -> CodeTable {
 const NAMES: &[(&str, char)] = &[
     ("space", ' '),
     ("nbspace", '\u{a0}'),
+    ("nonbreakingspace", '\u{a0}'),
+    ("franc", '₣'),
+    ("apple", '\u{f8ff}'),
     ("exclam", '!'),
     ("quotedbl", '"'),
     ("numbersign", '#'),

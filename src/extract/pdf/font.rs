@@ -269,6 +269,12 @@ struct GlyphChars {
     /// /CIDToGIDMap as a stream: glyph id of each CID; `None` is /Identity.
     cid_to_gid: Option<Vec<u16>>,
     chars: HashMap<u16, char>,
+    /// The font program names no glyph (no cmap, no `post` table): the
+    /// CIDs are taken as glyph ids of the standard Macintosh order, as far
+    /// as its printable ASCII goes. A subsetter that keeps the original
+    /// font's glyph ids as CIDs (and maps them to the subset's through
+    /// /CIDToGIDMap) leaves nothing else to read them by.
+    mac_order: bool,
 }
 
 impl GlyphChars {
@@ -283,8 +289,9 @@ impl GlyphChars {
         let Some(Object::Stream(file)) = get(doc, descriptor, b"FontFile2") else {
             return None;
         };
-        let chars = super::truetype::glyph_chars(&reader.read(file).ok()?);
-        if chars.is_empty() {
+        let program = reader.read(file).ok()?;
+        let names = super::truetype::glyph_names(&program);
+        if names.chars.is_empty() && !names.nameless {
             return None;
         }
         let cid_to_gid = match get(doc, cid_font, b"CIDToGIDMap") {
@@ -298,15 +305,37 @@ impl GlyphChars {
             ),
             _ => None,
         };
-        Some(GlyphChars { cid_to_gid, chars })
+        let mut glyphs = GlyphChars {
+            cid_to_gid,
+            chars: names.chars,
+            mac_order: false,
+        };
+        if names.nameless {
+            // Glyph 3 of the Macintosh order is the space: the order is
+            // taken only where CID 3 draws a glyph with no outline, which
+            // a font laid out otherwise (a subset in order of first use)
+            // seldom has there.
+            let space = glyphs.gid_of(3).filter(|&gid| gid != 0)?;
+            if super::truetype::glyph_is_blank(&program, space) != Some(true) {
+                return None;
+            }
+            glyphs.mac_order = true;
+        }
+        Some(glyphs)
+    }
+
+    fn gid_of(&self, cid: u32) -> Option<u16> {
+        match &self.cid_to_gid {
+            None => u16::try_from(cid).ok(),
+            Some(map) => map.get(cid as usize).copied(),
+        }
     }
 
     fn char_of(&self, cid: u32) -> Option<char> {
-        let gid = match &self.cid_to_gid {
-            None => u16::try_from(cid).ok()?,
-            Some(map) => *map.get(cid as usize)?,
-        };
-        self.chars.get(&gid).copied()
+        if self.mac_order {
+            return super::truetype::mac_order_ascii(cid);
+        }
+        self.chars.get(&self.gid_of(cid)?).copied()
     }
 }
 

@@ -626,6 +626,112 @@ fn cid_truetype_without_to_unicode_reads_the_font_cmap() {
     assert_eq!(out.parts[0].text, "Hi\nHi");
 }
 
+/// pdf.js `PDFJS-7562-reduced.pdf`: a composite TrueType font without
+/// /ToUnicode whose subset program has neither a cmap nor a `post` table;
+/// its CIDs are the original font's glyph ids (standard Macintosh order,
+/// `S` = 54), mapped to the subset's by /CIDToGIDMap. pdftotext prints the
+/// CIDs as characters (`6XPPD`). F2 names its glyphs in a `post` table.
+/// F3's glyph for CID 3 has an outline, so its CIDs are not in that order
+/// and nothing is guessed.
+#[test]
+fn cid_truetype_without_cmap_reads_glyph_names_or_the_macintosh_order() {
+    use super::truetype::tests::{font_with_tables, outline_tables, post_format2};
+    // Subset glyphs: .notdef, space (blank), S, u, m, a.
+    let nameless = font_with_tables(&outline_tables(&[4, 0, 6, 6, 6, 6]));
+    let mut cid_to_gid = vec![0u8; 2 * 89];
+    for (cid, gid) in [(3usize, 1u8), (54, 2), (88, 3), (80, 4), (68, 5)] {
+        cid_to_gid[cid * 2 + 1] = gid;
+    }
+    let mut named = outline_tables(&[4, 0, 6, 6]);
+    named.push((
+        b"post",
+        post_format2(&[Ok(0), Ok(3), Err("uni00C4"), Ok(70)]),
+    ));
+    let named = font_with_tables(&named);
+    let type0 = |file: usize, map: &str| {
+        format!("<< /Type /Font /Subtype /Type0 /BaseFont /SJWCUV+Open-Sans /Encoding /Identity-H /DescendantFonts [<< /Type /Font /Subtype /CIDFontType2 /BaseFont /SJWCUV+Open-Sans /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /FontDescriptor << /Type /FontDescriptor /FontName /SJWCUV+Open-Sans /Flags 32 /FontFile2 {file} 0 R >> /DW 600 /CIDToGIDMap {map} >>] >>").into_bytes()
+    };
+    let page = b"BT /F1 20 Tf 72 700 Td <00360058005000500044000300360058005000500044> Tj ET
+BT /F2 20 Tf 72 650 Td <0002000300010002> Tj ET
+BT /F3 20 Tf 72 600 Td <00360058005000500044> Tj ET";
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R /F2 8 0 R /F3 10 0 R >> >> >>".to_vec(),
+            stream("", page),
+            type0(6, "7 0 R"),
+            stream("", &nameless),
+            stream("", &cid_to_gid),
+            type0(9, "/Identity"),
+            stream("", &named),
+            type0(6, "/Identity"),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &test_budget());
+    assert_eq!(out.error, None);
+    assert_eq!(
+        out.parts[0].text,
+        "Summa Summa
+Äc Ä"
+    );
+}
+
+/// Defect 10: a PDF whose pages draw glyphs no font maps to characters,
+/// or whose content stream cannot be decoded, is empty but not silent:
+/// the extraction says why (counts only), for the verdict's reason.
+#[test]
+fn pages_that_draw_undecodable_glyphs_say_so() {
+    let font = b"<< /Type /Font /Subtype /Type0 /BaseFont /X /Encoding /Identity-H /DescendantFonts [<< /Type /Font /Subtype /CIDFontType2 /BaseFont /X /DW 1000 >>] >>";
+    let pdf = |content: Vec<u8>| {
+        build_pdf(
+            &[
+                b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+                b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+                b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+                content,
+                font.to_vec(),
+            ],
+            "",
+        )
+    };
+    let out = extract(
+        &pdf(stream(
+            "",
+            b"BT /F1 12 Tf 72 700 Td <000100020003> Tj [<0004>] TJ ET",
+        )),
+        &test_budget(),
+    );
+    assert_eq!(out.error, None);
+    assert!(out.parts.is_empty());
+    assert_eq!(
+        out.no_text_cause.as_deref(),
+        Some("its pages draw 4 glyphs whose fonts map them to no character")
+    );
+    assert!(out
+        .parts_read
+        .contains(&"page 1 (no text: 4 glyphs whose fonts map them to no character)".to_string()));
+
+    let out = extract(
+        &pdf(stream("/Filter /FlateDecode", b"\x78\x9c\xff\xff\xff\xff")),
+        &test_budget(),
+    );
+    assert_eq!(out.error, None, "{:?}", out.parts_read);
+    assert_eq!(
+        out.no_text_cause.as_deref(),
+        Some("1 of its content streams could not be decoded"),
+        "{:?}",
+        out.parts_read
+    );
+
+    // An image-only page, and a page with text, give no cause.
+    let out = extract(&pdf(stream("", b"q 100 0 0 100 0 0 cm Q")), &test_budget());
+    assert_eq!(out.no_text_cause, None);
+    let out = extract(&sample_pdf("<< >>"), &test_budget());
+    assert_eq!(out.no_text_cause, None);
+}
+
 #[test]
 fn right_to_left_text_drawn_in_visual_order_is_read_in_logical_order() {
     // pdf.js issue11656.pdf: "שלום" drawn left to right as "םולש"; a

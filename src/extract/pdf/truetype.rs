@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use super::encoding::BaseEncoding;
+use super::encoding::{glyph_char, BaseEncoding};
 
 /// Most characters visited in one cmap subtable.
 const MAX_CODES: usize = 1 << 20;
@@ -22,6 +22,373 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     let s = b.get(at..at.checked_add(4)?)?;
     Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
 }
+
+/// What the font program says its glyphs are.
+#[derive(Debug, Default)]
+pub struct GlyphNames {
+    /// Glyph id -> character, from the cmap or else the `post` table's
+    /// glyph names.
+    pub chars: HashMap<u16, char>,
+    /// The program has neither a `cmap` nor a `post` table: nothing in it
+    /// names a glyph.
+    pub nameless: bool,
+}
+
+/// The characters of the font's glyphs: the cmap turned round, else the
+/// glyph names of its `post` table (a subset often drops the cmap but
+/// keeps the names).
+pub fn glyph_names(font: &[u8]) -> GlyphNames {
+    let mut chars = glyph_chars(font);
+    let post = table(font, b"post");
+    if chars.is_empty() {
+        if let Some(post) = post {
+            chars = post_chars(post);
+        }
+    }
+    GlyphNames {
+        chars,
+        nameless: post.is_none() && table(font, b"cmap").is_none(),
+    }
+}
+
+/// The character of glyph `gid` of a font laid out in the standard
+/// Macintosh glyph order, for its printable ASCII glyphs only (3-97, space
+/// to asciitilde). Fonts made with that order keep it at least this far;
+/// past it many follow Latin-1 order instead.
+pub fn mac_order_ascii(gid: u32) -> Option<char> {
+    (3..=97).contains(&gid).then(|| char::from(gid as u8 + 29))
+}
+
+/// Whether glyph `gid` of the font has no outline (an empty `glyf`
+/// entry, as a space has); `None` when the font says nothing of it.
+pub fn glyph_is_blank(font: &[u8], gid: u16) -> Option<bool> {
+    let long = u16_at(table(font, b"head")?, 50)? != 0;
+    let loca = table(font, b"loca")?;
+    let at = gid as usize;
+    let (start, end) = if long {
+        (u32_at(loca, at * 4)?, u32_at(loca, at * 4 + 4)?)
+    } else {
+        (
+            u32::from(u16_at(loca, at * 2)?) * 2,
+            u32::from(u16_at(loca, at * 2 + 2)?) * 2,
+        )
+    };
+    Some(start == end)
+}
+
+/// Glyph id -> character from the glyph names of a `post` table: format
+/// 1.0 names glyphs in the standard Macintosh order, format 2.0 names each
+/// glyph by an index into that order or into its own Pascal strings.
+fn post_chars(post: &[u8]) -> HashMap<u16, char> {
+    let mut map = HashMap::new();
+    let mut put = |gid: u16, name: &[u8]| {
+        if let Some(c) = glyph_char(name).filter(|&c| c != '\0') {
+            map.insert(gid, c);
+        }
+    };
+    match u32_at(post, 0) {
+        Some(0x0001_0000) => {
+            for (gid, name) in MAC_GLYPHS.iter().enumerate() {
+                put(gid as u16, name.as_bytes());
+            }
+        }
+        Some(0x0002_0000) => {
+            let Some(count) = u16_at(post, 32) else {
+                return map;
+            };
+            let indices = 34;
+            // The font's own names follow the index array, in order.
+            let mut names: Vec<&[u8]> = Vec::new();
+            let mut at = indices + count as usize * 2;
+            while let Some(&len) = post.get(at) {
+                let Some(name) = post.get(at + 1..at + 1 + len as usize) else {
+                    break;
+                };
+                names.push(name);
+                at += 1 + len as usize;
+            }
+            for gid in 0..count {
+                let Some(index) = u16_at(post, indices + gid as usize * 2) else {
+                    break;
+                };
+                let index = index as usize;
+                let name = match MAC_GLYPHS.get(index) {
+                    Some(name) => name.as_bytes(),
+                    None => match names.get(index - MAC_GLYPHS.len()) {
+                        Some(name) => name,
+                        None => continue,
+                    },
+                };
+                put(gid, name);
+            }
+        }
+        _ => {}
+    }
+    map
+}
+
+/// The 258 glyph names of the standard Macintosh glyph order (TrueType
+/// `post` table, format 1.0).
+const MAC_GLYPHS: [&str; 258] = [
+    ".notdef",
+    ".null",
+    "nonmarkingreturn",
+    "space",
+    "exclam",
+    "quotedbl",
+    "numbersign",
+    "dollar",
+    "percent",
+    "ampersand",
+    "quotesingle",
+    "parenleft",
+    "parenright",
+    "asterisk",
+    "plus",
+    "comma",
+    "hyphen",
+    "period",
+    "slash",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "colon",
+    "semicolon",
+    "less",
+    "equal",
+    "greater",
+    "question",
+    "at",
+    "A",
+    "B",
+    "C",
+    "D",
+    "E",
+    "F",
+    "G",
+    "H",
+    "I",
+    "J",
+    "K",
+    "L",
+    "M",
+    "N",
+    "O",
+    "P",
+    "Q",
+    "R",
+    "S",
+    "T",
+    "U",
+    "V",
+    "W",
+    "X",
+    "Y",
+    "Z",
+    "bracketleft",
+    "backslash",
+    "bracketright",
+    "asciicircum",
+    "underscore",
+    "grave",
+    "a",
+    "b",
+    "c",
+    "d",
+    "e",
+    "f",
+    "g",
+    "h",
+    "i",
+    "j",
+    "k",
+    "l",
+    "m",
+    "n",
+    "o",
+    "p",
+    "q",
+    "r",
+    "s",
+    "t",
+    "u",
+    "v",
+    "w",
+    "x",
+    "y",
+    "z",
+    "braceleft",
+    "bar",
+    "braceright",
+    "asciitilde",
+    "Adieresis",
+    "Aring",
+    "Ccedilla",
+    "Eacute",
+    "Ntilde",
+    "Odieresis",
+    "Udieresis",
+    "aacute",
+    "agrave",
+    "acircumflex",
+    "adieresis",
+    "atilde",
+    "aring",
+    "ccedilla",
+    "eacute",
+    "egrave",
+    "ecircumflex",
+    "edieresis",
+    "iacute",
+    "igrave",
+    "icircumflex",
+    "idieresis",
+    "ntilde",
+    "oacute",
+    "ograve",
+    "ocircumflex",
+    "odieresis",
+    "otilde",
+    "uacute",
+    "ugrave",
+    "ucircumflex",
+    "udieresis",
+    "dagger",
+    "degree",
+    "cent",
+    "sterling",
+    "section",
+    "bullet",
+    "paragraph",
+    "germandbls",
+    "registered",
+    "copyright",
+    "trademark",
+    "acute",
+    "dieresis",
+    "notequal",
+    "AE",
+    "Oslash",
+    "infinity",
+    "plusminus",
+    "lessequal",
+    "greaterequal",
+    "yen",
+    "mu",
+    "partialdiff",
+    "summation",
+    "product",
+    "pi",
+    "integral",
+    "ordfeminine",
+    "ordmasculine",
+    "Omega",
+    "ae",
+    "oslash",
+    "questiondown",
+    "exclamdown",
+    "logicalnot",
+    "radical",
+    "florin",
+    "approxequal",
+    "Delta",
+    "guillemotleft",
+    "guillemotright",
+    "ellipsis",
+    "nonbreakingspace",
+    "Agrave",
+    "Atilde",
+    "Otilde",
+    "OE",
+    "oe",
+    "endash",
+    "emdash",
+    "quotedblleft",
+    "quotedblright",
+    "quoteleft",
+    "quoteright",
+    "divide",
+    "lozenge",
+    "ydieresis",
+    "Ydieresis",
+    "fraction",
+    "currency",
+    "guilsinglleft",
+    "guilsinglright",
+    "fi",
+    "fl",
+    "daggerdbl",
+    "periodcentered",
+    "quotesinglbase",
+    "quotedblbase",
+    "perthousand",
+    "Acircumflex",
+    "Ecircumflex",
+    "Aacute",
+    "Edieresis",
+    "Egrave",
+    "Iacute",
+    "Icircumflex",
+    "Idieresis",
+    "Igrave",
+    "Oacute",
+    "Ocircumflex",
+    "apple",
+    "Ograve",
+    "Uacute",
+    "Ucircumflex",
+    "Ugrave",
+    "dotlessi",
+    "circumflex",
+    "tilde",
+    "macron",
+    "breve",
+    "dotaccent",
+    "ring",
+    "cedilla",
+    "hungarumlaut",
+    "ogonek",
+    "caron",
+    "Lslash",
+    "lslash",
+    "Scaron",
+    "scaron",
+    "Zcaron",
+    "zcaron",
+    "brokenbar",
+    "Eth",
+    "eth",
+    "Yacute",
+    "yacute",
+    "Thorn",
+    "thorn",
+    "minus",
+    "multiply",
+    "onesuperior",
+    "twosuperior",
+    "threesuperior",
+    "onehalf",
+    "onequarter",
+    "threequarters",
+    "franc",
+    "Gbreve",
+    "gbreve",
+    "Idotaccent",
+    "Scedilla",
+    "scedilla",
+    "Cacute",
+    "cacute",
+    "Ccaron",
+    "ccaron",
+    "dcroat",
+];
 
 /// Glyph id -> the (lowest) character the font maps to it; empty when the
 /// font has no usable Unicode or Mac Roman cmap.
@@ -187,6 +554,66 @@ fn format12(sub: &[u8], put: &mut impl FnMut(u32, u16)) {
 pub(crate) mod tests {
     use super::*;
 
+    /// A font holding the given tables, in order.
+    pub(crate) fn font_with_tables(tables: &[(&[u8; 4], Vec<u8>)]) -> Vec<u8> {
+        let mut font = vec![0, 1, 0, 0];
+        font.extend_from_slice(&(tables.len() as u16).to_be_bytes());
+        font.extend_from_slice(&[0; 6]);
+        let mut offset = 12 + 16 * tables.len();
+        for (tag, data) in tables {
+            font.extend_from_slice(&tag[..]);
+            font.extend_from_slice(&0u32.to_be_bytes());
+            font.extend_from_slice(&(offset as u32).to_be_bytes());
+            font.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            offset += data.len();
+        }
+        for (_, data) in tables {
+            font.extend_from_slice(data);
+        }
+        font
+    }
+
+    /// `head` (short `loca` offsets) and `loca` for glyphs whose outlines
+    /// have the given lengths (even), and a `glyf` of zeros to match.
+    pub(crate) fn outline_tables(lengths: &[u16]) -> Vec<(&'static [u8; 4], Vec<u8>)> {
+        let head = vec![0u8; 54];
+        let mut loca = vec![0, 0];
+        let mut at = 0u16;
+        for len in lengths {
+            at += len;
+            loca.extend_from_slice(&(at / 2).to_be_bytes());
+        }
+        vec![
+            (b"head", head),
+            (b"loca", loca),
+            (b"glyf", vec![0; at as usize]),
+        ]
+    }
+
+    /// A `post` table of format 2.0 naming glyphs by Macintosh index or by
+    /// their own name.
+    pub(crate) fn post_format2(names: &[Result<u16, &str>]) -> Vec<u8> {
+        let mut post = 0x0002_0000u32.to_be_bytes().to_vec();
+        post.extend_from_slice(&[0; 28]);
+        post.extend_from_slice(&(names.len() as u16).to_be_bytes());
+        let mut own = Vec::new();
+        for name in names {
+            let index = match name {
+                Ok(mac) => *mac,
+                Err(name) => {
+                    own.push(*name);
+                    257 + own.len() as u16
+                }
+            };
+            post.extend_from_slice(&index.to_be_bytes());
+        }
+        for name in own {
+            post.push(name.len() as u8);
+            post.extend_from_slice(name.as_bytes());
+        }
+        post
+    }
+
     /// A font holding only a `cmap` table with one subtable.
     pub(crate) fn font_with_cmap(platform: u16, encoding: u16, sub: &[u8]) -> Vec<u8> {
         let mut cmap = Vec::new();
@@ -253,6 +680,50 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn post_names_stand_in_for_a_missing_cmap() {
+        // Format 2.0: .notdef, space and `S` by Macintosh index, then names
+        // of the font's own, one unknown to the glyph list.
+        let post = post_format2(&[Ok(0), Ok(3), Ok(54), Err("uni00E4"), Err("glyph7"), Ok(999)]);
+        let names = glyph_names(&font_with_tables(&[(b"post", post)]));
+        assert!(!names.nameless);
+        let mut chars: Vec<(u16, char)> = names.chars.into_iter().collect();
+        chars.sort_unstable();
+        assert_eq!(chars, [(1, ' '), (2, 'S'), (3, 'ä')]);
+
+        // Format 1.0: the standard order itself; every name in it is known.
+        let post = 0x0001_0000u32.to_be_bytes().to_vec();
+        let names = glyph_names(&font_with_tables(&[(b"post", post)]));
+        assert_eq!(names.chars.get(&3), Some(&' '));
+        assert_eq!(names.chars.get(&36), Some(&'A'));
+        assert_eq!(names.chars.get(&257), Some(&'đ'));
+        assert_eq!(names.chars.len(), 258 - 3);
+
+        // A cmap wins over the names.
+        let mut font = font_with_cmap(3, 1, &format4_of(&[(0x41, 0x41, 2)]));
+        font = font_with_tables(&[
+            (b"cmap", table(&font, b"cmap").unwrap().to_vec()),
+            (b"post", 0x0001_0000u32.to_be_bytes().to_vec()),
+        ]);
+        assert_eq!(glyph_names(&font).chars.get(&2), Some(&'A'));
+    }
+
+    #[test]
+    fn a_font_without_names_and_its_blank_glyphs() {
+        let font = font_with_tables(&outline_tables(&[4, 0, 6]));
+        let names = glyph_names(&font);
+        assert!(names.nameless && names.chars.is_empty());
+        assert_eq!(glyph_is_blank(&font, 0), Some(false));
+        assert_eq!(glyph_is_blank(&font, 1), Some(true));
+        assert_eq!(glyph_is_blank(&font, 2), Some(false));
+        assert_eq!(glyph_is_blank(&font, 3), None);
+        assert_eq!(mac_order_ascii(54), Some('S'));
+        assert_eq!(mac_order_ascii(3), Some(' '));
+        assert_eq!(mac_order_ascii(97), Some('~'));
+        assert_eq!(mac_order_ascii(98), None);
+        assert_eq!(mac_order_ascii(2), None);
+    }
+
+    #[test]
     fn hostile_tables_stay_bounded() {
         // Every truncation of a valid font, and a format 12 claiming 2^32
         // groups of 2^32 codes.
@@ -266,5 +737,15 @@ pub(crate) mod tests {
         }
         let map = glyph_chars(&font_with_cmap(3, 10, &f12));
         assert!(map.len() <= MAX_CODES);
+        // A post table whose names run past its end, and every cut of it.
+        let mut post = post_format2(&[Err("alpha"), Err("beta")]);
+        post.truncate(post.len() - 2);
+        let font = font_with_tables(&[(b"post", post)]);
+        for cut in 0..font.len() {
+            let _ = glyph_names(&font[..cut]);
+        }
+        let names = glyph_names(&font);
+        assert_eq!(names.chars.get(&0), Some(&'α'));
+        assert_eq!(names.chars.len(), 1);
     }
 }

@@ -187,6 +187,14 @@ impl TextBuf {
         }
     }
 
+    /// Inserts `s` at byte `at` (a character boundary) while the cap
+    /// leaves room.
+    pub fn insert_str(&mut self, at: usize, s: &str) {
+        if self.room() && self.text.is_char_boundary(at) {
+            self.text.insert_str(at, s);
+        }
+    }
+
     /// Lets `write` append to the text while the cap leaves room.
     #[inline]
     pub fn write_with(&mut self, write: impl FnOnce(&mut String)) {
