@@ -188,6 +188,35 @@ fn pdf_aes256_with_indirect_crypt_filters_is_decrypted() {
     assert!(text.contains("Issue 7665"), "page text missing");
 }
 
+/// Issue 17: a free text annotation without an appearance stream reads as
+/// the viewer shows it, `A`, no-break spaces and `B` (it read as nothing),
+/// and the comments of markup annotations are read (pdf.js
+/// `issue14438.pdf`: a polygon's, a highlight's ...).
+#[test]
+fn pdf_annotation_text_and_comments_are_read() {
+    let (_, text, error) = read_corpus("mozilla-pdf.js/test/pdfs/bug1871353.pdf");
+    assert_eq!(error, None);
+    assert!(
+        text.contains("A          B"),
+        "free text annotation missing"
+    );
+    let (_, text, error) = read_corpus("mozilla-pdf.js/test/pdfs/issue14438.pdf");
+    assert_eq!(error, None);
+    assert!(
+        text.contains("\nhightlight\nunderline\n"),
+        "comments missing"
+    );
+}
+
+/// Issue 17: Ghostscript's character spacing taken back between strings
+/// but not inside `(As)` parts the words, `1. A section` (was `Asection`).
+#[test]
+fn pdf_character_spacing_not_taken_back_parts_words() {
+    let (_, text, error) = read_corpus("mozilla-pdf.js/test/pdfs/bug1873345.pdf");
+    assert_eq!(error, None);
+    assert!(text.contains("\n1. A section\n"), "words glued");
+}
+
 /// A rights-management protected .doc: its content stays `encrypted`, and
 /// the notice Word, LibreOffice and POI show in its place is read.
 #[test]

@@ -69,6 +69,10 @@ const MAX_PAGE_TREE_DEPTH: usize = 256;
 /// What drawing a form costs the file's inflated total beyond its content:
 /// a form of a few operators drawn again and again costs time too.
 const FORM_DRAW_COST: u64 = 1024;
+/// Most annotations read on one page.
+const MAX_ANNOTATIONS: usize = 10_000;
+/// Most bytes of one annotation's text (/Contents, /RC) read.
+const MAX_ANNOTATION_TEXT: usize = 1024 * 1024;
 
 pub fn extract(bytes: &[u8], budget: &Budget) -> Extracted {
     match catch_unwind(AssertUnwindSafe(|| extract_inner(bytes, budget))) {
@@ -943,6 +947,16 @@ fn read_pages(
         };
         chars_left -= text.len();
         out.push_part(PartKind::Page, format!("page {n}"), text);
+        let mut comments = std::mem::take(&mut walker.comments);
+        if comments.len() > chars_left {
+            let mut end = chars_left;
+            while !comments.is_char_boundary(end) {
+                end -= 1;
+            }
+            comments.truncate(end);
+        }
+        chars_left -= comments.len();
+        out.push_part(PartKind::Comment, format!("page {n} comments"), comments);
     }
     out.no_text_cause = silent.cause();
     Ok(())
@@ -1112,6 +1126,9 @@ struct Walker<'a> {
     /// page's, its forms') that could not be decoded.
     silent_glyphs: u64,
     broken_streams: u32,
+    /// Of the page being read: the comments of its markup annotations
+    /// (sticky notes, highlights, stamps ...), one per line.
+    comments: String,
 }
 
 impl<'a> Walker<'a> {
@@ -1132,6 +1149,7 @@ impl<'a> Walker<'a> {
             scratch: String::new(),
             silent_glyphs: 0,
             broken_streams: 0,
+            comments: String::new(),
         }
     }
 
@@ -1144,6 +1162,7 @@ impl<'a> Walker<'a> {
         self.marked.clear();
         self.silent_glyphs = 0;
         self.broken_streams = 0;
+        self.comments.clear();
         let doc = self.doc;
         let Ok(page) = doc.get_dictionary(page_id) else {
             return Ok(Default::default());
@@ -1304,14 +1323,15 @@ impl<'a> Walker<'a> {
                         tm = tlm;
                     }
                     if let Some(Operand::Str(s)) = operands.last() {
-                        self.show(s, gs, &mut tm);
+                        self.show(s, gs, &mut tm, false);
                     }
                 }
                 b"TJ" => {
                     if let Some(Operand::Array(items)) = operands.last() {
+                        let parted = spacing_parts_words(items, gs);
                         for item in items {
                             match item {
-                                Operand::Str(s) => self.show(s, gs, &mut tm),
+                                Operand::Str(s) => self.show(s, gs, &mut tm, parted),
                                 Operand::Num(adj) => {
                                     let tx = -adj / 1000.0 * gs.size * gs.h_scale;
                                     tm = sane(mul(&[1.0, 0.0, 0.0, 1.0, tx, 0.0], &tm));
@@ -1455,8 +1475,15 @@ impl<'a> Walker<'a> {
         Ok(Some(content))
     }
 
-    /// Text of annotation appearances (form fields, free text, stamps), drawn
-    /// after the page content as viewers do. Hidden annotations are skipped.
+    /// Text of annotations, read after the page content as viewers draw
+    /// it: the text of their appearances (form fields, free text, stamps);
+    /// a free text annotation's own text where its appearance gives none
+    /// (or it has none: viewers draw it from its text), on a line of its
+    /// own; and the comment of every other markup annotation (sticky note,
+    /// highlight, stamp, ink ...), which a viewer shows in its popup, into
+    /// [`Walker::comments`]. A popup carries no text of its own (its parent
+    /// does); hidden annotations and widgets' and links' descriptions are
+    /// skipped. Each annotation is read once.
     fn annotations(
         &mut self,
         page: &'a Dictionary,
@@ -1466,8 +1493,14 @@ impl<'a> Walker<'a> {
         let Some(Object::Array(annots)) = dict_get(doc, page, b"Annots") else {
             return Ok(());
         };
-        for annot in annots.iter().take(10_000) {
+        let mut seen = HashSet::new();
+        for annot in annots.iter().take(MAX_ANNOTATIONS) {
             self.budget.check_time()?;
+            if let Object::Reference(id) = annot {
+                if !seen.insert(*id) {
+                    continue;
+                }
+            }
             let Object::Dictionary(a) = deref(doc, annot) else {
                 continue;
             };
@@ -1477,36 +1510,94 @@ impl<'a> Walker<'a> {
             if flags & 2 != 0 {
                 continue;
             }
-            let Some(Object::Dictionary(ap)) = dict_get(doc, a, b"AP") else {
-                continue;
-            };
-            let stream = match ap.get(b"N").ok() {
-                Some(Object::Reference(id)) => match doc.get_object(*id) {
-                    Ok(Object::Stream(s)) => Some((*id, s)),
-                    Ok(Object::Dictionary(states)) => appearance_state(doc, a, states),
+            let subtype = dict_get(doc, a, b"Subtype").and_then(|o| o.as_name().ok());
+            let drawn_before = self.texts.iter().map(String::len).sum::<usize>();
+            let appearance = match dict_get(doc, a, b"AP") {
+                Some(Object::Dictionary(ap)) => match ap.get(b"N").ok() {
+                    Some(Object::Reference(id)) => match doc.get_object(*id) {
+                        Ok(Object::Stream(s)) => Some((*id, s)),
+                        Ok(Object::Dictionary(states)) => appearance_state(doc, a, states),
+                        _ => None,
+                    },
+                    Some(Object::Dictionary(states)) => appearance_state(doc, a, states),
                     _ => None,
                 },
-                Some(Object::Dictionary(states)) => appearance_state(doc, a, states),
                 _ => None,
             };
-            let Some((id, stream)) = stream else { continue };
-            let mut gs = GState::default();
-            if let Some(Object::Array(rect)) = dict_get(doc, a, b"Rect") {
-                let v: Vec<f32> = rect
-                    .iter()
-                    .filter_map(|o| deref(doc, o).as_float().ok())
-                    .collect();
-                if v.len() == 4 {
-                    gs.ctm = [1.0, 0.0, 0.0, 1.0, v[0].min(v[2]), v[1].min(v[3])];
+            if let Some((id, stream)) = appearance {
+                let mut gs = GState::default();
+                if let Some(Object::Array(rect)) = dict_get(doc, a, b"Rect") {
+                    let v: Vec<f32> = rect
+                        .iter()
+                        .filter_map(|o| deref(doc, o).as_float().ok())
+                        .collect();
+                    if v.len() == 4 {
+                        gs.ctm = [1.0, 0.0, 0.0, 1.0, v[0].min(v[2]), v[1].min(v[3])];
+                    }
                 }
+                self.run_form(id, stream, resources, &gs, 1)?;
             }
-            self.run_form(id, stream, resources, &gs, 1)?;
+            let drawn = self.texts.iter().map(String::len).sum::<usize>() > drawn_before;
+            match subtype {
+                Some(b"FreeText") if !drawn => {
+                    let text = self.annotation_text(a)?;
+                    let page_text = &mut self.texts[0];
+                    push_line(page_text, &text);
+                    // What is drawn next starts a line of its own.
+                    if !page_text.is_empty() && !page_text.ends_with('\n') {
+                        page_text.push('\n');
+                    }
+                    self.pens[0] = None;
+                }
+                // Its appearance drew its text.
+                Some(b"FreeText") => {}
+                Some(kind) if MARKUP_ANNOTATIONS.contains(&kind) => {
+                    let text = self.annotation_text(a)?;
+                    if self.comments.len() < self.budget.text_room() {
+                        push_line(&mut self.comments, &text);
+                    }
+                }
+                _ => {}
+            }
         }
         Ok(())
     }
 
-    /// Shows one string: decodes it and places it relative to the previous text.
-    fn show(&mut self, bytes: &[u8], gs: &GState, tm: &mut Matrix) {
+    /// A markup annotation's text: its /Contents, else its rich text
+    /// (/RC, XHTML) without the markup; lines kept, blanks made spaces,
+    /// control characters dropped. At most [`MAX_ANNOTATION_TEXT`] bytes of
+    /// either are read.
+    fn annotation_text(&mut self, annot: &Dictionary) -> ExtractResult<String> {
+        fn cut(bytes: &[u8]) -> &[u8] {
+            &bytes[..bytes.len().min(MAX_ANNOTATION_TEXT)]
+        }
+        let doc = self.doc;
+        let string = |key: &[u8]| match dict_get(doc, annot, key) {
+            Some(Object::String(s, _)) => Some(s.as_slice()),
+            _ => None,
+        };
+        let mut text = string(b"Contents")
+            .map(|s| encoding::decode_text_string(cut(s)))
+            .unwrap_or_default();
+        if text.trim().is_empty() {
+            let rich = match dict_get(doc, annot, b"RC") {
+                Some(Object::String(s, _)) => Some(encoding::decode_text_string(cut(s))),
+                Some(Object::Stream(s)) => match self.reader.read(s) {
+                    Ok(data) => Some(super::text::decode(cut(&data))),
+                    Err(e) if e.kind == super::ErrorKind::Corrupt => None,
+                    Err(e) => return Err(e),
+                },
+                _ => None,
+            };
+            text = rich.map(|r| rich_text_plain(&r)).unwrap_or_default();
+        }
+        Ok(text)
+    }
+
+    /// Shows one string: decodes it and places it relative to the previous
+    /// text. `parted`: the character spacing between its glyphs is a gap
+    /// between words (see [`spacing_parts_words`]).
+    fn show(&mut self, bytes: &[u8], gs: &GState, tm: &mut Matrix, parted: bool) {
         let font = gs.font.clone().unwrap_or_else(|| self.fallback.clone());
         let trm = mul(
             &mul(&[gs.size * gs.h_scale, 0.0, 0.0, gs.size, 0.0, gs.rise], tm),
@@ -1514,7 +1605,11 @@ impl<'a> Walker<'a> {
         );
         self.scratch.clear();
         let mut scratch = std::mem::take(&mut self.scratch);
-        let sum = font.decode(bytes, &mut scratch);
+        let sum = if parted {
+            decode_parted(&font, bytes, &mut scratch)
+        } else {
+            font.decode(bytes, &mut scratch)
+        };
         if scratch.is_empty() {
             self.silent_glyphs += u64::from(sum.glyphs);
         }
@@ -1628,6 +1723,144 @@ impl<'a> Walker<'a> {
             added,
         });
     }
+}
+
+/// Whether the character spacing between the glyphs of a TJ array's
+/// strings is a gap between words: it is wider than the gap that parts
+/// words (0.15 of the font size, as in [`Walker::place`]), and the array's
+/// own numbers pull the glyphs between its strings back within that gap,
+/// so that the spacing is not the text's letter spacing but the gap of the
+/// glyphs it is not taken back from. Ghostscript sets the spacing to one
+/// gap of a run of glyphs and corrects the others: `4.13 Tc [(As) 378 (e)
+/// 378 (c) ...] TJ` at 10.9 points draws `A section` (pdf.js
+/// `bug1873345.pdf`; pdftotext and pdfminer measure every glyph's place).
+/// Letter-spaced text that no number tightens (`4 Tc (SAMPLE) Tj`, or a TJ
+/// whose numbers only kern or part words) stays whole, as pdftotext reads it.
+fn spacing_parts_words(items: &[Operand], gs: &GState) -> bool {
+    let size = gs.size.abs();
+    let h_scale = gs.h_scale.abs();
+    let spacing = gs.char_spacing * h_scale;
+    let word_gap = 0.15 * size;
+    // Also false for a spacing or size that is no number (NaN).
+    if spacing.partial_cmp(&word_gap) != Some(std::cmp::Ordering::Greater) {
+        return false;
+    }
+    let is_str = |o: &Operand| matches!(o, Operand::Str(_));
+    let (Some(first), Some(last)) = (
+        items.iter().position(is_str),
+        items.iter().rposition(is_str),
+    ) else {
+        return false;
+    };
+    items[first..last].iter().any(|item| match item {
+        Operand::Num(adj) => spacing - adj / 1000.0 * size * h_scale < word_gap,
+        _ => false,
+    })
+}
+
+/// Decodes a shown string glyph by glyph, a space between the glyphs (none
+/// where a glyph is blank or gives no text): its glyphs stand a word's gap
+/// apart. The advance is the string's, as [`Font::decode`] gives it.
+fn decode_parted(font: &Font, bytes: &[u8], out: &mut String) -> font::Advance {
+    let mut sum = font::Advance::default();
+    let mut glyph = String::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (code, tail) = rest.split_at(font.code_len(rest).max(1));
+        glyph.clear();
+        let adv = font.decode(code, &mut glyph);
+        sum.width += adv.width;
+        sum.glyphs += adv.glyphs;
+        sum.spaces += adv.spaces;
+        let text = glyph.trim_matches('\0');
+        if !text.is_empty() {
+            if !out.is_empty()
+                && !out.ends_with(char::is_whitespace)
+                && !text.starts_with(char::is_whitespace)
+            {
+                out.push(' ');
+            }
+            out.push_str(text);
+        }
+        rest = tail;
+    }
+    sum
+}
+
+/// Annotation subtypes that are markup annotations (PDF 32000-1:2008,
+/// 12.5.6.2), whose /Contents is a comment a viewer shows; a free text
+/// annotation's is its text on the page.
+const MARKUP_ANNOTATIONS: &[&[u8]] = &[
+    b"Text",
+    b"FreeText",
+    b"Line",
+    b"Square",
+    b"Circle",
+    b"Polygon",
+    b"PolyLine",
+    b"Highlight",
+    b"Underline",
+    b"Squiggly",
+    b"StrikeOut",
+    b"Stamp",
+    b"Caret",
+    b"Ink",
+    b"FileAttachment",
+    b"Sound",
+    b"Redact",
+];
+
+/// Appends `text` to `out` as a line (or lines) of its own: line breaks
+/// (CR, LF, CR LF, line and paragraph separators) end lines, other white
+/// space (no-break spaces, tabs) is a space, control characters are
+/// dropped, empty lines are left out.
+fn push_line(out: &mut String, text: &str) {
+    for line in text.split(['\r', '\n', '\u{2028}', '\u{2029}']) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        for c in line.trim_end().chars() {
+            match c {
+                c if c.is_whitespace() => out.push(' '),
+                c if c.is_control() => {}
+                c => out.push(c),
+            }
+        }
+    }
+}
+
+/// The text of an annotation's rich text (XHTML, `<p><span>text</span></p>`):
+/// elements dropped, a paragraph, `div` or `br` ending a line, references
+/// decoded.
+fn rich_text_plain(rich: &str) -> String {
+    let mut out = String::with_capacity(rich.len());
+    let mut rest = rich;
+    while let Some(open) = rest.find('<') {
+        crate::extract::xml::unescape_into(&rest[..open], &mut out);
+        let tag = &rest[open + 1..];
+        let Some(close) = tag.find('>') else {
+            rest = "";
+            break;
+        };
+        let name = tag[..close]
+            .trim_start_matches('/')
+            .split(|c: char| c.is_whitespace() || c == '/')
+            .next()
+            .unwrap_or_default();
+        let name = crate::extract::xml::local(name);
+        if ["p", "div", "br"]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n))
+        {
+            out.push('\n');
+        }
+        rest = &tag[close + 1..];
+    }
+    crate::extract::xml::unescape_into(rest, &mut out);
+    out
 }
 
 /// Length of an unfiltered inline image's data from its parameters

@@ -657,14 +657,7 @@ impl Font {
                 let mut i = 0;
                 while i < bytes.len() {
                     let rest = &bytes[i..];
-                    let len = match split {
-                        CodeSplit::Embedded(cm) => cm.code_len(rest),
-                        CodeSplit::Charset(enc) => charset_code_len(enc, rest),
-                        _ => None,
-                    }
-                    .or_else(|| self.to_unicode.as_ref().and_then(|cm| cm.code_len(rest)))
-                    .unwrap_or(2)
-                    .min(rest.len());
+                    let len = self.code_len(rest);
                     let code = code_of(&rest[..len]);
                     let len8 = len as u8;
                     let mapped = self
@@ -693,6 +686,25 @@ impl Font {
                 adv
             }
         }
+    }
+}
+
+impl Font {
+    /// Length in bytes of the first code of a non-empty shown string: 1 in
+    /// a simple font, as the font's CMap (or its /ToUnicode map) splits
+    /// codes in a composite one, 2 when neither says. At most `bytes.len()`.
+    pub fn code_len(&self, bytes: &[u8]) -> usize {
+        let Kind::Composite { split, .. } = &self.kind else {
+            return 1.min(bytes.len());
+        };
+        match split {
+            CodeSplit::Embedded(cm) => cm.code_len(bytes),
+            CodeSplit::Charset(enc) => charset_code_len(enc, bytes),
+            _ => None,
+        }
+        .or_else(|| self.to_unicode.as_ref().and_then(|cm| cm.code_len(bytes)))
+        .unwrap_or(2)
+        .min(bytes.len())
     }
 }
 

@@ -910,3 +910,98 @@ fn form_field_values_beside_other_text_are_separate_words() {
     assert_eq!(out.error, None);
     assert_eq!(out.parts[0].text, "Name: Alice Smith");
 }
+
+/// Issue 17 (pdf.js `bug1873345.pdf`: `1. Asection`): Ghostscript sets the
+/// character spacing to the gap after `A` and takes it back after every
+/// other glyph with the TJ array's numbers, so the gap inside `(As)` parts
+/// words. Letter-spaced text that no number takes back stays whole.
+#[test]
+fn character_spacing_taken_back_between_strings_parts_the_words_it_leaves() {
+    let page = b"BT /F1 12 Tf 72 700 Td (1.) Tj 4 Tc 14 0 Td [(As) 333 (e) 333 (c) 333 (t) 333 (i) 333 (o) 333 (n)] TJ ET\n\
+BT /F1 12 Tf 72 680 Td 4 Tc (SAMPLE) Tj ET\n\
+BT /F1 12 Tf 72 660 Td 4 Tc [(SA) 50 (MPLE) -300 (TITLE)] TJ ET\n\
+BT /F1 12 Tf 72 640 Td 0.5 Tc [(Ti) 200 (ght)] TJ ET";
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+            stream("", page),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &test_budget());
+    assert_eq!(out.error, None);
+    assert_eq!(
+        out.parts[0].text,
+        "1. A section\nSAMPLE\nSAMPLE TITLE\nTight"
+    );
+}
+
+/// Issue 17 (pdf.js `bug1871353.pdf`, a free text annotation without an
+/// appearance stream, read as nothing): a free text annotation's text is
+/// read from /Contents or its rich text where no appearance draws it, on a
+/// line of its own after the page content, and once where its appearance
+/// does; the comments of other markup annotations (a sticky note, a
+/// highlight) are a comment part of the page, each once. Popups, hidden
+/// annotations, widgets' and links' descriptions are not read.
+#[test]
+fn annotation_text_and_comments_are_read_once_each() {
+    let annot =
+        |rest: &str| format!("<< /Type /Annot /Rect [100 600 200 620] {rest} >>").into_bytes();
+    let rich = "<?xml version=\"1.0\"?><body xmlns=\"http://www.w3.org/1999/xhtml\"><p dir=\"ltr\">Rich <span style=\"font-weight:bold\">&amp; plain</span></p><p>Second</p></body>";
+    let pdf = build_pdf(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> \
+/Annots [6 0 R 7 0 R 8 0 R 10 0 R 10 0 R 11 0 R 12 0 R 13 0 R 14 0 R 15 0 R] >>".to_vec(),
+            stream("", b"BT /F1 12 Tf 72 700 Td (Page text) Tj ET"),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+            // 6: free text without appearance, UTF-16BE with a no-break space.
+            annot("/Subtype /FreeText /DA (/Helv 10 Tf 0 g) /Contents <FEFF004100A00042>"),
+            // 7: free text with rich text only.
+            annot(&format!("/Subtype /FreeText /RC ({rich})")),
+            // 8: free text whose appearance (9) draws its contents.
+            annot("/Subtype /FreeText /Contents (Drawn) /AP << /N 9 0 R >>"),
+            stream(
+                "/Type /XObject /Subtype /Form /BBox [0 0 100 20] /Resources << /Font << /F1 5 0 R >> >>",
+                b"BT /F1 10 Tf 2 5 Td (Drawn) Tj ET",
+            ),
+            // 10: a sticky note in PDFDocEncoding, listed twice.
+            annot("/Subtype /Text /Name /Comment /Contents (Note: r\\351sum\\351) /Popup 12 0 R"),
+            // 11: a highlight, UTF-8 with its byte order mark.
+            annot("/Subtype /Highlight /Contents <EFBBBF436865636B2074686973>"),
+            // 12: the sticky note's popup.
+            annot("/Subtype /Popup /Contents (Popup copy) /Parent 10 0 R"),
+            // 13: a hidden sticky note.
+            annot("/Subtype /Text /F 2 /Contents (Hidden note)"),
+            annot("/Subtype /Widget /FT /Tx /Contents (Field description)"),
+            annot("/Subtype /Link /Contents (Link description)"),
+        ],
+        "",
+    );
+    let out = extract(&pdf, &test_budget());
+    assert_eq!(out.error, None);
+    let texts: Vec<_> = out
+        .parts
+        .iter()
+        .map(|p| (p.kind, p.location.as_str(), p.text.as_str()))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            (
+                PartKind::Page,
+                "page 1",
+                "Page text\nA B\nRich & plain\nSecond\nDrawn"
+            ),
+            (
+                PartKind::Comment,
+                "page 1 comments",
+                "Note: résumé\nCheck this"
+            ),
+        ]
+    );
+}
