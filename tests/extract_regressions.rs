@@ -412,3 +412,137 @@ fn docx_hyperlink_targets_and_phonetic_guides_are_read() {
     assert!(text.contains("担当者(ふり)"), "guide glued to its base?");
     assert!(!text.contains("ふり担当者"));
 }
+
+/// A PDF of one page whose objects are `objects` (1: catalog, 2: pages,
+/// 3: page, 4: content ...), with a correct cross-reference table.
+fn pdf_of(objects: &[&[u8]]) -> Vec<u8> {
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        pdf.extend_from_slice(body);
+        pdf.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for at in offsets {
+        pdf.extend_from_slice(format!("{at:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
+}
+
+fn read_pdf(bytes: &[u8]) -> (String, Option<String>, Option<String>) {
+    let budget = Budget::new(Limits::default());
+    let Outcome::Document(Format::Pdf, x) = extract(bytes, "broken.pdf", &budget) else {
+        panic!("one PDF document");
+    };
+    let text: Vec<&str> = x.parts.iter().map(|p| p.text.as_str()).collect();
+    (
+        text.join("\n"),
+        x.error.map(|e| e.kind.as_str().to_string()),
+        x.no_text_cause.clone(),
+    )
+}
+
+/// Defect 10: broken dictionaries (pdf.js `issue11549_reduced.pdf` and
+/// kin) must not give a silent empty page: a dictionary with a key that has
+/// no value, a stray token, a stream dictionary closed by one `>`.
+#[test]
+fn pdf_broken_dictionaries_keep_the_page_text() {
+    let content = b"BT /F1 12 Tf 72 700 Td (Broken dictionaries still read) Tj ET";
+    let stream = |dict: &str| {
+        let mut s = format!("<< /Length {}{dict}\nstream\n", content.len()).into_bytes();
+        s.extend_from_slice(content);
+        s.extend_from_slice(b"\nendstream");
+        s
+    };
+    let font: &[u8] = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>";
+    let page_ok: &[u8] = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>";
+    let variants: Vec<(&str, Vec<Vec<u8>>)> = vec![
+        ("key without a value in the page", vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Rotate /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+            stream(" >>"),
+            font.to_vec(),
+        ]),
+        ("stray token in the page", vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R ] /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+            stream(" >>"),
+            font.to_vec(),
+        ]),
+        ("stream dictionary closed by one >", vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            page_ok.to_vec(),
+            stream(" >"),
+            font.to_vec(),
+        ]),
+        ("stream dictionary not closed", vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            page_ok.to_vec(),
+            stream(""),
+            font.to_vec(),
+        ]),
+        ("font dictionary with an unclosed string", vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            page_ok.to_vec(),
+            stream(" >>"),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Name (F1 >>".to_vec(),
+        ]),
+    ];
+    for (what, objects) in variants {
+        let refs: Vec<&[u8]> = objects.iter().map(|o| o.as_slice()).collect();
+        let (text, error, cause) = read_pdf(&pdf_of(&refs));
+        assert_eq!(error, None, "{what}");
+        assert_eq!(text, "Broken dictionaries still read", "{what}: {cause:?}");
+    }
+    // A content stream past repair (no `stream` data, no object header
+    // where the table points) is said, never a silent empty page.
+    for (what, broken) in [
+        (
+            "stream without endstream",
+            b"<< /Length 9999\nstream\nBT ET".to_vec(),
+        ),
+        ("no object at the offset", Vec::new()),
+    ] {
+        let objects: Vec<&[u8]> = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            page_ok,
+            &broken,
+            font,
+        ];
+        let mut bytes = pdf_of(&objects);
+        if broken.is_empty() {
+            // The table's offset of object 4 now points at `endobj`.
+            let at = memchr_find(&bytes, b"4 0 obj\n").unwrap();
+            bytes[at..at + 7].copy_from_slice(b"% 0 xxx");
+        }
+        let (text, error, cause) = read_pdf(&bytes);
+        assert_eq!((text.as_str(), error), ("", None), "{what}");
+        assert_eq!(
+            cause.as_deref(),
+            Some("1 of its content streams could not be decoded"),
+            "{what}"
+        );
+    }
+}
+
+fn memchr_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}

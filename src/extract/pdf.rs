@@ -28,6 +28,7 @@ mod bidi;
 mod encoding;
 mod font;
 mod lexer;
+mod repair;
 mod truetype;
 mod xmp;
 
@@ -178,6 +179,10 @@ fn extract_inner(bytes: &[u8], budget: &Budget) -> Extracted {
             "PDF needs a user password to decrypt",
         ));
         return out;
+    }
+    let mut doc = doc;
+    if !has_encrypt_entry(bytes) {
+        repair::reread_dropped_objects(&mut doc, bytes, budget);
     }
     let reader = StreamReader {
         budget,
@@ -1165,12 +1170,15 @@ impl<'a> Walker<'a> {
         self.comments.clear();
         let doc = self.doc;
         let Ok(page) = doc.get_dictionary(page_id) else {
+            // A page the file names but whose object could not be read.
+            self.broken_streams += 1;
             return Ok(Default::default());
         };
         let resources = page_resources(doc, page);
         let mut content = Vec::new();
         for id in doc.get_page_contents(page_id) {
             let Ok(Object::Stream(s)) = doc.get_object(id) else {
+                self.broken_streams += u32::from(doc.get_object(id).is_err());
                 continue;
             };
             match self.reader.read(s) {
