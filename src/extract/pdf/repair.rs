@@ -10,7 +10,7 @@
 use lopdf::xref::XrefEntry;
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream, StringFormat};
 
-use crate::budget::Budget;
+use crate::model::budget::Budget;
 
 /// Most objects read again per file: a file whose every object is broken
 /// is not worth more.
@@ -538,7 +538,7 @@ mod tests {
             bytes.extend_from_slice(format!("{id} 0 obj << /A (").as_bytes());
         }
         bytes.resize(bytes.len() + (4 << 20), b'x');
-        let budget = Budget::new(crate::budget::Limits::default());
+        let budget = Budget::new(crate::model::budget::Limits::default());
         let recovered = reread_dropped_objects(&mut doc, &bytes, &budget);
         assert!(
             (1..=6).contains(&recovered),
