@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use labelscan::budget::{Budget, Limits};
 use labelscan::extract::{extract, Format, Outcome};
 
+mod common;
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -413,34 +415,6 @@ fn docx_hyperlink_targets_and_phonetic_guides_are_read() {
     assert!(!text.contains("ふり担当者"));
 }
 
-/// A PDF of one page whose objects are `objects` (1: catalog, 2: pages,
-/// 3: page, 4: content ...), with a correct cross-reference table.
-fn pdf_of(objects: &[&[u8]]) -> Vec<u8> {
-    let mut pdf = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, body) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
-        pdf.extend_from_slice(body);
-        pdf.extend_from_slice(b"\nendobj\n");
-    }
-    let xref = pdf.len();
-    pdf.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-    );
-    for at in offsets {
-        pdf.extend_from_slice(format!("{at:010} 00000 n \n").as_bytes());
-    }
-    pdf.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    pdf
-}
-
 fn read_pdf(bytes: &[u8]) -> (String, Option<String>, Option<String>) {
     let budget = Budget::new(Limits::default());
     let Outcome::Document(Format::Pdf, x) = extract(bytes, "broken.pdf", &budget) else {
@@ -506,8 +480,7 @@ fn pdf_broken_dictionaries_keep_the_page_text() {
         ]),
     ];
     for (what, objects) in variants {
-        let refs: Vec<&[u8]> = objects.iter().map(|o| o.as_slice()).collect();
-        let (text, error, cause) = read_pdf(&pdf_of(&refs));
+        let (text, error, cause) = read_pdf(&common::pdf(&objects));
         assert_eq!(error, None, "{what}");
         assert_eq!(text, "Broken dictionaries still read", "{what}: {cause:?}");
     }
@@ -520,17 +493,17 @@ fn pdf_broken_dictionaries_keep_the_page_text() {
         ),
         ("no object at the offset", Vec::new()),
     ] {
-        let objects: Vec<&[u8]> = vec![
-            b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            page_ok,
-            &broken,
-            font,
+        let objects = [
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            page_ok.to_vec(),
+            broken.clone(),
+            font.to_vec(),
         ];
-        let mut bytes = pdf_of(&objects);
+        let mut bytes = common::pdf(&objects);
         if broken.is_empty() {
             // The table's offset of object 4 now points at `endobj`.
-            let at = memchr_find(&bytes, b"4 0 obj\n").unwrap();
+            let at = bytes.windows(8).position(|w| w == b"4 0 obj\n").unwrap();
             bytes[at..at + 7].copy_from_slice(b"% 0 xxx");
         }
         let (text, error, cause) = read_pdf(&bytes);
@@ -541,8 +514,4 @@ fn pdf_broken_dictionaries_keep_the_page_text() {
             "{what}"
         );
     }
-}
-
-fn memchr_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }

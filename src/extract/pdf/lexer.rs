@@ -64,6 +64,16 @@ fn hex_val(b: u8) -> Option<u8> {
 }
 
 impl<'a> Lexer<'a> {
+    /// A lexer reading `data` from `pos` (for the object parser of
+    /// `repair.rs`, which shares its strings and names).
+    pub(super) fn at(data: &'a [u8], pos: usize) -> Self {
+        Lexer { data, pos }
+    }
+
+    pub(super) fn position(&self) -> usize {
+        self.pos
+    }
+
     pub fn new(data: &'a [u8]) -> Self {
         Lexer { data, pos: 0 }
     }
@@ -242,7 +252,8 @@ impl<'a> Lexer<'a> {
         Some(Operand::Num(v.clamp(-1e30, 1e30) as f32))
     }
 
-    fn name(&mut self) -> Vec<u8> {
+    /// A name's bytes after its `/`, `#xx` escapes decoded.
+    pub(super) fn name(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
         while let Some(c) = self.peek() {
             if is_white(c) || is_delim(c) {
@@ -263,7 +274,8 @@ impl<'a> Lexer<'a> {
         out
     }
 
-    fn hex_string(&mut self) -> Vec<u8> {
+    /// A hex string's bytes after its `<`.
+    pub(super) fn hex_string(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
         let mut hi: Option<u8> = None;
         while let Some(c) = self.peek() {
@@ -284,7 +296,8 @@ impl<'a> Lexer<'a> {
         out
     }
 
-    fn literal_string(&mut self) -> Vec<u8> {
+    /// A literal string's bytes after its `(`, escapes decoded.
+    pub(super) fn literal_string(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
         let mut depth = 1usize;
         loop {

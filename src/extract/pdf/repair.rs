@@ -10,6 +10,7 @@
 use lopdf::xref::XrefEntry;
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream, StringFormat};
 
+use super::lexer::Lexer;
 use crate::model::budget::Budget;
 
 /// Most objects read again per file: a file whose every object is broken
@@ -181,18 +182,15 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 Some(Object::Array(self.array(depth)))
             }
-            b'(' => {
-                self.pos += 1;
-                Some(Object::String(self.literal(), StringFormat::Literal))
-            }
-            b'<' => {
-                self.pos += 1;
-                Some(Object::String(self.hex(), StringFormat::Hexadecimal))
-            }
-            b'/' => {
-                self.pos += 1;
-                Some(Object::Name(self.name()))
-            }
+            b'(' => Some(Object::String(
+                self.lexed(Lexer::literal_string),
+                StringFormat::Literal,
+            )),
+            b'<' => Some(Object::String(
+                self.lexed(Lexer::hex_string),
+                StringFormat::Hexadecimal,
+            )),
+            b'/' => Some(Object::Name(self.lexed(Lexer::name))),
             b'0'..=b'9' | b'+' | b'-' | b'.' => Some(self.number_or_reference()),
             _ => {
                 let word = self.bare_word();
@@ -236,8 +234,7 @@ impl<'a> Parser<'a> {
                 }
                 continue;
             }
-            self.pos += 1;
-            let key = self.name();
+            let key = self.lexed(Lexer::name);
             self.skip_white();
             if self.rest().starts_with(b">>") || self.at_object_end() {
                 continue;
@@ -276,6 +273,15 @@ impl<'a> Parser<'a> {
         items
     }
 
+    /// What `read` lexes after the delimiter at the current position
+    /// (`(`, `<`, `/`): strings and names are read as content streams'.
+    fn lexed(&mut self, read: impl FnOnce(&mut Lexer<'a>) -> Vec<u8>) -> Vec<u8> {
+        let mut lexer = Lexer::at(self.data, self.pos + 1);
+        let value = read(&mut lexer);
+        self.pos = lexer.position();
+        value
+    }
+
     fn bare_word(&mut self) -> &'a [u8] {
         let start = self.pos;
         while let Some(b) = self.peek() {
@@ -288,39 +294,6 @@ impl<'a> Parser<'a> {
             self.pos += 1;
         }
         &self.data[start..self.pos.min(self.data.len())]
-    }
-
-    fn name(&mut self) -> Vec<u8> {
-        let raw = self.bare_word_after_slash();
-        let mut name = Vec::with_capacity(raw.len());
-        let mut i = 0;
-        while i < raw.len() {
-            let escaped = raw
-                .get(i + 1..i + 3)
-                .filter(|_| raw[i] == b'#')
-                .and_then(|hex| std::str::from_utf8(hex).ok())
-                .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-            if let Some(v) = escaped {
-                name.push(v);
-                i += 3;
-                continue;
-            }
-            name.push(raw[i]);
-            i += 1;
-        }
-        name
-    }
-
-    /// A name's bytes up to white space or a delimiter (possibly none).
-    fn bare_word_after_slash(&mut self) -> &'a [u8] {
-        let start = self.pos;
-        while let Some(b) = self.peek() {
-            if super::lexer::is_white(b) || super::lexer::is_delim(b) {
-                break;
-            }
-            self.pos += 1;
-        }
-        &self.data[start..self.pos]
     }
 
     /// `N`, `N.M` or `N G R`.
@@ -340,80 +313,6 @@ impl<'a> Parser<'a> {
         }
         self.pos = after_number;
         Object::Integer(n)
-    }
-
-    fn literal(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut depth = 0u32;
-        while let Some(b) = self.peek() {
-            self.pos += 1;
-            match b {
-                b'(' => {
-                    depth += 1;
-                    out.push(b);
-                }
-                b')' if depth == 0 => break,
-                b')' => {
-                    depth -= 1;
-                    out.push(b);
-                }
-                b'\\' => {
-                    let Some(c) = self.peek() else { break };
-                    self.pos += 1;
-                    match c {
-                        b'n' => out.push(b'\n'),
-                        b'r' => out.push(b'\r'),
-                        b't' => out.push(b'\t'),
-                        b'b' => out.push(8),
-                        b'f' => out.push(12),
-                        b'\r' => {
-                            if self.peek() == Some(b'\n') {
-                                self.pos += 1;
-                            }
-                        }
-                        b'\n' => {}
-                        b'0'..=b'7' => {
-                            let mut v = u32::from(c - b'0');
-                            for _ in 0..2 {
-                                match self.peek() {
-                                    Some(d @ b'0'..=b'7') => {
-                                        v = v * 8 + u32::from(d - b'0');
-                                        self.pos += 1;
-                                    }
-                                    _ => break,
-                                }
-                            }
-                            out.push(v as u8);
-                        }
-                        other => out.push(other),
-                    }
-                }
-                _ => out.push(b),
-            }
-        }
-        out
-    }
-
-    fn hex(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut high: Option<u8> = None;
-        while let Some(b) = self.peek() {
-            self.pos += 1;
-            if b == b'>' {
-                break;
-            }
-            let Some(v) = (b as char).to_digit(16) else {
-                continue;
-            };
-            match high.take() {
-                Some(h) => out.push(h << 4 | v as u8),
-                None => high = Some(v as u8),
-            }
-        }
-        if let Some(h) = high {
-            out.push(h << 4);
-        }
-        out
     }
 
     /// A stream's data after `stream`: `/Length` bytes when `endstream`
