@@ -118,13 +118,7 @@ impl Aes {
         let mut prev = [0u8; 16];
         prev.copy_from_slice(&iv[..16]);
         for chunk in data.chunks_exact(16) {
-            let mut block = aes::Block::default();
-            block.copy_from_slice(chunk);
-            match self {
-                Aes::K128(c) => c.decrypt_block(&mut block),
-                Aes::K192(c) => c.decrypt_block(&mut block),
-                Aes::K256(c) => c.decrypt_block(&mut block),
-            }
+            let block = self.decrypt_block(chunk);
             out.extend(block.iter().zip(prev.iter()).map(|(b, p)| b ^ p));
             prev.copy_from_slice(chunk);
         }
@@ -133,15 +127,20 @@ impl Aes {
     /// ECB decryption of whole 16-byte blocks (standard encryption).
     fn decrypt_ecb(&self, data: &[u8], out: &mut Vec<u8>) {
         for chunk in data.chunks_exact(16) {
-            let mut block = aes::Block::default();
-            block.copy_from_slice(chunk);
-            match self {
-                Aes::K128(c) => c.decrypt_block(&mut block),
-                Aes::K192(c) => c.decrypt_block(&mut block),
-                Aes::K256(c) => c.decrypt_block(&mut block),
-            }
-            out.extend_from_slice(&block);
+            out.extend_from_slice(&self.decrypt_block(chunk));
         }
+    }
+
+    /// One 16-byte block decrypted.
+    fn decrypt_block(&self, chunk: &[u8]) -> aes::Block {
+        let mut block = aes::Block::default();
+        block.copy_from_slice(chunk);
+        match self {
+            Aes::K128(c) => c.decrypt_block(&mut block),
+            Aes::K192(c) => c.decrypt_block(&mut block),
+            Aes::K256(c) => c.decrypt_block(&mut block),
+        }
+        block
     }
 }
 
