@@ -9,15 +9,17 @@
 //! LOCKED` and leased for a limited time that a heartbeat renews while the
 //! worker lives; a lease that runs out puts the unit back into the queue.
 //! A worker commits a unit's results (each item's report rows with its walk
-//! key, the unit's counts, and its state-store writes) and marks it done in
-//! one transaction that first checks it still holds the lease: a worker
+//! key and the unit's state-store writes, packed as one parcel; the unit's
+//! counts) and marks it done in one transaction that first checks it still holds the lease: a worker
 //! that lost its lease cannot overwrite another's results. A unit that
 //! fails (or whose lease runs out) too often is marked failed with its
 //! error, and the run's reports say so.
 //!
 //! When no unit is pending or leased, the reports are written from the
-//! rows in walk-key order, which is the order of a single host's walk:
-//! the same bytes as a single-host scan.
+//! parcels' rows merged in walk-key order, which is the order of a single
+//! host's walk: the same bytes as a single-host scan.
+
+mod parcel;
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -48,6 +50,7 @@ use crate::scan::{self, ScanOptions};
 use crate::state::{self, StateRun};
 use crate::store::{PostgresStore, RunRecord, StatePair, Store, StoreError, StoredFile};
 use crate::walk::{walk_key, Filter, JobSource, Listed, UnitTree, WalkItem};
+use parcel::{ItemRows, StateWrites};
 
 /// Files a unit inspects at most: the files its folders hold past this
 /// many are queued as batches of this many.
@@ -536,37 +539,17 @@ const CHILDREN: &str = "INSERT INTO queue_units (run, root, folder, part, names,
 /// are queued in the same transaction.
 const COMPLETE: &str = "WITH held AS (
     SELECT id FROM queue_units WHERE id = $1 AND lease = $2 AND state = 'leased' FOR UPDATE
-), items AS (
-    INSERT INTO queue_items (run, root, unit, key, seq, jsonl, csv, skipped)
-    SELECT $3, $4, $1, k, q, j, c, s
-    FROM unnest($5::bytea[], $24::int4[], $6::bytea[], $7::bytea[], $8::bytea[]) AS t(k, q, j, c, s)
-    WHERE EXISTS (SELECT 1 FROM held)
-), files AS (
-    INSERT INTO queue_files (run, key, size, mtime_ns, inode, device, fingerprint, outcome)
-    SELECT $3, k, sz, m, i, d, fp, o
-    FROM unnest($9::text[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::text[], $15::text[])
-         AS t(k, sz, m, i, d, fp, o)
-    WHERE EXISTS (SELECT 1 FROM held)
-    ON CONFLICT DO NOTHING
-), seen AS (
-    INSERT INTO queue_seen (run, key)
-    SELECT $3, k FROM unnest($16::text[]) AS t(k)
-    WHERE EXISTS (SELECT 1 FROM held)
-    ON CONFLICT DO NOTHING
-), documents AS (
-    INSERT INTO queue_documents (run, path, level, suggested, verdicts, sha256, excepted)
-    SELECT $3, a, b, c, d, e, f
-    FROM unnest($17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[])
-         AS t(a, b, c, d, e, f)
-    WHERE EXISTS (SELECT 1 FROM held)
-    ON CONFLICT DO NOTHING
+), parcel AS (
+    INSERT INTO queue_parcels (run, root, unit, lease, seq, first_key, first_seq, body)
+    SELECT $3, $4, $1, 0, 0, $5, $6, $7
+    WHERE EXISTS (SELECT 1 FROM held) AND $7::bytea IS NOT NULL
 ), result AS (
     INSERT INTO queue_results (unit, run, summary)
-    SELECT $1, $3, $23 WHERE EXISTS (SELECT 1 FROM held)
+    SELECT $1, $3, $8 WHERE EXISTS (SELECT 1 FROM held)
 ), rest AS (
     INSERT INTO queue_units (run, root, folder, part, names, server)
-    SELECT $3, $4, $25, $26, $27, $28
-    WHERE EXISTS (SELECT 1 FROM held) AND $27::bytea IS NOT NULL
+    SELECT $3, $4, $9, $10, $11, $12
+    WHERE EXISTS (SELECT 1 FROM held) AND $11::bytea IS NOT NULL
     ON CONFLICT DO NOTHING
 )
 UPDATE queue_units SET state = 'done', lease_until = NULL, error = NULL
@@ -731,31 +714,6 @@ fn queue_children(
         .map_err(err)
 }
 
-/// One item's rows, or a piece of them: its walk key, the piece's number
-/// (pieces written ahead come first), and the rows.
-pub struct ItemRows {
-    key: Vec<u8>,
-    seq: i32,
-    rows: Rows,
-}
-
-impl ItemRows {
-    fn piece(&self) -> Piece<'_> {
-        Piece {
-            key: self.key.clone(),
-            seq: self.seq,
-            rows: &self.rows,
-        }
-    }
-}
-
-/// Rows borrowed to be written ahead.
-struct Piece<'a> {
-    key: Vec<u8>,
-    seq: i32,
-    rows: &'a Rows,
-}
-
 /// A unit's items by walk key, and how many files --include/--exclude
 /// left out.
 type KeyedItems = (Vec<(Vec<u8>, WalkItem)>, u64);
@@ -775,61 +733,20 @@ pub struct UnitResult {
 }
 
 /// A unit's writes to the state store, committed with the unit.
-#[derive(Default)]
-pub struct UnitWrites {
-    pub files: Vec<StoredFile>,
-    pub seen: Vec<String>,
-    pub documents: Vec<DocumentState>,
-}
+pub type UnitWrites = StateWrites;
 
 /// Commits a unit's results and marks it done, in one statement that
 /// first checks that the lease is still this worker's (see [`COMPLETE`]).
 /// `Ok(false)`: the lease was lost (another worker has or will have the
 /// unit), nothing was written.
 pub fn complete(session: &mut Session, unit: &Unit, result: &UnitResult) -> Result<bool, String> {
-    let n = result.items.len();
-    let (mut keys, mut seqs, mut jsonl, mut csv, mut skipped) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for item in &result.items {
-        keys.push(item.key.as_slice());
-        seqs.push(item.seq);
-        jsonl.push(item.rows.jsonl.as_slice());
-        csv.push(item.rows.csv.as_slice());
-        skipped.push(item.rows.skipped.as_slice());
-    }
-    let w = &result.writes;
-    let mut fkeys = Vec::new();
-    let (mut sizes, mut mtimes, mut inodes, mut devices) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut prints, mut outcomes) = (Vec::new(), Vec::new());
-    for f in &w.files {
-        fkeys.push(f.key.as_str());
-        sizes.push(f.identity.size as i64);
-        mtimes.push(f.identity.mtime_ns);
-        inodes.push(f.identity.inode as i64);
-        devices.push(f.identity.device as i64);
-        prints.push(f.fingerprint.as_str());
-        outcomes.push(serde_json::to_string(&f.outcome).map_err(err)?);
-    }
-    let mut columns: [Vec<&str>; 6] = Default::default();
-    for d in &w.documents {
-        for (column, value) in columns.iter_mut().zip([
-            &d.path,
-            &d.level,
-            &d.suggested,
-            &d.verdicts,
-            &d.sha256,
-            &d.excepted,
-        ]) {
-            column.push(value.as_str());
-        }
-    }
-    let [a, b, c, d, e, f] = &columns;
+    let items: Vec<&ItemRows> = result.items.iter().collect();
+    let packed = match items.is_empty() && result.writes.is_empty() {
+        true => None,
+        false => Some(parcel::pack(&items, &result.writes)?),
+    };
+    let (first_key, first_seq) = first_of(packed.as_ref().and_then(|(first, _)| first.as_ref()));
+    let body = packed.as_ref().map(|(_, body)| body.as_slice());
     let done = session
         .client
         .execute(
@@ -839,26 +756,10 @@ pub fn complete(session: &mut Session, unit: &Unit, result: &UnitResult) -> Resu
                 &unit.lease,
                 &unit.run,
                 &unit.root,
-                &keys,
-                &jsonl,
-                &csv,
-                &skipped,
-                &fkeys,
-                &sizes,
-                &mtimes,
-                &inodes,
-                &devices,
-                &prints,
-                &outcomes,
-                &w.seen,
-                a,
-                b,
-                c,
-                d,
-                e,
-                f,
+                &first_key,
+                &first_seq,
+                &body,
                 &result.summary,
-                &seqs,
                 &result
                     .rest
                     .as_ref()
@@ -870,6 +771,14 @@ pub fn complete(session: &mut Session, unit: &Unit, result: &UnitResult) -> Resu
         )
         .map_err(err)?;
     Ok(done == 1)
+}
+
+/// A parcel's first key and piece as the columns that order parcels.
+fn first_of(first: Option<&(Vec<u8>, i32)>) -> (Option<&[u8]>, i32) {
+    match first {
+        Some((key, seq)) => (Some(key.as_slice()), *seq),
+        None => (None, 0),
+    }
 }
 
 /// The state store as one unit sees it: lookups of the last completed
@@ -927,21 +836,6 @@ impl Store for UnitStore {
 /// much of rows, whatever its files yield.
 const SPILL_BYTES: usize = 2 << 20;
 
-/// One item's rows as the reports write them: `findings.jsonl`,
-/// `findings.csv` and `skipped.csv` lines.
-#[derive(Default)]
-struct Rows {
-    jsonl: Vec<u8>,
-    csv: Vec<u8>,
-    skipped: Vec<u8>,
-}
-
-impl Rows {
-    fn len(&self) -> usize {
-        self.jsonl.len() + self.csv.len() + self.skipped.len()
-    }
-}
-
 /// Writes a unit's rows to the queue before it commits, under its lease,
 /// on a connection of its own (the unit's session waits on the scan).
 struct Spill {
@@ -951,17 +845,18 @@ struct Spill {
     root: i32,
     unit: i64,
     lease: i64,
+    /// Parcels written ahead so far.
+    written: i32,
 }
 
-/// Pieces of items' rows written under a lease: they count once the unit
+/// A parcel of items' rows written under a lease: it counts once the unit
 /// is done under that lease (see [`write_rows`]).
 const SPILLED: &str =
-    "INSERT INTO queue_items (run, root, unit, key, seq, lease, jsonl, csv, skipped)
- SELECT $1, $2, $3, k, q, $4, j, c, s
- FROM unnest($5::bytea[], $6::int4[], $7::bytea[], $8::bytea[], $9::bytea[]) AS t(k, q, j, c, s)";
+    "INSERT INTO queue_parcels (run, root, unit, lease, seq, first_key, first_seq, body)
+ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 impl Spill {
-    fn write(&mut self, pieces: &[Piece]) -> Result<(), String> {
+    fn write(&mut self, items: &[&ItemRows]) -> Result<(), String> {
         if self.client.is_none() {
             let mut client = connect(&self.config)?;
             let stmt = client.prepare(SPILLED).map_err(err)?;
@@ -970,12 +865,9 @@ impl Spill {
         let Some((client, stmt)) = &mut self.client else {
             unreachable!("connected above")
         };
-        let keys: Vec<&[u8]> = pieces.iter().map(|p| p.key.as_slice()).collect();
-        let pieces: Vec<(i32, &Rows)> = pieces.iter().map(|p| (p.seq, p.rows)).collect();
-        let seqs: Vec<i32> = pieces.iter().map(|p| p.0).collect();
-        let jsonl: Vec<&[u8]> = pieces.iter().map(|p| p.1.jsonl.as_slice()).collect();
-        let csv: Vec<&[u8]> = pieces.iter().map(|p| p.1.csv.as_slice()).collect();
-        let skipped: Vec<&[u8]> = pieces.iter().map(|p| p.1.skipped.as_slice()).collect();
+        let (first, body) = parcel::pack(items, &StateWrites::default())?;
+        let (first_key, first_seq) = first_of(first.as_ref());
+        self.written += 1;
         client
             .execute(
                 stmt,
@@ -984,11 +876,10 @@ impl Spill {
                     &self.root,
                     &self.unit,
                     &self.lease,
-                    &keys,
-                    &seqs,
-                    &jsonl,
-                    &csv,
-                    &skipped,
+                    &self.written,
+                    &first_key,
+                    &first_seq,
+                    &body,
                 ],
             )
             .map(drop)
@@ -1006,9 +897,9 @@ struct ItemSink {
     /// Rows held for the commit.
     held: Arc<Mutex<Vec<ItemRows>>>,
     held_bytes: usize,
-    current: Rows,
-    /// Pieces of the current item already written ahead.
-    current_seq: i32,
+    /// The current item's rows (its `key` set when they are written or
+    /// held); `seq` counts its pieces already written ahead.
+    current: ItemRows,
     writes: Arc<Mutex<UnitWrites>>,
     /// The unit's rows so far, for its source.
     rows: Arc<AtomicU64>,
@@ -1037,18 +928,17 @@ impl ItemSink {
             return Ok(());
         }
         let mut held = lock(&self.held);
-        let mut pieces: Vec<Piece> = held.iter().map(ItemRows::piece).collect();
-        if self.current.len() > 0 {
-            let key = lock(&self.given).front().cloned().unwrap_or_default();
-            pieces.push(Piece {
-                key,
-                seq: self.current_seq,
-                rows: &self.current,
-            });
-            self.current_seq += 1;
+        let mut items: Vec<&ItemRows> = held.iter().collect();
+        let current_written = self.current.len() > 0;
+        if current_written {
+            self.current.key = lock(&self.given).front().cloned().unwrap_or_default();
+            items.push(&self.current);
         }
-        let written = self.spill.write(&pieces).map_err(std::io::Error::other);
-        drop(pieces);
+        let written = self.spill.write(&items).map_err(std::io::Error::other);
+        drop(items);
+        if current_written {
+            self.current.seq += 1;
+        }
         held.clear();
         self.held_bytes = 0;
         // Cleared, not dropped: the buffers are filled again at once.
@@ -1088,13 +978,10 @@ impl RecordSink for ItemSink {
         let key = lock(&self.given)
             .pop_front()
             .ok_or_else(|| std::io::Error::other("an item the source never gave"))?;
-        let rows = std::mem::take(&mut self.current);
+        let mut rows = std::mem::take(&mut self.current);
+        rows.key = key;
         self.held_bytes += rows.len();
-        lock(&self.held).push(ItemRows {
-            key,
-            seq: std::mem::take(&mut self.current_seq),
-            rows,
-        });
+        lock(&self.held).push(rows);
         self.spill_if_large()
     }
     fn finish(&mut self, _summary: &Summary) -> std::io::Result<()> {
@@ -1312,8 +1199,7 @@ fn inspect_unit(
         given: Arc::clone(&given),
         held: Arc::clone(&held),
         held_bytes: 0,
-        current: Rows::default(),
-        current_seq: 0,
+        current: ItemRows::default(),
         writes: Arc::clone(&writes),
         rows: Arc::clone(&rows),
         line: Vec::new(),
@@ -1620,6 +1506,7 @@ impl Worker {
             root: unit.root,
             unit: unit.id,
             lease: unit.lease,
+            written: 0,
         };
         inspect_unit(&run, &self.lookups, items, filtered_out, spill).map(Some)
     }
@@ -1845,19 +1732,13 @@ pub fn write_reports(
     summary.read += reused;
 
     let mut store = store;
-    store.take_in_queued_run(run.id);
+    store.close_with_queued_run(run.id);
     let location = store.location().to_string();
     let roots: Vec<PathBuf> = spec.locations.iter().map(PathBuf::from).collect();
-    // The store takes in the workers' files on its connection while the
-    // rows are read on this one: the run's serial end, on two cores.
-    let (state, rows) = std::thread::scope(|scope| {
-        let rows = scope.spawn(|| write_rows(client, run, set));
-        let state = StateRun::begin(Box::new(store), &location, ctx, &summary, &roots);
-        (state, rows.join())
-    });
-    let state = state.map_err(err)?;
-    rows.map_err(|_| "reading the report rows failed".to_string())?
-        .map_err(err)?;
+    let state = StateRun::begin(Box::new(store), &location, ctx, &summary, &roots).map_err(err)?;
+    // The store's writer thread stores the parcels' state writes on its
+    // connection while the rows are read on this one.
+    write_rows(client, run, set, &state).map_err(err)?;
     state.add_reused(reused);
     let mut sinks: Vec<Box<dyn RecordSink>> = vec![
         state.sink(set),
@@ -1884,8 +1765,14 @@ pub fn write_reports(
 }
 
 /// `findings.jsonl`, `findings.csv` and `skipped.csv` from the items' rows
-/// in walk order, each file begun as its sink begins it.
-fn write_rows(client: &mut Client, run: &QueuedRun, set: &ReportSet) -> std::io::Result<()> {
+/// in walk order, each file begun as its sink begins it; the parcels'
+/// state writes go to `state`'s store.
+fn write_rows(
+    client: &mut Client,
+    run: &QueuedRun,
+    set: &ReportSet,
+    state: &StateRun,
+) -> std::io::Result<()> {
     use std::io::Write;
     let formats = run.spec.formats();
     let empty = Summary::default();
@@ -1908,24 +1795,57 @@ fn write_rows(client: &mut Client, run: &QueuedRun, set: &ReportSet) -> std::io:
     let mut jsonl = jsonl.as_deref().map(append).transpose()?;
     let mut csv = csv.as_deref().map(append).transpose()?;
     let mut skipped = append(&skipped)?;
-    let stmt = client
-        .prepare(
-            "SELECT i.jsonl, i.csv, i.skipped FROM queue_items i JOIN queue_units u ON u.id = i.unit
-             WHERE i.run = $1 AND (i.lease = 0 OR (i.lease = u.lease AND u.state = 'done'))
-             ORDER BY i.root, i.key, i.seq",
-        )
-        .map_err(std::io::Error::other)?;
-    let mut rows = client
-        .query_raw(&stmt, [&run.id])
-        .map_err(std::io::Error::other)?;
-    while let Some(row) = rows.next().map_err(std::io::Error::other)? {
+    let mut write = |item: ItemRows| -> std::io::Result<()> {
         if let Some(out) = &mut jsonl {
-            out.write_all(row.get::<_, &[u8]>(0))?;
+            out.write_all(&item.jsonl)?;
         }
         if let Some(out) = &mut csv {
-            out.write_all(row.get::<_, &[u8]>(1))?;
+            out.write_all(&item.csv)?;
         }
-        skipped.write_all(row.get::<_, &[u8]>(2))?;
+        skipped.write_all(&item.skipped)
+    };
+    // Parcels written ahead count only if their unit was done under the
+    // lease they were written under.
+    let stmt = client
+        .prepare(
+            "SELECT p.root, p.first_key, p.first_seq, p.body
+             FROM queue_parcels p JOIN queue_units u ON u.id = p.unit
+             WHERE p.run = $1 AND (p.lease = 0 OR (p.lease = u.lease AND u.state = 'done'))
+             ORDER BY p.root, p.first_key, p.first_seq, p.unit, p.lease, p.seq",
+        )
+        .map_err(std::io::Error::other)?;
+    let mut parcels = client
+        .query_raw(&stmt, [&run.id])
+        .map_err(std::io::Error::other)?;
+    let mut merge = parcel::Merge::default();
+    let mut waiting: Option<(i32, parcel::FirstKey, Vec<u8>)> = None;
+    let mut read_all = false;
+    loop {
+        if waiting.is_none() && !read_all {
+            waiting = parcels.next().map_err(std::io::Error::other)?.map(|row| {
+                let first = row
+                    .get::<_, Option<Vec<u8>>>(1)
+                    .map(|key| (key, row.get::<_, i32>(2)));
+                (row.get::<_, i32>(0), first, row.get::<_, Vec<u8>>(3))
+            });
+            read_all = waiting.is_none();
+        }
+        match waiting.take() {
+            Some((root, first, body)) if merge.wants(root, &first) => {
+                let parcel = parcel::unpack(&body).map_err(std::io::Error::other)?;
+                let writes = parcel.state;
+                state.take_in(writes.files, writes.seen, writes.documents);
+                merge.add(root, parcel.items);
+            }
+            held => {
+                waiting = held;
+                match merge.next() {
+                    Some((_, item)) => write(item)?,
+                    None if waiting.is_none() => break,
+                    None => {}
+                }
+            }
+        }
     }
     for out in [jsonl.as_mut(), csv.as_mut(), Some(&mut skipped)]
         .into_iter()

@@ -126,6 +126,26 @@ impl StateRun {
         self.reused.fetch_add(files, Ordering::Relaxed);
     }
 
+    /// Writes what other hosts' workers made of the run's files (a
+    /// multi-host run), as this run's own inspection would have written it.
+    pub fn take_in(
+        &self,
+        files: Vec<StoredFile>,
+        seen: Vec<String>,
+        documents: Vec<DocumentState>,
+    ) {
+        let store = read(&self.store);
+        for file in files {
+            store.save_file(file);
+        }
+        for key in &seen {
+            store.file_seen(key);
+        }
+        for state in documents {
+            store.save_document(state);
+        }
+    }
+
     /// Makes the run the baseline of its scope. Call only after the run's
     /// reports are committed.
     pub fn commit(mut self, summary: &Summary) -> Result<(), StoreError> {

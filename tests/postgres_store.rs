@@ -232,3 +232,49 @@ fn lookups_by_folder_find_each_file_and_only_it() {
         assert!(store.stored_file(absent).unwrap().is_none(), "{absent}");
     }
 }
+
+/// Schema 5 packs a unit's staged results into parcels and drops the
+/// per-document staging tables of schema 4: a run an earlier labelscan
+/// left open still has rows there, which only that version can report, so
+/// the migration refuses rather than drop them; once they are gone it
+/// migrates.
+#[test]
+fn the_parcel_migration_refuses_an_earlier_versions_open_run() {
+    let pg = Postgres::start();
+    let db = pg.new_database("schema_four");
+    drop(PostgresStore::open(&db).unwrap());
+    // The tables schema 4 had and 5 drops, one holding a staged row.
+    pg.psql_at(
+        &db,
+        "DROP TABLE queue_parcels;
+         CREATE TABLE queue_items (run BIGINT);
+         CREATE TABLE queue_files (run BIGINT);
+         CREATE TABLE queue_seen (run BIGINT);
+         CREATE TABLE queue_documents (run BIGINT);
+         INSERT INTO queue_files VALUES (1);
+         UPDATE schema_version SET version = 4;",
+    );
+    let err = PostgresStore::open(&db).err().unwrap().to_string();
+    assert!(
+        err.contains("a multi-host run of an earlier labelscan is still open"),
+        "{err}"
+    );
+    assert_eq!(
+        pg.psql_at(&db, "SELECT version FROM schema_version").trim(),
+        "4"
+    );
+    pg.psql_at(&db, "DELETE FROM queue_files");
+    drop(PostgresStore::open(&db).unwrap());
+    assert_eq!(
+        pg.psql_at(&db, "SELECT version FROM schema_version").trim(),
+        "5"
+    );
+    assert_eq!(
+        pg.psql_at(
+            &db,
+            "SELECT to_regclass('queue_files') IS NULL, to_regclass('queue_parcels') IS NOT NULL"
+        )
+        .trim(),
+        "t|t"
+    );
+}

@@ -568,9 +568,29 @@ fn a_unit_leaves_files_past_its_row_limit_to_the_queue() {
     );
 }
 
+/// A parcel (`src/queue/parcel.rs`) of piece `seq` of one item, `key`,
+/// with these `findings.jsonl` and `findings.csv` lines, as hex.
+fn parcel_hex(key: &[u8], seq: i32, jsonl: &[u8], csv: &[u8]) -> String {
+    let mut body = vec![1u8];
+    let bytes = |body: &mut Vec<u8>, b: &[u8]| {
+        body.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        body.extend_from_slice(b);
+    };
+    body.extend_from_slice(&1u32.to_le_bytes());
+    bytes(&mut body, key);
+    body.extend_from_slice(&seq.to_le_bytes());
+    bytes(&mut body, jsonl);
+    bytes(&mut body, csv);
+    bytes(&mut body, b"");
+    for _ in 0..3 {
+        body.extend_from_slice(&0u32.to_le_bytes());
+    }
+    body.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Rows a worker wrote ahead under a lease it then lost are not the
 /// run's: the reports take an item's pieces only from the lease its unit
-/// was done under (or from the unit's commit).
+/// was done under (or from the unit's commit), in walk-key order.
 #[test]
 fn rows_written_ahead_under_a_lost_lease_are_left_out() {
     let pg = Postgres::start();
@@ -584,13 +604,21 @@ fn rows_written_ahead_under_a_lost_lease_are_left_out() {
     }
     let work = tempfile::tempdir().unwrap();
     let run_id = finished_by_a_worker(&pg, tree.path(), &work.path().join("lost"), &[]);
-    // A piece of memo-2's rows from a lease that is not the one its unit
-    // was done under.
-    let orphan = "INSERT INTO queue_items (run, root, unit, key, seq, lease, jsonl, csv, skipped)
-         SELECT u.run, 0, u.id, convert_to('memo-2.txt', 'UTF8'), 0, u.lease + 1000,
-                convert_to('LOST\n', 'UTF8'), convert_to('LOST\n', 'UTF8'), ''::bytea
-         FROM queue_units u WHERE u.state = 'done' LIMIT 1";
-    pg.psql(orphan);
+    // A parcel of memo-2's rows from a lease that is not the one its unit
+    // was done under, and, as a check that such parcels are read, one from
+    // the lease it was done under: a second piece of memo-2's rows.
+    // (Its `findings.csv` line only: report.html reads findings.jsonl.)
+    for (lease, jsonl, csv) in [
+        ("u.lease + 1000", "LOST\n", "LOST\n"),
+        ("u.lease", "", "KEPT\n"),
+    ] {
+        pg.psql(&format!(
+            "INSERT INTO queue_parcels (run, root, unit, lease, seq, first_key, first_seq, body)
+             SELECT u.run, 0, u.id, {lease}, 1, convert_to('memo-2.txt', 'UTF8'), 1, '\\x{}'::bytea
+             FROM queue_units u WHERE u.state = 'done' LIMIT 1",
+            parcel_hex(b"memo-2.txt", 1, jsonl.as_bytes(), csv.as_bytes())
+        ));
+    }
     let out = work.path().join("reported");
     let r = bin()
         .arg("report")
@@ -608,8 +636,16 @@ fn rows_written_ahead_under_a_lost_lease_are_left_out() {
     for name in ["findings.jsonl", "findings.csv"] {
         let got = std::fs::read_to_string(out.join(name)).unwrap();
         assert!(!got.contains("LOST"), "{name}: {got}");
+        if name == "findings.csv" {
+            let lines: Vec<&str> = got.lines().collect();
+            let kept = lines.iter().position(|l| *l == "KEPT");
+            assert!(
+                kept.is_some_and(|at| lines[at - 1].contains("memo-2.txt")),
+                "the piece from the unit's lease follows memo-2's row: {got}"
+            );
+        }
         assert_eq!(
-            got,
+            got.replace("KEPT\n", ""),
             std::fs::read_to_string(single.join(name)).unwrap(),
             "{name}"
         );

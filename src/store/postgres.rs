@@ -24,13 +24,14 @@ use crate::model::DocumentState;
 
 /// The schema this labelscan writes; the same version numbers as the
 /// SQLite store's, for the same tables.
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, SCHEMA_V1),
     (2, SCHEMA_V2),
     (3, SCHEMA_V3),
     (4, SCHEMA_V4),
+    (5, SCHEMA_V5),
 ];
 
 const SCHEMA_V1: &str = r#"
@@ -169,6 +170,34 @@ ALTER TABLE queue_items ADD COLUMN seq INTEGER NOT NULL DEFAULT 0,
     ADD COLUMN lease BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE queue_items DROP CONSTRAINT queue_items_pkey;
 ALTER TABLE queue_items ADD PRIMARY KEY (run, root, key, seq, lease);
+"#;
+
+/// The work queue's schema version 5: a unit's results as parcels (see
+/// `queue::parcel`), one row per unit instead of a row per document in
+/// each of four tables. Rows staged by an earlier labelscan belong to a run
+/// only that version can report: the migration refuses while there are
+/// any, rather than drop them.
+const SCHEMA_V5: &str = r#"
+DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM queue_items) OR EXISTS (SELECT 1 FROM queue_files)
+       OR EXISTS (SELECT 1 FROM queue_seen) OR EXISTS (SELECT 1 FROM queue_documents) THEN
+        RAISE EXCEPTION 'a multi-host run of an earlier labelscan is still open; report it with that version (labelscan report DIR --db URL --run ID) before upgrading';
+    END IF;
+END $$;
+DROP TABLE queue_items, queue_files, queue_seen, queue_documents;
+CREATE TABLE queue_parcels (
+    run BIGINT NOT NULL,
+    root INTEGER NOT NULL,
+    unit BIGINT NOT NULL,
+    lease BIGINT NOT NULL,
+    seq INTEGER NOT NULL,
+    first_key BYTEA,
+    first_seq INTEGER NOT NULL,
+    body BYTEA NOT NULL,
+    PRIMARY KEY (unit, lease, seq)
+);
+ALTER TABLE queue_parcels ALTER COLUMN body SET STORAGE EXTERNAL;
+CREATE INDEX queue_parcels_run ON queue_parcels (run);
 "#;
 
 /// Per run, in the writer's session only: the keys of the files seen and
@@ -522,59 +551,21 @@ impl PostgresStore {
         self.prepared = false;
         client.batch_execute(RUN_TABLES).map_err(backend)?;
         self.scope = scope_id(client, &run.scope).map_err(backend)?;
-        if let Some(queued) = self.queued {
-            take_in(client, queued, self.run).map_err(backend)?;
-        }
         Ok(())
     }
 
     /// The run begun next is the multi-host run `queued` (its id in
-    /// `queue_runs`): the files, seen keys and document states its workers
-    /// committed become the run's, as if one writer had written them, and
-    /// the run's commit closes the queued run (see [`close_queued`]).
-    pub fn take_in_queued_run(&mut self, queued: i64) {
+    /// `queue_runs`), whose workers' results the reporting host writes
+    /// through this store: the run's commit closes the queued run (see
+    /// [`close_queued`]).
+    pub fn close_with_queued_run(&mut self, queued: i64) {
         self.queued = Some(queued);
-    }
-
-    /// This run's document states: the writer's `current`, or the rows the
-    /// workers of a queued run committed, read where they are rather than
-    /// copied into `current` first (a copy cost a tenth of a second per
-    /// 20,000 documents at the end of the run, on one core).
-    fn current(&self) -> String {
-        match self.queued {
-            Some(queued) => format!(
-                "(SELECT path, level, suggested, verdicts, sha256, excepted
-                  FROM queue_documents WHERE run = {queued})"
-            ),
-            None => "current".to_string(),
-        }
     }
 
     /// The client of the store, for the work queue's own statements.
     pub fn config(&self) -> &postgres::Config {
         &self.config
     }
-}
-
-/// Moves the files and seen keys a multi-host run's workers committed into
-/// the run's transaction (see [`PostgresStore::take_in_queued_run`]); their
-/// document states are read in place (see [`PostgresStore::current`]).
-fn take_in(client: &mut Client, queued: i64, run: i64) -> Result<(), postgres::Error> {
-    client.execute(
-        "INSERT INTO files (key, size, mtime_ns, inode, device, fingerprint, outcome, seen_run)
-         SELECT key, size, mtime_ns, inode, device, fingerprint, outcome, $2
-         FROM queue_files WHERE run = $1
-         ON CONFLICT (key) DO UPDATE SET
-            size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns, inode = EXCLUDED.inode,
-            device = EXCLUDED.device, fingerprint = EXCLUDED.fingerprint,
-            outcome = EXCLUDED.outcome, seen_run = EXCLUDED.seen_run",
-        &[&queued, &run],
-    )?;
-    client.execute(
-        "INSERT INTO seen (key) SELECT key FROM queue_seen WHERE run = $1 ON CONFLICT DO NOTHING",
-        &[&queued],
-    )?;
-    Ok(())
 }
 
 /// Closes the multi-host run `queued` within the run's transaction: marked
@@ -586,13 +577,7 @@ fn close_queued(client: &mut Client, queued: i64) -> Result<(), postgres::Error>
         "UPDATE queue_runs SET state = 'reported', reported_at = now() WHERE id = $1",
         &[&queued],
     )?;
-    for table in [
-        "queue_items",
-        "queue_results",
-        "queue_files",
-        "queue_seen",
-        "queue_documents",
-    ] {
+    for table in ["queue_parcels", "queue_results"] {
         client.execute(&format!("DELETE FROM {table} WHERE run = $1"), &[&queued])?;
     }
     Ok(())
@@ -623,7 +608,11 @@ fn schema_version(client: &mut impl Queries) -> Result<Option<i32>, postgres::Er
 /// Brings the schema to [`SCHEMA_VERSION`] in one transaction; hosts
 /// starting together on a new database take turns.
 fn migrate(client: &mut Client, shown: &str) -> Result<(), StoreError> {
-    let failed = |e: postgres::Error| unusable(shown, e);
+    // The server's own words: a refused migration says why.
+    let failed = |e: postgres::Error| match e.as_db_error() {
+        Some(db) => unusable(shown, db.message()),
+        None => unusable(shown, e),
+    };
     let mut tx = client.transaction().map_err(failed)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .map_err(failed)?;
@@ -802,7 +791,7 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         self.end_writes()?;
         let scope = self.scope;
-        let current = self.current();
+        let current = "current";
         let client = self.client()?;
         let stmt = client
             .prepare(&format!(
@@ -834,7 +823,7 @@ impl Store for PostgresStore {
         if self.prepared {
             return Ok(());
         }
-        let (seq, scope, queued, current) = (self.run, self.scope, self.queued, self.current());
+        let (seq, scope, queued, current) = (self.run, self.scope, self.queued, "current");
         let client = self.client()?;
         for root in roots {
             let (low, high) = key_range(root);
@@ -846,7 +835,7 @@ impl Store for PostgresStore {
                 )
                 .map_err(backend)?;
         }
-        keep_documents(client, scope, &current).map_err(backend)?;
+        keep_documents(client, scope, current).map_err(backend)?;
         if let Some(queued) = queued {
             close_queued(client, queued).map_err(backend)?;
         }
