@@ -150,13 +150,16 @@ LAST_URL=$(cat "$WORK/last-database")
 db=${LAST_URL##*/}
 size=$("${PSQL[@]}" -d "$db" -c "SELECT pg_database_size(current_database())")
 empty=$("${PSQL[@]}" -d postgres -c "SELECT pg_database_size('template1')")
-rows=$(du -cb "$OUT/queued/findings.jsonl" "$OUT/queued/findings.csv" "$OUT/queued/skipped.csv" | tail -1 | cut -f1)
-python3 - "$FILES" "$size" "$empty" "$rows" <<'EOF'
+# The parcels are deleted when the run is reported, their space kept until
+# VACUUM: the table's size is what the open run held.
+staged=$("${PSQL[@]}" -d "$db" -c "SELECT pg_total_relation_size('queue_parcels')")
+python3 - "$FILES" "$size" "$empty" "$staged" <<'EOF'
 import sys
-files, size, empty, rows = map(int, sys.argv[1:])
-per_m = (size - empty) / files * 1e6 / 1e9
-print(f"database after one run: {size/1e6:.1f} MB ({per_m:.2f} GB per million files, state store and units);"
-      f" while a run is open its report rows add about {rows/files*1e6/1e9:.2f} GB per million files")
+files, size, empty, staged = map(int, sys.argv[1:])
+per_m = lambda b: b / files * 1e6 / 1e9
+print(f"database after one run: {size/1e6:.1f} MB ({per_m(size - empty):.2f} GB per million files,"
+      f" state store, units and the parcels' space until VACUUM);"
+      f" the open run's parcels: {staged/1e6:.1f} MB ({per_m(staged):.2f} GB per million files)")
 EOF
 
 # ---- claims per second ---------------------------------------------------
