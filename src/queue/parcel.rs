@@ -1,10 +1,11 @@
 //! A work unit's results packed into one value (a parcel, one row of
 //! `queue_parcels`), and the merge of parcels back into walk order.
 //!
-//! A row per document and table cost the database more than the workers'
-//! inspection saved (issue 20: about a second of the server's CPU per
-//! 20,000 documents on a 2-core machine, a third of the run); a parcel is
-//! one row per unit (and per [`super::SPILL_BYTES`] of rows written ahead).
+//! A row per document in each of four staging tables, each with its index
+//! entry, was most of the database server's work in a run; a parcel is one
+//! row per unit (and per [`super::SPILL_BYTES`] of rows written ahead): the
+//! server's CPU per 20,000 small documents went from 0.86-0.95 s to
+//! 0.71-0.76 s (benches/README.md, 2026-12-05 09:00).
 //! The reporting host reads the parcels in order of their first walk key
 //! and merges their items: each parcel's items are in walk-key order, and a
 //! parcel is read only once the merge reaches its first key, so the host
