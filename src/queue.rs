@@ -1738,7 +1738,14 @@ pub fn write_reports(
     let state = StateRun::begin(Box::new(store), &location, ctx, &summary, &roots).map_err(err)?;
     // The store's writer thread stores the parcels' state writes on its
     // connection while the rows are read on this one.
-    write_rows(client, run, set, &state).map_err(err)?;
+    let doubled = write_rows(client, run, set, &state).map_err(err)?;
+    if doubled > 0 {
+        // The units' counts include those items twice.
+        summary.complete = false;
+        summary.warnings.push(format!(
+            "{doubled} items were inspected by two work units (a folder changed while the run was worked on and was listed again): each is in the reports once, but the run's counts include them twice"
+        ));
+    }
     state.add_reused(reused);
     let mut sinks: Vec<Box<dyn RecordSink>> = vec![
         state.sink(set),
@@ -1766,13 +1773,14 @@ pub fn write_reports(
 
 /// `findings.jsonl`, `findings.csv` and `skipped.csv` from the items' rows
 /// in walk order, each file begun as its sink begins it; the parcels'
-/// state writes go to `state`'s store.
+/// state writes go to `state`'s store. Gives the number of items left out
+/// because two units inspected them (see [`parcel::Merge`]).
 fn write_rows(
     client: &mut Client,
     run: &QueuedRun,
     set: &ReportSet,
     state: &StateRun,
-) -> std::io::Result<()> {
+) -> std::io::Result<u64> {
     use std::io::Write;
     let formats = run.spec.formats();
     let empty = Summary::default();
@@ -1818,7 +1826,8 @@ fn write_rows(
         .query_raw(&stmt, [&run.id])
         .map_err(std::io::Error::other)?;
     let mut merge = parcel::Merge::default();
-    let mut waiting: Option<(i32, parcel::FirstKey, Vec<u8>)> = None;
+    // The next parcel, read but not yet added: its root, first key, row.
+    let mut waiting: Option<(i32, parcel::FirstKey, postgres::Row)> = None;
     let mut read_all = false;
     loop {
         if waiting.is_none() && !read_all {
@@ -1826,13 +1835,15 @@ fn write_rows(
                 let first = row
                     .get::<_, Option<Vec<u8>>>(1)
                     .map(|key| (key, row.get::<_, i32>(2)));
-                (row.get::<_, i32>(0), first, row.get::<_, Vec<u8>>(3))
+                (row.get::<_, i32>(0), first, row)
             });
             read_all = waiting.is_none();
         }
         match waiting.take() {
-            Some((root, first, body)) if merge.wants(root, &first) => {
-                let parcel = parcel::unpack(&body).map_err(std::io::Error::other)?;
+            Some((root, first, row)) if merge.wants(root, &first) => {
+                let parcel =
+                    parcel::unpack(row.get::<_, &[u8]>(3)).map_err(std::io::Error::other)?;
+                drop(row);
                 let writes = parcel.state;
                 state.take_in(writes.files, writes.seen, writes.documents);
                 merge.add(root, parcel.items);
@@ -1854,7 +1865,7 @@ fn write_rows(
         out.flush()?;
         out.get_ref().sync_all()?;
     }
-    Ok(())
+    Ok(merge.doubled)
 }
 
 #[cfg(test)]

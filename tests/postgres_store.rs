@@ -235,15 +235,16 @@ fn lookups_by_folder_find_each_file_and_only_it() {
 
 /// Schema 5 packs a unit's staged results into parcels and drops the
 /// per-document staging tables of schema 4: a run an earlier labelscan
-/// left open still has rows there, which only that version can report, so
-/// the migration refuses rather than drop them; once they are gone it
-/// migrates.
+/// left open only that version can finish and report, so the migration
+/// refuses, naming it; once it is reported, the migration goes ahead and
+/// drops what was left staged.
 #[test]
 fn the_parcel_migration_refuses_an_earlier_versions_open_run() {
     let pg = Postgres::start();
     let db = pg.new_database("schema_four");
     drop(PostgresStore::open(&db).unwrap());
-    // The tables schema 4 had and 5 drops, one holding a staged row.
+    // The tables schema 4 had and 5 drops, one holding a staged row, and
+    // an open run.
     pg.psql_at(
         &db,
         "DROP TABLE queue_parcels;
@@ -251,24 +252,20 @@ fn the_parcel_migration_refuses_an_earlier_versions_open_run() {
          CREATE TABLE queue_files (run BIGINT);
          CREATE TABLE queue_seen (run BIGINT);
          CREATE TABLE queue_documents (run BIGINT);
+         INSERT INTO queue_runs (run_id, spec) VALUES ('20261201T000000Z-0ld0ld00', '{}');
          INSERT INTO queue_files VALUES (1);
          UPDATE schema_version SET version = 4;",
     );
     let err = PostgresStore::open(&db).err().unwrap().to_string();
     assert!(
-        err.contains("a multi-host run of an earlier labelscan is still open"),
+        err.contains("runs of an earlier labelscan are still open (20261201T000000Z-0ld0ld00)"),
         "{err}"
     );
-    assert_eq!(
-        pg.psql_at(&db, "SELECT version FROM schema_version").trim(),
-        "4"
-    );
-    pg.psql_at(&db, "DELETE FROM queue_files");
+    let version = || pg.psql_at(&db, "SELECT version FROM schema_version");
+    assert_eq!(version().trim(), "4");
+    pg.psql_at(&db, "UPDATE queue_runs SET state = 'reported'");
     drop(PostgresStore::open(&db).unwrap());
-    assert_eq!(
-        pg.psql_at(&db, "SELECT version FROM schema_version").trim(),
-        "5"
-    );
+    assert_eq!(version().trim(), "5");
     assert_eq!(
         pg.psql_at(
             &db,

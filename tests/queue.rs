@@ -590,9 +590,10 @@ fn parcel_hex(key: &[u8], seq: i32, jsonl: &[u8], csv: &[u8]) -> String {
 
 /// Rows a worker wrote ahead under a lease it then lost are not the
 /// run's: the reports take an item's pieces only from the lease its unit
-/// was done under (or from the unit's commit), in walk-key order.
+/// was done under (or from the unit's commit), in walk-key order. An item
+/// two units inspected is reported once, and the run says so.
 #[test]
-fn rows_written_ahead_under_a_lost_lease_are_left_out() {
+fn rows_of_a_lost_lease_are_left_out_and_an_item_of_two_units_is_reported_once() {
     let pg = Postgres::start();
     let tree = tempfile::tempdir().unwrap();
     for i in 0..5 {
@@ -608,15 +609,18 @@ fn rows_written_ahead_under_a_lost_lease_are_left_out() {
     // was done under, and, as a check that such parcels are read, one from
     // the lease it was done under: a second piece of memo-2's rows.
     // (Its `findings.csv` line only: report.html reads findings.jsonl.)
-    for (lease, jsonl, csv) in [
-        ("u.lease + 1000", "LOST\n", "LOST\n"),
-        ("u.lease", "", "KEPT\n"),
+    // And memo-2's rows once more, as a unit's commit gives them: as if a
+    // second unit had inspected it too.
+    for (lease, seq, piece, jsonl, csv) in [
+        ("u.lease + 1000", 1, 1, "LOST\n", "LOST\n"),
+        ("u.lease", 1, 1, "", "KEPT\n"),
+        ("0", 7, 0, "DOUBLE\n", "DOUBLE\n"),
     ] {
         pg.psql(&format!(
             "INSERT INTO queue_parcels (run, root, unit, lease, seq, first_key, first_seq, body)
-             SELECT u.run, 0, u.id, {lease}, 1, convert_to('memo-2.txt', 'UTF8'), 1, '\\x{}'::bytea
+             SELECT u.run, 0, u.id, {lease}, {seq}, convert_to('memo-2.txt', 'UTF8'), {piece}, '\\x{}'::bytea
              FROM queue_units u WHERE u.state = 'done' LIMIT 1",
-            parcel_hex(b"memo-2.txt", 1, jsonl.as_bytes(), csv.as_bytes())
+            parcel_hex(b"memo-2.txt", piece, jsonl.as_bytes(), csv.as_bytes())
         ));
     }
     let out = work.path().join("reported");
@@ -636,6 +640,7 @@ fn rows_written_ahead_under_a_lost_lease_are_left_out() {
     for name in ["findings.jsonl", "findings.csv"] {
         let got = std::fs::read_to_string(out.join(name)).unwrap();
         assert!(!got.contains("LOST"), "{name}: {got}");
+        assert!(!got.contains("DOUBLE"), "{name}: {got}");
         if name == "findings.csv" {
             let lines: Vec<&str> = got.lines().collect();
             let kept = lines.iter().position(|l| *l == "KEPT");
@@ -650,4 +655,12 @@ fn rows_written_ahead_under_a_lost_lease_are_left_out() {
             "{name}"
         );
     }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["complete"], false);
+    let warnings = summary["warnings"].to_string();
+    assert!(
+        warnings.contains("1 items were inspected by two work units"),
+        "{warnings}"
+    );
 }

@@ -174,14 +174,22 @@ ALTER TABLE queue_items ADD PRIMARY KEY (run, root, key, seq, lease);
 
 /// The work queue's schema version 5: a unit's results as parcels (see
 /// `queue::parcel`), one row per unit instead of a row per document in
-/// each of four tables. Rows staged by an earlier labelscan belong to a run
-/// only that version can report: the migration refuses while there are
-/// any, rather than drop them.
+/// each of four tables. A run an earlier labelscan left open only that
+/// version can finish and report: the migration refuses while there is
+/// one, rather than strand it or drop its staged rows (rows of runs that
+/// are reported or deleted are left-overs). The tables are locked first,
+/// so that no worker of that version commits between the check and the
+/// drop.
 const SCHEMA_V5: &str = r#"
-DO $$ BEGIN
-    IF EXISTS (SELECT 1 FROM queue_items) OR EXISTS (SELECT 1 FROM queue_files)
-       OR EXISTS (SELECT 1 FROM queue_seen) OR EXISTS (SELECT 1 FROM queue_documents) THEN
-        RAISE EXCEPTION 'a multi-host run of an earlier labelscan is still open; report it with that version (labelscan report DIR --db URL --run ID) before upgrading';
+LOCK TABLE queue_runs, queue_units, queue_items, queue_files, queue_seen, queue_documents
+    IN ACCESS EXCLUSIVE MODE;
+DO $$
+DECLARE
+    open_runs TEXT;
+BEGIN
+    SELECT string_agg(run_id, ', ' ORDER BY id) INTO open_runs FROM queue_runs WHERE state = 'open';
+    IF open_runs IS NOT NULL THEN
+        RAISE EXCEPTION 'multi-host runs of an earlier labelscan are still open (%): finish and report them with that version (labelscan report DIR --db URL --run ID), or delete them (DELETE FROM queue_runs WHERE run_id = ...), before upgrading', open_runs;
     END IF;
 END $$;
 DROP TABLE queue_items, queue_files, queue_seen, queue_documents;
@@ -321,8 +329,8 @@ pub struct PostgresStore {
     /// The run being written (its `seq`), and the id of its scope.
     run: i64,
     scope: i64,
-    /// A multi-host run whose workers' results the run takes in when it
-    /// begins (see [`PostgresStore::take_in_queued_run`]).
+    /// A multi-host run whose workers' results the run takes in, closed by
+    /// its commit (see [`PostgresStore::close_with_queued_run`]).
     queued: Option<i64>,
     /// [`Store::prepare_commit`] is done: the commit only closes the run.
     prepared: bool,
@@ -857,8 +865,8 @@ impl Store for PostgresStore {
     }
 }
 
-/// Makes this run's document states (`current`, see
-/// [`PostgresStore::current`]) the scope's (see the SQLite store).
+/// Makes this run's document states (`current`) the scope's (see the
+/// SQLite store).
 fn keep_documents(client: &mut Client, scope: i64, current: &str) -> Result<(), postgres::Error> {
     client.execute(
         &format!(
