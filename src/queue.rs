@@ -729,11 +729,9 @@ pub struct UnitResult {
     /// Items worked on (those left for the queue aside).
     pub worked: u64,
     pub summary: String,
-    pub writes: UnitWrites,
+    /// The unit's writes to the state store, committed with the unit.
+    pub writes: StateWrites,
 }
-
-/// A unit's writes to the state store, committed with the unit.
-pub type UnitWrites = StateWrites;
 
 /// Commits a unit's results and marks it done, in one statement that
 /// first checks that the lease is still this worker's (see [`COMPLETE`]).
@@ -788,7 +786,7 @@ struct UnitStore {
     /// The store held no file when the worker joined the run: nothing to
     /// look up (a first run costs no lookup round trips).
     empty: bool,
-    writes: Arc<Mutex<UnitWrites>>,
+    writes: Arc<Mutex<StateWrites>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -900,7 +898,7 @@ struct ItemSink {
     /// The current item's rows (its `key` set when they are written or
     /// held); `seq` counts its pieces already written ahead.
     current: ItemRows,
-    writes: Arc<Mutex<UnitWrites>>,
+    writes: Arc<Mutex<StateWrites>>,
     /// The unit's rows so far, for its source.
     rows: Arc<AtomicU64>,
     line: Vec<u8>,
@@ -1183,7 +1181,7 @@ fn inspect_unit(
     spill: Spill,
 ) -> Result<UnitResult, String> {
     let total = items.len() as u64;
-    let writes = Arc::new(Mutex::new(UnitWrites::default()));
+    let writes = Arc::new(Mutex::new(StateWrites::default()));
     let held = Arc::new(Mutex::new(Vec::with_capacity(items.len())));
     let given = Arc::new(Mutex::new(std::collections::VecDeque::new()));
     let rows = Arc::new(AtomicU64::new(0));

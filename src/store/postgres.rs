@@ -799,14 +799,13 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         self.end_writes()?;
         let scope = self.scope;
-        let current = "current";
         let client = self.client()?;
         let stmt = client
             .prepare(&format!(
                 "SELECT b.path, b.level, b.suggested, b.verdicts, b.sha256, b.excepted,
                         a.path, a.level, a.suggested, a.verdicts, a.sha256, a.excepted,
                         a.path AS sort_path
-                 FROM {current} AS a
+                 FROM current AS a
                  LEFT JOIN documents AS b ON b.scope = $1 AND b.path = a.path
                  WHERE {DIFFERS}
                  UNION ALL
@@ -815,7 +814,7 @@ impl Store for PostgresStore {
                         b.path AS sort_path
                  FROM documents AS b
                  WHERE b.scope = $1
-                   AND NOT EXISTS (SELECT 1 FROM {current} AS a WHERE a.path = b.path)
+                   AND NOT EXISTS (SELECT 1 FROM current AS a WHERE a.path = b.path)
                  ORDER BY sort_path"
             ))
             .map_err(backend)?;
@@ -831,7 +830,7 @@ impl Store for PostgresStore {
         if self.prepared {
             return Ok(());
         }
-        let (seq, scope, queued, current) = (self.run, self.scope, self.queued, "current");
+        let (seq, scope, queued) = (self.run, self.scope, self.queued);
         let client = self.client()?;
         for root in roots {
             let (low, high) = key_range(root);
@@ -843,7 +842,7 @@ impl Store for PostgresStore {
                 )
                 .map_err(backend)?;
         }
-        keep_documents(client, scope, current).map_err(backend)?;
+        keep_documents(client, scope).map_err(backend)?;
         if let Some(queued) = queued {
             close_queued(client, queued).map_err(backend)?;
         }
@@ -867,12 +866,12 @@ impl Store for PostgresStore {
 
 /// Makes this run's document states (`current`) the scope's (see the
 /// SQLite store).
-fn keep_documents(client: &mut Client, scope: i64, current: &str) -> Result<(), postgres::Error> {
+fn keep_documents(client: &mut Client, scope: i64) -> Result<(), postgres::Error> {
     client.execute(
         &format!(
             "INSERT INTO documents (scope, path, level, suggested, verdicts, sha256, excepted)
              SELECT $1, a.path, a.level, a.suggested, a.verdicts, a.sha256, a.excepted
-             FROM {current} AS a
+             FROM current AS a
              LEFT JOIN documents AS b ON b.scope = $1 AND b.path = a.path
              WHERE {DIFFERS} OR b.sha256 IS DISTINCT FROM a.sha256
              ON CONFLICT (scope, path) DO UPDATE SET
@@ -883,10 +882,8 @@ fn keep_documents(client: &mut Client, scope: i64, current: &str) -> Result<(), 
         &[&scope],
     )?;
     client.execute(
-        &format!(
-            "DELETE FROM documents WHERE scope = $1
-               AND NOT EXISTS (SELECT 1 FROM {current} AS a WHERE a.path = documents.path)"
-        ),
+        "DELETE FROM documents WHERE scope = $1
+           AND NOT EXISTS (SELECT 1 FROM current AS a WHERE a.path = documents.path)",
         &[&scope],
     )?;
     Ok(())
