@@ -569,7 +569,10 @@ fn a_unit_leaves_files_past_its_row_limit_to_the_queue() {
 }
 
 /// A parcel (`src/queue/parcel.rs`) of piece `seq` of one item, `key`,
-/// with these `findings.jsonl` and `findings.csv` lines, as hex.
+/// with these `findings.jsonl` and `findings.csv` lines, as hex. It is of
+/// version 1 (not deflated), as labelscan wrote parcels before version 2:
+/// the reporting host must still read those of a run open across an
+/// upgrade.
 fn parcel_hex(key: &[u8], seq: i32, jsonl: &[u8], csv: &[u8]) -> String {
     let mut body = vec![1u8];
     let bytes = |body: &mut Vec<u8>, b: &[u8]| {
