@@ -20,8 +20,9 @@
 //! document states (path, level, suggested, verdicts, sha256, excepted).
 //! Each list begins with its length as a `u32`.
 //!
-//! Deflated at the fastest level, the report rows and JSON shrink about
-//! 5x: the server logs, stores, reads back and deletes a fifth of the
+//! Deflated at the fastest level (a zlib stream, whose checksum makes a
+//! damaged row an error), the report rows and JSON shrink about 4.5x: the
+//! server logs, stores, reads back and deletes under a quarter of the
 //! bytes (0.4 GB per million files while a run is open, against 1.8 GB),
 //! and its CPU while units are done fell by about a third for some 0.1 s
 //! more in the workers (benches/README.md, 2026-12-05 11:45).
@@ -92,12 +93,14 @@ pub fn pack(items: &[&ItemRows], state: &StateWrites) -> Result<(FirstKey, Vec<u
     Ok((first, deflated(&contents)?))
 }
 
-/// `[DEFLATED, length, deflated contents]`.
+/// `[DEFLATED, length, zlib stream of the contents]`. The zlib wrapper's
+/// Adler-32 makes a damaged row an error: raw deflate let about one bit
+/// flip in three through as other items.
 fn deflated(contents: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(contents.len() / 4 + 64);
     out.push(DEFLATED);
     put_len(&mut out, contents.len())?;
-    let mut deflater = flate2::Compress::new(flate2::Compression::fast(), false);
+    let mut deflater = flate2::Compress::new(flate2::Compression::fast(), true);
     loop {
         out.reserve(contents.len() / 8 + 1024);
         let read = deflater.total_in() as usize;
@@ -115,12 +118,15 @@ fn inflated(body: &[u8]) -> Result<Vec<u8>, String> {
     let mut r = Reader { rest: body };
     let length = r.u32()? as usize;
     if length > r.rest.len().saturating_mul(DEFLATE_MAX_RATIO) {
-        return Err("a work unit's stored results are cut short".into());
+        return Err("a work unit's stored results declare more than they hold".into());
     }
     // Inflating only into the capacity reserved stops a stream that would
     // inflate past the declared length there.
-    let mut contents = Vec::with_capacity(length);
-    let mut inflater = flate2::Decompress::new(false);
+    let mut contents = Vec::new();
+    contents
+        .try_reserve_exact(length)
+        .map_err(|_| "a work unit's stored results are too large to read".to_string())?;
+    let mut inflater = flate2::Decompress::new(true);
     let status = loop {
         let read = inflater.total_in() as usize;
         let written = contents.len();
@@ -136,6 +142,9 @@ fn inflated(body: &[u8]) -> Result<Vec<u8>, String> {
             break status;
         }
     };
+    if status != flate2::Status::StreamEnd && contents.len() == length {
+        return Err("a work unit's stored results run past their declared length".into());
+    }
     // The stream must end exactly at the declared length and the body's end.
     let whole = status == flate2::Status::StreamEnd
         && contents.len() == length
@@ -461,16 +470,43 @@ mod tests {
     #[test]
     fn a_damaged_parcel_is_an_error_not_a_panic() {
         let refs = [&item("a", 0)];
-        let (_, body) = pack(&refs, &StateWrites::default()).unwrap();
-        for cut in 0..body.len() {
-            assert!(unpack(&body[..cut]).is_err(), "cut at {cut}");
+        let (_, deflated_body) = pack(&refs, &StateWrites::default()).unwrap();
+        let mut plain_body = vec![PLAIN];
+        plain_body.extend(contents_of(&refs, &StateWrites::default()).unwrap());
+        for body in [deflated_body, plain_body] {
+            assert!(unpack(&body).is_ok());
+            for cut in 0..body.len() {
+                assert!(unpack(&body[..cut]).is_err(), "cut at {cut}");
+            }
+            let mut longer = body.clone();
+            longer.push(0);
+            assert!(unpack(&longer).is_err());
+            let mut huge = body;
+            huge[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
+            assert!(unpack(&huge).is_err());
         }
-        let mut longer = body.clone();
-        longer.push(0);
-        assert!(unpack(&longer).is_err());
-        let mut huge = body;
-        huge[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(unpack(&huge).is_err());
+    }
+
+    #[test]
+    fn a_flipped_bit_in_a_deflated_parcel_is_an_error() {
+        let items: Vec<ItemRows> = (0..50).map(|n| item(&format!("memo-{n}"), 0)).collect();
+        let refs: Vec<&ItemRows> = items.iter().collect();
+        let (_, body) = pack(&refs, &StateWrites::default()).unwrap();
+        let packed = unpack(&body).unwrap().items;
+        // A flip either is an error or reads as the same items (the last
+        // byte's padding bits carry nothing).
+        let mut misread = Vec::new();
+        for at in 5..body.len() {
+            for bit in 0..8 {
+                let mut flipped = body.clone();
+                flipped[at] ^= 1 << bit;
+                match unpack(&flipped) {
+                    Ok(parcel) if parcel.items != packed => misread.push((at, bit)),
+                    _ => {}
+                }
+            }
+        }
+        assert!(misread.is_empty(), "flips read as other items: {misread:?}");
     }
 
     #[test]
@@ -505,11 +541,24 @@ mod tests {
             damaged[1..5].copy_from_slice(&wrong.to_le_bytes());
             assert!(unpack(&damaged).is_err(), "declared {wrong} of {declared}");
         }
-        // A stream that inflates far past its declared length stops there.
+        // A stream that inflates far past its declared length stops there
+        // (inflating all of it would end the stream: another error).
         let bomb = deflated(&vec![0u8; 1 << 20]).unwrap();
         let mut short = bomb.clone();
         short[1..5].copy_from_slice(&1000u32.to_le_bytes());
-        assert!(unpack(&short).is_err());
+        assert_eq!(
+            inflated(&short[1..]).unwrap_err(),
+            "a work unit's stored results run past their declared length"
+        );
+        // A length beyond deflate's largest ratio is refused before any
+        // memory is reserved.
+        let mut beyond = bomb.clone();
+        let most = (bomb.len() - 5) * DEFLATE_MAX_RATIO;
+        beyond[1..5].copy_from_slice(&(most as u32 + 1).to_le_bytes());
+        assert_eq!(
+            inflated(&beyond[1..]).unwrap_err(),
+            "a work unit's stored results declare more than they hold"
+        );
         assert!(unpack(&[7, 0, 0, 0, 0]).is_err(), "an unknown version");
     }
 
