@@ -801,6 +801,7 @@ fn run_queued_scan(
             .iter()
             .map(|r| queue::file_server(&std::path::absolute(r).unwrap_or_else(|_| r.clone())))
             .collect(),
+        store_was_empty: None,
         summary,
     };
     let mut client = queue::connect(store.config()).map_err(queue_failure)?;

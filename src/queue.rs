@@ -9,9 +9,11 @@
 //! LOCKED` and leased for a limited time that a heartbeat renews while the
 //! worker lives; a lease that runs out puts the unit back into the queue.
 //! A worker commits a unit's results (each item's report rows with its walk
-//! key and the unit's state-store writes, packed as one parcel; the unit's
-//! counts) and marks it done in one transaction that first checks it still holds the lease: a worker
-//! that lost its lease cannot overwrite another's results. A unit that
+//! key and the unit's document states, packed as one parcel; the unit's
+//! counts; the analyses of the files it read, straight into the store's
+//! reuse cache, `files`) and marks it done in one transaction that first
+//! checks it still holds the lease: a worker that lost its lease cannot
+//! overwrite another's results. A unit that
 //! fails (or whose lease runs out) too often is marked failed with its
 //! error, and the run's reports say so.
 //!
@@ -25,7 +27,7 @@ use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -109,6 +111,11 @@ pub struct RunSpec {
     /// Each PATH's file server (see [`file_server`]).
     #[serde(default)]
     pub servers: Vec<String>,
+    /// The state store held no file when the run was queued (set by
+    /// [`create_run`]): its workers look nothing up. Asked once, as the
+    /// run's workers store files while others join.
+    #[serde(default)]
+    pub store_was_empty: Option<bool>,
     /// The run's summary before any file: scope, provenance, options.
     pub summary: Summary,
 }
@@ -292,8 +299,16 @@ pub fn connect(config: &postgres::Config) -> Result<Client, String> {
 
 /// Creates a run and queues its PATHs; returns its id in `queue_runs`.
 pub fn create_run(client: &mut Client, spec: &RunSpec) -> Result<i64, String> {
-    let text = serde_json::to_string(spec).map_err(err)?;
     let mut tx = client.transaction().map_err(err)?;
+    let store_was_empty: bool = tx
+        .query_one("SELECT NOT EXISTS (SELECT 1 FROM files)", &[])
+        .map_err(err)?
+        .get(0);
+    let spec = RunSpec {
+        store_was_empty: Some(store_was_empty),
+        ..spec.clone()
+    };
+    let text = serde_json::to_string(&spec).map_err(err)?;
     let cap = spec.max_units_per_server as i32;
     let id: i64 = tx
         .query_one(
@@ -566,6 +581,16 @@ const COMPLETE: &str = "WITH held AS (
     SELECT $3, $4, $9, $10, $11, $12
     WHERE EXISTS (SELECT 1 FROM held) AND $11::bytea IS NOT NULL
     ON CONFLICT DO NOTHING
+), stored AS (
+    INSERT INTO files (key, size, mtime_ns, inode, device, fingerprint, outcome, seen_run)
+    SELECT k, s, m, i, d, f, o, -$3::int8
+    FROM unnest($13::text[], $14::int8[], $15::int8[], $16::int8[], $17::int8[], $18::text[], $19::text[])
+         AS t(k, s, m, i, d, f, o)
+    WHERE EXISTS (SELECT 1 FROM held)
+    ON CONFLICT (key) DO UPDATE SET
+       size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns, inode = EXCLUDED.inode,
+       device = EXCLUDED.device, fingerprint = EXCLUDED.fingerprint,
+       outcome = EXCLUDED.outcome, seen_run = EXCLUDED.seen_run
 )
 UPDATE queue_units SET state = 'done', lease_until = NULL, error = NULL
 WHERE id IN (SELECT id FROM held)";
@@ -752,7 +777,12 @@ pub struct UnitResult {
 /// first checks that the lease is still this worker's (see [`COMPLETE`]).
 /// `Ok(false)`: the lease was lost (another worker has or will have the
 /// unit), nothing was written.
-pub fn complete(session: &mut Session, unit: &Unit, result: &UnitResult) -> Result<bool, String> {
+pub fn complete(
+    session: &mut Session,
+    unit: &Unit,
+    result: &mut UnitResult,
+) -> Result<bool, String> {
+    let files = FileColumns::of(std::mem::take(&mut result.writes.files))?;
     let items: Vec<&ItemRows> = result.items.iter().collect();
     let packed = match items.is_empty() && result.writes.is_empty() {
         true => None,
@@ -780,10 +810,58 @@ pub fn complete(session: &mut Session, unit: &Unit, result: &UnitResult) -> Resu
                 &REST_PART,
                 &result.rest.as_ref().map(|(_, names)| names.as_slice()),
                 &unit.server,
+                &files.keys,
+                &files.sizes,
+                &files.mtimes,
+                &files.inodes,
+                &files.devices,
+                &files.fingerprints,
+                &files.outcomes,
             ],
         )
         .map_err(err)?;
     Ok(done == 1)
+}
+
+/// A unit's analyses for the reuse cache as the columns of `files`, by key
+/// (sorted, so that units storing the same file lock its row in the same
+/// order; the last analysis of a key wins).
+///
+/// They are stored with the unit, not at the run's end: the cache is keyed
+/// by the file's identity, valid whichever run wrote it, and this takes
+/// about 40% of the state store's writes out of the end, the one part of a
+/// run that more workers do not shorten. They are marked with the queued
+/// run (`seen_run` its id, negated), whose end keeps them.
+#[derive(Default)]
+struct FileColumns {
+    keys: Vec<String>,
+    sizes: Vec<i64>,
+    mtimes: Vec<i64>,
+    inodes: Vec<i64>,
+    devices: Vec<i64>,
+    fingerprints: Vec<String>,
+    outcomes: Vec<String>,
+}
+
+impl FileColumns {
+    fn of(files: Vec<StoredFile>) -> Result<FileColumns, String> {
+        let by_key: std::collections::BTreeMap<String, StoredFile> =
+            files.into_iter().map(|f| (f.key.clone(), f)).collect();
+        let mut columns = FileColumns::default();
+        for (key, file) in by_key {
+            let id = file.identity;
+            columns
+                .outcomes
+                .push(serde_json::to_string(&file.outcome).map_err(err)?);
+            columns.keys.push(key);
+            columns.sizes.push(id.size as i64);
+            columns.mtimes.push(id.mtime_ns);
+            columns.inodes.push(id.inode as i64);
+            columns.devices.push(id.device as i64);
+            columns.fingerprints.push(file.fingerprint);
+        }
+        Ok(columns)
+    }
 }
 
 /// A parcel's first key and piece as the columns that order parcels.
@@ -1040,7 +1118,7 @@ pub struct RunState {
     trees: Vec<UnitTree>,
     filter: Filter,
     fail_on: Vec<VerdictCode>,
-    /// The state store held no file when this worker joined the run.
+    /// The state store held no file when the run was queued: no lookups.
     pub empty_store: bool,
 }
 
@@ -1070,12 +1148,12 @@ impl RunState {
             .collect();
         Ok(RunState {
             id,
+            empty_store: spec.store_was_empty.unwrap_or(false),
             spec,
             ctx,
             trees,
             filter,
             fail_on,
-            empty_store: false,
         })
     }
 
@@ -1301,6 +1379,35 @@ pub struct WorkerTotals {
 #[derive(Default)]
 struct Leases(Mutex<HashSet<i64>>);
 
+/// Set when the process's unit threads are done: wakes the heartbeat at
+/// once, so that the host's reports do not wait out its pause.
+#[derive(Default)]
+struct Stop {
+    stopped: Mutex<bool>,
+    wake: std::sync::Condvar,
+}
+
+impl Stop {
+    fn set(&self) {
+        *lock(&self.stopped) = true;
+        self.wake.notify_all();
+    }
+
+    fn is_set(&self) -> bool {
+        *lock(&self.stopped)
+    }
+
+    /// Waits `pause` or until set; whether it is set.
+    fn wait(&self, pause: Duration) -> bool {
+        let stopped = lock(&self.stopped);
+        let (stopped, _) = self
+            .wake
+            .wait_timeout_while(stopped, pause, |stopped| !*stopped)
+            .unwrap_or_else(|e| e.into_inner());
+        *stopped
+    }
+}
+
 struct Worker {
     id: String,
     config: postgres::Config,
@@ -1310,7 +1417,7 @@ struct Worker {
     runs: Mutex<Vec<Arc<RunState>>>,
     /// Runs this worker cannot work on (another version, say), by id.
     refused: Mutex<HashSet<i64>>,
-    stop: AtomicBool,
+    stop: Stop,
     units: AtomicU64,
     items: AtomicU64,
     lost: AtomicU64,
@@ -1332,14 +1439,21 @@ impl Worker {
             .query_one("SELECT run_id, spec FROM queue_runs WHERE id = $1", &[&id])
             .map_err(err)?;
         let run_id: String = row.get(0);
-        let empty_store: bool = client
-            .query_one("SELECT NOT EXISTS (SELECT 1 FROM files)", &[])
-            .map_err(err)?
-            .get(0);
         let state = serde_json::from_str::<RunSpec>(row.get::<_, &str>(1))
             .map_err(err)
-            .and_then(|spec| RunState::new(id, spec))
-            .map(|run| RunState { empty_store, ..run });
+            .and_then(|spec| RunState::new(id, spec));
+        let state = match state {
+            // A run queued by an earlier build: whether the store holds any
+            // file now.
+            Ok(run) if run.spec.store_was_empty.is_none() => {
+                let empty_store: bool = client
+                    .query_one("SELECT NOT EXISTS (SELECT 1 FROM files)", &[])
+                    .map_err(err)?
+                    .get(0);
+                Ok(RunState { empty_store, ..run })
+            }
+            state => state,
+        };
         let run = match state {
             Ok(run) => Arc::new(run),
             Err(e) => {
@@ -1372,8 +1486,8 @@ impl Worker {
             let committer = std::thread::Builder::new()
                 .name("unit-commit".to_string())
                 .spawn_scoped(scope, move || {
-                    for (unit, result) in inspected {
-                        self.commit(&mut commits, &unit, &result)?;
+                    for (unit, mut result) in inspected {
+                        self.commit(&mut commits, &unit, &mut result)?;
                     }
                     Ok::<(), String>(())
                 })
@@ -1395,7 +1509,7 @@ impl Worker {
         // An idle thread looks again soon (a unit being listed queues
         // more), then less and less often, up to `opts.idle`.
         let mut idle = IDLE_FIRST.min(self.opts.idle);
-        while !self.stop.load(Ordering::Relaxed) {
+        while !self.stop.is_set() {
             let refused: Vec<i64> = lock(&self.refused).iter().copied().collect();
             let claim_next = |session: &mut Session| {
                 claim(
@@ -1529,7 +1643,7 @@ impl Worker {
         &self,
         session: &mut Session,
         unit: &Unit,
-        result: &UnitResult,
+        result: &mut UnitResult,
     ) -> Result<(), String> {
         let done = match session.client.is_closed() {
             true => Session::open(&self.config).map(|s| *session = s),
@@ -1569,13 +1683,7 @@ impl Worker {
 fn heartbeat(worker: &Worker) {
     let every = Duration::from_secs_f64((worker.opts.lease_secs / 3.0).max(0.05));
     let mut client: Option<Client> = None;
-    let mut last = Instant::now();
-    while !worker.stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(50).min(every));
-        if last.elapsed() < every {
-            continue;
-        }
-        last = Instant::now();
+    while !worker.stop.wait(every) {
         let leases: Vec<i64> = lock(&worker.leases.0).iter().copied().collect();
         if leases.is_empty() {
             continue;
@@ -1608,7 +1716,7 @@ pub fn run_worker(
         leases: Leases::default(),
         runs: Mutex::new(Vec::new()),
         refused: Mutex::new(HashSet::new()),
-        stop: AtomicBool::new(false),
+        stop: Stop::default(),
         units: AtomicU64::new(0),
         items: AtomicU64::new(0),
         lost: AtomicU64::new(0),
@@ -1644,7 +1752,7 @@ pub fn run_worker(
                 Err(e) => errors.push(e.to_string()),
             }
         }
-        worker.stop.store(true, Ordering::Relaxed);
+        worker.stop.set();
         let _ = beat.join();
         errors
     });
@@ -1908,6 +2016,31 @@ mod tests {
         }
         assert_eq!(wait, IDLE_NOTHING_OPEN, "nothing open: looks seldom");
         assert_eq!(next_idle_wait(wait, 1, busy_max), busy_max);
+    }
+
+    #[test]
+    fn a_stop_wakes_the_waiting_heartbeat_at_once() {
+        let stop = Arc::new(Stop::default());
+        assert!(
+            !stop.wait(Duration::from_millis(1)),
+            "not set: waits it out"
+        );
+        let waiter = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                (stop.wait(Duration::from_secs(60)), started.elapsed())
+            })
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        stop.set();
+        let (stopped, waited) = waiter.join().unwrap();
+        assert!(stopped);
+        assert!(
+            waited < Duration::from_secs(30),
+            "woken by the stop, not the pause"
+        );
+        assert!(stop.wait(Duration::from_secs(60)), "stays set");
     }
 
     #[test]

@@ -119,6 +119,50 @@ fn postgres_and_sqlite_stores_give_the_same_reports() {
     assert_eq!(count(with_pg.path(), "read"), 0);
 }
 
+/// The rows of `sql` in an SQLite store, each row's columns joined by `|`.
+fn sqlite_rows(store: &Path, sql: &str) -> Vec<String> {
+    let db = rusqlite::Connection::open(store).unwrap();
+    let mut stmt = db.prepare(sql).unwrap();
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// A scope's first run puts its document states straight into
+/// `documents`, and the run's workers store the files they read with
+/// their units: the store must hold what the SQLite store holds after the
+/// same scan, and a rescan must find nothing changed.
+#[test]
+fn a_first_run_keeps_the_states_and_files_the_sqlite_store_keeps() {
+    let pg = Postgres::start();
+    let tree = repo().join("examples");
+    let (with_sqlite, with_pg) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let apex = ["--policy", APEX, "--as-of", "2026-11-23"];
+    scan(&tree, with_sqlite.path(), &apex);
+    scan(
+        &tree,
+        with_pg.path(),
+        &[&apex[..], &["--db", &pg.url]].concat(),
+    );
+    let store = with_sqlite.path().join("labelscan.sqlite");
+    let lines = |text: String| -> Vec<String> { text.lines().map(str::to_string).collect() };
+    let documents = "SELECT path || '|' || level || '|' || suggested || '|' || verdicts || '|' || sha256 || '|' || excepted FROM documents ORDER BY path";
+    let kept = sqlite_rows(&store, documents);
+    assert!(kept.len() > 10, "the examples give documents: {kept:?}");
+    assert_eq!(lines(pg.psql(documents)), kept);
+    let files = "SELECT key || '|' || size || '|' || mtime_ns || '|' || fingerprint || '|' || outcome FROM files ORDER BY key";
+    let stored = sqlite_rows(&store, files);
+    assert!(!stored.is_empty());
+    assert_eq!(lines(pg.psql(files)), stored);
+
+    scan(
+        &tree,
+        with_pg.path(),
+        &[&apex[..], &["--db", &pg.url]].concat(),
+    );
+    assert_eq!(count(with_pg.path(), "read"), 0);
+    assert!(changes(with_pg.path(), &tree).is_empty());
+}
+
 fn run(id: &str) -> RunRecord {
     RunRecord {
         run_id: id.into(),

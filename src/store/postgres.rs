@@ -334,6 +334,11 @@ pub struct PostgresStore {
     queued: Option<i64>,
     /// [`Store::prepare_commit`] is done: the commit only closes the run.
     prepared: bool,
+    /// The scope had no stored documents when the run began (its first
+    /// run): the run's states go straight to `documents`, as keeping them
+    /// would, instead of through `current` and a comparison with nothing
+    /// (about half the server's work at the end of a first run).
+    first_of_scope: bool,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -424,6 +429,7 @@ impl PostgresStore {
             scope: 0,
             queued: None,
             prepared: false,
+            first_of_scope: false,
         })
     }
 
@@ -559,6 +565,15 @@ impl PostgresStore {
         self.prepared = false;
         client.batch_execute(RUN_TABLES).map_err(backend)?;
         self.scope = scope_id(client, &run.scope).map_err(backend)?;
+        // Under the writer lock: no other run writes the scope's documents
+        // until this one ends.
+        self.first_of_scope = client
+            .query_one(
+                "SELECT NOT EXISTS (SELECT 1 FROM documents WHERE scope = $1)",
+                &[&self.scope],
+            )
+            .map_err(backend)?
+            .get(0);
         Ok(())
     }
 
@@ -774,8 +789,12 @@ impl Store for PostgresStore {
             return Err(e);
         }
         let run_seq = self.run;
+        let states = match self.first_of_scope {
+            true => StatesTo::Documents(self.scope),
+            false => StatesTo::Current,
+        };
         self.writes = QueuedWriter::start(client, move |client, receiver| {
-            write_all(client, run_seq, receiver).map_err(|e| e.to_string())
+            write_all(client, run_seq, states, receiver).map_err(|e| e.to_string())
         })
         .map_err(backend)?;
         Ok(())
@@ -799,9 +818,15 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         self.end_writes()?;
         let scope = self.scope;
+        let first_of_scope = self.first_of_scope;
         let client = self.client()?;
-        let stmt = client
-            .prepare(&format!(
+        let sql = match first_of_scope {
+            // Nothing stored before: every state is new.
+            true => "SELECT NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
+                            path, level, suggested, verdicts, sha256, excepted
+                     FROM documents WHERE scope = $1 ORDER BY path"
+                .to_string(),
+            false => format!(
                 "SELECT b.path, b.level, b.suggested, b.verdicts, b.sha256, b.excepted,
                         a.path, a.level, a.suggested, a.verdicts, a.sha256, a.excepted,
                         a.path AS sort_path
@@ -816,8 +841,9 @@ impl Store for PostgresStore {
                  WHERE b.scope = $1
                    AND NOT EXISTS (SELECT 1 FROM current AS a WHERE a.path = b.path)
                  ORDER BY sort_path"
-            ))
-            .map_err(backend)?;
+            ),
+        };
+        let stmt = client.prepare(&sql).map_err(backend)?;
         let mut rows = client.query_raw(&stmt, [&scope]).map_err(backend)?;
         while let Some(row) = rows.next().map_err(backend)? {
             each((state_of(&row, 0), state_of(&row, 6))).map_err(backend)?;
@@ -830,19 +856,26 @@ impl Store for PostgresStore {
         if self.prepared {
             return Ok(());
         }
-        let (seq, scope, queued) = (self.run, self.scope, self.queued);
+        let (seq, scope, queued, first_of_scope) =
+            (self.run, self.scope, self.queued, self.first_of_scope);
         let client = self.client()?;
+        // A multi-host run's workers stored the files they read with the
+        // run's mark (`queue::complete`); the others it saw are in `seen`.
+        let queued_mark = queued.map_or(seq, |q| -q);
         for root in roots {
             let (low, high) = key_range(root);
             client
                 .execute(
-                    "DELETE FROM files WHERE seen_run <> $1 AND (key = $2 OR (key >= $3 AND key < $4))
+                    "DELETE FROM files WHERE seen_run <> $1 AND seen_run <> $5
+                       AND (key = $2 OR (key >= $3 AND key < $4))
                        AND NOT EXISTS (SELECT 1 FROM seen WHERE seen.key = files.key)",
-                    &[&seq, root, &low, &high],
+                    &[&seq, root, &low, &high, &queued_mark],
                 )
                 .map_err(backend)?;
         }
-        keep_documents(client, scope).map_err(backend)?;
+        if !first_of_scope {
+            keep_documents(client, scope).map_err(backend)?;
+        }
         if let Some(queued) = queued {
             close_queued(client, queued).map_err(backend)?;
         }
@@ -934,6 +967,14 @@ impl Columns {
     }
 }
 
+/// Where the writer puts the run's document states: the run table
+/// `current`, or, on a scope's first run, the scope's `documents` (its id).
+#[derive(Clone, Copy)]
+enum StatesTo {
+    Current,
+    Documents(i64),
+}
+
 /// The prepared statements of the writer thread.
 struct Writes {
     files: Statement,
@@ -942,7 +983,25 @@ struct Writes {
 }
 
 impl Writes {
-    fn prepare(client: &mut Client) -> Result<Writes, postgres::Error> {
+    fn prepare(client: &mut Client, states: StatesTo) -> Result<Writes, postgres::Error> {
+        let documents = match states {
+            StatesTo::Current => client.prepare(
+                "INSERT INTO current (path, level, suggested, verdicts, sha256, excepted)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                 ON CONFLICT (path) DO UPDATE SET
+                    level = EXCLUDED.level, suggested = EXCLUDED.suggested,
+                    verdicts = EXCLUDED.verdicts, sha256 = EXCLUDED.sha256,
+                    excepted = EXCLUDED.excepted",
+            )?,
+            StatesTo::Documents(scope) => client.prepare(&format!(
+                "INSERT INTO documents (scope, path, level, suggested, verdicts, sha256, excepted)
+                 SELECT {scope}, * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                 ON CONFLICT (scope, path) DO UPDATE SET
+                    level = EXCLUDED.level, suggested = EXCLUDED.suggested,
+                    verdicts = EXCLUDED.verdicts, sha256 = EXCLUDED.sha256,
+                    excepted = EXCLUDED.excepted"
+            ))?,
+        };
         Ok(Writes {
             files: client.prepare(
                 "INSERT INTO files (key, size, mtime_ns, inode, device, fingerprint, outcome, seen_run)
@@ -957,14 +1016,7 @@ impl Writes {
             seen: client.prepare(
                 "INSERT INTO seen (key) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
             )?,
-            documents: client.prepare(
-                "INSERT INTO current (path, level, suggested, verdicts, sha256, excepted)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-                 ON CONFLICT (path) DO UPDATE SET
-                    level = EXCLUDED.level, suggested = EXCLUDED.suggested,
-                    verdicts = EXCLUDED.verdicts, sha256 = EXCLUDED.sha256,
-                    excepted = EXCLUDED.excepted",
-            )?,
+            documents,
         })
     }
 
@@ -1039,9 +1091,10 @@ impl Writes {
 fn write_all(
     client: &mut Client,
     run: i64,
+    states: StatesTo,
     receiver: std::sync::mpsc::Receiver<Vec<Write>>,
 ) -> Result<(), String> {
-    let writes = Writes::prepare(client).map_err(|e| e.to_string())?;
+    let writes = Writes::prepare(client, states).map_err(|e| e.to_string())?;
     for batch in receiver {
         let Columns {
             files,
