@@ -16,14 +16,17 @@
 //! `u32` and the contents deflated (version 1, still read, holds them as
 //! they are). The contents: the items (key, piece `i32`, `findings.jsonl`,
 //! `findings.csv` and `skipped.csv` lines); the stored files (key, size,
-//! mtime, inode, device, fingerprint, outcome as JSON); the seen keys; the
-//! document states (path, level, suggested, verdicts, sha256, excepted).
+//! mtime, inode, device, fingerprint, outcome as JSON; empty from workers
+//! that store them with the unit's commit, see `queue::complete`); the
+//! seen keys; the document states (path, level, suggested, verdicts,
+//! sha256, excepted).
 //! Each list begins with its length as a `u32`.
 //!
 //! Deflated at the fastest level (a zlib stream, whose checksum makes a
 //! damaged row an error), the report rows and JSON shrink about 4.5x: the
 //! server logs, stores, reads back and deletes under a quarter of the
-//! bytes (0.4 GB per million files while a run is open, against 1.8 GB),
+//! bytes (0.4 GB per million files while a run is open, against 1.8 GB;
+//! 0.3 GB once the files' analyses went to the store directly),
 //! and its CPU while units are done fell by about a third for some 0.1 s
 //! more in the workers (benches/README.md, 2026-12-05 11:45).
 
