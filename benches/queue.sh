@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The cost of the PostgreSQL work queue (SPEC "Many hosts", issue 20):
 #   - throughput: two processes of `--jobs 1` sharing one run through the
-#     queue (`scan --db URL --jobs 1` plus one `worker --jobs 1`) against one
+#     queue (`scan --db URL --jobs 1` plus one `worker --jobs 1 --follow`,
+#     started before the run as a service waits for runs) against one
 #     `scan --jobs 2` (its own SQLite state store), same corpus, alternating
 #     rounds, medians; plus one process alone (`scan --db --jobs 1`) and
 #     three (two workers), for how throughput grows with workers here;
@@ -109,24 +110,24 @@ single() {
 queued() { # $1: worker processes besides the starting host
     local url; url=$(fresh_db)
     rm -rf "$OUT/queued"
-    local t0; t0=$(now)
-    nice -n "$NICE" "$LABELSCAN" scan "$CORPUS" --quiet --jobs 1 --db "$url" --out "$OUT/queued" 2>/dev/null &
-    local host=$!
+    # The workers run as services do (`worker --follow`), started before
+    # the run and waiting for one: queueing the run wakes them.
     local pids=()
-    # A worker without --follow leaves when no run is open: start the
-    # workers once the host has queued its run (started before, they may
-    # find none, leave at once, and the host works alone).
-    local db=${url##*/}
-    until [[ $("${PSQL[@]}" -d "$db" -c "SELECT count(*) FROM queue_runs" 2>/dev/null) == 1 ]]; do
-        sleep 0.02
-    done
     for _ in $(seq 1 "$1"); do
-        nice -n "$NICE" "$LABELSCAN" worker --db "$url" --jobs 1 2>/dev/null &
+        nice -n "$NICE" "$LABELSCAN" worker --db "$url" --jobs 1 --follow 2>/dev/null &
         pids+=($!)
     done
-    wait "$host" || [[ $? -eq 1 ]]
+    local db=${url##*/}
+    # Each waiting worker holds 3 connections (its store's, and a thread's
+    # two sessions) once it is ready.
+    until [[ $("${PSQL[@]}" -d "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db' AND application_name = 'labelscan'" 2>/dev/null) -ge $((3 * $1)) ]]; do
+        sleep 0.02
+    done
+    local t0; t0=$(now)
+    nice -n "$NICE" "$LABELSCAN" scan "$CORPUS" --quiet --jobs 1 --db "$url" --out "$OUT/queued" 2>/dev/null \
+        || [[ $? -eq 1 ]]
     local t1; t1=$(now)
-    for p in "${pids[@]}"; do wait "$p"; done
+    for p in "${pids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
     secs "$t0" "$t1"
 }
 

@@ -105,6 +105,10 @@ struct WorkerArgs {
     /// How long a unit's lease lasts unless renewed (tests shorten it).
     #[arg(long, value_name = "SECONDS", default_value_t = labelscan::queue::DEFAULT_LEASE_SECS, hide = true)]
     lease_secs: f64,
+    /// The longest pause between an idle thread's looks for work while a
+    /// run has units open (tests lengthen it; notices wake it anyway).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.2, hide = true)]
+    idle_secs: f64,
 }
 
 #[derive(Args)]
@@ -906,6 +910,11 @@ fn run_worker(args: &WorkerArgs) -> Result<u8, Failure> {
     if args.lease_secs.is_nan() || args.lease_secs <= 0.0 {
         return Err(usage(anyhow::anyhow!("--lease-secs must be more than 0")));
     }
+    if !(args.idle_secs > 0.0 && args.idle_secs <= 86_400.0) {
+        return Err(usage(anyhow::anyhow!(
+            "--idle-secs must be more than 0 and at most 86400"
+        )));
+    }
     let store = open_postgres(&args.db)?;
     let jobs = jobs_or_cores(args.jobs);
     let opts = WorkerOptions {
@@ -913,7 +922,7 @@ fn run_worker(args: &WorkerArgs) -> Result<u8, Failure> {
         run: 0,
         follow: args.follow,
         lease_secs: args.lease_secs,
-        idle: Duration::from_millis(200),
+        idle: Duration::from_secs_f64(args.idle_secs),
     };
     queue::run_worker(Arc::new(store), opts).map_err(queue_failure)?;
     Ok(0)

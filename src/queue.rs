@@ -327,6 +327,8 @@ pub fn create_run(client: &mut Client, spec: &RunSpec) -> Result<i64, String> {
         )
         .map_err(err)?;
     }
+    tx.execute("SELECT pg_notify($1, '')", &[&NOTICES])
+        .map_err(err)?;
     tx.commit().map_err(err)?;
     Ok(id)
 }
@@ -403,6 +405,19 @@ fn next_idle_wait(last: Duration, open: i64, busy_max: Duration) -> Duration {
         _ => busy_max,
     };
     (last * 2).min(max)
+}
+
+/// Waits up to `pause` for a notice on [`NOTICES`] (the session listens),
+/// at once when one came while the thread was busy. A broken connection
+/// waits out the pause: the next claim finds it broken.
+fn wait_for_notice(client: &mut Client, pause: Duration) {
+    let mut notices = client.notifications();
+    if notices.iter().count().unwrap_or(0) > 0 {
+        return;
+    }
+    if notices.timeout_iter(pause).next().is_err() {
+        std::thread::sleep(pause);
+    }
 }
 
 /// Units pending or leased in the open runs but those of `refused`.
@@ -559,9 +574,24 @@ fn claim_capped_sql() -> String {
 const CAP_LOCK: i64 = 0x6c61_6265_6c63_6170;
 
 /// Queues sub-folders (`names` NULL) and batches of a folder's files, once.
-const CHILDREN: &str = "INSERT INTO queue_units (run, root, folder, part, names, server)
- SELECT $1, $2, f, p, n, $6 FROM unnest($3::bytea[], $4::int4[], $5::bytea[]) AS t(f, p, n)
- ON CONFLICT DO NOTHING";
+const CHILDREN: &str = "WITH queued AS (
+    INSERT INTO queue_units (run, root, folder, part, names, server)
+    SELECT $1, $2, f, p, n, $6 FROM unnest($3::bytea[], $4::int4[], $5::bytea[]) AS t(f, p, n)
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT pg_notify('labelscan_queue', '') WHERE EXISTS (SELECT 1 FROM queued)";
+
+/// The channel on which idle worker threads wait: notified when a run is
+/// queued, when a unit queues more, and when a run's last open unit is
+/// done, so that a waiting thread starts (or leaves) at once instead of at
+/// its next look.
+const NOTICES: &str = "labelscan_queue";
+
+/// Tells the idle threads when `run` has no unit pending or leased left
+/// (they leave, the starting host reports).
+const RUN_DONE_NOTICE: &str = "SELECT pg_notify('labelscan_queue', '')
+ WHERE NOT EXISTS (SELECT 1 FROM queue_units WHERE run = $1 AND state IN ('pending', 'leased'))";
 
 /// A unit's results and its end, in one statement (one transaction, one
 /// round trip): nothing is written unless the unit is still leased with
@@ -596,13 +626,15 @@ UPDATE queue_units SET state = 'done', lease_until = NULL, error = NULL
 WHERE id IN (SELECT id FROM held)";
 
 /// A worker thread's connection and its prepared statements: a unit costs
-/// a round trip to claim, one to queue what its folder holds, one to commit.
+/// a round trip to claim, one to queue what its folder holds, one to commit
+/// (and one to tell waiting threads whether the run has a unit open left).
 pub struct Session {
     pub client: Client,
     claim: postgres::Statement,
     claim_capped: postgres::Statement,
     children: postgres::Statement,
     complete: postgres::Statement,
+    run_done: postgres::Statement,
 }
 
 impl Session {
@@ -612,18 +644,20 @@ impl Session {
         // crash): the commits after it are lost with it, and the unit is
         // then done again; no need to wait for the disk on every unit.
         client
-            .batch_execute("SET synchronous_commit = off")
+            .batch_execute(&format!("SET synchronous_commit = off; LISTEN {NOTICES}"))
             .map_err(err)?;
         let claim = client.prepare(&claim_sql()).map_err(err)?;
         let claim_capped = client.prepare(&claim_capped_sql()).map_err(err)?;
         let children = client.prepare(CHILDREN).map_err(err)?;
         let complete = client.prepare(COMPLETE).map_err(err)?;
+        let run_done = client.prepare(RUN_DONE_NOTICE).map_err(err)?;
         Ok(Session {
             client,
             claim,
             claim_capped,
             children,
             complete,
+            run_done,
         })
     }
 }
@@ -1545,7 +1579,7 @@ impl Worker {
                 if open == 0 && !self.opts.follow {
                     return Ok(());
                 }
-                std::thread::sleep(idle);
+                wait_for_notice(client, idle);
                 idle = next_idle_wait(idle, open, self.opts.idle);
                 continue;
             };
@@ -1658,6 +1692,11 @@ impl Worker {
             Ok(true) => {
                 self.units.fetch_add(1, Ordering::Relaxed);
                 self.items.fetch_add(result.worked, Ordering::Relaxed);
+                // Best effort: without it, waiting threads see the run done
+                // at their next look.
+                let _ = session.client.execute(&session.run_done, &[&unit.run]);
+                // This connection never waits for notices: drop what came.
+                let _ = session.client.notifications().iter().count();
             }
             Ok(false) => {
                 self.lost.fetch_add(1, Ordering::Relaxed);

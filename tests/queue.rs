@@ -391,6 +391,63 @@ fn rescans_reuse_across_hosts_and_any_host_writes_a_runs_reports() {
     assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
 }
 
+/// A service waiting for runs (`worker --follow`) starts on a new run at
+/// once: queueing a run, and a unit queueing more, notify the waiting
+/// threads. Here the service's next look is some 10 s away when the run is
+/// queued (`--idle-secs` lets its pauses grow that long), and the run is
+/// reported long before: only a notice brings the service in.
+#[test]
+fn a_waiting_worker_is_woken_by_a_new_run() {
+    let pg = Postgres::start();
+    let tree = tempfile::tempdir().unwrap();
+    for f in 0..40 {
+        let at = tree.path().join(format!("f-{f:02}"));
+        std::fs::create_dir_all(&at).unwrap();
+        for i in 0..20 {
+            std::fs::write(
+                at.join(format!("memo-{i:02}.txt")),
+                format!("INTERNAL\nMemo {i}: mail a.b{i}@example.com.\n"),
+            )
+            .unwrap();
+        }
+    }
+    let work = tempfile::tempdir().unwrap();
+    // The schema, so that the service finds it in place.
+    let migrated = bin().args(["worker", "--db", &pg.url]).output().unwrap();
+    assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
+    let log = work.path().join("service.log");
+    let mut service = bin()
+        .args(["worker", "--db", &pg.url, "--jobs", "1", "--follow"])
+        .args(["--idle-secs", "600"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // Pauses of 10 ms doubling: looks at about 5.1 s and 10.2 s, the next
+    // at 20.5 s.
+    std::thread::sleep(Duration::from_secs(11));
+    let out = work.path().join("out");
+    ok(bin()
+        .arg("scan")
+        .arg(tree.path())
+        .args(["--jobs", "1", "--quiet", "--db", &pg.url, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap());
+    let _ = service.kill();
+    let _ = service.wait();
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(said.contains("started with 1 thread"), "{said}");
+    assert!(
+        said.contains("joined run"),
+        "the service did not join the run: {said}"
+    );
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM queue_units WHERE state <> 'done'"),
+        "0"
+    );
+}
+
 /// `--max-units-per-server 1`: the tree is on one file server, so never
 /// more than one of its units is leased at once, whatever the number of
 /// workers; the reports are still the single scan's.
