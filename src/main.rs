@@ -823,13 +823,20 @@ fn run_queued_scan(
         lease_secs: args.lease_secs,
         idle: Duration::from_millis(200),
     };
-    queue::run_worker(Arc::new(store), opts).map_err(queue_failure)?;
+    let store = Arc::new(store);
+    queue::run_worker(Arc::clone(&store), opts).map_err(queue_failure)?;
+    // The worker's threads are done with it: the state store writes the
+    // run on the same connection (no new connection at the run's end).
+    let store = match Arc::try_unwrap(store) {
+        Ok(store) => store,
+        Err(_) => open_postgres(url)?,
+    };
     let run = queue::find_run(&mut client, &run_id)
         .map_err(queue_failure)?
         .ok_or_else(|| queue_failure(format!("run {run_id} is gone from the database")))?;
     let summary = report_queued(
         &mut client,
-        url,
+        store,
         &run,
         &ctx,
         q.set,
@@ -852,7 +859,7 @@ fn run_queued_scan(
 #[allow(clippy::too_many_arguments)]
 fn report_queued(
     client: &mut postgres::Client,
-    url: &str,
+    store: PostgresStore,
     run: &labelscan::queue::QueuedRun,
     ctx: &Context,
     set: ReportSet,
@@ -861,7 +868,6 @@ fn report_queued(
     out: &Path,
 ) -> Result<Summary, Failure> {
     use labelscan::queue;
-    let store = open_postgres(url)?;
     let reporting = queue::write_reports(client, store, run, ctx, &set).map_err(|e| Failure {
         code: if e.contains("in use by another") {
             EXIT_BUSY
@@ -934,7 +940,6 @@ fn run_queued_report(dir: &Path, url: &str, run_id: &str) -> Result<u8, Failure>
     use labelscan::queue;
     let store = open_postgres(url)?;
     let mut client = queue::connect(store.config()).map_err(queue_failure)?;
-    drop(store);
     let run = queue::find_run(&mut client, run_id)
         .map_err(queue_failure)?
         .ok_or_else(|| {
@@ -954,7 +959,7 @@ fn run_queued_report(dir: &Path, url: &str, run_id: &str) -> Result<u8, Failure>
     let formats = run.spec.formats();
     let summary = report_queued(
         &mut client,
-        url,
+        store,
         &run,
         &ctx,
         set,
