@@ -407,9 +407,10 @@ fn next_idle_wait(last: Duration, open: i64, busy_max: Duration) -> Duration {
     (last * 2).min(max)
 }
 
-/// Waits up to `pause` for a notice on [`NOTICES`] (the session listens),
-/// at once when one came while the thread was busy. A broken connection
-/// waits out the pause: the next claim finds it broken.
+/// Waits up to `pause` for a notice on [`NOTICES`] (the session listens);
+/// returns at once when one came while the thread was busy, or when the
+/// connection is closed (the next claim finds it so and connects again,
+/// after a pause).
 fn wait_for_notice(client: &mut Client, pause: Duration) {
     let mut notices = client.notifications();
     if notices.iter().count().unwrap_or(0) > 0 {
@@ -635,6 +636,10 @@ pub struct Session {
     children: postgres::Statement,
     complete: postgres::Statement,
     run_done: postgres::Statement,
+    /// The session listens on [`NOTICES`]: only a thread's claiming
+    /// session, which waits for them and drains them after each claim
+    /// (notices a connection never reads hold back the server's queue).
+    listening: bool,
 }
 
 impl Session {
@@ -644,7 +649,7 @@ impl Session {
         // crash): the commits after it are lost with it, and the unit is
         // then done again; no need to wait for the disk on every unit.
         client
-            .batch_execute(&format!("SET synchronous_commit = off; LISTEN {NOTICES}"))
+            .batch_execute("SET synchronous_commit = off")
             .map_err(err)?;
         let claim = client.prepare(&claim_sql()).map_err(err)?;
         let claim_capped = client.prepare(&claim_capped_sql()).map_err(err)?;
@@ -658,7 +663,24 @@ impl Session {
             children,
             complete,
             run_done,
+            listening: false,
         })
+    }
+
+    /// Listens on [`NOTICES`] from now on, if it does not yet.
+    fn listen(&mut self) -> Result<(), String> {
+        if !self.listening {
+            self.client
+                .batch_execute(&format!("LISTEN {NOTICES}"))
+                .map_err(err)?;
+            self.listening = true;
+        }
+        Ok(())
+    }
+
+    /// Drops the notices that came while the thread was busy.
+    fn drain_notices(&mut self) {
+        let _ = self.client.notifications().iter().count();
     }
 }
 
@@ -744,7 +766,8 @@ pub fn renew(client: &mut Client, leases: &[i64], lease_secs: f64) -> Result<u64
     client
         .execute(
             "UPDATE queue_units SET lease_until = clock_timestamp() + make_interval(secs => $2)
-             WHERE state = 'leased' AND lease = ANY($1)",
+             WHERE id IN (SELECT id FROM queue_units WHERE state = 'leased' AND lease = ANY($1)
+                          FOR UPDATE SKIP LOCKED)",
             &[&leases, &lease_secs],
         )
         .map_err(err)
@@ -805,6 +828,10 @@ pub struct UnitResult {
     pub summary: String,
     /// The unit's writes to the state store, committed with the unit.
     pub writes: StateWrites,
+    /// The files' analyses go straight to `files` with the unit's commit
+    /// (see [`FileColumns`]); else into the parcel, for a run an earlier
+    /// build queued, whose reporting host keeps only what it takes in.
+    pub files_direct: bool,
 }
 
 /// Commits a unit's results and marks it done, in one statement that
@@ -816,7 +843,10 @@ pub fn complete(
     unit: &Unit,
     result: &mut UnitResult,
 ) -> Result<bool, String> {
-    let files = FileColumns::of(std::mem::take(&mut result.writes.files))?;
+    let files = match result.files_direct {
+        true => FileColumns::of(std::mem::take(&mut result.writes.files))?,
+        false => FileColumns::default(),
+    };
     let items: Vec<&ItemRows> = result.items.iter().collect();
     let packed = match items.is_empty() && result.writes.is_empty() {
         true => None,
@@ -1368,6 +1398,7 @@ fn inspect_unit(
         worked: total - left.len() as u64,
         summary: serde_json::to_string(&summary).map_err(err)?,
         writes,
+        files_direct: false,
     })
 }
 
@@ -1568,6 +1599,7 @@ impl Worker {
                 }
             };
             let Some(unit) = claimed else {
+                session.listen()?;
                 let client = &mut session.client;
                 reap(client)?;
                 // A unit waiting for its commit here is still leased, so
@@ -1584,6 +1616,7 @@ impl Worker {
                 continue;
             };
             idle = IDLE_FIRST.min(self.opts.idle);
+            session.drain_notices();
             lock(&self.leases.0).insert(unit.lease);
             match self.inspect(session, &unit) {
                 Ok(Some(result)) => {
@@ -1669,7 +1702,11 @@ impl Worker {
             lease: unit.lease,
             written: 0,
         };
-        inspect_unit(&run, &self.lookups, items, filtered_out, spill).map(Some)
+        let mut result = inspect_unit(&run, &self.lookups, items, filtered_out, spill)?;
+        // A run whose spec says whether the store was empty was queued by a
+        // build whose end keeps the files its workers store.
+        result.files_direct = run.spec.store_was_empty.is_some();
+        Ok(Some(result))
     }
 
     /// Commits an inspected unit on the commit thread's connection.
@@ -1695,8 +1732,6 @@ impl Worker {
                 // Best effort: without it, waiting threads see the run done
                 // at their next look.
                 let _ = session.client.execute(&session.run_done, &[&unit.run]);
-                // This connection never waits for notices: drop what came.
-                let _ = session.client.notifications().iter().count();
             }
             Ok(false) => {
                 self.lost.fetch_add(1, Ordering::Relaxed);

@@ -448,6 +448,56 @@ fn a_waiting_worker_is_woken_by_a_new_run() {
     );
 }
 
+/// A run an earlier build queued (its spec says nothing of
+/// `store_was_empty`) is reported by that build, which keeps only the
+/// analyses it takes in from the parcels: workers put them there, as that
+/// build's did, rather than into the store (where its end would drop them).
+#[test]
+fn workers_put_analyses_in_the_parcels_of_a_run_an_earlier_build_queued() {
+    let pg = Postgres::start();
+    let tree = tree();
+    let t = tree.path();
+    let work = tempfile::tempdir().unwrap();
+    let mut host = scan_command(t, &work.path().join("lost"), &["--quiet", "--db", &pg.url])
+        .args(["--lease-secs", LEASE])
+        .spawn()
+        .unwrap();
+    wait_until_queued(&pg);
+    host.kill().unwrap();
+    let _ = host.wait();
+    pg.psql("UPDATE queue_runs SET spec = (spec::jsonb - 'store_was_empty')::text");
+    let w = bin()
+        .args(["worker", "--db", &pg.url, "--lease-secs", LEASE])
+        .output()
+        .unwrap();
+    assert_eq!(w.status.code(), Some(0), "{}", stderr(&w));
+    let run_id = pg.psql("SELECT run_id FROM queue_runs WHERE state = 'open'");
+    let reports = work.path().join("reports");
+    let r = bin()
+        .arg("report")
+        .arg(&reports)
+        .args(["--db", &pg.url, "--run", &run_id])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+    let taken_in: u64 = pg
+        .psql("SELECT count(*) FROM files WHERE seen_run > 0")
+        .parse()
+        .unwrap();
+    assert!(
+        taken_in > 100,
+        "the worker's analyses came through the parcels: {taken_in}"
+    );
+    let again = work.path().join("again");
+    ok(scan_command(t, &again, &["--quiet", "--db", &pg.url])
+        .output()
+        .unwrap());
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(again.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(s["read"], 0, "every analysis was kept: {}", s["reused"]);
+}
+
 /// `--max-units-per-server 1`: the tree is on one file server, so never
 /// more than one of its units is leased at once, whatever the number of
 /// workers; the reports are still the single scan's.

@@ -861,6 +861,7 @@ impl Store for PostgresStore {
         let client = self.client()?;
         // A multi-host run's workers stored the files they read with the
         // run's mark (`queue::complete`); the others it saw are in `seen`.
+        // Files that workers of another open run stored meanwhile stay.
         let queued_mark = queued.map_or(seq, |q| -q);
         for root in roots {
             let (low, high) = key_range(root);
@@ -868,7 +869,9 @@ impl Store for PostgresStore {
                 .execute(
                     "DELETE FROM files WHERE seen_run <> $1 AND seen_run <> $5
                        AND (key = $2 OR (key >= $3 AND key < $4))
-                       AND NOT EXISTS (SELECT 1 FROM seen WHERE seen.key = files.key)",
+                       AND NOT EXISTS (SELECT 1 FROM seen WHERE seen.key = files.key)
+                       AND NOT EXISTS (SELECT 1 FROM queue_runs q
+                                       WHERE q.state = 'open' AND q.id = -files.seen_run)",
                     &[&seq, root, &low, &high, &queued_mark],
                 )
                 .map_err(backend)?;
@@ -1039,6 +1042,10 @@ impl Writes {
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
+        // In key order: writers of overlapping key sets lock rows in the
+        // same order (workers' unit commits sort theirs too).
+        let mut files: Vec<(String, StoredFile)> = files.into_iter().collect();
+        files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (key, file) in files {
             let id = file.identity;
             outcomes.push(serde_json::to_string(&file.outcome).map_err(|e| e.to_string())?);
