@@ -120,8 +120,11 @@ queued() { # $1: worker processes besides the starting host
     local db=${url##*/}
     # Each waiting worker holds 3 connections (its store's, and a thread's
     # two sessions) once it is ready.
+    local waited=0
     until [[ $("${PSQL[@]}" -d "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db' AND application_name = 'labelscan'" 2>/dev/null) -ge $((3 * $1)) ]]; do
         sleep 0.02
+        waited=$((waited + 1))
+        [[ $waited -lt 3000 ]] || die "the workers did not connect within a minute"
     done
     local t0; t0=$(now)
     nice -n "$NICE" "$LABELSCAN" scan "$CORPUS" --quiet --jobs 1 --db "$url" --out "$OUT/queued" 2>/dev/null \
