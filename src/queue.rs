@@ -410,14 +410,19 @@ fn next_idle_wait(last: Duration, open: i64, busy_max: Duration) -> Duration {
 /// Waits up to `pause` for a notice on [`NOTICES`] (the session listens);
 /// returns at once when one came while the thread was busy, or when the
 /// connection is closed (the next claim finds it so and connects again,
-/// after a pause).
-fn wait_for_notice(client: &mut Client, pause: Duration) {
+/// after a pause). Whether a notice ended the wait.
+fn wait_for_notice(client: &mut Client, pause: Duration) -> bool {
     let mut notices = client.notifications();
     if notices.iter().count().unwrap_or(0) > 0 {
-        return;
+        return true;
     }
-    if notices.timeout_iter(pause).next().is_err() {
-        std::thread::sleep(pause);
+    let waited = notices.timeout_iter(pause).next();
+    match waited {
+        Ok(notice) => notice.is_some(),
+        Err(_) => {
+            std::thread::sleep(pause);
+            false
+        }
     }
 }
 
@@ -1574,6 +1579,8 @@ impl Worker {
         // An idle thread looks again soon (a unit being listed queues
         // more), then less and less often, up to `opts.idle`.
         let mut idle = IDLE_FIRST.min(self.opts.idle);
+        // The last wait ended with a notice.
+        let mut woken = false;
         while !self.stop.is_set() {
             let refused: Vec<i64> = lock(&self.refused).iter().copied().collect();
             let claim_next = |session: &mut Session| {
@@ -1611,10 +1618,21 @@ impl Worker {
                 if open == 0 && !self.opts.follow {
                     return Ok(());
                 }
-                wait_for_notice(client, idle);
+                if woken {
+                    // The notice brought nothing (other threads took the
+                    // units): the pause is waited out before the next one
+                    // is heeded, so that a fleet's idle threads, all woken
+                    // by every listing, look no more often than without
+                    // notices.
+                    std::thread::sleep(idle);
+                    woken = false;
+                } else {
+                    woken = wait_for_notice(client, idle);
+                }
                 idle = next_idle_wait(idle, open, self.opts.idle);
                 continue;
             };
+            woken = false;
             idle = IDLE_FIRST.min(self.opts.idle);
             session.drain_notices();
             lock(&self.leases.0).insert(unit.lease);

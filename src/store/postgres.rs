@@ -862,16 +862,22 @@ impl Store for PostgresStore {
         // A multi-host run's workers stored the files they read with the
         // run's mark (`queue::complete`); the others it saw are in `seen`.
         // Files that workers of another open run stored meanwhile stay.
+        // Rows are locked in key order, as workers' unit commits lock them:
+        // a commit of another run over the same files waits, never
+        // deadlocks with this.
         let queued_mark = queued.map_or(seq, |q| -q);
         for root in roots {
             let (low, high) = key_range(root);
             client
                 .execute(
-                    "DELETE FROM files WHERE seen_run <> $1 AND seen_run <> $5
-                       AND (key = $2 OR (key >= $3 AND key < $4))
-                       AND NOT EXISTS (SELECT 1 FROM seen WHERE seen.key = files.key)
-                       AND NOT EXISTS (SELECT 1 FROM queue_runs q
-                                       WHERE q.state = 'open' AND q.id = -files.seen_run)",
+                    "DELETE FROM files WHERE key IN (
+                       SELECT key FROM files
+                       WHERE seen_run <> $1 AND seen_run <> $5
+                         AND (key = $2 OR (key >= $3 AND key < $4))
+                         AND NOT EXISTS (SELECT 1 FROM seen WHERE seen.key = files.key)
+                         AND NOT EXISTS (SELECT 1 FROM queue_runs q
+                                         WHERE q.state = 'open' AND q.id = -files.seen_run)
+                       ORDER BY key FOR UPDATE)",
                     &[&seq, root, &low, &high, &queued_mark],
                 )
                 .map_err(backend)?;
