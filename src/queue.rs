@@ -50,6 +50,7 @@ use crate::report::{
 };
 use crate::scan::{self, ScanOptions};
 use crate::state::{self, StateRun};
+use crate::store::postgres::{files_upsert, FileColumns};
 use crate::store::{PostgresStore, RunRecord, StatePair, Store, StoreError, StoredFile};
 use crate::walk::{walk_key, Filter, JobSource, Listed, UnitTree, WalkItem};
 use parcel::{ItemRows, StateWrites};
@@ -586,7 +587,7 @@ const CHILDREN: &str = "WITH queued AS (
     ON CONFLICT DO NOTHING
     RETURNING 1
 )
-SELECT pg_notify('labelscan_queue', '') WHERE EXISTS (SELECT 1 FROM queued)";
+SELECT pg_notify($7, '') WHERE EXISTS (SELECT 1 FROM queued)";
 
 /// The channel on which idle worker threads wait: notified when a run is
 /// queued, when a unit queues more, and when a run's last open unit is
@@ -596,14 +597,16 @@ const NOTICES: &str = "labelscan_queue";
 
 /// Tells the idle threads when `run` has no unit pending or leased left
 /// (they leave, the starting host reports).
-const RUN_DONE_NOTICE: &str = "SELECT pg_notify('labelscan_queue', '')
+const RUN_DONE_NOTICE: &str = "SELECT pg_notify($2, '')
  WHERE NOT EXISTS (SELECT 1 FROM queue_units WHERE run = $1 AND state IN ('pending', 'leased'))";
 
 /// A unit's results and its end, in one statement (one transaction, one
 /// round trip): nothing is written unless the unit is still leased with
 /// lease `$2`, which it locks first. The files it left past [`UNIT_ROWS`]
 /// are queued in the same transaction.
-const COMPLETE: &str = "WITH held AS (
+fn complete_sql() -> String {
+    format!(
+        "WITH held AS (
     SELECT id FROM queue_units WHERE id = $1 AND lease = $2 AND state = 'leased' FOR UPDATE
 ), parcel AS (
     INSERT INTO queue_parcels (run, root, unit, lease, seq, first_key, first_seq, body)
@@ -618,18 +621,13 @@ const COMPLETE: &str = "WITH held AS (
     WHERE EXISTS (SELECT 1 FROM held) AND $11::bytea IS NOT NULL
     ON CONFLICT DO NOTHING
 ), stored AS (
-    INSERT INTO files (key, size, mtime_ns, inode, device, fingerprint, outcome, seen_run)
-    SELECT k, s, m, i, d, f, o, -$3::int8
-    FROM unnest($13::text[], $14::int8[], $15::int8[], $16::int8[], $17::int8[], $18::text[], $19::text[])
-         AS t(k, s, m, i, d, f, o)
-    WHERE EXISTS (SELECT 1 FROM held)
-    ON CONFLICT (key) DO UPDATE SET
-       size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns, inode = EXCLUDED.inode,
-       device = EXCLUDED.device, fingerprint = EXCLUDED.fingerprint,
-       outcome = EXCLUDED.outcome, seen_run = EXCLUDED.seen_run
+    {}
 )
 UPDATE queue_units SET state = 'done', lease_until = NULL, error = NULL
-WHERE id IN (SELECT id FROM held)";
+WHERE id IN (SELECT id FROM held)",
+        files_upsert(13, "-$3::int8", "EXISTS (SELECT 1 FROM held)")
+    )
+}
 
 /// A worker thread's connection and its prepared statements: a unit costs
 /// a round trip to claim, one to queue what its folder holds, one to commit
@@ -659,7 +657,7 @@ impl Session {
         let claim = client.prepare(&claim_sql()).map_err(err)?;
         let claim_capped = client.prepare(&claim_capped_sql()).map_err(err)?;
         let children = client.prepare(CHILDREN).map_err(err)?;
-        let complete = client.prepare(COMPLETE).map_err(err)?;
+        let complete = client.prepare(&complete_sql()).map_err(err)?;
         let run_done = client.prepare(RUN_DONE_NOTICE).map_err(err)?;
         Ok(Session {
             client,
@@ -810,7 +808,15 @@ fn queue_children(
         .client
         .execute(
             &session.children,
-            &[&unit.run, &unit.root, &paths, &parts, &names, &unit.server],
+            &[
+                &unit.run,
+                &unit.root,
+                &paths,
+                &parts,
+                &names,
+                &unit.server,
+                &NOTICES,
+            ],
         )
         .map(drop)
         .map_err(err)
@@ -834,13 +840,13 @@ pub struct UnitResult {
     /// The unit's writes to the state store, committed with the unit.
     pub writes: StateWrites,
     /// The files' analyses go straight to `files` with the unit's commit
-    /// (see [`FileColumns`]); else into the parcel, for a run an earlier
+    /// (see [`complete`]); else into the parcel, for a run an earlier
     /// build queued, whose reporting host keeps only what it takes in.
     pub files_direct: bool,
 }
 
 /// Commits a unit's results and marks it done, in one statement that
-/// first checks that the lease is still this worker's (see [`COMPLETE`]).
+/// first checks that the lease is still this worker's (see [`complete_sql`]).
 /// `Ok(false)`: the lease was lost (another worker has or will have the
 /// unit), nothing was written.
 pub fn complete(
@@ -848,6 +854,12 @@ pub fn complete(
     unit: &Unit,
     result: &mut UnitResult,
 ) -> Result<bool, String> {
+    // The analyses are stored with the unit, not at the run's end: the
+    // cache is keyed by the file's identity, valid whichever run wrote it,
+    // and this takes about 40% of the state store's writes out of the end,
+    // the one part of a run that more workers do not shorten. They carry
+    // the queued run's mark (`seen_run` its id, negated), which its end
+    // keeps.
     let files = match result.files_direct {
         true => FileColumns::of(std::mem::take(&mut result.writes.files))?,
         false => FileColumns::default(),
@@ -859,78 +871,31 @@ pub fn complete(
     };
     let (first_key, first_seq) = first_of(packed.as_ref().and_then(|(first, _)| first.as_ref()));
     let body = packed.as_ref().map(|(_, body)| body.as_slice());
+    let rest_first = result
+        .rest
+        .as_ref()
+        .map_or(&[][..], |(first, _)| first.as_slice());
+    let rest_names = result.rest.as_ref().map(|(_, names)| names.as_slice());
+    let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![
+        &unit.id,
+        &unit.lease,
+        &unit.run,
+        &unit.root,
+        &first_key,
+        &first_seq,
+        &body,
+        &result.summary,
+        &rest_first,
+        &REST_PART,
+        &rest_names,
+        &unit.server,
+    ];
+    params.extend(files.params());
     let done = session
         .client
-        .execute(
-            &session.complete,
-            &[
-                &unit.id,
-                &unit.lease,
-                &unit.run,
-                &unit.root,
-                &first_key,
-                &first_seq,
-                &body,
-                &result.summary,
-                &result
-                    .rest
-                    .as_ref()
-                    .map_or(&[][..], |(first, _)| first.as_slice()),
-                &REST_PART,
-                &result.rest.as_ref().map(|(_, names)| names.as_slice()),
-                &unit.server,
-                &files.keys,
-                &files.sizes,
-                &files.mtimes,
-                &files.inodes,
-                &files.devices,
-                &files.fingerprints,
-                &files.outcomes,
-            ],
-        )
+        .execute(&session.complete, &params)
         .map_err(err)?;
     Ok(done == 1)
-}
-
-/// A unit's analyses for the reuse cache as the columns of `files`, by key
-/// (sorted, so that units storing the same file lock its row in the same
-/// order; the last analysis of a key wins).
-///
-/// They are stored with the unit, not at the run's end: the cache is keyed
-/// by the file's identity, valid whichever run wrote it, and this takes
-/// about 40% of the state store's writes out of the end, the one part of a
-/// run that more workers do not shorten. They are marked with the queued
-/// run (`seen_run` its id, negated), whose end keeps them.
-#[derive(Default)]
-struct FileColumns {
-    keys: Vec<String>,
-    sizes: Vec<i64>,
-    mtimes: Vec<i64>,
-    inodes: Vec<i64>,
-    devices: Vec<i64>,
-    fingerprints: Vec<String>,
-    outcomes: Vec<String>,
-}
-
-impl FileColumns {
-    fn of(files: Vec<StoredFile>) -> Result<FileColumns, String> {
-        let by_key: std::collections::BTreeMap<String, StoredFile> =
-            files.into_iter().map(|f| (f.key.clone(), f)).collect();
-        let mut columns = FileColumns::default();
-        for (key, file) in by_key {
-            let id = file.identity;
-            columns
-                .outcomes
-                .push(serde_json::to_string(&file.outcome).map_err(err)?);
-            columns.keys.push(key);
-            columns.sizes.push(id.size as i64);
-            columns.mtimes.push(id.mtime_ns);
-            columns.inodes.push(id.inode as i64);
-            columns.devices.push(id.device as i64);
-            columns.fingerprints.push(file.fingerprint);
-        }
-        Ok(columns)
-    }
 }
 
 /// A parcel's first key and piece as the columns that order parcels.
@@ -1403,7 +1368,9 @@ fn inspect_unit(
         worked: total - left.len() as u64,
         summary: serde_json::to_string(&summary).map_err(err)?,
         writes,
-        files_direct: false,
+        // A run whose spec says whether the store was empty was queued by a
+        // build whose end keeps the files its workers store.
+        files_direct: run.spec.store_was_empty.is_some(),
     })
 }
 
@@ -1720,11 +1687,7 @@ impl Worker {
             lease: unit.lease,
             written: 0,
         };
-        let mut result = inspect_unit(&run, &self.lookups, items, filtered_out, spill)?;
-        // A run whose spec says whether the store was empty was queued by a
-        // build whose end keeps the files its workers store.
-        result.files_direct = run.spec.store_was_empty.is_some();
-        Ok(Some(result))
+        inspect_unit(&run, &self.lookups, items, filtered_out, spill).map(Some)
     }
 
     /// Commits an inspected unit on the commit thread's connection.
@@ -1749,7 +1712,9 @@ impl Worker {
                 self.items.fetch_add(result.worked, Ordering::Relaxed);
                 // Best effort: without it, waiting threads see the run done
                 // at their next look.
-                let _ = session.client.execute(&session.run_done, &[&unit.run]);
+                let _ = session
+                    .client
+                    .execute(&session.run_done, &[&unit.run, &NOTICES]);
             }
             Ok(false) => {
                 self.lost.fetch_add(1, Ordering::Relaxed);

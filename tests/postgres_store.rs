@@ -12,6 +12,8 @@ use common::{bin, repo, stderr};
 use labelscan::store::{PostgresStore, RunRecord, Store, StoreError};
 
 const APEX: &str = "policies/examples/apex-precision.toml";
+/// The apex policy as of a fixed date: the same verdicts on any day.
+const WITH_APEX: [&str; 4] = ["--policy", APEX, "--as-of", "2026-11-23"];
 
 fn text_tree(count: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -87,19 +89,20 @@ fn a_rescan_through_postgres_reads_only_what_changed_and_reports_the_changes() {
     assert_eq!(pg.psql("SELECT count(*) FROM files"), "20");
 }
 
+/// Scans `tree` with the apex policy into `with_sqlite` (its own SQLite
+/// store) and into `with_pg` through the PostgreSQL store at `url`.
+fn scan_with_both_stores(tree: &Path, with_sqlite: &Path, with_pg: &Path, url: &str) {
+    scan(tree, with_sqlite, &WITH_APEX);
+    scan(tree, with_pg, &[&WITH_APEX[..], &["--db", url]].concat());
+}
+
 #[test]
 fn postgres_and_sqlite_stores_give_the_same_reports() {
     let pg = Postgres::start();
     let tree = repo().join("examples");
     let (with_sqlite, with_pg) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let apex = ["--policy", APEX, "--as-of", "2026-11-23"];
     for _ in 0..2 {
-        scan(&tree, with_sqlite.path(), &apex);
-        scan(
-            &tree,
-            with_pg.path(),
-            &[&apex[..], &["--db", &pg.url]].concat(),
-        );
+        scan_with_both_stores(&tree, with_sqlite.path(), with_pg.path(), &pg.url);
         for name in [
             "findings.csv",
             "findings.jsonl",
@@ -136,13 +139,7 @@ fn a_first_run_keeps_the_states_and_files_the_sqlite_store_keeps() {
     let pg = Postgres::start();
     let tree = repo().join("examples");
     let (with_sqlite, with_pg) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let apex = ["--policy", APEX, "--as-of", "2026-11-23"];
-    scan(&tree, with_sqlite.path(), &apex);
-    scan(
-        &tree,
-        with_pg.path(),
-        &[&apex[..], &["--db", &pg.url]].concat(),
-    );
+    scan_with_both_stores(&tree, with_sqlite.path(), with_pg.path(), &pg.url);
     let store = with_sqlite.path().join("labelscan.sqlite");
     let lines = |text: String| -> Vec<String> { text.lines().map(str::to_string).collect() };
     let documents = "SELECT path || '|' || level || '|' || suggested || '|' || verdicts || '|' || sha256 || '|' || excepted FROM documents ORDER BY path";
@@ -157,7 +154,7 @@ fn a_first_run_keeps_the_states_and_files_the_sqlite_store_keeps() {
     scan(
         &tree,
         with_pg.path(),
-        &[&apex[..], &["--db", &pg.url]].concat(),
+        &[&WITH_APEX[..], &["--db", &pg.url]].concat(),
     );
     assert_eq!(count(with_pg.path(), "read"), 0);
     assert!(changes(with_pg.path(), &tree).is_empty());

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 mod common;
 use common::postgres::Postgres;
 use common::reports::{assert_same_reports, copy_dir};
-use common::{bin, repo, stderr};
+use common::{bin, repo, stderr, write_memos};
 
 const APEX: &str = "policies/examples/apex-precision.toml";
 const AS_OF: [&str; 2] = ["--as-of", "2026-11-23"];
@@ -35,15 +35,9 @@ fn tree() -> tempfile::TempDir {
         copy_dir(realworld, &dir.path().join("dept-2/realworld"));
     }
     for folder in ["alpha", "beta/deep", "gamma", "dept-0/examples/misc/more"] {
-        let at = dir.path().join(folder);
-        std::fs::create_dir_all(&at).unwrap();
-        for i in 0..40 {
-            std::fs::write(
-                at.join(format!("memo-{i:02}.txt")),
-                format!("Memo {i}: mail a.b{i}@example.com, card 4111 1111 1111 1111.\n"),
-            )
-            .unwrap();
-        }
+        write_memos(&dir.path().join(folder), 40, |i| {
+            format!("Memo {i}: mail a.b{i}@example.com, card 4111 1111 1111 1111.\n")
+        });
     }
     // Folders with a large text each: units that take a while, so that a
     // worker is caught holding a lease.
@@ -112,6 +106,16 @@ fn wait_until_queued(pg: &Postgres) {
         assert!(Instant::now() < deadline, "the run was never queued");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// `labelscan report DIR --db URL --run RUN_ID`.
+fn report(url: &str, dir: &Path, run_id: &str) -> Output {
+    bin()
+        .arg("report")
+        .arg(dir)
+        .args(["--db", url, "--run", run_id])
+        .output()
+        .unwrap()
 }
 
 fn worker(url: &str) -> Child {
@@ -368,12 +372,7 @@ fn rescans_reuse_across_hosts_and_any_host_writes_a_runs_reports() {
     // host writes its reports.
     let run_id = finished_by_a_worker(&pg, t, &work.path().join("lost"), &["--full"]);
     let from_any = work.path().join("from-any-host");
-    let r = bin()
-        .args(["report"])
-        .arg(&from_any)
-        .args(["--db", &pg.url, "--run", &run_id])
-        .output()
-        .unwrap();
+    let r = report(&pg.url, &from_any, &run_id);
     assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
     ok(scan_command(t, &single, &["--quiet", "--full"])
         .output()
@@ -382,12 +381,7 @@ fn rescans_reuse_across_hosts_and_any_host_writes_a_runs_reports() {
         std::fs::read(single.join("findings.csv")).unwrap(),
         std::fs::read(from_any.join("findings.csv")).unwrap()
     );
-    let again = bin()
-        .args(["report"])
-        .arg(work.path().join("again"))
-        .args(["--db", &pg.url, "--run", &run_id])
-        .output()
-        .unwrap();
+    let again = report(&pg.url, &work.path().join("again"), &run_id);
     assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
 }
 
@@ -401,15 +395,9 @@ fn a_waiting_worker_is_woken_by_a_new_run() {
     let pg = Postgres::start();
     let tree = tempfile::tempdir().unwrap();
     for f in 0..40 {
-        let at = tree.path().join(format!("f-{f:02}"));
-        std::fs::create_dir_all(&at).unwrap();
-        for i in 0..20 {
-            std::fs::write(
-                at.join(format!("memo-{i:02}.txt")),
-                format!("INTERNAL\nMemo {i}: mail a.b{i}@example.com.\n"),
-            )
-            .unwrap();
-        }
+        write_memos(&tree.path().join(format!("f-{f:02}")), 20, |i| {
+            format!("INTERNAL\nMemo {i}: mail a.b{i}@example.com.\n")
+        });
     }
     let work = tempfile::tempdir().unwrap();
     // The schema, so that the service finds it in place.
@@ -473,12 +461,7 @@ fn workers_put_analyses_in_the_parcels_of_a_run_an_earlier_build_queued() {
     assert_eq!(w.status.code(), Some(0), "{}", stderr(&w));
     let run_id = pg.psql("SELECT run_id FROM queue_runs WHERE state = 'open'");
     let reports = work.path().join("reports");
-    let r = bin()
-        .arg("report")
-        .arg(&reports)
-        .args(["--db", &pg.url, "--run", &run_id])
-        .output()
-        .unwrap();
+    let r = report(&pg.url, &reports, &run_id);
     assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
     let taken_in: u64 = pg
         .psql("SELECT count(*) FROM files WHERE seen_run > 0")
@@ -734,12 +717,7 @@ fn rows_of_a_lost_lease_are_left_out_and_an_item_of_two_units_is_reported_once()
         ));
     }
     let out = work.path().join("reported");
-    let r = bin()
-        .arg("report")
-        .arg(&out)
-        .args(["--db", &pg.url, "--run", &run_id])
-        .output()
-        .unwrap();
+    let r = report(&pg.url, &out, &run_id);
     assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
     let single = work.path().join("single");
     ok(

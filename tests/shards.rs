@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 mod common;
 use common::reports::{assert_same_reports, copy_dir};
-use common::{bin, repo, stderr};
+use common::{bin, repo, stderr, write_memos};
 
 const APEX: &str = "policies/examples/apex-precision.toml";
 const AS_OF: [&str; 2] = ["--as-of", "2026-11-23"];
@@ -17,15 +17,9 @@ fn tree() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&repo().join("examples"), &dir.path().join("examples"));
     for folder in ["alpha", "beta/deep", "gamma"] {
-        let at = dir.path().join(folder);
-        std::fs::create_dir_all(&at).unwrap();
-        for i in 0..15 {
-            std::fs::write(
-                at.join(format!("memo-{i:02}.txt")),
-                format!("Memo {i}: mail a.b{i}@example.com, card 4111 1111 1111 1111.\n"),
-            )
-            .unwrap();
-        }
+        write_memos(&dir.path().join(folder), 15, |i| {
+            format!("Memo {i}: mail a.b{i}@example.com, card 4111 1111 1111 1111.\n")
+        });
     }
     let odd = dir.path().join("alpha");
     std::fs::write(odd.join("a \"quoted\", name.txt"), "INTERNAL\nplain\n").unwrap();

@@ -916,10 +916,7 @@ fn keep_documents(client: &mut Client, scope: i64) -> Result<(), postgres::Error
              FROM current AS a
              LEFT JOIN documents AS b ON b.scope = $1 AND b.path = a.path
              WHERE {DIFFERS} OR b.sha256 IS DISTINCT FROM a.sha256
-             ON CONFLICT (scope, path) DO UPDATE SET
-                level = EXCLUDED.level, suggested = EXCLUDED.suggested,
-                verdicts = EXCLUDED.verdicts, sha256 = EXCLUDED.sha256,
-                excepted = EXCLUDED.excepted"
+             ON CONFLICT (scope, path) DO UPDATE SET {STATES_REPLACED}"
         ),
         &[&scope],
     )?;
@@ -976,6 +973,79 @@ impl Columns {
     }
 }
 
+/// The columns a newer document state replaces.
+const STATES_REPLACED: &str = "level = EXCLUDED.level, suggested = EXCLUDED.suggested,
+    verdicts = EXCLUDED.verdicts, sha256 = EXCLUDED.sha256, excepted = EXCLUDED.excepted";
+
+/// An upsert of stored files into `files` from the seven arrays of
+/// [`FileColumns::params`], parameters `$first` on, each marked `seen_run`
+/// (a parameter or an expression), written only if `condition` holds: the
+/// writer's, and a multi-host unit's commit (`queue::complete`).
+pub fn files_upsert(first: usize, seen_run: &str, condition: &str) -> String {
+    let p = |i: usize| format!("${}", first + i);
+    format!(
+        "INSERT INTO files (key, size, mtime_ns, inode, device, fingerprint, outcome, seen_run)
+         SELECT k, s, m, i, d, f, o, {seen_run}
+         FROM unnest({}::text[], {}::int8[], {}::int8[], {}::int8[], {}::int8[], {}::text[], {}::text[])
+              AS t(k, s, m, i, d, f, o)
+         WHERE {condition}
+         ON CONFLICT (key) DO UPDATE SET
+            size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns, inode = EXCLUDED.inode,
+            device = EXCLUDED.device, fingerprint = EXCLUDED.fingerprint,
+            outcome = EXCLUDED.outcome, seen_run = EXCLUDED.seen_run",
+        p(0), p(1), p(2), p(3), p(4), p(5), p(6)
+    )
+}
+
+/// Stored files as the columns of `files`, one row per key (the last
+/// file of a key wins: one statement may not update a row twice), in key
+/// order, so that writers of overlapping files lock their rows in the same
+/// order and never deadlock.
+#[derive(Default)]
+pub struct FileColumns {
+    keys: Vec<String>,
+    sizes: Vec<i64>,
+    mtimes: Vec<i64>,
+    inodes: Vec<i64>,
+    devices: Vec<i64>,
+    fingerprints: Vec<String>,
+    outcomes: Vec<String>,
+}
+
+impl FileColumns {
+    pub fn of(files: impl IntoIterator<Item = StoredFile>) -> Result<FileColumns, String> {
+        let by_key: std::collections::BTreeMap<String, StoredFile> =
+            files.into_iter().map(|f| (f.key.clone(), f)).collect();
+        let mut columns = FileColumns::default();
+        for (key, file) in by_key {
+            let id = file.identity;
+            columns
+                .outcomes
+                .push(serde_json::to_string(&file.outcome).map_err(|e| e.to_string())?);
+            columns.keys.push(key);
+            columns.sizes.push(id.size as i64);
+            columns.mtimes.push(id.mtime_ns);
+            columns.inodes.push(id.inode as i64);
+            columns.devices.push(id.device as i64);
+            columns.fingerprints.push(file.fingerprint);
+        }
+        Ok(columns)
+    }
+
+    /// The seven arrays, in the order [`files_upsert`] numbers them.
+    pub fn params(&self) -> [&(dyn postgres::types::ToSql + Sync); 7] {
+        [
+            &self.keys,
+            &self.sizes,
+            &self.mtimes,
+            &self.inodes,
+            &self.devices,
+            &self.fingerprints,
+            &self.outcomes,
+        ]
+    }
+}
+
 /// Where the writer puts the run's document states: the run table
 /// `current`, or, on a scope's first run, the scope's `documents` (its id).
 #[derive(Clone, Copy)]
@@ -994,34 +1064,19 @@ struct Writes {
 impl Writes {
     fn prepare(client: &mut Client, states: StatesTo) -> Result<Writes, postgres::Error> {
         let documents = match states {
-            StatesTo::Current => client.prepare(
+            StatesTo::Current => client.prepare(&format!(
                 "INSERT INTO current (path, level, suggested, verdicts, sha256, excepted)
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-                 ON CONFLICT (path) DO UPDATE SET
-                    level = EXCLUDED.level, suggested = EXCLUDED.suggested,
-                    verdicts = EXCLUDED.verdicts, sha256 = EXCLUDED.sha256,
-                    excepted = EXCLUDED.excepted",
-            )?,
+                 ON CONFLICT (path) DO UPDATE SET {STATES_REPLACED}"
+            ))?,
             StatesTo::Documents(scope) => client.prepare(&format!(
                 "INSERT INTO documents (scope, path, level, suggested, verdicts, sha256, excepted)
                  SELECT {scope}, * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-                 ON CONFLICT (scope, path) DO UPDATE SET
-                    level = EXCLUDED.level, suggested = EXCLUDED.suggested,
-                    verdicts = EXCLUDED.verdicts, sha256 = EXCLUDED.sha256,
-                    excepted = EXCLUDED.excepted"
+                 ON CONFLICT (scope, path) DO UPDATE SET {STATES_REPLACED}"
             ))?,
         };
         Ok(Writes {
-            files: client.prepare(
-                "INSERT INTO files (key, size, mtime_ns, inode, device, fingerprint, outcome, seen_run)
-                 SELECT k, s, m, i, d, f, o, $8
-                 FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::text[], $7::text[])
-                      AS t(k, s, m, i, d, f, o)
-                 ON CONFLICT (key) DO UPDATE SET
-                    size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns, inode = EXCLUDED.inode,
-                    device = EXCLUDED.device, fingerprint = EXCLUDED.fingerprint,
-                    outcome = EXCLUDED.outcome, seen_run = EXCLUDED.seen_run",
-            )?,
+            files: client.prepare(&files_upsert(1, "$8", "true"))?,
             seen: client.prepare(
                 "INSERT INTO seen (key) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
             )?,
@@ -1038,37 +1093,11 @@ impl Writes {
         if files.is_empty() {
             return Ok(());
         }
-        let n = files.len();
-        let (mut keys, mut sizes, mut mtimes, mut inodes, mut devices, mut prints, mut outcomes) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        // In key order: writers of overlapping key sets lock rows in the
-        // same order (workers' unit commits sort theirs too).
-        let mut files: Vec<(String, StoredFile)> = files.into_iter().collect();
-        files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for (key, file) in files {
-            let id = file.identity;
-            outcomes.push(serde_json::to_string(&file.outcome).map_err(|e| e.to_string())?);
-            keys.push(key);
-            sizes.push(id.size as i64);
-            mtimes.push(id.mtime_ns);
-            inodes.push(id.inode as i64);
-            devices.push(id.device as i64);
-            prints.push(file.fingerprint);
-        }
+        let columns = FileColumns::of(files.into_values())?;
+        let mut params = columns.params().to_vec();
+        params.push(&run);
         client
-            .execute(
-                &self.files,
-                &[
-                    &keys, &sizes, &mtimes, &inodes, &devices, &prints, &outcomes, &run,
-                ],
-            )
+            .execute(&self.files, &params)
             .map(drop)
             .map_err(|e| e.to_string())
     }

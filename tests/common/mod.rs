@@ -6,7 +6,7 @@ pub mod bounds;
 pub mod postgres;
 pub mod reports;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn bin() -> Command {
@@ -23,6 +23,15 @@ pub fn run(cmd: &mut Command) -> Output {
 
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// `count` text files `memo-NN.txt` in `folder` (made if missing), the
+/// `i`th holding `text(i)`.
+pub fn write_memos(folder: &Path, count: usize, text: impl Fn(usize) -> String) {
+    std::fs::create_dir_all(folder).unwrap();
+    for i in 0..count {
+        std::fs::write(folder.join(format!("memo-{i:02}.txt")), text(i)).unwrap();
+    }
 }
 
 pub fn stderr(o: &Output) -> String {
