@@ -41,6 +41,7 @@ use crate::model::{DocumentRecord, DocumentState, Skip, VerdictCode};
 use crate::pipeline::Context;
 use crate::policy::{LoadOptions, Policy};
 use crate::report::csv_report::CsvSink;
+use crate::report::html::RowsAhead;
 use crate::report::jsonl::JsonlSink;
 use crate::report::skipped_csv::SkippedCsvSink;
 use crate::report::summary::SummarySink;
@@ -1950,14 +1951,57 @@ pub fn write_reports(
 }
 
 /// `findings.jsonl`, `findings.csv` and `skipped.csv` from the items' rows
-/// in walk order, each file begun as its sink begins it; the parcels'
-/// state writes go to `state`'s store. Gives the number of items left out
-/// because two units inspected them (see [`parcel::Merge`]).
+/// in walk order, each file begun as its sink begins it, and report.html's
+/// rows (see [`RowsAhead`]) on a thread of their own, so that the render
+/// after the run only appends what shows the run, as after a single
+/// host's scan; the parcels' state writes go to `state`'s store. Gives the
+/// number of items left out because two units inspected them (see
+/// [`parcel::Merge`]).
 fn write_rows(
     client: &mut Client,
     run: &QueuedRun,
     set: &ReportSet,
     state: &StateRun,
+) -> std::io::Result<u64> {
+    let rows_ahead = match run.spec.formats().html {
+        true => Some(RowsAhead::create(
+            set.staging_dir(),
+            &run.spec.summary.paths_walked,
+        )?),
+        false => None,
+    };
+    std::thread::scope(|scope| {
+        let (lines, to_render) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let renderer = rows_ahead.map(|mut rows| {
+            scope.spawn(move || {
+                for block in to_render {
+                    rows.add_lines(&block)?;
+                }
+                rows.finish()
+            })
+        });
+        let lines = renderer.is_some().then_some(lines);
+        let merged = merge_rows(client, run, set, state, lines);
+        let rendered = renderer.map_or(Ok(()), |r| {
+            r.join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("rendering rows failed")))
+        });
+        let doubled = merged?;
+        rendered.map(|_| doubled)
+    })
+}
+
+/// How many bytes of findings lines go to report.html's rows at a time.
+const ROWS_BLOCK: usize = 256 * 1024;
+
+/// The merge of [`write_rows`]: the files written here, the findings lines
+/// handed to `lines` in blocks, when given.
+fn merge_rows(
+    client: &mut Client,
+    run: &QueuedRun,
+    set: &ReportSet,
+    state: &StateRun,
+    lines: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
 ) -> std::io::Result<u64> {
     use std::io::Write;
     let formats = run.spec.formats();
@@ -1981,9 +2025,23 @@ fn write_rows(
     let mut jsonl = jsonl.as_deref().map(append).transpose()?;
     let mut csv = csv.as_deref().map(append).transpose()?;
     let mut skipped = append(&skipped)?;
+    let mut block = Vec::new();
+    // The renderer ends early only on an error, which the caller reports.
+    let hand_over = |block: &mut Vec<u8>| match &lines {
+        Some(lines) => lines
+            .send(std::mem::take(block))
+            .map_err(|_| std::io::Error::other("report.html's rows could not be rendered")),
+        None => Ok(()),
+    };
     let mut write = |item: ItemRows| -> std::io::Result<()> {
         if let Some(out) = &mut jsonl {
             out.write_all(&item.jsonl)?;
+        }
+        if lines.is_some() {
+            block.extend_from_slice(&item.jsonl);
+            if block.len() >= ROWS_BLOCK {
+                hand_over(&mut block)?;
+            }
         }
         if let Some(out) = &mut csv {
             out.write_all(&item.csv)?;
@@ -2035,6 +2093,9 @@ fn write_rows(
                 }
             }
         }
+    }
+    if !block.is_empty() {
+        hand_over(&mut block)?;
     }
     for out in [jsonl.as_mut(), csv.as_mut(), Some(&mut skipped)]
         .into_iter()

@@ -212,25 +212,47 @@ impl Tree {
         owners: &mut Owners,
     ) -> Found {
         let ft = entry.file_type();
-        let relative = relative_text(below(entry.path(), &self.root));
         if ft.is_dir() {
-            if depth > 0 && filter.skips_dir(entry.path()) {
-                if let Some(entries) = &mut self.entries {
-                    entries.skip_current_dir();
-                }
-            }
-            if depth == 1 {
-                self.folder = Arc::from(join_display(&self.root_display, &relative));
-            }
+            self.folder_entry(entry.path(), depth, filter);
             return Found::Nothing;
         }
+        self.file_item(entry.into_path(), ft, None, depth, filter, owners)
+    }
+
+    /// A folder entered: skipped when the filter says so, and the scope of
+    /// the files below it when it is a top-level folder.
+    fn folder_entry(&mut self, path: &Path, depth: usize, filter: &Filter) {
+        if depth > 0 && filter.skips_dir(path) {
+            if let Some(entries) = &mut self.entries {
+                entries.skip_current_dir();
+            }
+        }
+        if depth == 1 {
+            let relative = relative_text(below(path, &self.root));
+            self.folder = Arc::from(join_display(&self.root_display, &relative));
+        }
+    }
+
+    /// What an entry that is not a folder is for the scan. `metadata`: its
+    /// `lstat`, when the caller has it (else taken here, once the filters
+    /// pass it).
+    fn file_item(
+        &mut self,
+        path: PathBuf,
+        ft: std::fs::FileType,
+        metadata: Option<std::fs::Metadata>,
+        depth: usize,
+        filter: &Filter,
+        owners: &mut Owners,
+    ) -> Found {
+        let relative = relative_text(below(&path, &self.root));
         if depth == 1 {
             self.folder = Arc::clone(&self.root_scope);
         }
         if !filter.wants(&relative) {
             return Found::FilteredOut;
         }
-        if !filter.skip_dirs.is_empty() && filter.skips_file(entry.path()) {
+        if !filter.skip_dirs.is_empty() && filter.skips_file(&path) {
             return Found::Nothing;
         }
         let display = join_display(&self.root_display, &relative);
@@ -246,12 +268,14 @@ impl Tree {
         if !ft.is_file() {
             return skip("not_a_file");
         }
-        if excluded_by_default(&entry.file_name().to_string_lossy()) {
+        let name = path.file_name().unwrap_or(path.as_os_str());
+        if excluded_by_default(&name.to_string_lossy()) {
             return skip("excluded_by_default");
         }
-        let metadata = match entry.metadata() {
+        // The walk never follows links: the entry's own metadata.
+        let metadata = match metadata.map_or_else(|| std::fs::symlink_metadata(&path), Ok) {
             Ok(m) => m,
-            Err(err) => return skip(io_reason(err.io_error())),
+            Err(err) => return skip(io_reason(Some(&err))),
         };
         Found::Item(WalkItem::File(FileJob {
             location_path: join_display(&self.root_location, &relative),
@@ -262,13 +286,18 @@ impl Tree {
                 root: Arc::clone(&self.root_scope),
                 folder: Arc::clone(&self.folder),
             },
-            fs_path: entry.into_path(),
+            fs_path: path,
         }))
     }
 
     /// A folder the walk could not read (or an entry it could not stat).
     fn walk_error(&self, err: &walkdir::Error) -> Skip {
-        let path = match err.path().and_then(|p| p.strip_prefix(&self.root).ok()) {
+        self.skip_at(err.path(), err.io_error())
+    }
+
+    /// What could not be read at `path` (the PATH itself when none), and why.
+    fn skip_at(&self, path: Option<&Path>, err: Option<&std::io::Error>) -> Skip {
+        let path = match path.and_then(|p| p.strip_prefix(&self.root).ok()) {
             Some(relative) if !relative.as_os_str().is_empty() => {
                 join_display(&self.root_display, &relative_text(relative))
             }
@@ -276,7 +305,7 @@ impl Tree {
         };
         Skip {
             path,
-            reason: io_reason(err.io_error()).to_string(),
+            reason: io_reason(err).to_string(),
         }
     }
 }
@@ -358,6 +387,9 @@ pub struct UnitTree {
     root: PathBuf,
     display: String,
     location: String,
+    /// Owners' names looked up by earlier units (a lookup reads the
+    /// system's user database).
+    owners: std::sync::Mutex<Owners>,
 }
 
 impl UnitTree {
@@ -368,6 +400,7 @@ impl UnitTree {
             root,
             display,
             location,
+            owners: std::sync::Mutex::default(),
         }
     }
 
@@ -442,21 +475,22 @@ impl UnitTree {
             None => Arc::from(self.display.as_str()),
         };
         let mut tree = self.tree(folder);
-        let mut owners = Owners::default();
+        // Taken for the unit and put back after: units listed side by side
+        // each look up what the other has not put back yet.
+        let mut owners =
+            std::mem::take(&mut *self.owners.lock().unwrap_or_else(|e| e.into_inner()));
         let (mut items, mut filtered_out) = (Vec::new(), 0);
         for name in names {
             let path = self.root.join(relative).join(name);
             let key = walk_key(&relative.join(name));
-            let entry = walkdir::WalkDir::new(&path)
-                .follow_links(false)
-                .follow_root_links(false)
-                .max_depth(0)
-                .into_iter()
-                .next();
-            let found = match entry {
-                Some(Ok(entry)) => tree.entry_item(entry, depth, filter, &mut owners),
-                Some(Err(err)) => Found::Item(WalkItem::Skip(tree.walk_error(&err))),
-                None => Found::Nothing,
+            // One `lstat` per entry, as the walk's one per file.
+            let found = match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() => {
+                    tree.folder_entry(&path, depth, filter);
+                    Found::Nothing
+                }
+                Ok(m) => tree.file_item(path, m.file_type(), Some(m), depth, filter, &mut owners),
+                Err(err) => Found::Item(WalkItem::Skip(tree.skip_at(Some(&path), Some(&err)))),
             };
             match found {
                 Found::Item(item) => items.push((key, item)),
@@ -464,6 +498,7 @@ impl UnitTree {
                 Found::Nothing => {}
             }
         }
+        *self.owners.lock().unwrap_or_else(|e| e.into_inner()) = owners;
         (items, filtered_out)
     }
 }

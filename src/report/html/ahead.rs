@@ -65,6 +65,29 @@ impl RowsAhead {
         self.out.write_all(&self.row)
     }
 
+    /// Renders each line of `lines`, whole `findings.jsonl` lines in the
+    /// file's order, as `render` renders them from the file: for a run
+    /// whose lines are written by one host from other hosts' results.
+    pub fn add_lines(&mut self, lines: &[u8]) -> io::Result<()> {
+        let not_a_record = || {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a findings line is not a findings record",
+            )
+        };
+        let text = std::str::from_utf8(lines).map_err(|_| not_a_record())?;
+        let lines = text.split('\n').map(|l| l.trim_end_matches('\r'));
+        for line in lines.filter(|l| !l.is_empty()) {
+            self.row.clear();
+            let separator: &[u8] = if self.first { b"\n" } else { b",\n" };
+            self.first = false;
+            self.row.extend_from_slice(separator);
+            rows::write_row(line, &self.roots, &mut self.row).map_err(|_| not_a_record())?;
+            self.out.write_all(&self.row)?;
+        }
+        Ok(())
+    }
+
     /// Closes the findings array; the page is finished by `render`.
     pub fn finish(&mut self) -> io::Result<()> {
         self.out.write_all(b"\n]")?;

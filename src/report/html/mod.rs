@@ -264,6 +264,40 @@ mod tests {
         }
     }
 
+    /// The rows [`RowsAhead::add_lines`] renders from `text` handed over in
+    /// blocks of `lines` lines.
+    fn rows_from_lines(text: &str, lines: usize) -> std::io::Result<Vec<u8>> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rows = RowsAhead::create(dir.path(), &["s".to_string()])?;
+        let all: Vec<&str> = text.split_inclusive('\n').collect();
+        for block in all.chunks(lines) {
+            rows.add_lines(block.concat().as_bytes())?;
+        }
+        rows.finish()?;
+        let page = std::fs::read(dir.path().join(HTML_FILE)).unwrap();
+        let before = page::before_rows();
+        assert!(page.starts_with(before.as_bytes()));
+        Ok(page[before.len()..].to_vec())
+    }
+
+    #[test]
+    fn rows_from_lines_handed_over_are_the_rows_rendered_from_the_file() {
+        for n in [0, 1, 500] {
+            let (dir, run) = run_of(n);
+            let text = std::fs::read_to_string(dir.path().join(crate::report::JSONL_FILE)).unwrap();
+            let from_file = rows_with(&run, 4096, 2);
+            for lines in [1, 3, 1000] {
+                assert_eq!(
+                    rows_from_lines(&text, lines).unwrap(),
+                    from_file,
+                    "{n} records, {lines} lines a block"
+                );
+            }
+        }
+        let err = rows_from_lines("{\"path\": \"secret-value\"\n", 1).unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+
     #[test]
     fn no_findings_is_an_empty_array() {
         let (_dir, run) = run_of(0);
