@@ -22,6 +22,8 @@
 #        RUNS    rounds                (default 3)
 #        UNITS   empty units for the claim benchmark (default 20000)
 #        LABELSCAN  a labelscan binary to measure instead of building one
+#        PINNED  1: also measure with the database on a core of its own
+#                (taskset; see the end of this script)
 #        NICE    niceness of the measured processes (default 19; 0 on a
 #                machine shared with niced builds, which then yield to them)
 set -euo pipefail
@@ -205,3 +207,49 @@ for clients in 1 2; do
         -t "$per" -f "$WORK/claim.sql" "$db" 2>/dev/null | awk '/^tps/ {print $3; exit}')
     echo "claims+completes per second (pgbench, $clients client(s), durable commits): $tps"
 done
+
+# ---- with the database on a core of its own (PINNED=1) -------------------
+# On this machine the server shares the workers' cores, as it would not in
+# a deployment (a database host of its own). Pinned here: the server's
+# processes (new backends inherit the postmaster's affinity) to the last
+# core, the measured commands to the others; one process of --jobs N
+# through the queue against one `scan --jobs N`, N the other cores.
+if [[ ${PINNED:-0} == 1 ]]; then
+    command -v taskset >/dev/null || die "PINNED=1 needs taskset (util-linux)"
+    cores=$(nproc)
+    [[ $cores -ge 2 ]] || die "PINNED=1 needs 2 cores or more"
+    db_core=$((cores - 1))
+    work_cores=0-$((cores - 2))
+    jobs=$((cores - 1))
+    pm=$(head -1 "$WORK/data/postmaster.pid")
+    for p in $pm $(pgrep -P "$pm"); do
+        taskset -a -p -c "$db_core" "$p" >/dev/null || die "cannot pin the server's processes (run as root)"
+    done
+    declare -a PS PQ
+    for round in $(seq 1 "$RUNS"); do
+        rm -rf "$OUT/single"
+        t0=$(now)
+        taskset -c "$work_cores" nice -n "$NICE" "$LABELSCAN" scan "$CORPUS" --quiet --jobs "$jobs" \
+            --out "$OUT/single" || [[ $? -eq 1 ]]
+        ps=$(secs "$t0" "$(now)")
+        url=$(fresh_db)
+        rm -rf "$OUT/queued"
+        t0=$(now)
+        taskset -c "$work_cores" nice -n "$NICE" "$LABELSCAN" scan "$CORPUS" --quiet --jobs "$jobs" \
+            --db "$url" --out "$OUT/queued" 2>/dev/null || [[ $? -eq 1 ]]
+        pq=$(secs "$t0" "$(now)")
+        PS+=("$ps"); PQ+=("$pq")
+        say "pinned round $round: scan --jobs $jobs ${ps}s | 1 process x --jobs $jobs through the queue ${pq}s"
+    done
+    cmp -s "$OUT/single/findings.csv" "$OUT/queued/findings.csv" \
+        || die "the pinned queued run's findings.csv differs from the single scan's"
+    mps=$(median "${PS[@]}"); mpq=$(median "${PQ[@]}")
+    python3 - "$FILES" "$mps" "$mpq" "$jobs" "$db_core" <<'PY'
+import sys
+files, s, q = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+jobs, core = sys.argv[4], sys.argv[5]
+print(f"database on core {core} of its own, the work on the others:")
+print(f"  scan --jobs {jobs} (single host, SQLite state)   median {s:7.2f}s  {files/s:8.0f} files/s")
+print(f"  queue: 1 process x --jobs {jobs}                median {q:7.2f}s  {files/q:8.0f} files/s  cost {100*(q/s-1):+.1f}%")
+PY
+fi
