@@ -840,7 +840,6 @@ fn run_queued_scan(
         &run,
         &ctx,
         q.set,
-        &q.formats,
         q.policy_shown,
         &args.out,
     )?;
@@ -863,11 +862,13 @@ fn report_queued(
     run: &labelscan::queue::QueuedRun,
     ctx: &Context,
     set: ReportSet,
-    formats: &Formats,
     policy_shown: &serde_json::Value,
     out: &Path,
 ) -> Result<Summary, Failure> {
     use labelscan::queue;
+    // The formats the run was queued with: `write_reports` begins
+    // report.html from them too.
+    let formats = &run.spec.formats();
     let reporting = queue::write_reports(client, store, run, ctx, &set).map_err(|e| Failure {
         code: if e.contains("in use by another") {
             EXIT_BUSY
@@ -956,17 +957,7 @@ fn run_queued_report(dir: &Path, url: &str, run_id: &str) -> Result<u8, Failure>
     let as_of = ctx.as_of;
     let policy_shown = policy_as_applied(&ctx.policy, as_of)?;
     let set = ReportSet::begin(dir, run.spec.show_values).map_err(|e| set_failure(dir, e))?;
-    let formats = run.spec.formats();
-    let summary = report_queued(
-        &mut client,
-        store,
-        &run,
-        &ctx,
-        set,
-        &formats,
-        &policy_shown,
-        dir,
-    )?;
+    let summary = report_queued(&mut client, store, &run, &ctx, set, &policy_shown, dir)?;
     print_closing(&summary, dir, summary.warnings.len());
     Ok(0)
 }

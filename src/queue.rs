@@ -1951,25 +1951,25 @@ pub fn write_reports(
 }
 
 /// `findings.jsonl`, `findings.csv` and `skipped.csv` from the items' rows
-/// in walk order, each file begun as its sink begins it, and report.html's
-/// rows (see [`RowsAhead`]) on a thread of their own, so that the render
-/// after the run only appends what shows the run, as after a single
-/// host's scan; the parcels' state writes go to `state`'s store. Gives the
-/// number of items left out because two units inspected them (see
-/// [`parcel::Merge`]).
+/// in walk order, each file begun as its sink begins it; the parcels'
+/// state writes go to `state`'s store. Gives the number of items left out
+/// because two units inspected them (see [`parcel::Merge`]).
+///
+/// report.html's rows are rendered meanwhile on a thread of their own (see
+/// [`RowsAhead`]), so that the render after the run only appends what
+/// shows the run, as after a single host's scan.
 fn write_rows(
     client: &mut Client,
     run: &QueuedRun,
     set: &ReportSet,
     state: &StateRun,
 ) -> std::io::Result<u64> {
-    let rows_ahead = match run.spec.formats().html {
-        true => Some(RowsAhead::create(
-            set.staging_dir(),
-            &run.spec.summary.paths_walked,
-        )?),
-        false => None,
-    };
+    let rows_ahead = run
+        .spec
+        .formats()
+        .html
+        .then(|| RowsAhead::create(set.staging_dir(), &run.spec.summary.paths_walked))
+        .transpose()?;
     std::thread::scope(|scope| {
         let (lines, to_render) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
         let renderer = rows_ahead.map(|mut rows| {
@@ -1986,8 +1986,11 @@ fn write_rows(
             r.join()
                 .unwrap_or_else(|_| Err(std::io::Error::other("rendering rows failed")))
         });
-        let doubled = merged?;
-        rendered.map(|_| doubled)
+        // A failed render stops the merge at its next hand-over, with an
+        // error that only says so: the render's own comes first. A failed
+        // merge only ends the render early.
+        rendered?;
+        merged
     })
 }
 
@@ -2026,10 +2029,10 @@ fn merge_rows(
     let mut csv = csv.as_deref().map(append).transpose()?;
     let mut skipped = append(&skipped)?;
     let mut block = Vec::new();
-    // The renderer ends early only on an error, which the caller reports.
+    // The renderer ends early only on an error, which `write_rows` reports.
     let hand_over = |block: &mut Vec<u8>| match &lines {
         Some(lines) => lines
-            .send(std::mem::take(block))
+            .send(std::mem::replace(block, Vec::with_capacity(ROWS_BLOCK)))
             .map_err(|_| std::io::Error::other("report.html's rows could not be rendered")),
         None => Ok(()),
     };

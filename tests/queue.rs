@@ -337,6 +337,41 @@ fn four_hosts_one_killed_one_stopped_give_the_single_scans_reports() {
     assert!(text.contains("reported"), "{text}");
 }
 
+/// --include and --exclude leave out what a single scan leaves out, in
+/// listed folders and in batches of a large folder alike, and count it.
+#[test]
+fn filters_leave_out_and_count_what_a_single_scan_does() {
+    let pg = Postgres::start();
+    let tree = tempfile::tempdir().unwrap();
+    let t = tree.path();
+    for folder in ["a", "a/b", "c"] {
+        write_memos(&t.join(folder), 30, |i| format!("INTERNAL\nMemo {i}.\n"));
+    }
+    // Past one unit's files: batches listed by name on other units.
+    write_memos(&t.join("big"), 600, |i| {
+        format!("Memo {i}, mail m{i}@example.com.\n")
+    });
+    std::fs::write(t.join("a/notes.md"), "CONFIDENTIAL\n").unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", t.join("c/link.txt")).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let (single, multi) = (work.path().join("single"), work.path().join("multi"));
+    let filters = ["--quiet", "--include", "*.txt", "--exclude", "memo-1*"];
+    ok(scan_command(t, &single, &filters).output().unwrap());
+    let mut queued = filters.to_vec();
+    queued.extend(["--db", &pg.url]);
+    ok(scan_command(t, &multi, &queued).output().unwrap());
+    assert_same_reports(&single, &multi);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(multi.join("summary.json")).unwrap())
+            .unwrap();
+    // memo-10..19 of each folder, memo-100..199 of big, and notes.md.
+    assert_eq!(
+        summary["files_filtered_out"],
+        3 * 10 + 10 + 100 + 1,
+        "{summary}"
+    );
+}
+
 /// An incremental rescan across hosts reads only what changed, and a run
 /// whose starting host died gets its reports from `report --db --run`.
 #[test]

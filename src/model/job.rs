@@ -119,12 +119,17 @@ fn modified_secs(metadata: &std::fs::Metadata) -> Option<i64> {
 }
 
 /// User names by id, looked up once each: a share has few owners and many files.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Owners {
     names: HashMap<u32, Arc<str>>,
 }
 
 impl Owners {
+    /// Adds the names `other` looked up.
+    pub fn absorb(&mut self, other: Owners) {
+        self.names.extend(other.names);
+    }
+
     #[cfg(unix)]
     pub fn owner_of(&mut self, metadata: &std::fs::Metadata) -> Option<Arc<str>> {
         use std::os::unix::fs::MetadataExt;

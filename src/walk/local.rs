@@ -475,14 +475,23 @@ impl UnitTree {
             None => Arc::from(self.display.as_str()),
         };
         let mut tree = self.tree(folder);
-        // Taken for the unit and put back after: units listed side by side
-        // each look up what the other has not put back yet.
-        let mut owners =
-            std::mem::take(&mut *self.owners.lock().unwrap_or_else(|e| e.into_inner()));
+        // The names earlier units looked up; this unit's are added after.
+        let mut owners = self
+            .owners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let (mut items, mut filtered_out) = (Vec::new(), 0);
         for name in names {
-            let path = self.root.join(relative).join(name);
-            let key = walk_key(&relative.join(name));
+            let below_root = relative.join(name);
+            let key = walk_key(&below_root);
+            // As in the walk, which has an entry's type from its folder's
+            // listing: what the filters leave out is not looked at.
+            if !filter.wants(&relative_text(&below_root)) {
+                filtered_out += 1;
+                continue;
+            }
+            let path = self.root.join(&below_root);
             // One `lstat` per entry, as the walk's one per file.
             let found = match std::fs::symlink_metadata(&path) {
                 Ok(m) if m.is_dir() => {
@@ -498,7 +507,10 @@ impl UnitTree {
                 Found::Nothing => {}
             }
         }
-        *self.owners.lock().unwrap_or_else(|e| e.into_inner()) = owners;
+        self.owners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .absorb(owners);
         (items, filtered_out)
     }
 }

@@ -155,10 +155,18 @@ pub fn assert_same_reports(single: &Path, other: &Path) {
         );
     }
     assert_eq!(comparable_summary(single), comparable_summary(other));
-    assert!(
-        html_rows(single) == html_rows(other),
-        "report.html's findings rows differ"
-    );
+    let (a, b) = (html_rows(single), html_rows(other));
+    if let Some(at) = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)) {
+        let near = |rows: &[u8]| {
+            String::from_utf8_lossy(&rows[at.min(rows.len())..(at + 200).min(rows.len())])
+                .into_owned()
+        };
+        panic!(
+            "report.html's findings rows differ from byte {at}:\n--- single\n{}\n--- other\n{}",
+            near(&a),
+            near(&b)
+        );
+    }
     let v = bin().arg("verify").arg(other).output().unwrap();
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
 }

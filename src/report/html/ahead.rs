@@ -5,7 +5,8 @@
 //! 20,000-file benchmark, rendering the rows from the finished file was
 //! the last tenth of a second of the run, and copying them from a file of
 //! their own, then hashing the page for the manifest, the last 50 ms of
-//! an unchanged rescan.
+//! an unchanged rescan. The end of a multi-host run hands the lines over
+//! as it merges them from the units' results (`queue::write_rows`).
 
 use std::io::{self, Write};
 use std::ops::Range;
@@ -57,12 +58,17 @@ impl RowsAhead {
     /// Renders `record`, whose findings line is `line` (its fields noted),
     /// as ",\n" and the row, like every row of the array but the first.
     pub fn add(&mut self, record: &DocumentRecord, line: &[u8]) -> io::Result<()> {
+        self.start_row();
+        rows::write_row_of(record, line, &self.detail, &self.roots, &mut self.row);
+        self.out.write_all(&self.row)
+    }
+
+    /// Empties the row buffer and puts the separator before the next row.
+    fn start_row(&mut self) {
         self.row.clear();
         let separator: &[u8] = if self.first { b"\n" } else { b",\n" };
         self.first = false;
         self.row.extend_from_slice(separator);
-        rows::write_row_of(record, line, &self.detail, &self.roots, &mut self.row);
-        self.out.write_all(&self.row)
     }
 
     /// Renders each line of `lines`, whole `findings.jsonl` lines in the
@@ -76,12 +82,9 @@ impl RowsAhead {
             )
         };
         let text = std::str::from_utf8(lines).map_err(|_| not_a_record())?;
-        let lines = text.split('\n').map(|l| l.trim_end_matches('\r'));
-        for line in lines.filter(|l| !l.is_empty()) {
-            self.row.clear();
-            let separator: &[u8] = if self.first { b"\n" } else { b",\n" };
-            self.first = false;
-            self.row.extend_from_slice(separator);
+        let each_line = text.split('\n').map(|l| l.trim_end_matches('\r'));
+        for line in each_line.filter(|l| !l.is_empty()) {
+            self.start_row();
             rows::write_row(line, &self.roots, &mut self.row).map_err(|_| not_a_record())?;
             self.out.write_all(&self.row)?;
         }
