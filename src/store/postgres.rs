@@ -1059,6 +1059,9 @@ struct Writes {
     files: Statement,
     seen: Statement,
     documents: Statement,
+    /// The scope whose documents the states are written into (a scope's
+    /// first run), else none: they go to `current`.
+    scope: Option<i64>,
 }
 
 impl Writes {
@@ -1069,11 +1072,15 @@ impl Writes {
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
                  ON CONFLICT (path) DO UPDATE SET {STATES_REPLACED}"
             ))?,
-            StatesTo::Documents(scope) => client.prepare(&format!(
+            StatesTo::Documents(_) => client.prepare(&format!(
                 "INSERT INTO documents (scope, path, level, suggested, verdicts, sha256, excepted)
-                 SELECT {scope}, * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                 SELECT $7::bigint, * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
                  ON CONFLICT (scope, path) DO UPDATE SET {STATES_REPLACED}"
             ))?,
+        };
+        let scope = match states {
+            StatesTo::Current => None,
+            StatesTo::Documents(scope) => Some(scope),
         };
         Ok(Writes {
             files: client.prepare(&files_upsert(1, "$8", "true"))?,
@@ -1081,6 +1088,7 @@ impl Writes {
                 "INSERT INTO seen (key) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
             )?,
             documents,
+            scope,
         })
     }
 
@@ -1124,7 +1132,10 @@ impl Writes {
             }
         }
         let [a, b, c, d, e, f] = &columns;
-        client.execute(&self.documents, &[a, b, c, d, e, f])?;
+        match &self.scope {
+            Some(scope) => client.execute(&self.documents, &[a, b, c, d, e, f, scope])?,
+            None => client.execute(&self.documents, &[a, b, c, d, e, f])?,
+        };
         Ok(())
     }
 }
