@@ -1964,9 +1964,8 @@ fn write_rows(
     set: &ReportSet,
     state: &StateRun,
 ) -> std::io::Result<u64> {
-    let rows_ahead = run
-        .spec
-        .formats()
+    let formats = run.spec.formats();
+    let rows_ahead = formats
         .html
         .then(|| RowsAhead::create(set.staging_dir(), &run.spec.summary.paths_walked))
         .transpose()?;
@@ -1981,7 +1980,7 @@ fn write_rows(
             })
         });
         let lines = renderer.is_some().then_some(lines);
-        let merged = merge_rows(client, run, set, state, lines);
+        let merged = merge_rows(client, run, &formats, set, state, lines);
         let rendered = renderer.map_or(Ok(()), |r| {
             r.join()
                 .unwrap_or_else(|_| Err(std::io::Error::other("rendering rows failed")))
@@ -2002,12 +2001,12 @@ const ROWS_BLOCK: usize = 256 * 1024;
 fn merge_rows(
     client: &mut Client,
     run: &QueuedRun,
+    formats: &Formats,
     set: &ReportSet,
     state: &StateRun,
     lines: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
 ) -> std::io::Result<u64> {
     use std::io::Write;
-    let formats = run.spec.formats();
     let empty = Summary::default();
     let jsonl = formats.stages_jsonl().then(|| set.path_of(JSONL_FILE));
     let csv = formats.csv.then(|| set.path_of(CSV_FILE));

@@ -1059,9 +1059,7 @@ struct Writes {
     files: Statement,
     seen: Statement,
     documents: Statement,
-    /// The scope whose documents the states are written into (a scope's
-    /// first run), else none: they go to `current`.
-    scope: Option<i64>,
+    states: StatesTo,
 }
 
 impl Writes {
@@ -1078,17 +1076,13 @@ impl Writes {
                  ON CONFLICT (scope, path) DO UPDATE SET {STATES_REPLACED}"
             ))?,
         };
-        let scope = match states {
-            StatesTo::Current => None,
-            StatesTo::Documents(scope) => Some(scope),
-        };
         Ok(Writes {
             files: client.prepare(&files_upsert(1, "$8", "true"))?,
             seen: client.prepare(
                 "INSERT INTO seen (key) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
             )?,
             documents,
-            scope,
+            states,
         })
     }
 
@@ -1132,9 +1126,11 @@ impl Writes {
             }
         }
         let [a, b, c, d, e, f] = &columns;
-        match &self.scope {
-            Some(scope) => client.execute(&self.documents, &[a, b, c, d, e, f, scope])?,
-            None => client.execute(&self.documents, &[a, b, c, d, e, f])?,
+        match &self.states {
+            StatesTo::Documents(scope) => {
+                client.execute(&self.documents, &[a, b, c, d, e, f, scope])?
+            }
+            StatesTo::Current => client.execute(&self.documents, &[a, b, c, d, e, f])?,
         };
         Ok(())
     }

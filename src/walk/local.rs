@@ -216,7 +216,7 @@ impl Tree {
             self.folder_entry(entry.path(), depth, filter);
             return Found::Nothing;
         }
-        self.file_item(entry.into_path(), ft, None, depth, filter, owners)
+        self.file_item(entry.into_path(), depth, filter, owners, |_| Ok((ft, None)))
     }
 
     /// A folder entered: skipped when the filter says so, and the scope of
@@ -233,17 +233,16 @@ impl Tree {
         }
     }
 
-    /// What an entry that is not a folder is for the scan. `metadata`: its
-    /// `lstat`, when the caller has it (else taken here, once the filters
-    /// pass it).
+    /// What an entry that is not a folder (as listed) is for the scan, once
+    /// the filters pass it. `kind`: its type, and its `lstat` when one was
+    /// taken to learn it (else taken here for the file's metadata).
     fn file_item(
         &mut self,
         path: PathBuf,
-        ft: std::fs::FileType,
-        metadata: Option<std::fs::Metadata>,
         depth: usize,
         filter: &Filter,
         owners: &mut Owners,
+        kind: impl FnOnce(&Path) -> std::io::Result<(std::fs::FileType, Option<std::fs::Metadata>)>,
     ) -> Found {
         let relative = relative_text(below(&path, &self.root));
         if depth == 1 {
@@ -262,6 +261,15 @@ impl Tree {
                 reason: reason.to_string(),
             }))
         };
+        let (ft, metadata) = match kind(&path) {
+            Ok(kind) => kind,
+            Err(err) => return skip(io_reason(Some(&err))),
+        };
+        if ft.is_dir() {
+            // Listed as a file, a folder by now: not an item.
+            self.folder_entry(&path, depth, filter);
+            return Found::Nothing;
+        }
         if ft.is_symlink() {
             return skip("symlink");
         }
@@ -292,12 +300,7 @@ impl Tree {
 
     /// A folder the walk could not read (or an entry it could not stat).
     fn walk_error(&self, err: &walkdir::Error) -> Skip {
-        self.skip_at(err.path(), err.io_error())
-    }
-
-    /// What could not be read at `path` (the PATH itself when none), and why.
-    fn skip_at(&self, path: Option<&Path>, err: Option<&std::io::Error>) -> Skip {
-        let path = match path.and_then(|p| p.strip_prefix(&self.root).ok()) {
+        let path = match err.path().and_then(|p| p.strip_prefix(&self.root).ok()) {
             Some(relative) if !relative.as_os_str().is_empty() => {
                 join_display(&self.root_display, &relative_text(relative))
             }
@@ -305,7 +308,7 @@ impl Tree {
         };
         Skip {
             path,
-            reason: io_reason(err).to_string(),
+            reason: io_reason(err.io_error()).to_string(),
         }
     }
 }
@@ -485,22 +488,15 @@ impl UnitTree {
         for name in names {
             let below_root = relative.join(name);
             let key = walk_key(&below_root);
-            // As in the walk, which has an entry's type from its folder's
-            // listing: what the filters leave out is not looked at.
-            if !filter.wants(&relative_text(&below_root)) {
-                filtered_out += 1;
-                continue;
-            }
-            let path = self.root.join(&below_root);
-            // One `lstat` per entry, as the walk's one per file.
-            let found = match std::fs::symlink_metadata(&path) {
-                Ok(m) if m.is_dir() => {
-                    tree.folder_entry(&path, depth, filter);
-                    Found::Nothing
-                }
-                Ok(m) => tree.file_item(path, m.file_type(), Some(m), depth, filter, &mut owners),
-                Err(err) => Found::Item(WalkItem::Skip(tree.skip_at(Some(&path), Some(&err)))),
-            };
+            // One `lstat` per entry, as the walk's one per file, and none
+            // for what the filters leave out.
+            let found = tree.file_item(
+                self.root.join(&below_root),
+                depth,
+                filter,
+                &mut owners,
+                |path| std::fs::symlink_metadata(path).map(|m| (m.file_type(), Some(m))),
+            );
             match found {
                 Found::Item(item) => items.push((key, item)),
                 Found::FilteredOut => filtered_out += 1,
