@@ -134,8 +134,8 @@ impl RunSpec {
     }
 }
 
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
+fn err(e: impl std::fmt::Display + 'static) -> String {
+    crate::store::postgres::described(e)
 }
 
 /// The inspection context of a run, from its stored policy and options;
@@ -1517,8 +1517,8 @@ impl Worker {
     /// commit, its lease still renewed), so the inspection does not wait
     /// for the server.
     fn work(&self) -> Result<(), String> {
-        let mut session = Session::open(&self.config)?;
-        let mut commits = Session::open(&self.config)?;
+        let mut session = self.open_session()?;
+        let mut commits = self.open_session()?;
         std::thread::scope(|scope| {
             let (hand, inspected) = std::sync::mpsc::sync_channel::<(Unit, UnitResult)>(0);
             let committer = std::thread::Builder::new()
@@ -1652,6 +1652,20 @@ impl Worker {
             ),
         );
         Ok(())
+    }
+
+    /// A thread's session; should the server end the connection while its
+    /// statements are prepared (a restart, an administrator's
+    /// pg_terminate_backend), once more after a pause, as after a
+    /// connection lost later.
+    fn open_session(&self) -> Result<Session, String> {
+        Session::open(&self.config).or_else(|e| {
+            log(
+                &self.id,
+                &format!("connecting failed ({e}); connecting again"),
+            );
+            self.reconnect()
+        })
     }
 
     /// A new session after a lost connection, after a pause: a server

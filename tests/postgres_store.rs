@@ -316,3 +316,46 @@ fn the_parcel_migration_refuses_an_earlier_versions_open_run() {
         "t|t"
     );
 }
+
+/// The driver's own text of a server's error is "db error": logs and
+/// messages add the SQLSTATE and the server's words, except for data
+/// exceptions, whose words quote the value refused (content).
+#[test]
+fn database_errors_say_what_the_server_said_but_never_a_value() {
+    use labelscan::store::postgres::describe_error;
+    let pg = Postgres::start();
+    let mut client = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+    let refused = client
+        .query_one("SELECT $1::text::int", &[&"secret-4111"])
+        .unwrap_err();
+    assert!(refused.to_string().starts_with("db error"), "{refused}");
+    assert_eq!(describe_error(&refused), "database error 22P02");
+    let missing = client
+        .query_one("SELECT * FROM no_such_table", &[])
+        .unwrap_err();
+    assert_eq!(
+        describe_error(&missing),
+        "database error 42P01: relation \"no_such_table\" does not exist"
+    );
+    drop(client);
+    let Err(closed) = postgres::Client::connect(
+        &format!("postgres://labelscan@127.0.0.1:{}/labelscan", free_port()),
+        postgres::NoTls,
+    ) else {
+        panic!("a port nothing listens on took a connection");
+    };
+    assert!(
+        describe_error(&closed).starts_with("error connecting to server: "),
+        "{}",
+        describe_error(&closed)
+    );
+}
+
+/// A local port nothing listens on.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -596,8 +596,11 @@ fn commits_cut_by_the_server_are_done_again() {
            FOR EACH ROW EXECUTE FUNCTION linger()",
     );
     let other = worker(&pg.url);
+    // Only commits lingering in the trigger: a statement being prepared
+    // shows the same text, and a worker's first connection is another
+    // test's matter (below).
     let cut = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-               WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE 'WITH held AS%'";
+               WHERE state = 'active' AND wait_event = 'PgSleep' AND query LIKE 'WITH held AS%'";
     let mut cuts = 0;
     while cuts < 3 && host.try_wait().unwrap().is_none() {
         cuts += pg.psql(cut).parse::<u32>().unwrap();
@@ -621,6 +624,49 @@ fn commits_cut_by_the_server_are_done_again() {
     assert!(retried >= 1, "{cuts} commits cut, no unit done again");
     let logs = format!("{}{}", stderr(&host_out), stderr(&other_out));
     assert!(logs.contains("back in the queue"), "{logs}");
+}
+
+/// The server ends a worker's connection while the worker prepares its
+/// statements (here, while a lock holds the preparation up): the worker
+/// connects again, says why in the server's words, and goes on.
+#[test]
+fn a_worker_whose_connection_is_cut_as_it_starts_connects_again() {
+    let pg = Postgres::start();
+    // A first worker creates the schema and leaves: no run is open.
+    let first = worker(&pg.url).wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let mut locker = pg.psql_in_background(
+        "BEGIN; LOCK TABLE queue_parcels IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600)",
+    );
+    let until = |what: &str, sql: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while pg.psql(sql) != "1" {
+            assert!(Instant::now() < deadline, "{what} never happened");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    until(
+        "the lock",
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'",
+    );
+    let starting = worker(&pg.url);
+    // The commit statement names queue_parcels: preparing it waits.
+    until(
+        "the worker's preparation waiting on the lock",
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+         WHERE wait_event_type = 'Lock' AND query LIKE 'WITH held AS%'",
+    );
+    pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
+    let _ = locker.wait();
+    let out = starting.wait_with_output().unwrap();
+    let log = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(
+        log.contains(
+            "connecting failed (database error 57P01: terminating connection due to administrator command); connecting again"
+        ),
+        "{log}"
+    );
 }
 
 /// A zip of `members` small text members: that many rows.

@@ -341,8 +341,39 @@ pub struct PostgresStore {
     first_of_scope: bool,
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+fn backend(e: impl std::fmt::Display + 'static) -> StoreError {
+    StoreError::Backend(described(e))
+}
+
+/// An error as logs and messages print it: a database error as
+/// [`describe_error`] words it, any other as its own text.
+pub fn described(e: impl std::fmt::Display + 'static) -> String {
+    match (&e as &dyn std::any::Any).downcast_ref::<postgres::Error>() {
+        Some(e) => describe_error(e),
+        None => e.to_string(),
+    }
+}
+
+/// What went wrong with the database, for an operator: the driver's own
+/// text says only "db error", so the server's SQLSTATE and message are
+/// added (a connection's failure gets its cause). Data exceptions (class
+/// 22) quote the value they refused, so their message is left out: errors
+/// never print content.
+pub fn describe_error(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let code = db.code().code();
+            if code.starts_with("22") {
+                format!("database error {code}")
+            } else {
+                format!("database error {code}: {}", db.message())
+            }
+        }
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    }
 }
 
 /// `url` without the password it may carry (`postgres://user:secret@host`
@@ -606,8 +637,8 @@ fn close_queued(client: &mut Client, queued: i64) -> Result<(), postgres::Error>
     Ok(())
 }
 
-fn unusable(shown: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unusable(format!("{shown}: {e}"))
+fn unusable(shown: &str, e: impl std::fmt::Display + 'static) -> StoreError {
+    StoreError::Unusable(format!("{shown}: {}", described(e)))
 }
 
 fn newer(shown: &str, version: i32) -> StoreError {
@@ -632,10 +663,7 @@ fn schema_version(client: &mut impl Queries) -> Result<Option<i32>, postgres::Er
 /// starting together on a new database take turns.
 fn migrate(client: &mut Client, shown: &str) -> Result<(), StoreError> {
     // The server's own words: a refused migration says why.
-    let failed = |e: postgres::Error| match e.as_db_error() {
-        Some(db) => unusable(shown, db.message()),
-        None => unusable(shown, e),
-    };
+    let failed = |e: postgres::Error| unusable(shown, e);
     let mut tx = client.transaction().map_err(failed)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .map_err(failed)?;
@@ -794,7 +822,7 @@ impl Store for PostgresStore {
             false => StatesTo::Current,
         };
         self.writes = QueuedWriter::start(client, move |client, receiver| {
-            write_all(client, run_seq, states, receiver).map_err(|e| e.to_string())
+            write_all(client, run_seq, states, receiver).map_err(described)
         })
         .map_err(backend)?;
         Ok(())
@@ -1021,7 +1049,7 @@ impl FileColumns {
             let id = file.identity;
             columns
                 .outcomes
-                .push(serde_json::to_string(&file.outcome).map_err(|e| e.to_string())?);
+                .push(serde_json::to_string(&file.outcome).map_err(described)?);
             columns.keys.push(key);
             columns.sizes.push(id.size as i64);
             columns.mtimes.push(id.mtime_ns);
@@ -1101,7 +1129,7 @@ impl Writes {
         client
             .execute(&self.files, &params)
             .map(drop)
-            .map_err(|e| e.to_string())
+            .map_err(described)
     }
 
     fn documents(
@@ -1143,7 +1171,7 @@ fn write_all(
     states: StatesTo,
     receiver: std::sync::mpsc::Receiver<Vec<Write>>,
 ) -> Result<(), String> {
-    let writes = Writes::prepare(client, states).map_err(|e| e.to_string())?;
+    let writes = Writes::prepare(client, states).map_err(described)?;
     for batch in receiver {
         let Columns {
             files,
@@ -1152,13 +1180,9 @@ fn write_all(
         } = Columns::of(batch);
         writes.files(client, run, files)?;
         if !seen.is_empty() {
-            client
-                .execute(&writes.seen, &[&seen])
-                .map_err(|e| e.to_string())?;
+            client.execute(&writes.seen, &[&seen]).map_err(described)?;
         }
-        writes
-            .documents(client, documents)
-            .map_err(|e| e.to_string())?;
+        writes.documents(client, documents).map_err(described)?;
     }
     Ok(())
 }

@@ -183,6 +183,18 @@ impl Postgres {
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     }
 
+    /// Starts `psql` running `sql` and returns at once, for a session that
+    /// holds a lock while the test goes on (end it with
+    /// `pg_terminate_backend`).
+    pub fn psql_in_background(&self, sql: &str) -> std::process::Child {
+        self.tool("psql")
+            .args(["-X", "-q", "-d", &self.url, "-c", sql])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("psql runs")
+    }
+
     /// A URL to a new, empty database of this server.
     pub fn new_database(&self, name: &str) -> String {
         self.psql(&format!("CREATE DATABASE {name}"));
