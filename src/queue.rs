@@ -652,8 +652,13 @@ impl Session {
         // A unit's commit may be lost with the database's last moments (a
         // crash): the commits after it are lost with it, and the unit is
         // then done again; no need to wait for the disk on every unit.
+        // A session left inside a transaction (its worker stopped, its
+        // host cut off) would hold the cap's lock and the rows it locked
+        // until TCP gives up, for hours: the server ends it instead.
         client
-            .batch_execute("SET synchronous_commit = off")
+            .batch_execute(
+                "SET synchronous_commit = off; SET idle_in_transaction_session_timeout = '10s'",
+            )
             .map_err(err)?;
         let claim = client.prepare(&claim_sql()).map_err(err)?;
         let claim_capped = client.prepare(&claim_capped_sql()).map_err(err)?;
@@ -704,10 +709,22 @@ pub fn claim(
         .query_opt(&session.claim, &params)
         .map_err(err)?;
     if row.is_none() {
+        // The lock only while a run with a cap is open: a worker stopped
+        // or cut off inside this transaction holds it (until the server's
+        // `idle_in_transaction_session_timeout` ends its session), and
+        // other threads' claims must not wait on it for runs without one.
         let mut tx = session.client.transaction().map_err(err)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CAP_LOCK])
-            .map_err(err)?;
-        row = tx.query_opt(&session.claim_capped, &params).map_err(err)?;
+        let capped = tx
+            .query_opt(
+                "SELECT pg_advisory_xact_lock($1) FROM queue_runs
+                 WHERE state = 'open' AND max_units_per_server > 0 LIMIT 1",
+                &[&CAP_LOCK],
+            )
+            .map_err(err)?
+            .is_some();
+        if capped {
+            row = tx.query_opt(&session.claim_capped, &params).map_err(err)?;
+        }
         tx.commit().map_err(err)?;
     }
     Ok(row.map(|r| Unit {
@@ -765,12 +782,17 @@ pub fn give_back(client: &mut Client, unit: &Unit) -> Result<(), String> {
         .map_err(err)
 }
 
-/// Renews the leases `leases` (those this process holds).
+/// Renews the leases `leases` (those this process holds) that have not
+/// run out: one that ran out is any worker's to take and no longer counts
+/// against its file server's cap, so bringing it back could put more of
+/// the server's units at work than the cap allows. Its unit can still be
+/// committed while no other worker has taken it.
 pub fn renew(client: &mut Client, leases: &[i64], lease_secs: f64) -> Result<u64, String> {
     client
         .execute(
             "UPDATE queue_units SET lease_until = clock_timestamp() + make_interval(secs => $2)
              WHERE id IN (SELECT id FROM queue_units WHERE state = 'leased' AND lease = ANY($1)
+                            AND lease_until >= clock_timestamp()
                           FOR UPDATE SKIP LOCKED)",
             &[&leases, &lease_secs],
         )
