@@ -262,8 +262,12 @@ pub fn each_document_of_file(
         }
         Ok(FileRead::LargeWhole(bytes, turn)) => {
             let found = each_document_of(job, &bytes, ctx, sink);
+            let size = bytes.len() as u64;
+            // The bytes go before the turn does: the next large file is
+            // read only once this one's memory is given back.
+            drop(bytes);
             drop(turn);
-            (bytes.len() as u64, found)
+            (size, found)
         }
         Ok(FileRead::TextStart(start)) => {
             sink.document(text_start_document(job, start, ctx));

@@ -579,7 +579,7 @@ fn claim_capped_sql() -> String {
 }
 
 /// The advisory lock that capped claims take, one at a time.
-const CAP_LOCK: i64 = 0x6c61_6265_6c63_6170;
+pub const CAP_LOCK: i64 = 0x6c61_6265_6c63_6170;
 
 /// Queues sub-folders (`names` NULL) and batches of a folder's files, once.
 const CHILDREN: &str = "WITH queued AS (

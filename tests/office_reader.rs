@@ -104,7 +104,10 @@ fn make_store(dir: &Path) {
 /// own profile, so that it runs beside any other).
 fn convert_to_pdf(dir: &Path, files: &[PathBuf], out: &Path) {
     let profile = dir.join("lo-profile");
-    let o = Command::new(SOFFICE)
+    // Bounded: a hung office suite fails this test rather than stalling
+    // CI until its own limit (coreutils' timeout, exit 124).
+    let o = Command::new("timeout")
+        .args(["--kill-after=10", "600", SOFFICE])
         .arg(format!(
             "-env:UserInstallation=file://{}",
             profile.display()

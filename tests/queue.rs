@@ -233,6 +233,18 @@ fn release_units(pg: &Postgres, mut locker: Child) {
 /// it can do any unit (however small the tree, it would otherwise finish
 /// and report between two looks at the queue).
 fn finished_by_a_worker(pg: &Postgres, tree: &Path, out: &Path, extra: &[&str]) -> String {
+    queued_by_a_killed_host(pg, tree, out, extra);
+    let w = bin()
+        .args(["worker", "--db", &pg.url, "--lease-secs", LEASE])
+        .output()
+        .unwrap();
+    assert_eq!(w.status.code(), Some(0), "{}", stderr(&w));
+    pg.psql("SELECT run_id FROM queue_runs WHERE state = 'open'")
+}
+
+/// A run queued by `scan --db` of `tree` (with `extra`), whose host is
+/// killed before it could do any unit: every unit of the open run pending.
+fn queued_by_a_killed_host(pg: &Postgres, tree: &Path, out: &Path, extra: &[&str]) {
     // The schema, so that the lock below has its table.
     let migrated = bin().args(["worker", "--db", &pg.url]).output().unwrap();
     assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
@@ -258,12 +270,80 @@ fn finished_by_a_worker(pg: &Postgres, tree: &Path, out: &Path, extra: &[&str]) 
         "0",
         "the held host did a unit"
     );
-    let w = bin()
-        .args(["worker", "--db", &pg.url, "--lease-secs", LEASE])
-        .output()
-        .unwrap();
-    assert_eq!(w.status.code(), Some(0), "{}", stderr(&w));
-    pg.psql("SELECT run_id FROM queue_runs WHERE state = 'open'")
+}
+
+/// A worker stopped inside a capped claim holds the cap's lock: claims for
+/// runs without a cap never wait for it (here a session holds it for the
+/// whole run, and the run still ends).
+#[test]
+fn claims_of_runs_without_a_cap_never_wait_for_the_caps_lock() {
+    let pg = Postgres::start();
+    let tree = tree();
+    let work = tempfile::tempdir().unwrap();
+    let migrated = bin().args(["worker", "--db", &pg.url]).output().unwrap();
+    assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
+    let mut holder = pg.psql_in_background(&format!(
+        "SELECT pg_advisory_lock({}); SELECT pg_sleep(600)",
+        labelscan::queue::CAP_LOCK
+    ));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pg.psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") != "1" {
+        assert!(Instant::now() < deadline, "the lock was never taken");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut host = scan_command(
+        tree.path(),
+        &work.path().join("out"),
+        &["--quiet", "--db", &pg.url],
+    )
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = host.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = host.kill();
+            panic!("the run waited for the cap's lock");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
+    let _ = holder.wait();
+    assert!(matches!(status.code(), Some(0 | 1)), "scan --db: {status}");
+}
+
+/// A lease that ran out is not brought back by its worker's renewal: it
+/// no longer counts against its file server's cap, and another unit of
+/// that server may already have taken its place.
+#[test]
+fn a_lease_that_ran_out_is_not_renewed() {
+    let pg = Postgres::start();
+    let tree = tree();
+    let work = tempfile::tempdir().unwrap();
+    queued_by_a_killed_host(&pg, tree.path(), &work.path().join("out"), &[]);
+    // The root's unit and a second one beside it.
+    pg.psql(
+        "INSERT INTO queue_units (run, root, folder, part, names, server)
+         SELECT run, root, folder, part + 1000, names, server FROM queue_units",
+    );
+    pg.psql(
+        "UPDATE queue_units SET state = 'leased', lease = 41, lease_until = clock_timestamp() - interval '1 second'
+         WHERE id = (SELECT min(id) FROM queue_units);
+         UPDATE queue_units SET state = 'leased', lease = 42, lease_until = clock_timestamp() + interval '1 minute'
+         WHERE id = (SELECT max(id) FROM queue_units)",
+    );
+    let mut client = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+    let renewed = labelscan::queue::renew(&mut client, &[41, 42], 60.0).unwrap();
+    assert_eq!(renewed, 1);
+    assert_eq!(
+        pg.psql(
+            "SELECT string_agg(lease::text || ':' || (lease_until > clock_timestamp())::text, ' ' ORDER BY lease)
+             FROM queue_units WHERE lease IS NOT NULL"
+        ),
+        "41:false 42:true"
+    );
 }
 
 #[test]

@@ -58,15 +58,23 @@ fn run_shards(tree: &Path, root: &Path, n: u32) -> Vec<PathBuf> {
     (0..n)
         .map(|i| {
             let out = root.join(format!("shard-{i}"));
+            // Neither variable is inherited (a CI runner may itself be an
+            // indexed job): each shard has only the one it is given.
+            let auto = || {
+                let mut c = scan_command(tree, &out, &["--shard", &format!("auto/{n}")]);
+                c.env_remove("JOB_COMPLETION_INDEX")
+                    .env_remove("SLURM_ARRAY_TASK_ID");
+                c
+            };
             let mut cmd = match i % 3 {
                 0 => scan_command(tree, &out, &["--shard", &format!("{i}/{n}")]),
                 1 => {
-                    let mut c = scan_command(tree, &out, &["--shard", &format!("auto/{n}")]);
+                    let mut c = auto();
                     c.env("JOB_COMPLETION_INDEX", i.to_string());
                     c
                 }
                 _ => {
-                    let mut c = scan_command(tree, &out, &["--shard", &format!("auto/{n}")]);
+                    let mut c = auto();
                     c.env("SLURM_ARRAY_TASK_ID", i.to_string());
                     c
                 }

@@ -100,7 +100,18 @@ impl Postgres {
             .tool("initdb")
             .arg("-D")
             .arg(self.data())
-            .args(["-A", "trust", "-U", USER, "-E", "UTF8", "--no-sync"])
+            // The C locale: any machine has it (a LANG naming a locale
+            // not installed fails initdb), and paths compare as bytes.
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                USER,
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ])
             .output()
             .expect("initdb runs");
         assert!(
