@@ -51,7 +51,7 @@ use crate::report::{
 };
 use crate::scan::{self, ScanOptions};
 use crate::state::{self, StateRun};
-use crate::store::postgres::{files_upsert, FileColumns};
+use crate::store::postgres::{describe_error, files_upsert, FileColumns};
 use crate::store::{PostgresStore, RunRecord, StatePair, Store, StoreError, StoredFile};
 use crate::walk::{walk_key, Filter, JobSource, Listed, UnitTree, WalkItem};
 use parcel::{ItemRows, StateWrites};
@@ -134,8 +134,8 @@ impl RunSpec {
     }
 }
 
-fn err(e: impl std::fmt::Display + 'static) -> String {
-    crate::store::postgres::described(e)
+fn err(e: postgres::Error) -> String {
+    describe_error(&e)
 }
 
 /// The inspection context of a run, from its stored policy and options;
@@ -157,12 +157,13 @@ pub fn context_of(spec: &RunSpec) -> Result<Context, String> {
             s.run_id
         ));
     }
-    let as_of = chrono::NaiveDate::parse_from_str(&s.as_of, "%Y-%m-%d").map_err(err)?;
+    let as_of =
+        chrono::NaiveDate::parse_from_str(&s.as_of, "%Y-%m-%d").map_err(|e| e.to_string())?;
     let policy = match &spec.policy_text {
         None => Policy::default_policy(),
         Some(text) => {
             let ids: Vec<String> = crate::detect::builtin_definitions()
-                .map_err(err)?
+                .map_err(|e| e.to_string())?
                 .into_iter()
                 .map(|d| d.id)
                 .collect();
@@ -181,7 +182,7 @@ pub fn context_of(spec: &RunSpec) -> Result<Context, String> {
             s.run_id
         ));
     }
-    let detectors = DetectorSet::compile(&policy).map_err(err)?;
+    let detectors = DetectorSet::compile(&policy).map_err(|e| e.to_string())?;
     let limits = Limits {
         max_file_size: spec.max_file_size,
         max_total_inflated: spec.max_inflated,
@@ -310,7 +311,7 @@ pub fn create_run(client: &mut Client, spec: &RunSpec) -> Result<i64, String> {
         store_was_empty: Some(store_was_empty),
         ..spec.clone()
     };
-    let text = serde_json::to_string(&spec).map_err(err)?;
+    let text = serde_json::to_string(&spec).map_err(|e| e.to_string())?;
     let cap = spec.max_units_per_server as i32;
     let id: i64 = tx
         .query_one(
@@ -356,7 +357,7 @@ pub fn find_run(client: &mut Client, run_id: &str) -> Result<Option<QueuedRun>, 
             id: r.get(0),
             run_id: r.get(1),
             state: r.get(2),
-            spec: serde_json::from_str(r.get::<_, &str>(3)).map_err(err)?,
+            spec: serde_json::from_str(r.get::<_, &str>(3)).map_err(|e| e.to_string())?,
         })
     })
     .transpose()
@@ -1197,7 +1198,7 @@ impl RunState {
             &options.exclude,
             spec.skip_dirs.iter().map(PathBuf::from).collect(),
         )
-        .map_err(err)?;
+        .map_err(|e| e.to_string())?;
         let fail_on = options
             .fail_on
             .iter()
@@ -1369,7 +1370,7 @@ fn inspect_unit(
         count_ahead: None,
         file_timeout: run.ctx.limits.file_timeout,
     };
-    let result = scan::run(source, inspector, sinks, summary, opts).map_err(err)?;
+    let result = scan::run(source, inspector, sinks, summary, opts).map_err(|e| e.to_string())?;
     let mut summary = result.summary;
     let reused = reused.load(Ordering::Relaxed);
     summary.reused = reused;
@@ -1389,7 +1390,7 @@ fn inspect_unit(
         items,
         rest: left_for_queue(&left),
         worked: total - left.len() as u64,
-        summary: serde_json::to_string(&summary).map_err(err)?,
+        summary: serde_json::to_string(&summary).map_err(|e| e.to_string())?,
         writes,
         // A run whose spec says whether the store was empty was queued by a
         // build whose end keeps the files its workers store.
@@ -1500,7 +1501,7 @@ impl Worker {
             .map_err(err)?;
         let run_id: String = row.get(0);
         let state = serde_json::from_str::<RunSpec>(row.get::<_, &str>(1))
-            .map_err(err)
+            .map_err(|e| e.to_string())
             .and_then(|spec| RunState::new(id, spec));
         let state = match state {
             // A run queued by an earlier build: whether the store holds any
@@ -1551,7 +1552,7 @@ impl Worker {
                     }
                     Ok::<(), String>(())
                 })
-                .map_err(err)?;
+                .map_err(|e| e.to_string())?;
             let worked = self.claim_and_inspect(&mut session, &hand);
             drop(hand);
             let committed = committer
@@ -1937,7 +1938,8 @@ pub fn write_reports(
         .map_err(err)?;
     let mut rows = client.query_raw(&stmt, [&run.id]).map_err(err)?;
     while let Some(row) = rows.next().map_err(err)? {
-        let unit: Summary = serde_json::from_str(row.get::<_, &str>(0)).map_err(err)?;
+        let unit: Summary =
+            serde_json::from_str(row.get::<_, &str>(0)).map_err(|e| e.to_string())?;
         crate::report::merge::add_counts(&mut summary, &unit);
     }
     drop(rows);
@@ -1950,10 +1952,11 @@ pub fn write_reports(
     store.close_with_queued_run(run.id);
     let location = store.location().to_string();
     let roots: Vec<PathBuf> = spec.locations.iter().map(PathBuf::from).collect();
-    let state = StateRun::begin(Box::new(store), &location, ctx, &summary, &roots).map_err(err)?;
+    let state = StateRun::begin(Box::new(store), &location, ctx, &summary, &roots)
+        .map_err(|e| e.to_string())?;
     // The store's writer thread stores the parcels' state writes on its
     // connection while the rows are read on this one.
-    let doubled = write_rows(client, run, set, &state).map_err(err)?;
+    let doubled = write_rows(client, run, set, &state).map_err(|e| e.to_string())?;
     if doubled > 0 {
         // The units' counts include those items twice.
         summary.complete = false;
@@ -1978,10 +1981,10 @@ pub fn write_reports(
     summary.finished_at = finished.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     summary.close_counts();
     for sink in sinks.iter_mut() {
-        sink.conclude(&mut summary).map_err(err)?;
+        sink.conclude(&mut summary).map_err(|e| e.to_string())?;
     }
     for sink in sinks.iter_mut() {
-        sink.finish(&summary).map_err(err)?;
+        sink.finish(&summary).map_err(|e| e.to_string())?;
     }
     Ok(Reporting { summary, state })
 }

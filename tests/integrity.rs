@@ -10,7 +10,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, repo};
+use common::{bin, repo, signal};
 
 const STAGING: &str = ".labelscan-staging";
 const JOURNAL: &str = ".labelscan-commit";
@@ -472,10 +472,4 @@ fn a_report_folder_inside_the_scanned_folder_is_not_scanned() {
     }
     let csv = std::fs::read_to_string(out.join("findings.csv")).unwrap();
     assert!(!csv.contains("reports/"), "the report folder was scanned");
-}
-
-fn signal(child: &Child, sig: i32) {
-    // SAFETY: kill() with the id of a child this test started.
-    let rc = unsafe { libc::kill(child.id() as i32, sig) };
-    assert_eq!(rc, 0, "signal {sig} to scan {}", child.id());
 }

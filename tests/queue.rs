@@ -15,7 +15,7 @@ use regex::Regex;
 mod common;
 use common::postgres::Postgres;
 use common::reports::{assert_same_reports, copy_dir};
-use common::{bin, repo, stderr, write_memos};
+use common::{bin, repo, signal, stderr, write_memos};
 
 const APEX: &str = "policies/examples/apex-precision.toml";
 const AS_OF: [&str; 2] = ["--as-of", "2026-11-23"];
@@ -98,16 +98,29 @@ fn ok(o: Output) -> Output {
     o
 }
 
+/// Looks every 10 ms until `done`; fails the test after a minute, naming
+/// `what` never happened.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} never happened");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Waits for the host's run to be in the queue: workers without
 /// --follow that find no open run leave at once.
 fn wait_until_queued(pg: &Postgres) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while pg.psql("SELECT to_regclass('queue_runs') IS NOT NULL") != "t"
-        || pg.psql("SELECT count(*) FROM queue_runs") == "0"
-    {
-        assert!(Instant::now() < deadline, "the run was never queued");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("the run's queueing", || {
+        pg.psql("SELECT to_regclass('queue_runs') IS NOT NULL") == "t"
+            && pg.psql("SELECT count(*) FROM queue_runs") != "0"
+    });
+}
+
+/// Creates the schema (a worker that finds no open run and leaves).
+fn migrate(pg: &Postgres) {
+    let migrated = bin().args(["worker", "--db", &pg.url]).output().unwrap();
+    assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
 }
 
 /// `labelscan report DIR --db URL --run RUN_ID`.
@@ -201,30 +214,25 @@ fn settle(pg: &Postgres) {
     }
 }
 
-fn signal(child: &Child, sig: i32) {
-    // SAFETY: kill() with the id of a child this test started.
-    let rc = unsafe { libc::kill(child.id() as i32, sig) };
-    assert_eq!(rc, 0, "signal {sig} to worker {}", child.id());
+/// A session that takes a lock (`lock`, a statement) and keeps it, once
+/// it holds it, until the test ends it with [`release`].
+fn hold(pg: &Postgres, lock: &str) -> Child {
+    let holder = pg.psql_in_background(&format!("BEGIN; {lock}; SELECT pg_sleep(600)"));
+    wait_until("the lock", || {
+        pg.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") == "1"
+    });
+    holder
 }
 
-/// A session that holds `queue_results` so that no unit can be committed
-/// and no worker can start (preparing its commit statement waits), until
-/// the test ends it with [`release_units`].
+/// Holds `queue_results`, so that no unit can be committed and no worker
+/// can start (preparing its commit statement waits).
 fn hold_units(pg: &Postgres) -> Child {
-    let locker = pg.psql_in_background(
-        "BEGIN; LOCK TABLE queue_results IN EXCLUSIVE MODE; SELECT pg_sleep(600)",
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while pg.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") != "1" {
-        assert!(Instant::now() < deadline, "the lock was never taken");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    locker
+    hold(pg, "LOCK TABLE queue_results IN EXCLUSIVE MODE")
 }
 
-fn release_units(pg: &Postgres, mut locker: Child) {
+fn release(pg: &Postgres, mut holder: Child) {
     pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
-    let _ = locker.wait();
+    let _ = holder.wait();
 }
 
 /// A run whose starting host (`scan --db` of `tree`, with `extra`) is
@@ -246,22 +254,19 @@ fn finished_by_a_worker(pg: &Postgres, tree: &Path, out: &Path, extra: &[&str]) 
 /// killed before it could do any unit: every unit of the open run pending.
 fn queued_by_a_killed_host(pg: &Postgres, tree: &Path, out: &Path, extra: &[&str]) {
     // The schema, so that the lock below has its table.
-    let migrated = bin().args(["worker", "--db", &pg.url]).output().unwrap();
-    assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
+    migrate(pg);
     let locker = hold_units(pg);
     let mut host = scan_command(tree, out, &["--quiet", "--db", &pg.url])
         .args(["--lease-secs", LEASE])
         .args(extra)
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while pg.psql("SELECT count(*) FROM queue_runs WHERE state = 'open'") == "0" {
-        assert!(Instant::now() < deadline, "the run was never queued");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("the run's queueing", || {
+        pg.psql("SELECT count(*) FROM queue_runs WHERE state = 'open'") != "0"
+    });
     host.kill().unwrap();
     let _ = host.wait();
-    release_units(pg, locker);
+    release(pg, locker);
     assert_eq!(
         pg.psql(
             "SELECT count(*) FROM queue_units u JOIN queue_runs r ON r.id = u.run
@@ -280,17 +285,11 @@ fn claims_of_runs_without_a_cap_never_wait_for_the_caps_lock() {
     let pg = Postgres::start();
     let tree = tree();
     let work = tempfile::tempdir().unwrap();
-    let migrated = bin().args(["worker", "--db", &pg.url]).output().unwrap();
-    assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
-    let mut holder = pg.psql_in_background(&format!(
-        "SELECT pg_advisory_lock({}); SELECT pg_sleep(600)",
-        labelscan::queue::CAP_LOCK
-    ));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while pg.psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") != "1" {
-        assert!(Instant::now() < deadline, "the lock was never taken");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    migrate(&pg);
+    let holder = hold(
+        &pg,
+        &format!("SELECT pg_advisory_lock({})", labelscan::queue::CAP_LOCK),
+    );
     let mut host = scan_command(
         tree.path(),
         &work.path().join("out"),
@@ -309,8 +308,7 @@ fn claims_of_runs_without_a_cap_never_wait_for_the_caps_lock() {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
-    let _ = holder.wait();
+    release(&pg, holder);
     assert!(matches!(status.code(), Some(0 | 1)), "scan --db: {status}");
 }
 
@@ -556,8 +554,7 @@ fn a_waiting_worker_is_woken_by_a_new_run() {
     }
     let work = tempfile::tempdir().unwrap();
     // The schema, so that the service finds it in place.
-    let migrated = bin().args(["worker", "--db", &pg.url]).output().unwrap();
-    assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
+    migrate(&pg);
     let log = work.path().join("service.log");
     let mut service = bin()
         .args(["worker", "--db", &pg.url, "--jobs", "1", "--follow"])
@@ -752,25 +749,17 @@ fn commits_cut_by_the_server_are_done_again() {
 #[test]
 fn a_worker_whose_connection_is_cut_as_it_starts_connects_again() {
     let pg = Postgres::start();
-    // A first worker creates the schema and leaves: no run is open.
-    let first = worker(&pg.url).wait_with_output().unwrap();
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    migrate(&pg);
     let locker = hold_units(&pg);
     let starting = worker(&pg.url);
     // The commit statement names queue_results: preparing it waits.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while pg.psql(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-         WHERE wait_event_type = 'Lock' AND query LIKE 'WITH held AS%'",
-    ) != "1"
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the worker's preparation never waited on the lock"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    release_units(&pg, locker);
+    wait_until("the worker's preparation waiting on the lock", || {
+        pg.psql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE wait_event_type = 'Lock' AND query LIKE 'WITH held AS%'",
+        ) == "1"
+    });
+    release(&pg, locker);
     let out = starting.wait_with_output().unwrap();
     let log = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{log}");

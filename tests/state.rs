@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::reports::{changes, copy_dir, count, csv_rows, scan, scan_command, summary};
-use common::{bin, repo, stderr};
+use common::{bin, repo, signal, stderr};
 
 const APEX: &str = "policies/examples/apex-precision.toml";
 
@@ -517,11 +517,4 @@ fn an_exception_suppresses_fail_on_until_it_lapses() {
         "{}",
         stderr(&check)
     );
-}
-
-fn signal(child: &std::process::Child, sig: i32) {
-    // SAFETY: kill(2) with the pid of a child this test started and has
-    // not yet waited for.
-    let rc = unsafe { libc::kill(child.id() as i32, sig) };
-    assert_eq!(rc, 0, "kill({sig}) failed");
 }

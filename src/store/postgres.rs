@@ -341,17 +341,8 @@ pub struct PostgresStore {
     first_of_scope: bool,
 }
 
-fn backend(e: impl std::fmt::Display + 'static) -> StoreError {
-    StoreError::Backend(described(e))
-}
-
-/// An error as logs and messages print it: a database error as
-/// [`describe_error`] words it, any other as its own text.
-pub fn described(e: impl std::fmt::Display + 'static) -> String {
-    match (&e as &dyn std::any::Any).downcast_ref::<postgres::Error>() {
-        Some(e) => describe_error(e),
-        None => e.to_string(),
-    }
+fn backend(e: postgres::Error) -> StoreError {
+    StoreError::Backend(describe_error(&e))
 }
 
 /// What went wrong with the database, for an operator: the driver's own
@@ -474,7 +465,7 @@ impl PostgresStore {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .as_mut()
-            .ok_or_else(|| backend("the store's writer is busy"))
+            .ok_or_else(|| StoreError::Backend("the store's writer is busy".into()))
     }
 
     fn take_client(&mut self) -> Option<Client> {
@@ -493,7 +484,7 @@ impl PostgresStore {
         let finished = self
             .writes
             .finish()
-            .map_err(|_| backend("the store's writer failed"))?;
+            .map_err(|_| StoreError::Backend("the store's writer failed".into()))?;
         if let Some((client, result)) = finished {
             self.put_client(client);
             result.map_err(StoreError::Backend)?;
@@ -637,8 +628,8 @@ fn close_queued(client: &mut Client, queued: i64) -> Result<(), postgres::Error>
     Ok(())
 }
 
-fn unusable(shown: &str, e: impl std::fmt::Display + 'static) -> StoreError {
-    StoreError::Unusable(format!("{shown}: {}", described(e)))
+fn unusable(shown: &str, e: postgres::Error) -> StoreError {
+    StoreError::Unusable(format!("{shown}: {}", describe_error(&e)))
 }
 
 fn newer(shown: &str, version: i32) -> StoreError {
@@ -810,7 +801,7 @@ impl Store for PostgresStore {
     fn begin_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
         let mut client = self
             .take_client()
-            .ok_or_else(|| backend("a run is already being written"))?;
+            .ok_or_else(|| StoreError::Backend("a run is already being written".into()))?;
         if let Err(e) = self.start_run(&mut client, run) {
             let _ = client.batch_execute("ROLLBACK");
             self.put_client(client);
@@ -822,9 +813,9 @@ impl Store for PostgresStore {
             false => StatesTo::Current,
         };
         self.writes = QueuedWriter::start(client, move |client, receiver| {
-            write_all(client, run_seq, states, receiver).map_err(described)
+            write_all(client, run_seq, states, receiver)
         })
-        .map_err(backend)?;
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(())
     }
 
@@ -874,7 +865,8 @@ impl Store for PostgresStore {
         let stmt = client.prepare(&sql).map_err(backend)?;
         let mut rows = client.query_raw(&stmt, [&scope]).map_err(backend)?;
         while let Some(row) = rows.next().map_err(backend)? {
-            each((state_of(&row, 0), state_of(&row, 6))).map_err(backend)?;
+            each((state_of(&row, 0), state_of(&row, 6)))
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
         }
         Ok(())
     }
@@ -1049,7 +1041,7 @@ impl FileColumns {
             let id = file.identity;
             columns
                 .outcomes
-                .push(serde_json::to_string(&file.outcome).map_err(described)?);
+                .push(serde_json::to_string(&file.outcome).map_err(|e| e.to_string())?);
             columns.keys.push(key);
             columns.sizes.push(id.size as i64);
             columns.mtimes.push(id.mtime_ns);
@@ -1129,7 +1121,7 @@ impl Writes {
         client
             .execute(&self.files, &params)
             .map(drop)
-            .map_err(described)
+            .map_err(|e| describe_error(&e))
     }
 
     fn documents(
@@ -1171,7 +1163,7 @@ fn write_all(
     states: StatesTo,
     receiver: std::sync::mpsc::Receiver<Vec<Write>>,
 ) -> Result<(), String> {
-    let writes = Writes::prepare(client, states).map_err(described)?;
+    let writes = Writes::prepare(client, states).map_err(|e| describe_error(&e))?;
     for batch in receiver {
         let Columns {
             files,
@@ -1180,9 +1172,13 @@ fn write_all(
         } = Columns::of(batch);
         writes.files(client, run, files)?;
         if !seen.is_empty() {
-            client.execute(&writes.seen, &[&seen]).map_err(described)?;
+            client
+                .execute(&writes.seen, &[&seen])
+                .map_err(|e| describe_error(&e))?;
         }
-        writes.documents(client, documents).map_err(described)?;
+        writes
+            .documents(client, documents)
+            .map_err(|e| describe_error(&e))?;
     }
     Ok(())
 }

@@ -21,6 +21,14 @@ pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("labelscan runs")
 }
 
+/// Sends `sig` to a child process the test started.
+pub fn signal(child: &std::process::Child, sig: i32) {
+    // SAFETY: kill(2) with the pid of a child this test started and has
+    // not yet waited for.
+    let rc = unsafe { libc::kill(child.id() as i32, sig) };
+    assert_eq!(rc, 0, "signal {sig} to process {}", child.id());
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }
